@@ -1,0 +1,174 @@
+package shared
+
+import "fmt"
+
+// registerApp registers the application's own message types. To add one,
+// declare the struct below (or in a file of its own) and add one line here.
+func registerApp(r *Registry) {
+	Register[ChatSend](r)
+	Register[ChatMessage](r)
+	Register[Notification](r)
+	Register[TickerQuote](r)
+	Register[DanmakuSend](r)
+	Register[DanmakuComment](r)
+}
+
+// MaxTextLen bounds user-typed text in chat and danmaku.
+const MaxTextLen = 2000
+
+// ChatSend is what a client sends to say something in a room.
+type ChatSend struct {
+	// Room is the target room; the sender must have joined it.
+	Room string `json:"room"`
+	// Text is the message, 1 to MaxTextLen bytes.
+	Text string `json:"text"`
+}
+
+// MessageType implements Message.
+func (ChatSend) MessageType() string { return "chat.send" }
+
+// Validate implements Validator.
+func (m ChatSend) Validate() error {
+	if err := ValidRoom(m.Room); err != nil {
+		return err
+	}
+	return validText(m.Text)
+}
+
+// ChatMessage is a chat line as the server publishes it to a room.
+type ChatMessage struct {
+	// Room is the room it was said in.
+	Room string `json:"room"`
+	// User is the sender's user id.
+	User string `json:"user"`
+	// Name is the sender's display name.
+	Name string `json:"name,omitempty"`
+	// Text is the message.
+	Text string `json:"text"`
+	// Time is when the server accepted it, in Unix milliseconds.
+	Time int64 `json:"time"`
+}
+
+// MessageType implements Message.
+func (ChatMessage) MessageType() string { return "chat.message" }
+
+// Notification is pushed by the backend to users, e.g. through POST /api/push.
+type Notification struct {
+	// Title is the headline.
+	Title string `json:"title"`
+	// Body is the text under it.
+	Body string `json:"body,omitempty"`
+	// Level is one of "info", "success", "warning", "error"; empty means info.
+	Level string `json:"level,omitempty"`
+}
+
+// MessageType implements Message.
+func (Notification) MessageType() string { return "notification" }
+
+// Validate implements Validator.
+func (n Notification) Validate() error {
+	if n.Title == "" {
+		return &FieldError{Field: "title", Problem: "is required"}
+	}
+	switch n.Level {
+	case "", "info", "success", "warning", "error":
+		return nil
+	}
+	return &FieldError{Field: "level", Problem: fmt.Sprintf("is %q, want info, success, warning or error", n.Level)}
+}
+
+// TickerQuote is one price update of the live ticker feed.
+type TickerQuote struct {
+	// Symbol is the instrument, e.g. "ACME".
+	Symbol string `json:"symbol"`
+	// Price is the last price.
+	Price float64 `json:"price"`
+	// Change is the change since the feed's opening price, in percent.
+	Change float64 `json:"change"`
+	// Time is the quote time in Unix milliseconds.
+	Time int64 `json:"time"`
+}
+
+// MessageType implements Message.
+func (TickerQuote) MessageType() string { return "ticker.quote" }
+
+// Validate implements Validator.
+func (q TickerQuote) Validate() error {
+	if q.Symbol == "" {
+		return &FieldError{Field: "symbol", Problem: "is required"}
+	}
+	return nil
+}
+
+// DanmakuSend is a bullet comment typed by a client for a room's stage.
+type DanmakuSend struct {
+	// Room is the stage's room.
+	Room string `json:"room"`
+	// Text is the comment, 1 to 100 bytes.
+	Text string `json:"text"`
+	// Color is a CSS hex colour such as "#ff0066"; empty means white.
+	Color string `json:"color,omitempty"`
+}
+
+// MessageType implements Message.
+func (DanmakuSend) MessageType() string { return "danmaku.send" }
+
+// Validate implements Validator.
+func (m DanmakuSend) Validate() error {
+	if err := ValidRoom(m.Room); err != nil {
+		return err
+	}
+	if m.Text == "" {
+		return &FieldError{Field: "text", Problem: "is required"}
+	}
+	if len(m.Text) > 100 {
+		return &FieldError{Field: "text", Problem: "is longer than 100 bytes"}
+	}
+	return validColor(m.Color)
+}
+
+// DanmakuComment is a bullet comment as published to everyone in the room.
+type DanmakuComment struct {
+	// Room is the stage's room.
+	Room string `json:"room"`
+	// User is the author's user id.
+	User string `json:"user"`
+	// Name is the author's display name.
+	Name string `json:"name,omitempty"`
+	// Text is the comment.
+	Text string `json:"text"`
+	// Color is a CSS hex colour.
+	Color string `json:"color"`
+	// Lane is the horizontal lane (0 = top) the server chose so that
+	// consecutive comments do not overlap.
+	Lane int `json:"lane"`
+}
+
+// MessageType implements Message.
+func (DanmakuComment) MessageType() string { return "danmaku.comment" }
+
+func validText(s string) error {
+	if s == "" {
+		return &FieldError{Field: "text", Problem: "is required"}
+	}
+	if len(s) > MaxTextLen {
+		return &FieldError{Field: "text", Problem: fmt.Sprintf("is longer than %d bytes", MaxTextLen)}
+	}
+	return nil
+}
+
+func validColor(c string) error {
+	if c == "" {
+		return nil
+	}
+	if len(c) != 7 || c[0] != '#' {
+		return &FieldError{Field: "color", Problem: `must look like "#rrggbb"`}
+	}
+	for i := 1; i < 7; i++ {
+		ch := c[i]
+		if !(ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'f' || ch >= 'A' && ch <= 'F') {
+			return &FieldError{Field: "color", Problem: `must look like "#rrggbb"`}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,270 @@
+package shared
+
+// System message types. Their wire names have no dot, except the presence
+// family; application types should use a dotted "area.name" form.
+
+// registerSystem registers the messages of the Tether protocol itself.
+func registerSystem(r *Registry) {
+	Register[Hello](r)
+	Register[Welcome](r)
+	Register[Join](r)
+	Register[Joined](r)
+	Register[Leave](r)
+	Register[Left](r)
+	Register[PresenceJoin](r)
+	Register[PresenceLeave](r)
+	Register[PresenceList](r)
+	Register[Error](r)
+	Register[Ping](r)
+	Register[Pong](r)
+	Register[Kicked](r)
+	Register[Reply](r)
+}
+
+// Member is one user present in a room. A user with several connections is
+// one member.
+type Member struct {
+	// User is the stable user id.
+	User string `json:"user"`
+	// Name is the display name.
+	Name string `json:"name,omitempty"`
+}
+
+// Hello is optionally sent by the client as its first message to describe
+// itself. The server answers every connection with Welcome whether or not
+// Hello was sent.
+type Hello struct {
+	// Client names the client library and version, e.g. "tether-go/0.1".
+	Client string `json:"client,omitempty"`
+}
+
+// MessageType implements Message.
+func (Hello) MessageType() string { return "hello" }
+
+// Welcome is the first message the server sends on every connection.
+type Welcome struct {
+	// Conn is the connection's unique id.
+	Conn string `json:"conn"`
+	// User is the authenticated user id.
+	User string `json:"user"`
+	// Name is the user's display name.
+	Name string `json:"name,omitempty"`
+	// HeartbeatMS is the server's ping interval in milliseconds; a client
+	// that hears nothing for about twice this long should reconnect.
+	HeartbeatMS int64 `json:"heartbeat_ms"`
+	// Server names the server version.
+	Server string `json:"server,omitempty"`
+}
+
+// MessageType implements Message.
+func (Welcome) MessageType() string { return "welcome" }
+
+// Join asks to join a room. Send it as a request (with an id): the server
+// answers with Joined or Error.
+type Join struct {
+	// Room is the room name.
+	Room string `json:"room"`
+	// Since is the last seq the client has seen in this room; with Epoch it
+	// asks the server to replay what came after. Nil means a fresh join.
+	Since *uint64 `json:"since,omitempty"`
+	// Epoch is the room epoch that Since belongs to.
+	Epoch string `json:"epoch,omitempty"`
+	// History asks for up to this many recent messages when the join is not a
+	// successful resume (fresh join, or recovery failed). The server caps it.
+	History int `json:"history,omitempty"`
+}
+
+// MessageType implements Message.
+func (Join) MessageType() string { return "join" }
+
+// Validate implements Validator.
+func (j Join) Validate() error { return ValidRoom(j.Room) }
+
+// Joined confirms a join. The replayed messages follow it, in order, before
+// any live message of the room.
+type Joined struct {
+	// Room is the room joined.
+	Room string `json:"room"`
+	// Epoch identifies this incarnation of the room's sequence; when it
+	// changes, seqs start again from 1.
+	Epoch string `json:"epoch"`
+	// Seq is the room's last assigned seq at the moment of joining.
+	Seq uint64 `json:"seq"`
+	// Recovered is true when the join asked to resume (Since set) and every
+	// message after Since is being replayed.
+	Recovered bool `json:"recovered"`
+	// Replayed is how many messages follow this one as replay or history.
+	Replayed int `json:"replayed"`
+	// Members is the room's current presence, including the joiner.
+	Members []Member `json:"members"`
+}
+
+// MessageType implements Message.
+func (Joined) MessageType() string { return "joined" }
+
+// Leave asks to leave a room.
+type Leave struct {
+	// Room is the room to leave.
+	Room string `json:"room"`
+}
+
+// MessageType implements Message.
+func (Leave) MessageType() string { return "leave" }
+
+// Validate implements Validator.
+func (l Leave) Validate() error { return ValidRoom(l.Room) }
+
+// Left confirms a leave.
+type Left struct {
+	// Room is the room left.
+	Room string `json:"room"`
+}
+
+// MessageType implements Message.
+func (Left) MessageType() string { return "left" }
+
+// PresenceJoin tells room members that a user arrived (their first
+// connection joined).
+type PresenceJoin struct {
+	// Room is the room.
+	Room string `json:"room"`
+	// Member is the user who arrived.
+	Member Member `json:"member"`
+}
+
+// MessageType implements Message.
+func (PresenceJoin) MessageType() string { return "presence.join" }
+
+// PresenceLeave tells room members that a user left (their last connection
+// left or closed).
+type PresenceLeave struct {
+	// Room is the room.
+	Room string `json:"room"`
+	// Member is the user who left.
+	Member Member `json:"member"`
+}
+
+// MessageType implements Message.
+func (PresenceLeave) MessageType() string { return "presence.leave" }
+
+// PresenceList asks for (client → server, Members empty) or carries
+// (server → client) a room's members.
+type PresenceList struct {
+	// Room is the room.
+	Room string `json:"room"`
+	// Members is the room's members, sorted by user id.
+	Members []Member `json:"members,omitempty"`
+}
+
+// MessageType implements Message.
+func (PresenceList) MessageType() string { return "presence.list" }
+
+// Validate implements Validator.
+func (p PresenceList) Validate() error { return ValidRoom(p.Room) }
+
+// Error reports a failure to the client. When it is about a request, the
+// envelope's ID is the request's id.
+type Error struct {
+	// Code is a stable, machine-readable code (see the Code constants).
+	Code string `json:"code"`
+	// Message is a human sentence.
+	Message string `json:"message"`
+	// Field names the offending field of the request, when known.
+	Field string `json:"field,omitempty"`
+}
+
+// MessageType implements Message.
+func (Error) MessageType() string { return "error" }
+
+// Error implements error, so an *Error can be returned and matched with
+// errors.As.
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return e.Code + ": " + e.Message + " (field " + e.Field + ")"
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Stable error codes carried by Error.Code.
+const (
+	CodeMalformed   = "malformed"    // the frame is not a valid envelope
+	CodeUnknownType = "unknown_type" // no such message type
+	CodeBadData     = "bad_data"     // data does not fit the type
+	CodeNoHandler   = "no_handler"   // known type the server does not accept from clients
+	CodeNotJoined   = "not_joined"   // the room operation needs a join first
+	CodeForbidden   = "forbidden"    // not allowed for this user
+	CodeRateLimited = "rate_limited" // too many messages; slow down
+	CodeNotFound    = "not_found"    // no such connection, user or room
+	CodeInternal    = "internal"     // server-side failure; details are logged
+	CodeTimeout     = "timeout"      // client side: no reply in time
+	CodeClosed      = "closed"       // client side: the connection closed first
+	CodeRejected    = "rejected"     // the handler refused the request
+)
+
+// Ping is the client's application-level heartbeat. The server answers with
+// Pong carrying the same ID.
+type Ping struct{}
+
+// MessageType implements Message.
+func (Ping) MessageType() string { return "ping" }
+
+// Pong answers Ping.
+type Pong struct{}
+
+// MessageType implements Message.
+func (Pong) MessageType() string { return "pong" }
+
+// Kicked is sent just before the server closes a connection on purpose
+// (close code CloseKicked). Clients must not reconnect automatically.
+type Kicked struct {
+	// Reason is a human sentence shown to the user.
+	Reason string `json:"reason"`
+}
+
+// MessageType implements Message.
+func (Kicked) MessageType() string { return "kicked" }
+
+// Reply acknowledges a request whose handler returned no message.
+type Reply struct {
+	// OK is always true; failures are Error.
+	OK bool `json:"ok"`
+}
+
+// MessageType implements Message.
+func (Reply) MessageType() string { return "reply" }
+
+// MaxRoomLen bounds a room name.
+const MaxRoomLen = 128
+
+// ValidRoom checks a room name: 1 to MaxRoomLen printable ASCII characters
+// without spaces.
+func ValidRoom(room string) error {
+	if room == "" {
+		return &FieldError{Field: "room", Problem: "is required"}
+	}
+	if len(room) > MaxRoomLen {
+		return &FieldError{Field: "room", Problem: "is longer than 128 bytes"}
+	}
+	for i := 0; i < len(room); i++ {
+		if c := room[i]; c <= ' ' || c > '~' {
+			return &FieldError{Field: "room", Problem: "must be printable ASCII without spaces"}
+		}
+	}
+	return nil
+}
+
+// WebSocket close codes used by Tether. 1000–1011 are RFC 6455's; 4000–4999
+// are Tether's own.
+const (
+	CloseNormal          = 1000 // client or server closed on purpose
+	CloseGoingAway       = 1001 // server shutting down; reconnect
+	CloseProtocolError   = 1002 // WebSocket protocol violation
+	CloseInvalidPayload  = 1007 // text frame not valid UTF-8
+	ClosePolicyViolation = 1008 // policy: rate limit abuse, token expired
+	CloseTooBig          = 1009 // message over the read limit
+	CloseInternalError   = 1011 // server bug
+	CloseKicked          = 4000 // kicked by the server; do not reconnect
+	CloseRejected        = 4001 // refused by the connect hook; do not reconnect
+	CloseSlowConsumer    = 4002 // send queue overflowed; reconnect and resume
+	CloseHeartbeat       = 4003 // no pong within the heartbeat timeout
+)
