@@ -1,0 +1,246 @@
+package shared_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/tetherkit/tether/shared"
+)
+
+func TestDecodeEnvelope(t *testing.T) {
+	tests := []struct {
+		name    string
+		frame   string
+		want    shared.Envelope
+		wantErr error
+		field   string
+	}{
+		{name: "minimal", frame: `{"type":"ping"}`, want: shared.Envelope{Type: "ping"}},
+		{name: "full", frame: `{"type":"chat.message","id":7,"room":"lobby","seq":3,"data":{"text":"hi"}}`,
+			want: shared.Envelope{Type: "chat.message", ID: 7, Room: "lobby", Seq: 3, Data: json.RawMessage(`{"text":"hi"}`)}},
+		{name: "null data", frame: `{"type":"ping","data":null}`, want: shared.Envelope{Type: "ping", Data: json.RawMessage(`null`)}},
+		{name: "not json", frame: `hello`, wantErr: shared.ErrMalformed},
+		{name: "empty", frame: ``, wantErr: shared.ErrMalformed},
+		{name: "array", frame: `[1,2]`, wantErr: shared.ErrMalformed},
+		{name: "no type", frame: `{"id":1}`, wantErr: shared.ErrMalformed, field: "type"},
+		{name: "upper case type", frame: `{"type":"Chat"}`, wantErr: shared.ErrMalformed, field: "type"},
+		{name: "type too long", frame: `{"type":"` + strings.Repeat("a", 65) + `"}`, wantErr: shared.ErrMalformed, field: "type"},
+		{name: "data not object", frame: `{"type":"ping","data":[1]}`, wantErr: shared.ErrMalformed, field: "data"},
+		{name: "negative id", frame: `{"type":"ping","id":-1}`, wantErr: shared.ErrMalformed},
+		{name: "type wrong json type", frame: `{"type":5}`, wantErr: shared.ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := shared.DecodeEnvelope([]byte(tt.frame))
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("DecodeEnvelope(%q) error = %v, want %v", tt.frame, err, tt.wantErr)
+				}
+				var de *shared.DecodeError
+				if !errors.As(err, &de) || de.Field != tt.field {
+					t.Fatalf("DecodeEnvelope(%q) field = %+v, want %q", tt.frame, de, tt.field)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("DecodeEnvelope(%q): %v", tt.frame, err)
+			}
+			if got.Type != tt.want.Type || got.ID != tt.want.ID || got.Room != tt.want.Room ||
+				got.Seq != tt.want.Seq || string(got.Data) != string(tt.want.Data) {
+				t.Fatalf("DecodeEnvelope(%q) = %+v, want %+v", tt.frame, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRegistryDecode(t *testing.T) {
+	reg := shared.NewRegistry()
+	tests := []struct {
+		name    string
+		frame   string
+		want    shared.Message
+		wantErr error
+		field   string
+	}{
+		{name: "chat send", frame: `{"type":"chat.send","id":1,"data":{"room":"lobby","text":"hi"}}`,
+			want: shared.ChatSend{Room: "lobby", Text: "hi"}},
+		{name: "ping without data", frame: `{"type":"ping","id":2}`, want: shared.Ping{}},
+		{name: "join with resume", frame: `{"type":"join","data":{"room":"r","since":0,"epoch":"e"}}`,
+			want: shared.Join{Room: "r", Since: new(uint64), Epoch: "e"}},
+		{name: "unknown type", frame: `{"type":"nope.nope"}`, wantErr: shared.ErrUnknownType},
+		{name: "unknown field", frame: `{"type":"chat.send","data":{"room":"r","text":"x","extra":1}}`,
+			wantErr: shared.ErrBadData, field: "data.extra"},
+		{name: "wrong json type", frame: `{"type":"ticker.quote","data":{"symbol":"A","price":"high"}}`,
+			wantErr: shared.ErrBadData, field: "data.price"},
+		{name: "validation: missing text", frame: `{"type":"chat.send","data":{"room":"r"}}`,
+			wantErr: shared.ErrBadData, field: "data.text"},
+		{name: "validation: bad room", frame: `{"type":"join","data":{"room":"a b"}}`,
+			wantErr: shared.ErrBadData, field: "data.room"},
+		{name: "validation: bad level", frame: `{"type":"notification","data":{"title":"t","level":"loud"}}`,
+			wantErr: shared.ErrBadData, field: "data.level"},
+		{name: "validation: bad colour", frame: `{"type":"danmaku.send","data":{"room":"r","text":"x","color":"red"}}`,
+			wantErr: shared.ErrBadData, field: "data.color"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, err := shared.DecodeEnvelope([]byte(tt.frame))
+			if err != nil {
+				t.Fatalf("DecodeEnvelope: %v", err)
+			}
+			got, err := reg.Decode(env)
+			if tt.wantErr != nil {
+				var de *shared.DecodeError
+				if !errors.Is(err, tt.wantErr) || !errors.As(err, &de) || de.Field != tt.field {
+					t.Fatalf("Decode(%s) = %v (field %q), want %v field %q", tt.frame, err, fieldOf(err), tt.wantErr, tt.field)
+				}
+				if de.ID != env.ID {
+					t.Fatalf("DecodeError.ID = %d, want %d", de.ID, env.ID)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Decode(%s): %v", tt.frame, err)
+			}
+			gotJSON, _ := json.Marshal(got)
+			wantJSON, _ := json.Marshal(tt.want)
+			if string(gotJSON) != string(wantJSON) || got.MessageType() != tt.want.MessageType() {
+				t.Fatalf("Decode(%s) = %T %s, want %T %s", tt.frame, got, gotJSON, tt.want, wantJSON)
+			}
+		})
+	}
+}
+
+func fieldOf(err error) string {
+	var de *shared.DecodeError
+	if errors.As(err, &de) {
+		return de.Field
+	}
+	return ""
+}
+
+// TestRoundTrip checks that every registered type encodes and decodes to the
+// same value, so both ends of the wire agree.
+func TestRoundTrip(t *testing.T) {
+	since := uint64(41)
+	msgs := []shared.Message{
+		shared.Welcome{Conn: "c1", User: "u", Name: "U", HeartbeatMS: 25000},
+		shared.Join{Room: "lobby", Since: &since, Epoch: "e1", History: 5},
+		shared.Joined{Room: "lobby", Epoch: "e1", Seq: 42, Recovered: true, Replayed: 1, Members: []shared.Member{{User: "u"}}},
+		shared.ChatMessage{Room: "lobby", User: "u", Text: "héllo ✓", Time: 1},
+		shared.Notification{Title: "t", Body: "b", Level: "warning"},
+		shared.TickerQuote{Symbol: "ACME", Price: 101.25, Change: -0.5, Time: 2},
+		shared.DanmakuComment{Room: "s", User: "u", Text: "wow", Color: "#ff0066", Lane: 3},
+		shared.Error{Code: shared.CodeBadData, Message: "m", Field: "data.text"},
+		shared.Kicked{Reason: "bye"},
+	}
+	reg := shared.NewRegistry()
+	for _, m := range msgs {
+		t.Run(m.MessageType(), func(t *testing.T) {
+			frame, err := shared.Encode(shared.Envelope{ID: 9, Room: "lobby", Seq: 4}, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env, err := shared.DecodeEnvelope(frame)
+			if err != nil {
+				t.Fatalf("decode %s: %v", frame, err)
+			}
+			if env.ID != 9 || env.Room != "lobby" || env.Seq != 4 || env.Type != m.MessageType() {
+				t.Fatalf("envelope = %+v", env)
+			}
+			got, err := reg.Decode(env)
+			if err != nil {
+				t.Fatalf("decode data %s: %v", frame, err)
+			}
+			a, _ := json.Marshal(got)
+			b, _ := json.Marshal(m)
+			if string(a) != string(b) {
+				t.Fatalf("round trip = %s, want %s", a, b)
+			}
+		})
+	}
+}
+
+func TestUnmarshal(t *testing.T) {
+	env := shared.Envelope{Type: "notification", Data: json.RawMessage(`{"title":"hi"}`)}
+	n, err := shared.Unmarshal[shared.Notification](env)
+	if err != nil || n.Title != "hi" {
+		t.Fatalf("Unmarshal = %+v, %v", n, err)
+	}
+	if _, err := shared.Unmarshal[shared.ChatMessage](env); !errors.Is(err, shared.ErrUnknownType) {
+		t.Fatalf("Unmarshal into wrong type: err = %v, want ErrUnknownType", err)
+	}
+}
+
+type badName struct{}
+
+func (badName) MessageType() string { return "Bad Name" }
+
+type dupPing struct{}
+
+func (dupPing) MessageType() string { return "ping" }
+
+func TestRegisterPanicsOnProgrammingErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		reg  func(r *shared.Registry)
+	}{
+		{"invalid name", func(r *shared.Registry) { shared.Register[badName](r) }},
+		{"duplicate name", func(r *shared.Registry) { shared.Register[dupPing](r) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("Register did not panic")
+				}
+			}()
+			tt.reg(shared.NewRegistry())
+		})
+	}
+}
+
+func TestRegistryTypes(t *testing.T) {
+	types := shared.NewRegistry().Types()
+	for _, want := range []string{"welcome", "join", "joined", "presence.list", "error", "kicked", "chat.message", "ticker.quote", "danmaku.comment"} {
+		found := false
+		for _, got := range types {
+			found = found || got == want
+		}
+		if !found {
+			t.Errorf("registry lacks %q; has %v", want, types)
+		}
+	}
+}
+
+// TestBuildsForWasm checks the contract compiles for the browser.
+func TestBuildsForWasm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds with the go tool")
+	}
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	cmd := exec.Command(gobin, "build", "./...")
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("GOOS=js GOARCH=wasm go build ./shared/...: %v\n%s", err, out)
+	}
+}
+
+// TestImportsOnlyStdlib keeps the contract free of dependencies.
+func TestImportsOnlyStdlib(t *testing.T) {
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	out, err := exec.Command(gobin, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if p != "github.com/tetherkit/tether/shared" {
+			t.Errorf("shared imports non-standard package %s", p)
+		}
+	}
+}
