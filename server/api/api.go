@@ -1,0 +1,162 @@
+package api
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/shared"
+)
+
+// Hub is what the API needs from the server. *server.Server implements it.
+type Hub interface {
+	Send(connID string, m shared.Message) error
+	SendToUser(user string, m shared.Message) int
+	Publish(room string, m shared.Message) (seq uint64, reached int, err error)
+	Broadcast(m shared.Message) int
+	Kick(user, reason string) int
+	Presence(room string) []shared.Member
+	Connections() []server.ConnInfo
+	Stats() server.Stats
+}
+
+// Config configures the API handler. The zero value of every field but Hub
+// is a usable default.
+type Config struct {
+	// Hub is the server the API drives. Required.
+	Hub Hub
+	// Registry validates pushed messages; nil means shared.NewRegistry().
+	Registry *shared.Registry
+	// Keys are the accepted API keys. Empty means the API is open to anyone
+	// who can reach it (the local demo); set keys in production.
+	Keys []string
+	// Rate is the sustained requests per second allowed per key (or per
+	// remote address when open). 0 means 50.
+	Rate rate.Limit
+	// Burst is the number of requests allowed at once. 0 means 100.
+	Burst int
+	// MaxBody bounds a request body. 0 means 64 KiB.
+	MaxBody int64
+	// Logger receives request errors; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// maxLimiters bounds the per-client limiter table so that many distinct
+// addresses cannot grow it without bound.
+const maxLimiters = 10000
+
+// Handler serves the /api/ routes.
+type Handler struct {
+	cfg      Config
+	mux      *http.ServeMux
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
+}
+
+// New returns the API handler. Mount it at "/api/".
+func New(cfg Config) (*Handler, error) {
+	if cfg.Hub == nil {
+		return nil, errors.New("api: Config.Hub is required")
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = shared.NewRegistry()
+	}
+	if cfg.Rate == 0 {
+		cfg.Rate = 50
+	}
+	if cfg.Burst == 0 {
+		cfg.Burst = 100
+	}
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = 64 << 10
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	for i, k := range cfg.Keys {
+		if len(k) < 16 {
+			return nil, fmt.Errorf("api: key %d is shorter than 16 characters", i)
+		}
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), limiters: make(map[string]*rate.Limiter)}
+	h.mux.HandleFunc("POST /api/push", h.push)
+	h.mux.HandleFunc("POST /api/kick", h.kick)
+	h.mux.HandleFunc("GET /api/presence", h.presence)
+	h.mux.HandleFunc("GET /api/connections", h.connections)
+	h.mux.HandleFunc("GET /api/stats", h.stats)
+	return h, nil
+}
+
+// ServeHTTP authenticates, rate limits and routes a request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	client, ok := h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	if res := h.limiter(client).Reserve(); !res.OK() || res.Delay() > 0 {
+		wait := time.Second
+		if res.OK() {
+			wait = res.Delay()
+			res.Cancel()
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		writeError(w, http.StatusTooManyRequests, &shared.Error{Code: shared.CodeRateLimited, Message: "too many API requests; retry later"})
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// authenticate checks the bearer key and returns the rate-limit identity.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
+	if len(h.cfg.Keys) == 0 {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		return "ip:" + host, true
+	}
+	auth := r.Header.Get("Authorization")
+	key, found := strings.CutPrefix(auth, "Bearer ")
+	if !found || key == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tether"`)
+		writeError(w, http.StatusUnauthorized, &shared.Error{Code: "unauthorized", Message: "missing API key: send Authorization: Bearer <key>"})
+		return "", false
+	}
+	match := 0
+	for _, k := range h.cfg.Keys {
+		// Compare with every key, in constant time, so timing reveals nothing.
+		match |= subtle.ConstantTimeCompare([]byte(key), []byte(k))
+	}
+	if match != 1 {
+		writeError(w, http.StatusForbidden, &shared.Error{Code: shared.CodeForbidden, Message: "API key not accepted"})
+		return "", false
+	}
+	return "key:" + key, true
+}
+
+func (h *Handler) limiter(client string) *rate.Limiter {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l, ok := h.limiters[client]
+	if !ok {
+		if len(h.limiters) >= maxLimiters {
+			// Forget everyone rather than grow: a brief reprieve for existing
+			// clients beats unbounded memory.
+			clear(h.limiters)
+		}
+		l = rate.NewLimiter(h.cfg.Rate, h.cfg.Burst)
+		h.limiters[client] = l
+	}
+	return l
+}

@@ -1,0 +1,290 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"golang.org/x/time/rate"
+
+	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/server/api"
+	"github.com/tetherkit/tether/shared"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestParsePush(t *testing.T) {
+	reg := shared.NewRegistry()
+	tests := []struct {
+		name  string
+		body  string
+		code  string
+		field string
+	}{
+		{"user notification", `{"target":{"kind":"user","id":"alice"},"type":"notification","data":{"title":"hi"}}`, "", ""},
+		{"all", `{"target":{"kind":"all"},"type":"notification","data":{"title":"hi"}}`, "", ""},
+		{"room", `{"target":{"kind":"room","id":"lobby"},"type":"chat.message","data":{"room":"lobby","user":"bot","text":"x","time":1}}`, "", ""},
+		{"no kind", `{"target":{},"type":"notification","data":{"title":"hi"}}`, shared.CodeBadData, "target.kind"},
+		{"bad kind", `{"target":{"kind":"planet"},"type":"notification","data":{"title":"hi"}}`, shared.CodeBadData, "target.kind"},
+		{"user without id", `{"target":{"kind":"user"},"type":"notification","data":{"title":"hi"}}`, shared.CodeBadData, "target.id"},
+		{"room with bad name", `{"target":{"kind":"room","id":"a b"},"type":"notification","data":{"title":"hi"}}`, shared.CodeBadData, "target.id"},
+		{"all with id", `{"target":{"kind":"all","id":"x"},"type":"notification","data":{"title":"hi"}}`, shared.CodeBadData, "target.id"},
+		{"no type", `{"target":{"kind":"all"},"data":{"title":"hi"}}`, shared.CodeBadData, "type"},
+		{"unknown type", `{"target":{"kind":"all"},"type":"nope","data":{}}`, shared.CodeUnknownType, "type"},
+		{"missing title", `{"target":{"kind":"all"},"type":"notification","data":{"body":"b"}}`, shared.CodeBadData, "data.title"},
+		{"wrong field type", `{"target":{"kind":"all"},"type":"ticker.quote","data":{"symbol":"A","price":"x"}}`, shared.CodeBadData, "data.price"},
+		{"unknown data field", `{"target":{"kind":"all"},"type":"notification","data":{"title":"t","colour":"red"}}`, shared.CodeBadData, "data.colour"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var req api.PushRequest
+			if err := json.Unmarshal([]byte(tt.body), &req); err != nil {
+				t.Fatal(err)
+			}
+			m, err := api.ParsePush(reg, req)
+			if tt.code == "" {
+				if err != nil || m == nil || m.MessageType() != req.Type {
+					t.Fatalf("ParsePush = %v, %v; want a %s", m, err, req.Type)
+				}
+				return
+			}
+			var e *shared.Error
+			if !errors.As(err, &e) || e.Code != tt.code || e.Field != tt.field {
+				t.Fatalf("ParsePush error = %v, want code %s field %s", err, tt.code, tt.field)
+			}
+		})
+	}
+}
+
+// stack is a real server with the API in front, on 127.0.0.1.
+type stack struct {
+	srv  *server.Server
+	http *httptest.Server
+}
+
+func newStack(t *testing.T, cfg api.Config) *stack {
+	t.Helper()
+	srv := server.New(server.Config{})
+	cfg.Hub = srv
+	h, err := api.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", srv)
+	mux.Handle("/api/", h)
+	ts := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		ts.Close()
+	})
+	return &stack{srv: srv, http: ts}
+}
+
+// connect runs a native client for user and returns the notifications it
+// receives.
+func (s *stack) connect(t *testing.T, user string) (*client.Client, <-chan shared.Notification) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := client.New(client.Options{URL: "ws" + strings.TrimPrefix(s.http.URL, "http") + "/ws?user=" + user})
+	got := make(chan shared.Notification, 16)
+	client.On(c, func(n shared.Notification) { got <- n })
+	open := make(chan struct{})
+	var once sync.Once
+	c.OnState(func(si client.StateInfo) {
+		if si.State == client.Open {
+			once.Do(func() { close(open) })
+		}
+	})
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-open:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s did not connect", user)
+	}
+	return c, got
+}
+
+func TestPushReachesTheRightUsers(t *testing.T) {
+	s := newStack(t, api.Config{})
+	_, alice := s.connect(t, "alice")
+	_, bob := s.connect(t, "bob")
+	ac := &api.Client{BaseURL: s.http.URL}
+	ctx := context.Background()
+
+	res, err := ac.Push(ctx, api.Target{Kind: api.TargetUser, ID: "alice"}, shared.Notification{Title: "for alice"})
+	if err != nil || res.Delivered != 1 {
+		t.Fatalf("push to alice = %+v, %v; want delivered 1", res, err)
+	}
+	expectNote(t, alice, "for alice")
+	res, err = ac.Push(ctx, api.Target{Kind: api.TargetAll}, shared.Notification{Title: "for all"})
+	if err != nil || res.Delivered != 2 {
+		t.Fatalf("push to all = %+v, %v; want delivered 2", res, err)
+	}
+	expectNote(t, bob, "for all") // bob's first: the alice-only push never reached him
+	expectNote(t, alice, "for all")
+
+	res, err = ac.Push(ctx, api.Target{Kind: api.TargetUser, ID: "nobody"}, shared.Notification{Title: "x"})
+	if err != nil || res.Delivered != 0 {
+		t.Fatalf("push to an offline user = %+v, %v; want delivered 0 and no error", res, err)
+	}
+	res, err = ac.Push(ctx, api.Target{Kind: api.TargetConn, ID: "no-such-conn"}, shared.Notification{Title: "x"})
+	if err != nil || res.Delivered != 0 {
+		t.Fatalf("push to a missing conn = %+v, %v; want delivered 0 and no error", res, err)
+	}
+}
+
+func expectNote(t *testing.T, ch <-chan shared.Notification, title string) {
+	t.Helper()
+	select {
+	case n := <-ch:
+		if n.Title != title {
+			t.Fatalf("got notification %q, want %q", n.Title, title)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("notification %q never arrived", title)
+	}
+}
+
+func TestKickAndReads(t *testing.T) {
+	s := newStack(t, api.Config{})
+	c, _ := s.connect(t, "mallory")
+	if _, err := c.Join(context.Background(), "lobby", 0); err != nil {
+		t.Fatal(err)
+	}
+	ac := &api.Client{BaseURL: s.http.URL}
+	ctx := context.Background()
+	members, err := ac.Presence(ctx, "lobby")
+	if err != nil || len(members) != 1 || members[0].User != "mallory" {
+		t.Fatalf("presence = %v, %v", members, err)
+	}
+	page, err := ac.Connections(ctx, 0, 10)
+	if err != nil || page.Total != 1 || len(page.Connections) != 1 || page.Connections[0].User != "mallory" {
+		t.Fatalf("connections = %+v, %v", page, err)
+	}
+	stats, err := ac.Stats(ctx)
+	if err != nil || stats["connections"] != float64(1) {
+		t.Fatalf("stats = %v, %v", stats, err)
+	}
+	closed, err := ac.Kick(ctx, "mallory", "spam")
+	if err != nil || closed != 1 {
+		t.Fatalf("kick = %d, %v", closed, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for c.State().State != client.Closed {
+		if time.Now().After(deadline) {
+			t.Fatalf("kicked client state = %v, want closed", c.State().State)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := c.State(); st.CloseCode != shared.CloseKicked || st.Reason != "spam" {
+		t.Fatalf("kicked client close = %d %q, want %d %q", st.CloseCode, st.Reason, shared.CloseKicked, "spam")
+	}
+}
+
+func TestHTTPErrors(t *testing.T) {
+	s := newStack(t, api.Config{})
+	tests := []struct {
+		name, method, path, ctype, body string
+		status                          int
+		code, field                     string
+	}{
+		{"unknown type", "POST", "/api/push", "application/json", `{"target":{"kind":"all"},"type":"nope","data":{}}`, 400, "unknown_type", "type"},
+		{"bad data names field", "POST", "/api/push", "application/json", `{"target":{"kind":"all"},"type":"notification","data":{"body":"x"}}`, 400, "bad_data", "data.title"},
+		{"not json", "POST", "/api/push", "application/json", `{`, 400, "malformed", ""},
+		{"unknown body field", "POST", "/api/push", "application/json", `{"to":"x"}`, 400, "malformed", "to"},
+		{"wrong content type", "POST", "/api/push", "text/plain", `{}`, 415, "malformed", ""},
+		{"too big", "POST", "/api/push", "application/json", `{"type":"` + strings.Repeat("a", 70<<10) + `"}`, 413, "malformed", ""},
+		{"kick without user", "POST", "/api/kick", "application/json", `{"reason":"x"}`, 400, "bad_data", "user"},
+		{"presence without room", "GET", "/api/presence", "", ``, 400, "bad_data", "room"},
+		{"bad limit", "GET", "/api/connections?limit=0", "", ``, 400, "bad_data", "limit"},
+		{"wrong method", "GET", "/api/push", "", ``, 405, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, s.http.URL+tt.path, strings.NewReader(tt.body))
+			if tt.ctype != "" {
+				req.Header.Set("Content-Type", tt.ctype)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			raw, _ := io.ReadAll(res.Body)
+			if res.StatusCode != tt.status {
+				t.Fatalf("status = %d (%s), want %d", res.StatusCode, raw, tt.status)
+			}
+			if tt.code == "" {
+				return
+			}
+			var eb api.ErrorBody
+			if err := json.Unmarshal(raw, &eb); err != nil || eb.Error.Code != tt.code || eb.Error.Field != tt.field {
+				t.Fatalf("body = %s, want code %s field %q", raw, tt.code, tt.field)
+			}
+		})
+	}
+}
+
+func TestKeysAndRateLimit(t *testing.T) {
+	const key = "0123456789abcdef-good"
+	s := newStack(t, api.Config{Keys: []string{"another-key-0123456789", key}, Rate: rate.Every(time.Hour), Burst: 2})
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		key    string
+		status int
+	}{
+		{"no key", "", 401},
+		{"wrong key", "0123456789abcdef-bad!", 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := (&api.Client{BaseURL: s.http.URL, Key: tt.key}).Stats(ctx)
+			var ae *api.APIError
+			if !errors.As(err, &ae) || ae.Status != tt.status {
+				t.Fatalf("Stats with key %q: %v, want status %d", tt.key, err, tt.status)
+			}
+		})
+	}
+	good := &api.Client{BaseURL: s.http.URL, Key: key}
+	for i := range 2 {
+		if _, err := good.Stats(ctx); err != nil {
+			t.Fatalf("request %d within burst: %v", i, err)
+		}
+	}
+	req, _ := http.NewRequest("GET", s.http.URL+"/api/stats", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 429 || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("over the limit: status %d Retry-After %q, want 429 with Retry-After", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+}
+
+func TestNewRejectsShortKeys(t *testing.T) {
+	srv := server.New(server.Config{})
+	defer srv.Shutdown(context.Background())
+	if _, err := api.New(api.Config{Hub: srv, Keys: []string{"short"}}); err == nil {
+		t.Fatal("api.New accepted a 5-character key")
+	}
+}

@@ -1,0 +1,200 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/shared"
+)
+
+// Target kinds accepted by POST /api/push.
+const (
+	TargetConn = "conn"
+	TargetUser = "user"
+	TargetRoom = "room"
+	TargetAll  = "all"
+)
+
+// Target says who receives a push.
+type Target struct {
+	// Kind is "conn", "user", "room" or "all".
+	Kind string `json:"kind"`
+	// ID is the connection id, user id or room name; empty for "all".
+	ID string `json:"id,omitempty"`
+}
+
+// PushRequest is the body of POST /api/push.
+type PushRequest struct {
+	// Target says who receives the message.
+	Target Target `json:"target"`
+	// Type is a registered message type, e.g. "notification".
+	Type string `json:"type"`
+	// Data is the message, shaped like the type's struct.
+	Data json.RawMessage `json:"data"`
+}
+
+// PushResponse is the reply to POST /api/push.
+type PushResponse struct {
+	// Delivered is how many connections the message was queued to.
+	Delivered int `json:"delivered"`
+	// Seq is the room sequence number assigned, for room targets.
+	Seq uint64 `json:"seq,omitempty"`
+}
+
+// KickRequest is the body of POST /api/kick.
+type KickRequest struct {
+	// User is the user id to disconnect.
+	User string `json:"user"`
+	// Reason is shown to the user.
+	Reason string `json:"reason"`
+}
+
+// KickResponse is the reply to POST /api/kick.
+type KickResponse struct {
+	// Closed is how many connections were closed.
+	Closed int `json:"closed"`
+}
+
+// ErrorBody is the JSON shape of every API error.
+type ErrorBody struct {
+	// Error describes the failure with a stable code.
+	Error shared.Error `json:"error"`
+}
+
+// decodeBody strictly decodes a JSON body into dst, naming the bad field.
+func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, dst any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		writeError(w, http.StatusUnsupportedMediaType, &shared.Error{Code: shared.CodeMalformed, Message: "Content-Type must be application/json"})
+		return false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, &shared.Error{Code: shared.CodeMalformed, Message: fmt.Sprintf("body is larger than %d bytes", tooBig.Limit)})
+			return false
+		}
+		writeError(w, http.StatusBadRequest, &shared.Error{Code: shared.CodeMalformed, Message: "reading body: " + err.Error()})
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		e := &shared.Error{Code: shared.CodeMalformed, Message: "body is not valid JSON for this endpoint: " + err.Error()}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			e.Field = te.Field
+		} else if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			e.Field = strings.Trim(f, `"`)
+		}
+		writeError(w, http.StatusBadRequest, e)
+		return false
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, &shared.Error{Code: shared.CodeMalformed, Message: "trailing data after the JSON body"})
+		return false
+	}
+	return true
+}
+
+// ParsePush validates a push request against the registry and returns the
+// typed message. Errors are *shared.Error naming the offending field.
+func ParsePush(reg *shared.Registry, req PushRequest) (shared.Message, error) {
+	switch req.Target.Kind {
+	case TargetConn, TargetUser:
+		if req.Target.ID == "" {
+			return nil, &shared.Error{Code: shared.CodeBadData, Field: "target.id", Message: "target.id is required for kind " + strconv.Quote(req.Target.Kind)}
+		}
+	case TargetRoom:
+		if err := shared.ValidRoom(req.Target.ID); err != nil {
+			return nil, &shared.Error{Code: shared.CodeBadData, Field: "target.id", Message: "target.id: " + err.Error()}
+		}
+	case TargetAll:
+		if req.Target.ID != "" {
+			return nil, &shared.Error{Code: shared.CodeBadData, Field: "target.id", Message: `target.id must be empty for kind "all"`}
+		}
+	case "":
+		return nil, &shared.Error{Code: shared.CodeBadData, Field: "target.kind", Message: `target.kind is required: "conn", "user", "room" or "all"`}
+	default:
+		return nil, &shared.Error{Code: shared.CodeBadData, Field: "target.kind", Message: fmt.Sprintf(`target.kind %q is not one of "conn", "user", "room", "all"`, req.Target.Kind)}
+	}
+	if req.Type == "" {
+		return nil, &shared.Error{Code: shared.CodeBadData, Field: "type", Message: "type is required"}
+	}
+	m, err := reg.Decode(shared.Envelope{Type: req.Type, Data: req.Data})
+	if err != nil {
+		var de *shared.DecodeError
+		e := &shared.Error{Code: shared.CodeBadData, Message: err.Error()}
+		if errors.As(err, &de) {
+			e.Field = de.Field
+			if errors.Is(err, shared.ErrUnknownType) {
+				e.Code, e.Field = shared.CodeUnknownType, "type"
+			}
+		}
+		return nil, e
+	}
+	return m, nil
+}
+
+func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
+	var req PushRequest
+	if !h.decodeBody(w, r, &req) {
+		return
+	}
+	m, err := ParsePush(h.cfg.Registry, req)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	var resp PushResponse
+	switch req.Target.Kind {
+	case TargetConn:
+		if err := h.cfg.Hub.Send(req.Target.ID, m); err != nil {
+			if errors.Is(err, server.ErrNotFound) || errors.Is(err, server.ErrClosed) {
+				writeJSON(w, http.StatusOK, resp) // not delivered: reported as 0, not an error
+				return
+			}
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		resp.Delivered = 1
+	case TargetUser:
+		resp.Delivered = h.cfg.Hub.SendToUser(req.Target.ID, m)
+	case TargetRoom:
+		seq, n, err := h.cfg.Hub.Publish(req.Target.ID, m)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		resp.Seq, resp.Delivered = seq, n
+	case TargetAll:
+		resp.Delivered = h.cfg.Hub.Broadcast(m)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (h *Handler) kick(w http.ResponseWriter, r *http.Request) {
+	var req KickRequest
+	if !h.decodeBody(w, r, &req) {
+		return
+	}
+	if req.User == "" {
+		writeError(w, http.StatusBadRequest, &shared.Error{Code: shared.CodeBadData, Field: "user", Message: "user is required"})
+		return
+	}
+	if len(req.Reason) > 200 {
+		writeError(w, http.StatusBadRequest, &shared.Error{Code: shared.CodeBadData, Field: "reason", Message: "reason is longer than 200 bytes"})
+		return
+	}
+	if req.Reason == "" {
+		req.Reason = "kicked by an administrator"
+	}
+	writeJSON(w, http.StatusOK, KickResponse{Closed: h.cfg.Hub.Kick(req.User, req.Reason)})
+}

@@ -1,0 +1,26 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/tetherkit/tether/shared"
+)
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
+}
+
+// writeError writes err as an ErrorBody. A *shared.Error is sent as is;
+// anything else is an internal error whose text is not revealed.
+func writeError(w http.ResponseWriter, status int, err error) {
+	var e *shared.Error
+	if !errors.As(err, &e) {
+		e = &shared.Error{Code: shared.CodeInternal, Message: "internal error"}
+	}
+	writeJSON(w, status, ErrorBody{Error: *e})
+}
