@@ -1,0 +1,338 @@
+package client
+
+import (
+	"context"
+	crand "crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetherkit/tether/shared"
+)
+
+// Errors returned by Client methods.
+var (
+	// ErrNotConnected is returned by Send when the client is not Open.
+	ErrNotConnected = errors.New("client: not connected")
+	// ErrClosed is returned by Run after Close.
+	ErrClosed = errors.New("client: closed")
+	// ErrRunning is returned by Run when another Run of the same client has
+	// not returned yet.
+	ErrRunning = errors.New("client: Run is already running")
+)
+
+// Client is a connection to a Tether server that survives connection loss:
+// Run connects, dispatches incoming messages to typed handlers and
+// reconnects with backoff, rejoining rooms without losing or repeating room
+// messages. Create it with New.
+type Client struct {
+	opts        Options // defaults applied
+	log         *slog.Logger
+	reg         *shared.Registry
+	rnd         *rand.Rand // backoff jitter; used by the Run goroutine only
+	stableAfter time.Duration
+
+	nextID atomic.Uint64 // request ids; the first is 1
+	wake   chan struct{} // Reconnect's signal, capacity 1
+
+	closeCtx    context.Context // done once Close is called
+	closeCancel context.CancelFunc
+
+	notifyMu sync.Mutex // serialises state changes and their callbacks
+
+	mu        sync.Mutex
+	state     StateInfo
+	changed   chan struct{} // closed and replaced on every state change
+	closed    bool          // Close was called
+	running   bool          // Run has not returned
+	conn      *conn         // the open connection; nil unless Open
+	rooms     map[string]*roomState
+	handlers  map[string][]handler
+	stateFns  []func(StateInfo)
+	joinedFns []func(shared.Joined)
+}
+
+// New returns a client configured by opts. It does not connect: call Run.
+func New(opts Options) *Client {
+	opts = opts.withDefaults()
+	var seed [32]byte
+	_, _ = crand.Read(seed[:]) // never fails (crypto/rand crashes the program instead)
+	closeCtx, closeCancel := context.WithCancel(context.Background())
+	return &Client{
+		opts:        opts,
+		log:         opts.Logger,
+		reg:         opts.Registry,
+		rnd:         rand.New(rand.NewChaCha8(seed)),
+		stableAfter: stableConnection,
+		wake:        make(chan struct{}, 1),
+		closeCtx:    closeCtx,
+		closeCancel: closeCancel,
+		changed:     make(chan struct{}),
+		rooms:       make(map[string]*roomState),
+		handlers:    make(map[string][]handler),
+	}
+}
+
+// Run connects to the server and keeps the client connected until ctx is
+// done, Close is called, or the server kicks (close code 4000) or rejects
+// (4001) the client. After a lost connection it waits (see
+// Options.MaxBackoff), connects again and rejoins the rooms joined so far.
+// Handlers and state callbacks run on Run's goroutine.
+//
+// Run returns nil when ctx is done or Close was called, and a *CloseError
+// (use errors.As) when the server kicked or rejected the client. Every
+// goroutine the client started has stopped when Run returns. Run may be
+// called again after it returned, except after Close (ErrClosed).
+func (c *Client) Run(ctx context.Context) error {
+	c.mu.Lock()
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		return ErrClosed
+	case c.running:
+		c.mu.Unlock()
+		return ErrRunning
+	}
+	c.running = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.running = false
+		c.mu.Unlock()
+	}()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(c.closeCtx, cancel)
+	defer stop()
+
+	attempt := 0
+	for {
+		if ctx.Err() != nil {
+			c.setClosedByClient()
+			return nil
+		}
+		c.setState(StateInfo{State: Connecting, Attempt: attempt}, nil)
+		res := c.session(ctx)
+		if ctx.Err() != nil {
+			c.setClosedByClient()
+			return nil
+		}
+		if res.terminal != nil {
+			c.log.Info("tether client: server ended the session; not reconnecting",
+				"code", res.terminal.Code, "reason", res.terminal.Reason)
+			c.setState(StateInfo{State: Closed, Err: res.err,
+				CloseCode: res.terminal.Code, Reason: res.terminal.Reason}, nil)
+			return res.terminal
+		}
+		if res.opened && res.openFor >= c.stableAfter {
+			attempt = 0
+		}
+		attempt++
+		delay := backoff(attempt, c.opts.MinBackoff, c.opts.MaxBackoff, c.rnd)
+		info := StateInfo{State: Reconnecting, RetryAt: time.Now().Add(delay), Attempt: attempt, Err: res.err}
+		var ce *CloseError
+		if errors.As(res.err, &ce) {
+			info.CloseCode, info.Reason = ce.Code, ce.Reason
+		}
+		c.log.Info("tether client: connection lost; reconnecting", "err", res.err, "in", delay, "attempt", attempt)
+		c.setState(info, nil)
+		if !c.sleep(ctx, delay) {
+			c.setClosedByClient()
+			return nil
+		}
+	}
+}
+
+// sleep waits for d, or less when Reconnect is called. It reports false when
+// ctx is done first.
+func (c *Client) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.wake:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (c *Client) setClosedByClient() {
+	c.setState(StateInfo{State: Closed, CloseCode: shared.CloseNormal, Reason: "client closed"}, nil)
+}
+
+// Close stops the client: Run closes the connection with code 1000 and
+// returns nil shortly after, and pending requests fail with code "closed".
+// Close does not wait for Run to return (it may be called from a handler);
+// wait for Run's return to know that every goroutine has stopped. Close is
+// idempotent and always returns nil.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	idle := !c.running && c.state.State != Closed
+	c.mu.Unlock()
+	c.closeCancel()
+	if idle {
+		c.setClosedByClient()
+	}
+	return nil
+}
+
+// Reconnect asks for a connection now. While waiting to reconnect it skips
+// the rest of the backoff wait; while Open it checks the connection with a
+// ping at once and reconnects if nothing arrives within the ping interval.
+// Browsers call it when they come back online or the page becomes visible.
+func (c *Client) Reconnect() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// sessionResult is how one connection attempt ended.
+type sessionResult struct {
+	opened   bool          // the welcome arrived
+	openFor  time.Duration // how long it stayed open
+	err      error         // why it ended
+	terminal *CloseError   // non-nil: kicked or rejected; do not reconnect
+}
+
+// session makes one connection and serves it until it ends.
+func (c *Client) session(ctx context.Context) sessionResult {
+	hctx, hcancel := context.WithTimeout(ctx, handshakeTimeout)
+	sock, err := c.opts.Transport.Dial(hctx, c.opts.URL)
+	if err != nil {
+		hcancel()
+		return sessionResult{err: fmt.Errorf("dial %s: %w", c.opts.URL, err)}
+	}
+	welcome, err := readWelcome(hctx, sock)
+	hcancel()
+	if err != nil {
+		_ = sock.Close(shared.CloseNormal, "no welcome")
+		return sessionResult{err: err, terminal: terminal(err, "")}
+	}
+
+	cn := newConn(ctx, sock, c.opts.RequestTimeout)
+	var rejoins []shared.Join
+	c.setState(StateInfo{State: Open, Welcome: welcome}, func() {
+		c.conn = cn
+		for room, rs := range c.rooms {
+			rejoins = append(rejoins, rs.joinMsg(room))
+		}
+	})
+	c.log.Debug("tether client: connected", "conn", welcome.Conn, "user", welcome.User, "rejoin", len(rejoins))
+	c.dispatch(shared.Envelope{Type: welcome.MessageType()}, welcome)
+
+	var wg sync.WaitGroup
+	wg.Go(func() { c.heartbeat(cn, c.opts.pingInterval(welcome)) })
+	if len(rejoins) > 0 {
+		wg.Go(func() { c.rejoin(cn, rejoins) })
+	}
+	readErr := c.readLoop(cn)
+
+	c.mu.Lock()
+	if c.conn == cn {
+		c.conn = nil
+	}
+	c.mu.Unlock()
+	cause := cn.end(readErr)
+	if ctx.Err() != nil {
+		_ = sock.Close(shared.CloseNormal, "client closed")
+	} else {
+		_ = sock.Close(shared.CloseGoingAway, "reconnecting")
+	}
+	wg.Wait()
+	return sessionResult{opened: true, openFor: time.Since(cn.start), err: cause, terminal: terminal(cause, cn.kickReason)}
+}
+
+// terminal returns the close that forbids reconnecting, if err is one, or a
+// kick announced by a kicked message (kickReason non-empty) whose close frame
+// never arrived.
+func terminal(err error, kickReason string) *CloseError {
+	var ce *CloseError
+	if errors.As(err, &ce) && (ce.Code == shared.CloseKicked || ce.Code == shared.CloseRejected) {
+		t := *ce
+		if t.Reason == "" {
+			t.Reason = kickReason
+		}
+		return &t
+	}
+	if kickReason != "" {
+		return &CloseError{Code: shared.CloseKicked, Reason: kickReason}
+	}
+	return nil
+}
+
+// readWelcome reads the server's first message, which must be welcome.
+func readWelcome(ctx context.Context, sock Socket) (shared.Welcome, error) {
+	frame, err := sock.Read(ctx)
+	if err != nil {
+		return shared.Welcome{}, fmt.Errorf("read welcome: %w", err)
+	}
+	env, err := shared.DecodeEnvelope(frame)
+	if err != nil {
+		return shared.Welcome{}, fmt.Errorf("read welcome: %w", err)
+	}
+	w, err := shared.Unmarshal[shared.Welcome](env)
+	if err != nil {
+		return shared.Welcome{}, fmt.Errorf("first message is not a valid welcome: %w", err)
+	}
+	return w, nil
+}
+
+// readLoop reads and handles frames until the connection ends.
+func (c *Client) readLoop(cn *conn) error {
+	for {
+		frame, err := cn.sock.Read(cn.ctx)
+		if err != nil {
+			return err
+		}
+		cn.touch()
+		c.handleFrame(cn, frame)
+	}
+}
+
+// handleFrame processes one frame on the read goroutine.
+func (c *Client) handleFrame(cn *conn, frame []byte) {
+	env, err := shared.DecodeEnvelope(frame)
+	if err != nil {
+		c.log.Warn("tether client: dropping malformed frame", "err", err)
+		return
+	}
+	switch env.Type {
+	case shared.TypeOf[shared.Joined]():
+		// Before the reply is delivered and before the replayed messages
+		// that follow it on this socket are handled.
+		c.handleJoined(env)
+	case shared.TypeOf[shared.Kicked]():
+		k, err := shared.Unmarshal[shared.Kicked](env)
+		if err != nil {
+			k.Reason = "kicked"
+		}
+		if k.Reason == "" {
+			k.Reason = "kicked"
+		}
+		cn.kickReason = k.Reason
+	}
+	if env.ID != 0 {
+		if !cn.deliver(env) && env.Type != shared.TypeOf[shared.Pong]() {
+			c.log.Debug("tether client: reply to no pending request", "type", env.Type, "id", env.ID)
+		}
+		return
+	}
+	if env.Room != "" && env.Seq > 0 && !c.acceptRoomSeq(env.Room, env.Seq) {
+		c.log.Debug("tether client: dropping duplicate room message", "room", env.Room, "seq", env.Seq, "type", env.Type)
+		return
+	}
+	c.dispatch(env, nil)
+}

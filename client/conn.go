@@ -1,0 +1,199 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetherkit/tether/shared"
+)
+
+// errConnEnded is returned by conn methods once the connection has ended.
+var errConnEnded = errors.New("connection ended")
+
+// conn is the client side of one open WebSocket connection: its single
+// writer, its pending requests and its receive clock. It lives from the
+// welcome until the read loop ends.
+type conn struct {
+	sock         Socket
+	ctx          context.Context // done when the connection ends
+	cancel       context.CancelFunc
+	start        time.Time
+	writeTimeout time.Duration
+	wsem         chan struct{} // the write lock; a channel so waiting honours ctx
+	done         chan struct{} // closed by end
+
+	recvs    atomic.Uint64 // frames received
+	lastRecv atomic.Int64  // when the last frame arrived, as nanoseconds since start
+
+	kickReason string // set by the read goroutine when a kicked message arrives
+
+	mu      sync.Mutex
+	pending map[uint64]chan shared.Envelope // nil once ended
+	cause   error
+	ended   bool
+}
+
+func newConn(ctx context.Context, sock Socket, writeTimeout time.Duration) *conn {
+	ctx, cancel := context.WithCancel(ctx)
+	return &conn{
+		sock:         sock,
+		ctx:          ctx,
+		cancel:       cancel,
+		start:        time.Now(),
+		writeTimeout: writeTimeout,
+		wsem:         make(chan struct{}, 1),
+		done:         make(chan struct{}),
+		pending:      make(map[uint64]chan shared.Envelope),
+	}
+}
+
+// touch records that a frame arrived.
+func (cn *conn) touch() {
+	cn.lastRecv.Store(int64(time.Since(cn.start)))
+	cn.recvs.Add(1)
+}
+
+// idle is how long nothing has been received.
+func (cn *conn) idle() time.Duration {
+	return time.Since(cn.start) - time.Duration(cn.lastRecv.Load())
+}
+
+// fail ends the connection from the client's side for cause: the read loop
+// returns and the session reports cause.
+func (cn *conn) fail(cause error) {
+	cn.mu.Lock()
+	if cn.cause == nil {
+		cn.cause = cause
+	}
+	cn.mu.Unlock()
+	cn.cancel()
+}
+
+// end marks the connection ended after the read loop returned with readErr:
+// pending requests and goroutines serving the connection are released. It
+// returns why the connection ended.
+func (cn *conn) end(readErr error) error {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if !cn.ended {
+		cn.ended = true
+		if cn.cause == nil {
+			cn.cause = readErr
+		}
+		cn.pending = nil
+		cn.cancel()
+		close(cn.done)
+	}
+	return cn.cause
+}
+
+// register makes a reply slot for request id. It fails once the connection
+// has ended.
+func (cn *conn) register(id uint64) (chan shared.Envelope, error) {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.pending == nil {
+		return nil, errConnEnded
+	}
+	ch := make(chan shared.Envelope, 1)
+	cn.pending[id] = ch
+	return ch, nil
+}
+
+func (cn *conn) unregister(id uint64) {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	delete(cn.pending, id)
+}
+
+// deliver hands a reply to its waiting request and reports whether one was
+// waiting.
+func (cn *conn) deliver(env shared.Envelope) bool {
+	cn.mu.Lock()
+	ch, ok := cn.pending[env.ID]
+	delete(cn.pending, env.ID)
+	cn.mu.Unlock()
+	if ok {
+		ch <- env // buffered; each slot receives at most once
+	}
+	return ok
+}
+
+// write sends m in env. Writes are serialised; a write that fails leaves the
+// socket in an unknown state, so it ends the connection.
+func (cn *conn) write(ctx context.Context, env shared.Envelope, m shared.Message) error {
+	frame, err := shared.Encode(env, m)
+	if err != nil {
+		return err
+	}
+	select {
+	case cn.wsem <- struct{}{}:
+	case <-cn.done:
+		return errConnEnded
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-cn.wsem }()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cn.writeTimeout)
+		defer cancel()
+	}
+	if err := cn.sock.Write(ctx, frame); err != nil {
+		err = fmt.Errorf("write %s: %w", m.MessageType(), err)
+		cn.fail(err)
+		return err
+	}
+	return nil
+}
+
+// call is a request written on a connection and waiting for its reply.
+type call struct {
+	id    uint64
+	typ   string
+	reply chan shared.Envelope
+}
+
+// send registers a reply slot for id and writes m as a request.
+func (cn *conn) send(ctx context.Context, id uint64, m shared.Message) (*call, error) {
+	ch, err := cn.register(id)
+	if err != nil {
+		return nil, closedError(m.MessageType())
+	}
+	if err := cn.write(ctx, shared.Envelope{ID: id}, m); err != nil {
+		cn.unregister(id)
+		switch {
+		case errors.Is(err, errConnEnded):
+			return nil, closedError(m.MessageType())
+		case ctx.Err() != nil:
+			return nil, ctxError(ctx, m.MessageType())
+		}
+		return nil, fmt.Errorf("%s request: %w", m.MessageType(), err)
+	}
+	return &call{id: id, typ: m.MessageType(), reply: ch}, nil
+}
+
+// wait waits for the reply to cl.
+func (cn *conn) wait(ctx context.Context, cl *call) (shared.Envelope, error) {
+	defer cn.unregister(cl.id)
+	select {
+	case env := <-cl.reply:
+		return env, nil
+	case <-cn.done:
+		select { // the reply may have arrived just before the end
+		case env := <-cl.reply:
+			return env, nil
+		default:
+		}
+		return shared.Envelope{}, closedError(cl.typ)
+	case <-ctx.Done():
+		return shared.Envelope{}, ctxError(ctx, cl.typ)
+	}
+}

@@ -1,0 +1,37 @@
+// Package client is Tether's client core: typed message handlers, requests
+// with replies, room membership with gap-free resume, an application
+// heartbeat and automatic reconnection with backoff.
+//
+// It is platform independent. The WebSocket itself comes from a [Transport]:
+// [NativeTransport] (gorilla/websocket) for Go programs, bots, load tools and
+// tests, and BrowserTransport (syscall/js) when compiled to js/wasm. The rest
+// of the package imports neither net/http nor syscall/js, so the same code
+// runs in a server-side bot and in the browser.
+//
+// A typical program:
+//
+//	c := client.New(client.Options{URL: "ws://localhost:8080/ws?user=alice"})
+//	client.On(c, func(m shared.ChatMessage) { show(m) })
+//	go c.Run(ctx)
+//	joined, err := c.Join(ctx, "lobby", 50)
+//	err = c.Send(ctx, shared.ChatSend{Room: "lobby", Text: "hi"})
+//
+// # Concurrency
+//
+// All methods are safe for concurrent use. Message handlers ([On],
+// [OnMeta], [Client.OnJoined]) and state callbacks ([Client.OnState]) run
+// on the goroutine of [Client.Run], one at a time, in the order the frames
+// arrived. They must not block: while one runs no other frame is read. In
+// particular they must not wait for [Request], [Client.Join] or
+// [Client.Leave], whose replies are read by that very goroutine; start a
+// goroutine for those. [Client.Send] may be called from a handler.
+//
+// # Rooms and resume
+//
+// The client remembers the rooms it joined and, for each, the room's epoch
+// and the last sequence number it processed. After a reconnect it joins them
+// again asking the server to replay what it missed, and it drops any room
+// message it has already processed, so each room message reaches the
+// handlers at most once. [shared.Joined.Recovered] tells whether the replay
+// was complete. See docs/protocol.md §7.
+package client

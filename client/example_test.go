@@ -1,0 +1,52 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+
+	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/shared"
+)
+
+// A chat bot: connect, print every chat line, join a room and say hello.
+func Example() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	c := client.New(client.Options{URL: "ws://localhost:8080/ws?user=bot&name=Bot"})
+	client.On(c, func(m shared.ChatMessage) {
+		fmt.Printf("%s: %s\n", m.Name, m.Text) // runs on the read goroutine: do not block
+	})
+	c.OnState(func(s client.StateInfo) { log.Printf("connection %s", s.State) })
+	go func() {
+		if err := c.Run(ctx); err != nil {
+			log.Printf("disconnected for good: %v", err) // kicked or rejected
+		}
+	}()
+
+	// Join waits for the connection; the last 20 messages arrive through the
+	// handler above.
+	joined, err := c.Join(ctx, "lobby", 20)
+	if err != nil {
+		log.Fatalf("join: %v", err)
+	}
+	log.Printf("in %s with %d members", joined.Room, len(joined.Members))
+
+	if err := c.Send(ctx, shared.ChatSend{Room: "lobby", Text: "hello"}); err != nil {
+		log.Printf("send: %v", err)
+	}
+}
+
+// Requests return the server's typed reply, or a *shared.Error.
+func ExampleRequest() {
+	var c *client.Client // connected as in the package example
+	list, err := client.Request[shared.PresenceList](context.Background(), c, shared.PresenceList{Room: "lobby"})
+	if err != nil {
+		log.Printf("presence: %v", err)
+		return
+	}
+	for _, m := range list.Members {
+		fmt.Println(m.User)
+	}
+}

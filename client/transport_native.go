@@ -1,0 +1,113 @@
+//go:build !js
+
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// NativeTransport dials with gorilla/websocket. It is the default Transport
+// outside the browser.
+type NativeTransport struct {
+	// Dialer dials; nil means websocket.DefaultDialer.
+	Dialer *websocket.Dialer
+	// Header is sent with the handshake (e.g. Origin, Authorization, Cookie).
+	Header http.Header
+}
+
+func defaultTransport() Transport { return NativeTransport{} }
+
+// Dial implements Transport.
+func (t NativeTransport) Dial(ctx context.Context, url string) (Socket, error) {
+	d := t.Dialer
+	if d == nil {
+		d = websocket.DefaultDialer
+	}
+	ws, resp, err := d.DialContext(ctx, url, t.Header)
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("websocket handshake: HTTP %s: %w", resp.Status, err)
+		}
+		return nil, fmt.Errorf("websocket dial: %w", err)
+	}
+	return &nativeSocket{ws: ws}, nil
+}
+
+// nativeSocket adapts a gorilla connection to Socket.
+type nativeSocket struct {
+	ws *websocket.Conn
+}
+
+// Read implements Socket. Binary frames are skipped: the protocol uses text
+// frames only.
+func (s *nativeSocket) Read(ctx context.Context) ([]byte, error) {
+	deadline, hasDeadline := ctx.Deadline()
+	if err := s.ws.SetReadDeadline(deadline); err != nil {
+		return nil, fmt.Errorf("websocket read: %w", err)
+	}
+	// gorilla reads know no context: a passed deadline unblocks them.
+	stop := context.AfterFunc(ctx, func() { _ = s.ws.SetReadDeadline(time.Now()) })
+	defer stop()
+	for {
+		typ, data, err := s.ws.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			switch {
+			case errors.As(err, &ce):
+				return nil, &CloseError{Code: ce.Code, Reason: ce.Text}
+			case ctx.Err() != nil:
+				return nil, fmt.Errorf("websocket read: %w", ctx.Err())
+			case hasDeadline && !time.Now().Before(deadline):
+				// The socket's deadline fired a moment before ctx's.
+				return nil, fmt.Errorf("websocket read: %w", context.DeadlineExceeded)
+			}
+			return nil, fmt.Errorf("websocket read: %w", err)
+		}
+		if typ == websocket.TextMessage {
+			return data, nil
+		}
+	}
+}
+
+// Write implements Socket.
+func (s *nativeSocket) Write(ctx context.Context, frame []byte) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("websocket write: %w", err)
+	}
+	deadline, _ := ctx.Deadline()
+	if err := s.ws.SetWriteDeadline(deadline); err != nil {
+		return fmt.Errorf("websocket write: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = s.ws.SetWriteDeadline(time.Now()) })
+	defer stop()
+	if err := s.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("websocket write: %w", ctx.Err())
+		}
+		return fmt.Errorf("websocket write: %w", err)
+	}
+	return nil
+}
+
+// closeFrameTimeout bounds the wait for sending the close frame.
+const closeFrameTimeout = time.Second
+
+// Close implements Socket: it sends a close frame (best effort, the peer may
+// be gone) and closes the network connection.
+func (s *nativeSocket) Close(code int, reason string) error {
+	if len(reason) > 123 { // a control frame's payload is at most 125 bytes
+		reason = reason[:123]
+	}
+	_ = s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason),
+		time.Now().Add(closeFrameTimeout))
+	if err := s.ws.Close(); err != nil {
+		return fmt.Errorf("websocket close: %w", err)
+	}
+	return nil
+}
