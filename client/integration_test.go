@@ -1,0 +1,290 @@
+//go:build !js
+
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/server/demo"
+	"github.com/tetherkit/tether/shared"
+)
+
+// liveServer is a real Tether server with the demo handlers on 127.0.0.1.
+type liveServer struct {
+	srv *server.Server
+	ts  *httptest.Server
+}
+
+func startServer(t *testing.T, cfg server.Config) *liveServer {
+	t.Helper()
+	srv := server.New(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	feedDone := demo.Register(ctx, srv, demo.Options{TickerInterval: -1})
+	mux := http.NewServeMux()
+	mux.Handle("/ws", srv)
+	ts := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		cancel()
+		<-feedDone
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		ts.Close()
+	})
+	return &liveServer{srv: srv, ts: ts}
+}
+
+func (s *liveServer) wsURL(user string) string {
+	return "ws" + strings.TrimPrefix(s.ts.URL, "http") + "/ws?user=" + user
+}
+
+// runClient runs c until the test ends and waits for its first Open.
+func runClient(t *testing.T, c *client.Client) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	open := make(chan struct{})
+	var once sync.Once
+	c.OnState(func(si client.StateInfo) {
+		if si.State == client.Open {
+			once.Do(func() { close(open) })
+		}
+	})
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-open:
+	case <-time.After(5 * time.Second):
+		t.Fatal("client did not connect within 5s")
+	}
+}
+
+// cutProxy forwards TCP to a backend and can cut every live connection at
+// once, the way a network loss does (no close frame, no FIN from the app).
+type cutProxy struct {
+	ln      net.Listener
+	backend string
+	mu      sync.Mutex
+	conns   []net.Conn
+	wg      sync.WaitGroup
+}
+
+func newCutProxy(t *testing.T, backend string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, backend: backend}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() { ln.Close(); p.cut(); p.wg.Wait() })
+	return p
+}
+
+func (p *cutProxy) accept() {
+	defer p.wg.Done()
+	for {
+		down, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", p.backend)
+		if err != nil {
+			down.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, down, up)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go func() { defer p.wg.Done(); _, _ = io.Copy(up, down); up.Close() }()
+		go func() { defer p.wg.Done(); _, _ = io.Copy(down, up); down.Close() }()
+	}
+}
+
+// cut drops every forwarded connection abruptly.
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0) // RST, not a graceful FIN
+		}
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestResumeAcrossRandomDisconnects: a publisher sends 1,000 room messages
+// while the subscriber's network is cut at random points; the subscriber ends
+// with all 1,000, each once, in order.
+func TestResumeAcrossRandomDisconnects(t *testing.T) {
+	const total = 1000
+	s := startServer(t, server.Config{HistorySize: 2 * total})
+	proxy := newCutProxy(t, strings.TrimPrefix(s.ts.URL, "http://"))
+
+	sub := client.New(client.Options{
+		URL:        "ws://" + proxy.ln.Addr().String() + "/ws?user=sub",
+		MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+	})
+	var mu sync.Mutex
+	var got []string
+	all := make(chan struct{})
+	client.On(sub, func(m shared.ChatMessage) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, m.Text)
+		if len(got) == total {
+			close(all)
+		}
+	})
+	recovered, joins := 0, 0
+	sub.OnJoined(func(j shared.Joined) {
+		mu.Lock()
+		defer mu.Unlock()
+		joins++
+		if j.Recovered {
+			recovered++
+		}
+	})
+	runClient(t, sub)
+	if _, err := sub.Join(context.Background(), "resume", 0); err != nil {
+		t.Fatalf("join: %v", err)
+	}
+
+	pub := client.New(client.Options{URL: s.wsURL("pub")})
+	runClient(t, pub)
+	if _, err := pub.Join(context.Background(), "resume", 0); err != nil {
+		t.Fatalf("publisher join: %v", err)
+	}
+
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 7))
+	cutAt := map[int]bool{}
+	for len(cutAt) < 8 {
+		cutAt[1+rng.IntN(total-1)] = true
+	}
+	cuts := 0
+	for i := 1; i <= total; i++ {
+		if cutAt[i] {
+			proxy.cut()
+			cuts++
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := client.Request[shared.Reply](ctx, pub, shared.ChatSend{Room: "resume", Text: fmt.Sprintf("m%04d", i)})
+		cancel()
+		if err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	select {
+	case <-all:
+	case <-time.After(20 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("seed %d: subscriber has %d of %d messages after 20s", seed, len(got), total)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, text := range got {
+		if want := fmt.Sprintf("m%04d", i+1); text != want {
+			t.Fatalf("seed %d: message %d is %q, want %q (lost, duplicated or out of order)", seed, i, text, want)
+		}
+	}
+	if recovered == 0 {
+		t.Fatalf("seed %d: %d cuts, %d joins, none recovered", seed, cuts, joins)
+	}
+	t.Logf("seed %d: %d cuts, %d joins, %d recovered, %d messages in order", seed, cuts, joins, recovered, len(got))
+}
+
+// TestThreeClientsChat: three native clients chat in a room and see each
+// other's presence.
+func TestThreeClientsChat(t *testing.T) {
+	s := startServer(t, server.Config{})
+	users := []string{"ann", "ben", "cat"}
+	inbox := make([]chan shared.ChatMessage, len(users))
+	left := make(chan shared.PresenceLeave, 4)
+	clients := make([]*client.Client, len(users))
+	for i, u := range users {
+		c := client.New(client.Options{URL: s.wsURL(u)})
+		inbox[i] = make(chan shared.ChatMessage, 16)
+		ch := inbox[i]
+		client.On(c, func(m shared.ChatMessage) { ch <- m })
+		if u == "ann" {
+			client.On(c, func(m shared.PresenceLeave) { left <- m })
+		}
+		runClient(t, c)
+		j, err := c.Join(context.Background(), "lobby", 10)
+		if err != nil {
+			t.Fatalf("%s join: %v", u, err)
+		}
+		if len(j.Members) != i+1 {
+			t.Fatalf("%s sees %d members on join, want %d", u, len(j.Members), i+1)
+		}
+		clients[i] = c
+	}
+	for i, c := range clients {
+		if err := c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "hi from " + users[i]}); err != nil {
+			t.Fatal(err)
+		}
+		for j := range clients {
+			select {
+			case m := <-inbox[j]:
+				if m.User != users[i] || m.Text != "hi from "+users[i] {
+					t.Fatalf("%s got %+v, want %s's line", users[j], m, users[i])
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s never got %s's line", users[j], users[i])
+			}
+		}
+	}
+	if err := clients[2].Leave(context.Background(), "lobby"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case l := <-left:
+		if l.Member.User != "cat" {
+			t.Fatalf("presence.leave for %q, want cat", l.Member.User)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ann never saw cat leave")
+	}
+}
+
+// TestRequestTimesOutAgainstRealServer: a handler that never answers makes
+// Request fail with a typed timeout error.
+func TestRequestTimesOutAgainstRealServer(t *testing.T) {
+	s := startServer(t, server.Config{})
+	release := make(chan struct{})
+	server.Handle(s.srv, func(ctx context.Context, c *server.Conn, m shared.Notification) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	t.Cleanup(func() { close(release) })
+	c := client.New(client.Options{URL: s.wsURL("waiter"), RequestTimeout: 200 * time.Millisecond})
+	runClient(t, c)
+	_, err := client.Request[shared.Reply](context.Background(), c, shared.Notification{Title: "t"})
+	var e *shared.Error
+	if !errors.As(err, &e) || e.Code != shared.CodeTimeout {
+		t.Fatalf("Request = %v, want *shared.Error with code %s", err, shared.CodeTimeout)
+	}
+}
