@@ -1,0 +1,208 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/shared"
+)
+
+// Conn is one client connection. Its methods are safe for concurrent use.
+type Conn struct {
+	srv    *Server
+	ws     *websocket.Conn
+	id     string
+	user   string
+	name   string
+	remote string
+	since  time.Time
+
+	ctx    context.Context    // cancelled when the connection starts closing
+	cancel context.CancelFunc // cancels ctx
+
+	queue      chan outFrame // bounded; drained by the writer only
+	closing    chan struct{} // closed by startClose
+	readerDone chan struct{} // closed when the reader stops reading
+	writerDone chan struct{} // closed when the writer has closed the socket
+
+	closeMu sync.Mutex
+	closed  *closeRequest // the first close request; nil while open
+
+	mu     sync.Mutex
+	rooms  map[string]struct{} // joined rooms; changed under the room's lock too
+	client string              // from hello
+}
+
+// closeRequest is how a connection is to be closed. The first request wins.
+type closeRequest struct {
+	code   int
+	reason string
+	send   bool // send a close frame (false when the peer or gorilla already did)
+	flush  bool // write the queued frames first
+}
+
+func newConn(s *Server, ws *websocket.Conn, id Identity, remote string) *Conn {
+	ctx, cancel := context.WithCancel(s.ctx)
+	return &Conn{
+		srv:        s,
+		ws:         ws,
+		id:         randomID(8),
+		user:       id.User,
+		name:       id.Name,
+		remote:     remote,
+		since:      s.now(),
+		ctx:        ctx,
+		cancel:     cancel,
+		queue:      make(chan outFrame, s.cfg.SendQueue),
+		closing:    make(chan struct{}),
+		readerDone: make(chan struct{}),
+		writerDone: make(chan struct{}),
+		rooms:      make(map[string]struct{}),
+	}
+}
+
+// ID returns the connection's unique id, as sent in welcome.
+func (c *Conn) ID() string { return c.id }
+
+// User returns the authenticated user id.
+func (c *Conn) User() string { return c.user }
+
+// Name returns the user's display name.
+func (c *Conn) Name() string { return c.name }
+
+// RemoteAddr returns the client's network address as seen by the HTTP server.
+func (c *Conn) RemoteAddr() string { return c.remote }
+
+// Member returns the connection's user as a room member.
+func (c *Conn) Member() shared.Member { return shared.Member{User: c.user, Name: c.name} }
+
+// Rooms returns the rooms the connection has joined, sorted.
+func (c *Conn) Rooms() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rooms := make([]string, 0, len(c.rooms))
+	for r := range c.rooms {
+		rooms = append(rooms, r)
+	}
+	slices.Sort(rooms)
+	return rooms
+}
+
+// Joined reports whether the connection has joined room.
+func (c *Conn) Joined(room string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.rooms[room]
+	return ok
+}
+
+// Send queues m for the connection. It never blocks: it fails with ErrClosed
+// when the connection is closing or its queue is full (which closes it).
+func (c *Conn) Send(m shared.Message) error {
+	return c.sendEnv(shared.Envelope{}, m)
+}
+
+// Close closes the connection with a WebSocket close code (e.g. 1000, or
+// 4000–4999) and reason, after writing what is already queued. Closing a
+// closed connection does nothing.
+func (c *Conn) Close(code int, reason string) {
+	c.startClose(closeRequest{code: code, reason: reason, send: true, flush: true})
+}
+
+// Context returns a context cancelled when the connection starts closing.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// info returns the connection's public description.
+func (c *Conn) info() ConnInfo {
+	c.mu.Lock()
+	client := c.client
+	c.mu.Unlock()
+	return ConnInfo{ID: c.id, User: c.user, Name: c.name, Remote: c.remote, Client: client, Rooms: c.Rooms(), Since: c.since}
+}
+
+// sendEnv encodes m in env (e.g. with a request id) and queues it.
+func (c *Conn) sendEnv(env shared.Envelope, m shared.Message) error {
+	f, err := encode(env, m)
+	if err != nil {
+		return fmt.Errorf("send to %s: %w", c.id, err)
+	}
+	return c.enqueue(f)
+}
+
+// enqueue hands f to the writer without blocking. A full queue means the
+// client does not keep up: the frame is dropped and the connection closed
+// with 4002.
+func (c *Conn) enqueue(f outFrame) error {
+	select {
+	case <-c.closing:
+		return fmt.Errorf("send to %s: %w", c.id, ErrClosed)
+	default:
+	}
+	select {
+	case c.queue <- f:
+		return nil
+	default:
+		c.srv.stats.dropped.Add(1)
+		if c.startClose(closeRequest{code: shared.CloseSlowConsumer, reason: "slow consumer", send: true}) {
+			c.srv.log.Warn("slow consumer closed", "conn", c.id, "user", c.user, "queue", cap(c.queue))
+		}
+		return fmt.Errorf("send to %s: queue full: %w", c.id, ErrClosed)
+	}
+}
+
+// startClose records how the connection closes and wakes the writer, which
+// performs it. Only the first request counts; it reports whether this one did.
+func (c *Conn) startClose(req closeRequest) bool {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if c.closed != nil {
+		return false
+	}
+	req.reason = closeReason(req.reason)
+	c.closed = &req
+	close(c.closing)
+	c.cancel()
+	return true
+}
+
+// closeState returns the first close request, or false while open.
+func (c *Conn) closeState() (closeRequest, bool) {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if c.closed == nil {
+		return closeRequest{}, false
+	}
+	return *c.closed, true
+}
+
+// isClosing reports whether the connection has started closing.
+func (c *Conn) isClosing() bool {
+	select {
+	case <-c.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// addRoom and dropRoom keep the connection's room set; callers hold the
+// room's lock.
+func (c *Conn) addRoom(room string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, had := c.rooms[room]
+	c.rooms[room] = struct{}{}
+	return !had
+}
+
+func (c *Conn) dropRoom(room string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, had := c.rooms[room]
+	delete(c.rooms, room)
+	return had
+}

@@ -1,0 +1,30 @@
+// Package server is Tether's single-node real-time server: a WebSocket
+// endpoint that speaks the protocol of docs/protocol.md, with typed handlers,
+// rooms with sequence numbers, bounded history and resume, presence, and
+// server-side sends to a connection, a user, a room or everyone.
+//
+// A Server is an http.Handler; mount it at /ws:
+//
+//	srv := server.New(server.Config{Logger: logger})
+//	server.Handle(srv, func(ctx context.Context, c *server.Conn, m shared.ChatSend) error {
+//		_, _, err := srv.Publish(m.Room, shared.ChatMessage{Room: m.Room, User: c.User(), Text: m.Text})
+//		return err
+//	})
+//	mux.Handle("/ws", srv)
+//	...
+//	srv.Shutdown(ctx)
+//
+// Concurrency model. Every connection has exactly two goroutines: a reader,
+// which decodes frames and runs handlers in order, and a writer, which owns
+// every write to the socket and sends the heartbeat pings. Everything else
+// (handlers of other connections, Publish, Broadcast, Kick) hands frames to
+// the writer through a bounded queue and never blocks: a connection whose
+// queue overflows is closed with code 4002 (slow consumer). Messages for
+// several connections are framed once, as a websocket.PreparedMessage.
+//
+// Rooms are created by their first join or publish. Each publish takes the
+// room's next seq under the room's lock and is appended to the room's history
+// and queued to every member under that same lock, which is what makes a
+// resuming join gap-free: the joiner's replay and its first live message are
+// ordered by the lock.
+package server

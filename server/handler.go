@@ -1,0 +1,182 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/shared"
+)
+
+// handlerFunc is a registered handler with its types erased. A nil reply
+// with a nil error means "no reply message".
+type handlerFunc func(ctx context.Context, c *Conn, m shared.Message) (shared.Message, error)
+
+// isSystemType reports whether typ is a client message the server handles
+// itself.
+func isSystemType(typ string) bool {
+	switch typ {
+	case shared.TypeOf[shared.Hello](), shared.TypeOf[shared.Join](), shared.TypeOf[shared.Leave](),
+		shared.TypeOf[shared.PresenceList](), shared.TypeOf[shared.Ping]():
+		return true
+	}
+	return false
+}
+
+// Handle registers fn as the handler of client messages of type T. Handlers
+// of one connection run one at a time, in the order the messages arrived, on
+// that connection's reader goroutine; ctx is cancelled when the connection
+// closes. When the message carried a request id and fn returns nil, the
+// client gets reply{ok:true}; an error reaches it as an error message (see
+// HandleRequest). While a handler runs its connection is not read, so long
+// work belongs in a goroutine of its own.
+//
+// Handle panics when T is not in the server's registry, is a system message
+// the server handles itself, or already has a handler.
+func Handle[T shared.Message](s *Server, fn func(ctx context.Context, c *Conn, m T) error) {
+	s.handle(shared.TypeOf[T](), func(ctx context.Context, c *Conn, m shared.Message) (shared.Message, error) {
+		msg, ok := m.(T)
+		if !ok {
+			return nil, fmt.Errorf("handler of %s got a %T", shared.TypeOf[T](), m)
+		}
+		return nil, fn(ctx, c, msg)
+	})
+}
+
+// HandleRequest registers fn as the handler of client messages of type Req;
+// the Resp it returns is sent back with the request's id. An error is sent
+// instead, as an error message: a *shared.Error as is, ErrNotJoined and
+// ErrNotFound (wrapped or not) with codes not_joined and not_found, any
+// other error with code rejected and the error's text.
+//
+// It panics like Handle.
+func HandleRequest[Req, Resp shared.Message](s *Server, fn func(ctx context.Context, c *Conn, m Req) (Resp, error)) {
+	s.handle(shared.TypeOf[Req](), func(ctx context.Context, c *Conn, m shared.Message) (shared.Message, error) {
+		msg, ok := m.(Req)
+		if !ok {
+			return nil, fmt.Errorf("handler of %s got a %T", shared.TypeOf[Req](), m)
+		}
+		resp, err := fn(ctx, c, msg)
+		if err != nil {
+			return nil, err
+		}
+		return resp, nil
+	})
+}
+
+func (s *Server) handle(typ string, h handlerFunc) {
+	if !s.cfg.Registry.Known(typ) {
+		panic(fmt.Sprintf("server.Handle: message type %q is not in the registry", typ))
+	}
+	if isSystemType(typ) {
+		panic(fmt.Sprintf("server.Handle: message type %q is handled by the server", typ))
+	}
+	s.handlersMu.Lock()
+	defer s.handlersMu.Unlock()
+	if s.handlers[typ] != nil {
+		panic(fmt.Sprintf("server.Handle: message type %q already has a handler", typ))
+	}
+	s.handlers[typ] = h
+}
+
+func (s *Server) handler(typ string) handlerFunc {
+	s.handlersMu.RLock()
+	defer s.handlersMu.RUnlock()
+	return s.handlers[typ]
+}
+
+// dispatchFrame decodes one frame from c and acts on it. Frames that do not
+// decode get an error message; the connection stays open.
+func (s *Server) dispatchFrame(c *Conn, typ int, frame []byte) {
+	if typ != websocket.TextMessage {
+		c.sendError(0, &shared.Error{Code: shared.CodeMalformed, Message: "binary frames are not supported: send JSON envelopes in text frames"})
+		return
+	}
+	if !utf8.Valid(frame) {
+		c.startClose(closeRequest{code: shared.CloseInvalidPayload, reason: "text frame is not valid UTF-8", send: true})
+		return
+	}
+	env, err := shared.DecodeEnvelope(frame)
+	if err == nil {
+		var m shared.Message
+		if m, err = s.cfg.Registry.Decode(env); err == nil {
+			s.dispatch(c, env, m)
+			return
+		}
+	}
+	s.onError(c, fmt.Errorf("decode frame from %s: %w", c.id, err))
+	id, e := decodeError(err)
+	c.sendError(id, e)
+}
+
+// dispatch acts on a decoded message: system messages here, the others by
+// their handler.
+func (s *Server) dispatch(c *Conn, env shared.Envelope, m shared.Message) {
+	switch m := m.(type) {
+	case shared.Hello:
+		c.mu.Lock()
+		c.client = m.Client
+		c.mu.Unlock()
+		c.replyOK(env.ID)
+	case shared.Join:
+		s.join(c, env.ID, m)
+	case shared.Leave:
+		s.leave(c, env.ID, m)
+	case shared.PresenceList:
+		_ = c.sendEnv(shared.Envelope{ID: env.ID}, shared.PresenceList{Room: m.Room, Members: s.Presence(m.Room)})
+	case shared.Ping:
+		s.onPing(c)
+		_ = c.sendEnv(shared.Envelope{ID: env.ID}, shared.Pong{})
+	default:
+		s.runHandler(c, env, m)
+	}
+}
+
+// runHandler runs the handler of m's type and answers per docs/protocol.md §3.
+func (s *Server) runHandler(c *Conn, env shared.Envelope, m shared.Message) {
+	h := s.handler(env.Type)
+	if h == nil {
+		c.sendError(env.ID, &shared.Error{Code: shared.CodeNoHandler, Message: fmt.Sprintf("the server does not accept %q messages", env.Type)})
+		return
+	}
+	reply, err := s.call(c, h, m)
+	if err != nil {
+		s.onError(c, fmt.Errorf("handle %s from %s: %w", env.Type, c.id, err))
+		c.sendError(env.ID, wireError(err))
+		return
+	}
+	if reply != nil {
+		if err := c.sendEnv(shared.Envelope{ID: env.ID}, reply); err != nil && !errors.Is(err, ErrClosed) {
+			s.onError(c, fmt.Errorf("reply to %s: %w", env.Type, err))
+			c.sendError(env.ID, &shared.Error{Code: shared.CodeInternal, Message: "the reply could not be encoded"})
+		}
+		return
+	}
+	c.replyOK(env.ID)
+}
+
+// call runs h, turning a panic into an internal error so that one bad
+// message does not take the server down.
+func (s *Server) call(c *Conn, h handlerFunc, m shared.Message) (reply shared.Message, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("handler panicked", "conn", c.id, "type", m.MessageType(), "panic", p)
+			reply, err = nil, &shared.Error{Code: shared.CodeInternal, Message: "internal error"}
+		}
+	}()
+	return h(c.ctx, c, m)
+}
+
+// replyOK acknowledges a request that has no reply message.
+func (c *Conn) replyOK(reqID uint64) {
+	if reqID != 0 {
+		_ = c.sendEnv(shared.Envelope{ID: reqID}, shared.Reply{OK: true})
+	}
+}
+
+// sendError queues an error message about request reqID (0: none).
+func (c *Conn) sendError(reqID uint64, e *shared.Error) {
+	_ = c.sendEnv(shared.Envelope{ID: reqID}, *e)
+}

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tetherkit/tether/shared"
+)
+
+// fakeClock is a manual clock for the history TTL.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time          { return c.t }
+func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func ptr[T any](v T) *T { return &v }
+
+// TestReplayRules is the recovery table of docs/protocol.md §7.
+func TestReplayRules(t *testing.T) {
+	const epoch = "e1"
+	tests := []struct {
+		name          string
+		published     int
+		since         *uint64 // nil: fresh join
+		epoch         string
+		history       int
+		age           time.Duration // clock advance before the join
+		wantRecovered bool
+		wantSeqs      []uint64
+	}{
+		{"10 published, resume from 8", 10, ptr[uint64](8), epoch, 0, 0, true, []uint64{9, 10}},
+		{"20 published, resume from 5", 20, ptr[uint64](5), epoch, 3, 0, false, []uint64{18, 19, 20}},
+		{"20 published, resume from 10 (oldest kept is 11)", 20, ptr[uint64](10), epoch, 0, 0, true, seqs(11, 20)},
+		{"20 published, resume from 9", 20, ptr[uint64](9), epoch, 0, 0, false, nil},
+		{"since 30, head 10", 10, ptr[uint64](30), epoch, 2, 0, false, []uint64{9, 10}},
+		{"since == head", 10, ptr[uint64](10), epoch, 5, 0, true, nil},
+		{"since == head == 0", 0, ptr[uint64](0), epoch, 5, 0, true, nil},
+		{"wrong epoch", 10, ptr[uint64](8), "e0", 1, 0, false, []uint64{10}},
+		{"empty epoch", 10, ptr[uint64](8), "", 0, 0, false, nil},
+		{"TTL expired", 10, ptr[uint64](8), epoch, 5, 2 * time.Minute, false, nil},
+		{"TTL not yet expired", 10, ptr[uint64](8), epoch, 5, time.Minute, true, []uint64{9, 10}},
+		{"fresh join", 10, nil, "", 4, 0, false, []uint64{7, 8, 9, 10}},
+		{"fresh join, history over size", 20, nil, "", 50, 0, false, seqs(11, 20)},
+		{"fresh join, no history asked", 10, nil, "", 0, 0, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+			r := newRoom("lobby", epoch, 10, time.Minute)
+			for range tt.published {
+				if _, _, err := r.publish("notification", []byte(`{"title":"x"}`), clock.now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			clock.advance(tt.age)
+			recovered, msgs := r.replay(shared.Join{Room: "lobby", Since: tt.since, Epoch: tt.epoch, History: tt.history}, clock.now())
+			var got []uint64
+			for _, m := range msgs {
+				got = append(got, m.seq)
+			}
+			if recovered != tt.wantRecovered || !slices.Equal(got, tt.wantSeqs) {
+				t.Errorf("replay = recovered %v seqs %v, want recovered %v seqs %v", recovered, got, tt.wantRecovered, tt.wantSeqs)
+			}
+		})
+	}
+}
+
+func TestNoHistoryStillResumesAtHead(t *testing.T) {
+	r := newRoom("lobby", "e", 0, 0)
+	for range 3 {
+		_, _, _ = r.publish("notification", []byte(`{}`), time.Unix(0, 0))
+	}
+	if ok, msgs := r.replay(shared.Join{Room: "lobby", Since: ptr[uint64](3), Epoch: "e"}, time.Unix(0, 0)); !ok || len(msgs) != 0 {
+		t.Errorf("resume at head without history: recovered %v, %d messages; want true, 0", ok, len(msgs))
+	}
+	if ok, msgs := r.replay(shared.Join{Room: "lobby", Since: ptr[uint64](2), Epoch: "e", History: 5}, time.Unix(0, 0)); ok || len(msgs) != 0 {
+		t.Errorf("resume behind head without history: recovered %v, %d messages; want false, 0", ok, len(msgs))
+	}
+}
+
+// TestExpiredRoomIsForgottenAndGetsANewEpoch uses the server's clock.
+func TestExpiredRoomIsForgottenAndGetsANewEpoch(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	s := New(Config{HistoryTTL: time.Minute})
+	defer func() { _ = s.Shutdown(context.Background()) }()
+	s.now = clock.now
+
+	epochOf := func() string {
+		r := s.lockRoom("news", false)
+		if r == nil {
+			return ""
+		}
+		defer s.unlockRoom(r)
+		return r.epoch
+	}
+	if seq, _, err := s.Publish("news", shared.Notification{Title: "a"}); err != nil || seq != 1 {
+		t.Fatalf("Publish = %d, %v; want seq 1", seq, err)
+	}
+	first := epochOf()
+	clock.advance(30 * time.Second)
+	s.sweep()
+	if s.Stats().Rooms != 1 || epochOf() != first {
+		t.Fatalf("room forgotten before its history expired")
+	}
+	clock.advance(31 * time.Second)
+	s.sweep()
+	if got := s.Stats().Rooms; got != 0 {
+		t.Fatalf("Stats().Rooms = %d after the history expired, want 0", got)
+	}
+	if seq, _, _ := s.Publish("news", shared.Notification{Title: "b"}); seq != 1 {
+		t.Errorf("first seq of the new room = %d, want 1", seq)
+	}
+	if second := epochOf(); second == first || second == "" {
+		t.Errorf("epoch after re-creation = %q, want a new one (was %q)", second, first)
+	}
+}
+
+func TestHistoryKeepsNewestWithinSize(t *testing.T) {
+	h := newHistory(3, 0)
+	for i := range uint64(5) {
+		h.add(entry{seq: i + 1})
+	}
+	if got := h.last(10); len(got) != 3 || got[0].seq != 3 || got[2].seq != 5 {
+		t.Errorf("last(10) = %v, want seqs 3..5", got)
+	}
+}
+
+func seqs(from, to uint64) []uint64 {
+	var s []uint64
+	for i := from; i <= to; i++ {
+		s = append(s, i)
+	}
+	return s
+}

@@ -1,0 +1,186 @@
+package server
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/tetherkit/tether/shared"
+)
+
+// hub is the registry of open connections, by id and by user.
+type hub struct {
+	mu     sync.RWMutex
+	closed bool // set by Shutdown: no new connections
+	conns  map[string]*Conn
+	users  map[string]map[*Conn]struct{}
+}
+
+func newHub() hub {
+	return hub{conns: make(map[string]*Conn), users: make(map[string]map[*Conn]struct{})}
+}
+
+// begin counts a handshake in wg unless the server is shutting down. Doing
+// both under the hub's lock guarantees Shutdown's wait sees every connection.
+func (h *hub) begin(wg *sync.WaitGroup) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	wg.Add(1)
+	return true
+}
+
+// add registers c; false when the server is shutting down.
+func (h *hub) add(c *Conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.conns[c.id] = c // ids are 64 random bits: no collisions in practice
+	set := h.users[c.user]
+	if set == nil {
+		set = make(map[*Conn]struct{})
+		h.users[c.user] = set
+	}
+	set[c] = struct{}{}
+	return true
+}
+
+// remove unregisters c.
+func (h *hub) remove(c *Conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.conns, c.id)
+	if set := h.users[c.user]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(h.users, c.user)
+		}
+	}
+}
+
+// shutdown refuses new connections and returns the open ones.
+func (h *hub) shutdown() []*Conn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	return h.allLocked()
+}
+
+func (h *hub) get(id string) *Conn {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.conns[id]
+}
+
+func (h *hub) byUser(user string) []*Conn {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	conns := make([]*Conn, 0, len(h.users[user]))
+	for c := range h.users[user] {
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+func (h *hub) all() []*Conn {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.allLocked()
+}
+
+func (h *hub) allLocked() []*Conn {
+	conns := make([]*Conn, 0, len(h.conns))
+	for _, c := range h.conns {
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+func (h *hub) counts() (conns, users int) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.conns), len(h.users)
+}
+
+// Send queues m for the connection connID. It fails with ErrNotFound when
+// there is no such connection and ErrClosed when it is closing.
+func (s *Server) Send(connID string, m shared.Message) error {
+	c := s.hub.get(connID)
+	if c == nil {
+		return fmt.Errorf("send to connection %q: %w", connID, ErrNotFound)
+	}
+	return c.Send(m)
+}
+
+// SendToUser queues m for every connection of user and returns how many it
+// reached.
+func (s *Server) SendToUser(user string, m shared.Message) int {
+	return s.sendTo(s.hub.byUser(user), m)
+}
+
+// Broadcast queues m for every connection and returns how many it reached.
+func (s *Server) Broadcast(m shared.Message) int {
+	return s.sendTo(s.hub.all(), m)
+}
+
+// sendTo frames m once and queues it for conns.
+func (s *Server) sendTo(conns []*Conn, m shared.Message) int {
+	if len(conns) == 0 {
+		return 0
+	}
+	f, err := prepare(shared.Envelope{}, m)
+	if err != nil {
+		s.log.Error("send failed", "type", m.MessageType(), "err", err)
+		return 0
+	}
+	reached := 0
+	for _, c := range conns {
+		if c.enqueue(f) == nil {
+			reached++
+		}
+	}
+	return reached
+}
+
+// Kick sends kicked{reason} to every connection of user and then closes
+// them with code 4000 and the reason. It returns how many it closed.
+func (s *Server) Kick(user, reason string) int {
+	conns := s.hub.byUser(user)
+	if len(conns) == 0 {
+		return 0
+	}
+	f, err := prepare(shared.Envelope{}, shared.Kicked{Reason: reason})
+	if err != nil {
+		s.log.Error("kick failed", "user", user, "err", err)
+		return 0
+	}
+	closed := 0
+	for _, c := range conns {
+		if c.enqueue(f) != nil {
+			continue
+		}
+		if c.startClose(closeRequest{code: shared.CloseKicked, reason: reason, send: true, flush: true}) {
+			closed++
+		}
+	}
+	s.log.Info("kicked", "user", user, "conns", closed, "reason", reason)
+	return closed
+}
+
+// Connections describes every open connection, sorted by user, then id.
+func (s *Server) Connections() []ConnInfo {
+	conns := s.hub.all()
+	infos := make([]ConnInfo, 0, len(conns))
+	for _, c := range conns {
+		infos = append(infos, c.info())
+	}
+	slices.SortFunc(infos, func(a, b ConnInfo) int {
+		return cmp.Or(cmp.Compare(a.User, b.User), cmp.Compare(a.ID, b.ID))
+	})
+	return infos
+}
