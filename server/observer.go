@@ -1,0 +1,44 @@
+package server
+
+import "time"
+
+// Observer receives the server's events, for metrics. Every method must be
+// fast, must not block and must be safe for concurrent use: they are called
+// on the hot paths of every connection. Gauges (connections, users, rooms)
+// are read from Stats instead.
+type Observer interface {
+	// HandshakeDone is called once per WebSocket handshake attempt with its
+	// outcome: "ok", "unauthorized", "forbidden_origin", "too_many", "failed".
+	HandshakeDone(outcome string, took time.Duration)
+	// ConnClosed is called once per upgraded connection with its close code.
+	ConnClosed(code int)
+	// MessageIn is called for every data frame received, with its wire type
+	// ("" when it could not be decoded) and size in bytes.
+	MessageIn(typ string, bytes int)
+	// MessageOut is called for every data frame written to a socket.
+	MessageOut(typ string, bytes int)
+	// Dropped is called when a frame could not be queued to a connection;
+	// reason is "slow_consumer" or "closed".
+	Dropped(reason string)
+	// SlowConsumer is called when a connection is closed because its send
+	// queue overflowed (close code 4002).
+	SlowConsumer()
+	// HeartbeatTimeout is called when a connection is closed because nothing
+	// was received within the heartbeat timeout (close code 4003).
+	HeartbeatTimeout()
+	// RateLimited is called when a client message is refused by the
+	// per-connection rate limit.
+	RateLimited()
+}
+
+// nopObserver is the Observer used when Config.Observer is nil.
+type nopObserver struct{}
+
+func (nopObserver) HandshakeDone(string, time.Duration) {}
+func (nopObserver) ConnClosed(int)                      {}
+func (nopObserver) MessageIn(string, int)               {}
+func (nopObserver) MessageOut(string, int)              {}
+func (nopObserver) Dropped(string)                      {}
+func (nopObserver) SlowConsumer()                       {}
+func (nopObserver) HeartbeatTimeout()                   {}
+func (nopObserver) RateLimited()                        {}
