@@ -1,0 +1,85 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/server/api"
+	"github.com/tetherkit/tether/shared"
+)
+
+// recordingHub is a Hub that delivers nowhere and counts calls.
+type recordingHub struct{ calls int }
+
+func (h *recordingHub) Send(string, shared.Message) error     { h.calls++; return server.ErrNotFound }
+func (h *recordingHub) SendToUser(string, shared.Message) int { h.calls++; return 0 }
+func (h *recordingHub) Publish(string, shared.Message) (uint64, int, error) {
+	h.calls++
+	return 1, 0, nil
+}
+func (h *recordingHub) Broadcast(shared.Message) int    { h.calls++; return 0 }
+func (h *recordingHub) Kick(string, string) int         { h.calls++; return 0 }
+func (h *recordingHub) Presence(string) []shared.Member { return nil }
+func (h *recordingHub) Connections() []server.ConnInfo  { return nil }
+func (h *recordingHub) Stats() server.Stats             { return server.Stats{} }
+
+// FuzzPushBody sends arbitrary bodies to POST /api/push. The handler must
+// never panic, must answer 200 only for a body ParsePush accepts (and only
+// then reach the hub), and must answer every refusal with a JSON error that
+// has a code.
+//
+//	go test ./server/api -run '^$' -fuzz FuzzPushBody -fuzztime 60s
+//
+// Seeds are in testdata/fuzz/FuzzPushBody.
+func FuzzPushBody(f *testing.F) {
+	for _, s := range []string{
+		`{"target":{"kind":"user","id":"alice"},"type":"notification","data":{"title":"hi"}}`,
+		`{"target":{"kind":"room","id":"lobby"},"type":"chat.message","data":{"room":"lobby","user":"b","text":"x","time":1}}`,
+		`{"target":{"kind":"all"},"type":"ticker.quote","data":{"symbol":"A","price":1}}`,
+		`{"target":{"kind":"conn","id":"c1"},"type":"kicked","data":{"reason":"r"}}`,
+		`{}`, `[]`, `null`, `{"target":null}`,
+	} {
+		f.Add([]byte(s))
+	}
+	hub := &recordingHub{}
+	h, err := api.New(api.Config{Hub: hub, Rate: 1e9, Burst: 1 << 30})
+	if err != nil {
+		f.Fatal(err)
+	}
+	reg := shared.NewRegistry()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		before := hub.calls
+		req := httptest.NewRequest(http.MethodPost, "/api/push", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+
+		var want api.PushRequest
+		dec := json.NewDecoder(strings.NewReader(string(body)))
+		dec.DisallowUnknownFields()
+		valid := dec.Decode(&want) == nil && !dec.More()
+		if valid {
+			_, perr := api.ParsePush(reg, want)
+			valid = perr == nil
+		}
+		reached := hub.calls != before
+		switch {
+		case rec.Code == http.StatusOK:
+			if !valid || !reached {
+				t.Fatalf("200 for body %q (valid %v, reached hub %v)", body, valid, reached)
+			}
+		default:
+			if reached {
+				t.Fatalf("status %d but the hub was called for body %q", rec.Code, body)
+			}
+			var eb api.ErrorBody
+			if err := json.Unmarshal(rec.Body.Bytes(), &eb); err != nil || eb.Error.Code == "" {
+				t.Fatalf("status %d with body %q is not a JSON error: %v", rec.Code, rec.Body.String(), err)
+			}
+		}
+	})
+}
