@@ -288,3 +288,36 @@ func TestRequestTimesOutAgainstRealServer(t *testing.T) {
 		t.Fatalf("Request = %v, want *shared.Error with code %s", err, shared.CodeTimeout)
 	}
 }
+
+// TestDiceRoll exercises the README's worked example end to end: a client
+// asks for a roll, the server rolls and publishes the result to the room.
+func TestDiceRoll(t *testing.T) {
+	s := startServer(t, server.Config{})
+	c := client.New(client.Options{URL: s.wsURL("roller")})
+	rolled := make(chan shared.DiceRolled, 4)
+	client.On(c, func(m shared.DiceRolled) { rolled <- m })
+	runClient(t, c)
+	_, err := client.Request[shared.Reply](context.Background(), c, shared.DiceRoll{Room: "table", Sides: 20})
+	var e *shared.Error
+	if !errors.As(err, &e) || e.Code != shared.CodeNotJoined {
+		t.Fatalf("roll before joining = %v, want code %s", err, shared.CodeNotJoined)
+	}
+	if _, err := c.Join(context.Background(), "table", 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.Request[shared.Reply](context.Background(), c, shared.DiceRoll{Room: "table", Sides: 1})
+	if !errors.As(err, &e) || e.Code != shared.CodeBadData || e.Field != "data.sides" {
+		t.Fatalf("roll with 1 side = %v, want bad_data on data.sides", err)
+	}
+	if _, err := client.Request[shared.Reply](context.Background(), c, shared.DiceRoll{Room: "table", Sides: 20}); err != nil {
+		t.Fatalf("roll: %v", err)
+	}
+	select {
+	case r := <-rolled:
+		if r.User != "roller" || r.Sides != 20 || r.Result < 1 || r.Result > 20 {
+			t.Fatalf("rolled %+v, want a d20 result by roller", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no dice.rolled arrived")
+	}
+}

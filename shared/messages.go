@@ -11,6 +11,8 @@ func registerApp(r *Registry) {
 	Register[TickerQuote](r)
 	Register[DanmakuSend](r)
 	Register[DanmakuComment](r)
+	Register[DiceRoll](r)
+	Register[DiceRolled](r)
 }
 
 // MaxTextLen bounds user-typed text in chat and danmaku.
