@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -213,7 +214,7 @@ func (c *Client) session(ctx context.Context) sessionResult {
 	sock, err := c.opts.Transport.Dial(hctx, c.opts.URL)
 	if err != nil {
 		hcancel()
-		return sessionResult{err: fmt.Errorf("dial %s: %w", c.opts.URL, err)}
+		return sessionResult{err: fmt.Errorf("dial %s: %w", redactURL(c.opts.URL), err)}
 	}
 	welcome, err := readWelcome(hctx, sock)
 	hcancel()
@@ -335,4 +336,18 @@ func (c *Client) handleFrame(cn *conn, frame []byte) {
 		return
 	}
 	c.dispatch(env, nil)
+}
+
+// redactURL drops the query (which may carry ?token=) and any user info from
+// a URL before it reaches an error or a log.
+func redactURL(raw string) string {
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
+	}
+	if scheme, rest, ok := strings.Cut(raw, "://"); ok {
+		if at := strings.LastIndex(rest, "@"); at >= 0 && !strings.Contains(rest[:at], "/") {
+			raw = scheme + "://" + rest[at+1:]
+		}
+	}
+	return raw
 }

@@ -167,3 +167,17 @@ func TestOptionsDefaults(t *testing.T) {
 		t.Errorf("explicit ping interval = %s, want 1s", got)
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"ws://h:1/ws?token=secret", "ws://h:1/ws"},
+		{"wss://u:p@h/ws?x=1#f", "wss://h/ws"},
+		{"ws://h/ws", "ws://h/ws"},
+		{"ws://h/ws#frag", "ws://h/ws"},
+	}
+	for _, tt := range tests {
+		if got := redactURL(tt.in); got != tt.want {
+			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
