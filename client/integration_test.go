@@ -136,7 +136,7 @@ func (p *cutProxy) cut() {
 // with all 1,000, each once, in order.
 func TestResumeAcrossRandomDisconnects(t *testing.T) {
 	const total = 1000
-	s := startServer(t, server.Config{HistorySize: 2 * total})
+	s := startServer(t, server.Config{HistorySize: 2 * total, MessageRate: -1})
 	proxy := newCutProxy(t, strings.TrimPrefix(s.ts.URL, "http://"))
 
 	sub := client.New(client.Options{

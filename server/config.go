@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 	"unicode/utf8"
 
 	"github.com/tetherkit/tether/shared"
+	"golang.org/x/time/rate"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -20,7 +22,18 @@ const (
 	DefaultWriteTimeout = 10 * time.Second
 	DefaultHistorySize  = 100
 	DefaultHistoryTTL   = 10 * time.Minute
+
+	DefaultMessageRate      rate.Limit = 50
+	DefaultMessageBurst                = 100
+	DefaultMaxConnsPerUser             = 16
+	DefaultMaxConnsPerIP               = 256
+	DefaultHandshakeTimeout            = 10 * time.Second
 )
+
+// RateLimitWindow is the window of the rate limit's abuse rule: a connection
+// that has more than Config.MessageBurst messages refused within this long
+// (counted from the first refusal of the window) is closed with 1008.
+const RateLimitWindow = 10 * time.Second
 
 // MaxUserLen and MaxNameLen bound the identity carried by a handshake.
 const (
@@ -35,6 +48,12 @@ type Identity struct {
 	User string
 	// Name is the display name; empty means the user id.
 	Name string
+	// Expires is when the identity (e.g. the token it came from) stops being
+	// valid; zero means never. A handshake whose identity has already expired
+	// is refused with HTTP 401; an open connection is closed with 1008 "token
+	// expired" when its identity expires, and the client reconnects with a
+	// fresh token.
+	Expires time.Time
 }
 
 // Config configures a Server. The zero value is usable: every zero field has
@@ -88,6 +107,38 @@ type Config struct {
 	OnPong func(c *Conn)
 	// OnError is called with decode errors, handler errors and write errors.
 	OnError func(c *Conn, err error)
+
+	// Observer receives the server's events, for metrics; nil → none.
+	Observer Observer
+	// MessageRate is how many messages per second a connection may send,
+	// on average; 0 → 50, negative → unlimited. A message over the limit is
+	// not processed: the client gets an error with code rate_limited (and the
+	// request id). More than MessageBurst messages refused within
+	// RateLimitWindow closes the connection with 1008 "rate limit exceeded".
+	MessageRate rate.Limit
+	// MessageBurst is how many messages a connection may send at once above
+	// MessageRate, and how many refusals within RateLimitWindow it survives;
+	// below 1 → 100.
+	MessageBurst int
+	// MaxConnsPerUser bounds the open connections (and handshakes under way)
+	// of one user; 0 → 16, negative → unlimited. A handshake over the limit
+	// is refused with HTTP 429, code rate_limited, before the upgrade.
+	MaxConnsPerUser int
+	// MaxConnsPerIP bounds the open connections (and handshakes under way)
+	// from one client IP address; 0 → 256, negative → unlimited. Refused like
+	// MaxConnsPerUser.
+	MaxConnsPerIP int
+	// ClientIP returns the client's IP address for MaxConnsPerIP, e.g. from
+	// a header set by a trusted proxy; nil → the host of r.RemoteAddr.
+	ClientIP func(r *http.Request) string
+	// HandshakeTimeout bounds the writing of the handshake response; 0 →
+	// 10s. It also bounds the reading of the handshake request when the
+	// http.Server is set up with ConfigureHTTPServer.
+	HandshakeTimeout time.Duration
+	// Compression negotiates permessage-deflate (RFC 7692) with clients that
+	// offer it; false (the default) → never. ReadLimit then bounds the
+	// decompressed message.
+	Compression bool
 }
 
 // withDefaults returns cfg with every zero field set to its default.
@@ -124,6 +175,30 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.Authenticate == nil {
 		cfg.Authenticate = QueryIdentity
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	if cfg.MessageRate == 0 {
+		cfg.MessageRate = DefaultMessageRate
+	}
+	if cfg.MessageRate < 0 {
+		cfg.MessageRate = rate.Inf
+	}
+	if cfg.MessageBurst < 1 {
+		cfg.MessageBurst = DefaultMessageBurst
+	}
+	if cfg.MaxConnsPerUser == 0 {
+		cfg.MaxConnsPerUser = DefaultMaxConnsPerUser
+	}
+	if cfg.MaxConnsPerIP == 0 {
+		cfg.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = remoteHost
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	return cfg
 }
@@ -178,4 +253,24 @@ func validName(name string) error {
 		}
 	}
 	return nil
+}
+
+// remoteHost is the default Config.ClientIP: the host of r.RemoteAddr.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// wireLimit is the largest message accepted on the wire. Without compression
+// it is the read limit; with it, a compressed message may be slightly larger
+// than its decompressed size (deflate's stored blocks), so the wire limit
+// leaves room for that and ReadLimit is enforced on the decompressed bytes.
+func (cfg Config) wireLimit() int64 {
+	if !cfg.Compression {
+		return cfg.ReadLimit
+	}
+	return cfg.ReadLimit + cfg.ReadLimit/8 + 1024
 }

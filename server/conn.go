@@ -9,25 +9,34 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/tetherkit/tether/shared"
+	"golang.org/x/time/rate"
 )
 
 // Conn is one client connection. Its methods are safe for concurrent use.
 type Conn struct {
-	srv    *Server
-	ws     *websocket.Conn
-	id     string
-	user   string
-	name   string
-	remote string
-	since  time.Time
+	srv     *Server
+	ws      *websocket.Conn
+	id      string
+	user    string
+	name    string
+	remote  string
+	since   time.Time
+	expires time.Time // Identity.Expires; zero: never
+
+	// limiter is the message rate limit (nil: unlimited); refusals and
+	// refusedSince count the refusals of the current RateLimitWindow. All
+	// three are used by the reader goroutine only.
+	limiter      *rate.Limiter
+	refusals     int
+	refusedSince time.Time
 
 	ctx    context.Context    // cancelled when the connection starts closing
 	cancel context.CancelFunc // cancels ctx
 
-	queue      chan outFrame // bounded; drained by the writer only
-	closing    chan struct{} // closed by startClose
-	readerDone chan struct{} // closed when the reader stops reading
-	writerDone chan struct{} // closed when the writer has closed the socket
+	queue      chan *outFrame // bounded; drained by the writer only
+	closing    chan struct{}  // closed by startClose
+	readerDone chan struct{}  // closed when the reader stops reading
+	writerDone chan struct{}  // closed when the writer has closed the socket
 
 	closeMu sync.Mutex
 	closed  *closeRequest // the first close request; nil while open
@@ -47,6 +56,10 @@ type closeRequest struct {
 
 func newConn(s *Server, ws *websocket.Conn, id Identity, remote string) *Conn {
 	ctx, cancel := context.WithCancel(s.ctx)
+	var limiter *rate.Limiter
+	if s.cfg.MessageRate != rate.Inf {
+		limiter = rate.NewLimiter(s.cfg.MessageRate, s.cfg.MessageBurst)
+	}
 	return &Conn{
 		srv:        s,
 		ws:         ws,
@@ -55,9 +68,11 @@ func newConn(s *Server, ws *websocket.Conn, id Identity, remote string) *Conn {
 		name:       id.Name,
 		remote:     remote,
 		since:      s.now(),
+		expires:    id.Expires,
+		limiter:    limiter,
 		ctx:        ctx,
 		cancel:     cancel,
-		queue:      make(chan outFrame, s.cfg.SendQueue),
+		queue:      make(chan *outFrame, s.cfg.SendQueue),
 		closing:    make(chan struct{}),
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
@@ -73,6 +88,10 @@ func (c *Conn) User() string { return c.user }
 
 // Name returns the user's display name.
 func (c *Conn) Name() string { return c.name }
+
+// Expires returns when the connection's identity expires (and the
+// connection is closed with 1008); zero means never.
+func (c *Conn) Expires() time.Time { return c.expires }
 
 // RemoteAddr returns the client's network address as seen by the HTTP server.
 func (c *Conn) RemoteAddr() string { return c.remote }
@@ -136,9 +155,10 @@ func (c *Conn) sendEnv(env shared.Envelope, m shared.Message) error {
 // enqueue hands f to the writer without blocking. A full queue means the
 // client does not keep up: the frame is dropped and the connection closed
 // with 4002.
-func (c *Conn) enqueue(f outFrame) error {
+func (c *Conn) enqueue(f *outFrame) error {
 	select {
 	case <-c.closing:
+		c.srv.obs.Dropped("closed")
 		return fmt.Errorf("send to %s: %w", c.id, ErrClosed)
 	default:
 	}
@@ -147,7 +167,9 @@ func (c *Conn) enqueue(f outFrame) error {
 		return nil
 	default:
 		c.srv.stats.dropped.Add(1)
+		c.srv.obs.Dropped("slow_consumer")
 		if c.startClose(closeRequest{code: shared.CloseSlowConsumer, reason: "slow consumer", send: true}) {
+			c.srv.obs.SlowConsumer()
 			c.srv.log.Warn("slow consumer closed", "conn", c.id, "user", c.user, "queue", cap(c.queue))
 		}
 		return fmt.Errorf("send to %s: queue full: %w", c.id, ErrClosed)

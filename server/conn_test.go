@@ -280,7 +280,7 @@ func TestHandshakeRefusals(t *testing.T) {
 			if code != tt.want {
 				t.Errorf("status %d (%s), want %d", code, body, tt.want)
 			}
-			if code == 401 && !strings.Contains(body, `"code":"forbidden"`) {
+			if code == 401 && !strings.Contains(body, `"code":"unauthorized"`) {
 				t.Errorf("401 body %q is not a JSON error", body)
 			}
 		})

@@ -11,6 +11,8 @@
 //		return err
 //	})
 //	mux.Handle("/ws", srv)
+//	hs := &http.Server{Handler: mux}
+//	srv.ConfigureHTTPServer(hs) // the handshake timeout
 //	...
 //	srv.Shutdown(ctx)
 //
@@ -21,6 +23,16 @@
 // the writer through a bounded queue and never blocks: a connection whose
 // queue overflows is closed with code 4002 (slow consumer). Messages for
 // several connections are framed once, as a websocket.PreparedMessage.
+//
+// Hardening. Before the upgrade a handshake is authenticated (an expired
+// Identity is refused), its Origin checked and its user's and IP's connection
+// slots counted (Config.MaxConnsPerUser, MaxConnsPerIP: HTTP 429). Once
+// connected, each connection has a message rate limit (Config.MessageRate,
+// MessageBurst), a read limit that also bounds decompressed messages
+// (Config.ReadLimit, Compression) and, when its Identity expires, a close
+// with 1008. Frames that break RFC 6455 are refused by gorilla/websocket with
+// 1002; the server records that code. Config.Observer receives the events
+// of all of it, for metrics.
 //
 // Rooms are created by their first join or publish. Each publish takes the
 // room's next seq under the room's lock and is appended to the room's history

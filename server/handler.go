@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
@@ -87,28 +88,94 @@ func (s *Server) handler(typ string) handlerFunc {
 	return s.handlers[typ]
 }
 
-// dispatchFrame decodes one frame from c and acts on it. Frames that do not
-// decode get an error message; the connection stays open.
+// dispatchFrame decodes one frame from c, applies the rate limit and acts
+// on it. Frames that do not decode get an error message; the connection
+// stays open.
 func (s *Server) dispatchFrame(c *Conn, typ int, frame []byte) {
 	if typ != websocket.TextMessage {
-		c.sendError(0, &shared.Error{Code: shared.CodeMalformed, Message: "binary frames are not supported: send JSON envelopes in text frames"})
+		s.obs.MessageIn("", len(frame))
+		if c.allow(0) {
+			c.sendError(0, &shared.Error{Code: shared.CodeMalformed, Message: "binary frames are not supported: send JSON envelopes in text frames"})
+		}
 		return
 	}
 	if !utf8.Valid(frame) {
+		s.obs.MessageIn("", len(frame))
 		c.startClose(closeRequest{code: shared.CloseInvalidPayload, reason: "text frame is not valid UTF-8", send: true})
 		return
 	}
 	env, err := shared.DecodeEnvelope(frame)
+	// Only registered types are reported: the type of an unknown message
+	// is whatever the client chose, no name for a metric.
+	known := ""
+	if err == nil && s.cfg.Registry.Known(env.Type) {
+		known = env.Type
+	}
+	s.obs.MessageIn(known, len(frame))
+	var m shared.Message
 	if err == nil {
-		var m shared.Message
+		if !c.allow(env.ID) {
+			return // refused before its data is decoded: a flood costs less
+		}
 		if m, err = s.cfg.Registry.Decode(env); err == nil {
 			s.dispatch(c, env, m)
 			return
 		}
+	} else if !c.allow(envelopeID(err)) {
+		return
 	}
 	s.onError(c, fmt.Errorf("decode frame from %s: %w", c.id, err))
 	id, e := decodeError(err)
 	c.sendError(id, e)
+}
+
+// envelopeID is the request id of a frame that did not decode, when it
+// could be read.
+func envelopeID(err error) uint64 {
+	id, _ := decodeError(err)
+	return id
+}
+
+// allow applies the connection's rate limit to one message with request id
+// reqID: a refused message gets an error with code rate_limited. Called on
+// the reader goroutine only.
+func (c *Conn) allow(reqID uint64) bool {
+	if c.limiter == nil || c.limiter.Allow() {
+		return true
+	}
+	s := c.srv
+	c.sendError(reqID, &shared.Error{Code: shared.CodeRateLimited,
+		Message: fmt.Sprintf("too many messages: at most %g a second, %d at once", float64(s.cfg.MessageRate), s.cfg.MessageBurst)})
+	c.refused()
+	return false
+}
+
+// allowPing applies the rate limit to a WebSocket ping frame: one over the
+// limit is not answered. Called on the reader goroutine only.
+func (c *Conn) allowPing() bool {
+	if c.limiter == nil || c.limiter.Allow() {
+		return true
+	}
+	c.refused()
+	return false
+}
+
+// refused counts a message or ping refused by the rate limit. More than
+// Config.MessageBurst refusals within RateLimitWindow close the connection
+// with 1008: a client that does not slow down is cut off.
+func (c *Conn) refused() {
+	s := c.srv
+	s.obs.RateLimited()
+	now := time.Now()
+	if c.refusals == 0 || now.Sub(c.refusedSince) > RateLimitWindow {
+		c.refusals, c.refusedSince = 0, now
+	}
+	c.refusals++
+	if c.refusals > s.cfg.MessageBurst {
+		if c.startClose(closeRequest{code: shared.ClosePolicyViolation, reason: "rate limit exceeded", send: true, flush: true}) {
+			s.log.Warn("rate limit exceeded: closed", "conn", c.id, "user", c.user, "refused", c.refusals)
+		}
+	}
 }
 
 // dispatch acts on a decoded message: system messages here, the others by

@@ -188,7 +188,13 @@ type testClient struct {
 // dial connects user and waits for welcome.
 func (e *testEnv) dial(user string) *testClient {
 	e.t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial(e.wsURL(user), nil)
+	return e.dialURL(user, e.wsURL(user))
+}
+
+// dialURL connects to rawURL, names the client user and waits for welcome.
+func (e *testEnv) dialURL(user, rawURL string) *testClient {
+	e.t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(rawURL, nil)
 	if err != nil {
 		e.t.Fatalf("dial as %s: %v", user, err)
 	}

@@ -1,16 +1,12 @@
 package server
 
-import (
-	"time"
-
-	"github.com/gorilla/websocket"
-)
+import "time"
 
 // entry is one published room message as kept for replay.
 type entry struct {
 	seq   uint64
 	at    time.Time
-	frame *websocket.PreparedMessage
+	frame *outFrame // prepared once for every member and every replay
 }
 
 // history is a room's bounded replay buffer: the newest size messages not

@@ -9,28 +9,77 @@ import (
 	"github.com/tetherkit/tether/shared"
 )
 
-// hub is the registry of open connections, by id and by user.
+// hub is the registry of open connections, by id and by user, and the
+// counter of connection slots per user and per client IP.
 type hub struct {
 	mu     sync.RWMutex
 	closed bool // set by Shutdown: no new connections
 	conns  map[string]*Conn
 	users  map[string]map[*Conn]struct{}
+	// slotsByUser and slotsByIP count the admitted handshakes whose
+	// ServeHTTP has not returned: upgrades under way and open connections.
+	slotsByUser map[string]int
+	slotsByIP   map[string]int
 }
 
 func newHub() hub {
-	return hub{conns: make(map[string]*Conn), users: make(map[string]map[*Conn]struct{})}
+	return hub{
+		conns:       make(map[string]*Conn),
+		users:       make(map[string]map[*Conn]struct{}),
+		slotsByUser: make(map[string]int),
+		slotsByIP:   make(map[string]int),
+	}
 }
 
-// begin counts a handshake in wg unless the server is shutting down. Doing
-// both under the hub's lock guarantees Shutdown's wait sees every connection.
-func (h *hub) begin(wg *sync.WaitGroup) bool {
+// admission is the hub's answer to a handshake.
+type admission int
+
+const (
+	admitted     admission = iota
+	shuttingDown           // the server is shutting down
+	userFull               // the user has MaxConnsPerUser slots
+	ipFull                 // the client IP has MaxConnsPerIP slots
+)
+
+// begin admits a handshake of user from ip: it takes a slot for each (a
+// limit below 1 means unlimited) and counts the handshake in wg, unless the
+// server is shutting down or a limit is reached. Doing it all under the
+// hub's lock makes the limits exact under concurrent handshakes and
+// guarantees Shutdown's wait sees every connection. An admitted handshake
+// gives its slots back with end.
+func (h *hub) begin(wg *sync.WaitGroup, user, ip string, maxPerUser, maxPerIP int) admission {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
-		return false
+	switch {
+	case h.closed:
+		return shuttingDown
+	case maxPerUser > 0 && h.slotsByUser[user] >= maxPerUser:
+		return userFull
+	case maxPerIP > 0 && h.slotsByIP[ip] >= maxPerIP:
+		return ipFull
 	}
+	h.slotsByUser[user]++
+	h.slotsByIP[ip]++
 	wg.Add(1)
-	return true
+	return admitted
+}
+
+// end gives back the slots taken by begin.
+func (h *hub) end(user, ip string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	release(h.slotsByUser, user)
+	release(h.slotsByIP, ip)
+}
+
+// release decrements m[k], deleting it at zero so that the maps do not grow
+// with every user and address ever seen.
+func release(m map[string]int, k string) {
+	if m[k] <= 1 {
+		delete(m, k)
+		return
+	}
+	m[k]--
 }
 
 // add registers c; false when the server is shutting down.

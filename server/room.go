@@ -52,13 +52,13 @@ func (r *room) publish(typ string, data json.RawMessage, now time.Time) (uint64,
 	if err != nil {
 		return 0, 0, fmt.Errorf("publish to %q: %w", r.name, err)
 	}
-	f, err := prepareBytes(b)
+	f, err := prepareBytes(typ, b)
 	if err != nil {
 		return 0, 0, fmt.Errorf("publish to %q: %w", r.name, err)
 	}
 	r.head = seq
 	r.hist.expire(now)
-	r.hist.add(entry{seq: seq, at: now, frame: f.prepared})
+	r.hist.add(entry{seq: seq, at: now, frame: f})
 	reached := 0
 	for c := range r.members {
 		if c.enqueue(f) == nil {
@@ -110,7 +110,7 @@ func (r *room) join(c *Conn, reqID uint64, j shared.Join, now time.Time) error {
 		return err
 	}
 	for _, e := range msgs {
-		if err := c.enqueue(outFrame{prepared: e.frame}); err != nil {
+		if err := c.enqueue(e.frame); err != nil {
 			return err
 		}
 	}
@@ -139,12 +139,12 @@ func (r *room) leave(c *Conn) bool {
 // announce queues a presence event (no seq, not kept in history) to every
 // member but except, framing it once.
 func (r *room) announce(except *Conn, m shared.Message) {
-	var f outFrame
+	var f *outFrame
 	for c := range r.members {
 		if c == except {
 			continue
 		}
-		if f.prepared == nil {
+		if f == nil {
 			var err error
 			if f, err = prepare(shared.Envelope{Room: r.name}, m); err != nil {
 				return // presence messages always encode

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +25,7 @@ const Version = "tether/0.1"
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
+	obs      Observer // cfg.Observer, never nil
 	upgrader websocket.Upgrader
 	now      func() time.Time // the clock of history and presence; tests replace it
 
@@ -86,9 +89,13 @@ func New(cfg Config) *Server {
 	s := &Server{
 		cfg: cfg,
 		log: cfg.Logger,
+		obs: cfg.Observer,
 		upgrader: websocket.Upgrader{
-			CheckOrigin:       cfg.CheckOrigin,
-			EnableCompression: false,
+			HandshakeTimeout: cfg.HandshakeTimeout,
+			// ServeHTTP checks the origin itself, to answer with a JSON
+			// error and to tell the Observer why.
+			CheckOrigin:       func(*http.Request) bool { return true },
+			EnableCompression: cfg.Compression,
 		},
 		now:       time.Now,
 		ctx:       ctx,
@@ -103,28 +110,74 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// ServeHTTP is the /ws endpoint: it authenticates the handshake, upgrades it
-// and serves the connection until it closes.
+// connRetryAfter is the Retry-After of a handshake refused for too many
+// connections: a guess at when one of them may have closed.
+const connRetryAfter = 5 * time.Second
+
+// ServeHTTP is the /ws endpoint: it authenticates the handshake, checks its
+// origin and the connection limits, upgrades it and serves the connection
+// until it closes. A refused handshake gets an HTTP error with a JSON body
+// (docs/protocol.md §1) and no upgrade.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	refuse := func(outcome string, status int, code, msg string) {
+		s.log.Debug("handshake refused", "remote", r.RemoteAddr, "outcome", outcome, "err", msg)
+		writeHTTPError(w, status, code, msg)
+		s.obs.HandshakeDone(outcome, time.Since(start))
+	}
 	id, err := s.authenticate(r)
 	if err != nil {
-		s.log.Debug("handshake refused", "remote", r.RemoteAddr, "err", err)
-		writeHTTPError(w, http.StatusUnauthorized, shared.CodeForbidden, err.Error())
+		refuse("unauthorized", http.StatusUnauthorized, codeUnauthorized, err.Error())
 		return
 	}
-	if !s.hub.begin(&s.wg) {
-		writeHTTPError(w, http.StatusServiceUnavailable, shared.CodeClosed, "server is shutting down")
+	if !s.checkOrigin(r) {
+		refuse("forbidden_origin", http.StatusForbidden, shared.CodeForbidden,
+			fmt.Sprintf("origin %q is not allowed", r.Header.Get("Origin")))
+		return
+	}
+	ip := s.cfg.ClientIP(r)
+	switch s.hub.begin(&s.wg, id.User, ip, s.cfg.MaxConnsPerUser, s.cfg.MaxConnsPerIP) {
+	case shuttingDown:
+		refuse("failed", http.StatusServiceUnavailable, shared.CodeClosed, "server is shutting down")
+		return
+	case userFull:
+		w.Header().Set("Retry-After", strconv.Itoa(int(connRetryAfter/time.Second)))
+		refuse("too_many", http.StatusTooManyRequests, shared.CodeRateLimited,
+			fmt.Sprintf("too many connections for user %q (at most %d)", id.User, s.cfg.MaxConnsPerUser))
+		return
+	case ipFull:
+		w.Header().Set("Retry-After", strconv.Itoa(int(connRetryAfter/time.Second)))
+		refuse("too_many", http.StatusTooManyRequests, shared.CodeRateLimited,
+			fmt.Sprintf("too many connections from this address (at most %d)", s.cfg.MaxConnsPerIP))
 		return
 	}
 	defer s.wg.Done()
+	defer s.hub.end(id.User, ip)
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		// The upgrader has answered with an HTTP error already.
 		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+		s.obs.HandshakeDone("failed", time.Since(start))
 		return
 	}
+	s.obs.HandshakeDone("ok", time.Since(start))
 	s.serve(newConn(s, ws, id, r.RemoteAddr))
 }
+
+// ConfigureHTTPServer prepares the http.Server that serves s for hostile
+// clients: it sets hs.ReadHeaderTimeout, when zero, to Config.HandshakeTimeout,
+// so that a client that opens a TCP connection and sends half a handshake
+// request is dropped after that long. (A handler cannot do it: it runs only
+// once the request's headers have arrived.) Call it before hs.Serve.
+func (s *Server) ConfigureHTTPServer(hs *http.Server) {
+	if hs.ReadHeaderTimeout == 0 {
+		hs.ReadHeaderTimeout = s.cfg.HandshakeTimeout
+	}
+}
+
+// codeUnauthorized is the error code of a handshake refused with HTTP 401,
+// as in the HTTP API (docs/api.md).
+const codeUnauthorized = "unauthorized"
 
 // authenticate runs Config.Authenticate and checks what it returns.
 func (s *Server) authenticate(r *http.Request) (Identity, error) {
@@ -135,10 +188,52 @@ func (s *Server) authenticate(r *http.Request) (Identity, error) {
 	if err := ValidUser(id.User); err != nil {
 		return Identity{}, fmt.Errorf("authenticate: %w", err)
 	}
+	if !id.Expires.IsZero() && !time.Now().Before(id.Expires) {
+		return Identity{}, fmt.Errorf("authenticate %q: token expired", id.User)
+	}
 	if id.Name == "" {
 		id.Name = id.User
 	}
 	return id, nil
+}
+
+// checkOrigin runs Config.CheckOrigin; without one, a handshake with an
+// Origin header must come from the request's own host (as gorilla's
+// default check).
+func (s *Server) checkOrigin(r *http.Request) bool {
+	if s.cfg.CheckOrigin != nil {
+		return s.cfg.CheckOrigin(r)
+	}
+	origin := r.Header["Origin"]
+	if len(origin) == 0 {
+		return true
+	}
+	u, err := url.Parse(origin[0])
+	if err != nil {
+		return false
+	}
+	return equalASCIIFold(u.Host, r.Host)
+}
+
+// equalASCIIFold reports whether s and t are equal, ASCII letters compared
+// without case (host names; a Unicode fold would match look-alikes).
+func equalASCIIFold(s, t string) bool {
+	if len(s) != len(t) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		a, b := s[i], t[i]
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
 }
 
 // serve runs a connection: welcome, the two goroutines, and the clean-up.
@@ -154,6 +249,16 @@ func (s *Server) serve(c *Conn) {
 	if !registered {
 		c.startClose(closeRequest{code: shared.CloseGoingAway, reason: "going away", send: true, flush: true})
 	}
+	if !c.expires.IsZero() {
+		// Stopped when the connection ends, so an expiry far in the future
+		// holds nothing once the connection is gone.
+		expiry := time.AfterFunc(time.Until(c.expires), func() {
+			if c.startClose(closeRequest{code: shared.ClosePolicyViolation, reason: "token expired", send: true, flush: true}) {
+				s.log.Debug("token expired", "conn", c.id, "user", c.user)
+			}
+		})
+		defer expiry.Stop()
+	}
 	s.log.Debug("connected", "conn", c.id, "user", c.user, "remote", c.remote)
 	go c.writeLoop()
 	c.readLoop()
@@ -164,6 +269,7 @@ func (s *Server) serve(c *Conn) {
 	}
 	s.leaveAll(c)
 	req, _ := c.closeState()
+	s.obs.ConnClosed(req.code)
 	s.log.Debug("disconnected", "conn", c.id, "user", c.user, "code", req.code, "why", closeCodeText(req.code), "reason", req.reason)
 	if s.cfg.OnDisconnect != nil {
 		s.cfg.OnDisconnect(c, req.code, req.reason)

@@ -51,7 +51,7 @@ func (c *Conn) writeLoop() {
 }
 
 // write writes one queued frame within the write timeout.
-func (c *Conn) write(f outFrame) error {
+func (c *Conn) write(f *outFrame) error {
 	if err := c.ws.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout)); err != nil {
 		return err
 	}
@@ -63,6 +63,7 @@ func (c *Conn) write(f outFrame) error {
 	}
 	if err == nil {
 		c.srv.stats.messagesOut.Add(1)
+		c.srv.obs.MessageOut(f.typ, f.size)
 	}
 	return err
 }
@@ -133,8 +134,12 @@ func closeCodeText(code int) string {
 		return "no status"
 	case websocket.CloseAbnormalClosure:
 		return "connection lost"
+	case shared.CloseProtocolError:
+		return "protocol error"
 	case shared.CloseInvalidPayload:
 		return "invalid payload"
+	case shared.ClosePolicyViolation:
+		return "policy violation"
 	case shared.CloseTooBig:
 		return "message too big"
 	case shared.CloseKicked:
