@@ -89,6 +89,10 @@ type Config struct {
 	// CheckOrigin accepts or refuses the handshake's Origin (HTTP 403); nil →
 	// the Origin's host must equal the request's Host.
 	CheckOrigin func(r *http.Request) bool
+	// AllowedOrigins are origins ("https://app.example", scheme and host
+	// with any port, compared without case) allowed besides the request's
+	// own host when CheckOrigin is nil. Empty → same origin only.
+	AllowedOrigins []string
 	// CanJoin decides whether c may join room; an error is sent to the client
 	// as code forbidden (a *shared.Error is sent as is). Nil → everyone may.
 	CanJoin func(c *Conn, room string) error

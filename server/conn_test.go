@@ -255,7 +255,7 @@ type bannedErr struct{}
 func (*bannedErr) Error() string { return "you are banned" }
 
 func TestHandshakeRefusals(t *testing.T) {
-	e := startServer(t, server.Config{})
+	e := startServer(t, server.Config{AllowedOrigins: []string{"https://app.example", "HTTP://Other.Example:8443"}})
 	base := "ws" + strings.TrimPrefix(e.hs.URL, "http") + "/ws"
 	tests := []struct {
 		name   string
@@ -269,6 +269,11 @@ func TestHandshakeRefusals(t *testing.T) {
 		{"foreign origin", base + "?user=alice", "http://evil.example", 403},
 		{"same origin", base + "?user=alice", e.hs.URL, 101},
 		{"no origin", base + "?user=alice", "", 101},
+		{"allowed origin", base + "?user=alice", "https://app.example", 101},
+		{"allowed origin, other case and port", base + "?user=alice", "http://other.example:8443", 101},
+		{"allowed host, wrong scheme", base + "?user=alice", "http://app.example", 403},
+		{"allowed host, wrong port", base + "?user=alice", "https://app.example:444", 403},
+		{"look-alike suffix", base + "?user=alice", "https://app.example.evil", 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -212,7 +213,15 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	return equalASCIIFold(u.Host, r.Host)
+	if equalASCIIFold(u.Host, r.Host) {
+		return true
+	}
+	for _, allowed := range s.cfg.AllowedOrigins {
+		if equalASCIIFold(strings.TrimSuffix(allowed, "/"), u.Scheme+"://"+u.Host) {
+			return true
+		}
+	}
+	return false
 }
 
 // equalASCIIFold reports whether s and t are equal, ASCII letters compared

@@ -1,15 +1,20 @@
-// Command tether runs the Tether server: the WebSocket endpoint at /ws with
-// the demo's chat, danmaku and ticker, and a health check at /healthz.
+// Command tether runs the Tether server: the WebSocket endpoint at /ws, the
+// web app, the HTTP API under /api/, guest login under /auth/, Prometheus
+// metrics at /metrics and health checks at /healthz and /readyz. With a
+// subcommand it is a client of a running server's HTTP API:
 //
-// Every flag has an environment variable fallback:
+//	tether                                  # serve (see tether -h for flags)
+//	tether push --user alice --type notification --data '{"title":"hi"}'
+//	tether push --all --type notification --data '{"title":"maintenance at 22:00"}'
+//	tether push --room lobby --type chat.message --data '{"room":"lobby","user":"bot","text":"hello","time":0}'
+//	tether kick --user mallory --reason "spamming"
+//	tether presence --room lobby
+//	tether connections [--offset 0 --limit 100]
+//	tether stats
 //
-//	-addr               TETHER_ADDR               listen address (127.0.0.1:8080)
-//	-heartbeat          TETHER_HEARTBEAT          WebSocket ping interval (25s)
-//	-heartbeat-timeout  TETHER_HEARTBEAT_TIMEOUT  close after this long without a frame (2*heartbeat+5s)
-//	-history            TETHER_HISTORY            messages kept per room (100)
-//	-history-ttl        TETHER_HISTORY_TTL        how long room messages are kept (10m)
-//	-log-level          TETHER_LOG_LEVEL          debug, info, warn or error (info)
-//	-web-dir            TETHER_WEB_DIR            directory of the web app
+// Every server flag has a TETHER_* environment variable fallback; the
+// subcommands read TETHER_URL (default http://127.0.0.1:8080) and
+// TETHER_API_KEY.
 package main
 
 import (
@@ -24,12 +29,19 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/server/api"
+	"github.com/tetherkit/tether/server/auth"
 	"github.com/tetherkit/tether/server/demo"
+	"github.com/tetherkit/tether/server/metrics"
+	"github.com/tetherkit/tether/server/webapp"
+	"github.com/tetherkit/tether/shared"
 )
 
 // shutdownTimeout bounds the graceful shutdown.
@@ -38,71 +50,19 @@ const shutdownTimeout = 10 * time.Second
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	var err error
+	if len(os.Args) > 1 && isCommand(os.Args[1]) {
+		err = runCommand(ctx, os.Args[1], os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+	} else {
+		err = run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	}
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(2)
 		}
 		fmt.Fprintln(os.Stderr, "tether:", err)
 		os.Exit(1)
 	}
-}
-
-// options are the command's settings.
-type options struct {
-	addr             string
-	heartbeat        time.Duration
-	heartbeatTimeout time.Duration
-	history          int
-	historyTTL       time.Duration
-	logLevel         slog.Level
-	webDir           string
-}
-
-// parseOptions reads the flags, falling back to the TETHER_* environment
-// variables, then to the defaults.
-func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
-	var o options
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	fs := flag.NewFlagSet("tether", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.addr, "addr", env("TETHER_ADDR", "127.0.0.1:8080"), "listen address (TETHER_ADDR)")
-	fs.StringVar(&o.webDir, "web-dir", env("TETHER_WEB_DIR", ""), "directory of the web app (TETHER_WEB_DIR)")
-	heartbeat := fs.String("heartbeat", env("TETHER_HEARTBEAT", "25s"), "WebSocket ping interval (TETHER_HEARTBEAT)")
-	heartbeatTimeout := fs.String("heartbeat-timeout", env("TETHER_HEARTBEAT_TIMEOUT", "0"), "close a connection silent this long; 0 → 2*heartbeat+5s (TETHER_HEARTBEAT_TIMEOUT)")
-	history := fs.String("history", env("TETHER_HISTORY", "100"), "messages kept per room; negative → none (TETHER_HISTORY)")
-	historyTTL := fs.String("history-ttl", env("TETHER_HISTORY_TTL", "10m"), "how long room messages are kept (TETHER_HISTORY_TTL)")
-	logLevel := fs.String("log-level", env("TETHER_LOG_LEVEL", "info"), "debug, info, warn or error (TETHER_LOG_LEVEL)")
-	if err := fs.Parse(args); err != nil {
-		return options{}, err
-	}
-	if fs.NArg() > 0 {
-		return options{}, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	var err error
-	if o.heartbeat, err = time.ParseDuration(*heartbeat); err != nil {
-		return options{}, fmt.Errorf("heartbeat: %w", err)
-	}
-	if o.heartbeatTimeout, err = time.ParseDuration(*heartbeatTimeout); err != nil {
-		return options{}, fmt.Errorf("heartbeat timeout: %w", err)
-	}
-	if o.history, err = strconv.Atoi(*history); err != nil {
-		return options{}, fmt.Errorf("history: %w", err)
-	}
-	if o.history == 0 {
-		o.history = -1 // 0 means "none" on the command line; server.Config's 0 means default
-	}
-	if o.historyTTL, err = time.ParseDuration(*historyTTL); err != nil {
-		return options{}, fmt.Errorf("history ttl: %w", err)
-	}
-	if err := o.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
-		return options{}, fmt.Errorf("log level: %w", err)
-	}
-	return o, nil
 }
 
 // run serves until ctx is done, then shuts down gracefully: clients get close
@@ -114,35 +74,60 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
 
+	a, err := newAuth(o, log)
+	if err != nil {
+		return err
+	}
+	types := shared.NewRegistry()
+	met, err := metrics.New(metrics.Config{Types: types, Logger: log})
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 	srv := server.New(server.Config{
+		Registry:         types,
 		Logger:           log,
+		Observer:         met,
+		Authenticate:     a.Authenticate,
+		AllowedOrigins:   o.origins,
 		Heartbeat:        o.heartbeat,
 		HeartbeatTimeout: o.heartbeatTimeout,
 		HistorySize:      o.history,
 		HistoryTTL:       o.historyTTL,
+		ReadLimit:        o.readLimit,
+		MessageRate:      o.msgLimit(),
+		MessageBurst:     o.msgBurst,
+		MaxConnsPerUser:  o.maxConnUser,
+		MaxConnsPerIP:    o.maxConnIP,
+		SendQueue:        o.sendQueue,
+		Compression:      o.compression,
 	})
+	// From here on srv runs a goroutine: every error path shuts it down.
 	demoCtx, stopDemo := context.WithCancel(ctx)
-	defer stopDemo()
-	demoDone := demo.Register(demoCtx, srv, demo.Options{Logger: log})
-
-	mux := http.NewServeMux()
-	mux.Handle("/ws", srv)
-	mux.HandleFunc("/healthz", health(srv))
-	routes(mux, srv, o)
-
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
+	demoDone := demo.Register(demoCtx, srv, demo.Options{Logger: log, TickerInterval: o.ticker})
+	abort := func(err error) error {
 		stopDemo()
 		<-demoDone
 		_ = srv.Shutdown(context.Background())
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	var ready atomic.Bool
+	mux, err := routes(srv, a, met, types, o, log, &ready)
+	if err != nil {
+		return abort(err)
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return abort(fmt.Errorf("listen: %w", err))
+	}
+	hs := &http.Server{Handler: mux, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv.ConfigureHTTPServer(hs)
 	fmt.Fprintf(stdout, "Tether listening on http://%s\n", ln.Addr())
-	log.Info("listening", "addr", ln.Addr().String(), "heartbeat", o.heartbeat, "history", o.history, "history_ttl", o.historyTTL)
+	log.Info("listening", "addr", ln.Addr().String(), "heartbeat", o.heartbeat, "history", o.history,
+		"web", o.webDir != "", "api_open", len(o.apiKeys) == 0, "guest_login", a != nil && guestOn(o))
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
+	ready.Store(true)
 
 	var serveErr error
 	select {
@@ -151,6 +136,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case serveErr = <-served:
 		serveErr = fmt.Errorf("serve: %w", serveErr)
 	}
+	ready.Store(false)
 
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
@@ -171,13 +157,76 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return serveErr
 }
 
-// health answers /healthz with the server's counters.
-func health(srv *server.Server) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(struct {
-			Status string       `json:"status"`
-			Stats  server.Stats `json:"stats"`
-		}{"ok", srv.Stats()})
+// guestOn says whether guest login is enabled: as set, else on exactly when
+// no secret is configured (the local demo).
+func guestOn(o options) bool {
+	if o.guestSet {
+		return o.guest
 	}
+	return o.secret == ""
+}
+
+// newAuth builds token authentication; without a secret it signs with a
+// random one, so tokens die with the process.
+func newAuth(o options, log *slog.Logger) (*auth.Auth, error) {
+	secret := []byte(o.secret)
+	if len(secret) == 0 {
+		var err error
+		if secret, err = auth.RandomSecret(); err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
+		}
+		log.Warn("no -secret/TETHER_SECRET: signing tokens with a random secret; they die with this process")
+	}
+	a, err := auth.New(auth.Config{Secret: secret, Guest: guestOn(o), Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	return a, nil
+}
+
+// routes builds the HTTP handler of everything the server answers.
+func routes(srv *server.Server, a *auth.Auth, met *metrics.Metrics, types *shared.Registry, o options, log *slog.Logger, ready *atomic.Bool) (*http.ServeMux, error) {
+	if err := met.WatchServer(srv); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	apiH, err := api.New(api.Config{Hub: srv, Registry: types, Keys: o.apiKeys,
+		Rate: rate.Limit(o.apiRate), Burst: o.apiBurst, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	if len(o.apiKeys) == 0 {
+		log.Warn("no -api-keys/TETHER_API_KEYS: the HTTP API is open to anyone who can reach " + o.addr)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", srv)
+	mux.Handle("/auth/", a.Handler())
+	mux.Handle("/api/", met.InstrumentAPI(apiH))
+	// /metrics needs an API key when keys are configured (Prometheus sends
+	// it with `authorization: {credentials: KEY}`).
+	mux.Handle("GET /metrics", apiH.Guard(met.Handler()))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "stats": srv.Stats()})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	if o.webDir != "" {
+		web, err := webapp.New(webapp.Config{Dir: o.webDir, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("web app in %q (run make build): %w", o.webDir, err)
+		}
+		mux.Handle("/", web)
+	}
+	return mux, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }

@@ -100,9 +100,27 @@ func New(cfg Config) (*Handler, error) {
 
 // ServeHTTP authenticates, rate limits and routes a request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.admit(w, r) {
+		h.mux.ServeHTTP(w, r)
+	}
+}
+
+// Guard returns next behind the API's key check and rate limit, for other
+// operator endpoints such as /metrics.
+func (h *Handler) Guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.admit(w, r) {
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// admit authenticates and rate limits r; when it refuses, it has written the
+// answer.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request) bool {
 	client, ok := h.authenticate(w, r)
 	if !ok {
-		return
+		return false
 	}
 	if res := h.limiter(client).Reserve(); !res.OK() || res.Delay() > 0 {
 		wait := time.Second
@@ -112,9 +130,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		writeError(w, http.StatusTooManyRequests, &shared.Error{Code: shared.CodeRateLimited, Message: "too many API requests; retry later"})
-		return
+		return false
 	}
-	h.mux.ServeHTTP(w, r)
+	return true
 }
 
 // authenticate checks the bearer key and returns the rate-limit identity.

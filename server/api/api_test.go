@@ -288,3 +288,35 @@ func TestNewRejectsShortKeys(t *testing.T) {
 		t.Fatal("api.New accepted a 5-character key")
 	}
 }
+
+func TestGuardProtectsOtherEndpoints(t *testing.T) {
+	const key = "0123456789abcdef-metrics"
+	srv := server.New(server.Config{})
+	defer srv.Shutdown(context.Background())
+	h, err := api.New(api.Config{Hub: srv, Keys: []string{key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guarded := h.Guard(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "metrics") }))
+	tests := []struct {
+		name, auth string
+		status     int
+	}{
+		{"no key", "", 401},
+		{"wrong key", "Bearer 0123456789abcdef-nope!!", 403},
+		{"right key", "Bearer " + key, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/metrics", nil)
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			rec := httptest.NewRecorder()
+			guarded.ServeHTTP(rec, req)
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d", rec.Code, tt.status)
+			}
+		})
+	}
+}

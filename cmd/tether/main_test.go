@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+
+	"github.com/tetherkit/tether/shared"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func TestParseOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(o options) bool
+		wantErr string
+	}{
+		{name: "defaults", check: func(o options) bool {
+			return o.addr == "127.0.0.1:8080" && o.heartbeat == 25*time.Second && o.history == 100 &&
+				o.readLimit == 64<<10 && o.msgRate == 50 && !o.compression && guestOn(o) && len(o.apiKeys) == 0
+		}},
+		{name: "env fallback", env: map[string]string{"TETHER_ADDR": "127.0.0.1:9999", "TETHER_HEARTBEAT": "5s", "TETHER_HEARTBEAT_TIMEOUT": "10s"},
+			check: func(o options) bool {
+				return o.addr == "127.0.0.1:9999" && o.heartbeat == 5*time.Second && o.heartbeatTimeout == 10*time.Second
+			}},
+		{name: "flag beats env", args: []string{"-addr", "127.0.0.1:1"}, env: map[string]string{"TETHER_ADDR": "127.0.0.1:2"},
+			check: func(o options) bool { return o.addr == "127.0.0.1:1" }},
+		{name: "history 0 means none", args: []string{"-history", "0"}, check: func(o options) bool { return o.history == -1 }},
+		{name: "secret turns guest login off", args: []string{"-secret", strings.Repeat("s", 32)},
+			check: func(o options) bool { return !guestOn(o) }},
+		{name: "guest forced on with secret", args: []string{"-secret", strings.Repeat("s", 32), "-guest", "true"},
+			check: func(o options) bool { return guestOn(o) }},
+		{name: "lists", args: []string{"-api-keys", " k1 ,k2,", "-origins", "https://App.Example,http://x.example:8080"},
+			check: func(o options) bool {
+				return len(o.apiKeys) == 2 && o.apiKeys[0] == "k1" && len(o.origins) == 2 && o.origins[0] == "https://app.example"
+			}},
+		{name: "short secret", args: []string{"-secret", "short"}, wantErr: "at least 32 bytes"},
+		{name: "bad duration", args: []string{"-heartbeat", "soon"}, wantErr: "-heartbeat"},
+		{name: "bad origin", args: []string{"-origins", "app.example"}, wantErr: "not an origin"},
+		{name: "bad bool", env: map[string]string{"TETHER_COMPRESSION": "maybe"}, wantErr: "-compression"},
+		{name: "tiny read limit", args: []string{"-read-limit", "10"}, wantErr: "at least 1024"},
+		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseOptions(tt.args, env(tt.env), io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("parseOptions(%q) error = %v, want it to mention %q", tt.args, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseOptions(%q): %v", tt.args, err)
+			}
+			if !tt.check(o) {
+				t.Fatalf("parseOptions(%q) = %+v", tt.args, o)
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeLoginPushShutdown runs the binary's run(): a guest logs in, opens
+// a WebSocket with the cookie, receives a push made by the CLI, and gets
+// 1001 "going away" when the server stops. The health, readiness and
+// metrics endpoints answer meanwhile.
+func TestServeLoginPushShutdown(t *testing.T) {
+	ctx, stop := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-ticker", "-1s"}, env(nil), &stdout, &stderr)
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v\n%s", err, stderr.String())
+		}
+	}()
+	base := waitListening(t, &stdout, &stderr)
+
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("GET %s = %d %s", path, res.StatusCode, body)
+		}
+		if path == "/metrics" && !strings.Contains(string(body), "tether_connections") {
+			t.Fatalf("/metrics lacks tether_connections:\n%.500s", body)
+		}
+	}
+
+	res, err := http.Post(base+"/auth/guest", "application/json", strings.NewReader(`{"name":"Alice"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sess struct{ User string }
+	_ = json.NewDecoder(res.Body).Decode(&sess)
+	res.Body.Close()
+	if res.StatusCode != 200 || len(res.Cookies()) == 0 || sess.User == "" {
+		t.Fatalf("guest login: %d, cookies %v, user %q", res.StatusCode, res.Cookies(), sess.User)
+	}
+	h := http.Header{"Cookie": {res.Cookies()[0].String()}}
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/ws", h)
+	if err != nil {
+		t.Fatalf("dial with the login cookie: %v", err)
+	}
+	defer ws.Close()
+	readType(t, ws, "welcome")
+
+	var out bytes.Buffer
+	err = runCommand(context.Background(), "push", []string{"--user", sess.User, "--type", "notification", "--data", `{"title":"from the CLI"}`},
+		env(map[string]string{"TETHER_URL": base}), &out, io.Discard)
+	if err != nil || !strings.Contains(out.String(), `"delivered": 1`) {
+		t.Fatalf("tether push = %v, output %s", err, out.String())
+	}
+	env := readType(t, ws, "notification")
+	if !strings.Contains(string(env.Data), "from the CLI") {
+		t.Fatalf("notification data %s", env.Data)
+	}
+
+	stop()
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, _, err := ws.ReadMessage(); err != nil {
+			if !websocket.IsCloseError(err, shared.CloseGoingAway) {
+				t.Fatalf("on shutdown the client got %v, want close 1001", err)
+			}
+			break
+		}
+	}
+}
+
+func TestCommandErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"push", []string{"--type", "notification"}, "exactly one target"},
+		{"push", []string{"--all", "--user", "a", "--type", "notification"}, "exactly one target"},
+		{"push", []string{"--all"}, "--type is required"},
+		{"push", []string{"--all", "--type", "notification", "--data", "{"}, "not valid JSON"},
+		{"kick", nil, "--user is required"},
+		{"presence", nil, "--room is required"},
+		{"stats", []string{"extra"}, "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+" "+strings.Join(tt.args, " "), func(t *testing.T) {
+			err := runCommand(context.Background(), tt.name, tt.args, env(map[string]string{"TETHER_URL": "http://127.0.0.1:1"}), io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+var listening = regexp.MustCompile(`Tether listening on (http://\S+)`)
+
+func waitListening(t *testing.T, stdout, stderr *syncBuffer) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := listening.FindStringSubmatch(stdout.String()); m != nil {
+			return m[1]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("server did not start:\n%s", stderr.String())
+	return ""
+}
+
+func readType(t *testing.T, ws *websocket.Conn, typ string) shared.Envelope {
+	t.Helper()
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", typ, err)
+		}
+		env, err := shared.DecodeEnvelope(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if env.Type == typ {
+			return env
+		}
+	}
+}

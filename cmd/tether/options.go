@@ -1,0 +1,195 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// options are the server's settings, from flags with TETHER_* environment
+// fallbacks.
+type options struct {
+	addr             string
+	webDir           string
+	heartbeat        time.Duration
+	heartbeatTimeout time.Duration
+	history          int
+	historyTTL       time.Duration
+	logLevel         slog.Level
+
+	secret      string
+	guest       bool
+	guestSet    bool
+	origins     []string
+	readLimit   int64
+	msgRate     float64
+	msgBurst    int
+	maxConnUser int
+	maxConnIP   int
+	sendQueue   int
+	compression bool
+
+	apiKeys  []string
+	apiRate  float64
+	apiBurst int
+	ticker   time.Duration
+}
+
+// serveUsage is printed by "tether -h".
+const serveUsage = `usage: tether [flags]            run the server
+       tether push|kick|presence|connections|stats [flags]   call a running server's HTTP API
+
+Every flag has an environment variable fallback, shown in brackets.
+`
+
+// parseOptions reads the flags, falling back to the TETHER_* environment
+// variables, then to the defaults.
+func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	var o options
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("tether", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, serveUsage)
+		fs.PrintDefaults()
+	}
+	str := func(name, envName, def, usage string) *string {
+		return fs.String(name, env(envName, def), usage+" ["+envName+"]")
+	}
+	fs.StringVar(&o.addr, "addr", env("TETHER_ADDR", "127.0.0.1:8080"), "listen address [TETHER_ADDR]")
+	fs.StringVar(&o.webDir, "web-dir", env("TETHER_WEB_DIR", ""), "directory of the built web app (make build); empty → no web app [TETHER_WEB_DIR]")
+	heartbeat := str("heartbeat", "TETHER_HEARTBEAT", "25s", "WebSocket ping interval")
+	heartbeatTimeout := str("heartbeat-timeout", "TETHER_HEARTBEAT_TIMEOUT", "0", "close a connection silent this long; 0 → 2*heartbeat+5s")
+	history := str("history", "TETHER_HISTORY", "100", "messages kept per room; 0 → none")
+	historyTTL := str("history-ttl", "TETHER_HISTORY_TTL", "10m", "how long room messages are kept")
+	logLevel := str("log-level", "TETHER_LOG_LEVEL", "info", "debug, info, warn or error")
+	fs.StringVar(&o.secret, "secret", env("TETHER_SECRET", ""), "token signing secret, at least 32 bytes; empty → random per process (tokens die with it) [TETHER_SECRET]")
+	guest := str("guest", "TETHER_GUEST", "", "allow guest login (true/false); default: on without -secret, off with one")
+	origins := str("origins", "TETHER_ORIGINS", "", "comma-separated origins allowed to open WebSockets, e.g. https://app.example; empty → same origin only")
+	readLimit := str("read-limit", "TETHER_READ_LIMIT", "65536", "largest client message in bytes (over → close 1009)")
+	msgRate := str("msg-rate", "TETHER_MSG_RATE", "50", "messages per second per connection; negative → unlimited")
+	msgBurst := str("msg-burst", "TETHER_MSG_BURST", "100", "message burst per connection")
+	maxConnUser := str("max-conns-user", "TETHER_MAX_CONNS_USER", "16", "connections per user; negative → unlimited")
+	maxConnIP := str("max-conns-ip", "TETHER_MAX_CONNS_IP", "256", "connections per client IP; negative → unlimited")
+	sendQueue := str("send-queue", "TETHER_SEND_QUEUE", "256", "per-connection send queue; overflow → close 4002")
+	compression := str("compression", "TETHER_COMPRESSION", "false", "negotiate permessage-deflate (decompressed size still bounded by -read-limit)")
+	apiKeys := str("api-keys", "TETHER_API_KEYS", "", "comma-separated HTTP API keys (16+ chars); empty → API open (local demo only)")
+	apiRate := str("api-rate", "TETHER_API_RATE", "50", "HTTP API requests per second per key")
+	apiBurst := str("api-burst", "TETHER_API_BURST", "100", "HTTP API burst per key")
+	ticker := str("ticker", "TETHER_TICKER", "200ms", "demo ticker interval; negative → no ticker feed")
+	if err := fs.Parse(args); err != nil {
+		return options{}, err
+	}
+	if fs.NArg() > 0 {
+		return options{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var errs []error
+	dur := func(name, s string, dst *time.Duration) {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("-%s: %w", name, err))
+		}
+		*dst = d
+	}
+	num := func(name, s string, dst *int) {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("-%s: %q is not an integer", name, s))
+		}
+		*dst = n
+	}
+	float := func(name, s string, dst *float64) {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("-%s: %q is not a number", name, s))
+		}
+		*dst = f
+	}
+	boolean := func(name, s string, dst *bool) {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("-%s: %q is not true or false", name, s))
+		}
+		*dst = b
+	}
+	dur("heartbeat", *heartbeat, &o.heartbeat)
+	dur("heartbeat-timeout", *heartbeatTimeout, &o.heartbeatTimeout)
+	dur("history-ttl", *historyTTL, &o.historyTTL)
+	dur("ticker", *ticker, &o.ticker)
+	num("history", *history, &o.history)
+	if o.history == 0 {
+		o.history = -1 // 0 means "none" here; server.Config's 0 means the default
+	}
+	var rl int
+	num("read-limit", *readLimit, &rl)
+	o.readLimit = int64(rl)
+	num("msg-burst", *msgBurst, &o.msgBurst)
+	num("max-conns-user", *maxConnUser, &o.maxConnUser)
+	num("max-conns-ip", *maxConnIP, &o.maxConnIP)
+	num("send-queue", *sendQueue, &o.sendQueue)
+	num("api-burst", *apiBurst, &o.apiBurst)
+	float("msg-rate", *msgRate, &o.msgRate)
+	float("api-rate", *apiRate, &o.apiRate)
+	boolean("compression", *compression, &o.compression)
+	if *guest != "" {
+		o.guestSet = true
+		boolean("guest", *guest, &o.guest)
+	}
+	if err := o.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("-log-level: %w", err))
+	}
+	for _, origin := range splitList(*origins) {
+		u, err := url.Parse(origin)
+		if err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
+			errs = append(errs, fmt.Errorf("-origins: %q is not an origin like https://app.example", origin))
+			continue
+		}
+		o.origins = append(o.origins, strings.ToLower(u.Scheme+"://"+u.Host))
+	}
+	o.apiKeys = splitList(*apiKeys)
+	switch {
+	case o.heartbeat <= 0:
+		errs = append(errs, errors.New("-heartbeat must be positive"))
+	case o.readLimit < 1024:
+		errs = append(errs, errors.New("-read-limit must be at least 1024 bytes"))
+	case o.sendQueue < 1:
+		errs = append(errs, errors.New("-send-queue must be at least 1"))
+	case o.secret != "" && len(o.secret) < 32:
+		errs = append(errs, errors.New("-secret must be at least 32 bytes (try: head -c 48 /dev/urandom | base64)"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return options{}, err
+	}
+	return o, nil
+}
+
+// msgLimit is the server's message rate: negative means unlimited.
+func (o options) msgLimit() rate.Limit {
+	if o.msgRate < 0 {
+		return -1
+	}
+	return rate.Limit(o.msgRate)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
