@@ -171,6 +171,13 @@ func (c *Conn) enqueue(f *outFrame) error {
 		if c.startClose(closeRequest{code: shared.CloseSlowConsumer, reason: "slow consumer", send: true}) {
 			c.srv.obs.SlowConsumer()
 			c.srv.log.Warn("slow consumer closed", "conn", c.id, "user", c.user, "queue", cap(c.queue))
+			// The writer is most likely blocked writing to a peer that does
+			// not read: give that write closeGrace to finish (so a peer that
+			// is merely slow still gets the 4002 close frame), then expire
+			// it, so the connection and its queue are freed within a second,
+			// not after the write timeout. net.Conn deadlines are safe to set
+			// from any goroutine.
+			_ = c.ws.NetConn().SetWriteDeadline(time.Now().Add(min(closeGrace, c.srv.cfg.WriteTimeout)))
 		}
 		return fmt.Errorf("send to %s: queue full: %w", c.id, ErrClosed)
 	}
