@@ -28,7 +28,7 @@ var errLocalClose = errors.New("websocket closed by this client")
 // Dial opens a WebSocket to url and waits until it is open, the browser gives
 // up (a *CloseError, usually code 1006: the browser does not tell scripts
 // why a handshake failed), or ctx is done.
-func (BrowserTransport) Dial(ctx context.Context, url string) (_ Socket, err error) {
+func (BrowserTransport) Dial(ctx context.Context, url string) (Socket, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -103,9 +103,19 @@ func (s *browserSocket) attach() {
 		s.mu.Unlock()
 		s.wake()
 	})
-	// The error event carries no detail and is always followed by close,
-	// which has the code.
-	on("error", func(js.Value) {})
+	// The error event carries no detail. Browsers follow it with close,
+	// which has the code; some runtimes (Node.js 20) never close a socket
+	// whose handshake failed, so a failure before open ends the dial here.
+	on("error", func(js.Value) {
+		select {
+		case <-s.opened:
+		default:
+			s.finish(&CloseError{Code: 1006})
+			// After finish detached the handlers: close may dispatch events
+			// synchronously.
+			_ = jsCall(func() { s.ws.Call("close") })
+		}
+	})
 	on("close", func(ev js.Value) {
 		code, reason := 1006, ""
 		if ev.Truthy() {
@@ -197,8 +207,8 @@ func (s *browserSocket) Close(code int, reason string) error {
 		code = shared.CloseNormal
 	}
 	reason = truncateUTF8(reason, 123)
+	s.finish(errLocalClose) // first: close may dispatch events synchronously
 	err := jsCall(func() { s.ws.Call("close", code, reason) })
-	s.finish(errLocalClose)
 	if err != nil {
 		return fmt.Errorf("websocket close: %w", err)
 	}

@@ -1,0 +1,43 @@
+# Tether. `make` builds everything; `make test` is what CI runs.
+
+GO ?= go
+
+.PHONY: all build wasm run test e2e bench size clean vet-wasm
+
+all: build
+
+## build: the wasm bundle (precompressed) and bin/tether
+build:
+	./build.sh
+
+## wasm: the browser bundle only
+wasm:
+	./build.sh wasm
+
+## run: build, then serve the app on the server's default address
+run: build
+	./bin/tether -web-dir web
+
+## test: vet (native and wasm) and every test with the race detector; the
+## wasm bundle is built first because the browser tests load it
+test: wasm vet-wasm
+	$(GO) vet ./...
+	$(GO) test -race ./...
+
+vet-wasm:
+	GOOS=js GOARCH=wasm $(GO) vet ./shared/... ./client/... ./cmd/tether-web/...
+
+## e2e: the browser end-to-end tests only (needs chromium)
+e2e: wasm
+	$(GO) test -race -run E2E ./e2e/...
+
+## bench: benchmarks
+bench:
+	@echo "no benchmarks yet"
+
+## size: the bundle's sizes, raw, gzip and brotli
+size: wasm
+
+## clean: remove build outputs
+clean:
+	rm -rf bin web/app.wasm web/app.wasm.br web/app.wasm.gz test-artifacts

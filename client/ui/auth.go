@@ -1,0 +1,183 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/tetherkit/tether/client"
+)
+
+// Signing in with the server's login endpoints (docs/security.md §3): POST
+// /auth/guest sets an HttpOnly cookie that the browser sends with the
+// WebSocket handshake by itself, so the app never sees the token. A server
+// without /auth/ (404) takes the ?user=&name= placeholder of
+// docs/protocol.md §1 instead.
+//
+// The cookie expires (12 h by default) and dies with a server restarted
+// without a configured secret. keepToken refreshes it before it expires; when
+// reconnecting keeps failing, probe checks it and signs in again, because a
+// browser never learns why a WebSocket handshake failed (a 401 looks like
+// any other failure: close code 1006).
+
+// Login endpoints.
+const (
+	pathGuest   = "/auth/guest"
+	pathRefresh = "/auth/refresh"
+	pathLogout  = "/auth/logout"
+	pathMe      = "/auth/me"
+)
+
+// probeEvery bounds how often a failing reconnection checks the cookie.
+const probeEvery = 5 * time.Second
+
+// authSession is the answer of the login endpoints.
+type authSession struct {
+	User    string    `json:"user"`
+	Name    string    `json:"name"`
+	Expires time.Time `json:"expires"`
+}
+
+// errNoAuth means the server has no login endpoints.
+var errNoAuth = errors.New("no login endpoints")
+
+// SignIn signs in as nick on the server that served page and connects. With
+// resume it first reuses a login cookie that is still valid (a reload, a
+// second tab). It blocks on HTTP requests: call it from a goroutine. It
+// returns why it failed, or "".
+func (s *Session) SignIn(ctx context.Context, nick string, page *url.URL, resume bool) string {
+	s.mu.Lock()
+	s.signingIn, s.problem = true, ""
+	s.mu.Unlock()
+	s.notify(topicState, nil)
+
+	base := socketURL(page, "", "")
+	var sess authSession
+	var err error
+	if resume {
+		sess, err = s.authCall(ctx, http.MethodGet, pathMe, nil)
+	}
+	if !resume || err != nil {
+		sess, err = s.authCall(ctx, http.MethodPost, pathGuest, map[string]string{"name": nick})
+	}
+	switch {
+	case errors.Is(err, errNoAuth):
+		s.Login(nick, socketURL(page, userID(nick), nick))
+	case err != nil:
+		s.mu.Lock()
+		s.signingIn, s.problem = false, err.Error()
+		s.mu.Unlock()
+		s.notify(topicState, nil)
+		return err.Error()
+	default:
+		if sess.Expires.IsZero() {
+			sess.Expires = time.Now().Add(time.Hour)
+		}
+		s.login(orDefault(sess.Name, nick), base, sess.Expires)
+	}
+	return ""
+}
+
+// SignOut forgets the login cookie and disconnects.
+func (s *Session) SignOut() {
+	s.mu.Lock()
+	cookie := !s.expires.IsZero()
+	s.mu.Unlock()
+	s.Logout()
+	if cookie {
+		go s.call(context.Background(), http.MethodPost, pathLogout, nil)
+	}
+}
+
+// authCall calls a login endpoint and decodes its session.
+func (s *Session) authCall(ctx context.Context, method, path string, body any) (authSession, error) {
+	r := s.call(ctx, method, path, body)
+	switch {
+	case r.Err != nil:
+		return authSession{}, errors.New(r.Problem())
+	case r.Status == http.StatusNotFound:
+		return authSession{}, errNoAuth
+	case r.Status != http.StatusOK:
+		return authSession{}, errors.New(r.Problem())
+	}
+	var sess authSession
+	if err := json.Unmarshal(r.Body, &sess); err != nil || sess.User == "" {
+		return authSession{}, errors.New("unexpected answer from " + path)
+	}
+	return sess, nil
+}
+
+// renewToken gets a fresh cookie: a refresh of the current one or, when
+// that is refused (expired, or the server's secret changed), a new guest
+// login under the same nickname.
+func (s *Session) renewToken(ctx context.Context, nick string) (time.Time, error) {
+	sess, err := s.authCall(ctx, http.MethodPost, pathRefresh, nil)
+	if err != nil {
+		sess, err = s.authCall(ctx, http.MethodPost, pathGuest, map[string]string{"name": nick})
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	s.mu.Lock()
+	if s.ctx == ctx {
+		s.expires = sess.Expires
+	}
+	s.mu.Unlock()
+	return sess.Expires, nil
+}
+
+// keepToken refreshes the login cookie shortly before it expires, until ctx
+// (the login's) is done. The open connection is closed by the server at the
+// old expiry (1008) and reconnects at once with the new cookie.
+func (s *Session) keepToken(ctx context.Context, nick string, expires time.Time) {
+	for {
+		t := time.NewTimer(refreshDelay(expires, time.Now()))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		exp, err := s.renewToken(ctx, nick)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			s.log.Warn("tether ui: could not refresh the login", "err", err)
+			expires = time.Now().Add(refreshMargin + 30*time.Second) // try again in 30 s
+		default:
+			expires = exp
+		}
+	}
+}
+
+// refreshMargin is how long before expiry the cookie is refreshed.
+const refreshMargin = 5 * time.Minute
+
+// refreshDelay is the wait before refreshing a cookie that expires at exp:
+// refreshMargin before, or a tenth of the time left if that is shorter.
+func refreshDelay(exp, now time.Time) time.Duration {
+	left := exp.Sub(now)
+	margin := min(refreshMargin, left/10)
+	return max(left-margin, time.Second)
+}
+
+// probe runs when reconnecting fails with a login cookie: if the server
+// says the cookie is no good, it gets a new one and reconnects at once.
+func (s *Session) probe(ctx context.Context, cl *client.Client, nick string) {
+	defer func() {
+		s.mu.Lock()
+		s.probing, s.probedAt = false, time.Now()
+		s.mu.Unlock()
+	}()
+	r := s.call(ctx, http.MethodGet, pathMe, nil)
+	if r.Err != nil || r.Status != http.StatusUnauthorized {
+		return // the server is down, or the cookie is fine
+	}
+	if _, err := s.renewToken(ctx, nick); err == nil {
+		cl.Reconnect()
+	}
+}

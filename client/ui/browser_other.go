@@ -1,0 +1,13 @@
+//go:build !(js && wasm)
+
+package ui
+
+import (
+	"context"
+
+	"github.com/tetherkit/tether/client"
+)
+
+// watchBrowser does nothing outside the browser (server-side rendering and
+// tests never log in).
+func watchBrowser(context.Context, *client.Client) {}

@@ -1,0 +1,288 @@
+package ui
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"github.com/tetherkit/tether/shared"
+)
+
+// ChatPage is the chat: room list, messages of the current room, members
+// and the composer.
+type ChatPage struct {
+	app.Compo
+
+	s       *Session
+	stop    func()
+	cancel  context.CancelFunc
+	queue   chan shared.ChatSend
+	sendErr string
+	roomErr string
+}
+
+// OnMount follows the chat and starts the sender, which sends the typed
+// messages one at a time so they arrive in the order they were typed.
+func (c *ChatPage) OnMount(ctx app.Context) {
+	c.stop = c.s.watch(topicChat, func(any) {
+		update(ctx, func(ctx app.Context) {
+			if nearBottom("chat-messages") {
+				ctx.Defer(func(app.Context) { scrollToBottom("chat-messages") })
+			}
+		})
+	})
+	sctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.queue = make(chan shared.ChatSend, 64)
+	go func() {
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case m := <-c.queue:
+				if msg := c.s.Send(sctx, m); msg != "" && sctx.Err() == nil {
+					update(ctx, func(app.Context) { c.sendErr = msg })
+				}
+			}
+		}
+	}()
+	ctx.Defer(func(app.Context) { scrollToBottom("chat-messages") })
+}
+
+// OnDismount stops following the chat and the sender.
+func (c *ChatPage) OnDismount() {
+	c.stop()
+	c.cancel()
+}
+
+// Render draws the chat.
+func (c *ChatPage) Render() app.UI {
+	v := c.s.Chat()
+	me := c.s.Status().User
+	var failed, sendErr app.UI
+	if v.Failed != "" {
+		failed = ht("div", "alert alert-error", "Could not join #"+v.Current+": "+v.Failed, "id", "chat-error")
+	}
+	if c.sendErr != "" {
+		sendErr = ha("div", "alert alert-error", []string{"id", "chat-error"},
+			ht("span", "", c.sendErr),
+			button("alert-close", "×", c.clearErr, "aria-label", "Dismiss"),
+		)
+	}
+	noRoom := v.Current == ""
+	return h("div", "chat",
+		c.renderRooms(v),
+		h("section", "panel chat-main",
+			c.renderHeader(v),
+			when(v.Notice != "", ht("div", "notice", v.Notice)),
+			failed,
+			renderMessages(v, c.s.zone),
+			sendErr,
+			form("chat-form", "composer", c.send,
+				srLabel("chat-input", "Message"),
+				input("chat-input", "text", "input", composerHint(v),
+					append(flag("disabled", noRoom), "maxlength", strconv.Itoa(shared.MaxTextLen))...),
+				submit("chat-send", "btn btn-primary", "Send", noRoom),
+			),
+		),
+		renderMembers(v, me),
+	)
+}
+
+func (c *ChatPage) clearErr(app.Context, app.Event) { c.sendErr = "" }
+
+func composerHint(v ChatView) string {
+	switch {
+	case v.Current == "":
+		return "Join a room to chat"
+	case !v.Connected:
+		return "Waiting for the connection…"
+	case !v.Ready:
+		return "Joining #" + v.Current + "…"
+	}
+	return "Message #" + v.Current
+}
+
+func (c *ChatPage) renderRooms(v ChatView) app.UI {
+	items := make([]app.UI, 0, len(v.Rooms))
+	for _, r := range v.Rooms {
+		var badge, leave app.UI
+		switch {
+		case r.Unread > 0:
+			badge = ht("span", "badge", strconv.Itoa(min(r.Unread, 99)))
+		case !r.Joined:
+			badge = ht("span", "room-join", "join")
+		}
+		if r.Joined {
+			leave = button("room-leave", "×", c.leave, "data-room", r.Name, "title", "Leave #"+r.Name, "aria-label", "Leave #"+r.Name)
+		}
+		items = append(items, ha("li", cls("room", on(r.Current, "active"), on(r.Joined, "joined")), []string{"data-room", r.Name},
+			elem("button", "room-btn", []string{"type", "button", "data-room", r.Name}, []app.UI{
+				ht("span", "room-hash", "#"),
+				ht("span", "room-name", r.Name),
+				badge,
+			}).OnClick(c.selectRoom),
+			leave,
+		))
+	}
+	return h("aside", "panel rooms",
+		app.Raw(`<h2 class="panel-title">Rooms</h2>`),
+		ha("ul", "room-list", []string{"id", "room-list"}, items...),
+		form("", "room-create", c.createRoom,
+			srLabel("room-new", "New room"),
+			input("room-new", "text", "input input-sm", "new-room", "maxlength", strconv.Itoa(shared.MaxRoomLen)),
+			submit("room-create", "btn btn-sm", "Create", false),
+		),
+		when(c.roomErr != "", ht("p", "form-error", c.roomErr)),
+	)
+}
+
+// selectRoom opens the room named by the clicked element's data-room.
+func (c *ChatPage) selectRoom(ctx app.Context, e app.Event) {
+	if name := dataOf(ctx, "room"); name != "" {
+		c.s.SelectRoom(name)
+	}
+}
+
+// leave leaves the room named by the clicked element's data-room.
+func (c *ChatPage) leave(ctx app.Context, e app.Event) {
+	if name := dataOf(ctx, "room"); name != "" {
+		c.s.LeaveRoom(name)
+	}
+}
+
+// dataOf reads a data- attribute of the element an event came from.
+func dataOf(ctx app.Context, key string) string {
+	v := ctx.JSSrc().Get("dataset").Get(key)
+	if v.Type() != app.TypeString {
+		return ""
+	}
+	return v.String()
+}
+
+func (c *ChatPage) renderHeader(v ChatView) app.UI {
+	if v.Current == "" {
+		return h("header", "chat-header", ht("h2", "", "No room"))
+	}
+	sub := "joining…"
+	switch {
+	case !v.Connected:
+		sub = "waiting for the connection…"
+	case v.Ready:
+		sub = plural(len(v.Members), "member") + " online"
+	}
+	return h("header", "chat-header",
+		h("div", "",
+			ha("h2", "", []string{"id", "chat-room"}, ht("span", "room-hash", "#"), app.Text(v.Current)),
+			ht("span", "muted small", sub),
+		),
+		button("btn btn-ghost btn-sm", "Leave", c.leave, "id", "chat-leave", "data-room", v.Current),
+	)
+}
+
+func renderMessages(v ChatView, zone *time.Location) app.UI {
+	box := []string{"id", "chat-messages"}
+	if len(v.Lines) == 0 {
+		text := "No messages yet — say hi!"
+		if v.Current == "" {
+			text = "Pick a room on the left."
+		} else if !v.Ready {
+			text = "Joining #" + v.Current + "…"
+		}
+		return ha("div", "messages", box, ht("div", "empty", text))
+	}
+	items := make([]app.UI, 0, len(v.Lines))
+	for i, l := range v.Lines {
+		cont := i > 0 && v.Lines[i-1].User == l.User && l.Time-v.Lines[i-1].Time < 5*60*1000
+		name := orDefault(l.Name, l.User)
+		items = append(items, ha("div", cls("chat-msg", on(l.Mine, "mine"), on(cont, "cont")),
+			[]string{"data-seq", strconv.FormatUint(l.Seq, 10), "data-user", l.User},
+			avatar(l.User, name, ""),
+			h("div", "bubble",
+				h("div", "chat-meta",
+					ht("span", "chat-name", name),
+					ht("span", "chat-time", clock(l.Time, zone)),
+				),
+				ht("div", "chat-text", l.Text),
+			),
+		))
+	}
+	return ha("div", "messages", box, items...)
+}
+
+func renderMembers(v ChatView, me string) app.UI {
+	items := make([]app.UI, 0, len(v.Members))
+	for _, m := range v.Members {
+		name := orDefault(m.Name, m.User)
+		var tag app.UI
+		switch {
+		case m.User == me:
+			tag = ht("span", "tag", "you")
+		case m.Name != "" && m.Name != m.User:
+			tag = ht("span", "member-id muted", "@"+m.User)
+		}
+		items = append(items, ha("li", "member", []string{"data-user", m.User},
+			avatar(m.User, name, "avatar-sm"),
+			ht("span", "member-name", name),
+			tag,
+		))
+	}
+	return ha("aside", "panel members", []string{"id", "members"},
+		h("h2", "panel-title", app.Text("Online"), count(len(v.Members))),
+		when(len(items) == 0, ht("p", "muted small", "Nobody here yet.")),
+		h("ul", "member-list", items...),
+	)
+}
+
+// send queues the composer's text.
+func (c *ChatPage) send(ctx app.Context, e app.Event) {
+	e.PreventDefault()
+	text := strings.TrimSpace(inputValue("chat-input"))
+	room := c.s.Chat().Current
+	if text == "" || room == "" {
+		return
+	}
+	setInputValue("chat-input", "")
+	c.sendErr = ""
+	select {
+	case c.queue <- shared.ChatSend{Room: room, Text: text}:
+	default:
+		c.sendErr = "Too many messages waiting; slow down."
+	}
+	ctx.Defer(func(app.Context) { scrollToBottom("chat-messages") })
+}
+
+// createRoom creates and enters the room typed in the list's form.
+func (c *ChatPage) createRoom(ctx app.Context, e app.Event) {
+	e.PreventDefault()
+	name := strings.TrimSpace(inputValue("room-new"))
+	if name == "" {
+		return
+	}
+	if err := c.s.CreateRoom(name); err != nil {
+		c.roomErr = "Room names are printable ASCII without spaces, up to 128 characters."
+		return
+	}
+	c.roomErr = ""
+	setInputValue("room-new", "")
+}
+
+// nearBottom reports whether the element with id is scrolled to (almost) its
+// end, so that a new message should keep it there.
+func nearBottom(id string) bool {
+	el := app.Window().GetElementByID(id)
+	if !el.Truthy() {
+		return true
+	}
+	return el.Get("scrollHeight").Float()-el.Get("scrollTop").Float()-el.Get("clientHeight").Float() < 80
+}
+
+// scrollToBottom scrolls the element with id to its end.
+func scrollToBottom(id string) {
+	if el := app.Window().GetElementByID(id); el.Truthy() {
+		el.Set("scrollTop", el.Get("scrollHeight"))
+	}
+}

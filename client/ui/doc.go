@@ -1,0 +1,13 @@
+// Package ui is Tether's demo web app, written with go-app: chat rooms with
+// presence and history, toast notifications, a live ticker and a danmaku
+// (bullet comment) stage, plus an admin page over the HTTP API.
+//
+// The same package runs in two places. Compiled to WebAssembly
+// (cmd/tether-web) it is the app; linked into the server (server/webapp) it
+// renders each page to HTML before the wasm takes over. Routes registers the
+// pages for both.
+//
+// Every page shares one connection, a [Session] holding a *client.Client:
+// the client core is the only path to the server. Components watch the
+// session and re-render through go-app's Context.Dispatch.
+package ui

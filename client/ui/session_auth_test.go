@@ -1,0 +1,159 @@
+//go:build !js
+
+package ui
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/server/auth"
+	"github.com/tetherkit/tether/shared"
+)
+
+// TestSignInWithLoginCookie signs in the way the browser does, against a
+// server with token authentication: guest login, cookie on the handshake,
+// resume from the cookie, and a new login when the server's secret changes
+// (a restart without a configured secret).
+func TestSignInWithLoginCookie(t *testing.T) {
+	newAuth := func() *auth.Auth {
+		secret, err := auth.RandomSecret()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := auth.New(auth.Config{Secret: secret, Guest: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	var current atomic.Pointer[auth.Auth]
+	current.Store(newAuth())
+	var mu sync.Mutex
+	var conns []*server.Conn
+	srv := server.New(server.Config{
+		Authenticate: func(r *http.Request) (server.Identity, error) { return current.Load().Authenticate(r) },
+		OnConnect: func(_ context.Context, c *server.Conn) error {
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			return nil
+		},
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/ws", srv)
+	mux.Handle("/auth/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		current.Load().Handler().ServeHTTP(w, r)
+	}))
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		hs.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	page, _ := url.Parse(hs.URL + "/")
+
+	// A browser: one cookie jar for fetch and for the WebSocket handshake.
+	jar, _ := cookiejar.New(nil)
+	browser := func() *Session {
+		s := NewSession()
+		s.call = jarCall(hs.URL, jar)
+		s.dial = func(o client.Options) *client.Client {
+			o.Transport = jarTransport{jar: jar, site: page}
+			return client.New(o)
+		}
+		t.Cleanup(func() {
+			s.SignOut()
+			<-s.stopped()
+		})
+		return s
+	}
+
+	tab1 := browser()
+	if msg := tab1.SignIn(context.Background(), "Alice", page, false); msg != "" {
+		t.Fatalf("SignIn: %s", msg)
+	}
+	waitFor(t, tab1, topicState, "tab 1 connected", func() bool { return tab1.Status().Info.State == client.Open })
+	first := tab1.Status().User
+	if !strings.HasPrefix(first, "alice-") {
+		t.Fatalf("user = %q, want the server's guest id alice-…", first)
+	}
+
+	// A second tab (or a reload) reuses the cookie: the same user.
+	tab2 := browser()
+	if msg := tab2.SignIn(context.Background(), "Alice", page, true); msg != "" {
+		t.Fatalf("resume: %s", msg)
+	}
+	waitFor(t, tab2, topicState, "tab 2 connected", func() bool { return tab2.Status().Info.State == client.Open })
+	if got := tab2.Status().User; got != first {
+		t.Errorf("resumed as %q, want %q", got, first)
+	}
+	tab2.Logout()
+
+	// The server "restarts" with a new secret: the cookie is no good any
+	// more, so reconnecting fails until the session signs in again.
+	current.Store(newAuth())
+	mu.Lock()
+	for _, c := range conns {
+		c.Close(shared.CloseGoingAway, "restart")
+	}
+	mu.Unlock()
+	waitFor(t, tab1, topicState, "tab 1 reconnected with a new login", func() bool {
+		st := tab1.Status()
+		return st.Info.State == client.Open && st.User != first && strings.HasPrefix(st.User, "alice-")
+	})
+}
+
+// jarCall is callAPI for tests: net/http with the browser's cookie jar.
+func jarCall(base string, jar http.CookieJar) func(context.Context, string, string, any) apiResult {
+	hc := &http.Client{Jar: jar}
+	return func(ctx context.Context, method, path string, body any) apiResult {
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
+		if err != nil {
+			return apiResult{Err: err}
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := hc.Do(req)
+		if err != nil {
+			return apiResult{Err: err}
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		return apiResult{Status: res.StatusCode, Body: b, Err: err}
+	}
+}
+
+// jarTransport sends the jar's cookies with every handshake, as a browser
+// does.
+type jarTransport struct {
+	jar  http.CookieJar
+	site *url.URL
+}
+
+func (j jarTransport) Dial(ctx context.Context, u string) (client.Socket, error) {
+	h := http.Header{}
+	for _, c := range j.jar.Cookies(j.site) {
+		h.Add("Cookie", c.String())
+	}
+	return client.NativeTransport{Header: h}.Dial(ctx, u)
+}

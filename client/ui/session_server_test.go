@@ -1,0 +1,146 @@
+//go:build !js
+
+package ui
+
+import (
+	"context"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/server/demo"
+	"github.com/tetherkit/tether/shared"
+)
+
+// TestSessionAgainstServer runs two sessions, with the native transport,
+// against a real server: login, lobby, chat, presence, pages' rooms,
+// notifications, kick, logout.
+func TestSessionAgainstServer(t *testing.T) {
+	srv := server.New(server.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	feedDone := demo.Register(ctx, srv, demo.Options{TickerInterval: 20 * time.Millisecond})
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		cancel()
+		<-feedDone
+		hs.Close()
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = srv.Shutdown(sctx)
+	})
+	page, _ := url.Parse(hs.URL)
+
+	login := func(nick string) *Session {
+		s := NewSession()
+		s.Login(nick, socketURL(page, userID(nick), nick))
+		t.Cleanup(func() {
+			s.Logout()
+			select {
+			case <-s.stopped():
+			case <-time.After(5 * time.Second):
+				t.Errorf("%s: client still running 5 s after Logout", nick)
+			}
+		})
+		return s
+	}
+	alice := login("Alice")
+	waitFor(t, alice, topicChat, "alice in the lobby", func() bool { return alice.Chat().Ready })
+	if st := alice.Status(); st.Info.State != client.Open || st.User != "alice" {
+		t.Fatalf("alice status = %+v", st)
+	}
+
+	bob := login("Bob")
+	waitFor(t, bob, topicChat, "bob in the lobby", func() bool { return bob.Chat().Ready })
+	waitFor(t, alice, topicChat, "alice sees bob arrive", func() bool {
+		return memberIDs(alice.Chat().Members) == "alice,bob"
+	})
+
+	if msg := bob.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "hello alice"}); msg != "" {
+		t.Fatalf("bob's chat.send: %s", msg)
+	}
+	waitFor(t, alice, topicChat, "alice gets bob's line", func() bool {
+		lines := alice.Chat().Lines
+		return len(lines) == 1 && lines[0].Text == "hello alice" && lines[0].User == "bob" && !lines[0].Mine
+	})
+	if msg := bob.Send(context.Background(), shared.ChatSend{Room: "not-joined", Text: "x"}); !strings.Contains(msg, "join") {
+		t.Errorf("chat.send to a room not joined: %q, want the server's not_joined sentence", msg)
+	}
+
+	// A page's room: joined while the page is open, left after.
+	bob.acquire(TickerRoom, forTicker)
+	waitFor(t, bob, topicChat, "bob in the ticker room", func() bool { ready, _ := bob.RoomState(TickerRoom); return ready })
+	deadline := time.Now().Add(5 * time.Second)
+	for len(bob.Quotes()) < len(demo.Symbols()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("quotes after 5 s: %d symbols, want %d", len(bob.Quotes()), len(demo.Symbols()))
+		}
+		time.Sleep(10 * time.Millisecond) // polling, as the ticker page does
+	}
+	bob.release(TickerRoom, forTicker)
+	waitForServer(t, "bob leaves the ticker room", func() bool {
+		return !slices.ContainsFunc(srv.Presence(TickerRoom), func(m shared.Member) bool { return m.User == "bob" })
+	})
+
+	// Leaving the lobby is seen by alice.
+	bob.LeaveRoom("lobby")
+	waitFor(t, alice, topicChat, "alice sees bob leave", func() bool { return memberIDs(alice.Chat().Members) == "alice" })
+
+	// Notifications become toasts and log entries.
+	if n := srv.SendToUser("alice", shared.Notification{Title: "Deploy done", Level: "success"}); n != 1 {
+		t.Fatalf("SendToUser reached %d connections", n)
+	}
+	waitFor(t, alice, topicToasts, "alice's toast", func() bool {
+		ts := alice.Toasts()
+		return len(ts) == 1 && ts[0].Title == "Deploy done" && ts[0].Level == "success"
+	})
+
+	// A kick ends the session with the reason and no reconnection.
+	srv.Kick("alice", "spamming")
+	waitFor(t, alice, topicState, "alice kicked", func() bool {
+		_, text := statusLabel(alice.Status(), time.Now(), true)
+		return text == "kicked: spamming"
+	})
+	select {
+	case <-alice.stopped():
+	case <-time.After(5 * time.Second):
+		t.Fatal("alice's client still runs after the kick")
+	}
+}
+
+// waitFor waits until cond holds, re-checking whenever s changes t.
+func waitFor(t *testing.T, s *Session, tp topic, what string, cond func() bool) {
+	t.Helper()
+	changed := make(chan struct{}, 1)
+	stop := s.watch(tp, func(any) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	})
+	defer stop()
+	deadline := time.After(5 * time.Second)
+	for !cond() {
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// waitForServer polls the server's state, which has no change events.
+func waitForServer(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,236 @@
+// Package webapp serves Tether's browser app: the go-app pages (rendered on
+// the server first, then taken over by the WebAssembly client), the static
+// files under /web/, and the wasm bundle itself, precompressed.
+//
+// build.sh writes web/app.wasm and its precompressed copies web/app.wasm.br
+// and web/app.wasm.gz; New reads them once. The bundle's content hash is the
+// app version: it names the service worker's cache, so every rebuild makes
+// browsers install the new bundle, and it is the bundle's ETag, so a
+// revalidation never returns a stale one.
+package webapp
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/andybalholm/brotli"
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"github.com/tetherkit/tether/client/ui"
+)
+
+// Config configures the web app handler.
+type Config struct {
+	// Dir is the directory holding app.wasm (with app.wasm.br and
+	// app.wasm.gz), app.css and the icons; "" means "web".
+	Dir string
+	// Logger receives start-up warnings (e.g. a stale precompressed copy);
+	// nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// WasmPath is the URL path of the WebAssembly bundle.
+const WasmPath = "/web/app.wasm"
+
+// New returns the handler of the web app. Mount it at "/" next to the
+// WebSocket endpoint and the HTTP API; it answers the app's pages, /web/...,
+// the service worker, the manifest and the wasm bundle, and 404 elsewhere.
+// It fails when Dir has no app.wasm (run build.sh or make build first).
+func New(cfg Config) (http.Handler, error) {
+	if cfg.Dir == "" {
+		cfg.Dir = "web"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	b, err := loadBundle(cfg.Dir, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+
+	// go-app keeps routes in a package-level router; the server needs them
+	// too, to render each page before the wasm takes over.
+	ui.Routes()
+
+	pages := &app.Handler{
+		Name:               "Tether",
+		ShortName:          "Tether",
+		Title:              "Tether — real-time kit",
+		Description:        "Chat, notifications, live ticker and danmaku over one WebSocket, in Go.",
+		Lang:               "en",
+		BackgroundColor:    "#0f172a",
+		ThemeColor:         "#4f46e5",
+		LoadingLabel:       "Loading Tether… {progress}%",
+		Styles:             []string{"/web/app.css"},
+		Icon:               app.Icon{Default: "/web/icon-192.png", Large: "/web/icon-512.png", Maskable: "/web/icon-512.png", SVG: "/web/icon.svg"},
+		CacheableResources: []string{"/web/icon.svg"},
+		Resources:          staticDir{dir: cfg.Dir, files: http.FileServer(noDirFS{http.Dir(cfg.Dir)})},
+		Version:            b.version,
+		// The bundle travels compressed: Content-Length is the compressed
+		// size, so the loader needs the raw size for its progress bar.
+		WasmContentLength: strconv.Itoa(b.rawSize),
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET "+WasmPath, b)
+	mux.Handle("GET /app.wasm", b)
+	mux.Handle("GET /goapp.wasm", b)
+	mux.Handle("/", pages)
+	return mux, nil
+}
+
+// staticDir resolves /web/... to itself and serves it from a directory, so
+// the web directory can live anywhere (the -web flag) while URLs stay
+// /web/....
+type staticDir struct {
+	dir   string
+	files http.Handler
+}
+
+// Resolve implements app.ResourceResolver.
+func (s staticDir) Resolve(location string) string {
+	switch {
+	case location == "" || location == "/":
+		return "/"
+	case strings.HasPrefix(location, "http://"), strings.HasPrefix(location, "https://"):
+		return location
+	case location == "web" || location == "/web" || strings.HasPrefix(location, "web/") || strings.HasPrefix(location, "/web/"):
+		return "/" + strings.Trim(location, "/")
+	}
+	return location
+}
+
+// ServeHTTP serves /web/NAME from the directory.
+func (s staticDir) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	http.StripPrefix("/web", s.files).ServeHTTP(w, r)
+}
+
+// noDirFS refuses to list directories.
+type noDirFS struct{ fs http.FileSystem }
+
+func (n noDirFS) Open(name string) (http.File, error) {
+	f, err := n.fs.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || st.IsDir() {
+		f.Close()
+		return nil, fs.ErrNotExist
+	}
+	return f, nil
+}
+
+// bundle is the wasm binary in every encoding it is available in.
+type bundle struct {
+	version  string
+	rawSize  int
+	variants map[string]variant // by content coding: "br", "gzip", "identity"
+}
+
+// variant is one encoding of the bundle.
+type variant struct {
+	data []byte
+	etag string
+}
+
+// loadBundle reads dir/app.wasm and its precompressed copies. A copy that
+// does not decompress to the same bytes (left over from an older build) is
+// ignored with a warning rather than served.
+func loadBundle(dir string, log *slog.Logger) (*bundle, error) {
+	name := filepath.Join(dir, "app.wasm")
+	raw, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("webapp: read wasm bundle (run make build): %w", err)
+	}
+	sum := sha256.Sum256(raw)
+	version := hex.EncodeToString(sum[:8])
+	b := &bundle{
+		version:  version,
+		rawSize:  len(raw),
+		variants: map[string]variant{"identity": {data: raw, etag: `"` + version + `"`}},
+	}
+	for _, enc := range []struct {
+		coding, ext string
+		open        func(io.Reader) (io.Reader, error)
+	}{
+		{"br", ".br", func(r io.Reader) (io.Reader, error) { return brotli.NewReader(r), nil }},
+		{"gzip", ".gz", func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) }},
+	} {
+		data, err := os.ReadFile(name + enc.ext)
+		if errors.Is(err, fs.ErrNotExist) {
+			log.Warn("webapp: no precompressed wasm bundle; serving without it", "file", name+enc.ext)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("webapp: read %s: %w", name+enc.ext, err)
+		}
+		if err := sameContent(data, raw, enc.open); err != nil {
+			log.Warn("webapp: ignoring precompressed wasm bundle", "file", name+enc.ext, "err", err)
+			continue
+		}
+		b.variants[enc.coding] = variant{data: data, etag: `"` + version + "-" + enc.ext[1:] + `"`}
+	}
+	return b, nil
+}
+
+// sameContent checks that compressed decompresses to raw.
+func sameContent(compressed, raw []byte, open func(io.Reader) (io.Reader, error)) error {
+	r, err := open(bytes.NewReader(compressed))
+	if err != nil {
+		return fmt.Errorf("decompress: %w", err)
+	}
+	got, err := io.ReadAll(io.LimitReader(r, int64(len(raw))+1))
+	if err != nil {
+		return fmt.Errorf("decompress: %w", err)
+	}
+	if !bytes.Equal(got, raw) {
+		return errors.New("stale: does not match app.wasm (run build.sh again)")
+	}
+	return nil
+}
+
+// ServeHTTP serves the bundle in the best encoding the client accepts.
+func (b *bundle) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	coding := negotiate(r.Header.Get("Accept-Encoding"), b.available())
+	v := b.variants[coding]
+	h := w.Header()
+	h.Set("Content-Type", "application/wasm")
+	h.Add("Vary", "Accept-Encoding")
+	// no-cache: the browser may keep the bundle but must revalidate it; the
+	// ETag changes with every build, so it never runs an old one.
+	h.Set("Cache-Control", "no-cache")
+	h.Set("ETag", v.etag)
+	if coding != "identity" {
+		h.Set("Content-Encoding", coding)
+		// ServeContent leaves Content-Length out of encoded responses; the
+		// browser's progress bar and HTTP/1.1 keep-alive want it.
+		if r.Header.Get("Range") == "" {
+			h.Set("Content-Length", strconv.Itoa(len(v.data)))
+		}
+	}
+	// ServeContent answers If-None-Match (304), Range and HEAD.
+	http.ServeContent(w, r, "", zeroTime, bytes.NewReader(v.data))
+}
+
+// available lists the bundle's encodings, preferred first.
+func (b *bundle) available() []string {
+	var out []string
+	for _, c := range []string{"br", "gzip", "identity"} {
+		if _, ok := b.variants[c]; ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -1,0 +1,333 @@
+package webapp
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/andybalholm/brotli"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// fakeBundle writes a wasm-looking app.wasm, its .br and .gz copies and an
+// app.css into a new directory.
+func fakeBundle(t *testing.T, content []byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	write := func(name string, data []byte) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("app.wasm", content)
+	var br bytes.Buffer
+	bw := brotli.NewWriter(&br)
+	bw.Write(content)
+	bw.Close()
+	write("app.wasm.br", br.Bytes())
+	var gz bytes.Buffer
+	gw := gzip.NewWriter(&gz)
+	gw.Write(content)
+	gw.Close()
+	write("app.wasm.gz", gz.Bytes())
+	write("app.css", []byte("body{color:red}"))
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func wasmContent(seed string) []byte {
+	return append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Repeat([]byte(seed), 4096)...)
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newHandler(t *testing.T, dir string) http.Handler {
+	t.Helper()
+	h, err := New(Config{Dir: dir, Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return h
+}
+
+func get(h http.Handler, path string, header ...string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodGet, path, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// decode undoes the response's Content-Encoding.
+func decode(t *testing.T, w *httptest.ResponseRecorder) []byte {
+	t.Helper()
+	var r io.Reader = w.Body
+	switch enc := w.Header().Get("Content-Encoding"); enc {
+	case "br":
+		r = brotli.NewReader(r)
+	case "gzip":
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			t.Fatalf("gzip body: %v", err)
+		}
+		r = zr
+	case "":
+	default:
+		t.Fatalf("unexpected Content-Encoding %q", enc)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("decode %s body: %v", w.Header().Get("Content-Encoding"), err)
+	}
+	return b
+}
+
+func TestNegotiate(t *testing.T) {
+	all := []string{"br", "gzip", "identity"}
+	tests := []struct {
+		header    string
+		available []string
+		want      string
+	}{
+		{"", all, "identity"},
+		{"gzip, deflate, br, zstd", all, "br"},
+		{"gzip, deflate", all, "gzip"},
+		{"br", all, "br"},
+		{"BR", all, "br"},
+		{"identity", all, "identity"},
+		{"*", all, "br"},
+		{"br;q=0, *", all, "gzip"},
+		{"gzip;q=1.0, br;q=0.9", all, "gzip"},
+		{"gzip;q=0.5, br;q=0.5", all, "br"},
+		{"br;q=0, gzip;q=0", all, "identity"},
+		{"br;q=0, gzip;q=0, identity;q=0", all, "identity"}, // nothing acceptable: identity anyway, no 406
+		{"*;q=0", all, "identity"},
+		{"*;q=0, gzip", all, "gzip"},
+		{"identity;q=1, gzip;q=0.2", all, "identity"},
+		{"x-gzip", all, "gzip"},
+		{"br;q=abc, gzip", all, "gzip"}, // a malformed q drops that entry
+		{"br;q=1.5, gzip", all, "gzip"}, // out of range too
+		{"gzip ; q = 0.8 , br ; q=0.7", all, "gzip"},
+		{"deflate, zstd", all, "identity"},
+		{"gzip, br", []string{"gzip", "identity"}, "gzip"}, // no .br on disk
+		{"br", []string{"identity"}, "identity"},
+	}
+	for _, tt := range tests {
+		if got := negotiate(tt.header, tt.available); got != tt.want {
+			t.Errorf("negotiate(%q, %v) = %q, want %q", tt.header, tt.available, got, tt.want)
+		}
+	}
+}
+
+func TestWasmEncoding(t *testing.T) {
+	content := wasmContent("tether")
+	h := newHandler(t, fakeBundle(t, content))
+	tests := []struct {
+		acceptEncoding string
+		wantEncoding   string // Content-Encoding, "" for identity
+	}{
+		{"gzip, deflate, br", "br"},
+		{"gzip", "gzip"},
+		{"", ""},
+		{"br;q=0, gzip;q=0.8", "gzip"},
+		{"identity", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.acceptEncoding, func(t *testing.T) {
+			w := get(h, WasmPath, "Accept-Encoding", tt.acceptEncoding)
+			if w.Code != http.StatusOK {
+				t.Fatalf("status = %d, want 200", w.Code)
+			}
+			hd := w.Header()
+			if got := hd.Get("Content-Encoding"); got != tt.wantEncoding {
+				t.Errorf("Content-Encoding = %q, want %q", got, tt.wantEncoding)
+			}
+			if got := hd.Get("Content-Type"); got != "application/wasm" {
+				t.Errorf("Content-Type = %q, want application/wasm (browsers refuse to stream-compile anything else)", got)
+			}
+			if got := hd.Get("Vary"); got != "Accept-Encoding" {
+				t.Errorf("Vary = %q, want Accept-Encoding", got)
+			}
+			if got := hd.Get("Cache-Control"); got != "no-cache" {
+				t.Errorf("Cache-Control = %q, want no-cache", got)
+			}
+			if hd.Get("ETag") == "" {
+				t.Error("no ETag")
+			}
+			if got, want := hd.Get("Content-Length"), strconv.Itoa(w.Body.Len()); got != want {
+				t.Errorf("Content-Length = %q, want %s", got, want)
+			}
+			if got := decode(t, w); !bytes.Equal(got, content) {
+				t.Errorf("decoded body is %d bytes, want the %d-byte bundle", len(got), len(content))
+			}
+		})
+	}
+}
+
+func TestWasmETag(t *testing.T) {
+	h := newHandler(t, fakeBundle(t, wasmContent("one")))
+
+	br := get(h, WasmPath, "Accept-Encoding", "br")
+	gz := get(h, WasmPath, "Accept-Encoding", "gzip")
+	id := get(h, WasmPath)
+	etags := map[string]string{"br": br.Header().Get("ETag"), "gzip": gz.Header().Get("ETag"), "identity": id.Header().Get("ETag")}
+	seen := map[string]string{}
+	for enc, tag := range etags {
+		if !strings.HasPrefix(tag, `"`) || !strings.HasSuffix(tag, `"`) {
+			t.Errorf("%s ETag %q is not a quoted strong ETag", enc, tag)
+		}
+		if other, dup := seen[tag]; dup {
+			t.Errorf("%s and %s share ETag %s; each encoding is its own representation", enc, other, tag)
+		}
+		seen[tag] = enc
+	}
+
+	// Revalidation with the current ETag: 304, no body, same validators.
+	w := get(h, WasmPath, "Accept-Encoding", "br", "If-None-Match", etags["br"])
+	if w.Code != http.StatusNotModified {
+		t.Fatalf("If-None-Match with the current ETag: status %d, want 304", w.Code)
+	}
+	if w.Body.Len() != 0 {
+		t.Errorf("304 has a %d-byte body", w.Body.Len())
+	}
+	if got := w.Header().Get("ETag"); got != etags["br"] {
+		t.Errorf("304 ETag = %q, want %q", got, etags["br"])
+	}
+	if got := w.Header().Get("Vary"); got != "Accept-Encoding" {
+		t.Errorf("304 Vary = %q, want Accept-Encoding", got)
+	}
+
+	// A cached gzip copy presented to a client that now gets br is not fresh.
+	if w := get(h, WasmPath, "Accept-Encoding", "br", "If-None-Match", etags["gzip"]); w.Code != http.StatusOK {
+		t.Errorf("If-None-Match with another encoding's ETag: status %d, want 200", w.Code)
+	}
+
+	// After a rebuild every ETag changes: a browser revalidating its old
+	// copy gets the new bundle, never a 304.
+	h2 := newHandler(t, fakeBundle(t, wasmContent("two")))
+	w = get(h2, WasmPath, "Accept-Encoding", "br", "If-None-Match", etags["br"])
+	if w.Code != http.StatusOK {
+		t.Fatalf("old ETag after a rebuild: status %d, want 200", w.Code)
+	}
+	if w.Header().Get("ETag") == etags["br"] {
+		t.Error("ETag did not change with the bundle")
+	}
+}
+
+func TestWasmHeadAndRange(t *testing.T) {
+	content := wasmContent("range")
+	h := newHandler(t, fakeBundle(t, content))
+
+	r := httptest.NewRequest(http.MethodHead, WasmPath, nil)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusOK || w.Body.Len() != 0 {
+		t.Errorf("HEAD: status %d with %d body bytes, want 200 and none", w.Code, w.Body.Len())
+	}
+	if got := w.Header().Get("Content-Type"); got != "application/wasm" {
+		t.Errorf("HEAD Content-Type = %q", got)
+	}
+
+	w = get(h, WasmPath, "Range", "bytes=0-3")
+	if w.Code != http.StatusPartialContent || w.Body.String() != "\x00asm" {
+		t.Errorf("Range: status %d body %q, want 206 and the magic number", w.Code, w.Body.String())
+	}
+}
+
+func TestStalePrecompressedCopyIgnored(t *testing.T) {
+	dir := fakeBundle(t, wasmContent("old"))
+	// Rebuild app.wasm without recompressing: the .br and .gz are stale.
+	fresh := wasmContent("new")
+	if err := os.WriteFile(filepath.Join(dir, "app.wasm"), fresh, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newHandler(t, dir)
+	w := get(h, WasmPath, "Accept-Encoding", "br, gzip")
+	if enc := w.Header().Get("Content-Encoding"); enc != "" {
+		t.Fatalf("served the stale %s copy", enc)
+	}
+	if !bytes.Equal(w.Body.Bytes(), fresh) {
+		t.Fatal("did not serve the current app.wasm")
+	}
+}
+
+func TestMissingBundle(t *testing.T) {
+	_, err := New(Config{Dir: t.TempDir(), Logger: quietLogger()})
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("New without app.wasm: err = %v, want one wrapping fs.ErrNotExist", err)
+	}
+}
+
+func TestPagesAndStatic(t *testing.T) {
+	h := newHandler(t, fakeBundle(t, wasmContent("pages")))
+
+	for _, path := range []string{"/", "/notifications", "/ticker", "/danmaku", "/admin"} {
+		w := get(h, path)
+		if w.Code != http.StatusOK {
+			t.Errorf("GET %s: status %d, want 200 (server-side rendered page)", path, w.Code)
+			continue
+		}
+		body := w.Body.String()
+		for _, want := range []string{`id="status"`, `href="/web/app.css"`, "/app.js", "Tether"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("GET %s: page lacks %s", path, want)
+			}
+		}
+	}
+	if body := get(h, "/").Body.String(); !strings.Contains(body, `id="login-name"`) {
+		t.Error("the chat page is not prerendered with its sign-in form")
+	}
+	if body := get(h, "/admin").Body.String(); !strings.Contains(body, `id="admin-kick-btn"`) {
+		t.Error("the admin page is not prerendered")
+	}
+
+	if w := get(h, "/no-such-page"); w.Code != http.StatusNotFound {
+		t.Errorf("unknown page: status %d, want 404", w.Code)
+	}
+	if w := get(h, "/web/app.css"); w.Code != http.StatusOK || w.Body.String() != "body{color:red}" {
+		t.Errorf("/web/app.css: status %d body %q", w.Code, w.Body.String())
+	}
+	if w := get(h, "/web/sub/"); w.Code == http.StatusOK {
+		t.Error("/web/sub/ lists a directory")
+	}
+	if w := get(h, "/web/../webapp.go"); w.Code == http.StatusOK {
+		t.Error("/web/.. escapes the web directory")
+	}
+}
+
+func TestServiceWorkerFollowsBundle(t *testing.T) {
+	worker := func(seed string) string {
+		h := newHandler(t, fakeBundle(t, wasmContent(seed)))
+		w := get(h, "/app-worker.js")
+		if w.Code != http.StatusOK {
+			t.Fatalf("/app-worker.js: status %d", w.Code)
+		}
+		return w.Body.String()
+	}
+	a, a2, b := worker("same"), worker("same"), worker("other")
+	if a != a2 {
+		t.Error("the same bundle gives two service workers: browsers would reinstall on every restart")
+	}
+	if a == b {
+		t.Error("a new bundle leaves the service worker unchanged: browsers would keep the old app")
+	}
+}
