@@ -28,8 +28,9 @@ vet-wasm:
 	GOOS=js GOARCH=wasm $(GO) vet ./shared/... ./client/... ./cmd/tether-web/...
 
 ## e2e: the browser end-to-end tests only (needs chromium)
+E2E_PKG ?= ./client/ui/e2e/...
 e2e: wasm
-	$(GO) test -race -run E2E ./e2e/...
+	$(GO) test -race -run E2E $(E2E_PKG)
 
 ## bench: benchmarks
 bench:

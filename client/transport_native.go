@@ -84,7 +84,9 @@ func (s *nativeSocket) Write(ctx context.Context, frame []byte) error {
 	if err := s.ws.SetWriteDeadline(deadline); err != nil {
 		return fmt.Errorf("websocket write: %w", err)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = s.ws.SetWriteDeadline(time.Now()) })
+	// The underlying net.Conn's deadline: gorilla's SetWriteDeadline stores
+	// a field that its writer reads, which is a data race from here.
+	stop := context.AfterFunc(ctx, func() { _ = s.ws.NetConn().SetWriteDeadline(time.Now()) })
 	defer stop()
 	if err := s.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
 		if ctx.Err() != nil {

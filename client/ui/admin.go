@@ -117,10 +117,18 @@ func parseStats(body []byte) map[string]float64 {
 	return out
 }
 
+// adminHead is the admin page's static title.
+const adminHead = `<div class="page-head"><h1>Admin</h1><p class="muted">Drives the server's HTTP API from the browser: the same calls a backend makes with curl (see docs/api.md).</p></div>`
+
 // Render draws the admin page.
 func (a *AdminPage) Render() app.UI {
+	if app.IsServer {
+		// No forms in the server-rendered page: they would be replaced, with
+		// whatever was typed, when the wasm starts.
+		return h("div", "page", app.Raw(adminHead), a.renderStats(), app.Raw(`<p class="empty">Loading…</p>`))
+	}
 	return h("div", "page",
-		app.Raw(`<div class="page-head"><h1>Admin</h1><p class="muted">Drives the server's HTTP API from the browser: the same calls a backend makes with curl (see docs/api.md).</p></div>`),
+		app.Raw(adminHead),
 		a.renderStats(),
 		h("div", "grid-2", a.renderKick(), a.renderPush()),
 		a.renderOnline(),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"net/url"
 	"time"
 
@@ -58,10 +57,10 @@ func (s *Session) SignIn(ctx context.Context, nick string, page *url.URL, resume
 	var sess authSession
 	var err error
 	if resume {
-		sess, err = s.authCall(ctx, http.MethodGet, pathMe, nil)
+		sess, err = s.authCall(ctx, "GET", pathMe, nil)
 	}
 	if !resume || err != nil {
-		sess, err = s.authCall(ctx, http.MethodPost, pathGuest, map[string]string{"name": nick})
+		sess, err = s.authCall(ctx, "POST", pathGuest, map[string]string{"name": nick})
 	}
 	switch {
 	case errors.Is(err, errNoAuth):
@@ -88,7 +87,7 @@ func (s *Session) SignOut() {
 	s.mu.Unlock()
 	s.Logout()
 	if cookie {
-		go s.call(context.Background(), http.MethodPost, pathLogout, nil)
+		go s.call(context.Background(), "POST", pathLogout, nil)
 	}
 }
 
@@ -98,9 +97,9 @@ func (s *Session) authCall(ctx context.Context, method, path string, body any) (
 	switch {
 	case r.Err != nil:
 		return authSession{}, errors.New(r.Problem())
-	case r.Status == http.StatusNotFound:
+	case r.Status == 404:
 		return authSession{}, errNoAuth
-	case r.Status != http.StatusOK:
+	case r.Status != 200:
 		return authSession{}, errors.New(r.Problem())
 	}
 	var sess authSession
@@ -114,9 +113,9 @@ func (s *Session) authCall(ctx context.Context, method, path string, body any) (
 // that is refused (expired, or the server's secret changed), a new guest
 // login under the same nickname.
 func (s *Session) renewToken(ctx context.Context, nick string) (time.Time, error) {
-	sess, err := s.authCall(ctx, http.MethodPost, pathRefresh, nil)
+	sess, err := s.authCall(ctx, "POST", pathRefresh, nil)
 	if err != nil {
-		sess, err = s.authCall(ctx, http.MethodPost, pathGuest, map[string]string{"name": nick})
+		sess, err = s.authCall(ctx, "POST", pathGuest, map[string]string{"name": nick})
 	}
 	if err != nil {
 		return time.Time{}, err
@@ -173,8 +172,8 @@ func (s *Session) probe(ctx context.Context, cl *client.Client, nick string) {
 		s.probing, s.probedAt = false, time.Now()
 		s.mu.Unlock()
 	}()
-	r := s.call(ctx, http.MethodGet, pathMe, nil)
-	if r.Err != nil || r.Status != http.StatusUnauthorized {
+	r := s.call(ctx, "GET", pathMe, nil)
+	if r.Err != nil || r.Status != 401 {
 		return // the server is down, or the cookie is fine
 	}
 	if _, err := s.renewToken(ctx, nick); err == nil {

@@ -44,12 +44,12 @@ const (
 	topicChat                       // rooms, messages, members, chat errors
 	topicToasts                     // toasts shown or dismissed
 	topicNotifications              // the notification log
-	topicTicker                     // quotes (watchers are called at most every tickerFrame)
 	topicDanmaku                    // a comment arrived; the payload is the shared.DanmakuComment
 )
 
 // tickerFrame coalesces ticker updates: however fast quotes arrive, the
-// ticker table re-renders at most this often.
+// ticker table re-renders at most this often. Quotes have no topic: the
+// ticker page polls tickerVersion once per frame.
 const tickerFrame = 100 * time.Millisecond
 
 // Session is the app's one connection to the server and everything the

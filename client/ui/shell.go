@@ -24,8 +24,8 @@ type Shell struct {
 	// Page is the path of the page to show.
 	Page string
 
-	s      *Session
-	stop   func()
+	s          *Session
+	stop       func()
 	newVersion bool // the service worker downloaded a new build
 }
 
@@ -42,7 +42,23 @@ func (sh *Shell) OnMount(ctx app.Context) {
 	// wasm starts; browser tests wait for body[data-ready] before touching
 	// anything.
 	app.Window().Get("document").Get("body").Call("setAttribute", "data-ready", "true")
-	sh.stop = sh.s.watch(topicState, redraw(ctx))
+	// Browsers check for a new service worker (a new build) on their own
+	// schedule; ask now, and whenever the connection comes back, as a
+	// restarted server may serve a new build.
+	app.TryUpdate()
+	wasDown := false
+	sh.stop = sh.s.watch(topicState, func(any) {
+		switch sh.s.Status().Info.State {
+		case client.Reconnecting:
+			wasDown = true
+		case client.Open:
+			if wasDown {
+				wasDown = false
+				app.TryUpdate()
+			}
+		}
+		update(ctx, nil)
+	})
 	if sh.s.Status().LoggedIn {
 		return
 	}
@@ -249,8 +265,18 @@ func (l *LoginCard) OnMount(ctx app.Context) {
 // OnDismount stops following the sign-in.
 func (l *LoginCard) OnDismount() { l.stop() }
 
+// loginIntro is the sign-in card's static top.
+const loginIntro = `<div class="login-intro"><img class="login-logo" src="/web/icon.svg" alt="" width="56" height="56"><h1>Welcome to Tether</h1><p class="muted">Real-time chat, notifications, a live ticker and danmaku — over one WebSocket, in Go. Pick a nickname to join.</p></div>`
+
 // Render draws the sign-in card.
 func (l *LoginCard) Render() app.UI {
+	if app.IsServer {
+		// The server-rendered page is replaced when the wasm starts: a form
+		// here would swallow what is typed before that (or submit itself
+		// natively). Its controls appear with the live app.
+		return h("div", "login-wrap", h("div", "card login-card", app.Raw(loginIntro),
+			app.Raw(`<div class="login-form skeleton" aria-hidden="true"><div class="input"></div><div class="btn btn-primary">Join</div></div>`)))
+	}
 	st := l.s.Status()
 	msg, label := orDefault(l.err, st.Problem), "Join"
 	if st.SigningIn {
@@ -258,7 +284,7 @@ func (l *LoginCard) Render() app.UI {
 	}
 	return h("div", "login-wrap",
 		h("div", "card login-card",
-			app.Raw(`<div class="login-intro"><img class="login-logo" src="/web/icon.svg" alt="" width="56" height="56"><h1>Welcome to Tether</h1><p class="muted">Real-time chat, notifications, a live ticker and danmaku — over one WebSocket, in Go. Pick a nickname to join.</p></div>`),
+			app.Raw(loginIntro),
 			form("login-form", "login-form", l.submit,
 				srLabel("login-name", "Nickname"),
 				input("login-name", "text", "input", "Your nickname",

@@ -14,6 +14,9 @@ import (
 // waiting to reconnect; "kicked: reason" after a kick.
 func statusLabel(st Status, now time.Time, online bool) (class, text string) {
 	if !st.LoggedIn {
+		if st.SigningIn {
+			return "connecting", "signing in…"
+		}
 		return "offline", "offline"
 	}
 	info := st.Info

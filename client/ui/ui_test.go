@@ -93,6 +93,7 @@ func TestStatusLabel(t *testing.T) {
 		wantText  string
 	}{
 		{"signed out", Status{}, true, "offline", "offline"},
+		{"signing in", Status{SigningIn: true}, true, "connecting", "signing in…"},
 		{"connecting", in(client.StateInfo{State: client.Connecting}), true, "connecting", "connecting…"},
 		{"connecting offline", in(client.StateInfo{State: client.Connecting}), false, "offline", "offline · waiting for the network"},
 		{"open", in(client.StateInfo{State: client.Open}), true, "connected", "connected"},

@@ -293,11 +293,21 @@ func TestPagesAndStatic(t *testing.T) {
 			}
 		}
 	}
-	if body := get(h, "/").Body.String(); !strings.Contains(body, `id="login-name"`) {
-		t.Error("the chat page is not prerendered with its sign-in form")
+	if body := get(h, "/").Body.String(); !strings.Contains(body, "Welcome to Tether") {
+		t.Error("the chat page is not prerendered with its sign-in card")
 	}
-	if body := get(h, "/admin").Body.String(); !strings.Contains(body, `id="admin-kick-btn"`) {
+	if body := get(h, "/admin").Body.String(); !strings.Contains(body, `id="admin-stats"`) {
 		t.Error("the admin page is not prerendered")
+	}
+	// Controls exist only in the live app: typed into the prerendered page,
+	// text would be lost when the wasm replaces it.
+	for _, path := range []string{"/", "/admin"} {
+		body := get(h, path).Body.String()
+		for _, id := range []string{`id="login-name"`, `id="login-btn"`, `id="admin-kick-user"`, `id="admin-push-btn"`} {
+			if strings.Contains(body, id) {
+				t.Errorf("GET %s: the prerendered page has the control %s", path, id)
+			}
+		}
 	}
 
 	if w := get(h, "/no-such-page"); w.Code != http.StatusNotFound {
