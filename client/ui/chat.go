@@ -19,7 +19,7 @@ type ChatPage struct {
 	s       *Session
 	stop    func()
 	cancel  context.CancelFunc
-	queue   chan shared.ChatSend
+	queue   chan shared.Message // chat lines and dice rolls, sent in order
 	sendErr string
 	roomErr string
 }
@@ -36,7 +36,7 @@ func (c *ChatPage) OnMount(ctx app.Context) {
 	})
 	sctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
-	c.queue = make(chan shared.ChatSend, 64)
+	c.queue = make(chan shared.Message, 64)
 	go func() {
 		for {
 			select {
@@ -86,6 +86,7 @@ func (c *ChatPage) Render() app.UI {
 				input("chat-input", "text", "input", composerHint(v),
 					append(flag("disabled", noRoom), "maxlength", strconv.Itoa(shared.MaxTextLen))...),
 				submit("chat-send", "btn btn-primary", "Send", noRoom),
+				diceButton(noRoom, c.roll),
 			),
 		),
 		renderMembers(v, me),

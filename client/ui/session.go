@@ -328,6 +328,11 @@ func (s *Session) wire(cl *client.Client) {
 			s.onChat(m, meta)
 		}
 	})
+	client.OnMeta(cl, func(m shared.DiceRolled, meta client.Meta) {
+		if mine() {
+			s.onDice(m, meta)
+		}
+	})
 	client.On(cl, func(m shared.PresenceJoin) {
 		if mine() {
 			s.onPresence(m.Room, m.Member, true)

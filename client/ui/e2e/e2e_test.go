@@ -131,6 +131,12 @@ func TestE2EChat(t *testing.T) {
 	bob.waitChat("hello from alice", stepTimeout)
 	bob.say("hi alice, bob here")
 	alice.waitChat("hi alice, bob here", stepTimeout)
+
+	// README's worked example: the dice roll is made by the server and
+	// reaches everyone in the room.
+	alice.do("roll the dice", stepTimeout, chromedp.Click(chromedp.CSS("#chat-dice")))
+	bob.waitChat("rolled", stepTimeout)
+	alice.waitChat("rolled", stepTimeout)
 }
 
 // TestE2EPushToOneUser: an HTTP push to one user shows a toast in that

@@ -1,0 +1,45 @@
+package ui
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/shared"
+)
+
+// This file is step 3 of README's "Add your own message type": the chat
+// page's dice button sends shared.DiceRoll, and the shared.DiceRolled the
+// server publishes becomes a line in the room (wired in Session.wire).
+
+// diceSides is the die the button rolls.
+const diceSides = 20
+
+// diceButton rolls a die in the current room.
+func diceButton(disabled bool, roll app.EventHandler) app.UI {
+	return elem("button", "btn btn-ghost", append(flag("disabled", disabled),
+		"type", "button", "id", "chat-dice", "title", "Roll a d20 for the room", "aria-label", "Roll a d20"),
+		[]app.UI{app.Text("🎲")}).OnClick(roll)
+}
+
+// roll queues a dice roll for the current room, in order with chat lines.
+func (c *ChatPage) roll(app.Context, app.Event) {
+	room := c.s.Chat().Current
+	if room == "" {
+		return
+	}
+	select {
+	case c.queue <- shared.DiceRoll{Room: room, Sides: diceSides}:
+	default:
+		c.sendErr = "Too many messages waiting; slow down."
+	}
+}
+
+// onDice shows a roll as a line of its room.
+func (s *Session) onDice(m shared.DiceRolled, meta client.Meta) {
+	s.onChat(shared.ChatMessage{Room: m.Room, User: m.User, Name: m.Name,
+		Text: "🎲 rolled " + strconv.Itoa(m.Result) + " (d" + strconv.Itoa(m.Sides) + ")",
+		Time: time.Now().UnixMilli()}, meta) // a roll carries no time: show when it arrived
+}
