@@ -32,9 +32,10 @@ E2E_PKG ?= ./client/ui/e2e/...
 e2e: wasm
 	$(GO) test -race -run E2E $(E2E_PKG)
 
-## bench: benchmarks
+## bench: the Go benchmarks (more, and a load run, come with the bench issue;
+## meanwhile `go run ./cmd/tether-load -h` drives a running server)
 bench:
-	@echo "no benchmarks yet"
+	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 ## size: the bundle's sizes, raw, gzip and brotli
 size: wasm
