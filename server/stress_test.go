@@ -408,16 +408,21 @@ const (
 	// go out on a user's first join only, so few users keep the join phase
 	// from being an O(n²) storm of presence.join frames.
 	slowUsers = 5
-	// slowRate and slowMessages: 50 messages/s for 4 s.
+	// slowRate and slowMessages: 50 messages/s for 8 s.
 	slowRate     = 50
-	slowMessages = 200
-	// slowQueue is the send queue of every connection.
-	slowQueue = 64
+	slowMessages = 400
+	// slowQueue is the send queue of every connection: the server's
+	// default. The stalled client overflows it about 40 messages after its
+	// socket buffers fill (at ~message 300); a reading client would have to
+	// lag 256 messages (5 s) behind to overflow, which even the race
+	// detector on a busy 2-core CI machine does not make it do (a queue of
+	// 64 did: 30 readers were cut as slow consumers there).
+	slowQueue = 256
 	// slowMessageSize is the size of each message's text.
 	slowMessageSize = 1 << 10
 	// slowHeapBound bounds the growth of the heap in use (after GC) while
 	// the room is served: the server's 501 connections (gorilla's 4 KiB
-	// read and write buffers, a 64-frame queue, room and hub entries) plus
+	// read and write buffers, a 256-slot queue, room and hub entries) plus
 	// the 501 test clients in this same process and 100,000 latency samples,
 	// i.e. 64 KiB per socket. Measured: 15–19 MiB. Under the race detector
 	// on an overloaded machine, where the readers lag by a second or more,
@@ -425,11 +430,12 @@ const (
 	// live objects, the rest being partly used spans, which HeapInuse
 	// counts whole.
 	slowHeapBound = 64 << 20
-	// slowWriteTimeout is the server's write timeout. The writer of the
-	// stalled client is blocked in a write from about the 25th message; its
-	// queue must overflow (about 65 messages, 1.3 s, later) before that
-	// write times out, which would close it with 1006 instead of 4002.
-	slowWriteTimeout = 5 * time.Second
+	// slowWriteTimeout is the server's write timeout (its default). The
+	// writer of the stalled client is blocked in a write from about the
+	// 40th message; its queue must overflow (about 256 messages, 5 s,
+	// later) before that write times out, which would close it with 1006
+	// instead of 4002.
+	slowWriteTimeout = 10 * time.Second
 	// slowP99 bounds the 99th percentile of publish→receive latency; checked
 	// without the race detector only (see raceEnabled).
 	slowP99 = 100 * time.Millisecond
