@@ -280,11 +280,7 @@ func readWelcome(ctx context.Context, sock Socket) (shared.Welcome, error) {
 	if err != nil {
 		return shared.Welcome{}, fmt.Errorf("read welcome: %w", err)
 	}
-	env, err := shared.DecodeEnvelope(frame)
-	if err != nil {
-		return shared.Welcome{}, fmt.Errorf("read welcome: %w", err)
-	}
-	w, err := shared.Unmarshal[shared.Welcome](env)
+	w, _, err := shared.UnmarshalFrame[shared.Welcome](frame)
 	if err != nil {
 		return shared.Welcome{}, fmt.Errorf("first message is not a valid welcome: %w", err)
 	}

@@ -287,11 +287,7 @@ func readWelcomeFrame(ws *websocket.Conn) (shared.Welcome, error) {
 	if err != nil {
 		return shared.Welcome{}, fmt.Errorf("read welcome: %w", err)
 	}
-	env, err := shared.DecodeEnvelope(frame)
-	if err != nil {
-		return shared.Welcome{}, fmt.Errorf("read welcome: %w", err)
-	}
-	w, err := shared.Unmarshal[shared.Welcome](env)
+	w, _, err := shared.UnmarshalFrame[shared.Welcome](frame)
 	if err != nil {
 		return shared.Welcome{}, fmt.Errorf("first frame is not welcome: %w", err)
 	}

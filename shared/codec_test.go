@@ -177,6 +177,30 @@ func TestUnmarshal(t *testing.T) {
 	}
 }
 
+func TestUnmarshalFrame(t *testing.T) {
+	tests := []struct {
+		frame   string
+		wantErr error
+	}{
+		{`{"type":"kicked","id":3,"data":{"reason":"bye"}}`, nil},
+		{`{"type":"kicked"`, shared.ErrMalformed},
+		{`{"type":"welcome","data":{}}`, shared.ErrUnknownType},
+		{`{"type":"kicked","data":{"reason":5}}`, shared.ErrBadData},
+	}
+	for _, tt := range tests {
+		k, env, err := shared.UnmarshalFrame[shared.Kicked]([]byte(tt.frame))
+		if tt.wantErr != nil {
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("UnmarshalFrame(%s) error = %v, want %v", tt.frame, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || k.Reason != "bye" || env.ID != 3 {
+			t.Errorf("UnmarshalFrame(%s) = %+v, %+v, %v", tt.frame, k, env, err)
+		}
+	}
+}
+
 type badName struct{}
 
 func (badName) MessageType() string { return "Bad Name" }

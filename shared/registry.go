@@ -112,6 +112,18 @@ func Unmarshal[T Message](env Envelope) (T, error) {
 	return m, err
 }
 
+// UnmarshalFrame decodes a whole frame that must carry a T: the envelope,
+// then its data. Errors are as for DecodeEnvelope and Unmarshal.
+func UnmarshalFrame[T Message](frame []byte) (T, Envelope, error) {
+	env, err := DecodeEnvelope(frame)
+	if err != nil {
+		var zero T
+		return zero, Envelope{}, err
+	}
+	m, err := Unmarshal[T](env)
+	return m, env, err
+}
+
 // TypeOf returns the wire name of T.
 func TypeOf[T Message]() string {
 	var zero T
