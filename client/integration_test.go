@@ -321,3 +321,70 @@ func TestDiceRoll(t *testing.T) {
 		t.Fatal("no dice.rolled arrived")
 	}
 }
+
+// TestSlowConsumerResumes: a client too slow to keep up is closed by the
+// server with 4002 (slow consumer), reconnects by itself and resumes from
+// history, so it still ends with every message once, in order.
+func TestSlowConsumerResumes(t *testing.T) {
+	const total = 300
+	body := strings.Repeat("x", 32<<10) // big frames fill the socket buffers fast
+	s := startServer(t, server.Config{SendQueue: 8, HistorySize: 2 * total, MessageRate: -1})
+	c := client.New(client.Options{URL: s.wsURL("slowpoke"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var got []string
+	all := make(chan struct{})
+	client.On(c, func(n shared.Notification) {
+		<-release // the first handler call blocks the read loop: the client stops reading
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, n.Title)
+		if len(got) == total {
+			close(all)
+		}
+	})
+	closes := make(chan int, 1)
+	c.OnState(func(si client.StateInfo) {
+		if si.State == client.Reconnecting {
+			select { // the first drop is the one under test
+			case closes <- si.CloseCode:
+			default:
+			}
+		}
+	})
+	runClient(t, c)
+	if _, err := c.Join(context.Background(), "firehose", 0); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= total; i++ {
+		if _, _, err := s.srv.Publish("firehose", shared.Notification{Title: fmt.Sprintf("n%04d", i), Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := s.srv.Stats().Dropped; d == 0 {
+		t.Fatalf("publishing %d frames of 32 KiB to a client that does not read dropped none: the test did not make it slow", total)
+	}
+	close(release)
+	select {
+	case code := <-closes:
+		if code != shared.CloseSlowConsumer {
+			t.Errorf("the slow client's connection ended with %d, want %d (slow consumer)", code, shared.CloseSlowConsumer)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow client was never disconnected")
+	}
+	select {
+	case <-all:
+	case <-time.After(20 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("after resuming the slow client has %d of %d messages", len(got), total)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, title := range got {
+		if want := fmt.Sprintf("n%04d", i+1); title != want {
+			t.Fatalf("message %d is %q, want %q (lost, duplicated or out of order)", i, title, want)
+		}
+	}
+}

@@ -72,8 +72,8 @@ type Config struct {
 	// larger one closes the connection with code 1009.
 	ReadLimit int64
 	// SendQueue is the capacity of each connection's send queue; 0 → 256. A
-	// connection whose queue overflows is closed with code 4002. A join
-	// queues joined and its replay at once, so keep it above HistorySize.
+	// connection whose queue overflows is closed with code 4002. A join's
+	// replay takes one slot however long it is.
 	SendQueue int
 	// WriteTimeout bounds each write to a socket; 0 → 10s.
 	WriteTimeout time.Duration

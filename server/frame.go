@@ -15,11 +15,16 @@ import (
 // the buffer each connection's queue allocates whole stays at 8 bytes a
 // slot, and one prepared frame is shared by every queue it is in; a frame is
 // not changed once queued.
+//
+// A batch item carries several frames (a join's replay) in one slot: the
+// replay is bounded by the room's history, not by the send queue, so a room
+// whose history is longer than the queue can still be resumed.
 type outFrame struct {
 	prepared *websocket.PreparedMessage
 	raw      []byte
-	typ      string // the envelope's type
-	size     int    // the encoded envelope's length in bytes
+	typ      string      // the envelope's type
+	size     int         // the encoded envelope's length in bytes
+	batch    []*outFrame // when set, the frames to write in order instead
 }
 
 // encode wraps m in env and encodes it for one connection.

@@ -81,7 +81,8 @@ func (r *room) replay(j shared.Join, now time.Time) (recovered bool, msgs []entr
 }
 
 // join adds c to the room and queues, in this order and under the room's
-// lock, joined (with the request id) and the replayed messages to c, so that
+// lock, joined (with the request id) and the replayed messages (as one batch)
+// to c, so that
 // the first live message follows the replay without gap or repeat. The
 // other members hear presence.join when this is the user's first connection
 // in the room.
@@ -109,12 +110,16 @@ func (r *room) join(c *Conn, reqID uint64, j shared.Join, now time.Time) error {
 	if err := c.sendEnv(shared.Envelope{ID: reqID}, joined); err != nil {
 		return err
 	}
-	for _, e := range msgs {
-		if err := c.enqueue(e.frame); err != nil {
-			return err
-		}
+	if len(msgs) == 0 {
+		return nil
 	}
-	return nil
+	// One queue slot for the whole replay: it is bounded by the history, and
+	// must not trip the slow-consumer cap of a client that is just resuming.
+	batch := make([]*outFrame, len(msgs))
+	for i, e := range msgs {
+		batch[i] = e.frame
+	}
+	return c.enqueue(&outFrame{batch: batch})
 }
 
 // leave removes c from the room. The other members hear presence.leave when

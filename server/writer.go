@@ -50,8 +50,17 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-// write writes one queued frame within the write timeout.
+// write writes one queued frame, or each frame of a batch, within the write
+// timeout each.
 func (c *Conn) write(f *outFrame) error {
+	for _, sub := range f.batch {
+		if err := c.write(sub); err != nil {
+			return err
+		}
+	}
+	if f.batch != nil {
+		return nil
+	}
 	if err := c.ws.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout)); err != nil {
 		return err
 	}
