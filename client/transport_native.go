@@ -19,6 +19,11 @@ type NativeTransport struct {
 	Dialer *websocket.Dialer
 	// Header is sent with the handshake (e.g. Origin, Authorization, Cookie).
 	Header http.Header
+	// HeaderFunc, when set, is called before every dial and its header is
+	// sent instead of Header: a client whose token expires (close 1008)
+	// reconnects with a fresh one, e.g. "Authorization: Bearer " + token().
+	// An error stops that dial attempt (the client retries with backoff).
+	HeaderFunc func(ctx context.Context) (http.Header, error)
 }
 
 func defaultTransport() Transport { return NativeTransport{} }
@@ -29,7 +34,15 @@ func (t NativeTransport) Dial(ctx context.Context, url string) (Socket, error) {
 	if d == nil {
 		d = websocket.DefaultDialer
 	}
-	ws, resp, err := d.DialContext(ctx, url, t.Header)
+	header := t.Header
+	if t.HeaderFunc != nil {
+		h, err := t.HeaderFunc(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("websocket dial: handshake header: %w", err)
+		}
+		header = h
+	}
+	ws, resp, err := d.DialContext(ctx, url, header)
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("websocket handshake: HTTP %s: %w", resp.Status, err)

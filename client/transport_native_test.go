@@ -5,6 +5,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -208,5 +209,35 @@ func TestNativeClient(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("server never saw the close frame")
+	}
+}
+
+// TestNativeTransportHeaderFunc: every dial asks HeaderFunc for a fresh
+// header (a refreshed token), and its error stops the dial.
+func TestNativeTransportHeaderFunc(t *testing.T) {
+	seen := make(chan string, 4)
+	url := wsServer(t, func(r *http.Request, ws *websocket.Conn) {
+		seen <- r.Header.Get("Authorization")
+	})
+	n := 0
+	tr := NativeTransport{HeaderFunc: func(context.Context) (http.Header, error) {
+		n++
+		if n == 3 {
+			return nil, errors.New("token service down")
+		}
+		return http.Header{"Authorization": {fmt.Sprintf("Bearer token-%d", n)}}, nil
+	}}
+	for i := 1; i <= 2; i++ {
+		s, err := tr.Dial(context.Background(), url)
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		if got, want := <-seen, fmt.Sprintf("Bearer token-%d", i); got != want {
+			t.Fatalf("dial %d sent Authorization %q, want %q", i, got, want)
+		}
+		_ = s.Close(1000, "")
+	}
+	if _, err := tr.Dial(context.Background(), url); err == nil || !strings.Contains(err.Error(), "token service down") {
+		t.Fatalf("dial with a failing HeaderFunc = %v, want its error", err)
 	}
 }
