@@ -177,7 +177,7 @@ func newAuth(o options, log *slog.Logger) (*auth.Auth, error) {
 		}
 		log.Warn("no -secret/TETHER_SECRET: signing tokens with a random secret; they die with this process")
 	}
-	a, err := auth.New(auth.Config{Secret: secret, Guest: guestOn(o), Logger: log})
+	a, err := auth.New(auth.Config{Secret: secret, Guest: guestOn(o), TTL: o.tokenTTL, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}

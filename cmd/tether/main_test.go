@@ -55,6 +55,8 @@ func TestParseOptions(t *testing.T) {
 		{name: "bad duration", args: []string{"-heartbeat", "soon"}, wantErr: "-heartbeat"},
 		{name: "bad origin", args: []string{"-origins", "app.example"}, wantErr: "not an origin"},
 		{name: "bad bool", env: map[string]string{"TETHER_COMPRESSION": "maybe"}, wantErr: "-compression"},
+		{name: "token ttl", args: []string{"-token-ttl", "30m"}, check: func(o options) bool { return o.tokenTTL == 30*time.Minute }},
+		{name: "token ttl too short", args: []string{"-token-ttl", "5s"}, wantErr: "at least 1m"},
 		{name: "tiny read limit", args: []string{"-read-limit", "10"}, wantErr: "at least 1024"},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected arguments"},
 	}

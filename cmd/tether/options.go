@@ -26,6 +26,7 @@ type options struct {
 	logLevel         slog.Level
 
 	secret      string
+	tokenTTL    time.Duration
 	guest       bool
 	guestSet    bool
 	origins     []string
@@ -77,6 +78,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	historyTTL := str("history-ttl", "TETHER_HISTORY_TTL", "10m", "how long room messages are kept")
 	logLevel := str("log-level", "TETHER_LOG_LEVEL", "info", "debug, info, warn or error")
 	fs.StringVar(&o.secret, "secret", env("TETHER_SECRET", ""), "token signing secret, at least 32 bytes; empty → random per process (tokens die with it) [TETHER_SECRET]")
+	tokenTTL := str("token-ttl", "TETHER_TOKEN_TTL", "12h", "lifetime of issued connection tokens; a connection is closed with 1008 when its token expires")
 	guest := str("guest", "TETHER_GUEST", "", "allow guest login (true/false); default: on without -secret, off with one")
 	origins := str("origins", "TETHER_ORIGINS", "", "comma-separated origins allowed to open WebSockets, e.g. https://app.example; empty → same origin only")
 	readLimit := str("read-limit", "TETHER_READ_LIMIT", "65536", "largest client message in bytes (over → close 1009)")
@@ -129,6 +131,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	dur("heartbeat-timeout", *heartbeatTimeout, &o.heartbeatTimeout)
 	dur("history-ttl", *historyTTL, &o.historyTTL)
 	dur("ticker", *ticker, &o.ticker)
+	dur("token-ttl", *tokenTTL, &o.tokenTTL)
 	num("history", *history, &o.history)
 	if o.history == 0 {
 		o.history = -1 // 0 means "none" here; server.Config's 0 means the default
@@ -163,6 +166,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	switch {
 	case o.heartbeat <= 0:
 		errs = append(errs, errors.New("-heartbeat must be positive"))
+	case o.tokenTTL < time.Minute:
+		errs = append(errs, errors.New("-token-ttl must be at least 1m"))
 	case o.readLimit < 1024:
 		errs = append(errs, errors.New("-read-limit must be at least 1024 bytes"))
 	case o.sendQueue < 1:
