@@ -57,6 +57,8 @@ func TestParseOptions(t *testing.T) {
 		{name: "bad bool", env: map[string]string{"TETHER_COMPRESSION": "maybe"}, wantErr: "-compression"},
 		{name: "token ttl", args: []string{"-token-ttl", "30m"}, check: func(o options) bool { return o.tokenTTL == 30*time.Minute }},
 		{name: "token ttl too short", args: []string{"-token-ttl", "5s"}, wantErr: "at least 1m"},
+		{name: "trusted proxies", args: []string{"-trusted-proxies", "10.0.0.0/8, 127.0.0.1"}, check: func(o options) bool { return len(o.proxies) == 2 }},
+		{name: "bad proxy", args: []string{"-trusted-proxies", "lb.local"}, wantErr: "-trusted-proxies"},
 		{name: "tiny read limit", args: []string{"-read-limit", "10"}, wantErr: "at least 1024"},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected arguments"},
 	}

@@ -30,6 +30,7 @@ type options struct {
 	guest       bool
 	guestSet    bool
 	origins     []string
+	proxies     trustedProxies
 	readLimit   int64
 	msgRate     float64
 	msgBurst    int
@@ -81,6 +82,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	tokenTTL := str("token-ttl", "TETHER_TOKEN_TTL", "12h", "lifetime of issued connection tokens; a connection is closed with 1008 when its token expires")
 	guest := str("guest", "TETHER_GUEST", "", "allow guest login (true/false); default: on without -secret, off with one")
 	origins := str("origins", "TETHER_ORIGINS", "", "comma-separated origins allowed to open WebSockets, e.g. https://app.example; empty → same origin only")
+	proxies := str("trusted-proxies", "TETHER_TRUSTED_PROXIES", "", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client (for -max-conns-ip)")
 	readLimit := str("read-limit", "TETHER_READ_LIMIT", "65536", "largest client message in bytes (over → close 1009)")
 	msgRate := str("msg-rate", "TETHER_MSG_RATE", "50", "messages per second per connection; negative → unlimited")
 	msgBurst := str("msg-burst", "TETHER_MSG_BURST", "100", "message burst per connection")
@@ -163,6 +165,11 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		o.origins = append(o.origins, strings.ToLower(u.Scheme+"://"+u.Host))
 	}
 	o.apiKeys = splitList(*apiKeys)
+	if p, err := parseTrustedProxies(splitList(*proxies)); err != nil {
+		errs = append(errs, fmt.Errorf("-trusted-proxies: %w", err))
+	} else {
+		o.proxies = p
+	}
 	switch {
 	case o.heartbeat <= 0:
 		errs = append(errs, errors.New("-heartbeat must be positive"))
