@@ -268,3 +268,25 @@ func TestImportsOnlyStdlib(t *testing.T) {
 		}
 	}
 }
+
+func TestJSONField(t *testing.T) {
+	type inner struct {
+		N int `json:"n"`
+	}
+	type outer struct {
+		In inner `json:"in"`
+	}
+	tests := []struct{ body, want string }{
+		{`{"in":{"n":"x"}}`, "in.n"},
+		{`{"extra":1}`, "extra"},
+		{`{`, ""},
+	}
+	for _, tt := range tests {
+		dec := json.NewDecoder(strings.NewReader(tt.body))
+		dec.DisallowUnknownFields()
+		var o outer
+		if got := shared.JSONField(dec.Decode(&o)); got != tt.want {
+			t.Errorf("JSONField for %s = %q, want %q", tt.body, got, tt.want)
+		}
+	}
+}

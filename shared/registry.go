@@ -161,16 +161,25 @@ func decodeData(env Envelope, dst any) error {
 	return nil
 }
 
-// fieldOf extracts the JSON field path from a json decoding error.
-func fieldOf(err error) string {
+// JSONField names the field a json decoding error is about ("" when it
+// names none): the path of a wrong JSON type, or the name of an unknown
+// field that a DisallowUnknownFields decoder refused.
+func JSONField(err error) string {
 	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		return "data." + te.Field
+	if errors.As(err, &te) {
+		return te.Field
 	}
 	// encoding/json reports unknown fields only in the message text.
-	const unknown = "json: unknown field "
-	if msg := err.Error(); strings.HasPrefix(msg, unknown) {
-		return "data." + strings.Trim(strings.TrimPrefix(msg, unknown), `"`)
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return strings.Trim(f, `"`)
+	}
+	return ""
+}
+
+// fieldOf is JSONField under the envelope's "data".
+func fieldOf(err error) string {
+	if f := JSONField(err); f != "" {
+		return "data." + f
 	}
 	return ""
 }

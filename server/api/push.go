@@ -87,14 +87,8 @@ func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, dst any) bo
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		e := &shared.Error{Code: shared.CodeMalformed, Message: "body is not valid JSON for this endpoint: " + err.Error()}
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			e.Field = te.Field
-		} else if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			e.Field = strings.Trim(f, `"`)
-		}
-		writeError(w, http.StatusBadRequest, e)
+		writeError(w, http.StatusBadRequest, &shared.Error{Code: shared.CodeMalformed,
+			Message: "body is not valid JSON for this endpoint: " + err.Error(), Field: shared.JSONField(err)})
 		return false
 	}
 	if dec.More() {
@@ -161,7 +155,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 				writeJSON(w, http.StatusOK, resp) // not delivered: reported as 0, not an error
 				return
 			}
-			writeError(w, http.StatusInternalServerError, err)
+			h.internalError(w, "push to connection", err)
 			return
 		}
 		resp.Delivered = 1
@@ -170,7 +164,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 	case TargetRoom:
 		seq, n, err := h.cfg.Hub.Publish(req.Target.ID, m)
 		if err != nil {
-			writeError(w, http.StatusInternalServerError, err)
+			h.internalError(w, "push to room", err)
 			return
 		}
 		resp.Seq, resp.Delivered = seq, n

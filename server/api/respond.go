@@ -24,3 +24,10 @@ func writeError(w http.ResponseWriter, status int, err error) {
 	}
 	writeJSON(w, status, ErrorBody{Error: *e})
 }
+
+// internalError logs err (the client only learns "internal error") and
+// answers 500.
+func (h *Handler) internalError(w http.ResponseWriter, what string, err error) {
+	h.cfg.Logger.Error("api: "+what, "err", err)
+	writeError(w, http.StatusInternalServerError, err)
+}
