@@ -51,7 +51,7 @@ func (s *Session) SignIn(ctx context.Context, nick string, page *url.URL, resume
 	s.mu.Lock()
 	s.signingIn, s.problem = true, ""
 	s.mu.Unlock()
-	s.notify(topicState, nil)
+	s.status.changed()
 
 	base := socketURL(page, "", "")
 	var sess authSession
@@ -69,7 +69,7 @@ func (s *Session) SignIn(ctx context.Context, nick string, page *url.URL, resume
 		s.mu.Lock()
 		s.signingIn, s.problem = false, err.Error()
 		s.mu.Unlock()
-		s.notify(topicState, nil)
+		s.status.changed()
 		return err.Error()
 	default:
 		if sess.Expires.IsZero() {

@@ -27,13 +27,13 @@ type ChatPage struct {
 // OnMount follows the chat and starts the sender, which sends the typed
 // messages one at a time so they arrive in the order they were typed.
 func (c *ChatPage) OnMount(ctx app.Context) {
-	c.stop = c.s.watch(topicChat, func(any) {
+	c.stop = watchAll(func() {
 		update(ctx, func(ctx app.Context) {
 			if nearBottom("chat-messages") {
 				ctx.Defer(func(app.Context) { scrollToBottom("chat-messages") })
 			}
 		})
-	})
+	}, &c.s.chat.changes, &c.s.rooms.changes, &c.s.status)
 	sctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	c.queue = make(chan shared.Message, 64)

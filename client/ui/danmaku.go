@@ -47,19 +47,15 @@ func (d *DanmakuPage) OnMount(ctx app.Context) {
 	if d.color == "" {
 		d.color = danmakuColors()[0]
 	}
-	d.s.acquire(d.room, forDanmaku)
-	d.stop = d.s.watch(topicDanmaku, func(payload any) {
-		c, ok := payload.(shared.DanmakuComment)
-		if !ok {
-			return
-		}
+	d.s.rooms.acquire(d.room, forDanmaku)
+	d.stop = d.s.danmaku.watch(func(c shared.DanmakuComment) {
 		update(ctx, func(app.Context) {
 			if c.Room == d.room {
 				d.fly(c)
 			}
 		})
 	})
-	stopChat := d.s.watch(topicChat, redraw(ctx)) // members, join state
+	stopRooms := d.s.rooms.watch(redraw(ctx)) // members, join state
 	d.done = app.FuncOf(func(this app.Value, _ []app.Value) any {
 		this.Call("remove")
 		return nil
@@ -68,7 +64,7 @@ func (d *DanmakuPage) OnMount(ctx app.Context) {
 	d.cancel = cancel
 	d.queue = make(chan shared.DanmakuSend, 32)
 	go func() {
-		defer stopChat()
+		defer stopRooms()
 		for {
 			select {
 			case <-sctx.Done():
@@ -86,7 +82,7 @@ func (d *DanmakuPage) OnMount(ctx app.Context) {
 func (d *DanmakuPage) OnDismount() {
 	d.stop()
 	d.cancel()
-	d.s.release(d.room, forDanmaku)
+	d.s.rooms.release(d.room, forDanmaku)
 	d.done.Release()
 }
 
@@ -209,8 +205,8 @@ func (d *DanmakuPage) switchRoom(ctx app.Context, e app.Event) {
 	old := d.room
 	d.room = name
 	d.err = ""
-	d.s.acquire(name, forDanmaku)
-	d.s.release(old, forDanmaku)
+	d.s.rooms.acquire(name, forDanmaku)
+	d.s.rooms.release(old, forDanmaku)
 	setInputValue("danmaku-room", "")
 	if stage := app.Window().GetElementByID("danmaku-stage"); stage.Truthy() {
 		stage.Set("textContent", "")

@@ -8,6 +8,11 @@
 // pages for both.
 //
 // Every page shares one connection, a [Session] holding a *client.Client:
-// the client core is the only path to the server. Components watch the
-// session and re-render through go-app's Context.Dispatch.
+// the client core is the only path to the server. What the pages show lives
+// in one small store per feature, each the only owner of its data: the rooms
+// joined and why (rooms.go), the chat's messages (chatlog.go), toasts
+// (toasts.go), the notification log (notifications.go) and the ticker's
+// quotes (ticker.go). Components watch the stores they render (a tiny
+// generic observable, observable.go) and re-render through go-app's
+// Context.Dispatch.
 package ui

@@ -151,7 +151,7 @@ func liveDot(on bool) app.UI {
 //go:noinline
 func update(ctx app.Context, fn func(app.Context)) { ctx.Dispatch(fn) }
 
-// redraw is a session watcher that re-renders the component of ctx.
-func redraw(ctx app.Context) func(any) {
-	return func(any) { update(ctx, nil) }
+// redraw is a store watcher that re-renders the component of ctx.
+func redraw(ctx app.Context) func(struct{}) {
+	return func(struct{}) { update(ctx, nil) }
 }

@@ -2,9 +2,74 @@ package ui
 
 import (
 	"context"
+	"slices"
+	"sync"
+	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"github.com/tetherkit/tether/shared"
 )
+
+// maxNotifications is how many notifications the log keeps.
+const maxNotifications = 100
+
+// Note is a received notification in the log.
+type Note struct {
+	shared.Notification
+	At time.Time
+}
+
+// noteStore is the log of the notifications received.
+type noteStore struct {
+	changes
+
+	mu    sync.Mutex
+	notes []Note
+}
+
+// add logs n.
+func (ns *noteStore) add(n shared.Notification) {
+	ns.mu.Lock()
+	ns.notes = append(ns.notes, Note{Notification: n, At: time.Now()})
+	if len(ns.notes) > maxNotifications {
+		ns.notes = slices.Clone(ns.notes[len(ns.notes)-maxNotifications:])
+	}
+	ns.mu.Unlock()
+	ns.changed()
+}
+
+// newestFirst returns the log, newest first.
+func (ns *noteStore) newestFirst() []Note {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	out := slices.Clone(ns.notes)
+	slices.Reverse(out)
+	return out
+}
+
+// clear empties the log.
+func (ns *noteStore) clear() {
+	ns.mu.Lock()
+	ns.notes = nil
+	ns.mu.Unlock()
+	ns.changed()
+}
+
+// onNotification logs a notification and shows it as a toast.
+func (s *Session) onNotification(n shared.Notification) {
+	if n.Level == "" {
+		n.Level = "info"
+	}
+	s.notes.add(n)
+	s.toasts.show(n.Title, n.Body, n.Level)
+}
+
+// Notes returns the notification log, newest first.
+func (s *Session) Notes() []Note { return s.notes.newestFirst() }
+
+// ClearNotes empties the notification log.
+func (s *Session) ClearNotes() { s.notes.clear() }
 
 // NotificationsPage shows the notifications received and lets the user push
 // test ones through the HTTP API. The toasts themselves appear on every
@@ -20,7 +85,7 @@ type NotificationsPage struct {
 
 // OnMount follows the notification log.
 func (p *NotificationsPage) OnMount(ctx app.Context) {
-	p.stop = p.s.watch(topicNotifications, redraw(ctx))
+	p.stop = p.s.notes.watch(redraw(ctx))
 }
 
 // OnDismount stops following the log.

@@ -86,7 +86,7 @@ func TestSignInWithLoginCookie(t *testing.T) {
 	if msg := tab1.SignIn(context.Background(), "Alice", page, false); msg != "" {
 		t.Fatalf("SignIn: %s", msg)
 	}
-	waitFor(t, tab1, topicState, "tab 1 connected", func() bool { return tab1.Status().Info.State == client.Open })
+	waitFor(t, tab1, "tab 1 connected", func() bool { return tab1.Status().Info.State == client.Open })
 	first := tab1.Status().User
 	if !strings.HasPrefix(first, "alice-") {
 		t.Fatalf("user = %q, want the server's guest id alice-…", first)
@@ -97,7 +97,7 @@ func TestSignInWithLoginCookie(t *testing.T) {
 	if msg := tab2.SignIn(context.Background(), "Alice", page, true); msg != "" {
 		t.Fatalf("resume: %s", msg)
 	}
-	waitFor(t, tab2, topicState, "tab 2 connected", func() bool { return tab2.Status().Info.State == client.Open })
+	waitFor(t, tab2, "tab 2 connected", func() bool { return tab2.Status().Info.State == client.Open })
 	if got := tab2.Status().User; got != first {
 		t.Errorf("resumed as %q, want %q", got, first)
 	}
@@ -111,7 +111,7 @@ func TestSignInWithLoginCookie(t *testing.T) {
 		c.Close(shared.CloseGoingAway, "restart")
 	}
 	mu.Unlock()
-	waitFor(t, tab1, topicState, "tab 1 reconnected with a new login", func() bool {
+	waitFor(t, tab1, "tab 1 reconnected with a new login", func() bool {
 		st := tab1.Status()
 		return st.Info.State == client.Open && st.User != first && strings.HasPrefix(st.User, "alice-")
 	})

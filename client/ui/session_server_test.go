@@ -49,21 +49,21 @@ func TestSessionAgainstServer(t *testing.T) {
 		return s
 	}
 	alice := login("Alice")
-	waitFor(t, alice, topicChat, "alice in the lobby", func() bool { return alice.Chat().Ready })
+	waitFor(t, alice, "alice in the lobby", func() bool { return alice.Chat().Ready })
 	if st := alice.Status(); st.Info.State != client.Open || st.User != "alice" {
 		t.Fatalf("alice status = %+v", st)
 	}
 
 	bob := login("Bob")
-	waitFor(t, bob, topicChat, "bob in the lobby", func() bool { return bob.Chat().Ready })
-	waitFor(t, alice, topicChat, "alice sees bob arrive", func() bool {
+	waitFor(t, bob, "bob in the lobby", func() bool { return bob.Chat().Ready })
+	waitFor(t, alice, "alice sees bob arrive", func() bool {
 		return memberIDs(alice.Chat().Members) == "alice,bob"
 	})
 
 	if msg := bob.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "hello alice"}); msg != "" {
 		t.Fatalf("bob's chat.send: %s", msg)
 	}
-	waitFor(t, alice, topicChat, "alice gets bob's line", func() bool {
+	waitFor(t, alice, "alice gets bob's line", func() bool {
 		lines := alice.Chat().Lines
 		return len(lines) == 1 && lines[0].Text == "hello alice" && lines[0].User == "bob" && !lines[0].Mine
 	})
@@ -72,8 +72,8 @@ func TestSessionAgainstServer(t *testing.T) {
 	}
 
 	// A page's room: joined while the page is open, left after.
-	bob.acquire(TickerRoom, forTicker)
-	waitFor(t, bob, topicChat, "bob in the ticker room", func() bool { ready, _ := bob.RoomState(TickerRoom); return ready })
+	bob.rooms.acquire(TickerRoom, forTicker)
+	waitFor(t, bob, "bob in the ticker room", func() bool { ready, _ := bob.RoomState(TickerRoom); return ready })
 	deadline := time.Now().Add(5 * time.Second)
 	for len(bob.Quotes()) < len(demo.Symbols()) {
 		if time.Now().After(deadline) {
@@ -81,27 +81,27 @@ func TestSessionAgainstServer(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond) // polling, as the ticker page does
 	}
-	bob.release(TickerRoom, forTicker)
+	bob.rooms.release(TickerRoom, forTicker)
 	waitForServer(t, "bob leaves the ticker room", func() bool {
 		return !slices.ContainsFunc(srv.Presence(TickerRoom), func(m shared.Member) bool { return m.User == "bob" })
 	})
 
 	// Leaving the lobby is seen by alice.
 	bob.LeaveRoom("lobby")
-	waitFor(t, alice, topicChat, "alice sees bob leave", func() bool { return memberIDs(alice.Chat().Members) == "alice" })
+	waitFor(t, alice, "alice sees bob leave", func() bool { return memberIDs(alice.Chat().Members) == "alice" })
 
 	// Notifications become toasts and log entries.
 	if n := srv.SendToUser("alice", shared.Notification{Title: "Deploy done", Level: "success"}); n != 1 {
 		t.Fatalf("SendToUser reached %d connections", n)
 	}
-	waitFor(t, alice, topicToasts, "alice's toast", func() bool {
+	waitFor(t, alice, "alice's toast", func() bool {
 		ts := alice.Toasts()
 		return len(ts) == 1 && ts[0].Title == "Deploy done" && ts[0].Level == "success"
 	})
 
 	// A kick ends the session with the reason and no reconnection.
 	srv.Kick("alice", "spamming")
-	waitFor(t, alice, topicState, "alice kicked", func() bool {
+	waitFor(t, alice, "alice kicked", func() bool {
 		_, text := statusLabel(alice.Status(), time.Now(), true)
 		return text == "kicked: spamming"
 	})
@@ -112,16 +112,17 @@ func TestSessionAgainstServer(t *testing.T) {
 	}
 }
 
-// waitFor waits until cond holds, re-checking whenever s changes t.
-func waitFor(t *testing.T, s *Session, tp topic, what string, cond func() bool) {
+// waitFor waits until cond holds, re-checking whenever one of s's stores
+// changes.
+func waitFor(t *testing.T, s *Session, what string, cond func() bool) {
 	t.Helper()
 	changed := make(chan struct{}, 1)
-	stop := s.watch(tp, func(any) {
+	stop := watchAll(func() {
 		select {
 		case changed <- struct{}{}:
 		default:
 		}
-	})
+	}, &s.status, &s.rooms.changes, &s.chat.changes, &s.toasts.changes, &s.notes.changes)
 	defer stop()
 	deadline := time.After(5 * time.Second)
 	for !cond() {

@@ -2,9 +2,7 @@ package ui
 
 import (
 	"context"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
@@ -47,7 +45,7 @@ func (sh *Shell) OnMount(ctx app.Context) {
 	// restarted server may serve a new build.
 	app.TryUpdate()
 	wasDown := false
-	sh.stop = sh.s.watch(topicState, func(any) {
+	sh.stop = sh.s.status.watch(func(struct{}) {
 		switch sh.s.Status().Info.State {
 		case client.Reconnecting:
 			wasDown = true
@@ -133,181 +131,6 @@ func (sh *Shell) page(st Status) app.UI {
 		return &DanmakuPage{s: sh.s}
 	}
 	return &ChatPage{s: sh.s}
-}
-
-// StatusPill shows the connection state, with a live countdown while
-// waiting to reconnect.
-type StatusPill struct {
-	app.Compo
-
-	s      *Session
-	online bool
-	stop   func()
-	cancel context.CancelFunc
-}
-
-// OnMount follows the session state and, four times a second, the clock
-// (for the countdown) and the browser's navigator.onLine.
-func (p *StatusPill) OnMount(ctx app.Context) {
-	p.online = navigatorOnline()
-	p.stop = p.s.watch(topicState, redraw(ctx))
-	tctx, cancel := context.WithCancel(context.Background())
-	p.cancel = cancel
-	last := p.online
-	go func() {
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-tctx.Done():
-				return
-			case <-t.C:
-				online := navigatorOnline()
-				if online != last || p.s.Status().Info.State == client.Reconnecting {
-					last = online
-					update(ctx, func(app.Context) { p.online = online })
-				}
-			}
-		}
-	}()
-}
-
-// OnDismount stops following.
-func (p *StatusPill) OnDismount() {
-	p.stop()
-	p.cancel()
-}
-
-// Render draws the pill.
-func (p *StatusPill) Render() app.UI {
-	st := p.s.Status()
-	class, text := statusLabel(st, time.Now(), p.online || !app.IsClient)
-	var action app.UI
-	switch {
-	case st.LoggedIn && st.Info.State == client.Reconnecting:
-		action = button("status-btn", "Retry now", p.retry, "id", "status-retry")
-	case st.LoggedIn && st.Info.State == client.Closed:
-		action = button("status-btn", "Reconnect", p.relogin, "id", "status-reconnect")
-	}
-	return ha("div", "status status-"+class, []string{"id", "status", "aria-live", "polite"},
-		ha("span", "status-dot", []string{"aria-hidden", "true"}),
-		ht("span", "status-text", text),
-		action,
-	)
-}
-
-func (p *StatusPill) retry(app.Context, app.Event) { p.s.Reconnect() }
-
-func (p *StatusPill) relogin(app.Context, app.Event) { p.s.Relogin() }
-
-// navigatorOnline reads navigator.onLine (true outside a browser).
-func navigatorOnline() bool {
-	if !app.IsClient {
-		return true
-	}
-	v := app.Window().Get("navigator").Get("onLine")
-	return v.Type() != app.TypeBoolean || v.Bool()
-}
-
-// ToastStack shows the session's toasts in a corner of every page.
-type ToastStack struct {
-	app.Compo
-
-	s    *Session
-	stop func()
-}
-
-// OnMount follows the toasts.
-func (t *ToastStack) OnMount(ctx app.Context) {
-	t.stop = t.s.watch(topicToasts, redraw(ctx))
-}
-
-// OnDismount stops following the toasts.
-func (t *ToastStack) OnDismount() { t.stop() }
-
-// Render draws the toasts, newest at the bottom.
-func (t *ToastStack) Render() app.UI {
-	toasts := t.s.Toasts()
-	items := make([]app.UI, 0, len(toasts))
-	for _, n := range toasts {
-		items = append(items, ha("div", "toast toast-"+n.Level, []string{"role", "status", "data-level", n.Level},
-			ht("span", "toast-icon", levelIcon(n.Level), "aria-hidden", "true"),
-			h("div", "toast-body",
-				ht("strong", "toast-title", n.Title),
-				when(n.Body != "", ht("p", "toast-text", n.Body)),
-			),
-			button("toast-close", "×", t.dismiss, "data-id", strconv.Itoa(n.ID), "aria-label", "Dismiss"),
-		))
-	}
-	return ha("div", "toasts", []string{"id", "toasts", "aria-live", "polite"}, items...)
-}
-
-func (t *ToastStack) dismiss(ctx app.Context, e app.Event) {
-	if id, err := strconv.Atoi(ctx.JSSrc().Get("dataset").Get("id").String()); err == nil {
-		t.s.DismissToast(id)
-	}
-}
-
-// LoginCard asks for a nickname.
-type LoginCard struct {
-	app.Compo
-
-	s    *Session
-	err  string
-	stop func()
-}
-
-// OnMount follows the sign-in.
-func (l *LoginCard) OnMount(ctx app.Context) {
-	l.stop = l.s.watch(topicState, redraw(ctx))
-}
-
-// OnDismount stops following the sign-in.
-func (l *LoginCard) OnDismount() { l.stop() }
-
-// loginIntro is the sign-in card's static top.
-const loginIntro = `<div class="login-intro"><img class="login-logo" src="/web/icon.svg" alt="" width="56" height="56"><h1>Welcome to Tether</h1><p class="muted">Real-time chat, notifications, a live ticker and danmaku — over one WebSocket, in Go. Pick a nickname to join.</p></div>`
-
-// Render draws the sign-in card.
-func (l *LoginCard) Render() app.UI {
-	if app.IsServer {
-		// The server-rendered page is replaced when the wasm starts: a form
-		// here would swallow what is typed before that (or submit itself
-		// natively). Its controls appear with the live app.
-		return h("div", "login-wrap", h("div", "card login-card", app.Raw(loginIntro),
-			app.Raw(`<div class="login-form skeleton" aria-hidden="true"><div class="input"></div><div class="btn btn-primary">Join</div></div>`)))
-	}
-	st := l.s.Status()
-	msg, label := orDefault(l.err, st.Problem), "Join"
-	if st.SigningIn {
-		label = "Joining…"
-	}
-	return h("div", "login-wrap",
-		h("div", "card login-card",
-			app.Raw(loginIntro),
-			form("login-form", "login-form", l.submit,
-				srLabel("login-name", "Nickname"),
-				input("login-name", "text", "input", "Your nickname",
-					"maxlength", strconv.Itoa(maxNickLen), "autofocus", "true", "name", "nickname"),
-				submit("login-btn", "btn btn-primary", label, st.SigningIn),
-			),
-			when(msg != "", ht("p", "form-error", msg, "id", "login-error")),
-			app.Raw(`<p class="hint">No password: a guest login. The server gives you a user id and an HttpOnly cookie for the WebSocket.</p>`),
-		),
-	)
-}
-
-func (l *LoginCard) submit(ctx app.Context, e app.Event) {
-	e.PreventDefault()
-	nick := cleanNick(inputValue("login-name"))
-	if nick == "" {
-		l.err = "Type a nickname first."
-		return
-	}
-	l.err = ""
-	_ = ctx.LocalStorage().Set(nickKey, nick)
-	page := app.Window().URL()
-	go l.s.SignIn(context.Background(), nick, page, false)
 }
 
 // inputValue reads the current value of the input element with id.

@@ -2,14 +2,98 @@ package ui
 
 import (
 	"context"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"github.com/tetherkit/tether/shared"
 )
 
 // TickerRoom is the room of the demo's price feed.
 const TickerRoom = "ticker"
+
+// maxSpark is how many prices are kept per ticker symbol.
+const maxSpark = 40
+
+// tickerFrame coalesces ticker updates: however fast quotes arrive, the
+// ticker table re-renders at most this often.
+const tickerFrame = 100 * time.Millisecond
+
+// Quote is the latest state of one ticker symbol.
+type Quote struct {
+	Symbol  string
+	Price   float64
+	Change  float64
+	Dir     int    // +1 up, -1 down, 0 unchanged since the previous quote
+	Updates uint64 // quotes received; its parity restarts the flash animation
+	Time    int64
+	Spark   []float64
+}
+
+// tickerStore holds the latest quote of each symbol. It has no change
+// events: the ticker page polls its version once per tickerFrame, so a
+// burst of quotes costs one render.
+type tickerStore struct {
+	mu      sync.Mutex
+	quotes  map[string]*Quote
+	symbols []string // in order of first appearance
+	version uint64   // changes whenever a quote arrives
+}
+
+func newTickerStore() *tickerStore { return &tickerStore{quotes: make(map[string]*Quote)} }
+
+// onQuote records a ticker quote.
+func (ts *tickerStore) onQuote(q shared.TickerQuote) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	cur := ts.quotes[q.Symbol]
+	if cur == nil {
+		cur = &Quote{Symbol: q.Symbol}
+		ts.quotes[q.Symbol] = cur
+		ts.symbols = append(ts.symbols, q.Symbol)
+	}
+	switch {
+	case cur.Updates == 0 || q.Price == cur.Price:
+		cur.Dir = 0
+	case q.Price > cur.Price:
+		cur.Dir = 1
+	default:
+		cur.Dir = -1
+	}
+	cur.Price, cur.Change, cur.Time = q.Price, q.Change, q.Time
+	cur.Updates++
+	cur.Spark = append(cur.Spark, q.Price)
+	if len(cur.Spark) > maxSpark {
+		cur.Spark = slices.Clone(cur.Spark[len(cur.Spark)-maxSpark:])
+	}
+	ts.version++
+}
+
+// seen returns the version, which changes whenever a quote arrives.
+func (ts *tickerStore) seen() uint64 {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.version
+}
+
+// list returns the quotes in order of first appearance.
+func (ts *tickerStore) list() []Quote {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	out := make([]Quote, 0, len(ts.symbols))
+	for _, sym := range ts.symbols {
+		q := *ts.quotes[sym]
+		q.Spark = slices.Clone(q.Spark)
+		out = append(out, q)
+	}
+	return out
+}
+
+// Quotes returns the ticker symbols in order of first appearance.
+func (s *Session) Quotes() []Quote { return s.ticker.list() }
 
 // TickerPage is a live price table. Quotes can arrive far faster than
 // anyone can read; the table re-renders at most once per tickerFrame with
@@ -23,21 +107,21 @@ type TickerPage struct {
 
 // OnMount joins the ticker room and starts the frame loop.
 func (t *TickerPage) OnMount(ctx app.Context) {
-	t.s.acquire(TickerRoom, forTicker)
+	t.s.rooms.acquire(TickerRoom, forTicker)
 	fctx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
-	stopChat := t.s.watch(topicChat, redraw(ctx)) // joined / failed
+	stopRooms := t.s.rooms.watch(redraw(ctx)) // joined / failed
 	go func() {
-		defer stopChat()
+		defer stopRooms()
 		tick := time.NewTicker(tickerFrame)
 		defer tick.Stop()
-		last := t.s.tickerVersion()
+		last := t.s.ticker.seen()
 		for {
 			select {
 			case <-fctx.Done():
 				return
 			case <-tick.C:
-				if v := t.s.tickerVersion(); v != last {
+				if v := t.s.ticker.seen(); v != last {
 					last = v
 					update(ctx, nil)
 				}
@@ -49,7 +133,7 @@ func (t *TickerPage) OnMount(ctx app.Context) {
 // OnDismount stops the loop and leaves the ticker room.
 func (t *TickerPage) OnDismount() {
 	t.cancel()
-	t.s.release(TickerRoom, forTicker)
+	t.s.rooms.release(TickerRoom, forTicker)
 }
 
 // Render draws the table.

@@ -181,16 +181,16 @@ func TestErrorText(t *testing.T) {
 // TestSessionModel feeds a session the events a client would deliver.
 func TestSessionModel(t *testing.T) {
 	s := NewSession()
-	s.acquire("lobby", forChat) // not logged in: remembered, not joined
+	s.rooms.acquire("lobby", forChat) // not logged in: remembered, not joined
 	if v := s.Chat(); v.Current != "lobby" || v.Ready || len(v.Rooms) != 3 || !v.Rooms[0].Joined {
 		t.Fatalf("before joined: %+v", v)
 	}
 
 	s.onJoined(shared.Joined{Room: "lobby", Epoch: "e1", Seq: 2, Members: []shared.Member{{User: "zed"}, {User: "amy"}}})
 	s.onChat(shared.ChatMessage{Room: "lobby", User: "amy", Text: "hi"}, client.Meta{Room: "lobby", Seq: 1})
-	s.onPresence("lobby", shared.Member{User: "bob", Name: "Bob"}, true)
-	s.onPresence("lobby", shared.Member{User: "bob", Name: "Bob"}, true) // a second tab: still one member
-	s.onPresence("lobby", shared.Member{User: "zed"}, false)
+	s.rooms.onPresence("lobby", shared.Member{User: "bob", Name: "Bob"}, true)
+	s.rooms.onPresence("lobby", shared.Member{User: "bob", Name: "Bob"}, true) // a second tab: still one member
+	s.rooms.onPresence("lobby", shared.Member{User: "zed"}, false)
 	v := s.Chat()
 	if !v.Ready || len(v.Lines) != 1 || v.Lines[0].Text != "hi" {
 		t.Fatalf("after joined and a message: %+v", v)
@@ -212,7 +212,7 @@ func TestSessionModel(t *testing.T) {
 
 	// Messages of rooms the session is not in are ignored.
 	s.onChat(shared.ChatMessage{Room: "elsewhere", Text: "x"}, client.Meta{Room: "elsewhere", Seq: 1})
-	if _, ok := s.rooms["elsewhere"]; ok {
+	if s.rooms.info("elsewhere").known || len(s.chat.room("elsewhere").lines) != 0 {
 		t.Error("a message created a room")
 	}
 
@@ -251,16 +251,16 @@ func TestSessionToastsAndQuotes(t *testing.T) {
 		t.Errorf("notes: %d, newest %q; want all %d, newest first", len(notes), notes[0].Title, maxToasts+2)
 	}
 
-	v0 := s.tickerVersion()
-	s.onQuote(shared.TickerQuote{Symbol: "ACME", Price: 10})
-	s.onQuote(shared.TickerQuote{Symbol: "ACME", Price: 11})
-	s.onQuote(shared.TickerQuote{Symbol: "HOOLI", Price: 5})
-	s.onQuote(shared.TickerQuote{Symbol: "HOOLI", Price: 4})
+	v0 := s.ticker.seen()
+	s.ticker.onQuote(shared.TickerQuote{Symbol: "ACME", Price: 10})
+	s.ticker.onQuote(shared.TickerQuote{Symbol: "ACME", Price: 11})
+	s.ticker.onQuote(shared.TickerQuote{Symbol: "HOOLI", Price: 5})
+	s.ticker.onQuote(shared.TickerQuote{Symbol: "HOOLI", Price: 4})
 	q := s.Quotes()
 	if len(q) != 2 || q[0].Symbol != "ACME" || q[0].Dir != 1 || q[1].Dir != -1 || q[0].Updates != 2 || len(q[0].Spark) != 2 {
 		t.Errorf("quotes = %+v", q)
 	}
-	if s.tickerVersion() == v0 {
+	if s.ticker.seen() == v0 {
 		t.Error("ticker version did not move")
 	}
 }
