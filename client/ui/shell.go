@@ -81,7 +81,7 @@ func (sh *Shell) Render() app.UI {
 	links := make([]app.UI, 0, 5)
 	for _, p := range pages() {
 		links = append(links, ha("a", cls("nav-link", on(p.path == sh.Page, "active")), []string{"href", p.path},
-			ht("span", "nav-icon", p.icon, "aria-hidden", "true"),
+			icon("nav-icon", p.icon),
 			ht("span", "nav-title", p.title),
 		))
 	}
@@ -93,11 +93,17 @@ func (sh *Shell) Render() app.UI {
 			button("btn btn-ghost btn-sm", "Sign out", sh.logout, "id", "logout-btn"),
 		)
 	}
-	return h("div", "app",
+	// No status pill before anyone signed in: "offline" would be a state
+	// of a connection nobody asked for yet.
+	var pill app.UI
+	if st.LoggedIn || st.SigningIn {
+		pill = &StatusPill{s: sh.s}
+	}
+	return h("div", cls("app", pageClass(sh.Page, st)),
 		h("header", "topbar",
 			app.Raw(`<a class="brand" href="/"><img src="/web/icon.svg" alt="" width="28" height="28"><span>Tether</span></a>`),
 			ha("nav", "nav", []string{"aria-label", "Pages"}, links...),
-			h("div", "topbar-right", &StatusPill{s: sh.s}, me),
+			h("div", "topbar-right", pill, me),
 		),
 		when(sh.newVersion, h("div", "update-banner",
 			ht("span", "", "A new version of Tether is ready."),
@@ -131,6 +137,20 @@ func (sh *Shell) page(st Status) app.UI {
 		return &DanmakuPage{s: sh.s}
 	}
 	return &ChatPage{s: sh.s}
+}
+
+// pageClass names the page on screen for the style sheet ("on-chat"), which
+// places the toasts where they hide no control of that page.
+func pageClass(path string, st Status) string {
+	switch {
+	case path == PathAdmin:
+		return "on-admin"
+	case !st.LoggedIn:
+		return "on-login"
+	case path == PathChat || path == "":
+		return "on-chat"
+	}
+	return "on-" + strings.TrimPrefix(path, "/")
 }
 
 // inputValue reads the current value of the input element with id.

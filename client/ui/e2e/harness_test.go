@@ -340,3 +340,30 @@ func (p *page) text(sel string) string {
 	}
 	return s
 }
+
+// screenshot saves what the page's viewport shows now as
+// test-artifacts/<test>/<page>-<name>.png, whether the test passes or not:
+// the visual steps are checked by looking at them too.
+func (p *page) screenshot(name string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		p.t.Logf("%s: screenshot %s: %v", p.name, name, err)
+		return
+	}
+	saveArtifact(p.t, p.name+"-"+name+".png", png)
+}
+
+// eval evaluates a JavaScript expression on the page and returns its value.
+func eval[T any](p *page, expr string) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		p.t.Fatalf("%s: evaluate %s: %v", p.name, expr, err)
+	}
+	return v
+}

@@ -1,0 +1,164 @@
+//go:build !js
+
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/tetherkit/tether/server/api"
+	"github.com/tetherkit/tether/shared"
+)
+
+// rect is an element's bounding box as the page lays it out.
+type rect struct{ Left, Top, Right, Bottom float64 }
+
+func (r rect) overlaps(o rect) bool {
+	return r.Left < o.Right && o.Left < r.Right && r.Top < o.Bottom && o.Top < r.Bottom
+}
+
+// rects returns the boxes of the elements matching sel.
+func (p *page) rects(sel string) []rect {
+	p.t.Helper()
+	return eval[[]rect](p, fmt.Sprintf(`[...document.querySelectorAll(%q)].map(e => { const r = e.getBoundingClientRect(); return {Left: r.left, Top: r.top, Right: r.right, Bottom: r.bottom}; })`, sel))
+}
+
+// noEmoji is a JavaScript check that the text of sel has no emoji, which
+// need a colour-emoji font that Debian's headless Chromium does not have.
+func noEmoji(sel string) string {
+	return fmt.Sprintf(`!/\p{Extended_Pictographic}/u.test([...document.querySelectorAll(%q)].map(e => e.textContent).join(""))`, sel)
+}
+
+// TestE2ELayout: what a user sees of the frame and the chat page. No status
+// pill before signing in; the navigation and the dice are drawn without an
+// emoji font; a long name is shown whole in the member list, and two users
+// called the same are told apart by their ids; toasts never cover the chat's
+// controls; the danmaku hint hides while comments fly.
+func TestE2ELayout(t *testing.T) {
+	srv := startTether(t)
+	browser := newBrowser(t)
+	long, sam1, sam2 := newPage(t, browser, "long"), newPage(t, browser, "sam1"), newPage(t, browser, "sam2")
+
+	sam1.do("open the app", loadTimeout,
+		chromedp.Navigate(srv.URL()+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#login-name")),
+	)
+	sam1.waitJS("the live app", stepTimeout, `document.body.dataset.ready === "true"`)
+	sam1.screenshot("signin")
+	if eval[bool](sam1, `!!document.querySelector("#status")`) {
+		t.Errorf("the sign-in screen shows a status pill %q before anyone signed in", sam1.text("#status"))
+	}
+
+	const longName = "Rosalind Elsie Franklin-Wilkins"
+	long.login(srv.URL(), longName)
+	sam1.do("log in as Sam", stepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#login-name"), "Sam"),
+		chromedp.Click(chromedp.CSS("#login-btn")),
+	)
+	sam1.waitStatus("connected", loadTimeout)
+	sam2.login(srv.URL(), "Sam")
+	sam1.waitMember(longName)
+	sam1.waitJS("both Sams in the member list", stepTimeout,
+		`[...document.querySelectorAll("#members .member-name")].filter(e => e.textContent === "Sam").length === 2`)
+
+	// Icons are SVG, never emoji.
+	if n := eval[int](sam1, `document.querySelectorAll("nav .nav-link .nav-icon svg").length`); n != 5 {
+		t.Errorf("the navigation has %d SVG icons, want one per page (5)", n)
+	}
+	if !eval[bool](sam1, `!!document.querySelector("#chat-dice svg")`) {
+		t.Error("the dice button has no SVG icon")
+	}
+	for _, sel := range []string{"nav", "#chat-dice", "#notify-all"} {
+		if !eval[bool](sam1, noEmoji(sel)) {
+			t.Errorf("%s shows an emoji (an empty box without an emoji font): %q", sel, sam1.text(sel))
+		}
+	}
+
+	// The long name is whole: its element is not cut (no overflow), and no
+	// id is squeezed beside it.
+	row := fmt.Sprintf(`[...document.querySelectorAll("#members .member")].find(e => e.querySelector(".member-name").textContent === %q)`, longName)
+	if !eval[bool](sam1, row+` !== undefined`) {
+		t.Fatalf("no member row shows the whole name %q; the list says %q", longName, sam1.text("#members"))
+	}
+	if cut := eval[bool](sam1, `(e => e.scrollWidth > e.clientWidth + 1 || getComputedStyle(e).textOverflow === "ellipsis" && e.scrollWidth > e.clientWidth)(`+row+`.querySelector(".member-name"))`); cut {
+		t.Errorf("the member list cuts %q", longName)
+	}
+	if eval[bool](sam1, row+`.querySelector(".member-id") !== null`) {
+		t.Errorf("the member list shows an id beside %q although no one else is called that", longName)
+	}
+	// The two Sams: each row shows its own id.
+	ids := eval[[]string](sam1, `[...document.querySelectorAll("#members .member")].filter(e => e.querySelector(".member-name").textContent === "Sam").map(e => (e.querySelector(".member-id")||{textContent:""}).textContent)`)
+	if len(ids) != 2 || ids[0] == "" || ids[1] == "" || ids[0] == ids[1] {
+		t.Errorf("the two members called Sam show ids %q; want two different ids (one is @%s)", ids, userOf(t, srv.URL(), "Sam"))
+	}
+	sam1.screenshot("members")
+
+	// Toasts: five at once must not cover the composer or the dice.
+	sam1ID := eval[string](sam1, `document.querySelector("#me-name").dataset.user`)
+	for i := range 5 {
+		apiPush(t, srv.URL(), api.Target{Kind: api.TargetUser, ID: sam1ID},
+			shared.Notification{Title: fmt.Sprintf("Build %d passed", i+1), Body: "main is green, all checks passed", Level: "success"})
+	}
+	sam1.waitJS("five toasts", stepTimeout, `document.querySelectorAll(".toast").length === 5`)
+	sam1.waitJS("the toasts in place", stepTimeout, `[...document.querySelectorAll(".toast")].every(e => e.getAnimations().length === 0)`)
+	sam1.screenshot("chat-toasts")
+	toasts := sam1.rects(".toast")
+	for _, sel := range []string{"#chat-dice", "#chat-send", "#chat-input"} {
+		ctl := sam1.rects(sel)
+		if len(ctl) != 1 {
+			t.Fatalf("%d elements match %s", len(ctl), sel)
+		}
+		for i, r := range toasts {
+			if r.overlaps(ctl[0]) {
+				t.Errorf("toast %d (%v) covers %s (%v)", i+1, r, sel, ctl[0])
+			}
+		}
+	}
+
+	// The dice line is drawn with the SVG die.
+	sam1.do("roll the dice", stepTimeout, chromedp.Click(chromedp.CSS("#chat-dice")))
+	sam1.waitJS("the roll with its die icon", stepTimeout, `[...document.querySelectorAll(".chat-msg")].some(e => e.textContent.includes("rolled") && e.querySelector(".chat-text svg"))`)
+	if !eval[bool](sam1, noEmoji("#chat-messages")) {
+		t.Errorf("the chat shows an emoji: %q", sam1.text("#chat-messages"))
+	}
+
+	// Danmaku: the hint is visible on an empty stage and hidden while a
+	// comment flies.
+	sam1.goTo("/danmaku")
+	sam1.do("wait for the stage", stepTimeout, chromedp.WaitVisible(chromedp.CSS("#danmaku-stage")))
+	if !eval[bool](sam1, `getComputedStyle(document.querySelector(".stage-hint")).visibility === "visible"`) {
+		t.Error("the empty stage shows no hint")
+	}
+	// The toasts, if still there, keep off the composer here too.
+	toasts = sam1.rects(".toast")
+	toasts = slices.DeleteFunc(toasts, func(r rect) bool { return r.Right == r.Left }) // hidden ones
+	for _, sel := range []string{"#danmaku-send", "#danmaku-input"} {
+		ctl := sam1.rects(sel)
+		for i, r := range toasts {
+			if len(ctl) == 1 && r.overlaps(ctl[0]) {
+				t.Errorf("on the danmaku page toast %d (%v) covers %s (%v)", i+1, r, sel, ctl[0])
+			}
+		}
+	}
+	if len(toasts) > 0 {
+		sam1.screenshot("danmaku-toasts")
+	}
+	waitPresence(t, srv.URL(), "stage", 1)
+	sam1.do("send a comment", stepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#danmaku-input"), "hint goes away"),
+		chromedp.Click(chromedp.CSS("#danmaku-send")),
+	)
+	sam1.waitJS("the comment in flight", stepTimeout, `document.querySelector("#danmaku-stage .danmaku-item") !== null`)
+	sam1.waitJS("the hint hidden while it flies", stepTimeout,
+		`document.querySelector("#danmaku-stage .danmaku-item") === null || getComputedStyle(document.querySelector(".stage-hint")).visibility === "hidden"`)
+	if eval[bool](sam1, `document.querySelector("#danmaku-stage .danmaku-item") !== null`) {
+		sam1.screenshot("danmaku-flying")
+	}
+	if !strings.Contains(sam1.text("#danmaku-stage"), "hint goes away") {
+		t.Logf("the comment had landed before the check (stage: %q)", sam1.text("#danmaku-stage"))
+	}
+}
