@@ -27,6 +27,7 @@ type AdminPage struct {
 	loadedAt  time.Time
 	kickMsg   string
 	kickOK    bool
+	kickWarn  bool // the call worked but did not do what was asked (nobody online)
 	pushMsg   string
 	pushOK    bool
 	pushKind  string
@@ -225,9 +226,10 @@ func (a *AdminPage) renderKick() app.UI {
 		form("admin-kick", "stack", a.kick,
 			field("admin-kick-user", "User id", input("admin-kick-user", "text", "input", "alice", "required", "true")),
 			field("admin-kick-reason", "Reason", input("admin-kick-reason", "text", "input", "spamming the lobby", "maxlength", "200")),
+			field("admin-kick-ban", "Ban for (optional)", input("admin-kick-ban", "text", "input", "10m, 2h — empty: may come back at once")),
 			submit("admin-kick-btn", "btn btn-danger", "Kick", a.busyKick),
 		),
-		when(a.kickMsg != "", ht("p", cls("result", on(a.kickOK, "ok"), on(!a.kickOK, "bad")), a.kickMsg, "id", "admin-kick-result")),
+		when(a.kickMsg != "", ht("p", cls("result", on(a.kickOK && !a.kickWarn, "ok"), on(a.kickWarn, "warn"), on(!a.kickOK, "bad")), a.kickMsg, "id", "admin-kick-result")),
 	)
 }
 
@@ -274,11 +276,16 @@ func (a *AdminPage) kick(ctx app.Context, e app.Event) {
 	e.PreventDefault()
 	user := strings.TrimSpace(inputValue("admin-kick-user"))
 	reason := strings.TrimSpace(inputValue("admin-kick-reason"))
+	ban := strings.TrimSpace(inputValue("admin-kick-ban"))
+	a.kickWarn = false
 	if user == "" {
 		a.kickMsg, a.kickOK = "Which user?", false
 		return
 	}
 	body := map[string]any{"user": user, "reason": reason}
+	if ban != "" {
+		body["ban"] = ban
+	}
 	key := storedAPIKey(ctx)
 	a.busyKick = true
 	go func() {
@@ -290,13 +297,27 @@ func (a *AdminPage) kick(ctx app.Context, e app.Event) {
 				return
 			}
 			var res struct {
-				Closed int `json:"closed"`
+				Closed      int       `json:"closed"`
+				BannedUntil time.Time `json:"banned_until"`
 			}
 			_ = json.Unmarshal(r.Body, &res)
-			a.kickMsg, a.kickOK = "Kicked "+user+": closed "+plural(res.Closed, "connection")+".", true
+			a.kickMsg, a.kickOK, a.kickWarn = kickResult(user, res.Closed, res.BannedUntil.In(a.zoneOrUTC())), true, res.Closed == 0
 			a.reload(ctx, e)
 		})
 	}()
+}
+
+// kickResult says what a kick did: whom it disconnected, or that nobody by
+// that id was online, and until when a ban holds (zero: none).
+func kickResult(user string, closed int, bannedUntil time.Time) string {
+	msg := "Kicked " + user + ": closed " + plural(closed, "connection") + "."
+	if closed == 0 {
+		msg = "No user " + user + " is online: nobody was disconnected."
+	}
+	if !bannedUntil.IsZero() {
+		msg += " Banned until " + bannedUntil.Format("15:04") + "."
+	}
+	return msg
 }
 
 func (a *AdminPage) push(ctx app.Context, e app.Event) {

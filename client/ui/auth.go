@@ -173,8 +173,27 @@ func (s *Session) probe(ctx context.Context, cl *client.Client, nick string) {
 		s.mu.Unlock()
 	}()
 	r := s.call(ctx, "GET", pathMe, nil)
+	if r.Err == nil && r.Status == 200 {
+		// The cookie is fine: is the user banned? Then stop trying.
+		s.mu.Lock()
+		wsURL := s.wsURL
+		s.mu.Unlock()
+		if why := s.banCheck(ctx, wsURL); why != "" {
+			s.mu.Lock()
+			mine := s.cl == cl
+			if mine {
+				s.banned = why
+			}
+			s.mu.Unlock()
+			if mine {
+				_ = cl.Close()
+			}
+			s.status.changed()
+		}
+		return
+	}
 	if r.Err != nil || r.Status != 401 {
-		return // the server is down, or the cookie is fine
+		return // the server is down
 	}
 	if _, err := s.renewToken(ctx, nick); err == nil {
 		cl.Reconnect()

@@ -72,18 +72,22 @@ func (c *ChatPage) Render() app.UI {
 			button("alert-close", "×", c.clearErr, "aria-label", "Dismiss"),
 		)
 	}
-	noRoom := v.Current == ""
+	ended := c.s.Ended() != ""
+	noRoom := v.Current == "" || ended
+	if ended {
+		v.Members = nil // nobody is known to be online without a connection
+	}
 	return h("div", "chat",
 		c.renderRooms(v),
 		h("section", "panel chat-main",
 			c.renderHeader(v),
 			when(v.Notice != "", ht("div", "notice", v.Notice)),
 			failed,
-			renderMessages(v, c.s.zone),
+			renderMessages(v, c.s.zone, ended),
 			sendErr,
 			form("chat-form", "composer", c.send,
 				srLabel("chat-input", "Message"),
-				input("chat-input", "text", "input", composerHint(v),
+				input("chat-input", "text", "input", composerHint(v, ended),
 					append(flag("disabled", noRoom), "maxlength", strconv.Itoa(shared.MaxTextLen))...),
 				submit("chat-send", "btn btn-primary", "Send", noRoom),
 				diceButton(noRoom, c.roll),
@@ -95,8 +99,10 @@ func (c *ChatPage) Render() app.UI {
 
 func (c *ChatPage) clearErr(app.Context, app.Event) { c.sendErr = "" }
 
-func composerHint(v ChatView) string {
+func composerHint(v ChatView, ended bool) string {
 	switch {
+	case ended:
+		return "Disconnected: reconnect to chat"
 	case v.Current == "":
 		return "Join a room to chat"
 	case !v.Connected:
@@ -170,6 +176,8 @@ func (c *ChatPage) renderHeader(v ChatView) app.UI {
 	}
 	sub := "joining…"
 	switch {
+	case c.s.Ended() != "":
+		sub = "disconnected"
 	case !v.Connected:
 		sub = "waiting for the connection…"
 	case v.Ready:
@@ -184,12 +192,14 @@ func (c *ChatPage) renderHeader(v ChatView) app.UI {
 	)
 }
 
-func renderMessages(v ChatView, zone *time.Location) app.UI {
+func renderMessages(v ChatView, zone *time.Location, ended bool) app.UI {
 	box := []string{"id", "chat-messages"}
 	if len(v.Lines) == 0 {
 		text := "No messages yet — say hi!"
 		if v.Current == "" {
 			text = "Pick a room on the left."
+		} else if ended {
+			text = "Disconnected."
 		} else if !v.Ready {
 			text = "Joining #" + v.Current + "…"
 		}

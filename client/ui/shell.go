@@ -109,8 +109,22 @@ func (sh *Shell) Render() app.UI {
 			ht("span", "", "A new version of Tether is ready."),
 			button("btn btn-sm btn-primary", "Reload", sh.reload, "id", "update-reload"),
 		)),
+		sh.renderEnded(st),
 		h("main", "content", sh.page(st)),
 		&ToastStack{s: sh.s},
+	)
+}
+
+// renderEnded is the banner every page shows once the connection ended for
+// good (kicked, refused, banned), with the way back.
+func (sh *Shell) renderEnded(st Status) app.UI {
+	why := sh.s.Ended()
+	if why == "" || sh.Page == PathAdmin {
+		return nil
+	}
+	return ha("div", "ended-banner", []string{"id", "ended", "role", "alert"},
+		ht("span", "", why),
+		ht("span", "muted small", "Nothing is sent or received until you reconnect."),
 	)
 }
 

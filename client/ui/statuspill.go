@@ -65,14 +65,14 @@ func (p *StatusPill) Render() app.UI {
 	}
 	return ha("div", "status status-"+class, []string{"id", "status", "aria-live", "polite"},
 		ha("span", "status-dot", []string{"aria-hidden", "true"}),
-		ht("span", "status-text", text),
+		ht("span", "status-text", text, "title", text),
 		action,
 	)
 }
 
 func (p *StatusPill) retry(app.Context, app.Event) { p.s.Reconnect() }
 
-func (p *StatusPill) relogin(app.Context, app.Event) { p.s.Relogin() }
+func (p *StatusPill) relogin(app.Context, app.Event) { go p.s.Relogin(context.Background()) }
 
 // navigatorOnline reads navigator.onLine (true outside a browser).
 func navigatorOnline() bool {

@@ -162,3 +162,77 @@ func TestE2ELayout(t *testing.T) {
 		t.Logf("the comment had landed before the check (stage: %q)", sam1.text("#danmaku-stage"))
 	}
 }
+
+// openAdmin opens the admin page in p and waits for its kick form.
+func (p *page) openAdmin(base string) {
+	p.t.Helper()
+	p.do("open the admin page", loadTimeout,
+		chromedp.Navigate(base+"/admin"),
+		chromedp.WaitVisible(chromedp.CSS("#admin-kick-user")),
+	)
+}
+
+// TestE2EKickBan: a kick with a ban from the Admin page. The kicked user's
+// Danmaku and Chat pages both show the kicked state with their controls
+// disabled (Danmaku used to say "Joining…" with Fire enabled); "Reconnect"
+// during the ban shows the server's reason instead of coming back.
+func TestE2EKickBan(t *testing.T) {
+	srv := startTether(t)
+	browser := newBrowser(t)
+	admin, mallory := newPage(t, browser, "admin"), newPage(t, browser, "mallory")
+	mallory.login(srv.URL(), "Mallory")
+	mallory.goTo("/danmaku")
+	mallory.waitJS("on stage", stepTimeout, `document.querySelector("#danmaku-status").textContent.includes("on stage")`)
+	malloryID := userOf(t, srv.URL(), "Mallory")
+
+	admin.openAdmin(srv.URL())
+	admin.waitJS("Mallory in the online list", stepTimeout, `document.body.textContent.includes("Mallory")`)
+	admin.do("kick Mallory with a ban", stepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#admin-kick-user"), malloryID),
+		chromedp.SendKeys(chromedp.CSS("#admin-kick-reason"), "spamming the stage"),
+		chromedp.SendKeys(chromedp.CSS("#admin-kick-ban"), "10m"),
+		chromedp.Click(chromedp.CSS("#admin-kick-btn")),
+	)
+	admin.waitJS("the kick's result", stepTimeout, `(document.querySelector("#admin-kick-result")||{textContent:""}).textContent.includes("Banned until")`)
+	if s := admin.text("#admin-kick-result"); !strings.Contains(s, "closed 1 connection") {
+		t.Errorf("the admin page says %q, want it to say it closed Mallory's connection", s)
+	}
+
+	mallory.waitStatus("kicked: spamming the stage", stepTimeout)
+	mallory.waitJS("the kicked banner", stepTimeout, `(document.querySelector("#ended")||{textContent:""}).textContent.includes("spamming the stage")`)
+	mallory.screenshot("kicked-danmaku")
+	if s := mallory.text("#danmaku-status"); strings.Contains(s, "Joining") || !strings.Contains(s, "kicked") {
+		t.Errorf("the kicked Danmaku page says %q, want the kick", s)
+	}
+	for _, sel := range []string{"#danmaku-send", "#danmaku-input"} {
+		if !eval[bool](mallory, fmt.Sprintf(`document.querySelector(%q).disabled`, sel)) {
+			t.Errorf("the kicked Danmaku page's %s is enabled", sel)
+		}
+	}
+	mallory.goTo("/")
+	mallory.waitJS("the chat page", stepTimeout, `!!document.querySelector("#chat-input")`)
+	if !strings.Contains(mallory.text("#ended"), "kicked") {
+		t.Errorf("the kicked Chat page shows no kick banner (it says %q)", mallory.text("#ended"))
+	}
+	for _, sel := range []string{"#chat-input", "#chat-send", "#chat-dice"} {
+		if !eval[bool](mallory, fmt.Sprintf(`document.querySelector(%q).disabled`, sel)) {
+			t.Errorf("the kicked Chat page's %s is enabled", sel)
+		}
+	}
+
+	// Reconnect during the ban: the page says why it cannot.
+	mallory.do("click Reconnect", stepTimeout, chromedp.Click(chromedp.CSS("#status-reconnect")))
+	mallory.waitStatus("banned", stepTimeout)
+	mallory.waitJS("the ban in the banner", stepTimeout, `document.querySelector("#ended").textContent.includes("banned for") && document.querySelector("#ended").textContent.includes("spamming the stage")`)
+	mallory.screenshot("banned")
+	// And the server holds no connection of Mallory's.
+	res, err := (&api.Client{BaseURL: srv.URL()}).Connections(t.Context(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range res.Connections {
+		if c.User == malloryID {
+			t.Fatalf("banned Mallory is connected again: %+v", c)
+		}
+	}
+}
