@@ -153,7 +153,7 @@ func (p *NotificationsPage) push(ctx app.Context, target map[string]any, level s
 			"level": level,
 		},
 	}
-	key := storedAPIKey(ctx)
+	key := p.s.apiKey.get()
 	p.busy = true
 	go func() {
 		r := callAPI(context.Background(), "POST", "/api/push", key, body)

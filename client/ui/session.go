@@ -39,6 +39,7 @@ type Session struct {
 	notes   *noteStore
 	ticker  *tickerStore
 	danmaku observable[shared.DanmakuComment]
+	apiKey  apiKey // the HTTP API key typed on the Admin page, in memory only
 
 	// status tells watchers that Status changed.
 	status changes

@@ -137,7 +137,7 @@ func (sh *Shell) logout(ctx app.Context, e app.Event) {
 // connection ask for a nickname first.
 func (sh *Shell) page(st Status) app.UI {
 	if sh.Page == PathAdmin {
-		return &AdminPage{}
+		return &AdminPage{s: sh.s}
 	}
 	if !st.LoggedIn {
 		return &LoginCard{s: sh.s}

@@ -236,3 +236,84 @@ func TestE2EKickBan(t *testing.T) {
 		}
 	}
 }
+
+// TestE2EAdmin: the Admin page against an open API. Kicking a user who is
+// not online says so (it used to say, in green, "closed 0 connections");
+// the examples are real-looking ids; a click on a user of the online list
+// fills the kick form, and the kick then works.
+func TestE2EAdmin(t *testing.T) {
+	srv := startTether(t)
+	browser := newBrowser(t)
+	admin, mallory := newPage(t, browser, "admin"), newPage(t, browser, "mallory")
+	mallory.login(srv.URL(), "Mallory")
+	malloryID := userOf(t, srv.URL(), "Mallory")
+
+	admin.openAdmin(srv.URL())
+	for _, sel := range []string{"#admin-kick-user", "#admin-push-user"} {
+		ph := eval[string](admin, fmt.Sprintf(`document.querySelector(%q).placeholder`, sel))
+		if !strings.Contains(ph, "alice-v7iidm") {
+			t.Errorf("%s's placeholder is %q, want a real-looking id such as alice-v7iidm", sel, ph)
+		}
+	}
+	admin.do("kick a user who is not online", stepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#admin-kick-user"), "nobody-000000"),
+		chromedp.Click(chromedp.CSS("#admin-kick-btn")),
+	)
+	admin.waitJS("the kick's result", stepTimeout, `!!document.querySelector("#admin-kick-result")`)
+	res := admin.text("#admin-kick-result")
+	if !strings.Contains(res, "No user nobody-000000 is online") || eval[bool](admin, `document.querySelector("#admin-kick-result").classList.contains("ok")`) {
+		t.Errorf("kicking nobody says %q (class %q); want that no such user is online, not a success",
+			res, eval[string](admin, `document.querySelector("#admin-kick-result").className`))
+	}
+	admin.screenshot("kick-nobody")
+
+	eval[string](admin, `document.querySelector("#admin-kick-user").value = ""`)
+	admin.waitJS("Mallory in the online list", stepTimeout, fmt.Sprintf(`!!document.querySelector('.pick-user[data-user=%q]')`, malloryID))
+	admin.do("pick Mallory from the online list", stepTimeout, chromedp.Click(chromedp.CSS(fmt.Sprintf(`.pick-user[data-user=%q]`, malloryID))))
+	if v := eval[string](admin, `document.querySelector("#admin-kick-user").value`); v != malloryID {
+		t.Fatalf("after the click the kick form's user is %q, want %q", v, malloryID)
+	}
+	if v := eval[string](admin, `document.querySelector("#admin-push-user").value`); v != malloryID {
+		t.Errorf("after the click the push form's user is %q, want %q", v, malloryID)
+	}
+	admin.do("kick Mallory", stepTimeout, chromedp.Click(chromedp.CSS("#admin-kick-btn")))
+	mallory.waitStatus("kicked", stepTimeout)
+	admin.waitJS("the kick's result", stepTimeout, `document.querySelector("#admin-kick-result").textContent.includes("closed 1 connection")`)
+}
+
+// TestE2EAdminKey: with API keys (production) the Admin page shows nothing
+// of the API until it is given a key, says why, keeps the key in memory
+// only (never in the browser's storage) and asks again after a reload.
+func TestE2EAdminKey(t *testing.T) {
+	const key = "e2e-admin-key-0123456789"
+	srv := startTether(t, "-api-keys", key)
+	browser := newBrowser(t)
+	admin := newPage(t, browser, "admin")
+	admin.do("open the admin page", loadTimeout,
+		chromedp.Navigate(srv.URL()+"/admin"),
+		chromedp.WaitVisible(chromedp.CSS("#admin-key-needed")),
+	)
+	admin.screenshot("key-needed")
+	if s := admin.text("#admin-key-needed"); !strings.Contains(s, "-api-keys") || !strings.Contains(s, "memory") {
+		t.Errorf("the key prompt says %q; want it to explain why (API keys) and where the key is kept", s)
+	}
+	if eval[bool](admin, `!!document.querySelector("#admin-kick-user") || !!document.querySelector("#admin-online")`) {
+		t.Error("without a key the admin page still shows the kick form or the online list")
+	}
+	admin.do("enter a wrong key", stepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#admin-key"), "not-the-key-0000000000"),
+		chromedp.Click(chromedp.CSS("#admin-key-btn")),
+	)
+	admin.waitJS("the refusal", stepTimeout, `(document.querySelector("#admin-key-error")||{textContent:""}).textContent.includes("refused")`)
+	admin.do("enter the key", stepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#admin-key"), key),
+		chromedp.Click(chromedp.CSS("#admin-key-btn")),
+	)
+	admin.waitJS("the admin page with the key", stepTimeout, `!!document.querySelector("#admin-online") && !!document.querySelector("#admin-kick-user")`)
+	admin.waitJS("the statistics", stepTimeout, `document.querySelector("[data-stat=connections] .stat-value").textContent !== "–"`)
+	admin.screenshot("with-key")
+	if eval[bool](admin, fmt.Sprintf(`(JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie).includes(%q)`, key)) {
+		t.Error("the API key was written to the browser's storage")
+	}
+	admin.do("reload", loadTimeout, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#admin-key-needed")))
+}
