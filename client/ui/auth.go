@@ -65,6 +65,7 @@ func (s *Session) SignIn(ctx context.Context, nick string, page *url.URL, resume
 	switch {
 	case errors.Is(err, errNoAuth):
 		s.Login(nick, socketURL(page, userID(nick), nick))
+		sess.User = userID(nick)
 	case err != nil:
 		s.mu.Lock()
 		s.signingIn, s.problem = false, err.Error()
@@ -77,15 +78,21 @@ func (s *Session) SignIn(ctx context.Context, nick string, page *url.URL, resume
 		}
 		s.login(orDefault(sess.Name, nick), base, sess.Expires)
 	}
+	if !resume { // a sign-in of the user's own: the other tabs follow
+		s.tellTabs(tabEvent{Kind: tabSignedIn, Nick: nick, User: sess.User})
+	}
 	return ""
 }
 
-// SignOut forgets the login cookie and disconnects.
+// SignOut forgets the login cookie and disconnects, in every tab of the
+// app in this browser.
 func (s *Session) SignOut() {
 	s.mu.Lock()
 	cookie := !s.expires.IsZero()
+	user := s.user
 	s.mu.Unlock()
 	s.Logout()
+	s.tellTabs(tabEvent{Kind: tabSignedOut, User: user})
 	if cookie {
 		go s.call(context.Background(), "POST", pathLogout, nil)
 	}

@@ -40,6 +40,7 @@ type Session struct {
 	ticker  *tickerStore
 	danmaku observable[shared.DanmakuComment]
 	apiKey  apiKey // the HTTP API key typed on the Admin page, in memory only
+	tabs    *tabLink
 
 	// status tells watchers that Status changed.
 	status changes
@@ -121,6 +122,25 @@ func (s *Session) login(nick, wsURL string, expires time.Time) {
 	s.watchBrowser(ctx, cl)
 	s.rooms.attach(ctx, cl)
 	s.status.changed()
+}
+
+// linkTabs starts listening to the app's other tabs in this browser, once
+// per tab (the Shell calls it when it mounts), so that a sign-in or a
+// sign-out in one reaches all (tabs.go).
+func (s *Session) linkTabs() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tabs == nil {
+		s.tabs = openTabs(s.onTab)
+	}
+}
+
+// tellTabs tells the app's other tabs in this browser about e.
+func (s *Session) tellTabs(e tabEvent) {
+	s.mu.Lock()
+	tabs := s.tabs
+	s.mu.Unlock()
+	tabs.tell(e)
 }
 
 // Relogin connects again the way the last login did, after a kick or a

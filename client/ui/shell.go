@@ -44,6 +44,7 @@ func (sh *Shell) OnMount(ctx app.Context) {
 	// schedule; ask now, and whenever the connection comes back, as a
 	// restarted server may serve a new build.
 	app.TryUpdate()
+	sh.s.linkTabs()
 	wasDown := false
 	sh.stop = sh.s.status.watch(func(struct{}) {
 		switch sh.s.Status().Info.State {

@@ -226,7 +226,20 @@ type page struct {
 // are saved as artifacts.
 func newPage(t *testing.T, browser context.Context, name string) *page {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	return openPage(t, browser, name, chromedp.WithNewBrowserContext())
+}
+
+// newTab opens another tab of the same browser context as p: the same
+// cookies and storage, as when a user opens the app twice.
+func (p *page) newTab(name string) *page {
+	p.t.Helper()
+	return openPage(p.t, p.ctx, name)
+}
+
+// openPage opens a page under parent with opts.
+func openPage(t *testing.T, parent context.Context, name string, opts ...chromedp.ContextOption) *page {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(parent, opts...)
 	p := &page{t: t, name: name, ctx: ctx}
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("open page %s: %v", name, err)

@@ -3,10 +3,12 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -316,4 +318,61 @@ func TestE2EAdminKey(t *testing.T) {
 		t.Error("the API key was written to the browser's storage")
 	}
 	admin.do("reload", loadTimeout, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#admin-key-needed")))
+}
+
+// TestE2ETabs: two tabs of one browser. Signing out in one signs the other
+// out too (it used to stay connected and chatting until reloaded), and
+// signing in again in one brings the other back as the same user.
+func TestE2ETabs(t *testing.T) {
+	srv := startTether(t)
+	browser := newBrowser(t)
+	tab1 := newPage(t, browser, "tab1")
+	tab1.login(srv.URL(), "Alice")
+	tab2 := tab1.newTab("tab2")
+	tab2.do("open the app in a second tab", loadTimeout, chromedp.Navigate(srv.URL()+"/"))
+	tab2.waitStatus("connected", loadTimeout) // signed in by the shared cookie
+	waitConns(t, srv.URL(), "Alice", 2)
+
+	tab1.do("sign out", stepTimeout, chromedp.Click(chromedp.CSS("#logout-btn")))
+	tab1.waitJS("the sign-in card", stepTimeout, `!!document.querySelector("#login-name")`)
+	tab2.waitJS("the sign-in card in the other tab", stepTimeout, `!!document.querySelector("#login-name") && !document.querySelector("#status")`)
+	tab2.screenshot("signed-out")
+	waitConns(t, srv.URL(), "Alice", 0)
+
+	tab1.do("sign in again", stepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#login-name"), "Alicia"),
+		chromedp.Click(chromedp.CSS("#login-btn")),
+	)
+	tab1.waitStatus("connected", loadTimeout)
+	tab2.waitStatus("connected", loadTimeout)
+	tab2.waitJS("the new name in the other tab", stepTimeout, `document.querySelector("#me-name").textContent === "Alicia"`)
+	if u1, u2 := eval[string](tab1, `document.querySelector("#me-name").dataset.user`), eval[string](tab2, `document.querySelector("#me-name").dataset.user`); u1 != u2 {
+		t.Errorf("after signing in again the tabs are %q and %q, want the same user", u1, u2)
+	}
+	tab2.screenshot("signed-in")
+	waitConns(t, srv.URL(), "Alicia", 2)
+}
+
+// waitConns waits until the server holds n connections named nick.
+func waitConns(t *testing.T, base, nick string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(stepTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		res, err := (&api.Client{BaseURL: base}).Connections(ctx, 0, 1000)
+		cancel()
+		got := 0
+		for _, c := range res.Connections {
+			if c.Name == nick {
+				got++
+			}
+		}
+		if err == nil && got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server holds %d connections named %s (%v), want %d", got, nick, err, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
