@@ -376,3 +376,78 @@ func waitConns(t *testing.T, base, nick string, n int) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// waitLongRetry cuts the network at proxy and waits until the page's next
+// reconnect attempt is at least margin away (the backoff grows with each
+// failure), and returns when it is due, in the page's clock (Unix ms).
+func (p *page) waitLongRetry(proxy *tcpProxy, margin time.Duration) int64 {
+	p.t.Helper()
+	proxy.setCut(true)
+	p.waitStatus("reconnecting", stepTimeout)
+	p.waitJS(fmt.Sprintf("a retry wait of %v or more", margin), 90*time.Second,
+		fmt.Sprintf(`(e => e && +e.dataset.retryAt - Date.now() >= %d)(document.querySelector("#status[data-retry-at]"))`, margin.Milliseconds()))
+	return eval[int64](p, `+document.querySelector("#status").dataset.retryAt`)
+}
+
+// reconnectedBefore waits for the page to be connected again and fails the
+// test unless that happened before retryAt, when the backoff timer alone
+// would have retried.
+func (p *page) reconnectedBefore(retryAt int64, what string) {
+	p.t.Helper()
+	p.waitStatus("connected", stepTimeout)
+	now := eval[int64](p, `Date.now()`)
+	p.t.Logf("%s: connected %d ms before the backoff's retry", what, retryAt-now)
+	if now >= retryAt {
+		p.t.Errorf("%s: the page waited out its backoff (connected %d ms after the retry was due) instead of retrying at once", what, now-retryAt)
+	}
+}
+
+// TestE2EVisibility: a page that comes back to the foreground while it waits
+// to reconnect retries at once, not when its grown backoff ends (the phone
+// lock-screen case). The page's visibility is emulated: headless Chromium
+// pages are always visible.
+func TestE2EVisibility(t *testing.T) {
+	srv := startTether(t)
+	proxy := startProxy(t, srv.addr)
+	browser := newBrowser(t)
+	alice := newPage(t, browser, "alice")
+	alice.login(proxy.URL(), "Alice")
+
+	retryAt := alice.waitLongRetry(proxy, 4*time.Second)
+	alice.screenshot("waiting")
+	proxy.setCut(false)
+	eval[bool](alice, `(() => {
+		let state = "visible";
+		Object.defineProperty(document, "visibilityState", {configurable: true, get: () => state});
+		Object.defineProperty(document, "hidden", {configurable: true, get: () => state === "hidden"});
+		state = "hidden"; document.dispatchEvent(new Event("visibilitychange"));
+		state = "visible"; document.dispatchEvent(new Event("visibilitychange"));
+		return true;
+	})()`)
+	alice.reconnectedBefore(retryAt, "visible again")
+}
+
+// TestE2ENetworkBack: the network is cut between the page and the server
+// (at a TCP proxy); when it comes back and the browser says "online", the
+// page retries at once instead of waiting out its backoff.
+func TestE2ENetworkBack(t *testing.T) {
+	srv := startTether(t)
+	proxy := startProxy(t, srv.addr)
+	browser := newBrowser(t)
+	alice := newPage(t, browser, "alice")
+	alice.login(proxy.URL(), "Alice")
+	alice.say("before the cut")
+	alice.waitChat("before the cut", stepTimeout)
+
+	retryAt := alice.waitLongRetry(proxy, 4*time.Second)
+	apiPush(t, srv.URL(), api.Target{Kind: api.TargetRoom, ID: "lobby"},
+		shared.ChatMessage{Room: "lobby", User: "bot", Name: "Bot", Text: "sent during the cut", Time: time.Now().UnixMilli()})
+	proxy.setCut(false)
+	eval[bool](alice, `(() => {
+		Object.defineProperty(navigator, "onLine", {configurable: true, get: () => true});
+		window.dispatchEvent(new Event("online"));
+		return true;
+	})()`)
+	alice.reconnectedBefore(retryAt, "network back")
+	alice.waitChat("sent during the cut", stepTimeout)
+}
