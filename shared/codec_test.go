@@ -290,3 +290,29 @@ func TestJSONField(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistries pins what each registry holds: the protocol's own messages
+// in NewSystemRegistry, and the demo's on top of them in NewRegistry.
+func TestRegistries(t *testing.T) {
+	sys := shared.NewSystemRegistry()
+	demo := []string{"chat.message", "chat.send", "danmaku.comment", "danmaku.send", "dice.roll", "dice.rolled", "notification", "ticker.quote"}
+	for _, typ := range demo {
+		if sys.Known(typ) {
+			t.Errorf("NewSystemRegistry knows the demo's %q", typ)
+		}
+	}
+	for _, typ := range []string{"hello", "welcome", "join", "joined", "leave", "left", "error", "ping", "pong", "reply", "kicked", "presence.list"} {
+		if !sys.Known(typ) {
+			t.Errorf("NewSystemRegistry does not know the system message %q", typ)
+		}
+	}
+	full := shared.NewRegistry()
+	if got, want := len(full.Types()), len(sys.Types())+len(demo); got != want {
+		t.Errorf("NewRegistry has %d types, want %d (system %d + demo %d): %v", got, want, len(sys.Types()), len(demo), full.Types())
+	}
+	for _, typ := range append(sys.Types(), demo...) {
+		if !full.Known(typ) {
+			t.Errorf("NewRegistry does not know %q", typ)
+		}
+	}
+}

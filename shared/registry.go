@@ -36,18 +36,30 @@ type FieldError struct {
 // Error implements error.
 func (e *FieldError) Error() string { return e.Field + " " + e.Problem }
 
-// Registry maps wire type names to Go types. Build it with NewRegistry; it is
-// read-only afterwards and safe for concurrent use.
+// Registry maps wire type names to Go types. Build it with NewRegistry (the
+// demo app's) or NewSystemRegistry plus Register for each type of your own,
+// before handing it to a server or client: from then on it is read-only and
+// safe for concurrent use.
 type Registry struct {
 	types map[string]reflect.Type
 }
 
-// NewRegistry returns the registry both the server and the client use: the
-// system messages and every application message listed in registerApp.
+// NewRegistry returns the registry of Tether's demo app, which the server,
+// the client, the HTTP API and the metrics use when given none: the system
+// messages and the demo's types (RegisterDemo).
 func NewRegistry() *Registry {
+	r := NewSystemRegistry()
+	RegisterDemo(r)
+	return r
+}
+
+// NewSystemRegistry returns a registry of the system messages only (hello,
+// join, error, …: the protocol itself). A program with message types of
+// its own starts from it, registers them and passes the registry to
+// server.Config, client.Options, api.Config and metrics.Config alike.
+func NewSystemRegistry() *Registry {
 	r := &Registry{types: make(map[string]reflect.Type)}
 	registerSystem(r)
-	registerApp(r)
 	return r
 }
 

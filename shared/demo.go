@@ -2,9 +2,15 @@ package shared
 
 import "fmt"
 
-// registerApp registers the application's own message types. To add one,
-// declare the struct below (or in a file of its own) and add one line here.
-func registerApp(r *Registry) {
+// This file holds the message types of Tether's demo app (chat,
+// notifications, the live ticker, danmaku; the dice roll is in dice.go).
+// The kit itself needs none of them: a program of its own builds its
+// registry with NewSystemRegistry and its own types.
+
+// RegisterDemo registers the demo app's message types in r. NewRegistry
+// calls it. To add a type to the demo, declare its struct (here or in a file
+// of its own, like dice.go) and add one line below.
+func RegisterDemo(r *Registry) {
 	Register[ChatSend](r)
 	Register[ChatMessage](r)
 	Register[Notification](r)
