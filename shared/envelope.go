@@ -78,19 +78,22 @@ func (e *DecodeError) Unwrap() []error {
 	return []error{e.Kind, e.Err}
 }
 
-// DecodeEnvelope parses one frame into an Envelope without looking at Data.
-// It fails with ErrMalformed when the frame is not a JSON object, has no
-// type, or has a type that is not a valid wire name.
+// DecodeEnvelope parses one frame into an Envelope without looking at Data
+// (Registry.Decode and Unmarshal check it). It fails with ErrMalformed when
+// the frame is not a JSON object, has one of its keys twice, has no type,
+// or has a type that is not a valid wire name.
 func DecodeEnvelope(frame []byte) (Envelope, error) {
 	var env Envelope
 	if err := json.Unmarshal(frame, &env); err != nil {
-		return Envelope{}, &DecodeError{Kind: ErrMalformed, Err: err}
+		return Envelope{}, &DecodeError{Kind: ErrMalformed, Field: JSONField(err), Err: err}
+	}
+	if err := DuplicateKey(frame, 1); err != nil {
+		var dk *DuplicateKeyError
+		errors.As(err, &dk)
+		return Envelope{}, &DecodeError{Kind: ErrMalformed, ID: env.ID, Field: dk.Path, Err: err}
 	}
 	if err := ValidTypeName(env.Type); err != nil {
 		return Envelope{}, &DecodeError{Kind: ErrMalformed, ID: env.ID, Field: "type", Err: err}
-	}
-	if len(env.Data) > 0 && env.Data[0] != '{' && string(env.Data) != "null" {
-		return Envelope{}, &DecodeError{Kind: ErrMalformed, Type: env.Type, ID: env.ID, Field: "data", Err: errors.New("data must be a JSON object")}
 	}
 	return env, nil
 }

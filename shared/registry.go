@@ -143,15 +143,24 @@ func TypeOf[T Message]() string {
 }
 
 // decodeData strictly decodes env.Data into dst (a pointer to a message
-// struct): unknown fields, wrong JSON types and trailing data are errors, and
-// a Validator's Validate is called.
+// struct): data that is not an object, a key twice, unknown fields, wrong
+// JSON types and trailing data are errors, and a Validator's Validate is
+// called.
 func decodeData(env Envelope, dst any) error {
 	fail := func(field string, err error) error {
 		return &DecodeError{Kind: ErrBadData, Type: env.Type, ID: env.ID, Field: field, Err: err}
 	}
-	data := env.Data
+	data := bytes.TrimLeft(env.Data, " \t\r\n")
 	if len(data) == 0 || string(data) == "null" {
 		data = []byte("{}")
+	}
+	if data[0] != '{' {
+		return fail("data", errors.New("data must be a JSON object"))
+	}
+	if err := DuplicateKey(data, 0); err != nil {
+		var dk *DuplicateKeyError
+		errors.As(err, &dk)
+		return fail("data."+dk.Path, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -181,11 +190,23 @@ func JSONField(err error) string {
 	if errors.As(err, &te) {
 		return te.Field
 	}
-	// encoding/json reports unknown fields only in the message text.
-	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return strings.Trim(f, `"`)
+	name, _ := unknownField(err)
+	return name
+}
+
+// unknownField returns the name of the unknown field that a
+// DisallowUnknownFields decoder refused. encoding/json says so only in its
+// error text, `json: unknown field "name"` (TestUnknownFieldText pins it):
+// this is the one place that reads it.
+func unknownField(err error) (name string, ok bool) {
+	if err == nil {
+		return "", false
 	}
-	return ""
+	f, ok := strings.CutPrefix(err.Error(), "json: unknown field ")
+	if !ok {
+		return "", false
+	}
+	return strings.Trim(f, `"`), true
 }
 
 // fieldOf is JSONField under the envelope's "data".

@@ -272,3 +272,28 @@ func memberIDs(ms []shared.Member) string {
 	}
 	return strings.Join(ids, ",")
 }
+
+// TestTooLong: the browser counts characters as the server does, so 2,000
+// Chinese characters (6,000 bytes) pass and 2,001 get a sentence.
+func TestTooLong(t *testing.T) {
+	tests := []struct {
+		text  string
+		limit int
+		want  string
+	}{
+		{strings.Repeat("汉", shared.MaxTextLen), shared.MaxTextLen, ""},
+		{strings.Repeat("汉", shared.MaxTextLen+1), shared.MaxTextLen, "A message can be at most 2000 characters; this one has 2001."},
+		{strings.Repeat("😀", shared.MaxDanmakuLen), shared.MaxDanmakuLen, ""},
+		{strings.Repeat("a", 101), shared.MaxDanmakuLen, "A message can be at most 100 characters; this one has 101."},
+	}
+	for _, tt := range tests {
+		got := tooLong("A message", tt.text, tt.limit)
+		if got != tt.want {
+			t.Errorf("tooLong(%d characters, %d) = %q, want %q", len([]rune(tt.text)), tt.limit, got, tt.want)
+		}
+		// The server agrees.
+		if err := shared.TextTooLong("text", tt.text, tt.limit); (err == nil) != (tt.want == "") {
+			t.Errorf("shared.TextTooLong(%d characters, %d) = %v, but the browser says %q", len([]rune(tt.text)), tt.limit, err, got)
+		}
+	}
+}
