@@ -66,7 +66,13 @@ type node struct {
 // startNode starts a Tether node with the demo handlers on ns.
 func startNode(t *testing.T, ns *natsserver.Server, name string, cfg natsbroker.Config, scfg server.Config) *node {
 	t.Helper()
-	nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	return startNodeVia(t, ns.ClientURL(), name, cfg, scfg)
+}
+
+// startNodeVia starts a Tether node connected to NATS at natsURL.
+func startNodeVia(t *testing.T, natsURL, name string, cfg natsbroker.Config, scfg server.Config) *node {
+	t.Helper()
+	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
