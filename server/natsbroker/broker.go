@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -29,7 +30,7 @@ const (
 	hdrEpoch     = "Tether-Epoch"
 	hdrSeq       = "Tether-Seq"
 	hdrType      = "Tether-Type"
-	publishTries = 16 // bounded retries of a publish that lost the race
+	publishTries = 32 // bounded retries of a publish that lost the race
 )
 
 // Defaults of the zero Config fields.
@@ -333,7 +334,10 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 	b.mu.Lock()
 	h, known := b.heads[room]
 	b.mu.Unlock()
-	for range publishTries {
+	for try := range publishTries {
+		if try > 0 && !backoff(ctx, try) {
+			return server.PublishResult{}, fmt.Errorf("publish to %q: %w", room, ctx.Err())
+		}
 		if !known {
 			var err error
 			if h, err = b.readHead(ctx, room); err != nil {
@@ -581,6 +585,21 @@ func (b *Broker) checkLoop() {
 		for _, f := range feeds {
 			f.check(b.ctx)
 		}
+	}
+}
+
+// backoff waits a random while that grows with try, so that writers that
+// lost a race to the same room do not collide again at once. It reports
+// false when ctx ended first.
+func backoff(ctx context.Context, try int) bool {
+	d := time.Duration(mrand.Int64N(int64(try)*int64(time.Millisecond)) + 1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -346,7 +346,9 @@ func newCutProxy(t *testing.T, backends ...string) *cutProxy {
 	return p
 }
 
-func (p *cutProxy) url(user string) string { return "ws://" + p.ln.Addr().String() + "/ws?user=" + user }
+func (p *cutProxy) url(user string) string {
+	return "ws://" + p.ln.Addr().String() + "/ws?user=" + user
+}
 
 func (p *cutProxy) accept() {
 	defer p.wg.Done()
