@@ -112,6 +112,13 @@ type Config struct {
 	// OnError is called with decode errors, handler errors and write errors.
 	OnError func(c *Conn, err error)
 
+	// Broker keeps the rooms' seqs, history and presence and carries
+	// messages between the nodes of a cluster; nil → an in-memory broker
+	// (one node; rooms are lost when the process stops). See
+	// server/natsbroker for a cluster on NATS JetStream. The server does not
+	// close it.
+	Broker Broker
+
 	// Observer receives the server's events, for metrics; nil → none.
 	Observer Observer
 	// MessageRate is how many messages per second a connection may send,

@@ -37,8 +37,10 @@ type Server struct {
 	stopSweep chan struct{}  // closed by Shutdown to stop the sweeper
 	stopOnce  sync.Once
 
-	hub   hub
-	rooms roomTable
+	hub    hub
+	rooms  roomTable
+	broker Broker
+	mem    *memoryBroker // the broker when it is the default; nil in a cluster
 
 	handlersMu sync.RWMutex
 	handlers   map[string]handlerFunc
@@ -54,7 +56,8 @@ type Stats struct {
 	Connections int `json:"connections"`
 	// Users is the number of distinct users connected.
 	Users int `json:"users"`
-	// Rooms is the number of rooms (with members or history).
+	// Rooms is the number of rooms (with members or history); in a cluster,
+	// the rooms with members on this node.
 	Rooms int `json:"rooms"`
 	// MessagesIn counts the data frames received.
 	MessagesIn uint64 `json:"messages_in"`
@@ -106,6 +109,12 @@ func New(cfg Config) *Server {
 		rooms:     roomTable{m: make(map[string]*room)},
 		handlers:  make(map[string]handlerFunc),
 	}
+	s.broker = cfg.Broker
+	if s.broker == nil {
+		s.mem = newMemoryBroker(cfg.HistorySize, max(cfg.HistoryTTL, 0), func() time.Time { return s.now() })
+		s.broker = s.mem
+	}
+	s.broker.Register(nodeHandler{s})
 	s.wg.Add(1)
 	go s.sweepLoop()
 	return s
@@ -316,10 +325,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Stats returns the server's counters.
 func (s *Server) Stats() Stats {
 	conns, users := s.hub.counts()
+	rooms := s.rooms.len()
+	if s.mem != nil {
+		rooms = s.mem.roomCount()
+	}
 	return Stats{
 		Connections: conns,
 		Users:       users,
-		Rooms:       s.rooms.len(),
+		Rooms:       rooms,
 		MessagesIn:  s.stats.messagesIn.Load(),
 		MessagesOut: s.stats.messagesOut.Load(),
 		Dropped:     s.stats.dropped.Load(),
