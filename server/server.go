@@ -28,6 +28,7 @@ type Server struct {
 	log      *slog.Logger
 	obs      Observer // cfg.Observer, never nil
 	upgrader websocket.Upgrader
+	pools    writePools       // the connections' write buffers
 	now      func() time.Time // the clock of history and presence; tests replace it
 
 	ctx    context.Context    // parent of every connection's context
@@ -97,6 +98,7 @@ func New(cfg Config) *Server {
 			// error and to tell the Observer why.
 			CheckOrigin:       func(*http.Request) bool { return true },
 			EnableCompression: cfg.Compression,
+			ReadBufferSize:    readBufferSize,
 		},
 		now:       time.Now,
 		ctx:       ctx,
@@ -106,6 +108,7 @@ func New(cfg Config) *Server {
 		rooms:     roomTable{m: make(map[string]*room)},
 		handlers:  make(map[string]handlerFunc),
 	}
+	s.upgrader.WriteBufferPool = &s.pools.frame
 	s.wg.Add(1)
 	go s.sweepLoop()
 	return s
@@ -154,7 +157,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.wg.Done()
 	defer s.hub.end(id.User, ip)
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	hw := &hijackWriter{ResponseWriter: w, pools: &s.pools}
+	ws, err := s.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
 		// The upgrader has answered with an HTTP error already.
 		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
@@ -162,7 +166,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.obs.HandshakeDone("ok", time.Since(start))
-	s.serve(newConn(s, ws, id, r.RemoteAddr))
+	s.serve(newConn(s, ws, hw.bc, id, r.RemoteAddr))
 }
 
 // ConfigureHTTPServer prepares the http.Server that serves s for hostile
