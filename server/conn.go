@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -43,7 +44,8 @@ type Conn struct {
 	queued    []*outFrame
 	unwritten int
 	spare     []*outFrame   // writer only
-	wake      chan struct{} // capacity 1: something was queued
+	wake      chan struct{} // capacity 1: the writer has something to do
+	pingDue   atomic.Bool   // the heartbeat timer fired: send a ping
 
 	closing    chan struct{} // closed by startClose
 	readerDone chan struct{} // closed when the reader stops reading
@@ -179,10 +181,7 @@ func (c *Conn) enqueue(f *outFrame) error {
 		c.queued = append(c.queued, f)
 		c.unwritten++
 		c.qmu.Unlock()
-		select {
-		case c.wake <- struct{}{}:
-		default: // the writer has a wake-up pending already
-		}
+		c.signal()
 		return nil
 	}
 	c.qmu.Unlock()
@@ -244,6 +243,7 @@ func (c *Conn) startClose(req closeRequest) bool {
 	req.reason = closeReason(req.reason)
 	c.closed = &req
 	close(c.closing)
+	c.signal()
 	c.cancel()
 	return true
 }

@@ -157,7 +157,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.wg.Done()
 	defer s.hub.end(id.User, ip)
-	hw := &hijackWriter{ResponseWriter: w, pools: &s.pools}
+	hw := &hijackWriter{ResponseWriter: w, pools: &s.pools, slack: s.cfg.WriteTimeout / 4}
 	ws, err := s.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
 		// The upgrader has answered with an HTTP error already.

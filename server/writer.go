@@ -35,36 +35,44 @@ const (
 // Each wake-up takes everything queued (up to maxBatchFrames items) and
 // writes it as one batch: the frames are framed one by one by gorilla into
 // the connection's batch buffer (see batchConn) and reach the socket in one
-// write, under one write deadline, and are counted once.
+// write, under one write deadline, and are counted once. The writer sleeps
+// on one channel, wake, which enqueue, startClose and the heartbeat timer
+// signal.
 func (c *Conn) writeLoop() {
 	defer close(c.writerDone)
-	heartbeat := time.NewTicker(c.srv.cfg.Heartbeat)
+	heartbeat := time.AfterFunc(c.srv.cfg.Heartbeat, func() {
+		c.pingDue.Store(true)
+		c.signal()
+	})
 	defer heartbeat.Stop()
 	for {
 		// A close request goes before whatever is queued: a slow consumer
 		// must not be fed its backlog first.
-		select {
-		case <-c.closing:
+		if c.isClosing() {
 			c.finishClose()
 			return
-		default:
 		}
-		select {
-		case <-c.closing:
-			c.finishClose()
-			return
-		case <-c.wake:
-			if err := c.writeQueued(); err != nil {
-				c.writeFailed(err)
-				return
-			}
-		case <-heartbeat.C:
+		if c.pingDue.Swap(false) {
 			deadline := time.Now().Add(c.srv.cfg.WriteTimeout)
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, deadline); err != nil {
 				c.writeFailed(err)
 				return
 			}
+			heartbeat.Reset(c.srv.cfg.Heartbeat)
 		}
+		if err := c.writeQueued(); err != nil {
+			c.writeFailed(err)
+			return
+		}
+		<-c.wake
+	}
+}
+
+// signal wakes the writer, unless a wake-up is pending already.
+func (c *Conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -107,7 +115,8 @@ func (c *Conn) writeBatch(frames []*outFrame) error {
 	c.bc.begin()
 	end := len(frames) // frames[end:] are skipped
 	stopOnClose := true
-	flushed := 0 // frames[:flushed] are on the socket
+	flushed := 0  // frames[:flushed] are on the socket
+	buffered := 0 // about the bytes in the batch buffer
 	var err error
 	for i, f := range frames {
 		if i > 0 && stopOnClose && c.isClosing() {
@@ -120,12 +129,12 @@ func (c *Conn) writeBatch(frames []*outFrame) error {
 		if err = c.frame(f); err != nil {
 			break
 		}
-		if c.bc.buffered() >= maxBatchBytes && i < len(frames)-1 {
+		if buffered += wireSize(f); buffered >= maxBatchBytes && i < len(frames)-1 {
 			if err = c.bc.flush(deadline); err != nil {
 				break
 			}
 			c.written(frames[flushed : i+1])
-			flushed = i + 1
+			flushed, buffered = i+1, 0
 			c.bc.begin()
 		}
 	}
@@ -139,6 +148,19 @@ func (c *Conn) writeBatch(frames []*outFrame) error {
 		c.written(frames[flushed:end])
 	}
 	return err
+}
+
+// wireSize is about how many bytes f takes on the wire: its frames' payloads
+// and headers.
+func wireSize(f *outFrame) int {
+	if f.batch == nil {
+		return f.size + 4
+	}
+	n := 0
+	for _, sub := range f.batch {
+		n += wireSize(sub)
+	}
+	return n
 }
 
 // frame hands one queued item (or each frame of a batch item) to gorilla,
@@ -352,6 +374,9 @@ type batchConn struct {
 	buf      *[]byte // the batch buffer, from the pool once something is written
 	err      error   // the first write error
 
+	deadline time.Time     // the socket's write deadline, as last set under mu
+	slack    time.Duration // flush keeps a deadline that is at most this much earlier than asked
+
 	cut atomic.Int64 // a write deadline set by expire, in Unix ns; 0: none
 }
 
@@ -362,18 +387,10 @@ func (b *batchConn) begin() {
 	b.mu.Unlock()
 }
 
-// buffered returns how many bytes the batch holds.
-func (b *batchConn) buffered() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf == nil {
-		return 0
-	}
-	return len(*b.buf)
-}
-
 // flush ends the batch: it writes what was buffered in one Write, under
-// deadline (or the earlier one set by expire).
+// deadline (or the earlier one set by expire). A deadline already set that
+// is at most slack earlier is kept: setting one costs as much as a small
+// write.
 func (b *batchConn) flush(deadline time.Time) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -387,9 +404,11 @@ func (b *batchConn) flush(deadline time.Time) error {
 	if b.err != nil {
 		return b.err
 	}
-	if err := b.setWriteDeadline(deadline); err != nil {
-		b.err = err
-		return err
+	if b.cut.Load() != 0 || b.deadline.IsZero() || deadline.Sub(b.deadline) > b.slack {
+		if err := b.setWriteDeadline(deadline); err != nil {
+			b.err = err
+			return err
+		}
 	}
 	if _, err := b.Conn.Write(*buf); err != nil {
 		b.err = err
@@ -407,7 +426,7 @@ func (b *batchConn) expire(t time.Time) {
 }
 
 // setWriteDeadline sets the socket's write deadline to t, or to the earlier
-// one set by expire.
+// one set by expire. Called with mu held.
 func (b *batchConn) setWriteDeadline(t time.Time) error {
 	cut := b.cut.Load()
 	bounded := func(t time.Time) time.Time {
@@ -416,13 +435,15 @@ func (b *batchConn) setWriteDeadline(t time.Time) error {
 		}
 		return t
 	}
-	if err := b.Conn.SetWriteDeadline(bounded(t)); err != nil {
+	b.deadline = bounded(t)
+	if err := b.Conn.SetWriteDeadline(b.deadline); err != nil {
 		return err
 	}
 	// An expire between the Load and the Set would be undone: apply it.
 	if now := b.cut.Load(); now != cut {
 		cut = now
-		return b.Conn.SetWriteDeadline(bounded(t))
+		b.deadline = bounded(t)
+		return b.Conn.SetWriteDeadline(b.deadline)
 	}
 	return nil
 }
@@ -474,7 +495,8 @@ func (b *batchConn) SetDeadline(t time.Time) error {
 type hijackWriter struct {
 	http.ResponseWriter
 	pools *writePools
-	bc    *batchConn // set by Hijack
+	slack time.Duration // batchConn.slack
+	bc    *batchConn    // set by Hijack
 }
 
 // Hijack implements http.Hijacker.
@@ -483,7 +505,7 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("hijack: %w", err)
 	}
-	w.bc = &batchConn{Conn: nc, pools: w.pools}
+	w.bc = &batchConn{Conn: nc, pools: w.pools, slack: w.slack}
 	return w.bc, brw, nil
 }
 
