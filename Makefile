@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: all build wasm run test e2e bench size clean vet-wasm
+.PHONY: all build wasm run test e2e bench bench-peers size clean vet-wasm
 
 all: build
 
@@ -32,10 +32,23 @@ E2E_PKG ?= ./client/ui/e2e/...
 e2e: wasm
 	$(GO) test -race -run E2E $(E2E_PKG)
 
-## bench: the Go benchmarks (more, and a load run, come with the bench issue;
-## meanwhile `go run ./cmd/tether-load -h` drives a running server)
+## bench: the Go micro-benchmarks (the writer's: ns/delivery, frames/write,
+## allocs; the metrics'), with allocation counts
+BENCH ?= .
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem ./...
+
+## bench-peers: Tether beside gorilla, melody and centrifuge on the same
+## fan-out workload (../shared/peerbench, not part of this repository; the
+## target skips with a message when it is absent). CONNS, RATE, DUR, SIZE
+## are passed through.
+PEERBENCH ?= $(firstword $(wildcard ../shared/peerbench ../../shared/peerbench))
+bench-peers:
+	@if [ -z "$(PEERBENCH)" ] || [ ! -x "$(PEERBENCH)/run.sh" ]; then \
+		echo "bench-peers: ../shared/peerbench not found (set PEERBENCH=dir): skipped"; \
+	else \
+		"$(PEERBENCH)/run.sh" .; \
+	fi
 
 ## size: the bundle's sizes, raw, gzip and brotli
 size: wasm

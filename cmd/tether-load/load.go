@@ -56,6 +56,7 @@ func newLoad(o options, id string) (*load, error) {
 type member struct {
 	ws   *websocket.Conn
 	room int
+	rank int        // its place among its room's members: client i is i / rooms
 	wmu  sync.Mutex // one writer at a time, as gorilla requires
 
 	received atomic.Int64 // chat.message of this run
@@ -207,7 +208,7 @@ func (l *load) dial(ctx context.Context, i int) (*member, error) {
 	if _, _, err := ws.ReadMessage(); err != nil { // welcome
 		return fail(fmt.Errorf("no welcome: %w", err))
 	}
-	m := &member{ws: ws, room: i % l.o.rooms, errs: map[string]int{}, done: make(chan struct{})}
+	m := &member{ws: ws, room: i % l.o.rooms, rank: i / l.o.rooms, errs: map[string]int{}, done: make(chan struct{})}
 	join, err := shared.Encode(shared.Envelope{ID: 1}, shared.Join{Room: roomName(m.room)})
 	if err != nil {
 		return fail(fmt.Errorf("encode join: %w", err))
@@ -339,6 +340,18 @@ func (l *load) send(ctx context.Context, members []*member, writeErrs map[string
 		})
 	}
 
+	from := members // the members that send, in turn
+	if l.o.pubs > 0 {
+		from = nil
+		for _, m := range members {
+			if m.rank < l.o.pubs {
+				from = append(from, m)
+			}
+		}
+		if len(from) == 0 {
+			return 0, 0, 0
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, l.o.duration)
 	defer cancel()
 	start := time.Now()
@@ -354,7 +367,7 @@ pace:
 		}
 		for target := int64(time.Since(start).Seconds() * l.o.rate); due < target; due++ {
 			select {
-			case jobs <- members[next%int64(len(members))]:
+			case jobs <- from[next%int64(len(from))]:
 				next++
 			default:
 				skipped++

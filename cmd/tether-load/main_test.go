@@ -94,6 +94,8 @@ func TestOptions(t *testing.T) {
 		{"-clients 0", "-clients 0"},
 		{"-clients 5 -rooms 6", "-rooms 6"},
 		{"-rooms 0", "-rooms 0"},
+		{"-clients 10 -rooms 5 -publishers 3", "-publishers 3"},
+		{"-clients 10 -rooms 5 -publishers 2", ""},
 		{"-rate 0", "-rate 0"},
 		{"-rate NaN", "-rate NaN"},
 		{"-duration 0s", "-duration 0s"},

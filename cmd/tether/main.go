@@ -126,6 +126,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log.Info("listening", "addr", ln.Addr().String(), "heartbeat", o.heartbeat, "history", o.history,
 		"web", o.webDir != "", "api_open", len(o.apiKeys) == 0, "guest_login", a != nil && guestOn(o))
 
+	var debug *http.Server
+	debugDone := make(chan struct{})
+	if o.debugAddr != "" {
+		dln, err := listenDebug(o.debugAddr)
+		if err != nil {
+			_ = ln.Close()
+			return abort(err)
+		}
+		debug = debugServer()
+		fmt.Fprintf(stdout, "Tether debug (pprof) on http://%s/debug/pprof/\n", dln.Addr())
+		go func() {
+			defer close(debugDone)
+			if err := debug.Serve(dln); !errors.Is(err, http.ErrServerClosed) {
+				log.Warn("debug server", "err", err)
+			}
+		}()
+	}
+
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	ready.Store(true)
@@ -145,6 +163,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	<-demoDone
 	if err := hs.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
+	}
+	if debug != nil {
+		_ = debug.Close() // a profile in progress is cut short
+		<-debugDone
 	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("websocket shutdown", "err", err)

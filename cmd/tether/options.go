@@ -39,6 +39,8 @@ type options struct {
 	sendQueue   int
 	compression bool
 
+	debugAddr string
+
 	apiKeys  []string
 	apiRate  float64
 	apiBurst int
@@ -93,6 +95,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	apiKeys := str("api-keys", "TETHER_API_KEYS", "", "comma-separated HTTP API keys (16+ chars); empty → API open (local demo only)")
 	apiRate := str("api-rate", "TETHER_API_RATE", "50", "HTTP API requests per second per key")
 	apiBurst := str("api-burst", "TETHER_API_BURST", "100", "HTTP API burst per key")
+	fs.StringVar(&o.debugAddr, "debug-addr", env("TETHER_DEBUG_ADDR", ""), "serve net/http/pprof at http://ADDR/debug/pprof/ on this loopback address, e.g. 127.0.0.1:6060; empty → off [TETHER_DEBUG_ADDR]")
 	ticker := str("ticker", "TETHER_TICKER", "200ms", "demo ticker interval; negative → no ticker feed")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -181,6 +184,11 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		errs = append(errs, errors.New("-send-queue must be at least 1"))
 	case o.secret != "" && len(o.secret) < 32:
 		errs = append(errs, errors.New("-secret must be at least 32 bytes (try: head -c 48 /dev/urandom | base64)"))
+	}
+	if o.debugAddr != "" {
+		if err := checkDebugAddr(o.debugAddr); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return options{}, err
