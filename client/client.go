@@ -130,11 +130,11 @@ func (c *Client) Run(ctx context.Context) error {
 				CloseCode: res.terminal.Code, Reason: res.terminal.Reason}, nil)
 			return res.terminal
 		}
-		if res.opened && res.openFor >= c.stableAfter {
+		if res.healthy || res.opened && res.openFor >= c.stableAfter {
 			attempt = 0
 		}
 		attempt++
-		delay := backoff(attempt, c.opts.MinBackoff, c.opts.MaxBackoff, c.rnd)
+		delay := backoff(retryAttempt(attempt, res.err), c.opts.MinBackoff, c.opts.MaxBackoff, c.rnd)
 		info := StateInfo{State: Reconnecting, RetryAt: time.Now().Add(delay), Attempt: attempt, Err: res.err}
 		var ce *CloseError
 		if errors.As(res.err, &ce) {
@@ -203,6 +203,7 @@ func (c *Client) Reconnect() {
 // sessionResult is how one connection attempt ended.
 type sessionResult struct {
 	opened   bool          // the welcome arrived
+	healthy  bool          // opened, and every remembered room was joined again
 	openFor  time.Duration // how long it stayed open
 	err      error         // why it ended
 	terminal *CloseError   // non-nil: kicked or rejected; do not reconnect
@@ -235,9 +236,11 @@ func (c *Client) session(ctx context.Context) sessionResult {
 	c.dispatch(shared.Envelope{Type: welcome.MessageType()}, welcome)
 
 	var wg sync.WaitGroup
+	var rejoined atomic.Bool
+	rejoined.Store(len(rejoins) == 0)
 	wg.Go(func() { c.heartbeat(cn, c.opts.pingInterval(welcome)) })
 	if len(rejoins) > 0 {
-		wg.Go(func() { c.rejoin(cn, rejoins) })
+		wg.Go(func() { rejoined.Store(c.rejoin(cn, rejoins)) })
 	}
 	readErr := c.readLoop(cn)
 
@@ -253,7 +256,8 @@ func (c *Client) session(ctx context.Context) sessionResult {
 		_ = sock.Close(shared.CloseGoingAway, "reconnecting")
 	}
 	wg.Wait()
-	return sessionResult{opened: true, openFor: time.Since(cn.start), err: cause, terminal: terminal(cause, cn.kickReason)}
+	return sessionResult{opened: true, healthy: rejoined.Load(), openFor: time.Since(cn.start),
+		err: cause, terminal: terminal(cause, cn.kickReason)}
 }
 
 // terminal returns the close that forbids reconnecting, if err is one, or a

@@ -49,9 +49,10 @@ type StateInfo struct {
 	// Attempt counts the failures in a row (Connecting, Reconnecting): 0 for
 	// the first connection, n in the n-th Reconnecting and in the Connecting
 	// that follows it. A failure is a dial or handshake that did not succeed,
-	// or the loss of a connection that was open for less than 10s; losing a
-	// connection that stayed open longer counts as the first failure again,
-	// so the backoff starts over from MinBackoff.
+	// or the loss of a connection before it had rejoined every remembered
+	// room (and less than 10s after it opened); losing a connection that got
+	// welcome and rejoined its rooms counts as the first failure again, so
+	// the backoff starts over (see Options.MaxBackoff).
 	Attempt int
 	// Err is why the last connection ended or could not be made
 	// (Reconnecting; Closed when the server closed it).

@@ -20,8 +20,8 @@ const (
 	DefaultReadLimit    = 64 << 10
 	DefaultSendQueue    = 256
 	DefaultWriteTimeout = 10 * time.Second
-	DefaultHistorySize  = 100
-	DefaultHistoryTTL   = 10 * time.Minute
+	DefaultHistorySize  = 1000
+	DefaultHistoryTTL   = 2 * time.Minute
 
 	DefaultMessageRate      rate.Limit = 50
 	DefaultMessageBurst                = 100
@@ -77,10 +77,12 @@ type Config struct {
 	SendQueue int
 	// WriteTimeout bounds each write to a socket; 0 → 10s.
 	WriteTimeout time.Duration
-	// HistorySize is how many messages each room keeps for replay; 0 → 100,
-	// negative → no history.
+	// HistorySize is how many messages each room keeps for replay; 0 →
+	// 1000, negative → no history. With HistoryTTL's default it lets a client
+	// resume after an outage of up to 2 minutes in a room that gets up to 8
+	// messages a second.
 	HistorySize int
-	// HistoryTTL is how long a room message is kept for replay; 0 → 10m,
+	// HistoryTTL is how long a room message is kept for replay; 0 → 2m,
 	// negative → until pushed out by HistorySize.
 	HistoryTTL time.Duration
 	// Authenticate establishes the identity of a handshake before the
