@@ -23,6 +23,9 @@ const (
 	DefaultHistorySize  = 1000
 	DefaultHistoryTTL   = 2 * time.Minute
 
+	DefaultIdempotencyKeys = 1000
+	DefaultIdempotencyTTL  = 5 * time.Minute
+
 	DefaultMessageRate      rate.Limit = 50
 	DefaultMessageBurst                = 100
 	DefaultMaxConnsPerUser             = 16
@@ -85,6 +88,13 @@ type Config struct {
 	// HistoryTTL is how long a room message is kept for replay; 0 → 2m,
 	// negative → until pushed out by HistorySize.
 	HistoryTTL time.Duration
+	// IdempotencyKeys is how many keyed requests (docs/protocol.md §3) the
+	// server remembers per user, so that a request sent again with the same
+	// key is answered without running twice; 0 → 1000, negative → keys are
+	// ignored.
+	IdempotencyKeys int
+	// IdempotencyTTL is how long a keyed request is remembered; 0 → 5m.
+	IdempotencyTTL time.Duration
 	// Authenticate establishes the identity of a handshake before the
 	// upgrade; an error refuses it with HTTP 401. Nil → QueryIdentity.
 	Authenticate func(r *http.Request) (Identity, error)
@@ -178,6 +188,15 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.HistoryTTL == 0 {
 		cfg.HistoryTTL = DefaultHistoryTTL
+	}
+	if cfg.IdempotencyKeys == 0 {
+		cfg.IdempotencyKeys = DefaultIdempotencyKeys
+	}
+	if cfg.IdempotencyKeys < 0 {
+		cfg.IdempotencyKeys = 0
+	}
+	if cfg.IdempotencyTTL <= 0 {
+		cfg.IdempotencyTTL = DefaultIdempotencyTTL
 	}
 	if cfg.Authenticate == nil {
 		cfg.Authenticate = QueryIdentity

@@ -43,6 +43,8 @@ type Server struct {
 	handlersMu sync.RWMutex
 	handlers   map[string]handlerFunc
 
+	idem *idempotency // keyed requests run, per user
+
 	stats struct {
 		messagesIn, messagesOut, dropped atomic.Uint64
 	}
@@ -105,6 +107,7 @@ func New(cfg Config) *Server {
 		hub:       newHub(),
 		rooms:     roomTable{m: make(map[string]*room)},
 		handlers:  make(map[string]handlerFunc),
+		idem:      newIdempotency(cfg.IdempotencyKeys, cfg.IdempotencyTTL),
 	}
 	s.wg.Add(1)
 	go s.sweepLoop()
