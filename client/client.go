@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,8 +38,12 @@ type Client struct {
 	rnd         *rand.Rand // backoff jitter; used by the Run goroutine only
 	stableAfter time.Duration
 
-	nextID atomic.Uint64 // request ids; the first is 1
-	wake   chan struct{} // Reconnect's signal, capacity 1
+	nextID    atomic.Uint64 // request ids; the first is 1
+	keyPrefix string        // random; idempotency keys are keyPrefix-n
+	nextKey   atomic.Uint64 // idempotency key counter
+
+	outboxWake chan struct{} // Send's signal to the outbox sender, capacity 1
+	wake       chan struct{} // Reconnect's signal, capacity 1
 
 	closeCtx    context.Context // done once Close is called
 	closeCancel context.CancelFunc
@@ -52,6 +57,7 @@ type Client struct {
 	running   bool          // Run has not returned
 	conn      *conn         // the open connection; nil unless Open
 	rooms     map[string]*roomState
+	outbox    []*outgoing // Send's queue, oldest first; the head may be in flight
 	handlers  map[string][]handler
 	stateFns  []func(StateInfo)
 	joinedFns []func(shared.Joined)
@@ -63,7 +69,11 @@ func New(opts Options) *Client {
 	var seed [32]byte
 	_, _ = crand.Read(seed[:]) // never fails (crypto/rand crashes the program instead)
 	closeCtx, closeCancel := context.WithCancel(context.Background())
+	var prefix [8]byte
+	_, _ = crand.Read(prefix[:])
 	return &Client{
+		keyPrefix:   hex.EncodeToString(prefix[:]),
+		outboxWake:  make(chan struct{}, 1),
 		opts:        opts,
 		log:         opts.Logger,
 		reg:         opts.Registry,
@@ -237,10 +247,18 @@ func (c *Client) session(ctx context.Context) sessionResult {
 
 	var wg sync.WaitGroup
 	var rejoined atomic.Bool
-	rejoined.Store(len(rejoins) == 0)
 	wg.Go(func() { c.heartbeat(cn, c.opts.pingInterval(welcome)) })
 	if len(rejoins) > 0 {
-		wg.Go(func() { rejoined.Store(c.rejoin(cn, rejoins)) })
+		wg.Go(func() {
+			rejoined.Store(c.rejoin(cn, rejoins))
+			close(cn.ready)
+		})
+	} else {
+		rejoined.Store(true)
+		close(cn.ready)
+	}
+	if c.opts.Outbox >= 0 {
+		wg.Go(func() { c.flushOutbox(cn) })
 	}
 	readErr := c.readLoop(cn)
 
@@ -326,7 +344,15 @@ func (c *Client) handleFrame(cn *conn, frame []byte) {
 		cn.kickReason = k.Reason
 	}
 	if env.ID != 0 {
-		if !cn.deliver(env) && env.Type != shared.TypeOf[shared.Pong]() {
+		ok, send := cn.deliver(env)
+		switch {
+		case send:
+			// The answer to an outbox message: its error, if final, goes to
+			// the handlers as Send promises.
+			if code := errorCodeOf(env); code != "" && code != shared.CodeRateLimited {
+				c.dispatch(env, nil)
+			}
+		case !ok && env.Type != shared.TypeOf[shared.Pong]():
 			c.log.Debug("tether client: reply to no pending request", "type", env.Type, "id", env.ID)
 		}
 		return

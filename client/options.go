@@ -12,6 +12,7 @@ const (
 	defaultMinBackoff     = 500 * time.Millisecond
 	defaultMaxBackoff     = 30 * time.Second
 	defaultRequestTimeout = 10 * time.Second
+	defaultOutbox         = 1000
 	defaultPingInterval   = 25 * time.Second // when neither Options nor welcome say
 	// handshakeTimeout bounds a connection attempt: dial plus welcome.
 	handshakeTimeout = 10 * time.Second
@@ -55,6 +56,11 @@ type Options struct {
 	// and every write. 0 means 10s. (A connection attempt, dial plus welcome,
 	// is bounded by a fixed 10s.)
 	RequestTimeout time.Duration
+	// Outbox bounds the messages Send keeps until the server answered them
+	// (sent or waiting for a connection); 0 means 1000. Send returns
+	// ErrOutboxFull beyond it. Negative: no outbox, Send writes at once and
+	// fails with ErrNotConnected when the client is not Open.
+	Outbox int
 	// PingInterval drives the application heartbeat: when nothing has been
 	// received for PingInterval the client sends a ping, and when nothing at
 	// all arrives within another PingInterval it drops the connection and
@@ -82,6 +88,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBackoff < o.MinBackoff {
 		o.MaxBackoff = o.MinBackoff
+	}
+	if o.Outbox == 0 {
+		o.Outbox = defaultOutbox
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = defaultRequestTimeout
