@@ -94,8 +94,10 @@ func New(opts Options) *Client {
 // Options.MaxBackoff), connects again and rejoins the rooms joined so far.
 // Handlers and state callbacks run on Run's goroutine.
 //
-// Run returns nil when ctx is done or Close was called, and a *CloseError
-// (use errors.As) when the server kicked or rejected the client. Every
+// Run returns nil when ctx is done or Close was called, a *CloseError
+// (use errors.As) when the server kicked or rejected the client, and a
+// *HandshakeError when it refused the handshake with 401 (no valid token)
+// or 403 (origin not allowed), which no retry would change. Every
 // goroutine the client started has stopped when Run returns. Run may be
 // called again after it returned, except after Close (ErrClosed).
 func (c *Client) Run(ctx context.Context) error {
@@ -132,6 +134,12 @@ func (c *Client) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			c.setClosedByClient()
 			return nil
+		}
+		if res.refused != nil {
+			c.log.Error("tether client: the server refused the handshake; not reconnecting",
+				"status", res.refused.Status, "code", res.refused.Code, "message", res.refused.Message)
+			c.setState(StateInfo{State: Closed, Err: res.err, Attempt: attempt}, nil)
+			return res.err
 		}
 		if res.terminal != nil {
 			c.log.Info("tether client: server ended the session; not reconnecting",
@@ -212,11 +220,12 @@ func (c *Client) Reconnect() {
 
 // sessionResult is how one connection attempt ended.
 type sessionResult struct {
-	opened   bool          // the welcome arrived
-	healthy  bool          // opened, and every remembered room was joined again
-	openFor  time.Duration // how long it stayed open
-	err      error         // why it ended
-	terminal *CloseError   // non-nil: kicked or rejected; do not reconnect
+	opened   bool            // the welcome arrived
+	healthy  bool            // opened, and every remembered room was joined again
+	openFor  time.Duration   // how long it stayed open
+	err      error           // why it ended
+	terminal *CloseError     // non-nil: kicked or rejected; do not reconnect
+	refused  *HandshakeError // non-nil: a 401/403 handshake; do not reconnect
 }
 
 // session makes one connection and serves it until it ends.
@@ -225,7 +234,11 @@ func (c *Client) session(ctx context.Context) sessionResult {
 	sock, err := c.opts.Transport.Dial(hctx, c.opts.URL)
 	if err != nil {
 		hcancel()
-		return sessionResult{err: fmt.Errorf("dial %s: %w", redactURL(c.opts.URL), err)}
+		res := sessionResult{err: fmt.Errorf("dial %s: %w", redactURL(c.opts.URL), err)}
+		if he := (*HandshakeError)(nil); errors.As(err, &he) && he.Terminal() {
+			res.refused = he
+		}
+		return res
 	}
 	welcome, err := readWelcome(hctx, sock)
 	hcancel()

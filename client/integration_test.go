@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -586,4 +587,62 @@ func TestOutboxExactlyOnce(t *testing.T) {
 		}
 	}
 	t.Logf("seed %d: 10 cuts, %d connections, at most %d sends waiting in the outbox, %d messages once each in order", seed, opens, maxQueued, total)
+}
+
+// TestRefusedHandshakeIsTerminal: a handshake refused with 401 (no valid
+// token) or 403 (origin) stops the client at once with an explained
+// *client.HandshakeError: Run returns it, the state says it, and a Join
+// waiting for the connection fails with it instead of a timeout.
+func TestRefusedHandshakeIsTerminal(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    server.Config
+		header http.Header
+		status int
+		code   string
+	}{
+		{"no token", server.Config{Authenticate: func(*http.Request) (server.Identity, error) {
+			return server.Identity{}, errors.New("no token: log in first")
+		}}, nil, http.StatusUnauthorized, "unauthorized"},
+		{"foreign origin", server.Config{}, http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden, shared.CodeForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startServer(t, tt.cfg)
+			var dials atomic.Int32
+			c := client.New(client.Options{
+				URL: s.wsURL("bot"),
+				Transport: client.NativeTransport{HeaderFunc: func(context.Context) (http.Header, error) {
+					dials.Add(1)
+					return tt.header, nil
+				}},
+				RequestTimeout: time.Minute, // a Join must not end by timing out
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			runErr := make(chan error, 1)
+			go func() { runErr <- c.Run(ctx) }()
+			_, joinErr := c.Join(ctx, "lobby", 0)
+			var err error
+			select {
+			case err = <-runErr:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Run is still retrying a refused handshake after 10s")
+			}
+			var he *client.HandshakeError
+			if !errors.As(err, &he) || he.Status != tt.status || he.Code != tt.code || he.Message == "" {
+				t.Fatalf("Run = %v, want a HandshakeError with HTTP %d %s and the server's message", err, tt.status, tt.code)
+			}
+			if !errors.As(joinErr, &he) || he.Status != tt.status {
+				t.Errorf("Join = %v, want the HandshakeError", joinErr)
+			}
+			if st := c.State(); st.State != client.Closed || !errors.As(st.Err, &he) {
+				t.Errorf("state = %+v, want closed with the HandshakeError", st)
+			}
+			if n := dials.Load(); n != 1 {
+				t.Errorf("the client dialled %d times, want 1", n)
+			}
+			t.Logf("Run: %v; Join: %v", err, joinErr)
+		})
+	}
 }

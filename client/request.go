@@ -86,13 +86,16 @@ func decodeReply[Resp shared.Message](reqType string, env shared.Envelope) (Resp
 func (c *Client) waitOpen(ctx context.Context, reqType string) (*conn, error) {
 	for {
 		c.mu.Lock()
-		cn, state, changed := c.conn, c.state.State, c.changed
+		cn, state, changed := c.conn, c.state, c.changed
 		closing := c.closed
 		c.mu.Unlock()
+		var he *HandshakeError
 		switch {
 		case cn != nil:
 			return cn, nil
-		case state == Closed || closing:
+		case state.State == Closed && errors.As(state.Err, &he):
+			return nil, fmt.Errorf("%s request: %w", reqType, he)
+		case state.State == Closed || closing:
 			return nil, closedError(reqType)
 		}
 		select {

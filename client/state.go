@@ -20,8 +20,9 @@ const (
 	// Reconnecting: the connection was lost or could not be made; the next
 	// attempt is at StateInfo.RetryAt.
 	Reconnecting
-	// Closed: the client stopped (Close, the Run context, or the server
-	// kicked or rejected it) and will not reconnect by itself.
+	// Closed: the client stopped (Close, the Run context, the server kicked
+	// or rejected it, or refused its handshake with 401 or 403: see
+	// HandshakeError) and will not reconnect by itself.
 	Closed
 )
 
