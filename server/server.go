@@ -46,6 +46,8 @@ type Server struct {
 	handlersMu sync.RWMutex
 	handlers   map[string]handlerFunc
 
+	idem *idempotency // keyed requests run, per user
+
 	stats struct {
 		messagesIn, messagesOut, dropped atomic.Uint64
 	}
@@ -110,6 +112,7 @@ func New(cfg Config) *Server {
 		hub:       newHub(),
 		rooms:     roomTable{m: make(map[string]*room)},
 		handlers:  make(map[string]handlerFunc),
+		idem:      newIdempotency(cfg.IdempotencyKeys, cfg.IdempotencyTTL),
 	}
 	s.broker = cfg.Broker
 	if s.broker == nil {

@@ -18,6 +18,10 @@ type Envelope struct {
 	// ID is the request id chosen by the sender of a request; replies and
 	// errors about that request carry the same id. Zero means "no reply wanted".
 	ID uint64 `json:"id,omitempty"`
+	// Key is the idempotency key of an application request: the server runs
+	// at most one request per key and user within its window and answers a
+	// repeat with the first one's answer (docs/protocol.md §3). Empty: none.
+	Key string `json:"key,omitempty"`
 	// Room is the room a server-published message belongs to.
 	Room string `json:"room,omitempty"`
 	// Seq is the server-assigned, per-room sequence number (1, 2, 3, ...) of a

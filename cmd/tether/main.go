@@ -11,6 +11,7 @@
 //	tether presence --room lobby
 //	tether connections [--offset 0 --limit 100]
 //	tether stats
+//	tether token --user bot --name Bot     # a connection token for a bot (needs -secret/TETHER_SECRET)
 //
 // Every server flag has a TETHER_* environment variable fallback; the
 // subcommands read TETHER_URL (default http://127.0.0.1:8080) and
@@ -51,9 +52,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if len(os.Args) > 1 && isCommand(os.Args[1]) {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "token":
+		err = runToken(os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+	case len(os.Args) > 1 && isCommand(os.Args[1]):
 		err = runCommand(ctx, os.Args[1], os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
-	} else {
+	default:
 		err = run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	}
 	if err != nil {

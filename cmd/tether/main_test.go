@@ -33,7 +33,7 @@ func TestParseOptions(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", check: func(o options) bool {
-			return o.addr == "127.0.0.1:8080" && o.heartbeat == 25*time.Second && o.history == 100 &&
+			return o.addr == "127.0.0.1:8080" && o.heartbeat == 25*time.Second && o.history == 1000 && o.historyTTL == 2*time.Minute &&
 				o.readLimit == 64<<10 && o.msgRate == 50 && !o.compression && guestOn(o) && len(o.apiKeys) == 0
 		}},
 		{name: "env fallback", env: map[string]string{"TETHER_ADDR": "127.0.0.1:9999", "TETHER_HEARTBEAT": "5s", "TETHER_HEARTBEAT_TIMEOUT": "10s"},

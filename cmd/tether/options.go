@@ -50,6 +50,7 @@ type options struct {
 // serveUsage is printed by "tether -h".
 const serveUsage = `usage: tether [flags]            run the server
        tether push|kick|presence|connections|stats [flags]   call a running server's HTTP API
+       tether token --user ID [--name NAME] [--ttl 24h]      print a connection token (needs -secret/TETHER_SECRET)
 
 Every flag has an environment variable fallback, shown in brackets.
 `
@@ -77,8 +78,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.webDir, "web-dir", env("TETHER_WEB_DIR", ""), "directory of the built web app (make build); empty → no web app [TETHER_WEB_DIR]")
 	heartbeat := str("heartbeat", "TETHER_HEARTBEAT", "25s", "WebSocket ping interval")
 	heartbeatTimeout := str("heartbeat-timeout", "TETHER_HEARTBEAT_TIMEOUT", "0", "close a connection silent this long; 0 → 2*heartbeat+5s")
-	history := str("history", "TETHER_HISTORY", "100", "messages kept per room; 0 → none")
-	historyTTL := str("history-ttl", "TETHER_HISTORY_TTL", "10m", "how long room messages are kept")
+	history := str("history", "TETHER_HISTORY", "1000", "messages kept per room for resume; 0 → none")
+	historyTTL := str("history-ttl", "TETHER_HISTORY_TTL", "2m", "how long room messages are kept for resume (a duration with its unit, e.g. 90s)")
 	logLevel := str("log-level", "TETHER_LOG_LEVEL", "info", "debug, info, warn or error")
 	fs.StringVar(&o.secret, "secret", env("TETHER_SECRET", ""), "token signing secret, at least 32 bytes; empty → random per process (tokens die with it) [TETHER_SECRET]")
 	tokenTTL := str("token-ttl", "TETHER_TOKEN_TTL", "12h", "lifetime of issued connection tokens; a connection is closed with 1008 when its token expires")
