@@ -138,7 +138,7 @@ func (s *Server) join(c *Conn, reqID uint64, j shared.Join) {
 // leave handles a leave request from c. Leaving a room not joined is not an
 // error: the answer is left all the same.
 func (s *Server) leave(c *Conn, reqID uint64, l shared.Leave) {
-	left := shared.Left{Room: l.Room}
+	left := shared.Left(l)
 	r := s.lockRoom(l.Room, false)
 	if r == nil {
 		_ = c.sendEnv(shared.Envelope{ID: reqID}, left)
