@@ -429,3 +429,32 @@ func TestErrorSentences(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownFieldText pins the encoding/json behaviour that JSONField (and
+// the Sentence of an unknown field) rely on: a DisallowUnknownFields decoder
+// names an unknown field only in its error text, `json: unknown field "x"`,
+// even when it is nested. If a Go release changes that text, this fails
+// before the errors lose their field.
+func TestUnknownFieldText(t *testing.T) {
+	type inner struct {
+		N int `json:"n"`
+	}
+	type outer struct {
+		In inner `json:"in"`
+	}
+	for _, tt := range []struct{ body, field string }{
+		{`{"extra":1}`, "extra"},
+		{`{"in":{"n":1,"deep":2}}`, "deep"},
+	} {
+		dec := json.NewDecoder(strings.NewReader(tt.body))
+		dec.DisallowUnknownFields()
+		var o outer
+		err := dec.Decode(&o)
+		if want := `json: unknown field "` + tt.field + `"`; err == nil || err.Error() != want {
+			t.Fatalf("encoding/json says %v for %s, want the text %s", err, tt.body, want)
+		}
+		if got := shared.JSONField(err); got != tt.field {
+			t.Errorf("JSONField = %q, want %q", got, tt.field)
+		}
+	}
+}
