@@ -349,7 +349,7 @@ func TestDuplicateKey(t *testing.T) {
 		{`{"a":{"b":1},"c":{"b":1}}`, 0, ""},
 		{`{"a":"b","b":"a"}`, 0, ""}, // values are not keys
 		{`{"a":[1,"a",{"a":1}],"b":{}}`, 0, ""},
-		{`{"":1,"":2}`, 0, ""},
+		{`{"":1,"":2}`, 0, `""`}, // the empty key, twice
 		{`[{"k":1,"k":2}]`, 0, "k"},
 		{`{"k":1,"k":`, 0, "k"},   // found before the syntax error
 		{`{"k":1,,"k":2}`, 0, ""}, // not JSON: the decoder says so
@@ -382,6 +382,9 @@ func TestDuplicateKey(t *testing.T) {
 		got := ""
 		if errors.As(err, &dk) {
 			got = dk.Path
+			if got == "" {
+				got = `""` // the empty key
+			}
 		} else if err != nil {
 			t.Errorf("DuplicateKey(%.40s) = %v, not a *DuplicateKeyError", tt.json, err)
 		}
