@@ -250,7 +250,7 @@ func ValidRoom(room string) error {
 		return &FieldError{Field: "room", Problem: "is required"}
 	}
 	if len(room) > MaxRoomLen {
-		return &FieldError{Field: "room", Problem: "is longer than 128 bytes"}
+		return &FieldError{Field: "room", Problem: "is longer than 128 characters"} // ASCII: characters are bytes
 	}
 	for i := 0; i < len(room); i++ {
 		if c := room[i]; c <= ' ' || c > '~' {
