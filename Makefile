@@ -2,7 +2,11 @@
 
 GO ?= go
 
-.PHONY: all build wasm run test e2e bench bench-peers size clean vet-wasm
+.PHONY: all build wasm run test lint e2e bench bench-peers size clean vet-wasm
+
+# STATICCHECK is the staticcheck release `make lint` runs (through the Go
+# module proxy); v0.8.2 (2026.1.2) supports Go 1.26.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 all: build
 
@@ -18,11 +22,18 @@ wasm:
 run: build
 	./bin/tether -web-dir web
 
-## test: vet (native and wasm) and every test with the race detector; the
-## wasm bundle is built first because the browser tests load it
-test: wasm vet-wasm
-	$(GO) vet ./...
+## test: lint, then every test with the race detector; the wasm bundle is
+## built first because the browser tests load it
+test: lint wasm
 	$(GO) test -race ./...
+
+## lint: fails on unformatted code, an untidy go.mod, go vet (native and
+## wasm) and staticcheck findings
+lint: vet-wasm
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt -l: not formatted:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 vet-wasm:
 	GOOS=js GOARCH=wasm $(GO) vet ./shared/... ./client/... ./cmd/tether-web/...

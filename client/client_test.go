@@ -171,8 +171,12 @@ func TestRequest(t *testing.T) {
 			return Request[shared.Reply](ctx, h.c, shared.Hello{})
 		})
 		p.recv(t, "hello") // and never answer
-		if _, err := await(t, res); errorCode(err) != shared.CodeTimeout {
+		_, err := await(t, res)
+		if errorCode(err) != shared.CodeTimeout {
 			t.Fatalf("Request error = %v, want code %q", err, shared.CodeTimeout)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Request error = %v: errors.Is(err, context.DeadlineExceeded) is false", err)
 		}
 	})
 
@@ -206,8 +210,9 @@ func TestRequestTimeoutOption(t *testing.T) {
 	p := h.open(t)
 	res := async(func() (shared.Joined, error) { return h.c.Join(context.Background(), "lobby", 0) })
 	p.recv(t, "join") // the server never answers
-	if _, err := await(t, res); errorCode(err) != shared.CodeTimeout {
-		t.Fatalf("Join error = %v, want code %q after RequestTimeout", err, shared.CodeTimeout)
+	_, err := await(t, res)
+	if errorCode(err) != shared.CodeTimeout || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Join error = %v, want code %q wrapping context.DeadlineExceeded after RequestTimeout", err, shared.CodeTimeout)
 	}
 }
 

@@ -15,7 +15,8 @@ import (
 // Errors: a *shared.Error (match with errors.As) when the server answered
 // with an error message, or the client gave up: code shared.CodeTimeout when
 // no reply came before ctx's deadline or Options.RequestTimeout, whichever is
-// first, and shared.CodeClosed when the connection was lost or the client
+// first (errors.Is(err, context.DeadlineExceeded) holds for it too), and
+// shared.CodeClosed when the connection was lost or the client
 // closed before the reply. A reply of another type than Resp is a
 // *shared.DecodeError (ErrUnknownType); a cancelled ctx returns ctx's error.
 //
@@ -114,11 +115,12 @@ func closedError(reqType string) *shared.Error {
 }
 
 // ctxError is the error of a request abandoned because ctx is done: a
-// timeout *shared.Error for a deadline, ctx's error otherwise.
+// timeout *shared.Error wrapping ctx's error for a deadline, ctx's error
+// otherwise.
 func ctxError(ctx context.Context, reqType string) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return &shared.Error{Code: shared.CodeTimeout,
-			Message: fmt.Sprintf("no reply to %s in time", reqType)}
+			Message: fmt.Sprintf("no reply to %s in time", reqType), Err: ctx.Err()}
 	}
 	return fmt.Errorf("%s request: %w", reqType, ctx.Err())
 }

@@ -109,7 +109,7 @@ func ValidTypeName(name string) error {
 		return errors.New("type is empty")
 	}
 	if len(name) > MaxTypeLen {
-		return fmt.Errorf("type is longer than %d bytes", MaxTypeLen)
+		return fmt.Errorf("type is longer than %d characters", MaxTypeLen) // ASCII only
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]

@@ -25,104 +25,212 @@ func (e *DuplicateKeyError) Error() string {
 	return fmt.Sprintf("key %q appears twice", e.Path)
 }
 
-// smallObject is how many keys an object holds before the check keeps them
-// in a map instead of a slice.
+// smallObject is how many keys of one object DuplicateKey compares one by
+// one before it puts them in a map.
 const smallObject = 16
 
-// objectKeys is one open object while DuplicateKey scans.
-type objectKeys struct {
-	key     string // the current key; "" before the first
-	wantKey bool   // the next string token is a key
-	keys    []string
-	set     map[string]struct{}
+// maxNesting bounds how deep DuplicateKey descends, like encoding/json's own
+// limit: deeper input is not valid for the decoder anyway.
+const maxNesting = 10000
+
+// DuplicateKey returns a *DuplicateKeyError for the first key that appears
+// twice in one object of the JSON value data, looking maxDepth objects deep
+// (1: the top object's keys only; 0: every level), or nil when there is
+// none. Keys are compared after unescaping ("\u0074ype" is "type"). Decode
+// data first: when it is not valid JSON, DuplicateKey stops where the
+// syntax breaks and reports what it found until then.
+//
+// It scans data once without allocating, except for keys with escapes and
+// objects of more than a few keys.
+func DuplicateKey(data []byte, maxDepth int) error {
+	sc := keyScanner{data: data, maxDepth: maxDepth}
+	sc.value(0, 0)
+	if sc.found {
+		return &DuplicateKeyError{Path: sc.path}
+	}
+	return nil
 }
 
-// seen records key and reports whether it was there already.
-func (o *objectKeys) seen(key string) bool {
-	if o.set != nil {
-		if _, ok := o.set[key]; ok {
-			return true
+// keyScanner walks a JSON value looking for a key given twice. Its methods
+// return false to stop: at a duplicate (found) or where the input is not
+// JSON.
+type keyScanner struct {
+	data     []byte
+	i        int
+	maxDepth int
+	keys     [][]byte // the keys of the open objects, innermost last
+	found    bool     // a duplicate was found, at path
+	path     string
+}
+
+func (sc *keyScanner) space() {
+	for sc.i < len(sc.data) {
+		switch sc.data[sc.i] {
+		case ' ', '\t', '\n', '\r':
+			sc.i++
+		default:
+			return
 		}
-		o.set[key] = struct{}{}
+	}
+}
+
+// value scans one value; nesting counts the open objects and arrays,
+// objects the open objects.
+func (sc *keyScanner) value(nesting, objects int) bool {
+	sc.space()
+	if sc.i >= len(sc.data) || nesting >= maxNesting {
 		return false
 	}
-	for _, k := range o.keys {
-		if k == key {
+	switch sc.data[sc.i] {
+	case '{':
+		return sc.object(nesting+1, objects+1)
+	case '[':
+		return sc.array(nesting+1, objects)
+	case '"':
+		_, _, ok := sc.str()
+		return ok
+	}
+	// A number, true, false or null: up to the next delimiter.
+	start := sc.i
+	for sc.i < len(sc.data) {
+		switch sc.data[sc.i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return sc.i > start
+		}
+		sc.i++
+	}
+	return sc.i > start
+}
+
+// str scans a string; raw is its quoted text, escaped whether it has a
+// backslash.
+func (sc *keyScanner) str() (raw []byte, escaped, ok bool) {
+	start := sc.i
+	for j := start + 1; j < len(sc.data); j++ {
+		switch sc.data[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			sc.i = j + 1
+			return sc.data[start : j+1], escaped, true
+		}
+	}
+	return nil, false, false
+}
+
+func (sc *keyScanner) object(nesting, objects int) bool {
+	sc.i++ // {
+	base := len(sc.keys)
+	defer func() { sc.keys = sc.keys[:base] }()
+	track := sc.maxDepth == 0 || objects <= sc.maxDepth
+	var set map[string]struct{} // once the object has many keys
+	sc.space()
+	if sc.i < len(sc.data) && sc.data[sc.i] == '}' {
+		sc.i++
+		return true
+	}
+	for {
+		sc.space()
+		if sc.i >= len(sc.data) || sc.data[sc.i] != '"' {
+			return false
+		}
+		raw, escaped, ok := sc.str()
+		if !ok {
+			return false
+		}
+		key := raw[1 : len(raw)-1]
+		if escaped {
+			var k string
+			if json.Unmarshal(raw, &k) != nil {
+				return false
+			}
+			key = []byte(k)
+		}
+		if track && sc.seen(base, &set, key) {
+			sc.found, sc.path = true, string(key)
+			return false
+		}
+		sc.space()
+		if sc.i >= len(sc.data) || sc.data[sc.i] != ':' {
+			return false
+		}
+		sc.i++
+		if !sc.value(nesting, objects) {
+			if sc.found {
+				sc.path = string(key) + "." + sc.path
+			}
+			return false
+		}
+		sc.space()
+		if sc.i >= len(sc.data) {
+			return false
+		}
+		switch sc.data[sc.i] {
+		case ',':
+			sc.i++
+		case '}':
+			sc.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// seen records key among the keys of the object whose keys start at base,
+// and reports whether it was there already.
+func (sc *keyScanner) seen(base int, set *map[string]struct{}, key []byte) bool {
+	if *set != nil {
+		if _, dup := (*set)[string(key)]; dup {
+			return true
+		}
+		(*set)[string(key)] = struct{}{}
+		return false
+	}
+	for _, k := range sc.keys[base:] {
+		if bytes.Equal(k, key) {
 			return true
 		}
 	}
-	o.keys = append(o.keys, key)
-	if len(o.keys) > smallObject {
-		o.set = make(map[string]struct{}, 2*smallObject)
-		for _, k := range o.keys {
-			o.set[k] = struct{}{}
+	if sc.keys == nil {
+		sc.keys = make([][]byte, 0, 8) // one allocation for a typical frame
+	}
+	sc.keys = append(sc.keys, key)
+	if len(sc.keys)-base > smallObject {
+		*set = make(map[string]struct{}, 2*smallObject)
+		for _, k := range sc.keys[base:] {
+			(*set)[string(k)] = struct{}{}
 		}
-		o.keys = nil
 	}
 	return false
 }
 
-// DuplicateKey returns a *DuplicateKeyError for the first key that appears
-// twice in one object of the JSON value data, looking maxDepth objects deep
-// (1: the top object's keys only; 0: every level). It returns nil when there
-// is none, and also when data is not valid JSON: decoding it reports that.
-func DuplicateKey(data []byte, maxDepth int) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber() // no float conversion: a number is only skipped
-	// stack holds the open objects and arrays; an array is nil.
-	var stack []*objectKeys
-	depth := 0 // objects open
+func (sc *keyScanner) array(nesting, objects int) bool {
+	sc.i++ // [
+	sc.space()
+	if sc.i < len(sc.data) && sc.data[sc.i] == ']' {
+		sc.i++
+		return true
+	}
 	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil // io.EOF, or a syntax error the decoder reports
+		if !sc.value(nesting, objects) {
+			return false
 		}
-		var top *objectKeys
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
+		sc.space()
+		if sc.i >= len(sc.data) {
+			return false
 		}
-		if s, ok := tok.(string); ok && top != nil && top.wantKey {
-			top.wantKey = false
-			if maxDepth == 0 || depth <= maxDepth {
-				if top.seen(s) {
-					return &DuplicateKeyError{Path: keyPath(stack, s)}
-				}
-			}
-			top.key = s
-			continue
-		}
-		switch tok {
-		case json.Delim('{'):
-			depth++
-			stack = append(stack, &objectKeys{wantKey: true})
-			continue
-		case json.Delim('['):
-			stack = append(stack, nil)
-			continue
-		case json.Delim('}'):
-			depth--
-			stack = stack[:len(stack)-1]
-		case json.Delim(']'):
-			stack = stack[:len(stack)-1]
-		}
-		// A value ended: the enclosing object wants its next key.
-		if len(stack) > 0 && stack[len(stack)-1] != nil {
-			stack[len(stack)-1].wantKey = true
+		switch sc.data[sc.i] {
+		case ',':
+			sc.i++
+		case ']':
+			sc.i++
+			return true
+		default:
+			return false
 		}
 	}
-}
-
-// keyPath joins the current keys of the open objects and key.
-func keyPath(stack []*objectKeys, key string) string {
-	var b strings.Builder
-	for _, o := range stack[:len(stack)-1] {
-		if o != nil && o.key != "" {
-			b.WriteString(o.key)
-			b.WriteByte('.')
-		}
-	}
-	b.WriteString(key)
-	return b.String()
 }
 
 // TextTooLong checks the length of text that a user typed: at most

@@ -297,3 +297,30 @@ func TestTooLong(t *testing.T) {
 		}
 	}
 }
+
+// TestLeftRoomForgetsItsMessages: the chat's data of a room goes with the
+// room, so entering it again shows neither old lines nor an old unread count.
+func TestLeftRoomForgetsItsMessages(t *testing.T) {
+	s := NewSession()
+	s.CreateRoom("side")
+	s.SelectRoom("lobby")
+	s.rooms.acquire("lobby", forChat)
+	s.onJoined(shared.Joined{Room: "side", Epoch: "e"})
+	s.onChat(shared.ChatMessage{Room: "side", Text: "old"}, client.Meta{Room: "side", Seq: 1})
+	if r := s.chat.room("side"); len(r.lines) != 1 || r.unread != 1 {
+		t.Fatalf("before leaving: %d lines, %d unread; want 1 and 1", len(r.lines), r.unread)
+	}
+	s.LeaveRoom("side")
+	if r := s.chat.room("side"); len(r.lines) != 0 || r.unread != 0 {
+		t.Errorf("after leaving: %d lines, %d unread kept", len(r.lines), r.unread)
+	}
+	s.SelectRoom("side")
+	for _, item := range s.Chat().Rooms {
+		if item.Name == "side" && item.Unread != 0 {
+			t.Errorf("side shows %d unread after coming back", item.Unread)
+		}
+	}
+	if v := s.Chat(); v.Current != "side" || len(v.Lines) != 0 {
+		t.Errorf("back in side: current %q, %d lines; want side and none until its history arrives", v.Current, len(v.Lines))
+	}
+}
