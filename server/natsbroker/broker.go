@@ -27,6 +27,7 @@ const (
 	livePrefix   = "tether.live."
 	ephPrefix    = "tether.e."
 	controlSubj  = "tether.ctl"
+	querySubj    = "tether.q"
 	hdrEpoch     = "Tether-Epoch"
 	hdrSeq       = "Tether-Seq"
 	hdrType      = "Tether-Type"
@@ -101,6 +102,7 @@ type Broker struct {
 
 	pres    *presence
 	control *nats.Subscription
+	query   *nats.Subscription
 }
 
 // head is a room's last message as known: its epoch, seq and stream seq.
@@ -190,6 +192,12 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		cancel()
 		return nil, fmt.Errorf("natsbroker: subscribe %s: %w", controlSubj, err)
 	}
+	if b.query, err = b.nc.Subscribe(querySubj, b.onQuery); err != nil {
+		_ = b.control.Unsubscribe()
+		b.pres.stop()
+		cancel()
+		return nil, fmt.Errorf("natsbroker: subscribe %s: %w", querySubj, err)
+	}
 	b.nc.SetReconnectHandler(func(*nats.Conn) { b.wakeCheck() })
 	b.wg.Add(1)
 	go b.checkLoop()
@@ -204,6 +212,7 @@ func (b *Broker) Node() string { return b.node }
 func (b *Broker) Close() error {
 	b.cancel()
 	_ = b.control.Unsubscribe()
+	_ = b.query.Unsubscribe()
 	b.mu.Lock()
 	for name, f := range b.feeds {
 		f.stop()
