@@ -121,6 +121,9 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.Node == "" {
 		cfg.Node = randomID(6)
 	}
+	if !validNode(cfg.Node) {
+		return nil, fmt.Errorf("natsbroker: node name %q: want 1-64 characters of [A-Za-z0-9_-]", cfg.Node)
+	}
 	if cfg.HistorySize == 0 {
 		cfg.HistorySize = DefaultHistorySize
 	}
@@ -610,6 +613,19 @@ func backoff(ctx context.Context, try int) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// validNode reports whether a node name is one safe KV key token.
+func validNode(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func randomID(n int) string {
