@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: all build wasm run test e2e bench size clean vet-wasm
+.PHONY: all build wasm run test e2e bench size clean vet-wasm cluster
 
 all: build
 
@@ -17,6 +17,11 @@ wasm:
 ## run: build, then serve the app on the server's default address
 run: build
 	./bin/tether -web-dir web
+
+## cluster: NATS (JetStream) and three nodes on 127.0.0.1:8081-8083, Ctrl-C
+## stops them (docs/cluster.md)
+cluster: build
+	./.ci/cluster
 
 ## test: vet (native and wasm) and every test with the race detector; the
 ## wasm bundle is built first because the browser tests load it
