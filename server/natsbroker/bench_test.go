@@ -42,6 +42,18 @@ func BenchmarkClusterPublish(b *testing.B) {
 		b.Fatalf("received %d of %d", got.Load(), want)
 	}
 	b.ReportMetric(float64(want)/time.Since(start).Seconds(), "deliveries/s")
+	reportRetries(b, nodes)
+}
+
+// reportRetries reports the publishes that lost a race, per publish.
+func reportRetries(b *testing.B, nodes []*node) {
+	var pub, retries uint64
+	for _, n := range nodes {
+		st := n.broker.Stats()
+		pub += st.Published
+		retries += st.Retries
+	}
+	b.ReportMetric(float64(retries)/float64(max(pub, 1)), "retries/publish")
 }
 
 // BenchmarkClusterPublishRooms publishes concurrently into 10 rooms from
@@ -83,4 +95,5 @@ func BenchmarkClusterPublishRooms(b *testing.B) {
 		b.Fatalf("received %d of %d", got.Load(), want)
 	}
 	b.ReportMetric(float64(want)/time.Since(start).Seconds(), "deliveries/s")
+	reportRetries(b, nodes)
 }

@@ -11,6 +11,7 @@ import (
 	mrand "math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -99,6 +100,10 @@ type Broker struct {
 	heads map[string]head  // last known head per room, for Publish
 
 	checkNow chan struct{} // wakes the position check (NATS reconnected)
+
+	stats struct {
+		published, retries, filled, resets atomic.Uint64
+	}
 
 	pres    *presence
 	control *nats.Subscription
@@ -205,6 +210,31 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	b.wg.Add(1)
 	go b.checkLoop()
 	return b, nil
+}
+
+// Stats are a broker's counters.
+type Stats struct {
+	// Published counts the messages this node published.
+	Published uint64
+	// Retries counts the publishes that lost the race to another node and
+	// were tried again.
+	Retries uint64
+	// Filled counts the messages delivered from the stream to fill a gap
+	// in the live feed.
+	Filled uint64
+	// Resets counts the rooms whose members had to resume because a gap
+	// could not be filled or the room's epoch changed.
+	Resets uint64
+}
+
+// Stats returns the broker's counters.
+func (b *Broker) Stats() Stats {
+	return Stats{
+		Published: b.stats.published.Load(),
+		Retries:   b.stats.retries.Load(),
+		Filled:    b.stats.filled.Load(),
+		Resets:    b.stats.resets.Load(),
+	}
 }
 
 // Node returns the node's id.
@@ -347,7 +377,7 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 	h, known := b.heads[room]
 	b.mu.Unlock()
 	for try := range publishTries {
-		if try > 0 && !backoff(ctx, try) {
+		if try > 1 && !backoff(ctx, try) { // the first retry at once, with the fresh head
 			return server.PublishResult{}, fmt.Errorf("publish to %q: %w", room, ctx.Err())
 		}
 		if !known {
@@ -387,12 +417,14 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 		ack, err := b.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(h.sseq))
 		if err != nil {
 			if isWrongLastSeq(err) {
+				b.stats.retries.Add(1)
 				known = false
 				continue
 			}
 			return server.PublishResult{}, fmt.Errorf("publish to %q: %w", room, err)
 		}
 		b.noteHead(room, head{epoch: h.epoch, seq: seq, sseq: ack.Sequence})
+		b.stats.published.Add(1)
 		return server.PublishResult{Position: server.Position{Epoch: h.epoch, Seq: seq}}, nil
 	}
 	return server.PublishResult{}, fmt.Errorf("publish to %q: gave up after %d tries: too much contention", room, publishTries)
