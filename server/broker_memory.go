@@ -262,3 +262,6 @@ func (b *memoryBroker) Presence(_ context.Context, room string) ([]shared.Member
 
 // Control implements Broker: there is no other node.
 func (b *memoryBroker) Control(context.Context, Control) (int, error) { return 0, nil }
+
+// Gather implements Broker: there is no other node.
+func (b *memoryBroker) Gather(context.Context, string) ([][]byte, int, error) { return nil, 0, nil }

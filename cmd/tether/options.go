@@ -45,6 +45,10 @@ type options struct {
 	apiRate  float64
 	apiBurst int
 	ticker   time.Duration
+
+	nats    string // "", a NATS URL, or "embedded"
+	node    string // this node's name in a cluster; "" → random
+	dataDir string // state: the signing secret, embedded JetStream; "" → none
 }
 
 // serveUsage is printed by "tether -h".
@@ -81,7 +85,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	history := str("history", "TETHER_HISTORY", "1000", "messages kept per room for resume; 0 → none")
 	historyTTL := str("history-ttl", "TETHER_HISTORY_TTL", "2m", "how long room messages are kept for resume (a duration with its unit, e.g. 90s)")
 	logLevel := str("log-level", "TETHER_LOG_LEVEL", "info", "debug, info, warn or error")
-	fs.StringVar(&o.secret, "secret", env("TETHER_SECRET", ""), "token signing secret, at least 32 bytes; empty → random per process (tokens die with it) [TETHER_SECRET]")
+	fs.StringVar(&o.secret, "secret", env("TETHER_SECRET", ""), "token signing secret, at least 32 bytes; empty → one generated and kept in -data-dir (random per process without a data dir: tokens die with it) [TETHER_SECRET]")
 	tokenTTL := str("token-ttl", "TETHER_TOKEN_TTL", "12h", "lifetime of issued connection tokens; a connection is closed with 1008 when its token expires")
 	guest := str("guest", "TETHER_GUEST", "", "allow guest login (true/false); default: on without -secret, off with one")
 	origins := str("origins", "TETHER_ORIGINS", "", "comma-separated origins allowed to open WebSockets, e.g. https://app.example; empty → same origin only")
@@ -98,6 +102,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	apiBurst := str("api-burst", "TETHER_API_BURST", "100", "HTTP API burst per key")
 	fs.StringVar(&o.debugAddr, "debug-addr", env("TETHER_DEBUG_ADDR", ""), "serve net/http/pprof at http://ADDR/debug/pprof/ on this loopback address, e.g. 127.0.0.1:6060; empty → off [TETHER_DEBUG_ADDR]")
 	ticker := str("ticker", "TETHER_TICKER", "200ms", "demo ticker interval; negative → no ticker feed")
+	fs.StringVar(&o.nats, "nats", env("TETHER_NATS", ""), "cluster mode: a NATS URL (with JetStream) shared by every node, or \"embedded\" to run NATS in-process on -data-dir; empty → one node, rooms in memory [TETHER_NATS]")
+	fs.StringVar(&o.node, "node", env("TETHER_NODE", ""), "this node's name in a cluster ([A-Za-z0-9_-]); empty → random [TETHER_NODE]")
+	fs.StringVar(&o.dataDir, "data-dir", env("TETHER_DATA_DIR", defaultDataDir(getenv)), "directory for the generated signing secret and embedded NATS data, created 0700; empty → keep nothing [TETHER_DATA_DIR]")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
