@@ -2,7 +2,11 @@
 
 GO ?= go
 
-.PHONY: all build wasm run test e2e bench size clean vet-wasm
+.PHONY: all build wasm run test lint e2e bench bench-peers size clean vet-wasm cluster
+
+# STATICCHECK is the staticcheck release `make lint` runs (through the Go
+# module proxy); v0.8.2 (2026.1.2) supports Go 1.26.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 all: build
 
@@ -18,11 +22,23 @@ wasm:
 run: build
 	./bin/tether -web-dir web
 
-## test: vet (native and wasm) and every test with the race detector; the
-## wasm bundle is built first because the browser tests load it
-test: wasm vet-wasm
-	$(GO) vet ./...
+## cluster: NATS (JetStream) and three nodes on 127.0.0.1:8081-8083, Ctrl-C
+## stops them (docs/cluster.md)
+cluster: build
+	./.ci/cluster
+
+## test: lint, then every test with the race detector; the wasm bundle is
+## built first because the browser tests load it
+test: lint wasm
 	$(GO) test -race ./...
+
+## lint: fails on unformatted code, an untidy go.mod, go vet (native and
+## wasm) and staticcheck findings
+lint: vet-wasm
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt -l: not formatted:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 vet-wasm:
 	GOOS=js GOARCH=wasm $(GO) vet ./shared/... ./client/... ./cmd/tether-web/...
@@ -32,10 +48,23 @@ E2E_PKG ?= ./client/ui/e2e/...
 e2e: wasm
 	$(GO) test -race -run E2E $(E2E_PKG)
 
-## bench: the Go benchmarks (more, and a load run, come with the bench issue;
-## meanwhile `go run ./cmd/tether-load -h` drives a running server)
+## bench: the Go micro-benchmarks (the writer's: ns/delivery, frames/write,
+## allocs; the metrics'), with allocation counts
+BENCH ?= .
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem ./...
+
+## bench-peers: Tether beside gorilla, melody and centrifuge on the same
+## fan-out workload (../shared/peerbench, not part of this repository; the
+## target skips with a message when it is absent). CONNS, RATE, DUR, SIZE
+## are passed through.
+PEERBENCH ?= $(firstword $(wildcard ../shared/peerbench ../../shared/peerbench))
+bench-peers:
+	@if [ -z "$(PEERBENCH)" ] || [ ! -x "$(PEERBENCH)/run.sh" ]; then \
+		echo "bench-peers: ../shared/peerbench not found (set PEERBENCH=dir): skipped"; \
+	else \
+		"$(PEERBENCH)/run.sh" .; \
+	fi
 
 ## size: the bundle's sizes, raw, gzip and brotli
 size: wasm

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +59,12 @@ func TestBrowserTransportInNode(t *testing.T) {
 		_ = srv.Shutdown(sctx)
 	}()
 
-	goroot := runtime.GOROOT()
+	// go test puts its own Go first in PATH; its GOROOT has the wasm runner.
+	env, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
+	}
+	goroot := strings.TrimSpace(string(env))
 	cmd := exec.CommandContext(ctx, filepath.Join(goroot, "bin", "go"), "test", "-count=1", "-v",
 		"-run", "^TestBrowser", "-exec", filepath.Join(goroot, "lib", "wasm", "go_js_wasm_exec"), ".")
 	cmd.Env = append(withoutGoflags(os.Environ()),

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,8 +38,12 @@ type Client struct {
 	rnd         *rand.Rand // backoff jitter; used by the Run goroutine only
 	stableAfter time.Duration
 
-	nextID atomic.Uint64 // request ids; the first is 1
-	wake   chan struct{} // Reconnect's signal, capacity 1
+	nextID    atomic.Uint64 // request ids; the first is 1
+	keyPrefix string        // random; idempotency keys are keyPrefix-n
+	nextKey   atomic.Uint64 // idempotency key counter
+
+	outboxWake chan struct{} // Send's signal to the outbox sender, capacity 1
+	wake       chan struct{} // Reconnect's signal, capacity 1
 
 	closeCtx    context.Context // done once Close is called
 	closeCancel context.CancelFunc
@@ -52,6 +57,7 @@ type Client struct {
 	running   bool          // Run has not returned
 	conn      *conn         // the open connection; nil unless Open
 	rooms     map[string]*roomState
+	outbox    []*outgoing // Send's queue, oldest first; the head may be in flight
 	handlers  map[string][]handler
 	stateFns  []func(StateInfo)
 	joinedFns []func(shared.Joined)
@@ -63,7 +69,11 @@ func New(opts Options) *Client {
 	var seed [32]byte
 	_, _ = crand.Read(seed[:]) // never fails (crypto/rand crashes the program instead)
 	closeCtx, closeCancel := context.WithCancel(context.Background())
+	var prefix [8]byte
+	_, _ = crand.Read(prefix[:])
 	return &Client{
+		keyPrefix:   hex.EncodeToString(prefix[:]),
+		outboxWake:  make(chan struct{}, 1),
 		opts:        opts,
 		log:         opts.Logger,
 		reg:         opts.Registry,
@@ -84,8 +94,10 @@ func New(opts Options) *Client {
 // Options.MaxBackoff), connects again and rejoins the rooms joined so far.
 // Handlers and state callbacks run on Run's goroutine.
 //
-// Run returns nil when ctx is done or Close was called, and a *CloseError
-// (use errors.As) when the server kicked or rejected the client. Every
+// Run returns nil when ctx is done or Close was called, a *CloseError
+// (use errors.As) when the server kicked or rejected the client, and a
+// *HandshakeError when it refused the handshake with 401 (no valid token)
+// or 403 (origin not allowed), which no retry would change. Every
 // goroutine the client started has stopped when Run returns. Run may be
 // called again after it returned, except after Close (ErrClosed).
 func (c *Client) Run(ctx context.Context) error {
@@ -123,6 +135,12 @@ func (c *Client) Run(ctx context.Context) error {
 			c.setClosedByClient()
 			return nil
 		}
+		if res.refused != nil {
+			c.log.Error("tether client: the server refused the handshake; not reconnecting",
+				"status", res.refused.Status, "code", res.refused.Code, "message", res.refused.Message)
+			c.setState(StateInfo{State: Closed, Err: res.err, Attempt: attempt}, nil)
+			return res.err
+		}
 		if res.terminal != nil {
 			c.log.Info("tether client: server ended the session; not reconnecting",
 				"code", res.terminal.Code, "reason", res.terminal.Reason)
@@ -130,11 +148,11 @@ func (c *Client) Run(ctx context.Context) error {
 				CloseCode: res.terminal.Code, Reason: res.terminal.Reason}, nil)
 			return res.terminal
 		}
-		if res.opened && res.openFor >= c.stableAfter {
+		if res.healthy || res.opened && res.openFor >= c.stableAfter {
 			attempt = 0
 		}
 		attempt++
-		delay := backoff(attempt, c.opts.MinBackoff, c.opts.MaxBackoff, c.rnd)
+		delay := backoff(retryAttempt(attempt, res.err), c.opts.MinBackoff, c.opts.MaxBackoff, c.rnd)
 		info := StateInfo{State: Reconnecting, RetryAt: time.Now().Add(delay), Attempt: attempt, Err: res.err}
 		var ce *CloseError
 		if errors.As(res.err, &ce) {
@@ -202,10 +220,12 @@ func (c *Client) Reconnect() {
 
 // sessionResult is how one connection attempt ended.
 type sessionResult struct {
-	opened   bool          // the welcome arrived
-	openFor  time.Duration // how long it stayed open
-	err      error         // why it ended
-	terminal *CloseError   // non-nil: kicked or rejected; do not reconnect
+	opened   bool            // the welcome arrived
+	healthy  bool            // opened, and every remembered room was joined again
+	openFor  time.Duration   // how long it stayed open
+	err      error           // why it ended
+	terminal *CloseError     // non-nil: kicked or rejected; do not reconnect
+	refused  *HandshakeError // non-nil: a 401/403 handshake; do not reconnect
 }
 
 // session makes one connection and serves it until it ends.
@@ -214,7 +234,11 @@ func (c *Client) session(ctx context.Context) sessionResult {
 	sock, err := c.opts.Transport.Dial(hctx, c.opts.URL)
 	if err != nil {
 		hcancel()
-		return sessionResult{err: fmt.Errorf("dial %s: %w", redactURL(c.opts.URL), err)}
+		res := sessionResult{err: fmt.Errorf("dial %s: %w", redactURL(c.opts.URL), err)}
+		if he := (*HandshakeError)(nil); errors.As(err, &he) && he.Terminal() {
+			res.refused = he
+		}
+		return res
 	}
 	welcome, err := readWelcome(hctx, sock)
 	hcancel()
@@ -235,9 +259,19 @@ func (c *Client) session(ctx context.Context) sessionResult {
 	c.dispatch(shared.Envelope{Type: welcome.MessageType()}, welcome)
 
 	var wg sync.WaitGroup
+	var rejoined atomic.Bool
 	wg.Go(func() { c.heartbeat(cn, c.opts.pingInterval(welcome)) })
 	if len(rejoins) > 0 {
-		wg.Go(func() { c.rejoin(cn, rejoins) })
+		wg.Go(func() {
+			rejoined.Store(c.rejoin(cn, rejoins))
+			close(cn.ready)
+		})
+	} else {
+		rejoined.Store(true)
+		close(cn.ready)
+	}
+	if c.opts.Outbox >= 0 {
+		wg.Go(func() { c.flushOutbox(cn) })
 	}
 	readErr := c.readLoop(cn)
 
@@ -253,7 +287,8 @@ func (c *Client) session(ctx context.Context) sessionResult {
 		_ = sock.Close(shared.CloseGoingAway, "reconnecting")
 	}
 	wg.Wait()
-	return sessionResult{opened: true, openFor: time.Since(cn.start), err: cause, terminal: terminal(cause, cn.kickReason)}
+	return sessionResult{opened: true, healthy: rejoined.Load(), openFor: time.Since(cn.start),
+		err: cause, terminal: terminal(cause, cn.kickReason)}
 }
 
 // terminal returns the close that forbids reconnecting, if err is one, or a
@@ -322,7 +357,15 @@ func (c *Client) handleFrame(cn *conn, frame []byte) {
 		cn.kickReason = k.Reason
 	}
 	if env.ID != 0 {
-		if !cn.deliver(env) && env.Type != shared.TypeOf[shared.Pong]() {
+		ok, send := cn.deliver(env)
+		switch {
+		case send:
+			// The answer to an outbox message: its error, if final, goes to
+			// the handlers as Send promises.
+			if code := errorCodeOf(env); code != "" && code != shared.CodeRateLimited {
+				c.dispatch(env, nil)
+			}
+		case !ok && env.Type != shared.TypeOf[shared.Pong]():
 			c.log.Debug("tether client: reply to no pending request", "type", env.Type, "id", env.ID)
 		}
 		return

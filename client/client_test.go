@@ -171,8 +171,12 @@ func TestRequest(t *testing.T) {
 			return Request[shared.Reply](ctx, h.c, shared.Hello{})
 		})
 		p.recv(t, "hello") // and never answer
-		if _, err := await(t, res); errorCode(err) != shared.CodeTimeout {
+		_, err := await(t, res)
+		if errorCode(err) != shared.CodeTimeout {
 			t.Fatalf("Request error = %v, want code %q", err, shared.CodeTimeout)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Request error = %v: errors.Is(err, context.DeadlineExceeded) is false", err)
 		}
 	})
 
@@ -206,8 +210,9 @@ func TestRequestTimeoutOption(t *testing.T) {
 	p := h.open(t)
 	res := async(func() (shared.Joined, error) { return h.c.Join(context.Background(), "lobby", 0) })
 	p.recv(t, "join") // the server never answers
-	if _, err := await(t, res); errorCode(err) != shared.CodeTimeout {
-		t.Fatalf("Join error = %v, want code %q after RequestTimeout", err, shared.CodeTimeout)
+	_, err := await(t, res)
+	if errorCode(err) != shared.CodeTimeout || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Join error = %v, want code %q wrapping context.DeadlineExceeded after RequestTimeout", err, shared.CodeTimeout)
 	}
 }
 
@@ -237,14 +242,14 @@ func TestRequestWaitsForConnection(t *testing.T) {
 	}
 }
 
-func TestSend(t *testing.T) {
+func TestSendWithoutOutbox(t *testing.T) {
 	ft := newFakeTransport()
-	c := New(Options{Transport: ft})
+	c := New(Options{Transport: ft, Outbox: -1})
 	if err := c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "hi"}); !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("Send before Run = %v, want ErrNotConnected", err)
 	}
 
-	h := start(t, Options{}, nil)
+	h := start(t, Options{Outbox: -1}, nil)
 	p := h.open(t)
 	if err := h.c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "hi"}); err != nil {
 		t.Fatalf("Send while open: %v", err)
@@ -252,14 +257,116 @@ func TestSend(t *testing.T) {
 	env := p.recv(t, "chat.send")
 	var m shared.ChatSend
 	decodeData(t, env, &m)
-	if env.ID != 0 || m.Text != "hi" || m.Room != "lobby" {
-		t.Errorf("server got %+v %+v, want chat.send without id", env, m)
+	if env.ID != 0 || env.Key != "" || m.Text != "hi" || m.Room != "lobby" {
+		t.Errorf("server got %+v %+v, want chat.send without id or key", env, m)
 	}
 
 	p.drop()
 	h.states.waitFor(t, "reconnecting", isState(Reconnecting))
 	if err := h.c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "hi"}); !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("Send while reconnecting = %v, want ErrNotConnected", err)
+	}
+}
+
+// TestSendOutbox: Send queues while offline, sends in order one at a time
+// with idempotency keys, sends an unanswered message again with the same
+// key after a reconnect, and hands an error answer to the handlers once.
+func TestSendOutbox(t *testing.T) {
+	errs := make(chan shared.Error, 4)
+	h := start(t, Options{Outbox: 3}, func(c *Client) {
+		On(c, func(e shared.Error) { errs <- e })
+	})
+	for _, text := range []string{"one", "two", "three"} {
+		if err := h.c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: text}); err != nil {
+			t.Fatalf("Send %q before the connection opened: %v", text, err)
+		}
+	}
+	if err := h.c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "four"}); !errors.Is(err, ErrOutboxFull) {
+		t.Fatalf("fourth Send with an outbox of 3 = %v, want ErrOutboxFull", err)
+	}
+	if n := h.c.Outbox(); n != 3 {
+		t.Fatalf("Outbox() = %d, want 3", n)
+	}
+	text := func(env shared.Envelope) string {
+		var m shared.ChatSend
+		decodeData(t, env, &m)
+		return m.Text
+	}
+
+	p := h.open(t)
+	first := p.recv(t, "chat.send")
+	if text(first) != "one" || first.ID == 0 || first.Key == "" {
+		t.Fatalf("first frame %+v (%q), want chat.send \"one\" with an id and a key", first, text(first))
+	}
+	p.reply(t, first, shared.Reply{OK: true})
+	second := p.recv(t, "chat.send")
+	if text(second) != "two" || second.Key == first.Key {
+		t.Fatalf("second frame %+v (%q), want \"two\" with its own key", second, text(second))
+	}
+	p.drop() // "two" is unanswered: the server may or may not have run it
+
+	p2 := h.open(t)
+	again := p2.recv(t, "chat.send")
+	if text(again) != "two" || again.Key != second.Key {
+		t.Fatalf("after the reconnect the client sent %+v (%q), want \"two\" again with key %q", again, text(again), second.Key)
+	}
+	p2.reply(t, again, shared.Reply{OK: true})
+	third := p2.recv(t, "chat.send")
+	if text(third) != "three" {
+		t.Fatalf("then %q, want \"three\"", text(third))
+	}
+	p2.reply(t, third, shared.Error{Code: shared.CodeRateLimited, Message: "slow down"})
+	third = p2.recv(t, "chat.send") // not processed: sent again after a pause
+	if text(third) != "three" {
+		t.Fatalf("after rate_limited the client sent %q, want \"three\" again", text(third))
+	}
+	p2.reply(t, third, shared.Error{Code: shared.CodeNotJoined, Message: "join the room first"})
+	select {
+	case e := <-errs:
+		if e.Code != shared.CodeNotJoined {
+			t.Fatalf("handler got %+v, want the not_joined answer", e)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("the error answer never reached the handlers")
+	}
+	// Answered: "three" left the outbox, so the next message goes out.
+	if err := h.c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "four"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := text(p2.recv(t, "chat.send")); got != "four" {
+		t.Fatalf("then %q, want \"four\"", got)
+	}
+	if n := h.c.Outbox(); n != 1 {
+		t.Errorf("Outbox() = %d with one message in flight, want 1", n)
+	}
+	if len(errs) != 0 {
+		t.Fatalf("handlers got %d more errors, want only the final one (rate_limited is retried)", len(errs))
+	}
+}
+
+// TestSendOutboxWaitsForRejoin: after a reconnect the outbox is sent only
+// once the rooms are joined again, so chat.send does not meet not_joined.
+func TestSendOutboxWaitsForRejoin(t *testing.T) {
+	h := start(t, Options{}, nil)
+	p := h.open(t)
+	res := async(func() (shared.Joined, error) { return h.c.Join(context.Background(), "lobby", 0) })
+	p.reply(t, p.recv(t, "join"), shared.Joined{Room: "lobby", Epoch: "e1"})
+	if _, err := await(t, res); err != nil {
+		t.Fatal(err)
+	}
+	p.drop()
+	h.states.waitFor(t, "reconnecting", isState(Reconnecting))
+	if err := h.c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "queued"}); err != nil {
+		t.Fatal(err)
+	}
+	p2 := h.open(t)
+	join := p2.recv(t, "")
+	if join.Type != "join" {
+		t.Fatalf("first frame after the reconnect is %s, want the rejoin", join.Type)
+	}
+	p2.reply(t, join, shared.Joined{Room: "lobby", Epoch: "e1"})
+	if env := p2.recv(t, ""); env.Type != "chat.send" {
+		t.Fatalf("then %s, want the queued chat.send", env.Type)
 	}
 }
 
@@ -606,4 +713,40 @@ func TestNoWelcome(t *testing.T) {
 		t.Errorf("reconnecting because of %v, want a missing welcome", s.Err)
 	}
 	h.open(t)
+}
+
+// TestRequestRetry: with Retry, a request whose connection is lost before
+// the reply is sent again with the same key on the next connection, and
+// its reply there is the result; without Retry it fails with closed.
+func TestRequestRetry(t *testing.T) {
+	h := start(t, Options{}, nil)
+	p := h.open(t)
+	res := async(func() (shared.Reply, error) {
+		return Request[shared.Reply](context.Background(), h.c, shared.ChatSend{Room: "lobby", Text: "hi"}, Retry())
+	})
+	first := p.recv(t, "chat.send")
+	if first.Key == "" {
+		t.Fatalf("retried request %+v carries no key", first)
+	}
+	p.drop()
+	p2 := h.open(t)
+	again := p2.recv(t, "chat.send")
+	if again.Key != first.Key {
+		t.Fatalf("sent again with key %q, want %q", again.Key, first.Key)
+	}
+	p2.reply(t, again, shared.Reply{OK: true})
+	if r, err := await(t, res); err != nil || !r.OK {
+		t.Fatalf("Request with Retry = %+v, %v; want the reply from the second connection", r, err)
+	}
+
+	plain := async(func() (shared.Reply, error) {
+		return Request[shared.Reply](context.Background(), h.c, shared.ChatSend{Room: "lobby", Text: "hi"})
+	})
+	if env := p2.recv(t, "chat.send"); env.Key != "" {
+		t.Errorf("a request without Retry carries key %q", env.Key)
+	}
+	p2.drop()
+	if _, err := await(t, plain); errorCode(err) != shared.CodeClosed {
+		t.Fatalf("Request without Retry after a drop = %v, want code closed", err)
+	}
 }

@@ -25,6 +25,10 @@ type conn struct {
 	writeTimeout time.Duration
 	wsem         chan struct{} // the write lock; a channel so waiting honours ctx
 	done         chan struct{} // closed by end
+	// ready is closed when the remembered rooms have been rejoined (at
+	// once when there were none): keyed sends wait for it, so that a
+	// resent chat.send does not meet not_joined.
+	ready chan struct{}
 
 	recvs    atomic.Uint64 // frames received
 	lastRecv atomic.Int64  // when the last frame arrived, as nanoseconds since start
@@ -32,7 +36,7 @@ type conn struct {
 	kickReason string // set by the read goroutine when a kicked message arrives
 
 	mu      sync.Mutex
-	pending map[uint64]chan shared.Envelope // nil once ended
+	pending map[uint64]replySlot // nil once ended
 	cause   error
 	ended   bool
 }
@@ -47,7 +51,8 @@ func newConn(ctx context.Context, sock Socket, writeTimeout time.Duration) *conn
 		writeTimeout: writeTimeout,
 		wsem:         make(chan struct{}, 1),
 		done:         make(chan struct{}),
-		pending:      make(map[uint64]chan shared.Envelope),
+		ready:        make(chan struct{}),
+		pending:      make(map[uint64]replySlot),
 	}
 }
 
@@ -91,16 +96,22 @@ func (cn *conn) end(readErr error) error {
 	return cn.cause
 }
 
+// replySlot is where the reply to one request goes.
+type replySlot struct {
+	ch   chan shared.Envelope // buffered, receives at most once
+	send bool                 // an outbox message: its error answer goes to the handlers too
+}
+
 // register makes a reply slot for request id. It fails once the connection
 // has ended.
-func (cn *conn) register(id uint64) (chan shared.Envelope, error) {
+func (cn *conn) register(id uint64, send bool) (chan shared.Envelope, error) {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
 	if cn.pending == nil {
 		return nil, errConnEnded
 	}
 	ch := make(chan shared.Envelope, 1)
-	cn.pending[id] = ch
+	cn.pending[id] = replySlot{ch: ch, send: send}
 	return ch, nil
 }
 
@@ -111,16 +122,16 @@ func (cn *conn) unregister(id uint64) {
 }
 
 // deliver hands a reply to its waiting request and reports whether one was
-// waiting.
-func (cn *conn) deliver(env shared.Envelope) bool {
+// waiting, and whether that request was an outbox message.
+func (cn *conn) deliver(env shared.Envelope) (ok, send bool) {
 	cn.mu.Lock()
-	ch, ok := cn.pending[env.ID]
+	slot, ok := cn.pending[env.ID]
 	delete(cn.pending, env.ID)
 	cn.mu.Unlock()
 	if ok {
-		ch <- env // buffered; each slot receives at most once
+		slot.ch <- env // buffered; each slot receives at most once
 	}
-	return ok
+	return ok, slot.send
 }
 
 // write sends m in env. Writes are serialised; a write that fails leaves the
@@ -163,11 +174,17 @@ type call struct {
 
 // send registers a reply slot for id and writes m as a request.
 func (cn *conn) send(ctx context.Context, id uint64, m shared.Message) (*call, error) {
-	ch, err := cn.register(id)
+	return cn.sendKeyed(ctx, id, "", m, false)
+}
+
+// sendKeyed is send with an idempotency key (empty: none); send marks an
+// outbox message.
+func (cn *conn) sendKeyed(ctx context.Context, id uint64, key string, m shared.Message, send bool) (*call, error) {
+	ch, err := cn.register(id, send)
 	if err != nil {
 		return nil, closedError(m.MessageType())
 	}
-	if err := cn.write(ctx, shared.Envelope{ID: id}, m); err != nil {
+	if err := cn.write(ctx, shared.Envelope{ID: id, Key: key}, m); err != nil {
 		cn.unregister(id)
 		switch {
 		case errors.Is(err, errConnEnded):

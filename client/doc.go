@@ -26,6 +26,14 @@
 // [Client.Leave], whose replies are read by that very goroutine; start a
 // goroutine for those. [Client.Send] may be called from a handler.
 //
+// # Sends that survive a reconnect
+//
+// [Client.Send] queues the message in an outbox and sends it with an
+// idempotency key, again after a reconnect when it was not answered, so the
+// server applies it exactly once, in the order of the Send calls; a full
+// outbox is [ErrOutboxFull]. [Request] does the same with [Retry]. See
+// docs/protocol.md §3.
+//
 // # Rooms and resume
 //
 // The client remembers the rooms it joined and, for each, the room's epoch

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -386,5 +387,262 @@ func TestSlowConsumerResumes(t *testing.T) {
 		if want := fmt.Sprintf("n%04d", i+1); title != want {
 			t.Fatalf("message %d is %q, want %q (lost, duplicated or out of order)", i, title, want)
 		}
+	}
+}
+
+// TestFlakyNetworkLosesNothing is issue 8's flaky network: the subscriber's
+// TCP connection is reset at random every 0.3–2 s while 1,000 room messages
+// arrive at 40/s. With the default reconnect policy it ends with all 1,000,
+// each once, in order. The room keeps 200 messages (5 s at 40/s): a gap
+// longer than that is lost for good, so the test fails when the reconnect
+// waits outgrow the drops (as they did when only connections open for 10 s
+// reset the backoff).
+func TestFlakyNetworkLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("25 s of traffic")
+	}
+	const (
+		total = 1000
+		rate  = 40 // messages per second
+	)
+	s := startServer(t, server.Config{HistorySize: 200, HistoryTTL: time.Hour, MessageRate: -1})
+	proxy := newCutProxy(t, strings.TrimPrefix(s.ts.URL, "http://"))
+	sub := client.New(client.Options{URL: "ws://" + proxy.ln.Addr().String() + "/ws?user=sub"}) // default backoff
+	var mu sync.Mutex
+	var got []string
+	all := make(chan struct{})
+	client.On(sub, func(m shared.ChatMessage) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, m.Text)
+		if len(got) == total {
+			close(all)
+		}
+	})
+	joins, recovered := 0, 0
+	sub.OnJoined(func(j shared.Joined) {
+		mu.Lock()
+		defer mu.Unlock()
+		joins++
+		if j.Recovered {
+			recovered++
+		}
+	})
+	var waits []time.Duration
+	sub.OnState(func(si client.StateInfo) {
+		if si.State == client.Reconnecting {
+			mu.Lock()
+			waits = append(waits, time.Until(si.RetryAt).Round(10*time.Millisecond))
+			mu.Unlock()
+		}
+	})
+	runClient(t, sub)
+	if _, err := sub.Join(context.Background(), "flaky", 0); err != nil {
+		t.Fatalf("join: %v", err)
+	}
+
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 8))
+	stopCuts := make(chan struct{})
+	cutsDone := make(chan int)
+	go func() { // the network: a reset every 0.3–2 s
+		cuts := 0
+		defer func() { cutsDone <- cuts }()
+		for {
+			t := time.NewTimer(300*time.Millisecond + time.Duration(rng.Int64N(int64(1700*time.Millisecond))))
+			select {
+			case <-stopCuts:
+				t.Stop()
+				return
+			case <-t.C:
+				proxy.cut()
+				cuts++
+			}
+		}
+	}()
+	tick := time.NewTicker(time.Second / rate)
+	for i := 1; i <= total; i++ {
+		<-tick.C
+		if _, _, err := s.srv.Publish("flaky", shared.ChatMessage{Room: "flaky", User: "pub", Name: "pub", Text: fmt.Sprintf("m%04d", i)}); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	tick.Stop()
+	close(stopCuts)
+	cuts := <-cutsDone
+	select {
+	case <-all:
+	case <-time.After(30 * time.Second):
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != total {
+		t.Fatalf("seed %d: subscriber has %d of %d messages (%d cuts, %d joins, %d recovered; reconnect waits %v)", seed, len(got), total, cuts, joins, recovered, waits)
+	}
+	for i, text := range got {
+		if want := fmt.Sprintf("m%04d", i+1); text != want {
+			t.Fatalf("seed %d: message %d is %q, want %q (lost, duplicated or out of order)", seed, i, text, want)
+		}
+	}
+	t.Logf("seed %d: %d cuts, %d joins, %d recovered, all %d messages once in order; reconnect waits %v", seed, cuts, joins, recovered, total, waits)
+}
+
+// TestOutboxExactlyOnce is issue 8's upstream test: 500 chat sends from a
+// client whose connection is cut at 10 random points (sends made while it
+// is down wait in the outbox; the one in flight at a cut is sent again with
+// its key). The room ends with exactly those 500, once each, in the
+// client's order. The server's default rate limit (50/s) applies, so the
+// outbox also rides out rate_limited answers.
+func TestOutboxExactlyOnce(t *testing.T) {
+	const total = 500
+	s := startServer(t, server.Config{})
+	proxy := newCutProxy(t, strings.TrimPrefix(s.ts.URL, "http://"))
+
+	watcher := client.New(client.Options{URL: s.wsURL("watcher")})
+	var mu sync.Mutex
+	var got []string
+	end := make(chan struct{})
+	client.On(watcher, func(m shared.ChatMessage) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, m.Text)
+		if m.Text == "end" {
+			close(end)
+		}
+	})
+	runClient(t, watcher)
+	if _, err := watcher.Join(context.Background(), "outbox", 0); err != nil {
+		t.Fatal(err)
+	}
+
+	sender := client.New(client.Options{URL: "ws://" + proxy.ln.Addr().String() + "/ws?user=sender"})
+	refused := make(chan shared.Error, total)
+	client.On(sender, func(e shared.Error) { refused <- e })
+	opens := 0
+	sender.OnState(func(si client.StateInfo) {
+		if si.State == client.Open {
+			mu.Lock()
+			opens++
+			mu.Unlock()
+		}
+	})
+	rejoined := make(chan struct{}, 1)
+	sender.OnJoined(func(shared.Joined) {
+		select {
+		case rejoined <- struct{}{}:
+		default:
+		}
+	})
+	runClient(t, sender)
+	if _, err := sender.Join(context.Background(), "outbox", 0); err != nil {
+		t.Fatal(err)
+	}
+
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 9))
+	cutAt := map[int]bool{}
+	for len(cutAt) < 10 {
+		cutAt[1+rng.IntN(total-1)] = true
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	maxQueued := 0
+	for i := 1; i <= total; i++ {
+		<-tick.C
+		if cutAt[i] {
+			// A cut while the sender is offline would cut nothing: wait
+			// until it is back in the room since the last cut, then cut.
+			select {
+			case <-rejoined:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("seed %d: the sender did not rejoin within 10s", seed)
+			}
+			proxy.cut()
+		}
+		if err := sender.Send(context.Background(), shared.ChatSend{Room: "outbox", Text: fmt.Sprintf("s%03d", i)}); err != nil {
+			t.Fatalf("seed %d: send %d: %v", seed, i, err)
+		}
+		maxQueued = max(maxQueued, sender.Outbox())
+	}
+	if err := sender.Send(context.Background(), shared.ChatSend{Room: "outbox", Text: "end"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-end:
+	case e := <-refused:
+		t.Fatalf("seed %d: the server refused a send: %+v", seed, e)
+	case <-time.After(60 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("seed %d: the room has %d of %d messages after 60s; outbox %d", seed, len(got), total+1, sender.Outbox())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != total+1 {
+		t.Fatalf("seed %d: the room got %d messages, want %d (the 500 and the end marker) once each", seed, len(got), total+1)
+	}
+	for i, text := range got[:total] {
+		if want := fmt.Sprintf("s%03d", i+1); text != want {
+			t.Fatalf("seed %d: room message %d is %q, want %q (lost, doubled or out of order)", seed, i+1, text, want)
+		}
+	}
+	t.Logf("seed %d: 10 cuts, %d connections, at most %d sends waiting in the outbox, %d messages once each in order", seed, opens, maxQueued, total)
+}
+
+// TestRefusedHandshakeIsTerminal: a handshake refused with 401 (no valid
+// token) or 403 (origin) stops the client at once with an explained
+// *client.HandshakeError: Run returns it, the state says it, and a Join
+// waiting for the connection fails with it instead of a timeout.
+func TestRefusedHandshakeIsTerminal(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    server.Config
+		header http.Header
+		status int
+		code   string
+	}{
+		{"no token", server.Config{Authenticate: func(*http.Request) (server.Identity, error) {
+			return server.Identity{}, errors.New("no token: log in first")
+		}}, nil, http.StatusUnauthorized, "unauthorized"},
+		{"foreign origin", server.Config{}, http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden, shared.CodeForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startServer(t, tt.cfg)
+			var dials atomic.Int32
+			c := client.New(client.Options{
+				URL: s.wsURL("bot"),
+				Transport: client.NativeTransport{HeaderFunc: func(context.Context) (http.Header, error) {
+					dials.Add(1)
+					return tt.header, nil
+				}},
+				RequestTimeout: time.Minute, // a Join must not end by timing out
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			runErr := make(chan error, 1)
+			go func() { runErr <- c.Run(ctx) }()
+			_, joinErr := c.Join(ctx, "lobby", 0)
+			var err error
+			select {
+			case err = <-runErr:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Run is still retrying a refused handshake after 10s")
+			}
+			var he *client.HandshakeError
+			if !errors.As(err, &he) || he.Status != tt.status || he.Code != tt.code || he.Message == "" {
+				t.Fatalf("Run = %v, want a HandshakeError with HTTP %d %s and the server's message", err, tt.status, tt.code)
+			}
+			if !errors.As(joinErr, &he) || he.Status != tt.status {
+				t.Errorf("Join = %v, want the HandshakeError", joinErr)
+			}
+			if st := c.State(); st.State != client.Closed || !errors.As(st.Err, &he) {
+				t.Errorf("state = %+v, want closed with the HandshakeError", st)
+			}
+			if n := dials.Load(); n != 1 {
+				t.Errorf("the client dialled %d times, want 1", n)
+			}
+			t.Logf("Run: %v; Join: %v", err, joinErr)
+		})
 	}
 }

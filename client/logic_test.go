@@ -1,6 +1,8 @@
 package client
 
 import (
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -17,12 +19,13 @@ func TestBackoff(t *testing.T) {
 		wantLo   time.Duration
 		wantHi   time.Duration
 	}{
-		{"first failure doubles the window", 1, 500 * ms, 30 * time.Second, 500 * ms, 1000 * ms},
-		{"second failure", 2, 500 * ms, 30 * time.Second, 500 * ms, 2000 * ms},
-		{"fifth failure", 5, 500 * ms, 30 * time.Second, 500 * ms, 16000 * ms},
-		{"capped by max", 7, 500 * ms, 30 * time.Second, 500 * ms, 30 * time.Second},
+		{"first retry after a drop is fast", 1, 500 * ms, 30 * time.Second, 250 * ms, 500 * ms},
+		{"second failure doubles the window", 2, 500 * ms, 30 * time.Second, 500 * ms, 1000 * ms},
+		{"third failure", 3, 500 * ms, 30 * time.Second, 500 * ms, 2000 * ms},
+		{"sixth failure", 6, 500 * ms, 30 * time.Second, 500 * ms, 16000 * ms},
+		{"capped by max", 8, 500 * ms, 30 * time.Second, 500 * ms, 30 * time.Second},
 		{"huge attempt does not overflow", 1000, 500 * ms, 30 * time.Second, 500 * ms, 30 * time.Second},
-		{"attempt 0 counts as 1", 0, 100 * ms, time.Second, 100 * ms, 200 * ms},
+		{"attempt 0 counts as 1", 0, 100 * ms, time.Second, 50 * ms, 100 * ms},
 		{"max below min means min", 3, time.Second, 10 * ms, time.Second, time.Second},
 		{"min equals max", 4, time.Second, time.Second, time.Second, time.Second},
 	}
@@ -179,5 +182,27 @@ func TestRedactURL(t *testing.T) {
 		if got := redactURL(tt.in); got != tt.want {
 			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestRetryAttempt(t *testing.T) {
+	tests := []struct {
+		name    string
+		attempt int
+		err     error
+		want    int
+	}{
+		{"lost connection", 1, &CloseError{Code: 1006}, 1},
+		{"server going away spreads the first retry", 1, &CloseError{Code: shared.CloseGoingAway, Reason: "shutdown"}, goingAwayAttempt},
+		{"going away after many failures keeps the count", 7, &CloseError{Code: shared.CloseGoingAway}, 7},
+		{"wrapped close", 2, fmt.Errorf("read: %w", &CloseError{Code: shared.CloseGoingAway}), goingAwayAttempt},
+		{"dial error", 2, errors.New("connection refused"), 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := retryAttempt(tt.attempt, tt.err); got != tt.want {
+				t.Errorf("retryAttempt(%d, %v) = %d, want %d", tt.attempt, tt.err, got, tt.want)
+			}
+		})
 	}
 }

@@ -12,13 +12,14 @@ const (
 	defaultMinBackoff     = 500 * time.Millisecond
 	defaultMaxBackoff     = 30 * time.Second
 	defaultRequestTimeout = 10 * time.Second
+	defaultOutbox         = 1000
 	defaultPingInterval   = 25 * time.Second // when neither Options nor welcome say
 	// handshakeTimeout bounds a connection attempt: dial plus welcome.
 	handshakeTimeout = 10 * time.Second
 	// stableConnection is how long a connection must have stayed open for
-	// the backoff to start again from MinBackoff after it is lost. Without
-	// it a server that accepts and at once drops every connection would be
-	// hammered at MinBackoff pace forever.
+	// the backoff to start over after it is lost even though its rejoins did
+	// not all succeed (a session that got welcome and rejoined every room
+	// starts over at once).
 	stableConnection = 10 * time.Second
 )
 
@@ -34,17 +35,32 @@ type Options struct {
 	Registry *shared.Registry
 	// Logger receives the client's logs. Nil means slog.Default().
 	Logger *slog.Logger
-	// MinBackoff is the shortest wait before a reconnect. 0 means 500ms.
+	// MinBackoff sets the pace of reconnects. 0 means 500ms. The first wait
+	// after a lost connection is random between MinBackoff/2 and MinBackoff;
+	// see MaxBackoff for the waits after that.
 	MinBackoff time.Duration
 	// MaxBackoff caps the wait before a reconnect. 0 means 30s. The wait
-	// after the n-th failure in a row is random ("full jitter") between
-	// MinBackoff and min(MaxBackoff, MinBackoff·2ⁿ).
+	// after the n-th failure in a row (n ≥ 2) is random ("full jitter")
+	// between MinBackoff and min(MaxBackoff, MinBackoff·2ⁿ⁻¹). A failure is a
+	// dial or handshake that did not succeed, or a connection lost before it
+	// had joined every remembered room again; a connection that got welcome
+	// and rejoined its rooms resets the count, so a network that drops every
+	// few seconds is rejoined within MinBackoff each time. When the server
+	// closed with 1001 (going away: shutdown or restart) the wait is at
+	// least that of the fifth failure, random in [MinBackoff, 16·MinBackoff],
+	// so the clients of a restarting server do not all come back at once
+	// (docs/protocol.md §8 has the figures).
 	MaxBackoff time.Duration
 	// RequestTimeout bounds every request (Request, Join, Leave) whose
 	// context has no earlier deadline, including the wait for a connection,
 	// and every write. 0 means 10s. (A connection attempt, dial plus welcome,
 	// is bounded by a fixed 10s.)
 	RequestTimeout time.Duration
+	// Outbox bounds the messages Send keeps until the server answered them
+	// (sent or waiting for a connection); 0 means 1000. Send returns
+	// ErrOutboxFull beyond it. Negative: no outbox, Send writes at once and
+	// fails with ErrNotConnected when the client is not Open.
+	Outbox int
 	// PingInterval drives the application heartbeat: when nothing has been
 	// received for PingInterval the client sends a ping, and when nothing at
 	// all arrives within another PingInterval it drops the connection and
@@ -72,6 +88,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBackoff < o.MinBackoff {
 		o.MaxBackoff = o.MinBackoff
+	}
+	if o.Outbox == 0 {
+		o.Outbox = defaultOutbox
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = defaultRequestTimeout

@@ -178,8 +178,10 @@ func (c *Client) forget(room string, rs *roomState) {
 }
 
 // rejoin joins the remembered rooms again on a new connection, all requests
-// written at once, then waits for the replies.
-func (c *Client) rejoin(cn *conn, joins []shared.Join) {
+// written at once, then waits for the replies. It reports whether every room
+// answered joined (recovered or not): the session is then healthy, and the
+// reconnect backoff starts over.
+func (c *Client) rejoin(cn *conn, joins []shared.Join) bool {
 	ctx, cancel := context.WithTimeout(cn.ctx, c.opts.RequestTimeout)
 	defer cancel()
 	calls := make([]*call, 0, len(joins))
@@ -191,13 +193,16 @@ func (c *Client) rejoin(cn *conn, joins []shared.Join) {
 		}
 		calls = append(calls, cl)
 	}
+	ok := len(calls) == len(joins)
 	for i, cl := range calls {
 		env, err := cn.wait(ctx, cl)
 		if err != nil {
 			c.log.Warn("tether client: rejoin failed", "room", joins[i].Room, "err", err)
+			ok = false
 			continue
 		}
 		if _, err := decodeReply[shared.Joined](cl.typ, env); err != nil {
+			ok = false
 			c.log.Warn("tether client: rejoin refused", "room", joins[i].Room, "err", err)
 			var se *shared.Error
 			if errors.As(err, &se) && permanent(se.Code) {
@@ -208,6 +213,7 @@ func (c *Client) rejoin(cn *conn, joins []shared.Join) {
 		}
 	}
 	// Calls never waited for (after a failed send) are unregistered by end.
+	return ok
 }
 
 // permanent reports whether a join refused with code will be refused again.

@@ -20,8 +20,9 @@ const (
 	// Reconnecting: the connection was lost or could not be made; the next
 	// attempt is at StateInfo.RetryAt.
 	Reconnecting
-	// Closed: the client stopped (Close, the Run context, or the server
-	// kicked or rejected it) and will not reconnect by itself.
+	// Closed: the client stopped (Close, the Run context, the server kicked
+	// or rejected it, or refused its handshake with 401 or 403: see
+	// HandshakeError) and will not reconnect by itself.
 	Closed
 )
 
@@ -49,9 +50,10 @@ type StateInfo struct {
 	// Attempt counts the failures in a row (Connecting, Reconnecting): 0 for
 	// the first connection, n in the n-th Reconnecting and in the Connecting
 	// that follows it. A failure is a dial or handshake that did not succeed,
-	// or the loss of a connection that was open for less than 10s; losing a
-	// connection that stayed open longer counts as the first failure again,
-	// so the backoff starts over from MinBackoff.
+	// or the loss of a connection before it had rejoined every remembered
+	// room (and less than 10s after it opened); losing a connection that got
+	// welcome and rejoined its rooms counts as the first failure again, so
+	// the backoff starts over (see Options.MaxBackoff).
 	Attempt int
 	// Err is why the last connection ended or could not be made
 	// (Reconnecting; Closed when the server closed it).

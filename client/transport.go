@@ -47,3 +47,40 @@ func (e *CloseError) Error() string {
 	}
 	return fmt.Sprintf("websocket closed with code %d: %s", e.Code, e.Reason)
 }
+
+// HandshakeError reports that the server refused the WebSocket handshake
+// with an HTTP error before the upgrade (docs/protocol.md §1): 401
+// unauthorized (no valid token), 403 forbidden (origin), 429 rate_limited
+// (too many connections), 503 closed (shutting down). A 401 or 403 is
+// terminal: the same handshake will be refused again, so Run stops and
+// returns it, and Join and Request fail with it. The others are retried
+// with backoff. Transports that can see the HTTP response return it
+// (NativeTransport does; browsers do not expose the status of a refused
+// WebSocket).
+type HandshakeError struct {
+	// Status is the HTTP status code, e.g. 401.
+	Status int
+	// Code is the error code of the response body, e.g. "unauthorized",
+	// when it had one.
+	Code string
+	// Message is the body's human sentence, when it had one.
+	Message string
+}
+
+// Error implements error.
+func (e *HandshakeError) Error() string {
+	s := fmt.Sprintf("websocket handshake refused with HTTP %d", e.Status)
+	if e.Code != "" {
+		s += " " + e.Code
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+// Terminal reports whether retrying the same handshake is pointless: the
+// server refused the identity (401) or the origin (403).
+func (e *HandshakeError) Terminal() bool {
+	return e.Status == 401 || e.Status == 403
+}

@@ -4,8 +4,10 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -44,8 +46,8 @@ func (t NativeTransport) Dial(ctx context.Context, url string) (Socket, error) {
 	}
 	ws, resp, err := d.DialContext(ctx, url, header)
 	if err != nil {
-		if resp != nil {
-			return nil, fmt.Errorf("websocket handshake: HTTP %s: %w", resp.Status, err)
+		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+			return nil, handshakeError(resp)
 		}
 		return nil, fmt.Errorf("websocket dial: %w", err)
 	}
@@ -125,4 +127,20 @@ func (s *nativeSocket) Close(code int, reason string) error {
 		return fmt.Errorf("websocket close: %w", err)
 	}
 	return nil
+}
+
+// handshakeError reads a refused handshake's JSON error body (at most 4 KiB)
+// into a *HandshakeError.
+func handshakeError(resp *http.Response) *HandshakeError {
+	he := &HandshakeError{Status: resp.StatusCode}
+	if resp.Body != nil {
+		var body struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}
+		if json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&body) == nil {
+			he.Code, he.Message = body.Code, body.Message
+		}
+	}
+	return he
 }

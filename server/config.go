@@ -20,8 +20,11 @@ const (
 	DefaultReadLimit    = 64 << 10
 	DefaultSendQueue    = 256
 	DefaultWriteTimeout = 10 * time.Second
-	DefaultHistorySize  = 100
-	DefaultHistoryTTL   = 10 * time.Minute
+	DefaultHistorySize  = 1000
+	DefaultHistoryTTL   = 2 * time.Minute
+
+	DefaultIdempotencyKeys = 1000
+	DefaultIdempotencyTTL  = 5 * time.Minute
 
 	DefaultMessageRate      rate.Limit = 50
 	DefaultMessageBurst                = 100
@@ -75,14 +78,24 @@ type Config struct {
 	// connection whose queue overflows is closed with code 4002. A join's
 	// replay takes one slot however long it is.
 	SendQueue int
-	// WriteTimeout bounds each write to a socket; 0 → 10s.
+	// WriteTimeout bounds each write to a socket (at least three quarters of
+	// it, at most all: a deadline is not set anew for every write); 0 → 10s.
 	WriteTimeout time.Duration
-	// HistorySize is how many messages each room keeps for replay; 0 → 100,
-	// negative → no history.
+	// HistorySize is how many messages each room keeps for replay; 0 →
+	// 1000, negative → no history. With HistoryTTL's default it lets a client
+	// resume after an outage of up to 2 minutes in a room that gets up to 8
+	// messages a second.
 	HistorySize int
-	// HistoryTTL is how long a room message is kept for replay; 0 → 10m,
+	// HistoryTTL is how long a room message is kept for replay; 0 → 2m,
 	// negative → until pushed out by HistorySize.
 	HistoryTTL time.Duration
+	// IdempotencyKeys is how many keyed requests (docs/protocol.md §3) the
+	// server remembers per user, so that a request sent again with the same
+	// key is answered without running twice; 0 → 1000, negative → keys are
+	// ignored.
+	IdempotencyKeys int
+	// IdempotencyTTL is how long a keyed request is remembered; 0 → 5m.
+	IdempotencyTTL time.Duration
 	// Authenticate establishes the identity of a handshake before the
 	// upgrade; an error refuses it with HTTP 401. Nil → QueryIdentity.
 	Authenticate func(r *http.Request) (Identity, error)
@@ -111,6 +124,13 @@ type Config struct {
 	OnPong func(c *Conn)
 	// OnError is called with decode errors, handler errors and write errors.
 	OnError func(c *Conn, err error)
+
+	// Broker keeps the rooms' seqs, history and presence and carries
+	// messages between the nodes of a cluster; nil → an in-memory broker
+	// (one node; rooms are lost when the process stops). See
+	// server/natsbroker for a cluster on NATS JetStream. The server does not
+	// close it.
+	Broker Broker
 
 	// Observer receives the server's events, for metrics; nil → none.
 	Observer Observer
@@ -176,6 +196,15 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.HistoryTTL == 0 {
 		cfg.HistoryTTL = DefaultHistoryTTL
+	}
+	if cfg.IdempotencyKeys == 0 {
+		cfg.IdempotencyKeys = DefaultIdempotencyKeys
+	}
+	if cfg.IdempotencyKeys < 0 {
+		cfg.IdempotencyKeys = 0
+	}
+	if cfg.IdempotencyTTL <= 0 {
+		cfg.IdempotencyTTL = DefaultIdempotencyTTL
 	}
 	if cfg.Authenticate == nil {
 		cfg.Authenticate = QueryIdentity

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -33,10 +34,22 @@ type Conn struct {
 	ctx    context.Context    // cancelled when the connection starts closing
 	cancel context.CancelFunc // cancels ctx
 
-	queue      chan *outFrame // bounded; drained by the writer only
-	closing    chan struct{}  // closed by startClose
-	readerDone chan struct{}  // closed when the reader stops reading
-	writerDone chan struct{}  // closed when the writer has closed the socket
+	bc *batchConn // the socket under ws, which buffers the writer's batches
+
+	// The send queue: frames queued and not yet taken by the writer, and the
+	// count of items not yet written (queued or in the writer's batch),
+	// bounded by Config.SendQueue. The slice grows as needed, so an idle
+	// connection holds no queue buffer; spare is the writer's other buffer.
+	qmu       sync.Mutex
+	queued    []*outFrame
+	unwritten int
+	spare     []*outFrame   // writer only
+	wake      chan struct{} // capacity 1: the writer has something to do
+	pingDue   atomic.Bool   // the heartbeat timer fired: send a ping
+
+	closing    chan struct{} // closed by startClose
+	readerDone chan struct{} // closed when the reader stops reading
+	writerDone chan struct{} // closed when the writer has closed the socket
 
 	closeMu sync.Mutex
 	closed  *closeRequest // the first close request; nil while open
@@ -54,7 +67,7 @@ type closeRequest struct {
 	flush  bool // write the queued frames first
 }
 
-func newConn(s *Server, ws *websocket.Conn, id Identity, remote string) *Conn {
+func newConn(s *Server, ws *websocket.Conn, bc *batchConn, id Identity, remote string) *Conn {
 	ctx, cancel := context.WithCancel(s.ctx)
 	var limiter *rate.Limiter
 	if s.cfg.MessageRate != rate.Inf {
@@ -63,6 +76,7 @@ func newConn(s *Server, ws *websocket.Conn, id Identity, remote string) *Conn {
 	return &Conn{
 		srv:        s,
 		ws:         ws,
+		bc:         bc,
 		id:         randomID(8),
 		user:       id.User,
 		name:       id.Name,
@@ -72,7 +86,7 @@ func newConn(s *Server, ws *websocket.Conn, id Identity, remote string) *Conn {
 		limiter:    limiter,
 		ctx:        ctx,
 		cancel:     cancel,
-		queue:      make(chan *outFrame, s.cfg.SendQueue),
+		wake:       make(chan struct{}, 1),
 		closing:    make(chan struct{}),
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
@@ -162,25 +176,60 @@ func (c *Conn) enqueue(f *outFrame) error {
 		return fmt.Errorf("send to %s: %w", c.id, ErrClosed)
 	default:
 	}
-	select {
-	case c.queue <- f:
+	c.qmu.Lock()
+	if c.unwritten < c.srv.cfg.SendQueue {
+		c.queued = append(c.queued, f)
+		c.unwritten++
+		c.qmu.Unlock()
+		c.signal()
 		return nil
-	default:
-		c.srv.stats.dropped.Add(1)
-		c.srv.obs.Dropped("slow_consumer")
-		if c.startClose(closeRequest{code: shared.CloseSlowConsumer, reason: "slow consumer", send: true}) {
-			c.srv.obs.SlowConsumer()
-			c.srv.log.Warn("slow consumer closed", "conn", c.id, "user", c.user, "queue", cap(c.queue))
-			// The writer is most likely blocked writing to a peer that does
-			// not read: give that write closeGrace to finish (so a peer that
-			// is merely slow still gets the 4002 close frame), then expire
-			// it, so the connection and its queue are freed within a second,
-			// not after the write timeout. net.Conn deadlines are safe to set
-			// from any goroutine.
-			_ = c.ws.NetConn().SetWriteDeadline(time.Now().Add(min(closeGrace, c.srv.cfg.WriteTimeout)))
-		}
-		return fmt.Errorf("send to %s: queue full: %w", c.id, ErrClosed)
 	}
+	c.qmu.Unlock()
+	c.srv.stats.dropped.Add(1)
+	c.srv.obs.Dropped("slow_consumer")
+	if c.startClose(closeRequest{code: shared.CloseSlowConsumer, reason: "slow consumer", send: true}) {
+		c.srv.obs.SlowConsumer()
+		c.srv.log.Warn("slow consumer closed", "conn", c.id, "user", c.user, "queue", c.srv.cfg.SendQueue)
+		// The writer is most likely blocked writing to a peer that does
+		// not read: give that write closeGrace to finish (so a peer that
+		// is merely slow still gets the 4002 close frame), then expire
+		// it, so the connection and its queue are freed within a second,
+		// not after the write timeout.
+		c.bc.expire(time.Now().Add(min(closeGrace, c.srv.cfg.WriteTimeout)))
+	}
+	return fmt.Errorf("send to %s: queue full: %w", c.id, ErrClosed)
+}
+
+// takeQueued takes the queued frames, at most maxBatchFrames of them, for
+// the writer; more reports whether some were left queued.
+func (c *Conn) takeQueued() (batch []*outFrame, more bool) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if len(c.queued) <= maxBatchFrames {
+		batch, c.queued = c.queued, c.spare
+		c.spare = nil
+		return batch, false
+	}
+	batch = append(c.spare, c.queued[:maxBatchFrames]...)
+	c.spare = nil
+	n := copy(c.queued, c.queued[maxBatchFrames:])
+	clear(c.queued[n:])
+	c.queued = c.queued[:n]
+	return batch, true
+}
+
+// maxSpare is the largest queue buffer the writer keeps for reuse once a
+// batch is written: a burst's larger one is left to the garbage collector,
+// so that an idle connection goes back to holding a small one.
+const maxSpare = 64
+
+// recycle keeps batch, emptied, as the writer's spare queue buffer.
+func (c *Conn) recycle(batch []*outFrame) {
+	clear(batch)
+	if cap(batch) > maxSpare {
+		return
+	}
+	c.spare = batch[:0]
 }
 
 // startClose records how the connection closes and wakes the writer, which
@@ -194,6 +243,7 @@ func (c *Conn) startClose(req closeRequest) bool {
 	req.reason = closeReason(req.reason)
 	c.closed = &req
 	close(c.closing)
+	c.signal()
 	c.cancel()
 	return true
 }

@@ -34,9 +34,13 @@
 // 1002; the server records that code. Config.Observer receives the events
 // of all of it, for metrics.
 //
-// Rooms are created by their first join or publish. Each publish takes the
-// room's next seq under the room's lock and is appended to the room's history
-// and queued to every member under that same lock, which is what makes a
-// resuming join gap-free: the joiner's replay and its first live message are
-// ordered by the lock.
+// Rooms are created by their first join or publish. A room's seqs, history
+// and presence belong to its Broker (Config.Broker; in memory by default,
+// server/natsbroker for a cluster): the broker assigns each publish the
+// room's next seq and appends it to the history in one step, and feeds each
+// node the room's messages in one order. A node keeps only its own members
+// and frames each message once for them. A join is gap-free: the joiner is
+// added as pending (the feed is kept for it) before the history is read, and
+// then joined, the replay and what the feed brought meanwhile (minus what the
+// replay had) are queued under the room's lock.
 package server

@@ -34,13 +34,14 @@ func wireError(err error) *shared.Error {
 	return &shared.Error{Code: shared.CodeRejected, Message: err.Error()}
 }
 
-// decodeError turns a codec error into the error message sent to the client.
+// decodeError turns a codec error into the error message sent to the client:
+// a human sentence, with the field in its own field.
 func decodeError(err error) (id uint64, e *shared.Error) {
 	e = &shared.Error{Code: shared.CodeMalformed, Message: err.Error()}
 	var de *shared.DecodeError
 	if errors.As(err, &de) {
 		id = de.ID
-		e.Field = de.Field
+		e.Message, e.Field = de.Sentence(), de.Field
 		switch {
 		case errors.Is(de.Kind, shared.ErrUnknownType):
 			e.Code = shared.CodeUnknownType

@@ -117,6 +117,10 @@ func (s *Server) dispatchFrame(c *Conn, typ int, frame []byte) {
 		if !c.allow(env.ID) {
 			return // refused before its data is decoded: a flood costs less
 		}
+		if kerr := validKey(env.Key); kerr != nil {
+			c.sendError(env.ID, &shared.Error{Code: shared.CodeMalformed, Message: kerr.Error(), Field: "key"})
+			return
+		}
 		if m, err = s.cfg.Registry.Decode(env); err == nil {
 			s.dispatch(c, env, m)
 			return
@@ -208,10 +212,43 @@ func (s *Server) runHandler(c *Conn, env shared.Envelope, m shared.Message) {
 		c.sendError(env.ID, &shared.Error{Code: shared.CodeNoHandler, Message: fmt.Sprintf("the server does not accept %q messages", env.Type)})
 		return
 	}
+	if env.Key != "" && s.cfg.IdempotencyKeys > 0 {
+		run, first := s.idem.start(c.user, env.Key, s.now())
+		if !first {
+			// Sent again (after a reconnect, most likely): answer as the
+			// first time, without running the handler twice.
+			res, ok := run.wait(c.ctx)
+			if !ok {
+				return // closing
+			}
+			s.answer(c, env, res.reply, res.err)
+			return
+		}
+		res := s.runOnce(c, env, h, m)
+		s.idem.finish(run, res)
+		s.answer(c, env, res.reply, res.err)
+		return
+	}
+	res := s.runOnce(c, env, h, m)
+	s.answer(c, env, res.reply, res.err)
+}
+
+// runOnce runs the handler h of m and returns its outcome as the client is
+// to see it.
+func (s *Server) runOnce(c *Conn, env shared.Envelope, h handlerFunc, m shared.Message) outcome {
 	reply, err := s.call(c, h, m)
 	if err != nil {
 		s.onError(c, fmt.Errorf("handle %s from %s: %w", env.Type, c.id, err))
-		c.sendError(env.ID, wireError(err))
+		return outcome{err: wireError(err)}
+	}
+	return outcome{reply: reply}
+}
+
+// answer sends the outcome of the request in env: the reply message, reply
+// ok, or the error.
+func (s *Server) answer(c *Conn, env shared.Envelope, reply shared.Message, werr *shared.Error) {
+	if werr != nil {
+		c.sendError(env.ID, werr)
 		return
 	}
 	if reply != nil {

@@ -339,11 +339,6 @@ func waitFor[T shared.Message](tc *testClient, match func(T, shared.Envelope) bo
 	}
 }
 
-// withID matches the answer to request id.
-func withID[T shared.Message](id uint64) func(T, shared.Envelope) bool {
-	return func(_ T, env shared.Envelope) bool { return env.ID == id }
-}
-
 // join joins room and returns joined.
 func (tc *testClient) join(room string, history int) shared.Joined {
 	tc.t.Helper()

@@ -48,17 +48,23 @@ func TestReplayRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-			r := newRoom("lobby", epoch, 10, time.Minute)
-			for range tt.published {
-				if _, _, err := r.publish("notification", []byte(`{"title":"x"}`), clock.now()); err != nil {
-					t.Fatal(err)
-				}
+			s, b := replayServer(10, time.Minute, clock)
+			if err := b.Subscribe(context.Background(), "lobby"); err != nil { // as a member would
+				t.Fatal(err)
 			}
+			publishN(t, b, "lobby", tt.published)
 			clock.advance(tt.age)
-			recovered, msgs := r.replay(shared.Join{Room: "lobby", Since: tt.since, Epoch: tt.epoch, History: tt.history}, clock.now())
+			j := shared.Join{Room: "lobby", Since: tt.since, Epoch: tt.epoch, History: tt.history}
+			if j.Epoch == epoch {
+				j.Epoch = epochOf(t, b, "lobby")
+			}
+			recovered, h, err := s.replay(context.Background(), j)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var got []uint64
-			for _, m := range msgs {
-				got = append(got, m.seq)
+			for _, p := range h.Publications {
+				got = append(got, p.Seq)
 			}
 			if recovered != tt.wantRecovered || !slices.Equal(got, tt.wantSeqs) {
 				t.Errorf("replay = recovered %v seqs %v, want recovered %v seqs %v", recovered, got, tt.wantRecovered, tt.wantSeqs)
@@ -67,16 +73,54 @@ func TestReplayRules(t *testing.T) {
 	}
 }
 
+// replayServer is a Server with just a memory broker on clock, enough for
+// replay.
+func replayServer(size int, ttl time.Duration, clock *fakeClock) (*Server, *memoryBroker) {
+	b := newMemoryBroker(size, ttl, clock.now)
+	s := &Server{cfg: Config{HistorySize: size}, broker: b, mem: b}
+	b.Register(nodeHandler{s})
+	return s, b
+}
+
+// publishN publishes n notifications to room.
+func publishN(t *testing.T, b Broker, room string, n int) {
+	t.Helper()
+	for range n {
+		_, err := b.Publish(context.Background(), room, "notification", func(seq uint64) ([]byte, error) {
+			return shared.EncodeEnvelope(shared.Envelope{Type: "notification", Room: room, Seq: seq, Data: []byte(`{"title":"x"}`)})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// epochOf returns the epoch of room, opening it.
+func epochOf(t *testing.T, b Broker, room string) string {
+	t.Helper()
+	h, err := b.HistorySince(context.Background(), room, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.Epoch
+}
+
 func TestNoHistoryStillResumesAtHead(t *testing.T) {
-	r := newRoom("lobby", "e", 0, 0)
-	for range 3 {
-		_, _, _ = r.publish("notification", []byte(`{}`), time.Unix(0, 0))
+	s, b := replayServer(0, 0, &fakeClock{t: time.Unix(0, 0)})
+	publishN(t, b, "lobby", 3)
+	// With no history a room is forgotten after each publish: keep it open
+	// with a subscriber, as a member would.
+	if err := b.Subscribe(context.Background(), "lobby"); err != nil {
+		t.Fatal(err)
 	}
-	if ok, msgs := r.replay(shared.Join{Room: "lobby", Since: ptr[uint64](3), Epoch: "e"}, time.Unix(0, 0)); !ok || len(msgs) != 0 {
-		t.Errorf("resume at head without history: recovered %v, %d messages; want true, 0", ok, len(msgs))
+	publishN(t, b, "lobby", 3)
+	e := epochOf(t, b, "lobby")
+	ctx := context.Background()
+	if ok, h, _ := s.replay(ctx, shared.Join{Room: "lobby", Since: ptr[uint64](3), Epoch: e}); !ok || len(h.Publications) != 0 {
+		t.Errorf("resume at head without history: recovered %v, %d messages; want true, 0", ok, len(h.Publications))
 	}
-	if ok, msgs := r.replay(shared.Join{Room: "lobby", Since: ptr[uint64](2), Epoch: "e", History: 5}, time.Unix(0, 0)); ok || len(msgs) != 0 {
-		t.Errorf("resume behind head without history: recovered %v, %d messages; want false, 0", ok, len(msgs))
+	if ok, h, _ := s.replay(ctx, shared.Join{Room: "lobby", Since: ptr[uint64](2), Epoch: e, History: 5}); ok || len(h.Publications) != 0 {
+		t.Errorf("resume behind head without history: recovered %v, %d messages; want false, 0", ok, len(h.Publications))
 	}
 }
 
@@ -88,11 +132,11 @@ func TestExpiredRoomIsForgottenAndGetsANewEpoch(t *testing.T) {
 	s.now = clock.now
 
 	epochOf := func() string {
-		r := s.lockRoom("news", false)
+		r := s.mem.lockRoom("news", false)
 		if r == nil {
 			return ""
 		}
-		defer s.unlockRoom(r)
+		defer s.mem.unlockRoom(r)
 		return r.epoch
 	}
 	if seq, _, err := s.Publish("news", shared.Notification{Title: "a"}); err != nil || seq != 1 {
@@ -120,10 +164,10 @@ func TestExpiredRoomIsForgottenAndGetsANewEpoch(t *testing.T) {
 func TestHistoryKeepsNewestWithinSize(t *testing.T) {
 	h := newHistory(3, 0)
 	for i := range uint64(5) {
-		h.add(entry{seq: i + 1})
+		h.add(Publication{Seq: i + 1})
 	}
-	if got := h.last(10); len(got) != 3 || got[0].seq != 3 || got[2].seq != 5 {
-		t.Errorf("last(10) = %v, want seqs 3..5", got)
+	if got := h.before(0, 10); len(got) != 3 || got[0].Seq != 3 || got[2].Seq != 5 {
+		t.Errorf("before(0, 10) = %v, want seqs 3..5", got)
 	}
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -156,49 +157,91 @@ func (h *hub) counts() (conns, users int) {
 	return len(h.conns), len(h.users)
 }
 
-// Send queues m for the connection connID. It fails with ErrNotFound when
-// there is no such connection and ErrClosed when it is closing.
+// Send queues m for the connection connID, on this node or, in a cluster,
+// another one. It fails with ErrNotFound when there is no such connection
+// and ErrClosed when it is closing.
 func (s *Server) Send(connID string, m shared.Message) error {
-	c := s.hub.get(connID)
-	if c == nil {
+	if c := s.hub.get(connID); c != nil {
+		return c.Send(m)
+	}
+	if s.mem != nil {
 		return fmt.Errorf("send to connection %q: %w", connID, ErrNotFound)
 	}
-	return c.Send(m)
-}
-
-// SendToUser queues m for every connection of user and returns how many it
-// reached.
-func (s *Server) SendToUser(user string, m shared.Message) int {
-	return s.sendTo(s.hub.byUser(user), m)
-}
-
-// Broadcast queues m for every connection and returns how many it reached.
-func (s *Server) Broadcast(m shared.Message) int {
-	return s.sendTo(s.hub.all(), m)
-}
-
-// sendTo frames m once and queues it for conns.
-func (s *Server) sendTo(conns []*Conn, m shared.Message) int {
-	if len(conns) == 0 {
-		return 0
-	}
-	f, err := prepare(shared.Envelope{}, m)
+	n, err := s.control(Control{Kind: ControlSendConn, Target: connID}, m)
 	if err != nil {
-		s.log.Error("send failed", "type", m.MessageType(), "err", err)
-		return 0
+		return fmt.Errorf("send to connection %q: %w", connID, err)
 	}
-	reached := 0
-	for _, c := range conns {
-		if c.enqueue(f) == nil {
-			reached++
-		}
+	if n == 0 {
+		return fmt.Errorf("send to connection %q: %w", connID, ErrNotFound)
 	}
-	return reached
+	return nil
 }
 
-// Kick sends kicked{reason} to every connection of user and then closes
-// them with code 4000 and the reason. It returns how many it closed.
+// SendToUser queues m for every connection of user, on every node, and
+// returns how many it reached.
+func (s *Server) SendToUser(user string, m shared.Message) int {
+	return s.sendTo(s.hub.byUser(user), Control{Kind: ControlSendUser, Target: user}, m)
+}
+
+// Broadcast queues m for every connection, on every node, and returns how
+// many it reached.
+func (s *Server) Broadcast(m shared.Message) int {
+	return s.sendTo(s.hub.all(), Control{Kind: ControlBroadcast}, m)
+}
+
+// sendTo frames m once and queues it for conns, and has the broker carry it
+// to the other nodes as c.
+func (s *Server) sendTo(conns []*Conn, c Control, m shared.Message) int {
+	reached := 0
+	if len(conns) > 0 {
+		f, err := prepare(shared.Envelope{}, m)
+		if err != nil {
+			s.log.Error("send failed", "type", m.MessageType(), "err", err)
+			return 0
+		}
+		reached = enqueueAll(conns, f)
+	}
+	if s.mem != nil {
+		return reached // a single node
+	}
+	n, err := s.control(c, m)
+	if err != nil {
+		s.log.Warn("send to other nodes failed", "kind", c.Kind, "err", err)
+	}
+	return reached + n
+}
+
+// control sends c, carrying m when it is not nil, to the other nodes.
+func (s *Server) control(c Control, m shared.Message) (int, error) {
+	if m != nil {
+		b, err := shared.Encode(shared.Envelope{}, m)
+		if err != nil {
+			return 0, err
+		}
+		c.Type, c.Payload = m.MessageType(), b
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, brokerTimeout)
+	defer cancel()
+	return s.broker.Control(ctx, c)
+}
+
+// Kick sends kicked{reason} to every connection of user, on every node, and
+// then closes them with code 4000 and the reason. It returns how many it
+// closed.
 func (s *Server) Kick(user, reason string) int {
+	closed := s.kickLocal(user, reason)
+	if s.mem != nil {
+		return closed
+	}
+	n, err := s.control(Control{Kind: ControlKick, Target: user, Reason: reason}, nil)
+	if err != nil {
+		s.log.Warn("kick on other nodes failed", "user", user, "err", err)
+	}
+	return closed + n
+}
+
+// kickLocal kicks the connections of user on this node.
+func (s *Server) kickLocal(user, reason string) int {
 	conns := s.hub.byUser(user)
 	if len(conns) == 0 {
 		return 0

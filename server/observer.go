@@ -32,6 +32,17 @@ type Observer interface {
 	RateLimited()
 }
 
+// BatchObserver is an Observer that takes the data frames a connection
+// writes together (one batch) in one call per run of one type, instead of
+// one MessageOut call per frame. The server uses MessagesOut when the
+// Observer has it.
+type BatchObserver interface {
+	Observer
+	// MessagesOut is called for frames data frames of type typ, bytes bytes
+	// in all, written to a socket together.
+	MessagesOut(typ string, frames, bytes int)
+}
+
 // nopObserver is the Observer used when Config.Observer is nil.
 type nopObserver struct{}
 
@@ -39,6 +50,7 @@ func (nopObserver) HandshakeDone(string, time.Duration) {}
 func (nopObserver) ConnClosed(int)                      {}
 func (nopObserver) MessageIn(string, int)               {}
 func (nopObserver) MessageOut(string, int)              {}
+func (nopObserver) MessagesOut(string, int, int)        {}
 func (nopObserver) Dropped(string)                      {}
 func (nopObserver) SlowConsumer()                       {}
 func (nopObserver) HeartbeatTimeout()                   {}

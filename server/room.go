@@ -1,170 +1,122 @@
 package server
 
 import (
-	"cmp"
-	"encoding/json"
-	"fmt"
-	"slices"
 	"sync"
-	"time"
 
 	"github.com/tetherkit/tether/shared"
 )
 
-// room is one room: its sequence, history, members and presence. Every
-// method is called with mu held.
+// room is this node's side of a room: its members here and the fan-out of
+// the room's feed to them. The room's seq, history and presence are the
+// broker's. A room exists on a node while a member or a join holds it.
 type room struct {
-	mu       sync.Mutex
-	name     string
-	dead     bool   // forgotten; a new room of the same name may exist
-	epoch    string // random, fixed at creation
-	head     uint64 // last assigned seq
-	hist     history
-	members  map[*Conn]struct{}
-	presence map[string]*presence // by user
+	name string
+
+	refs int // members and joins under way; guarded by the roomTable's lock
+
+	// subMu orders Subscribe and Unsubscribe of this room object; it is never
+	// held by the delivery path.
+	subMu      sync.Mutex
+	subscribed bool
+
+	mu      sync.Mutex
+	members map[*Conn]*member
 }
 
-// presence is one user in a room, with how many of their connections joined.
-type presence struct {
-	member shared.Member
-	conns  int
+// member is one connection in a room on this node.
+type member struct {
+	// pending is set while the connection joins: what the room's feed
+	// delivers meanwhile is kept in buf and sent after the replay.
+	pending bool
+	buf     []pendingFrame
+	// overflow is set when buf outgrew the send queue while pending.
+	overflow bool
+	// epoch and from are the position the member has been sent up to: a
+	// publication of that epoch with a seq not above from was in its replay.
+	epoch string
+	from  uint64
 }
 
-func newRoom(name, epoch string, historySize int, historyTTL time.Duration) *room {
-	return &room{
-		name:     name,
-		epoch:    epoch,
-		hist:     newHistory(historySize, historyTTL),
-		members:  make(map[*Conn]struct{}),
-		presence: make(map[string]*presence),
-	}
+// pendingFrame is one frame kept for a joining member; seq is 0 for a frame
+// without one (presence, ephemeral).
+type pendingFrame struct {
+	epoch string
+	seq   uint64
+	frame *outFrame
 }
 
-// empty reports whether the room can be forgotten: no members, no history.
-func (r *room) empty() bool { return len(r.members) == 0 && r.hist.len() == 0 }
+func newRoom(name string) *room {
+	return &room{name: name, members: make(map[*Conn]*member)}
+}
 
-// publish assigns the next seq to a message, keeps it in the history and
-// queues it to every member. It returns the seq and how many members it
-// reached.
-func (r *room) publish(typ string, data json.RawMessage, now time.Time) (uint64, int, error) {
-	seq := r.head + 1
-	b, err := shared.EncodeEnvelope(shared.Envelope{Type: typ, Room: r.name, Seq: seq, Data: data})
-	if err != nil {
-		return 0, 0, fmt.Errorf("publish to %q: %w", r.name, err)
-	}
-	f, err := prepareBytes(typ, b)
-	if err != nil {
-		return 0, 0, fmt.Errorf("publish to %q: %w", r.name, err)
-	}
-	r.head = seq
-	r.hist.expire(now)
-	r.hist.add(entry{seq: seq, at: now, frame: f})
+// deliver queues f to every member but except ("" for none) and returns how
+// many it reached; pending members keep it. A publication (seq > 0) is not
+// sent again to a member whose replay had it. Called with mu held.
+func (r *room) deliver(f *outFrame, epoch string, seq uint64, except string, limit int) int {
 	reached := 0
-	for c := range r.members {
+	for c, m := range r.members {
+		if c.id == except {
+			continue
+		}
+		if m.pending {
+			if len(m.buf) >= limit {
+				m.overflow = true
+				continue
+			}
+			m.buf = append(m.buf, pendingFrame{epoch: epoch, seq: seq, frame: f})
+			reached++
+			continue
+		}
+		if seq > 0 && epoch == m.epoch && seq <= m.from {
+			continue
+		}
+		if seq > 0 {
+			m.epoch, m.from = epoch, seq
+		}
 		if c.enqueue(f) == nil {
 			reached++
 		}
 	}
-	return seq, reached, nil
+	return reached
 }
 
-// replay decides what a join gets after joined (docs/protocol.md §7):
-// whether it recovered the position it asked for, and the messages to send.
-func (r *room) replay(j shared.Join, now time.Time) (recovered bool, msgs []entry) {
-	r.hist.expire(now)
-	if j.Since != nil && j.Epoch == r.epoch && *j.Since <= r.head {
-		if msgs, ok := r.hist.after(*j.Since, r.head); ok {
-			return true, msgs
-		}
+// finishJoin queues to c, under mu, joined, the replay and what the feed
+// delivered during the join that the replay did not have, as one batch, so
+// that the first live message follows the replay without gap or repeat.
+// It reports false when c's buffer overflowed (c is then closed as a slow
+// consumer).
+func (r *room) finishJoin(c *Conn, reqID uint64, joined shared.Joined, replay []Publication) (bool, error) {
+	m := r.members[c]
+	if m == nil {
+		return true, nil // left meanwhile
 	}
-	return false, r.hist.last(min(j.History, r.hist.size))
-}
-
-// join adds c to the room and queues, in this order and under the room's
-// lock, joined (with the request id) and the replayed messages (as one batch)
-// to c, so that
-// the first live message follows the replay without gap or repeat. The
-// other members hear presence.join when this is the user's first connection
-// in the room.
-func (r *room) join(c *Conn, reqID uint64, j shared.Join, now time.Time) error {
-	recovered, msgs := r.replay(j, now)
-	if _, ok := r.members[c]; !ok {
-		r.members[c] = struct{}{}
-		c.addRoom(r.name)
-		p := r.presence[c.user]
-		if p == nil {
-			p = &presence{member: c.Member()}
-			r.presence[c.user] = p
-			r.announce(c, shared.PresenceJoin{Room: r.name, Member: p.member})
-		}
-		p.conns++
-	}
-	joined := shared.Joined{
-		Room:      r.name,
-		Epoch:     r.epoch,
-		Seq:       r.head,
-		Recovered: recovered,
-		Replayed:  len(msgs),
-		Members:   r.memberList(),
+	buf, overflow := m.buf, m.overflow
+	m.pending, m.buf, m.overflow = false, nil, false
+	m.epoch, m.from = joined.Epoch, joined.Seq
+	if overflow {
+		c.startClose(closeRequest{code: shared.CloseSlowConsumer, reason: "slow consumer", send: true})
+		return false, nil
 	}
 	if err := c.sendEnv(shared.Envelope{ID: reqID}, joined); err != nil {
-		return err
+		return true, err
 	}
-	if len(msgs) == 0 {
-		return nil
+	batch := make([]*outFrame, 0, len(replay)+len(buf))
+	for _, p := range replay {
+		batch = append(batch, &outFrame{raw: p.Payload, typ: p.Type, size: len(p.Payload)})
+	}
+	for _, pf := range buf {
+		if pf.seq > 0 {
+			if pf.epoch != m.epoch || pf.seq <= m.from {
+				continue // in the replay, or of an epoch the client has not joined
+			}
+			m.from = pf.seq
+		}
+		batch = append(batch, pf.frame)
+	}
+	if len(batch) == 0 {
+		return true, nil
 	}
 	// One queue slot for the whole replay: it is bounded by the history, and
 	// must not trip the slow-consumer cap of a client that is just resuming.
-	batch := make([]*outFrame, len(msgs))
-	for i, e := range msgs {
-		batch[i] = e.frame
-	}
-	return c.enqueue(&outFrame{batch: batch})
-}
-
-// leave removes c from the room. The other members hear presence.leave when
-// this was the user's last connection in the room. It reports whether c was
-// a member.
-func (r *room) leave(c *Conn) bool {
-	if _, ok := r.members[c]; !ok {
-		return false
-	}
-	delete(r.members, c)
-	c.dropRoom(r.name)
-	if p := r.presence[c.user]; p != nil {
-		p.conns--
-		if p.conns <= 0 {
-			delete(r.presence, c.user)
-			r.announce(c, shared.PresenceLeave{Room: r.name, Member: p.member})
-		}
-	}
-	return true
-}
-
-// announce queues a presence event (no seq, not kept in history) to every
-// member but except, framing it once.
-func (r *room) announce(except *Conn, m shared.Message) {
-	var f *outFrame
-	for c := range r.members {
-		if c == except {
-			continue
-		}
-		if f == nil {
-			var err error
-			if f, err = prepare(shared.Envelope{Room: r.name}, m); err != nil {
-				return // presence messages always encode
-			}
-		}
-		_ = c.enqueue(f)
-	}
-}
-
-// memberList returns the room's presence sorted by user.
-func (r *room) memberList() []shared.Member {
-	list := make([]shared.Member, 0, len(r.presence))
-	for _, p := range r.presence {
-		list = append(list, p.member)
-	}
-	slices.SortFunc(list, func(a, b shared.Member) int { return cmp.Compare(a.User, b.User) })
-	return list
+	return true, c.enqueue(&outFrame{batch: batch})
 }

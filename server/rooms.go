@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -8,7 +9,7 @@ import (
 	"github.com/tetherkit/tether/shared"
 )
 
-// roomTable is the server's rooms by name.
+// roomTable is this node's rooms by name.
 type roomTable struct {
 	mu sync.Mutex
 	m  map[string]*room
@@ -20,103 +21,155 @@ func (t *roomTable) len() int {
 	return len(t.m)
 }
 
-// forget removes r from the table if it is still the room of its name.
-func (t *roomTable) forget(r *room) {
+func (t *roomTable) get(name string) *room {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.m[r.name] == r {
-		delete(t.m, r.name)
-	}
+	return t.m[name]
 }
 
-// lockRoom returns the room called name with its lock held, creating it
-// (with a fresh epoch) when create is set; nil when it does not exist and
-// create is not set. The table's lock and a room's lock are never held
-// together.
-func (s *Server) lockRoom(name string, create bool) *room {
-	for {
-		s.rooms.mu.Lock()
-		r := s.rooms.m[name]
-		if r == nil {
-			if !create {
-				s.rooms.mu.Unlock()
-				return nil
-			}
-			ttl := max(s.cfg.HistoryTTL, 0)
-			r = newRoom(name, randomID(8), s.cfg.HistorySize, ttl)
-			s.rooms.m[name] = r
-		}
-		s.rooms.mu.Unlock()
-		r.mu.Lock()
-		if !r.dead {
-			return r
-		}
-		r.mu.Unlock()
-		s.rooms.forget(r) // being forgotten by another goroutine; help it
-	}
-}
-
-// unlockRoom releases r, forgetting it when it has no members and no
-// history: the next room of that name gets a new epoch.
-func (s *Server) unlockRoom(r *room) {
-	forget := r.empty()
-	if forget {
-		r.dead = true
-	}
-	r.mu.Unlock()
-	if forget {
-		s.rooms.forget(r)
-	}
-}
-
-// sweep drops expired history and forgets the rooms left empty.
-func (s *Server) sweep() {
+// acquireRoom returns this node's room called name, creating it, and takes
+// a reference on it that releaseRoom gives back. The room is subscribed to
+// its feed before acquireRoom returns.
+func (s *Server) acquireRoom(ctx context.Context, name string) (*room, error) {
 	s.rooms.mu.Lock()
-	rooms := make([]*room, 0, len(s.rooms.m))
-	for _, r := range s.rooms.m {
-		rooms = append(rooms, r)
+	r := s.rooms.m[name]
+	if r == nil {
+		r = newRoom(name)
+		s.rooms.m[name] = r
+	}
+	r.refs++
+	s.rooms.mu.Unlock()
+
+	r.subMu.Lock()
+	defer r.subMu.Unlock()
+	if !r.subscribed {
+		if err := s.broker.Subscribe(ctx, name); err != nil {
+			s.releaseRoomLocked(r)
+			return nil, fmt.Errorf("subscribe to %q: %w", name, err)
+		}
+		r.subscribed = true
+	}
+	return r, nil
+}
+
+// releaseRoom gives back a reference taken by acquireRoom; the last one
+// forgets the room on this node and unsubscribes it.
+func (s *Server) releaseRoom(r *room) {
+	r.subMu.Lock()
+	defer r.subMu.Unlock()
+	s.releaseRoomLocked(r)
+}
+
+// releaseRoomLocked is releaseRoom with r.subMu held.
+func (s *Server) releaseRoomLocked(r *room) {
+	s.rooms.mu.Lock()
+	r.refs--
+	last := r.refs == 0
+	if last && s.rooms.m[r.name] == r {
+		delete(s.rooms.m, r.name)
 	}
 	s.rooms.mu.Unlock()
-	now := s.now()
-	for _, r := range rooms {
-		r.mu.Lock()
-		if r.dead {
-			r.mu.Unlock()
-			continue
-		}
-		r.hist.expire(now)
-		s.unlockRoom(r)
+	if !last || !r.subscribed {
+		return
+	}
+	r.subscribed = false
+	ctx, cancel := context.WithTimeout(context.Background(), brokerTimeout)
+	defer cancel()
+	if err := s.broker.Unsubscribe(ctx, r.name); err != nil {
+		s.log.Warn("unsubscribe failed", "room", r.name, "err", err)
+	}
+}
+
+// sweep drops expired history and forgets the rooms left empty, in the
+// memory broker.
+func (s *Server) sweep() {
+	if s.mem != nil {
+		s.mem.sweep()
 	}
 }
 
 // Publish sends m to every member of room and keeps it in the room's
 // history, creating the room if needed. It returns the seq assigned to m and
-// how many connections it reached.
+// how many connections of this node it reached (in a cluster: 0 when the
+// message had not reached this node's members when Publish returned).
 func (s *Server) Publish(room string, m shared.Message) (seq uint64, reached int, err error) {
 	if err := shared.ValidRoom(room); err != nil {
 		return 0, 0, fmt.Errorf("publish to %q: %w", room, err)
 	}
+	typ := m.MessageType()
 	data, err := json.Marshal(m)
 	if err != nil {
-		return 0, 0, fmt.Errorf("publish %s to %q: %w", m.MessageType(), room, err)
+		return 0, 0, fmt.Errorf("publish %s to %q: %w", typ, room, err)
 	}
-	r := s.lockRoom(room, true)
-	defer s.unlockRoom(r)
-	return r.publish(m.MessageType(), data, s.now())
+	ctx, cancel := context.WithTimeout(s.ctx, brokerTimeout)
+	defer cancel()
+	res, err := s.broker.Publish(ctx, room, typ, func(seq uint64) ([]byte, error) {
+		return shared.EncodeEnvelope(shared.Envelope{Type: typ, Room: room, Seq: seq, Data: data})
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("publish %s: %w", typ, err)
+	}
+	return res.Seq, res.Reached, nil
+}
+
+// PublishEphemeral sends m to the members of room on every node now, with
+// no seq and without keeping it in history ("is typing" and the like): a
+// member that is not connected at that moment never gets it.
+func (s *Server) PublishEphemeral(room string, m shared.Message) error {
+	if err := shared.ValidRoom(room); err != nil {
+		return fmt.Errorf("publish to %q: %w", room, err)
+	}
+	b, err := shared.Encode(shared.Envelope{Room: room}, m)
+	if err != nil {
+		return fmt.Errorf("publish %s to %q: %w", m.MessageType(), room, err)
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, brokerTimeout)
+	defer cancel()
+	if err := s.broker.PublishEphemeral(ctx, room, b); err != nil {
+		return fmt.Errorf("publish %s: %w", m.MessageType(), err)
+	}
+	return nil
 }
 
 // Presence returns the members of room, sorted by user; none when the room
 // does not exist.
 func (s *Server) Presence(room string) []shared.Member {
-	r := s.lockRoom(room, false)
-	if r == nil {
+	ctx, cancel := context.WithTimeout(s.ctx, brokerTimeout)
+	defer cancel()
+	members, err := s.broker.Presence(ctx, room)
+	if err != nil {
+		s.log.Warn("presence failed", "room", room, "err", err)
 		return nil
 	}
-	defer s.unlockRoom(r)
-	return r.memberList()
+	return members
 }
 
-// join handles a join request from c.
+// replay decides what a join gets after joined (docs/protocol.md §7):
+// whether it recovered the position it asked for, and the room's position
+// and the publications to send.
+func (s *Server) replay(ctx context.Context, j shared.Join) (bool, History, error) {
+	if j.Since != nil {
+		h, err := s.broker.HistorySince(ctx, j.Room, *j.Since, s.cfg.HistorySize)
+		if err != nil {
+			return false, History{}, err
+		}
+		if j.Epoch == h.Epoch && *j.Since <= h.Seq {
+			if *j.Since == h.Seq {
+				return true, History{Position: h.Position}, nil
+			}
+			if n := len(h.Publications); n > 0 && h.Publications[0].Seq == *j.Since+1 && h.Publications[n-1].Seq == h.Seq {
+				return true, h, nil
+			}
+		}
+	}
+	h, err := s.broker.HistoryBefore(ctx, j.Room, 0, min(j.History, s.cfg.HistorySize))
+	return false, h, err
+}
+
+// join handles a join request from c: it adds c to the room's members here
+// (pending: the feed is kept for it), to the room's presence, reads the
+// replay from the broker and then, under the room's lock, queues joined,
+// the replay and what the feed brought meanwhile.
 func (s *Server) join(c *Conn, reqID uint64, j shared.Join) {
 	if s.cfg.CanJoin != nil {
 		if err := s.cfg.CanJoin(c, j.Room); err != nil {
@@ -128,34 +181,98 @@ func (s *Server) join(c *Conn, reqID uint64, j shared.Join) {
 			return
 		}
 	}
-	r := s.lockRoom(j.Room, true)
-	defer s.unlockRoom(r)
-	if err := r.join(c, reqID, j, s.now()); err != nil {
+	ctx, cancel := context.WithTimeout(c.ctx, brokerTimeout)
+	defer cancel()
+	fail := func(err error) {
+		s.onError(c, fmt.Errorf("join %q: %w", j.Room, err))
+		c.sendError(reqID, &shared.Error{Code: shared.CodeInternal, Message: "the room is not available, try again"})
+	}
+	r, err := s.acquireRoom(ctx, j.Room)
+	if err != nil {
+		fail(err)
+		return
+	}
+	r.mu.Lock()
+	m, rejoin := r.members[c]
+	if !rejoin {
+		m = &member{}
+		r.members[c] = m
+		c.addRoom(r.name)
+	}
+	m.pending, m.buf = true, nil
+	r.mu.Unlock()
+	if rejoin {
+		s.releaseRoom(r) // the membership holds its reference already
+	} else if err := s.broker.AddPresence(ctx, j.Room, c.id, c.Member()); err != nil {
+		s.removeMember(r, c)
+		fail(err)
+		return
+	}
+	recovered, h, err := s.replay(ctx, j)
+	if err != nil {
+		s.removeMember(r, c)
+		fail(err)
+		return
+	}
+	members, err := s.broker.Presence(ctx, j.Room)
+	if err != nil {
+		s.removeMember(r, c)
+		fail(err)
+		return
+	}
+	joined := shared.Joined{
+		Room:      j.Room,
+		Epoch:     h.Epoch,
+		Seq:       h.Seq,
+		Recovered: recovered,
+		Replayed:  len(h.Publications),
+		Members:   members,
+	}
+	r.mu.Lock()
+	_, err = r.finishJoin(c, reqID, joined, h.Publications)
+	r.mu.Unlock()
+	if err != nil {
 		s.onError(c, fmt.Errorf("join %q: %w", j.Room, err))
 	}
 }
 
-// leave handles a leave request from c. Leaving a room not joined is not an
-// error: the answer is left all the same.
-func (s *Server) leave(c *Conn, reqID uint64, l shared.Leave) {
-	left := shared.Left{Room: l.Room}
-	r := s.lockRoom(l.Room, false)
-	if r == nil {
-		_ = c.sendEnv(shared.Envelope{ID: reqID}, left)
-		return
+// removeMember takes c out of r on this node and out of the room's
+// presence, and gives back its reference. It reports whether c was a member.
+func (s *Server) removeMember(r *room, c *Conn) bool {
+	r.mu.Lock()
+	_, ok := r.members[c]
+	if ok {
+		delete(r.members, c)
+		c.dropRoom(r.name)
 	}
-	defer s.unlockRoom(r)
-	r.leave(c)
-	// Queued under the room's lock: nothing of the room follows left.
-	_ = c.sendEnv(shared.Envelope{ID: reqID}, left)
+	r.mu.Unlock()
+	if !ok {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), brokerTimeout)
+	defer cancel()
+	if err := s.broker.RemovePresence(ctx, r.name, c.id); err != nil {
+		s.log.Warn("presence remove failed", "room", r.name, "conn", c.id, "err", err)
+	}
+	s.releaseRoom(r)
+	return true
+}
+
+// leave handles a leave request from c. Leaving a room not joined is not an
+// error: the answer is left all the same. Nothing of the room follows left:
+// c is no longer a member when it is queued.
+func (s *Server) leave(c *Conn, reqID uint64, l shared.Leave) {
+	if r := s.rooms.get(l.Room); r != nil {
+		s.removeMember(r, c)
+	}
+	_ = c.sendEnv(shared.Envelope{ID: reqID}, shared.Left(l))
 }
 
 // leaveAll removes a closed connection from its rooms.
 func (s *Server) leaveAll(c *Conn) {
 	for _, name := range c.Rooms() {
-		if r := s.lockRoom(name, false); r != nil {
-			r.leave(c)
-			s.unlockRoom(r)
+		if r := s.rooms.get(name); r != nil {
+			s.removeMember(r, c)
 		}
 	}
 }

@@ -28,6 +28,7 @@ type Server struct {
 	log      *slog.Logger
 	obs      Observer // cfg.Observer, never nil
 	upgrader websocket.Upgrader
+	pools    writePools       // the connections' write buffers
 	now      func() time.Time // the clock of history and presence; tests replace it
 
 	ctx    context.Context    // parent of every connection's context
@@ -37,12 +38,16 @@ type Server struct {
 	stopSweep chan struct{}  // closed by Shutdown to stop the sweeper
 	stopOnce  sync.Once
 
-	hub   hub
-	rooms roomTable
-	bans  banTable // users whose handshakes are refused (ban.go)
+	hub    hub
+	rooms  roomTable
+	broker Broker
+	mem    *memoryBroker // the broker when it is the default; nil in a cluster
+	bans   banTable      // users whose handshakes are refused (ban.go)
 
 	handlersMu sync.RWMutex
 	handlers   map[string]handlerFunc
+
+	idem *idempotency // keyed requests run, per user
 
 	stats struct {
 		messagesIn, messagesOut, dropped atomic.Uint64
@@ -55,7 +60,8 @@ type Stats struct {
 	Connections int `json:"connections"`
 	// Users is the number of distinct users connected.
 	Users int `json:"users"`
-	// Rooms is the number of rooms (with members or history).
+	// Rooms is the number of rooms (with members or history); in a cluster,
+	// the rooms with members on this node.
 	Rooms int `json:"rooms"`
 	// MessagesIn counts the data frames received.
 	MessagesIn uint64 `json:"messages_in"`
@@ -98,6 +104,7 @@ func New(cfg Config) *Server {
 			// error and to tell the Observer why.
 			CheckOrigin:       func(*http.Request) bool { return true },
 			EnableCompression: cfg.Compression,
+			ReadBufferSize:    readBufferSize,
 		},
 		now:       time.Now,
 		ctx:       ctx,
@@ -106,7 +113,15 @@ func New(cfg Config) *Server {
 		hub:       newHub(),
 		rooms:     roomTable{m: make(map[string]*room)},
 		handlers:  make(map[string]handlerFunc),
+		idem:      newIdempotency(cfg.IdempotencyKeys, cfg.IdempotencyTTL),
 	}
+	s.broker = cfg.Broker
+	if s.broker == nil {
+		s.mem = newMemoryBroker(cfg.HistorySize, max(cfg.HistoryTTL, 0), func() time.Time { return s.now() })
+		s.broker = s.mem
+	}
+	s.broker.Register(nodeHandler{s})
+	s.upgrader.WriteBufferPool = &s.pools.frame
 	s.wg.Add(1)
 	go s.sweepLoop()
 	return s
@@ -117,8 +132,9 @@ func New(cfg Config) *Server {
 const connRetryAfter = 5 * time.Second
 
 // ServeHTTP is the /ws endpoint: it authenticates the handshake, checks its
-// origin and the connection limits, upgrades it and serves the connection
-// until it closes. A refused handshake gets an HTTP error with a JSON body
+// origin and the connection limits, upgrades it and starts serving the
+// connection on goroutines of its own, which end when it closes (Shutdown
+// waits for them). A refused handshake gets an HTTP error with a JSON body
 // (docs/protocol.md §1) and no upgrade.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -156,17 +172,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("too many connections from this address (at most %d)", s.cfg.MaxConnsPerIP))
 		return
 	}
-	defer s.wg.Done()
-	defer s.hub.end(id.User, ip)
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	hw := &hijackWriter{ResponseWriter: w, pools: &s.pools, slack: s.cfg.WriteTimeout / 4}
+	ws, err := s.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
+		s.hub.end(id.User, ip)
+		s.wg.Done()
 		// The upgrader has answered with an HTTP error already.
 		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
 		s.obs.HandshakeDone("failed", time.Since(start))
 		return
 	}
 	s.obs.HandshakeDone("ok", time.Since(start))
-	s.serve(newConn(s, ws, id, r.RemoteAddr))
+	c := newConn(s, ws, hw.bc, id, r.RemoteAddr)
+	// The connection is served by goroutines of its own, and this handler
+	// returns: net/http's goroutine, its deep stack and the buffers it held
+	// for the request are freed instead of being kept for the connection's
+	// lifetime. Shutdown waits for them through s.wg.
+	go func() {
+		defer s.wg.Done()
+		defer s.hub.end(id.User, ip)
+		s.serve(c)
+	}()
 }
 
 // ConfigureHTTPServer prepares the http.Server that serves s for hostile
@@ -320,10 +346,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Stats returns the server's counters.
 func (s *Server) Stats() Stats {
 	conns, users := s.hub.counts()
+	rooms := s.rooms.len()
+	if s.mem != nil {
+		rooms = s.mem.roomCount()
+	}
 	return Stats{
 		Connections: conns,
 		Users:       users,
-		Rooms:       s.rooms.len(),
+		Rooms:       rooms,
 		MessagesIn:  s.stats.messagesIn.Load(),
 		MessagesOut: s.stats.messagesOut.Load(),
 		Dropped:     s.stats.dropped.Load(),

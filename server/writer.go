@@ -1,8 +1,13 @@
 package server
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -15,66 +20,232 @@ import (
 // a TCP reset.
 const closeGrace = time.Second
 
+// Batch limits of the writer: one wake-up writes at most maxBatchFrames
+// queued items, and flushes to the socket whenever maxBatchBytes are
+// buffered, so a long backlog goes out in bounded writes.
+const (
+	maxBatchFrames = 256
+	maxBatchBytes  = 32 << 10
+)
+
 // writeLoop is the connection's writer goroutine: it owns every data write to
 // the socket, sends the heartbeat pings, and performs the close. It returns
 // after closing the socket.
+//
+// Each wake-up takes everything queued (up to maxBatchFrames items) and
+// writes it as one batch: the frames are framed one by one by gorilla into
+// the connection's batch buffer (see batchConn) and reach the socket in one
+// write, under one write deadline, and are counted once. The writer sleeps
+// on one channel, wake, which enqueue, startClose and the heartbeat timer
+// signal.
 func (c *Conn) writeLoop() {
 	defer close(c.writerDone)
-	heartbeat := time.NewTicker(c.srv.cfg.Heartbeat)
+	heartbeat := time.AfterFunc(c.srv.cfg.Heartbeat, func() {
+		c.pingDue.Store(true)
+		c.signal()
+	})
 	defer heartbeat.Stop()
 	for {
 		// A close request goes before whatever is queued: a slow consumer
 		// must not be fed its backlog first.
-		select {
-		case <-c.closing:
+		if c.isClosing() {
 			c.finishClose()
 			return
-		default:
 		}
-		select {
-		case <-c.closing:
-			c.finishClose()
-			return
-		case f := <-c.queue:
-			if err := c.write(f); err != nil {
-				c.writeFailed(err)
-				return
-			}
-		case <-heartbeat.C:
+		if c.pingDue.Swap(false) {
 			deadline := time.Now().Add(c.srv.cfg.WriteTimeout)
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, deadline); err != nil {
 				c.writeFailed(err)
 				return
 			}
+			heartbeat.Reset(c.srv.cfg.Heartbeat)
+		}
+		if err := c.writeQueued(); err != nil {
+			c.writeFailed(err)
+			return
+		}
+		<-c.wake
+	}
+}
+
+// signal wakes the writer, unless a wake-up is pending already.
+func (c *Conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// writeQueued writes what is queued, in batches of at most maxBatchFrames
+// items, until the queue is empty. It stops early when the connection starts
+// closing without asking for a flush.
+func (c *Conn) writeQueued() error {
+	for {
+		batch, more := c.takeQueued()
+		if len(batch) == 0 {
+			return nil
+		}
+		err := c.writeBatch(batch)
+		c.recycle(batch)
+		if err != nil {
+			return err
+		}
+		if !more {
+			return nil
+		}
+		if c.isClosing() {
+			if req, _ := c.closeState(); !req.flush {
+				return nil
+			}
 		}
 	}
 }
 
-// write writes one queued frame, or each frame of a batch, within the write
-// timeout each.
-func (c *Conn) write(f *outFrame) error {
+// writeBatch writes frames in order: framed into the batch buffer, flushed
+// whenever it holds maxBatchBytes and at the end, all under the one write
+// deadline taken when the batch starts. The frames count as unwritten in the
+// queue's bound until it returns.
+func (c *Conn) writeBatch(frames []*outFrame) error {
+	defer func() {
+		c.qmu.Lock()
+		c.unwritten -= len(frames)
+		c.qmu.Unlock()
+	}()
+	deadline := time.Now().Add(c.srv.cfg.WriteTimeout)
+	c.bc.begin()
+	end := len(frames) // frames[end:] are skipped
+	stopOnClose := true
+	flushed := 0  // frames[:flushed] are on the socket
+	buffered := 0 // about the bytes in the batch buffer
+	var err error
+	for i, f := range frames {
+		if i > 0 && stopOnClose && c.isClosing() {
+			if req, _ := c.closeState(); !req.flush {
+				end = i
+				break // a slow consumer gets its 4002 now, not its backlog
+			}
+			stopOnClose = false
+		}
+		if err = c.frame(f); err != nil {
+			break
+		}
+		if buffered += wireSize(f); buffered >= maxBatchBytes && i < len(frames)-1 {
+			if err = c.bc.flush(deadline); err != nil {
+				break
+			}
+			c.written(frames[flushed : i+1])
+			flushed, buffered = i+1, 0
+			c.bc.begin()
+		}
+	}
+	// Flush even after a failed frame: the buffer may hold a close frame the
+	// reader wrote meanwhile (after which gorilla refuses data frames).
+	ferr := c.bc.flush(deadline)
+	if err == nil {
+		err = ferr
+	}
+	if err == nil {
+		c.written(frames[flushed:end])
+	}
+	return err
+}
+
+// wireSize is about how many bytes f takes on the wire: its frames' payloads
+// and headers.
+func wireSize(f *outFrame) int {
+	if f.batch == nil {
+		return f.size + 4
+	}
+	n := 0
 	for _, sub := range f.batch {
-		if err := c.write(sub); err != nil {
+		n += wireSize(sub)
+	}
+	return n
+}
+
+// frame hands one queued item (or each frame of a batch item) to gorilla,
+// which frames it into the batch buffer.
+func (c *Conn) frame(f *outFrame) error {
+	for _, sub := range f.batch {
+		if err := c.frame(sub); err != nil {
 			return err
 		}
 	}
 	if f.batch != nil {
 		return nil
 	}
-	if err := c.ws.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout)); err != nil {
-		return err
-	}
-	var err error
 	if f.prepared != nil {
-		err = c.ws.WritePreparedMessage(f.prepared)
-	} else {
-		err = c.ws.WriteMessage(websocket.TextMessage, f.raw)
+		return c.ws.WritePreparedMessage(f.prepared)
 	}
-	if err == nil {
-		c.srv.stats.messagesOut.Add(1)
-		c.srv.obs.MessageOut(f.typ, f.size)
+	return c.ws.WriteMessage(websocket.TextMessage, f.raw)
+}
+
+// written counts the frames of items, which reached the socket: once in Stats, and by runs of one
+// message type for a BatchObserver (a fan-out batch is mostly one type) or
+// frame by frame for another Observer.
+func (c *Conn) written(items []*outFrame) {
+	if len(items) == 0 {
+		return
 	}
-	return err
+	s := c.srv
+	if bo, ok := s.obs.(BatchObserver); ok {
+		var run batchRun
+		n := run.count(items, bo)
+		run.report(bo)
+		s.stats.messagesOut.Add(uint64(n))
+		return
+	}
+	n := 0
+	forEachFrame(items, func(f *outFrame) {
+		n++
+		s.obs.MessageOut(f.typ, f.size)
+	})
+	s.stats.messagesOut.Add(uint64(n))
+}
+
+// batchRun is a run of consecutive frames of one type, for a BatchObserver.
+type batchRun struct {
+	typ           string
+	frames, bytes int
+}
+
+// count adds items' frames to the run, reporting each finished run to bo,
+// and returns how many frames there were; the last run is left to report.
+func (r *batchRun) count(items []*outFrame, bo BatchObserver) int {
+	n := 0
+	for _, f := range items {
+		if f.batch != nil {
+			n += r.count(f.batch, bo)
+			continue
+		}
+		n++
+		if r.frames > 0 && r.typ != f.typ {
+			r.report(bo)
+		}
+		r.typ = f.typ
+		r.frames++
+		r.bytes += f.size
+	}
+	return n
+}
+
+// report hands the run to bo and empties it.
+func (r *batchRun) report(bo BatchObserver) {
+	if r.frames > 0 {
+		bo.MessagesOut(r.typ, r.frames, r.bytes)
+	}
+	*r = batchRun{}
+}
+
+// forEachFrame calls fn for each frame of items, batch items flattened.
+func forEachFrame(items []*outFrame, fn func(*outFrame)) {
+	for _, f := range items {
+		if f.batch != nil {
+			forEachFrame(f.batch, fn)
+			continue
+		}
+		fn(f)
+	}
 }
 
 // writeFailed ends the connection after a failed write.
@@ -96,7 +267,7 @@ func (c *Conn) finishClose() {
 	req, _ := c.closeState()
 	ok := true
 	if req.flush {
-		ok = c.flush()
+		ok = c.writeQueued() == nil
 	}
 	if ok && req.send {
 		wait := min(c.srv.cfg.WriteTimeout, closeGrace)
@@ -105,21 +276,6 @@ func (c *Conn) finishClose() {
 	}
 	c.awaitReader()
 	_ = c.ws.Close()
-}
-
-// flush writes what is queued; no frame can be added once closing started.
-// It reports whether the socket is still writable.
-func (c *Conn) flush() bool {
-	for {
-		select {
-		case f := <-c.queue:
-			if err := c.write(f); err != nil {
-				return false
-			}
-		default:
-			return true
-		}
-	}
 }
 
 // awaitReader waits, at most closeGrace, for the reader to stop.
@@ -162,3 +318,196 @@ func closeCodeText(code int) string {
 	}
 	return "other"
 }
+
+// Buffer sizes of a connection (see writePools): the read buffer only has to
+// hold a frame header and a control frame, since clients send small
+// messages and larger ones are read past it; the write buffers are pooled,
+// so an idle connection holds none.
+const (
+	readBufferSize  = 1024
+	batchBufferSize = 4 << 10
+	maxPooledBuffer = 64 << 10 // larger batch buffers are not kept
+)
+
+// writePools are the server's pooled write buffers: gorilla's framing
+// buffers (Upgrader.WriteBufferPool) and the writers' batch buffers. They
+// are only held while a connection writes.
+type writePools struct {
+	frame sync.Pool // gorilla's
+	batch sync.Pool // *[]byte for batchConn
+}
+
+// getBatch returns an empty batch buffer.
+func (p *writePools) getBatch() *[]byte {
+	if b, ok := p.batch.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, batchBufferSize)
+	return &b
+}
+
+// putBatch returns a batch buffer to the pool, unless a burst grew it large.
+func (p *writePools) putBatch(b *[]byte) {
+	if cap(*b) > maxPooledBuffer {
+		return
+	}
+	*b = (*b)[:0]
+	p.batch.Put(b)
+}
+
+// batchConn is the network connection under a Conn's *websocket.Conn. While
+// the writer is in a batch (begin … flush), every write gorilla makes (the
+// writer's data frames, and a pong or close frame the reader goroutine
+// writes meanwhile) is appended to a pooled buffer, and flush writes the
+// whole buffer with one Write under one deadline. Outside a batch, writes go
+// straight to the socket. gorilla writes each frame with one or two Writes
+// while holding its own write lock, so frames stay whole whichever goroutine
+// writes them; flush holds mu while it writes, so a write from another
+// goroutine waits for it, as it waits for gorilla's lock during a direct
+// write. The first failed write fails every later one: the stream is broken.
+type batchConn struct {
+	net.Conn
+	pools *writePools
+
+	mu       sync.Mutex
+	batching bool
+	buf      *[]byte // the batch buffer, from the pool once something is written
+	err      error   // the first write error
+
+	deadline time.Time     // the socket's write deadline, as last set under mu
+	slack    time.Duration // flush keeps a deadline that is at most this much earlier than asked
+
+	cut atomic.Int64 // a write deadline set by expire, in Unix ns; 0: none
+}
+
+// begin starts a batch: writes are buffered until flush.
+func (b *batchConn) begin() {
+	b.mu.Lock()
+	b.batching = true
+	b.mu.Unlock()
+}
+
+// flush ends the batch: it writes what was buffered in one Write, under
+// deadline (or the earlier one set by expire). A deadline already set that
+// is at most slack earlier is kept: setting one costs as much as a small
+// write.
+func (b *batchConn) flush(deadline time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.batching = false
+	buf := b.buf
+	if buf == nil {
+		return b.err
+	}
+	b.buf = nil
+	defer b.pools.putBatch(buf)
+	if b.err != nil {
+		return b.err
+	}
+	if b.cut.Load() != 0 || b.deadline.IsZero() || deadline.Sub(b.deadline) > b.slack {
+		if err := b.setWriteDeadline(deadline); err != nil {
+			b.err = err
+			return err
+		}
+	}
+	if _, err := b.Conn.Write(*buf); err != nil {
+		b.err = err
+		return err
+	}
+	return nil
+}
+
+// expire moves the write deadline to t, earlier than the writer's own: a
+// write blocked on a peer that does not read fails at t. It is safe to call
+// from any goroutine, and does not wait for a write in progress.
+func (b *batchConn) expire(t time.Time) {
+	b.cut.Store(t.UnixNano())
+	_ = b.Conn.SetWriteDeadline(t)
+}
+
+// setWriteDeadline sets the socket's write deadline to t, or to the earlier
+// one set by expire. Called with mu held.
+func (b *batchConn) setWriteDeadline(t time.Time) error {
+	cut := b.cut.Load()
+	bounded := func(t time.Time) time.Time {
+		if cut != 0 && (t.IsZero() || t.UnixNano() > cut) {
+			return time.Unix(0, cut)
+		}
+		return t
+	}
+	b.deadline = bounded(t)
+	if err := b.Conn.SetWriteDeadline(b.deadline); err != nil {
+		return err
+	}
+	// An expire between the Load and the Set would be undone: apply it.
+	if now := b.cut.Load(); now != cut {
+		cut = now
+		b.deadline = bounded(t)
+		return b.Conn.SetWriteDeadline(b.deadline)
+	}
+	return nil
+}
+
+// Write implements net.Conn: it buffers p during a batch and writes it to
+// the socket otherwise.
+func (b *batchConn) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.batching {
+		if b.buf == nil {
+			b.buf = b.pools.getBatch()
+		}
+		*b.buf = append(*b.buf, p...)
+		return len(p), nil
+	}
+	n, err := b.Conn.Write(p)
+	if err != nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// SetWriteDeadline implements net.Conn. gorilla sets a deadline before each
+// frame it writes; during a batch the frame is only buffered, and flush sets
+// the batch's deadline instead.
+func (b *batchConn) SetWriteDeadline(t time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.batching {
+		return nil
+	}
+	return b.setWriteDeadline(t)
+}
+
+// SetDeadline implements net.Conn, keeping the write side's rules.
+func (b *batchConn) SetDeadline(t time.Time) error {
+	if err := b.Conn.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return b.SetWriteDeadline(t)
+}
+
+// hijackWriter is the http.ResponseWriter handed to gorilla's Upgrade: its
+// Hijack wraps the connection in a batchConn.
+type hijackWriter struct {
+	http.ResponseWriter
+	pools *writePools
+	slack time.Duration // batchConn.slack
+	bc    *batchConn    // set by Hijack
+}
+
+// Hijack implements http.Hijacker.
+func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, fmt.Errorf("hijack: %w", err)
+	}
+	w.bc = &batchConn{Conn: nc, pools: w.pools, slack: w.slack}
+	return w.bc, brw, nil
+}
+
+// Unwrap returns the underlying writer, for http.ResponseController.
+func (w *hijackWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

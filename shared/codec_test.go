@@ -3,10 +3,9 @@ package shared_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -31,9 +30,14 @@ func TestDecodeEnvelope(t *testing.T) {
 		{name: "no type", frame: `{"id":1}`, wantErr: shared.ErrMalformed, field: "type"},
 		{name: "upper case type", frame: `{"type":"Chat"}`, wantErr: shared.ErrMalformed, field: "type"},
 		{name: "type too long", frame: `{"type":"` + strings.Repeat("a", 65) + `"}`, wantErr: shared.ErrMalformed, field: "type"},
-		{name: "data not object", frame: `{"type":"ping","data":[1]}`, wantErr: shared.ErrMalformed, field: "data"},
-		{name: "negative id", frame: `{"type":"ping","id":-1}`, wantErr: shared.ErrMalformed},
-		{name: "type wrong json type", frame: `{"type":5}`, wantErr: shared.ErrMalformed},
+		{name: "data not object: left to Decode", frame: `{"type":"ping","data":[1]}`, want: shared.Envelope{Type: "ping", Data: json.RawMessage(`[1]`)}},
+		{name: "negative id", frame: `{"type":"ping","id":-1}`, wantErr: shared.ErrMalformed, field: "id"},
+		{name: "type wrong json type", frame: `{"type":5}`, wantErr: shared.ErrMalformed, field: "type"},
+		{name: "type twice", frame: `{"type":"ping","type":"join","data":{"room":"r"}}`, wantErr: shared.ErrMalformed, field: "type"},
+		{name: "id twice", frame: `{"id":1,"type":"ping","id":2}`, wantErr: shared.ErrMalformed, field: "id"},
+		{name: "data twice", frame: `{"type":"join","data":{"room":"a"},"data":{"room":"b"}}`, wantErr: shared.ErrMalformed, field: "data"},
+		{name: "same key in data and envelope is fine", frame: `{"type":"join","room":"a","data":{"room":"a"}}`,
+			want: shared.Envelope{Type: "join", Room: "a", Data: json.RawMessage(`{"room":"a"}`)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,6 +90,19 @@ func TestRegistryDecode(t *testing.T) {
 			wantErr: shared.ErrBadData, field: "data.level"},
 		{name: "validation: bad colour", frame: `{"type":"danmaku.send","data":{"room":"r","text":"x","color":"red"}}`,
 			wantErr: shared.ErrBadData, field: "data.color"},
+		{name: "data is an array", frame: `{"type":"ping","data":[]}`, wantErr: shared.ErrBadData, field: "data"},
+		{name: "data is a string", frame: `{"type":"chat.send","id":3,"data":"hi"}`, wantErr: shared.ErrBadData, field: "data"},
+		{name: "room twice in data", frame: `{"type":"join","id":4,"data":{"room":"a","room":"b"}}`, wantErr: shared.ErrBadData, field: "data.room"},
+		{name: "key twice in nested data", frame: `{"type":"joined","data":{"room":"a","members":[{"user":"x","user":"y"}]}}`,
+			wantErr: shared.ErrBadData, field: "data.members.user"},
+		{name: "2000 Chinese characters", frame: `{"type":"chat.send","data":{"room":"r","text":"` + strings.Repeat("汉", 2000) + `"}}`,
+			want: shared.ChatSend{Room: "r", Text: strings.Repeat("汉", 2000)}},
+		{name: "2001 characters", frame: `{"type":"chat.send","data":{"room":"r","text":"` + strings.Repeat("a", 2001) + `"}}`,
+			wantErr: shared.ErrBadData, field: "data.text"},
+		{name: "100 Chinese characters of danmaku", frame: `{"type":"danmaku.send","data":{"room":"r","text":"` + strings.Repeat("弹", 100) + `"}}`,
+			want: shared.DanmakuSend{Room: "r", Text: strings.Repeat("弹", 100)}},
+		{name: "101 characters of danmaku", frame: `{"type":"danmaku.send","data":{"room":"r","text":"` + strings.Repeat("弹", 101) + `"}}`,
+			wantErr: shared.ErrBadData, field: "data.text"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -247,8 +264,8 @@ func TestBuildsForWasm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds with the go tool")
 	}
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(gobin, "build", "./...")
+	// go test puts its own Go first in PATH.
+	cmd := exec.Command("go", "build", "./...")
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("GOOS=js GOARCH=wasm go build ./shared/...: %v\n%s", err, out)
@@ -257,8 +274,7 @@ func TestBuildsForWasm(t *testing.T) {
 
 // TestImportsOnlyStdlib keeps the contract free of dependencies.
 func TestImportsOnlyStdlib(t *testing.T) {
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.Command(gobin, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").Output()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,6 +303,161 @@ func TestJSONField(t *testing.T) {
 		var o outer
 		if got := shared.JSONField(dec.Decode(&o)); got != tt.want {
 			t.Errorf("JSONField for %s = %q, want %q", tt.body, got, tt.want)
+		}
+	}
+}
+
+// TestRegistries pins what each registry holds: the protocol's own messages
+// in NewSystemRegistry, and the demo's on top of them in NewRegistry.
+func TestRegistries(t *testing.T) {
+	sys := shared.NewSystemRegistry()
+	demo := []string{"chat.message", "chat.send", "danmaku.comment", "danmaku.send", "dice.roll", "dice.rolled", "notification", "ticker.quote"}
+	for _, typ := range demo {
+		if sys.Known(typ) {
+			t.Errorf("NewSystemRegistry knows the demo's %q", typ)
+		}
+	}
+	for _, typ := range []string{"hello", "welcome", "join", "joined", "leave", "left", "error", "ping", "pong", "reply", "kicked", "presence.list"} {
+		if !sys.Known(typ) {
+			t.Errorf("NewSystemRegistry does not know the system message %q", typ)
+		}
+	}
+	full := shared.NewRegistry()
+	if got, want := len(full.Types()), len(sys.Types())+len(demo); got != want {
+		t.Errorf("NewRegistry has %d types, want %d (system %d + demo %d): %v", got, want, len(sys.Types()), len(demo), full.Types())
+	}
+	for _, typ := range append(sys.Types(), demo...) {
+		if !full.Known(typ) {
+			t.Errorf("NewRegistry does not know %q", typ)
+		}
+	}
+}
+
+func TestDuplicateKey(t *testing.T) {
+	tests := []struct {
+		json     string
+		maxDepth int
+		want     string // the path reported; "" for none
+	}{
+		{`{"a":1,"b":2}`, 0, ""},
+		{`{"a":1,"a":2}`, 0, "a"},
+		{`{"a":{"b":1,"b":2}}`, 0, "a.b"},
+		{`{"a":{"b":1,"b":2}}`, 1, ""}, // nested keys not looked at
+		{`{"a":{"b":1},"a":{"b":1}}`, 1, "a"},
+		{`{"a":[{"x":1},{"x":2}]}`, 0, ""}, // one key per object
+		{`{"a":[{"x":1,"x":2}]}`, 0, "a.x"},
+		{`{"a":{"b":1},"c":{"b":1}}`, 0, ""},
+		{`{"a":"b","b":"a"}`, 0, ""}, // values are not keys
+		{`{"a":[1,"a",{"a":1}],"b":{}}`, 0, ""},
+		{`{"":1,"":2}`, 0, `""`}, // the empty key, twice
+		{`[{"k":1,"k":2}]`, 0, "k"},
+		{`{"k":1,"k":`, 0, "k"},   // found before the syntax error
+		{`{"k":1,,"k":2}`, 0, ""}, // not JSON: the decoder says so
+		{`not json`, 0, ""},
+		{`{"n":1e999,"n":2}`, 0, "n"},                     // numbers are not converted
+		{`{"type":"ping","\u0074ype":"join"}`, 0, "type"}, // the same key, escaped
+	}
+	// Many keys: past the slice, into the map.
+	var b strings.Builder
+	b.WriteString(`{`)
+	for i := range 40 {
+		fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+	}
+	many := b.String()
+	tests = append(tests,
+		struct {
+			json     string
+			maxDepth int
+			want     string
+		}{many + `"z":0}`, 0, ""},
+		struct {
+			json     string
+			maxDepth int
+			want     string
+		}{many + `"k3":0}`, 0, "k3"},
+	)
+	for _, tt := range tests {
+		err := shared.DuplicateKey([]byte(tt.json), tt.maxDepth)
+		var dk *shared.DuplicateKeyError
+		got := ""
+		if errors.As(err, &dk) {
+			got = dk.Path
+			if got == "" {
+				got = `""` // the empty key
+			}
+		} else if err != nil {
+			t.Errorf("DuplicateKey(%.40s) = %v, not a *DuplicateKeyError", tt.json, err)
+		}
+		if got != tt.want {
+			t.Errorf("DuplicateKey(%.60s, %d) = %q, want %q", tt.json, tt.maxDepth, got, tt.want)
+		}
+	}
+}
+
+// TestErrorSentences pins the sentences sent back for bad frames: human,
+// naming the field once (the error message's field carries it).
+func TestErrorSentences(t *testing.T) {
+	reg := shared.NewRegistry()
+	tests := []struct {
+		frame string
+		want  string
+	}{
+		{`hello`, "The frame is not valid JSON: invalid character 'h' looking for beginning of value."},
+		{`{"type":"ping","type":"join"}`, `The key "type" appears twice; send each key once.`},
+		{`{"type":"join","data":{"room":"a","room":"b"}}`, `The key "data.room" appears twice; send each key once.`},
+		{`{"type":"nope"}`, `There is no message type "nope".`},
+		{`{"type":"ping","data":[]}`, "Data must be a JSON object."},
+		{`{"type":"chat.send","data":{"room":"r","text":"` + strings.Repeat("x", 2001) + `"}}`, "Text is longer than 2000 characters."},
+		{`{"type":"dice.roll","data":{"room":"r","sides":1}}`, "Sides must be from 2 to 100."},
+		{`{"type":"dice.roll","data":{"room":"r","sides":"six"}}`, "data.sides must be a whole number, not a string."},
+		{`{"type":"dice.roll","data":{"room":"r","option":1}}`, `There is no field "option" in "dice.roll" messages.`},
+		{`{"type":"ping","id":-1}`, "id must be a whole number of 0 or more, not -1."},
+	}
+	for _, tt := range tests {
+		env, err := shared.DecodeEnvelope([]byte(tt.frame))
+		if err == nil {
+			_, err = reg.Decode(env)
+		}
+		var de *shared.DecodeError
+		if !errors.As(err, &de) {
+			t.Errorf("%.50s: error %v, want a *DecodeError", tt.frame, err)
+			continue
+		}
+		if got := de.Sentence(); got != tt.want {
+			t.Errorf("%.50s: Sentence() = %q, want %q", tt.frame, got, tt.want)
+		}
+		wire := &shared.Error{Code: shared.CodeBadData, Message: de.Sentence(), Field: de.Field}
+		if strings.Count(wire.Error(), "(field") > 1 || strings.Count(de.Error(), "(field") > 1 {
+			t.Errorf("%.50s: %q / %q name the field more than once", tt.frame, wire.Error(), de.Error())
+		}
+	}
+}
+
+// TestUnknownFieldText pins the encoding/json behaviour that JSONField (and
+// the Sentence of an unknown field) rely on: a DisallowUnknownFields decoder
+// names an unknown field only in its error text, `json: unknown field "x"`,
+// even when it is nested. If a Go release changes that text, this fails
+// before the errors lose their field.
+func TestUnknownFieldText(t *testing.T) {
+	type inner struct {
+		N int `json:"n"`
+	}
+	type outer struct {
+		In inner `json:"in"`
+	}
+	for _, tt := range []struct{ body, field string }{
+		{`{"extra":1}`, "extra"},
+		{`{"in":{"n":1,"deep":2}}`, "deep"},
+	} {
+		dec := json.NewDecoder(strings.NewReader(tt.body))
+		dec.DisallowUnknownFields()
+		var o outer
+		err := dec.Decode(&o)
+		if want := `json: unknown field "` + tt.field + `"`; err == nil || err.Error() != want {
+			t.Fatalf("encoding/json says %v for %s, want the text %s", err, tt.body, want)
+		}
+		if got := shared.JSONField(err); got != tt.field {
+			t.Errorf("JSONField = %q, want %q", got, tt.field)
 		}
 	}
 }

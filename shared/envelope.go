@@ -18,6 +18,10 @@ type Envelope struct {
 	// ID is the request id chosen by the sender of a request; replies and
 	// errors about that request carry the same id. Zero means "no reply wanted".
 	ID uint64 `json:"id,omitempty"`
+	// Key is the idempotency key of an application request: the server runs
+	// at most one request per key and user within its window and answers a
+	// repeat with the first one's answer (docs/protocol.md §3). Empty: none.
+	Key string `json:"key,omitempty"`
 	// Room is the room a server-published message belongs to.
 	Room string `json:"room,omitempty"`
 	// Seq is the server-assigned, per-room sequence number (1, 2, 3, ...) of a
@@ -78,19 +82,22 @@ func (e *DecodeError) Unwrap() []error {
 	return []error{e.Kind, e.Err}
 }
 
-// DecodeEnvelope parses one frame into an Envelope without looking at Data.
-// It fails with ErrMalformed when the frame is not a JSON object, has no
-// type, or has a type that is not a valid wire name.
+// DecodeEnvelope parses one frame into an Envelope without looking at Data
+// (Registry.Decode and Unmarshal check it). It fails with ErrMalformed when
+// the frame is not a JSON object, has one of its keys twice, has no type,
+// or has a type that is not a valid wire name.
 func DecodeEnvelope(frame []byte) (Envelope, error) {
 	var env Envelope
 	if err := json.Unmarshal(frame, &env); err != nil {
-		return Envelope{}, &DecodeError{Kind: ErrMalformed, Err: err}
+		return Envelope{}, &DecodeError{Kind: ErrMalformed, Field: JSONField(err), Err: err}
+	}
+	if err := DuplicateKey(frame, 1); err != nil {
+		var dk *DuplicateKeyError
+		errors.As(err, &dk)
+		return Envelope{}, &DecodeError{Kind: ErrMalformed, ID: env.ID, Field: dk.Path, Err: err}
 	}
 	if err := ValidTypeName(env.Type); err != nil {
 		return Envelope{}, &DecodeError{Kind: ErrMalformed, ID: env.ID, Field: "type", Err: err}
-	}
-	if len(env.Data) > 0 && env.Data[0] != '{' && string(env.Data) != "null" {
-		return Envelope{}, &DecodeError{Kind: ErrMalformed, Type: env.Type, ID: env.ID, Field: "data", Err: errors.New("data must be a JSON object")}
 	}
 	return env, nil
 }
@@ -102,7 +109,7 @@ func ValidTypeName(name string) error {
 		return errors.New("type is empty")
 	}
 	if len(name) > MaxTypeLen {
-		return fmt.Errorf("type is longer than %d bytes", MaxTypeLen)
+		return fmt.Errorf("type is longer than %d characters", MaxTypeLen) // ASCII only
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]

@@ -36,18 +36,30 @@ type FieldError struct {
 // Error implements error.
 func (e *FieldError) Error() string { return e.Field + " " + e.Problem }
 
-// Registry maps wire type names to Go types. Build it with NewRegistry; it is
-// read-only afterwards and safe for concurrent use.
+// Registry maps wire type names to Go types. Build it with NewRegistry (the
+// demo app's) or NewSystemRegistry plus Register for each type of your own,
+// before handing it to a server or client: from then on it is read-only and
+// safe for concurrent use.
 type Registry struct {
 	types map[string]reflect.Type
 }
 
-// NewRegistry returns the registry both the server and the client use: the
-// system messages and every application message listed in registerApp.
+// NewRegistry returns the registry of Tether's demo app, which the server,
+// the client, the HTTP API and the metrics use when given none: the system
+// messages and the demo's types (RegisterDemo).
 func NewRegistry() *Registry {
+	r := NewSystemRegistry()
+	RegisterDemo(r)
+	return r
+}
+
+// NewSystemRegistry returns a registry of the system messages only (hello,
+// join, error, …: the protocol itself). A program with message types of
+// its own starts from it, registers them and passes the registry to
+// server.Config, client.Options, api.Config and metrics.Config alike.
+func NewSystemRegistry() *Registry {
 	r := &Registry{types: make(map[string]reflect.Type)}
 	registerSystem(r)
-	registerApp(r)
 	return r
 }
 
@@ -131,15 +143,24 @@ func TypeOf[T Message]() string {
 }
 
 // decodeData strictly decodes env.Data into dst (a pointer to a message
-// struct): unknown fields, wrong JSON types and trailing data are errors, and
-// a Validator's Validate is called.
+// struct): data that is not an object, a key twice, unknown fields, wrong
+// JSON types and trailing data are errors, and a Validator's Validate is
+// called.
 func decodeData(env Envelope, dst any) error {
 	fail := func(field string, err error) error {
 		return &DecodeError{Kind: ErrBadData, Type: env.Type, ID: env.ID, Field: field, Err: err}
 	}
-	data := env.Data
+	data := bytes.TrimLeft(env.Data, " \t\r\n")
 	if len(data) == 0 || string(data) == "null" {
 		data = []byte("{}")
+	}
+	if data[0] != '{' {
+		return fail("data", errors.New("data must be a JSON object"))
+	}
+	if err := DuplicateKey(data, 0); err != nil {
+		var dk *DuplicateKeyError
+		errors.As(err, &dk)
+		return fail("data."+dk.Path, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -169,11 +190,23 @@ func JSONField(err error) string {
 	if errors.As(err, &te) {
 		return te.Field
 	}
-	// encoding/json reports unknown fields only in the message text.
-	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return strings.Trim(f, `"`)
+	name, _ := unknownField(err)
+	return name
+}
+
+// unknownField returns the name of the unknown field that a
+// DisallowUnknownFields decoder refused. encoding/json says so only in its
+// error text, `json: unknown field "name"` (TestUnknownFieldText pins it):
+// this is the one place that reads it.
+func unknownField(err error) (name string, ok bool) {
+	if err == nil {
+		return "", false
 	}
-	return ""
+	f, ok := strings.CutPrefix(err.Error(), "json: unknown field ")
+	if !ok {
+		return "", false
+	}
+	return strings.Trim(f, `"`), true
 }
 
 // fieldOf is JSONField under the envelope's "data".

@@ -171,6 +171,10 @@ type Error struct {
 	Message string `json:"message"`
 	// Field names the offending field of the request, when known.
 	Field string `json:"field,omitempty"`
+	// Err is the cause, on the side that made the error, when there is one:
+	// e.g. context.DeadlineExceeded for the Go client's timeout, so that
+	// errors.Is(err, context.DeadlineExceeded) holds. It is never sent.
+	Err error `json:"-"`
 }
 
 // MessageType implements Message.
@@ -184,6 +188,9 @@ func (e *Error) Error() string {
 	}
 	return e.Code + ": " + e.Message
 }
+
+// Unwrap returns the cause, Err.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Stable error codes carried by Error.Code.
 const (
@@ -243,7 +250,7 @@ func ValidRoom(room string) error {
 		return &FieldError{Field: "room", Problem: "is required"}
 	}
 	if len(room) > MaxRoomLen {
-		return &FieldError{Field: "room", Problem: "is longer than 128 bytes"}
+		return &FieldError{Field: "room", Problem: "is longer than 128 characters"} // ASCII: characters are bytes
 	}
 	for i := 0; i < len(room); i++ {
 		if c := room[i]; c <= ' ' || c > '~' {

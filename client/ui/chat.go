@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
@@ -44,7 +45,12 @@ func (c *ChatPage) OnMount(ctx app.Context) {
 				return
 			case m := <-c.queue:
 				if msg := c.s.Send(sctx, m); msg != "" && sctx.Err() == nil {
-					update(ctx, func(app.Context) { c.sendErr = msg })
+					update(ctx, func(app.Context) {
+						c.sendErr = msg
+						if cs, ok := m.(shared.ChatSend); ok {
+							restoreInput("chat-input", cs.Text)
+						}
+					})
 				}
 			}
 		}
@@ -87,8 +93,7 @@ func (c *ChatPage) Render() app.UI {
 			sendErr,
 			form("chat-form", "composer", c.send,
 				srLabel("chat-input", "Message"),
-				input("chat-input", "text", "input", composerHint(v, ended),
-					append(flag("disabled", noRoom), "maxlength", strconv.Itoa(shared.MaxTextLen))...),
+				input("chat-input", "text", "input", composerHint(v, ended), flag("disabled", noRoom)...),
 				submit("chat-send", "btn btn-primary", "Send", noRoom),
 				diceButton(noRoom, c.roll),
 			),
@@ -285,10 +290,14 @@ func (c *ChatPage) send(ctx app.Context, e app.Event) {
 	if text == "" || room == "" {
 		return
 	}
-	setInputValue("chat-input", "")
-	c.sendErr = ""
+	if msg := tooLong("A message", text, shared.MaxTextLen); msg != "" {
+		c.sendErr = msg // the text stays in the input, to be shortened
+		return
+	}
 	select {
 	case c.queue <- shared.ChatSend{Room: room, Text: text}:
+		setInputValue("chat-input", "")
+		c.sendErr = ""
 	default:
 		c.sendErr = "Too many messages waiting; slow down."
 	}
@@ -308,6 +317,24 @@ func (c *ChatPage) createRoom(ctx app.Context, e app.Event) {
 	}
 	c.roomErr = ""
 	setInputValue("room-new", "")
+}
+
+// tooLong is the sentence shown when text has more than limit characters
+// (what the server counts), or "".
+func tooLong(what, text string, limit int) string {
+	n := utf8.RuneCountInString(text)
+	if n <= limit {
+		return ""
+	}
+	return what + " can be at most " + strconv.Itoa(limit) + " characters; this one has " + strconv.Itoa(n) + "."
+}
+
+// restoreInput puts text back into the input with id after the server
+// refused it, unless something new was typed meanwhile.
+func restoreInput(id, text string) {
+	if inputValue(id) == "" {
+		setInputValue(id, text)
+	}
 }
 
 // nearBottom reports whether the element with id is scrolled to (almost) its

@@ -17,7 +17,6 @@ const (
 	DefaultStage   = "stage"
 	danmakuLanes   = 8
 	danmakuSeconds = 9 // time to cross the stage
-	maxDanmakuText = 100
 )
 
 // danmakuColors are the colour picker's presets.
@@ -72,7 +71,10 @@ func (d *DanmakuPage) OnMount(ctx app.Context) {
 				return
 			case m := <-d.queue:
 				if msg := d.s.Send(sctx, m); msg != "" && sctx.Err() == nil {
-					update(ctx, func(app.Context) { d.err = msg })
+					update(ctx, func(app.Context) {
+						d.err = msg
+						restoreInput("danmaku-input", m.Text)
+					})
 				}
 			}
 		}
@@ -148,8 +150,8 @@ func (d *DanmakuPage) Render() app.UI {
 		),
 		form("danmaku-form", "danmaku-composer", d.send,
 			srLabel("danmaku-input", "Comment"),
-			input("danmaku-input", "text", "input", "Say something (up to 100 characters)",
-				append(flag("disabled", ended != ""), "maxlength", strconv.Itoa(maxDanmakuText))...),
+			input("danmaku-input", "text", "input", "Say something (up to "+strconv.Itoa(shared.MaxDanmakuLen)+" characters)",
+				flag("disabled", ended != "")...),
 			h("div", "swatches", swatches...),
 			srLabel("danmaku-color", "Custom colour"),
 			input("danmaku-color", "color", "color-input", "", "value", d.color).OnInput(d.pickCustom),
@@ -182,17 +184,17 @@ func (d *DanmakuPage) send(ctx app.Context, e app.Event) {
 	if text == "" {
 		return
 	}
-	if len(text) > maxDanmakuText {
-		d.err = "A comment is at most 100 bytes."
+	if msg := tooLong("A comment", text, shared.MaxDanmakuLen); msg != "" {
+		d.err = msg // the text stays in the input, to be shortened
 		return
 	}
 	if c := strings.ToLower(inputValue("danmaku-color")); validColor(c) {
 		d.color = c
 	}
-	setInputValue("danmaku-input", "")
-	d.err = ""
 	select {
 	case d.queue <- shared.DanmakuSend{Room: orDefault(d.room, DefaultStage), Text: text, Color: d.color}:
+		setInputValue("danmaku-input", "")
+		d.err = ""
 	default:
 		d.err = "Too many comments waiting; slow down."
 	}

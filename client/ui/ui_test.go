@@ -293,3 +293,55 @@ func TestKickResult(t *testing.T) {
 		}
 	}
 }
+
+// TestTooLong: the browser counts characters as the server does, so 2,000
+// Chinese characters (6,000 bytes) pass and 2,001 get a sentence.
+func TestTooLong(t *testing.T) {
+	tests := []struct {
+		text  string
+		limit int
+		want  string
+	}{
+		{strings.Repeat("汉", shared.MaxTextLen), shared.MaxTextLen, ""},
+		{strings.Repeat("汉", shared.MaxTextLen+1), shared.MaxTextLen, "A message can be at most 2000 characters; this one has 2001."},
+		{strings.Repeat("😀", shared.MaxDanmakuLen), shared.MaxDanmakuLen, ""},
+		{strings.Repeat("a", 101), shared.MaxDanmakuLen, "A message can be at most 100 characters; this one has 101."},
+	}
+	for _, tt := range tests {
+		got := tooLong("A message", tt.text, tt.limit)
+		if got != tt.want {
+			t.Errorf("tooLong(%d characters, %d) = %q, want %q", len([]rune(tt.text)), tt.limit, got, tt.want)
+		}
+		// The server agrees.
+		if err := shared.TextTooLong("text", tt.text, tt.limit); (err == nil) != (tt.want == "") {
+			t.Errorf("shared.TextTooLong(%d characters, %d) = %v, but the browser says %q", len([]rune(tt.text)), tt.limit, err, got)
+		}
+	}
+}
+
+// TestLeftRoomForgetsItsMessages: the chat's data of a room goes with the
+// room, so entering it again shows neither old lines nor an old unread count.
+func TestLeftRoomForgetsItsMessages(t *testing.T) {
+	s := NewSession()
+	s.CreateRoom("side")
+	s.SelectRoom("lobby")
+	s.rooms.acquire("lobby", forChat)
+	s.onJoined(shared.Joined{Room: "side", Epoch: "e"})
+	s.onChat(shared.ChatMessage{Room: "side", Text: "old"}, client.Meta{Room: "side", Seq: 1})
+	if r := s.chat.room("side"); len(r.lines) != 1 || r.unread != 1 {
+		t.Fatalf("before leaving: %d lines, %d unread; want 1 and 1", len(r.lines), r.unread)
+	}
+	s.LeaveRoom("side")
+	if r := s.chat.room("side"); len(r.lines) != 0 || r.unread != 0 {
+		t.Errorf("after leaving: %d lines, %d unread kept", len(r.lines), r.unread)
+	}
+	s.SelectRoom("side")
+	for _, item := range s.Chat().Rooms {
+		if item.Name == "side" && item.Unread != 0 {
+			t.Errorf("side shows %d unread after coming back", item.Unread)
+		}
+	}
+	if v := s.Chat(); v.Current != "side" || len(v.Lines) != 0 {
+		t.Errorf("back in side: current %q, %d lines; want side and none until its history arrives", v.Current, len(v.Lines))
+	}
+}

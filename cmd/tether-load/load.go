@@ -39,23 +39,28 @@ const (
 // load is one run of the tool.
 type load struct {
 	o      options
-	base   *url.URL
+	bases  []*url.URL // client i connects to bases[i % len(bases)]
 	id     string // the run's id, in user ids and stamps
 	marker []byte // precedes the send time in every text of this run
 }
 
 func newLoad(o options, id string) (*load, error) {
-	base, err := url.Parse(o.url)
-	if err != nil {
-		return nil, fmt.Errorf("-url: %w", err)
+	var bases []*url.URL
+	for _, raw := range urlList(o.url) {
+		base, err := url.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("-url: %w", err)
+		}
+		bases = append(bases, base)
 	}
-	return &load{o: o, base: base, id: id, marker: []byte("tether-load:" + id + ":")}, nil
+	return &load{o: o, bases: bases, id: id, marker: []byte("tether-load:" + id + ":")}, nil
 }
 
 // member is one connected client.
 type member struct {
 	ws   *websocket.Conn
 	room int
+	rank int        // its place among its room's members: client i is i / rooms
 	wmu  sync.Mutex // one writer at a time, as gorilla requires
 
 	received atomic.Int64 // chat.message of this run
@@ -194,7 +199,7 @@ func (l *load) dial(ctx context.Context, i int) (*member, error) {
 		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: l.o.sources[i%len(l.o.sources)]}}
 		d.NetDialContext = nd.DialContext
 	}
-	ws, resp, err := d.DialContext(ctx, clientURL(l.base, l.id, i), nil)
+	ws, resp, err := d.DialContext(ctx, clientURL(l.bases[i%len(l.bases)], l.id, i), nil)
 	if err != nil {
 		return nil, handshakeError(resp, err)
 	}
@@ -207,7 +212,7 @@ func (l *load) dial(ctx context.Context, i int) (*member, error) {
 	if _, _, err := ws.ReadMessage(); err != nil { // welcome
 		return fail(fmt.Errorf("no welcome: %w", err))
 	}
-	m := &member{ws: ws, room: i % l.o.rooms, errs: map[string]int{}, done: make(chan struct{})}
+	m := &member{ws: ws, room: i % l.o.rooms, rank: i / l.o.rooms, errs: map[string]int{}, done: make(chan struct{})}
 	join, err := shared.Encode(shared.Envelope{ID: 1}, shared.Join{Room: roomName(m.room)})
 	if err != nil {
 		return fail(fmt.Errorf("encode join: %w", err))
@@ -339,6 +344,18 @@ func (l *load) send(ctx context.Context, members []*member, writeErrs map[string
 		})
 	}
 
+	from := members // the members that send, in turn
+	if l.o.pubs > 0 {
+		from = nil
+		for _, m := range members {
+			if m.rank < l.o.pubs {
+				from = append(from, m)
+			}
+		}
+		if len(from) == 0 {
+			return 0, 0, 0
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, l.o.duration)
 	defer cancel()
 	start := time.Now()
@@ -354,7 +371,7 @@ pace:
 		}
 		for target := int64(time.Since(start).Seconds() * l.o.rate); due < target; due++ {
 			select {
-			case jobs <- members[next%int64(len(members))]:
+			case jobs <- from[next%int64(len(from))]:
 				next++
 			default:
 				skipped++

@@ -2,7 +2,8 @@
 // it. It connects -clients WebSocket clients (raw gorilla/websocket
 // connections, one user each), spreads them over -rooms rooms, and for
 // -duration has them send chat.send messages of -size bytes at -rate messages
-// per second in total. The server's chat handler (the demo's, in
+// per second in total (-publishers N: only the first N members of each room
+// send, e.g. 1 for one publisher per room). The server's chat handler (the demo's, in
 // cmd/tether) publishes each one to its room as chat.message, so every send
 // reaches every member of the sender's room, the sender included.
 //
@@ -79,6 +80,7 @@ type options struct {
 	size     int           // bytes of chat text
 	dialers  int           // handshakes under way at once
 	sources  []net.IP      // local addresses to connect from, in turn; none: the system's choice
+	pubs     int           // members of each room that send; 0: every member
 }
 
 // defaultMessageRate is the server's default per-connection message rate
@@ -90,12 +92,13 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("tether-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.url, "url", "ws://127.0.0.1:8080/ws", "the server's WebSocket endpoint; each client adds its own ?user=")
+	fs.StringVar(&o.url, "url", "ws://127.0.0.1:8080/ws", "the server's WebSocket endpoint; each client adds its own ?user=. Several, comma-separated (the nodes of a cluster): client i connects to the (i mod n)th")
 	fs.IntVar(&o.clients, "clients", 100, "WebSocket connections to open, one user each")
 	fs.IntVar(&o.rooms, "rooms", 10, "rooms to spread the clients over (client i joins room i mod rooms)")
 	fs.Float64Var(&o.rate, "rate", 100, "chat.send messages per second, all clients together")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send; also the longest the connecting may take")
 	fs.IntVar(&o.size, "size", 100, fmt.Sprintf("bytes of chat text per message (%d to %d)", minSize, shared.MaxTextLen))
+	fs.IntVar(&o.pubs, "publishers", 0, "members of each room that send, in turn (0: every member); e.g. 1 for one publisher per room")
 	fs.IntVar(&o.dialers, "dialers", 32, "WebSocket handshakes under way at once")
 	sources := fs.String("source", "", "comma-separated local IP addresses to connect from, in turn, e.g. 127.0.0.1,127.0.0.2 (default: the system's choice)")
 	fs.Usage = func() {
@@ -123,16 +126,26 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 
 // check reports the first setting that is out of range.
 func (o options) check() error {
-	u, err := url.Parse(o.url)
-	switch {
-	case err != nil:
-		return fmt.Errorf("-url: %w", err)
-	case u.Scheme != "ws" && u.Scheme != "wss":
+	urls := urlList(o.url)
+	if len(urls) == 0 {
 		return fmt.Errorf("-url %q: want a ws:// or wss:// URL", o.url)
+	}
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("-url: %w", err)
+		}
+		if u.Scheme != "ws" && u.Scheme != "wss" {
+			return fmt.Errorf("-url %q: want a ws:// or wss:// URL", raw)
+		}
+	}
+	switch {
 	case o.clients < 1:
 		return fmt.Errorf("-clients %d: want at least 1", o.clients)
 	case o.rooms < 1 || o.rooms > o.clients:
 		return fmt.Errorf("-rooms %d: want 1 to -clients (%d)", o.rooms, o.clients)
+	case o.pubs < 0 || o.pubs*o.rooms > o.clients:
+		return fmt.Errorf("-publishers %d: want 0 to -clients/-rooms (%d)", o.pubs, o.clients/o.rooms)
 	case !(o.rate > 0): // also refuses NaN
 		return fmt.Errorf("-rate %v: want more than 0 messages per second", o.rate)
 	case o.duration <= 0:
@@ -143,6 +156,11 @@ func (o options) check() error {
 		return fmt.Errorf("-dialers %d: want at least 1", o.dialers)
 	}
 	return nil
+}
+
+// urlList splits -url at commas.
+func urlList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
 // run parses args, runs the load and prints the report on stdout.

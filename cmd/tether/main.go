@@ -11,6 +11,7 @@
 //	tether presence --room lobby
 //	tether connections [--offset 0 --limit 100]
 //	tether stats
+//	tether token --user bot --name Bot     # a connection token for a bot (needs -secret/TETHER_SECRET)
 //
 // Every server flag has a TETHER_* environment variable fallback; the
 // subcommands read TETHER_URL (default http://127.0.0.1:8080) and
@@ -51,9 +52,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if len(os.Args) > 1 && isCommand(os.Args[1]) {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "token":
+		err = runToken(os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+	case len(os.Args) > 1 && isCommand(os.Args[1]):
 		err = runCommand(ctx, os.Args[1], os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
-	} else {
+	default:
 		err = run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	}
 	if err != nil {
@@ -83,7 +87,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
+	cl, err := startCluster(ctx, o, log)
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Config{
+		Broker:           cl.serverBroker(),
 		Registry:         types,
 		Logger:           log,
 		Observer:         met,
@@ -109,6 +118,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		stopDemo()
 		<-demoDone
 		_ = srv.Shutdown(context.Background())
+		cl.close()
 		return err
 	}
 	var ready atomic.Bool
@@ -125,6 +135,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fmt.Fprintf(stdout, "Tether listening on http://%s\n", ln.Addr())
 	log.Info("listening", "addr", ln.Addr().String(), "heartbeat", o.heartbeat, "history", o.history,
 		"web", o.webDir != "", "api_open", len(o.apiKeys) == 0, "guest_login", a != nil && guestOn(o))
+
+	var debug *http.Server
+	debugDone := make(chan struct{})
+	if o.debugAddr != "" {
+		dln, err := listenDebug(o.debugAddr)
+		if err != nil {
+			_ = ln.Close()
+			return abort(err)
+		}
+		debug = debugServer()
+		fmt.Fprintf(stdout, "Tether debug (pprof) on http://%s/debug/pprof/\n", dln.Addr())
+		go func() {
+			defer close(debugDone)
+			if err := debug.Serve(dln); !errors.Is(err, http.ErrServerClosed) {
+				log.Warn("debug server", "err", err)
+			}
+		}()
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
@@ -146,9 +174,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := hs.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
 	}
+	if debug != nil {
+		_ = debug.Close() // a profile in progress is cut short
+		<-debugDone
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("websocket shutdown", "err", err)
 	}
+	cl.close()
 	if serveErr == nil {
 		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 			serveErr = fmt.Errorf("serve: %w", err)
@@ -167,16 +200,25 @@ func guestOn(o options) bool {
 	return o.secret == ""
 }
 
-// newAuth builds token authentication; without a secret it signs with a
-// random one, so tokens die with the process.
+// newAuth builds token authentication. Without a secret it signs with the
+// one kept in the data dir (generated the first time), so that a restart
+// does not sign everyone out; without a data dir, with a random one that
+// dies with the process.
 func newAuth(o options, log *slog.Logger) (*auth.Auth, error) {
 	secret := []byte(o.secret)
+	if len(secret) == 0 && o.dataDir != "" {
+		var err error
+		if secret, err = loadSecret(o.dataDir); err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
+		}
+		log.Info("signing tokens with the secret kept in the data dir", "dir", o.dataDir)
+	}
 	if len(secret) == 0 {
 		var err error
 		if secret, err = auth.RandomSecret(); err != nil {
 			return nil, fmt.Errorf("auth: %w", err)
 		}
-		log.Warn("no -secret/TETHER_SECRET: signing tokens with a random secret; they die with this process")
+		log.Warn("no -secret/TETHER_SECRET and no data dir: signing tokens with a random secret; they die with this process")
 	}
 	a, err := auth.New(auth.Config{Secret: secret, Guest: guestOn(o), TTL: o.tokenTTL, Logger: log})
 	if err != nil {

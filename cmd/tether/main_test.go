@@ -33,7 +33,7 @@ func TestParseOptions(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", check: func(o options) bool {
-			return o.addr == "127.0.0.1:8080" && o.heartbeat == 25*time.Second && o.history == 100 &&
+			return o.addr == "127.0.0.1:8080" && o.heartbeat == 25*time.Second && o.history == 1000 && o.historyTTL == 2*time.Minute &&
 				o.readLimit == 64<<10 && o.msgRate == 50 && !o.compression && guestOn(o) && len(o.apiKeys) == 0
 		}},
 		{name: "env fallback", env: map[string]string{"TETHER_ADDR": "127.0.0.1:9999", "TETHER_HEARTBEAT": "5s", "TETHER_HEARTBEAT_TIMEOUT": "10s"},
@@ -230,5 +230,60 @@ func readType(t *testing.T, ws *websocket.Conn, typ string) shared.Envelope {
 		if env.Type == typ {
 			return env
 		}
+	}
+}
+
+var debugListening = regexp.MustCompile(`Tether debug \(pprof\) on (http://\S+)/debug/pprof/`)
+
+// TestDebugAddr: -debug-addr serves pprof on its own loopback listener and
+// never on the public one, and a non-loopback address is refused.
+func TestDebugAddr(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:6060", ":6060", "192.0.2.1:6060", "example.com:6060", "nonsense"} {
+		_, err := parseOptions([]string{"-debug-addr", addr}, env(nil), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "-debug-addr") {
+			t.Errorf("-debug-addr %s: error = %v, want it refused", addr, err)
+		}
+	}
+	if _, err := parseOptions(nil, env(map[string]string{"TETHER_DEBUG_ADDR": "0.0.0.0:6060"}), io.Discard); err == nil {
+		t.Error("TETHER_DEBUG_ADDR=0.0.0.0:6060 accepted, want it refused")
+	}
+	for _, addr := range []string{"127.0.0.1:6060", "[::1]:6060", "localhost:6060"} {
+		if _, err := parseOptions([]string{"-debug-addr", addr}, env(nil), io.Discard); err != nil {
+			t.Errorf("-debug-addr %s: %v", addr, err)
+		}
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-ticker", "-1s", "-debug-addr", "127.0.0.1:0"}, env(nil), &stdout, &stderr)
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v\n%s", err, stderr.String())
+		}
+	}()
+	base := waitListening(t, &stdout, &stderr)
+	m := debugListening.FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatalf("no debug listener announced:\n%s", stdout.String())
+	}
+	get := func(url string) (int, string) {
+		t.Helper()
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	if code, body := get(m[1] + "/debug/pprof/goroutine?debug=1"); code != 200 || !strings.Contains(body, "goroutine profile") {
+		t.Errorf("debug listener: GET goroutine profile = %d %.200s", code, body)
+	}
+	if code, body := get(base + "/debug/pprof/"); code == 200 && strings.Contains(body, "profile") {
+		t.Errorf("the public listener serves pprof: %d %.200s", code, body)
 	}
 }

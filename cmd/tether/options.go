@@ -39,15 +39,22 @@ type options struct {
 	sendQueue   int
 	compression bool
 
+	debugAddr string
+
 	apiKeys  []string
 	apiRate  float64
 	apiBurst int
 	ticker   time.Duration
+
+	nats    string // "", a NATS URL, or "embedded"
+	node    string // this node's name in a cluster; "" → random
+	dataDir string // state: the signing secret, embedded JetStream; "" → none
 }
 
 // serveUsage is printed by "tether -h".
 const serveUsage = `usage: tether [flags]            run the server
        tether push|kick|presence|connections|stats [flags]   call a running server's HTTP API
+       tether token --user ID [--name NAME] [--ttl 24h]      print a connection token (needs -secret/TETHER_SECRET)
 
 Every flag has an environment variable fallback, shown in brackets.
 `
@@ -75,10 +82,10 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.webDir, "web-dir", env("TETHER_WEB_DIR", ""), "directory of the built web app (make build); empty → no web app [TETHER_WEB_DIR]")
 	heartbeat := str("heartbeat", "TETHER_HEARTBEAT", "25s", "WebSocket ping interval")
 	heartbeatTimeout := str("heartbeat-timeout", "TETHER_HEARTBEAT_TIMEOUT", "0", "close a connection silent this long; 0 → 2*heartbeat+5s")
-	history := str("history", "TETHER_HISTORY", "100", "messages kept per room; 0 → none")
-	historyTTL := str("history-ttl", "TETHER_HISTORY_TTL", "10m", "how long room messages are kept")
+	history := str("history", "TETHER_HISTORY", "1000", "messages kept per room for resume; 0 → none")
+	historyTTL := str("history-ttl", "TETHER_HISTORY_TTL", "2m", "how long room messages are kept for resume (a duration with its unit, e.g. 90s)")
 	logLevel := str("log-level", "TETHER_LOG_LEVEL", "info", "debug, info, warn or error")
-	fs.StringVar(&o.secret, "secret", env("TETHER_SECRET", ""), "token signing secret, at least 32 bytes; empty → random per process (tokens die with it) [TETHER_SECRET]")
+	fs.StringVar(&o.secret, "secret", env("TETHER_SECRET", ""), "token signing secret, at least 32 bytes; empty → one generated and kept in -data-dir (random per process without a data dir: tokens die with it) [TETHER_SECRET]")
 	tokenTTL := str("token-ttl", "TETHER_TOKEN_TTL", "12h", "lifetime of issued connection tokens; a connection is closed with 1008 when its token expires")
 	guest := str("guest", "TETHER_GUEST", "", "allow guest login (true/false); default: on without -secret, off with one")
 	origins := str("origins", "TETHER_ORIGINS", "", "comma-separated origins allowed to open WebSockets, e.g. https://app.example; empty → same origin only")
@@ -93,7 +100,11 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	apiKeys := str("api-keys", "TETHER_API_KEYS", "", "comma-separated HTTP API keys (16+ chars); empty → API open (local demo only)")
 	apiRate := str("api-rate", "TETHER_API_RATE", "50", "HTTP API requests per second per key")
 	apiBurst := str("api-burst", "TETHER_API_BURST", "100", "HTTP API burst per key")
+	fs.StringVar(&o.debugAddr, "debug-addr", env("TETHER_DEBUG_ADDR", ""), "serve net/http/pprof at http://ADDR/debug/pprof/ on this loopback address, e.g. 127.0.0.1:6060; empty → off [TETHER_DEBUG_ADDR]")
 	ticker := str("ticker", "TETHER_TICKER", "200ms", "demo ticker interval; negative → no ticker feed")
+	fs.StringVar(&o.nats, "nats", env("TETHER_NATS", ""), "cluster mode: a NATS URL (with JetStream) shared by every node, or \"embedded\" to run NATS in-process on -data-dir; empty → one node, rooms in memory [TETHER_NATS]")
+	fs.StringVar(&o.node, "node", env("TETHER_NODE", ""), "this node's name in a cluster ([A-Za-z0-9_-]); empty → random [TETHER_NODE]")
+	fs.StringVar(&o.dataDir, "data-dir", env("TETHER_DATA_DIR", defaultDataDir(getenv)), "directory for the generated signing secret and embedded NATS data, created 0700; empty → keep nothing [TETHER_DATA_DIR]")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -181,6 +192,11 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		errs = append(errs, errors.New("-send-queue must be at least 1"))
 	case o.secret != "" && len(o.secret) < 32:
 		errs = append(errs, errors.New("-secret must be at least 32 bytes (try: head -c 48 /dev/urandom | base64)"))
+	}
+	if o.debugAddr != "" {
+		if err := checkDebugAddr(o.debugAddr); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return options{}, err

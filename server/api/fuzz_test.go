@@ -46,6 +46,8 @@ func FuzzPushBody(f *testing.F) {
 		`{"target":{"kind":"all"},"type":"ticker.quote","data":{"symbol":"A","price":1}}`,
 		`{"target":{"kind":"conn","id":"c1"},"type":"kicked","data":{"reason":"r"}}`,
 		`{}`, `[]`, `null`, `{"target":null}`,
+		`{"target":{"kind":"user","id":"alice"},"target":{"kind":"all"},"type":"notification","data":{"title":"hi"}}`,
+		`{"target":{"kind":"all"},"type":"notification","data":{"title":"a","title":"b"}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -65,7 +67,7 @@ func FuzzPushBody(f *testing.F) {
 		var want api.PushRequest
 		dec := json.NewDecoder(strings.NewReader(string(body)))
 		dec.DisallowUnknownFields()
-		valid := dec.Decode(&want) == nil && !dec.More()
+		valid := dec.Decode(&want) == nil && !dec.More() && shared.DuplicateKey(body, 0) == nil
 		if valid {
 			_, perr := api.ParsePush(reg, want)
 			valid = perr == nil

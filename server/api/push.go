@@ -92,6 +92,18 @@ func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, dst any) bo
 		writeError(w, http.StatusBadRequest, &shared.Error{Code: shared.CodeMalformed, Message: "reading body: " + err.Error()})
 		return false
 	}
+	// encoding/json keeps the last of a key given twice: refuse instead, as
+	// the WebSocket does (docs/api.md).
+	var dk *shared.DuplicateKeyError
+	if errors.As(shared.DuplicateKey(body, 0), &dk) {
+		code := shared.CodeMalformed
+		if strings.HasPrefix(dk.Path, "data.") {
+			code = shared.CodeBadData // in the pushed message, as in a frame's data
+		}
+		writeError(w, http.StatusBadRequest, &shared.Error{Code: code, Field: dk.Path,
+			Message: fmt.Sprintf("The key %q appears twice; send each key once.", dk.Path)})
+		return false
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -135,7 +147,7 @@ func ParsePush(reg *shared.Registry, req PushRequest) (shared.Message, error) {
 		var de *shared.DecodeError
 		e := &shared.Error{Code: shared.CodeBadData, Message: err.Error()}
 		if errors.As(err, &de) {
-			e.Field = de.Field
+			e.Message, e.Field = de.Sentence(), de.Field
 			if errors.Is(err, shared.ErrUnknownType) {
 				e.Code, e.Field = shared.CodeUnknownType, "type"
 			}

@@ -67,7 +67,7 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Metrics holds a Tether server's metrics. It implements server.Observer;
+// Metrics holds a Tether server's metrics. It implements server.BatchObserver;
 // create it with New. Its methods are safe for concurrent use.
 type Metrics struct {
 	reg     *prometheus.Registry
@@ -93,7 +93,7 @@ type typeCounters struct {
 	in, out prometheus.Counter
 }
 
-var _ server.Observer = (*Metrics)(nil)
+var _ server.BatchObserver = (*Metrics)(nil)
 
 // New creates the metrics and registers them, with the Go runtime and
 // process collectors, in cfg.Registry. It fails when the registry already
@@ -251,6 +251,17 @@ func (m *Metrics) MessageIn(typ string, bytes int) {
 // MessageOut implements server.Observer.
 func (m *Metrics) MessageOut(typ string, bytes int) {
 	m.series(typ).out.Inc()
+	if bytes > 0 {
+		m.bytesOut.Add(float64(bytes))
+	}
+}
+
+// MessagesOut implements server.BatchObserver: frames frames of type typ,
+// bytes in all, written together, counted with one addition each.
+func (m *Metrics) MessagesOut(typ string, frames, bytes int) {
+	if frames > 0 {
+		m.series(typ).out.Add(float64(frames))
+	}
 	if bytes > 0 {
 		m.bytesOut.Add(float64(bytes))
 	}

@@ -164,13 +164,6 @@ func (p *tetherProc) stop() {
 	p.cmd = nil
 }
 
-// restart stops the server and starts it again on the same address.
-func (p *tetherProc) restart() {
-	p.t.Helper()
-	p.stop()
-	p.start()
-}
-
 // lockedBuffer collects a process's output.
 type lockedBuffer struct {
 	mu sync.Mutex

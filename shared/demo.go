@@ -2,9 +2,15 @@ package shared
 
 import "fmt"
 
-// registerApp registers the application's own message types. To add one,
-// declare the struct below (or in a file of its own) and add one line here.
-func registerApp(r *Registry) {
+// This file holds the message types of Tether's demo app (chat,
+// notifications, the live ticker, danmaku; the dice roll is in dice.go).
+// The kit itself needs none of them: a program of its own builds its
+// registry with NewSystemRegistry and its own types.
+
+// RegisterDemo registers the demo app's message types in r. NewRegistry
+// calls it. To add a type to the demo, declare its struct (here or in a file
+// of its own, like dice.go) and add one line below.
+func RegisterDemo(r *Registry) {
 	Register[ChatSend](r)
 	Register[ChatMessage](r)
 	Register[Notification](r)
@@ -15,14 +21,21 @@ func registerApp(r *Registry) {
 	Register[DiceRolled](r)
 }
 
-// MaxTextLen bounds user-typed text in chat and danmaku.
-const MaxTextLen = 2000
+// Limits of user-typed text, in characters (Unicode code points: what the
+// web app counts and says). The byte length is bounded too, at 4 bytes a
+// character (see TextTooLong).
+const (
+	// MaxTextLen bounds a chat message.
+	MaxTextLen = 2000
+	// MaxDanmakuLen bounds a danmaku comment.
+	MaxDanmakuLen = 100
+)
 
 // ChatSend is what a client sends to say something in a room.
 type ChatSend struct {
 	// Room is the target room; the sender must have joined it.
 	Room string `json:"room"`
-	// Text is the message, 1 to MaxTextLen bytes.
+	// Text is the message, 1 to MaxTextLen characters.
 	Text string `json:"text"`
 }
 
@@ -34,7 +47,7 @@ func (m ChatSend) Validate() error {
 	if err := ValidRoom(m.Room); err != nil {
 		return err
 	}
-	return validText(m.Text)
+	return validText(m.Text, MaxTextLen)
 }
 
 // ChatMessage is a chat line as the server publishes it to a room.
@@ -106,7 +119,7 @@ func (q TickerQuote) Validate() error {
 type DanmakuSend struct {
 	// Room is the stage's room.
 	Room string `json:"room"`
-	// Text is the comment, 1 to 100 bytes.
+	// Text is the comment, 1 to MaxDanmakuLen characters.
 	Text string `json:"text"`
 	// Color is a CSS hex colour such as "#ff0066"; empty means white.
 	Color string `json:"color,omitempty"`
@@ -120,11 +133,8 @@ func (m DanmakuSend) Validate() error {
 	if err := ValidRoom(m.Room); err != nil {
 		return err
 	}
-	if m.Text == "" {
-		return &FieldError{Field: "text", Problem: "is required"}
-	}
-	if len(m.Text) > 100 {
-		return &FieldError{Field: "text", Problem: "is longer than 100 bytes"}
+	if err := validText(m.Text, MaxDanmakuLen); err != nil {
+		return err
 	}
 	return validColor(m.Color)
 }
@@ -149,14 +159,13 @@ type DanmakuComment struct {
 // MessageType implements Message.
 func (DanmakuComment) MessageType() string { return "danmaku.comment" }
 
-func validText(s string) error {
+// validText checks a typed text field: required, at most maxChars
+// characters.
+func validText(s string, maxChars int) error {
 	if s == "" {
 		return &FieldError{Field: "text", Problem: "is required"}
 	}
-	if len(s) > MaxTextLen {
-		return &FieldError{Field: "text", Problem: fmt.Sprintf("is longer than %d bytes", MaxTextLen)}
-	}
-	return nil
+	return TextTooLong("text", s, maxChars)
 }
 
 func validColor(c string) error {

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/server/auth"
+	"github.com/tetherkit/tether/shared"
+)
+
+const testSecret = "0123456789abcdef0123456789abcdef-test-secret"
+
+func TestTokenCommandErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"no user", nil, map[string]string{"TETHER_SECRET": testSecret}, "--user is required"},
+		{"no secret", []string{"--user", "bot"}, nil, "no secret: pass -secret or set TETHER_SECRET"},
+		{"short secret", []string{"--user", "bot", "-secret", "short"}, nil, "at least 32"},
+		{"bad user", []string{"--user", "bad user"}, map[string]string{"TETHER_SECRET": testSecret}, "invalid character"},
+		{"ttl without unit", []string{"--user", "bot", "--ttl", "30"}, map[string]string{"TETHER_SECRET": testSecret}, "needs its unit"},
+		{"ttl too short", []string{"--user", "bot", "--ttl", "30s"}, map[string]string{"TETHER_SECRET": testSecret}, "shorter than 1m"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := runToken(tt.args, env(tt.env), &out, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("tether token %v = %v, want an error with %q", tt.args, err, tt.want)
+			}
+			if out.Len() != 0 {
+				t.Errorf("printed %q on error", out.String())
+			}
+		})
+	}
+}
+
+// TestBotWithIssuedToken is the README's bot against the real server: run()
+// with a secret, a token from "tether token", and client.New with it as a
+// Bearer header joins and chats. Without a token the client stops at once
+// with the server's 401 instead of retrying.
+func TestBotWithIssuedToken(t *testing.T) {
+	ctx, stop := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-ticker", "-1s", "-secret", testSecret}, env(nil), &stdout, &stderr)
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v\n%s", err, stderr.String())
+		}
+	}()
+	base := waitListening(t, &stdout, &stderr)
+	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/ws"
+
+	var out bytes.Buffer
+	if err := runToken([]string{"--user", "bot", "--name", "Bot", "--ttl", "1h"}, env(map[string]string{"TETHER_SECRET": testSecret}), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(out.String())
+	a, err := auth.New(auth.Config{Secret: []byte(testSecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := a.Verify(token); err != nil || id.User != "bot" || id.Name != "Bot" {
+		t.Fatalf("the printed token verifies as %+v, %v; want bot/Bot", id, err)
+	}
+
+	bot := client.New(client.Options{URL: wsURL, Transport: client.NativeTransport{
+		Header: http.Header{"Authorization": {"Bearer " + token}},
+	}})
+	lines := make(chan shared.ChatMessage, 4)
+	client.On(bot, func(m shared.ChatMessage) { lines <- m })
+	runCtx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- bot.Run(runCtx) }()
+	defer func() { cancel(); <-runDone }()
+	if _, err := bot.Join(context.Background(), "lobby", 0); err != nil {
+		t.Fatalf("bot join: %v", err)
+	}
+	if err := bot.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-lines:
+		if m.User != "bot" || m.Name != "Bot" || m.Text != "hello" {
+			t.Fatalf("the room got %+v, want Bot's hello", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the bot's line never reached the room")
+	}
+
+	anon := client.New(client.Options{URL: wsURL + "?user=bot"})
+	err = anon.Run(context.Background())
+	var he *client.HandshakeError
+	if !errors.As(err, &he) || he.Status != http.StatusUnauthorized {
+		t.Fatalf("a client without a token: Run = %v, want a 401 HandshakeError", err)
+	}
+}

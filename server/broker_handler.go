@@ -1,0 +1,124 @@
+package server
+
+import "github.com/tetherkit/tether/shared"
+
+// nodeHandler is the Server's BrokerHandler: it hands the broker's events to
+// this node's connections.
+type nodeHandler struct{ s *Server }
+
+// HandlePublication implements BrokerHandler: it frames p once for this
+// node and queues it to the room's members here.
+func (h nodeHandler) HandlePublication(name string, p Publication) int {
+	r := h.s.rooms.get(name)
+	if r == nil {
+		return 0
+	}
+	f, err := prepareBytes(p.Type, p.Payload)
+	if err != nil {
+		h.s.log.Error("publication not framed", "room", name, "seq", p.Seq, "err", err)
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.deliver(f, p.Epoch, p.Seq, "", h.s.cfg.SendQueue)
+}
+
+// HandleEphemeral implements BrokerHandler.
+func (h nodeHandler) HandleEphemeral(name string, payload []byte) {
+	r := h.s.rooms.get(name)
+	if r == nil {
+		return
+	}
+	f, err := prepareBytes("", payload)
+	if err != nil {
+		h.s.log.Error("ephemeral message not framed", "room", name, "err", err)
+		return
+	}
+	if env, err := shared.DecodeEnvelope(payload); err == nil {
+		f.typ = env.Type
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deliver(f, "", 0, "", h.s.cfg.SendQueue)
+}
+
+// HandlePresence implements BrokerHandler: the room's members here hear
+// presence.join or presence.leave, except the connection that caused it.
+func (h nodeHandler) HandlePresence(name string, e PresenceEvent) {
+	r := h.s.rooms.get(name)
+	if r == nil {
+		return
+	}
+	var m shared.Message = shared.PresenceLeave{Room: name, Member: e.Member}
+	if e.Join {
+		m = shared.PresenceJoin{Room: name, Member: e.Member}
+	}
+	f, err := prepare(shared.Envelope{Room: name}, m)
+	if err != nil {
+		return // presence messages always encode
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deliver(f, "", 0, e.Conn, h.s.cfg.SendQueue)
+}
+
+// HandleControl implements BrokerHandler.
+func (h nodeHandler) HandleControl(c Control) int {
+	s := h.s
+	switch c.Kind {
+	case ControlKick:
+		return s.kickLocal(c.Target, c.Reason)
+	case ControlSendConn, ControlSendUser, ControlBroadcast:
+	default:
+		s.log.Warn("unknown control message", "kind", c.Kind)
+		return 0
+	}
+	f, err := prepareBytes(c.Type, c.Payload)
+	if err != nil {
+		s.log.Error("control message not framed", "kind", c.Kind, "err", err)
+		return 0
+	}
+	var conns []*Conn
+	switch c.Kind {
+	case ControlSendConn:
+		if conn := s.hub.get(c.Target); conn != nil {
+			conns = []*Conn{conn}
+		}
+	case ControlSendUser:
+		conns = s.hub.byUser(c.Target)
+	default:
+		conns = s.hub.all()
+	}
+	return enqueueAll(conns, f)
+}
+
+// HandleReset implements BrokerHandler: the room's members here are closed
+// with 1001 so that they reconnect and resume, and learn from recovered
+// whether they lost messages.
+func (h nodeHandler) HandleReset(name string) {
+	r := h.s.rooms.get(name)
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	conns := make([]*Conn, 0, len(r.members))
+	for c := range r.members {
+		conns = append(conns, c)
+	}
+	r.mu.Unlock()
+	h.s.log.Warn("room feed lost: members resume", "room", name, "conns", len(conns))
+	for _, c := range conns {
+		c.startClose(closeRequest{code: shared.CloseGoingAway, reason: "room feed lost", send: true, flush: true})
+	}
+}
+
+// enqueueAll queues f to conns and returns how many took it.
+func enqueueAll(conns []*Conn, f *outFrame) int {
+	reached := 0
+	for _, c := range conns {
+		if c.enqueue(f) == nil {
+			reached++
+		}
+	}
+	return reached
+}

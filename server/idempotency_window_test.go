@@ -1,0 +1,63 @@
+package server
+
+import (
+	"testing"
+	"time"
+)
+
+func TestIdempotencyWindow(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	type step struct {
+		user, key string
+		at        time.Duration // after t0
+		wantFirst bool
+	}
+	tests := []struct {
+		name  string
+		size  int
+		ttl   time.Duration
+		steps []step
+	}{
+		{"repeat within ttl", 10, time.Minute, []step{
+			{"u", "a", 0, true}, {"u", "a", 59 * time.Second, false},
+		}},
+		{"repeat after ttl runs again", 10, time.Minute, []step{
+			{"u", "a", 0, true}, {"u", "a", time.Minute, true}, {"u", "a", time.Minute + time.Second, false},
+		}},
+		{"keys are per user", 10, time.Minute, []step{
+			{"u", "a", 0, true}, {"v", "a", 0, true}, {"u", "a", 0, false}, {"v", "a", 0, false},
+		}},
+		{"oldest beyond size is forgotten", 2, time.Minute, []step{
+			{"u", "a", 0, true}, {"u", "b", 0, true}, {"u", "c", 0, true},
+			{"u", "b", 0, false}, {"u", "c", 0, false}, {"u", "a", 0, true},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newIdempotency(tt.size, tt.ttl)
+			for i, s := range tt.steps {
+				run, first := d.start(s.user, s.key, t0.Add(s.at))
+				if first != s.wantFirst {
+					t.Fatalf("step %d (%s %s at +%s): first = %v, want %v", i, s.user, s.key, s.at, first, s.wantFirst)
+				}
+				if first {
+					d.finish(run, outcome{})
+				}
+			}
+		})
+	}
+}
+
+func TestIdempotencySweepForgetsIdleUsers(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	d := newIdempotency(10, time.Minute)
+	for _, u := range []string{"a", "b", "c"} {
+		r, _ := d.start(u, "k", t0)
+		d.finish(r, outcome{})
+	}
+	r, _ := d.start("d", "k", t0.Add(2*time.Minute))
+	d.finish(r, outcome{})
+	if len(d.users) != 1 {
+		t.Fatalf("%d user windows kept after their keys expired, want 1 (only the active user)", len(d.users))
+	}
+}

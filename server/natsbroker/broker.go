@@ -1,0 +1,667 @@
+package natsbroker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tetherkit/tether/server"
+)
+
+// Names of the JetStream assets, shared by every node of a cluster.
+const (
+	StreamName   = "TETHER_ROOMS"
+	EpochBucket  = "TETHER_ROOM_EPOCHS"
+	PresenceKV   = "TETHER_PRESENCE"
+	roomPrefix   = "tether.r."
+	livePrefix   = "tether.live."
+	ephPrefix    = "tether.e."
+	controlSubj  = "tether.ctl"
+	querySubj    = "tether.q"
+	hdrEpoch     = "Tether-Epoch"
+	hdrSeq       = "Tether-Seq"
+	hdrType      = "Tether-Type"
+	publishTries = 32 // bounded retries of a publish that lost the race
+)
+
+// Defaults of the zero Config fields.
+const (
+	DefaultHistorySize   = server.DefaultHistorySize
+	DefaultHistoryTTL    = server.DefaultHistoryTTL
+	DefaultMaxBytes      = 1 << 30
+	DefaultNodeTTL       = 5 * time.Second
+	DefaultCheckInterval = 2 * time.Second
+	DefaultEpochTTL      = 24 * time.Hour
+)
+
+// Config configures a Broker. Every node of a cluster must use the same
+// HistorySize, HistoryTTL, MaxBytes and Replicas: they are the stream's.
+type Config struct {
+	// Conn is the connection to NATS; required. The broker does not close it.
+	Conn *nats.Conn
+	// Node names this node; "" → a random id.
+	Node string
+	// HistorySize is how many messages each room keeps; 0 → 100, negative →
+	// none (the stream still keeps each room's last message: its head).
+	HistorySize int
+	// HistoryTTL is how long a message is kept for replay; 0 → 10m,
+	// negative → until pushed out by HistorySize.
+	HistoryTTL time.Duration
+	// MaxBytes bounds the stream; 0 → 1 GiB. The oldest messages go first.
+	MaxBytes int64
+	// Replicas is the stream's and buckets' replication; 0 → 1.
+	Replicas int
+	// NodeTTL is how long a node that stopped refreshing its liveness key
+	// (it died, or lost NATS) keeps its members in presence; 0 → 5s.
+	NodeTTL time.Duration
+	// CheckInterval is how often each room's live feed is checked against
+	// the stream's head for a lost tail; 0 → 2s.
+	CheckInterval time.Duration
+	// EpochTTL is how long a room that has no message keeps its epoch;
+	// 0 → 24h.
+	EpochTTL time.Duration
+	// Logger receives the broker's logs; nil → slog.Default().
+	Logger *slog.Logger
+
+	dropLive func() bool // test hook: drops a republished message when true
+}
+
+// Broker is a server.Broker on NATS JetStream. Create it with New and stop
+// it with Close, after the server's Shutdown.
+type Broker struct {
+	cfg    Config
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	epochs jetstream.KeyValue
+	log    *slog.Logger
+	node   string
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	hmu sync.RWMutex
+	h   server.BrokerHandler
+
+	mu    sync.Mutex
+	feeds map[string]*feed // subscribed rooms
+	heads map[string]head  // last known head per room, for Publish
+
+	checkNow chan struct{} // wakes the position check (NATS reconnected)
+
+	stats struct {
+		published, retries, filled, resets atomic.Uint64
+	}
+
+	pres    *presence
+	control *nats.Subscription
+	query   *nats.Subscription
+}
+
+// head is a room's last message as known: its epoch, seq and stream seq.
+type head struct {
+	epoch string
+	seq   uint64
+	sseq  uint64
+}
+
+// New connects a Broker to the cluster: it creates or updates the stream and
+// the buckets, starts watching presence and answering control messages.
+func New(ctx context.Context, cfg Config) (*Broker, error) {
+	if cfg.Conn == nil {
+		return nil, errors.New("natsbroker: Config.Conn is required")
+	}
+	if cfg.Node == "" {
+		cfg.Node = randomID(6)
+	}
+	if !validNode(cfg.Node) {
+		return nil, fmt.Errorf("natsbroker: node name %q: want 1-64 characters of [A-Za-z0-9_-]", cfg.Node)
+	}
+	if cfg.HistorySize == 0 {
+		cfg.HistorySize = DefaultHistorySize
+	}
+	cfg.HistorySize = max(cfg.HistorySize, 0)
+	if cfg.HistoryTTL == 0 {
+		cfg.HistoryTTL = DefaultHistoryTTL
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
+	cfg.Replicas = max(cfg.Replicas, 1)
+	if cfg.NodeTTL <= 0 {
+		cfg.NodeTTL = DefaultNodeTTL
+	}
+	if cfg.CheckInterval <= 0 {
+		cfg.CheckInterval = DefaultCheckInterval
+	}
+	if cfg.EpochTTL <= 0 {
+		cfg.EpochTTL = DefaultEpochTTL
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	js, err := jetstream.New(cfg.Conn)
+	if err != nil {
+		return nil, fmt.Errorf("natsbroker: %w", err)
+	}
+	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:              StreamName,
+		Description:       "Tether rooms: history and live fan-out",
+		Subjects:          []string{roomPrefix + "*"},
+		MaxMsgsPerSubject: int64(max(cfg.HistorySize, 1)), // the last message is the room's head
+		MaxBytes:          cfg.MaxBytes,
+		MaxMsgs:           -1,
+		Discard:           jetstream.DiscardOld,
+		Storage:           jetstream.FileStorage,
+		Replicas:          cfg.Replicas,
+		AllowDirect:       true,
+		RePublish:         &jetstream.RePublish{Source: roomPrefix + ">", Destination: livePrefix + ">"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("natsbroker: stream %s: %w", StreamName, err)
+	}
+	epochs, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      EpochBucket,
+		Description: "Tether: the epoch of each room",
+		TTL:         cfg.EpochTTL,
+		Replicas:    cfg.Replicas,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("natsbroker: bucket %s: %w", EpochBucket, err)
+	}
+	bctx, cancel := context.WithCancel(context.Background())
+	b := &Broker{
+		cfg: cfg, nc: cfg.Conn, js: js, stream: stream, epochs: epochs,
+		log: cfg.Logger.With("node", cfg.Node), node: cfg.Node,
+		ctx: bctx, cancel: cancel,
+		feeds:    make(map[string]*feed),
+		heads:    make(map[string]head),
+		checkNow: make(chan struct{}, 1),
+	}
+	if b.pres, err = newPresence(ctx, b); err != nil {
+		cancel()
+		return nil, err
+	}
+	if b.control, err = b.nc.Subscribe(controlSubj, b.onControl); err != nil {
+		b.pres.stop()
+		cancel()
+		return nil, fmt.Errorf("natsbroker: subscribe %s: %w", controlSubj, err)
+	}
+	if b.query, err = b.nc.Subscribe(querySubj, b.onQuery); err != nil {
+		_ = b.control.Unsubscribe()
+		b.pres.stop()
+		cancel()
+		return nil, fmt.Errorf("natsbroker: subscribe %s: %w", querySubj, err)
+	}
+	b.nc.SetReconnectHandler(func(*nats.Conn) { b.wakeCheck() })
+	b.wg.Add(1)
+	go b.checkLoop()
+	return b, nil
+}
+
+// Stats are a broker's counters.
+type Stats struct {
+	// Published counts the messages this node published.
+	Published uint64
+	// Retries counts the publishes that lost the race to another node and
+	// were tried again.
+	Retries uint64
+	// Filled counts the messages delivered from the stream to fill a gap
+	// in the live feed.
+	Filled uint64
+	// Resets counts the rooms whose members had to resume because a gap
+	// could not be filled or the room's epoch changed.
+	Resets uint64
+}
+
+// Stats returns the broker's counters.
+func (b *Broker) Stats() Stats {
+	return Stats{
+		Published: b.stats.published.Load(),
+		Retries:   b.stats.retries.Load(),
+		Filled:    b.stats.filled.Load(),
+		Resets:    b.stats.resets.Load(),
+	}
+}
+
+// Node returns the node's id.
+func (b *Broker) Node() string { return b.node }
+
+// Close stops the broker's goroutines and subscriptions and removes this
+// node's presence. Call it after the server's Shutdown.
+func (b *Broker) Close() error {
+	b.cancel()
+	_ = b.control.Unsubscribe()
+	_ = b.query.Unsubscribe()
+	b.mu.Lock()
+	for name, f := range b.feeds {
+		f.stop()
+		delete(b.feeds, name)
+	}
+	b.mu.Unlock()
+	b.pres.stop()
+	b.wg.Wait()
+	return nil
+}
+
+// Register implements server.Broker.
+func (b *Broker) Register(h server.BrokerHandler) {
+	b.hmu.Lock()
+	defer b.hmu.Unlock()
+	b.h = h
+}
+
+func (b *Broker) handler() server.BrokerHandler {
+	b.hmu.RLock()
+	defer b.hmu.RUnlock()
+	return b.h
+}
+
+// token encodes a room name as one NATS subject token and KV key part.
+func token(room string) string { return base64.RawURLEncoding.EncodeToString([]byte(room)) }
+
+// untoken decodes token.
+func untoken(tok string) (string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	return string(b), err == nil
+}
+
+// isWrongLastSeq reports whether err is a lost compare-and-swap.
+func isWrongLastSeq(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+	}
+	return false
+}
+
+// epochValue is a room's entry in the epoch bucket: the epoch, and whether
+// a message was published in it (an epoch whose messages are all gone must
+// not start again at seq 1).
+type epochValue struct {
+	epoch string
+	used  bool
+}
+
+func parseEpoch(v []byte) epochValue {
+	s := string(v)
+	if len(s) > 2 && s[len(s)-2:] == ":u" {
+		return epochValue{epoch: s[:len(s)-2], used: true}
+	}
+	return epochValue{epoch: s}
+}
+
+func (e epochValue) bytes() []byte {
+	if e.used {
+		return []byte(e.epoch + ":u")
+	}
+	return []byte(e.epoch)
+}
+
+// openEpoch returns the epoch of a room that has no message of its own,
+// creating it (exactly one node wins the create) or, when the epoch was used
+// and its messages are gone, replacing it.
+func (b *Broker) openEpoch(ctx context.Context, room string) (epochValue, uint64, error) {
+	key := token(room)
+	for range publishTries {
+		e, err := b.epochs.Get(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			v := epochValue{epoch: randomID(8)}
+			rev, err := b.epochs.Create(ctx, key, v.bytes())
+			if err == nil {
+				return v, rev, nil
+			}
+			if !errors.Is(err, jetstream.ErrKeyExists) && !isWrongLastSeq(err) {
+				return epochValue{}, 0, fmt.Errorf("open epoch of %q: %w", room, err)
+			}
+			continue // another node opened it
+		case err != nil:
+			return epochValue{}, 0, fmt.Errorf("read epoch of %q: %w", room, err)
+		}
+		return parseEpoch(e.Value()), e.Revision(), nil
+	}
+	return epochValue{}, 0, fmt.Errorf("open epoch of %q: too much contention", room)
+}
+
+// readHead reads a room's head from the stream: its last message, or when it
+// has none its epoch from the bucket.
+func (b *Broker) readHead(ctx context.Context, room string) (head, error) {
+	m, err := b.stream.GetLastMsgForSubject(ctx, roomPrefix+token(room))
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		e, _, err := b.openEpoch(ctx, room)
+		if err != nil {
+			return head{}, err
+		}
+		return head{epoch: e.epoch}, nil
+	case err != nil:
+		return head{}, fmt.Errorf("read head of %q: %w", room, err)
+	}
+	p, err := decode(m.Header, m.Data, m.Time)
+	if err != nil {
+		return head{}, fmt.Errorf("read head of %q: %w", room, err)
+	}
+	return head{epoch: p.Epoch, seq: p.Seq, sseq: m.Sequence}, nil
+}
+
+// decode reads a publication from a stream message.
+func decode(h nats.Header, data []byte, at time.Time) (server.Publication, error) {
+	seq, err := strconv.ParseUint(h.Get(hdrSeq), 10, 64)
+	if err != nil || h.Get(hdrEpoch) == "" {
+		return server.Publication{}, fmt.Errorf("message without %s/%s headers", hdrEpoch, hdrSeq)
+	}
+	return server.Publication{Epoch: h.Get(hdrEpoch), Seq: seq, Type: h.Get(hdrType), Payload: data, Time: at}, nil
+}
+
+// Publish implements server.Broker: the next seq of the room's epoch, kept
+// only if no other node published to the room meanwhile (the stream checks
+// the subject's last sequence), else retried on the new head.
+func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq uint64) ([]byte, error)) (server.PublishResult, error) {
+	subj := roomPrefix + token(room)
+	b.mu.Lock()
+	h, known := b.heads[room]
+	b.mu.Unlock()
+	for try := range publishTries {
+		if try > 1 && !backoff(ctx, try) { // the first retry at once, with the fresh head
+			return server.PublishResult{}, fmt.Errorf("publish to %q: %w", room, ctx.Err())
+		}
+		if !known {
+			var err error
+			if h, err = b.readHead(ctx, room); err != nil {
+				return server.PublishResult{}, err
+			}
+		}
+		if h.seq == 0 {
+			// The subject is empty: the room's first message in the epoch of
+			// the bucket, or in a new one when that epoch was used and its
+			// messages are gone (its seqs must not start again at 1).
+			e, rev, err := b.openEpoch(ctx, room)
+			if err != nil {
+				return server.PublishResult{}, err
+			}
+			if e.used {
+				e.epoch = randomID(8)
+			}
+			e.used = true
+			if _, err := b.epochs.Update(ctx, token(room), e.bytes(), rev); err != nil {
+				known = false // another node changed it: read again
+				continue
+			}
+			h.epoch = e.epoch
+		}
+		seq := h.seq + 1
+		payload, err := encode(seq)
+		if err != nil {
+			return server.PublishResult{}, fmt.Errorf("publish to %q: %w", room, err)
+		}
+		msg := nats.NewMsg(subj)
+		msg.Header.Set(hdrEpoch, h.epoch)
+		msg.Header.Set(hdrSeq, strconv.FormatUint(seq, 10))
+		msg.Header.Set(hdrType, typ)
+		msg.Data = payload
+		ack, err := b.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(h.sseq))
+		if err != nil {
+			if isWrongLastSeq(err) {
+				b.stats.retries.Add(1)
+				known = false
+				continue
+			}
+			return server.PublishResult{}, fmt.Errorf("publish to %q: %w", room, err)
+		}
+		b.noteHead(room, head{epoch: h.epoch, seq: seq, sseq: ack.Sequence})
+		b.stats.published.Add(1)
+		return server.PublishResult{Position: server.Position{Epoch: h.epoch, Seq: seq}}, nil
+	}
+	return server.PublishResult{}, fmt.Errorf("publish to %q: gave up after %d tries: too much contention", room, publishTries)
+}
+
+// noteHead records h as the room's head when it is newer than the one known.
+func (b *Broker) noteHead(room string, h head) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if old, ok := b.heads[room]; !ok || h.sseq > old.sseq {
+		b.heads[room] = h
+	}
+}
+
+// PublishEphemeral implements server.Broker, over core NATS.
+func (b *Broker) PublishEphemeral(_ context.Context, room string, payload []byte) error {
+	if err := b.nc.Publish(ephPrefix+token(room), payload); err != nil {
+		return fmt.Errorf("publish ephemeral to %q: %w", room, err)
+	}
+	return nil
+}
+
+// HistorySince implements server.Broker.
+func (b *Broker) HistorySince(ctx context.Context, room string, since uint64, limit int) (server.History, error) {
+	h, pubs, err := b.history(ctx, room)
+	if err != nil {
+		return server.History{}, err
+	}
+	start := len(pubs)
+	for i, p := range pubs {
+		if p.Seq > since {
+			start = i
+			break
+		}
+	}
+	pubs = pubs[start:]
+	if limit <= 0 {
+		pubs = nil
+	} else if len(pubs) > limit {
+		pubs = pubs[:limit]
+	}
+	return server.History{Position: h, Publications: pubs}, nil
+}
+
+// HistoryBefore implements server.Broker.
+func (b *Broker) HistoryBefore(ctx context.Context, room string, before uint64, limit int) (server.History, error) {
+	h, pubs, err := b.history(ctx, room)
+	if err != nil {
+		return server.History{}, err
+	}
+	end := len(pubs)
+	if before != 0 {
+		end = 0
+		for i, p := range pubs {
+			if p.Seq >= before {
+				break
+			}
+			end = i + 1
+		}
+	}
+	pubs = pubs[max(end-limit, 0):end]
+	if limit <= 0 {
+		pubs = nil
+	}
+	return server.History{Position: h, Publications: pubs}, nil
+}
+
+// history reads every kept message of room of its current epoch and not
+// older than the TTL, oldest first, and the room's position.
+func (b *Broker) history(ctx context.Context, room string) (server.Position, []server.Publication, error) {
+	subj := roomPrefix + token(room)
+	msgs, err := b.batchGet(ctx, subj, 1, max(b.cfg.HistorySize, 1))
+	if err != nil {
+		return server.Position{}, nil, fmt.Errorf("history of %q: %w", room, err)
+	}
+	if len(msgs) == 0 {
+		e, _, err := b.openEpoch(ctx, room)
+		if err != nil {
+			return server.Position{}, nil, err
+		}
+		if e.used {
+			// The epoch's messages are gone: the next publish opens a new
+			// epoch, and so does this read.
+			h, err := b.reopen(ctx, room)
+			return h, nil, err
+		}
+		return server.Position{Epoch: e.epoch}, nil, nil
+	}
+	last := msgs[len(msgs)-1]
+	pos := server.Position{Epoch: last.p.Epoch, Seq: last.p.Seq}
+	b.noteHead(room, head{epoch: last.p.Epoch, seq: last.p.Seq, sseq: last.sseq})
+	if b.cfg.HistorySize == 0 {
+		return pos, nil, nil
+	}
+	var cut time.Time
+	if b.cfg.HistoryTTL > 0 {
+		cut = time.Now().Add(-b.cfg.HistoryTTL)
+	}
+	pubs := make([]server.Publication, 0, len(msgs))
+	for _, m := range msgs {
+		if m.p.Epoch != pos.Epoch || m.p.Time.Before(cut) {
+			pubs = pubs[:0] // keep only the consecutive run up to the head
+			continue
+		}
+		pubs = append(pubs, m.p)
+	}
+	return pos, pubs, nil
+}
+
+// reopen replaces a used epoch whose messages are gone.
+func (b *Broker) reopen(ctx context.Context, room string) (server.Position, error) {
+	for range publishTries {
+		e, rev, err := b.openEpoch(ctx, room)
+		if err != nil {
+			return server.Position{}, err
+		}
+		if !e.used {
+			return server.Position{Epoch: e.epoch}, nil
+		}
+		v := epochValue{epoch: randomID(8)}
+		if _, err := b.epochs.Update(ctx, token(room), v.bytes(), rev); err == nil {
+			return server.Position{Epoch: v.epoch}, nil
+		}
+	}
+	return server.Position{}, fmt.Errorf("reopen %q: too much contention", room)
+}
+
+// storedPub is a publication with its stream sequence.
+type storedPub struct {
+	p    server.Publication
+	sseq uint64
+}
+
+// batchGet reads up to n messages of subj from stream sequence from on, in
+// one batched direct get.
+func (b *Broker) batchGet(ctx context.Context, subj string, from uint64, n int) ([]storedPub, error) {
+	inbox := b.nc.NewRespInbox()
+	sub, err := b.nc.SubscribeSync(inbox)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	req := fmt.Sprintf(`{"seq":%d,"next_by_subj":%q,"batch":%d}`, from, subj, n)
+	if err := b.nc.PublishRequest("$JS.API.DIRECT.GET."+StreamName, inbox, []byte(req)); err != nil {
+		return nil, err
+	}
+	var out []storedPub
+	for range n + 1 {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(m.Data) == 0 && m.Header.Get("Status") != "" {
+			switch m.Header.Get("Status") {
+			case "204", "404":
+				return out, nil // end of batch, or nothing at all
+			default:
+				return nil, fmt.Errorf("direct get: %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
+			}
+		}
+		sseq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("direct get: bad %s header", jetstream.SequenceHeader)
+		}
+		at, _ := time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
+		p, err := decode(m.Header, m.Data, at)
+		if err != nil {
+			continue // not a room message of ours
+		}
+		out = append(out, storedPub{p: p, sseq: sseq})
+	}
+	return out, nil
+}
+
+// wakeCheck asks the position check to run now.
+func (b *Broker) wakeCheck() {
+	select {
+	case b.checkNow <- struct{}{}:
+	default:
+	}
+}
+
+// checkLoop compares, now and then and after each reconnect, each
+// subscribed room's feed with the stream's head, and fills a lost tail.
+func (b *Broker) checkLoop() {
+	defer b.wg.Done()
+	t := time.NewTicker(b.cfg.CheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-t.C:
+		case <-b.checkNow:
+		}
+		b.mu.Lock()
+		feeds := make([]*feed, 0, len(b.feeds))
+		for _, f := range b.feeds {
+			feeds = append(feeds, f)
+		}
+		b.mu.Unlock()
+		for _, f := range feeds {
+			f.check(b.ctx)
+		}
+	}
+}
+
+// backoff waits a random while that grows with try, so that writers that
+// lost a race to the same room do not collide again at once. It reports
+// false when ctx ended first.
+func backoff(ctx context.Context, try int) bool {
+	d := time.Duration(mrand.Int64N(int64(try)*int64(time.Millisecond)) + 1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// validNode reports whether a node name is one safe KV key token.
+func validNode(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func randomID(n int) string {
+	p := make([]byte, n)
+	_, _ = rand.Read(p)
+	return hex.EncodeToString(p)
+}

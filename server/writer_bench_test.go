@@ -1,0 +1,254 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/shared"
+)
+
+// countingListener counts the Write calls (one write(2) each on loopback) on
+// the connections it accepts.
+type countingListener struct {
+	net.Listener
+	writes *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{Conn: c, writes: l.writes}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// fanOut is a server with subscribers connections whose clients read and
+// count every frame, for the writer benchmarks.
+type fanOut struct {
+	srv     *Server
+	hs      *httptest.Server
+	conns   []*Conn
+	clients []*websocket.Conn
+	writes  atomic.Int64 // socket writes by the server
+	got     atomic.Int64 // frames received by all clients
+	want    atomic.Int64 // got value at which done is signalled
+	done    chan struct{}
+	wg      sync.WaitGroup
+
+	checkOrder bool         // decode every frame and check the ids rise
+	outOfOrder atomic.Int64 // frames whose id was not the previous + 1
+}
+
+func newFanOut(tb testing.TB, subscribers, sendQueue int, checkOrder bool) *fanOut {
+	tb.Helper()
+	f := &fanOut{done: make(chan struct{}, 1), checkOrder: checkOrder}
+	var mu sync.Mutex
+	connected := make(chan struct{}, subscribers)
+	f.srv = New(Config{
+		Logger:          slog.New(slog.DiscardHandler),
+		SendQueue:       sendQueue,
+		MaxConnsPerUser: -1,
+		MaxConnsPerIP:   -1,
+		MessageRate:     -1,
+		OnConnect: func(_ context.Context, c *Conn) error {
+			mu.Lock()
+			f.conns = append(f.conns, c)
+			mu.Unlock()
+			connected <- struct{}{}
+			return nil
+		},
+	})
+	f.hs = httptest.NewUnstartedServer(f.srv)
+	f.hs.Listener = countingListener{Listener: f.hs.Listener, writes: &f.writes}
+	f.hs.Start()
+	url := "ws" + strings.TrimPrefix(f.hs.URL, "http") + "/ws?user="
+	for i := range subscribers {
+		ws, _, err := websocket.DefaultDialer.Dial(fmt.Sprint(url, "u", i), nil)
+		if err != nil {
+			tb.Fatalf("dial subscriber %d: %v", i, err)
+		}
+		if _, _, err := ws.ReadMessage(); err != nil { // welcome
+			tb.Fatalf("subscriber %d: no welcome: %v", i, err)
+		}
+		f.clients = append(f.clients, ws)
+		f.wg.Add(1)
+		go f.read(ws)
+	}
+	for range subscribers {
+		select {
+		case <-connected:
+		case <-time.After(10 * time.Second):
+			tb.Fatal("subscribers did not connect")
+		}
+	}
+	return f
+}
+
+// read counts the frames ws receives until it closes.
+func (f *fanOut) read(ws *websocket.Conn) {
+	defer f.wg.Done()
+	var last uint64
+	for {
+		_, r, err := ws.NextReader()
+		if err != nil {
+			return
+		}
+		if f.checkOrder {
+			b, err := io.ReadAll(r)
+			if err != nil {
+				return
+			}
+			env, err := shared.DecodeEnvelope(b)
+			if err != nil || env.ID != last+1 {
+				f.outOfOrder.Add(1)
+			}
+			last = env.ID
+		} else if _, err := io.Copy(io.Discard, r); err != nil {
+			return
+		}
+		if f.got.Add(1) == f.want.Load() {
+			f.done <- struct{}{}
+		}
+	}
+}
+
+// publish queues each frame to every connection and waits until every
+// client has received them all.
+func (f *fanOut) publish(tb testing.TB, frames []*outFrame) {
+	f.want.Add(int64(len(frames) * len(f.conns)))
+	for _, fr := range frames {
+		for _, c := range f.conns {
+			if err := c.enqueue(fr); err != nil {
+				tb.Fatalf("enqueue: %v", err)
+			}
+		}
+	}
+	select {
+	case <-f.done:
+	case <-time.After(30 * time.Second):
+		tb.Fatalf("clients received %d of %d frames", f.got.Load(), f.want.Load())
+	}
+}
+
+func (f *fanOut) close(tb testing.TB) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.srv.Shutdown(ctx); err != nil {
+		tb.Errorf("Shutdown: %v", err)
+	}
+	for _, ws := range f.clients {
+		_ = ws.Close()
+	}
+	f.wg.Wait()
+	f.hs.Close()
+}
+
+// BenchmarkWriter measures the write path of a fan-out: one prepared frame
+// (128 bytes of chat) queued to every one of 100 connections per op, in
+// bursts of 1 (each message is delivered everywhere before the next is
+// queued: nothing to coalesce), 16 and 128 messages. It reports ns per
+// delivery (one frame to one connection) and frames per socket write.
+func BenchmarkWriter(b *testing.B) {
+	const subscribers = 100
+	msg, err := prepare(shared.Envelope{}, shared.ChatMessage{Room: "bench", Text: strings.Repeat("x", 128)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, burst := range []int{1, 16, 128} {
+		b.Run(fmt.Sprintf("burst=%d", burst), func(b *testing.B) {
+			f := newFanOut(b, subscribers, 1024, false)
+			defer f.close(b)
+			frames := make([]*outFrame, burst)
+			for i := range frames {
+				frames[i] = msg
+			}
+			writes0 := f.writes.Load()
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			sent := 0
+			for sent < b.N {
+				n := min(burst, b.N-sent)
+				f.publish(b, frames[:n])
+				sent += n
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			deliveries := float64(sent * subscribers)
+			b.ReportMetric(float64(elapsed.Nanoseconds())/deliveries, "ns/delivery")
+			b.ReportMetric(deliveries/float64(f.writes.Load()-writes0), "frames/write")
+		})
+	}
+}
+
+// TestWriterCoalesces checks that a backlog goes out in fewer socket writes
+// than frames, in order, and is counted in Stats.
+func TestWriterCoalesces(t *testing.T) {
+	f := newFanOut(t, 1, 1024, true)
+	defer f.close(t)
+	c := f.conns[0]
+	const n = 200
+	frames := make([]*outFrame, n)
+	for i := range frames {
+		fr, err := encode(shared.Envelope{ID: uint64(i + 1)}, shared.Pong{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames[i] = fr
+	}
+	writes0 := f.writes.Load()
+	out0 := f.srv.Stats().MessagesOut
+	f.want.Add(n)
+	c.qmu.Lock() // hold the writer off while all n are queued
+	for _, fr := range frames {
+		c.queued = append(c.queued, fr)
+		c.unwritten++
+	}
+	c.qmu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case <-f.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("client received %d of %d frames", f.got.Load(), n)
+	}
+	writes := f.writes.Load() - writes0
+	t.Logf("%d frames in %d socket writes", n, writes)
+	if bad := f.outOfOrder.Load(); bad > 0 {
+		t.Errorf("%d of %d frames arrived out of order", bad, n)
+	}
+	if writes >= n/10 {
+		t.Errorf("%d queued frames took %d socket writes, want them coalesced (fewer than %d)", n, writes, n/10)
+	}
+	// Counted just after the write returns, so possibly after the client
+	// read the frames: polled, with a deadline.
+	deadline := time.Now().Add(5 * time.Second)
+	for f.srv.Stats().MessagesOut-out0 < n && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := f.srv.Stats().MessagesOut - out0; got != n {
+		t.Errorf("Stats.MessagesOut grew by %d, want %d", got, n)
+	}
+}
