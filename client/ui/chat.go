@@ -86,14 +86,21 @@ func (c *ChatPage) Render() app.UI {
 	return h("div", "chat",
 		c.renderRooms(v),
 		h("section", "panel chat-main",
+			// The notices and alerts that come and go sit in wrappers that
+			// are always there: go-app matches children by position, and a
+			// composer that moved would be replaced, losing what is typed.
 			c.renderHeader(v),
-			when(v.Notice != "", ht("div", "notice", v.Notice)),
-			failed,
+			h("div", "chat-notices",
+				when(v.Notice != "", ht("div", "notice", v.Notice)),
+				failed,
+			),
 			renderMessages(v, c.s.zone, ended),
 			ha("div", "typing", []string{"id", "chat-typing", "aria-live", "polite"}, app.Text(v.Typing)),
-			when(!ended && v.Current != "" && !v.Connected, ht("div", "notice notice-offline",
-				"You are offline. Messages you send now are kept and go out when the connection is back.", "id", "chat-offline")),
-			sendErr,
+			h("div", "chat-notices",
+				when(!ended && v.Current != "" && !v.Connected, ht("div", "notice",
+					"You are offline. Messages you send now are kept and go out when the connection is back.", "id", "chat-offline")),
+				sendErr,
+			),
 			form("chat-form", "composer", c.send,
 				srLabel("chat-input", "Message"),
 				input("chat-input", "text", "input", composerHint(v, ended), flag("disabled", noRoom)...).OnInput(c.typing),
@@ -303,7 +310,7 @@ func (c *ChatPage) send(ctx app.Context, e app.Event) {
 		return
 	}
 	if text == "" {
-		c.sendErr = "Type a message first."
+		c.sendErr = emptyMessage
 		return
 	}
 	if msg := tooLong("A message", text, shared.MaxTextLen); msg != "" {
@@ -322,9 +329,15 @@ func (c *ChatPage) send(ctx app.Context, e app.Event) {
 // typing tells the room, now and then, that the user is typing.
 func (c *ChatPage) typing(ctx app.Context, e app.Event) {
 	if strings.TrimSpace(inputValue("chat-input")) != "" {
+		if c.sendErr == emptyMessage {
+			c.sendErr = ""
+		}
 		c.s.Typing(c.s.Chat().Current)
 	}
 }
+
+// emptyMessage answers a click on Send with nothing typed.
+const emptyMessage = "Type a message first."
 
 // createRoom creates and enters the room typed in the list's form.
 func (c *ChatPage) createRoom(ctx app.Context, e app.Event) {
