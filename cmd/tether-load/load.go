@@ -199,7 +199,11 @@ func (l *load) dial(ctx context.Context, i int) (*member, error) {
 		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: l.o.sources[i%len(l.o.sources)]}}
 		d.NetDialContext = nd.DialContext
 	}
-	ws, resp, err := d.DialContext(ctx, clientURL(l.bases[i%len(l.bases)], l.id, i), nil)
+	var h http.Header
+	if l.o.token != "" {
+		h = http.Header{"Authorization": {"Bearer " + l.o.token}}
+	}
+	ws, resp, err := d.DialContext(ctx, clientURL(l.bases[i%len(l.bases)], l.id, i), h)
 	if err != nil {
 		return nil, handshakeError(resp, err)
 	}
