@@ -646,3 +646,58 @@ func TestRefusedHandshakeIsTerminal(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenRefreshedInBand: a client with Options.Token keeps a connection
+// whose 3 s tokens expire again and again, refreshing them in-band, with no
+// 1008 close and no reconnect.
+func TestTokenRefreshedInBand(t *testing.T) {
+	verify := func(token string) (server.Identity, error) {
+		user, ms, _ := strings.Cut(token, ":")
+		var exp int64
+		if _, err := fmt.Sscan(ms, &exp); err != nil {
+			return server.Identity{}, errors.New("token is invalid")
+		}
+		return server.Identity{User: user, Expires: time.UnixMilli(exp)}, nil
+	}
+	s := startServer(t, server.Config{VerifyToken: verify,
+		Authenticate: func(r *http.Request) (server.Identity, error) { return verify(r.URL.Query().Get("token")) }})
+	const life = 3 * time.Second
+	newToken := func() string { return fmt.Sprintf("bot:%d", time.Now().Add(life).UnixMilli()) }
+	refreshed := make(chan struct{}, 8)
+	c := client.New(client.Options{
+		URL: "ws" + strings.TrimPrefix(s.ts.URL, "http") + "/ws?token=" + newToken(),
+		Token: func(context.Context) (string, error) {
+			refreshed <- struct{}{}
+			return newToken(), nil
+		},
+	})
+	var mu sync.Mutex
+	var drops []client.StateInfo
+	c.OnState(func(si client.StateInfo) {
+		if si.State == client.Reconnecting {
+			mu.Lock()
+			drops = append(drops, si)
+			mu.Unlock()
+		}
+	})
+	start := time.Now()
+	runClient(t, c)
+	for i := range 3 { // past three expiries of the tokens it had
+		select {
+		case <-refreshed:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("refresh %d never came", i+1)
+		}
+	}
+	// The third refresh happens after the second token's expiry would
+	// have closed the connection; a round trip proves it is still open.
+	if _, err := client.Request[shared.Pong](context.Background(), c, shared.Ping{}); err != nil {
+		t.Fatalf("ping after the refreshes: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(drops) > 0 {
+		t.Fatalf("the connection was lost %d times (first: code %d %q), want none: refresh in-band", len(drops), drops[0].CloseCode, drops[0].Reason)
+	}
+	t.Logf("3 refreshes of %s tokens in %s, one connection", life, time.Since(start).Round(time.Millisecond))
+}

@@ -98,6 +98,12 @@ type Config struct {
 	// Authenticate establishes the identity of a handshake before the
 	// upgrade; an error refuses it with HTTP 401. Nil → QueryIdentity.
 	Authenticate func(r *http.Request) (Identity, error)
+	// VerifyToken checks a token sent in-band by a refresh message
+	// (docs/protocol.md §4) the way Authenticate checks a handshake's, and
+	// returns its identity; the connection's expiry moves to the new
+	// identity's when it is the same user. Nil → refresh is answered with
+	// no_handler. (auth.Auth.Verify is one.)
+	VerifyToken func(token string) (Identity, error)
 	// CheckOrigin accepts or refuses the handshake's Origin (HTTP 403); nil →
 	// the Origin's host must equal the request's Host.
 	CheckOrigin func(r *http.Request) bool

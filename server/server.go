@@ -256,21 +256,14 @@ func (s *Server) serve(c *Conn) {
 		Name:        c.name,
 		HeartbeatMS: s.cfg.Heartbeat.Milliseconds(),
 		Server:      Version,
+		ExpiresMS:   unixMS(c.Expires()),
 	})
 	registered := s.hub.add(c)
 	if !registered {
 		c.startClose(closeRequest{code: shared.CloseGoingAway, reason: "going away", send: true, flush: true})
 	}
-	if !c.expires.IsZero() {
-		// Stopped when the connection ends, so an expiry far in the future
-		// holds nothing once the connection is gone.
-		expiry := time.AfterFunc(time.Until(c.expires), func() {
-			if c.startClose(closeRequest{code: shared.ClosePolicyViolation, reason: "token expired", send: true, flush: true}) {
-				s.log.Debug("token expired", "conn", c.id, "user", c.user)
-			}
-		})
-		defer expiry.Stop()
-	}
+	c.startExpiry()
+	defer c.stopExpiry()
 	s.log.Debug("connected", "conn", c.id, "user", c.user, "remote", c.remote)
 	go c.writeLoop()
 	c.readLoop()
