@@ -168,17 +168,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.serve(newConn(s, ws, id, r.RemoteAddr))
 }
 
-// ConfigureHTTPServer prepares the http.Server that serves s for hostile
-// clients: it sets hs.ReadHeaderTimeout, when zero, to Config.HandshakeTimeout,
-// so that a client that opens a TCP connection and sends half a handshake
-// request is dropped after that long. (A handler cannot do it: it runs only
-// once the request's headers have arrived.) Call it before hs.Serve.
-func (s *Server) ConfigureHTTPServer(hs *http.Server) {
-	if hs.ReadHeaderTimeout == 0 {
-		hs.ReadHeaderTimeout = s.cfg.HandshakeTimeout
-	}
-}
-
 // codeUnauthorized is the error code of a handshake refused with HTTP 401,
 // as in the HTTP API (docs/api.md).
 const codeUnauthorized = "unauthorized"
