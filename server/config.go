@@ -26,14 +26,14 @@ const (
 	DefaultIdempotencyKeys = 1000
 	DefaultIdempotencyTTL  = 5 * time.Minute
 
-	DefaultMessageRate      rate.Limit = 50
-	DefaultMessageBurst                = 100
-	DefaultMaxConnsPerUser             = 16
-	DefaultMaxConnsPerIP               = 256
-	DefaultHandshakeTimeout            = 10 * time.Second
-	DefaultHTTPReadTimeout             = 30 * time.Second
-	DefaultHTTPIdleTimeout             = 60 * time.Second
-	DefaultMaxHTTPConnsPerIP           = 64
+	DefaultMessageRate       rate.Limit = 50
+	DefaultMessageBurst                 = 100
+	DefaultMaxConnsPerUser              = 16
+	DefaultMaxConnsPerIP                = 256
+	DefaultHandshakeTimeout             = 10 * time.Second
+	DefaultHTTPReadTimeout              = 30 * time.Second
+	DefaultHTTPIdleTimeout              = 60 * time.Second
+	DefaultMaxHTTPConnsPerIP            = 64
 )
 
 // RateLimitWindow is the window of the rate limit's abuse rule: a connection
