@@ -18,10 +18,11 @@ import (
 //   - hs.IdleTimeout to Config.HTTPIdleTimeout: idle keep-alive
 //     connections are closed.
 //
-// It wraps hs.Handler so that every request that is not a WebSocket upgrade
-// must be read whole, body included, within Config.HTTPReadTimeout (a
-// WebSocket's reads are bounded by the heartbeat instead, so long-lived
-// connections are unaffected), and chains hs.ConnState to hold each peer
+// It wraps hs.Handler so that every request must be read whole, body
+// included, within Config.HTTPReadTimeout of its headers, or
+// Config.HandshakeTimeout for a WebSocket upgrade (once upgraded, a
+// connection's reads are bounded by the heartbeat instead, so long-lived
+// WebSockets are unaffected), and chains hs.ConnState to hold each peer
 // address to Config.MaxHTTPConnsPerIP connections that are not upgraded
 // WebSockets.
 func (s *Server) ConfigureHTTPServer(hs *http.Server) {
@@ -35,13 +36,17 @@ func (s *Server) ConfigureHTTPServer(hs *http.Server) {
 	if next == nil {
 		next = http.DefaultServeMux
 	}
-	readTimeout := s.cfg.HTTPReadTimeout
+	readTimeout, upgradeTimeout := s.cfg.HTTPReadTimeout, s.cfg.HandshakeTimeout
 	hs.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !isUpgrade(r) {
-			// Errors mean the connection cannot take deadlines (HTTP/2, a
-			// test recorder): nothing to bound there.
-			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(readTimeout))
+		d := readTimeout
+		if isUpgrade(r) {
+			// Until the upgrade; the connection's read loop then moves the
+			// deadline with every message (the heartbeat timeout).
+			d = upgradeTimeout
 		}
+		// An error means the connection cannot take deadlines (HTTP/2, a
+		// test recorder): nothing to bound there.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
 		next.ServeHTTP(w, r)
 	})
 	if s.cfg.MaxHTTPConnsPerIP > 0 {
