@@ -210,3 +210,57 @@ func TestHTTPConnectionsPerIPCapped(t *testing.T) {
 		}
 	}
 }
+
+// TestHandshakeDuringShutdownGets503: while the server drains its
+// WebSockets (one of them does not answer the close, which holds the drain
+// for the close grace), a new handshake gets the documented 503 "closed",
+// not "connection refused".
+func TestHandshakeDuringShutdownGets503(t *testing.T) {
+	ctx, stop := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-ticker", "-1s"}, env(nil), &stdout, &stderr)
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v\n%s", err, stderr.String())
+		}
+	}()
+	base := waitListening(t, &stdout, &stderr)
+	addr := strings.TrimPrefix(base, "http://")
+	res, err := http.Post(base+"/auth/guest", "application/json", strings.NewReader(`{"name":"Late"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	cookie := http.Header{"Cookie": {res.Cookies()[0].String()}}
+	silent, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", cookie) // never reads: does not answer the close
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+
+	stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for attempt := 1; ; attempt++ {
+		ws, resp, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", cookie)
+		switch {
+		case err == nil:
+			ws.Close() // not shutting down yet
+		case resp != nil:
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"code":"closed"`) {
+				t.Fatalf("handshake during shutdown: HTTP %d %s, want 503 closed", resp.StatusCode, body)
+			}
+			t.Logf("attempt %d: HTTP 503 %s", attempt, strings.TrimSpace(string(body)))
+			return
+		default:
+			t.Fatalf("attempt %d: handshake during shutdown failed with %v before any 503 closed", attempt, err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not start shutting down within 10s")
+		}
+	}
+}

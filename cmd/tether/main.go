@@ -152,11 +152,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer cancel()
 	stopDemo()
 	<-demoDone
-	if err := hs.Shutdown(sctx); err != nil {
-		log.Warn("http shutdown", "err", err)
-	}
+	// WebSockets first, with the listener still open: a handshake during
+	// the drain gets the documented 503 "closed" (docs/protocol.md §1), not
+	// "connection refused".
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("websocket shutdown", "err", err)
+	}
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
 	}
 	if serveErr == nil {
 		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
