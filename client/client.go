@@ -273,6 +273,9 @@ func (c *Client) session(ctx context.Context) sessionResult {
 	if c.opts.Outbox >= 0 {
 		wg.Go(func() { c.flushOutbox(cn) })
 	}
+	if c.opts.Token != nil && welcome.ExpiresMS != 0 {
+		wg.Go(func() { c.keepToken(cn, fromUnixMS(welcome.ExpiresMS)) })
+	}
 	readErr := c.readLoop(cn)
 
 	c.mu.Lock()

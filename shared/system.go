@@ -19,6 +19,8 @@ func registerSystem(r *Registry) {
 	Register[Pong](r)
 	Register[Kicked](r)
 	Register[Reply](r)
+	Register[Refresh](r)
+	Register[Refreshed](r)
 }
 
 // Member is one user present in a room. A user with several connections is
@@ -54,6 +56,10 @@ type Welcome struct {
 	HeartbeatMS int64 `json:"heartbeat_ms"`
 	// Server names the server version.
 	Server string `json:"server,omitempty"`
+	// ExpiresMS is when the connection's token expires, in Unix
+	// milliseconds (the connection is then closed with 1008 unless a
+	// Refresh moved it); 0: never.
+	ExpiresMS int64 `json:"expires_ms,omitempty"`
 }
 
 // MessageType implements Message.
@@ -194,18 +200,19 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Stable error codes carried by Error.Code.
 const (
-	CodeMalformed   = "malformed"    // the frame is not a valid envelope
-	CodeUnknownType = "unknown_type" // no such message type
-	CodeBadData     = "bad_data"     // data does not fit the type
-	CodeNoHandler   = "no_handler"   // known type the server does not accept from clients
-	CodeNotJoined   = "not_joined"   // the room operation needs a join first
-	CodeForbidden   = "forbidden"    // not allowed for this user
-	CodeRateLimited = "rate_limited" // too many messages; slow down
-	CodeNotFound    = "not_found"    // no such connection, user or room
-	CodeInternal    = "internal"     // server-side failure; details are logged
-	CodeTimeout     = "timeout"      // client side: no reply in time
-	CodeClosed      = "closed"       // client side: the connection closed first
-	CodeRejected    = "rejected"     // the handler refused the request
+	CodeMalformed    = "malformed"    // the frame is not a valid envelope
+	CodeUnknownType  = "unknown_type" // no such message type
+	CodeBadData      = "bad_data"     // data does not fit the type
+	CodeNoHandler    = "no_handler"   // known type the server does not accept from clients
+	CodeNotJoined    = "not_joined"   // the room operation needs a join first
+	CodeForbidden    = "forbidden"    // not allowed for this user
+	CodeUnauthorized = "unauthorized" // the token is missing, invalid or expired
+	CodeRateLimited  = "rate_limited" // too many messages; slow down
+	CodeNotFound     = "not_found"    // no such connection, user or room
+	CodeInternal     = "internal"     // server-side failure; details are logged
+	CodeTimeout      = "timeout"      // client side: no reply in time
+	CodeClosed       = "closed"       // client side: the connection closed first
+	CodeRejected     = "rejected"     // the handler refused the request
 )
 
 // Ping is the client's application-level heartbeat. The server answers with
@@ -220,6 +227,36 @@ type Pong struct{}
 
 // MessageType implements Message.
 func (Pong) MessageType() string { return "pong" }
+
+// Refresh replaces the connection's token without reconnecting: the server
+// verifies Token as it verifies a handshake's, requires the same user, and
+// moves the connection's expiry to the new token's. It answers Refreshed,
+// or an error (unauthorized, forbidden) that leaves the old expiry.
+type Refresh struct {
+	// Token is the fresh token.
+	Token string `json:"token"`
+}
+
+// MessageType implements Message.
+func (Refresh) MessageType() string { return "refresh" }
+
+// Validate implements Validator.
+func (m Refresh) Validate() error {
+	if m.Token == "" {
+		return &FieldError{Field: "token", Problem: "is required"}
+	}
+	return nil
+}
+
+// Refreshed answers Refresh.
+type Refreshed struct {
+	// ExpiresMS is the connection's new expiry, in Unix milliseconds; 0:
+	// never.
+	ExpiresMS int64 `json:"expires_ms,omitempty"`
+}
+
+// MessageType implements Message.
+func (Refreshed) MessageType() string { return "refreshed" }
 
 // Kicked is sent just before the server closes a connection on purpose
 // (close code CloseKicked). Clients must not reconnect automatically.

@@ -39,7 +39,10 @@ type options struct {
 	sendQueue   int
 	compression bool
 
-	debugAddr string
+	debugAddr       string
+	httpReadTimeout time.Duration
+	httpIdleTimeout time.Duration
+	maxHTTPConnIP   int
 
 	apiKeys  []string
 	apiRate  float64
@@ -57,6 +60,7 @@ const serveUsage = `usage: tether [flags]            run the server
        tether token --user ID [--name NAME] [--ttl 24h]      print a connection token (needs -secret/TETHER_SECRET)
 
 Every flag has an environment variable fallback, shown in brackets.
+Durations need their unit: 500ms, 30s, 5m, 12h (a negative one: -ticker -1s).
 `
 
 // parseOptions reads the flags, falling back to the TETHER_* environment
@@ -86,7 +90,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	historyTTL := str("history-ttl", "TETHER_HISTORY_TTL", "2m", "how long room messages are kept for resume (a duration with its unit, e.g. 90s)")
 	logLevel := str("log-level", "TETHER_LOG_LEVEL", "info", "debug, info, warn or error")
 	fs.StringVar(&o.secret, "secret", env("TETHER_SECRET", ""), "token signing secret, at least 32 bytes; empty → one generated and kept in -data-dir (random per process without a data dir: tokens die with it) [TETHER_SECRET]")
-	tokenTTL := str("token-ttl", "TETHER_TOKEN_TTL", "12h", "lifetime of issued connection tokens; a connection is closed with 1008 when its token expires")
+	tokenTTL := str("token-ttl", "TETHER_TOKEN_TTL", "12h", "lifetime of issued connection tokens, at least 1m; clients refresh in-band before expiry, else the connection is closed with 1008")
 	guest := str("guest", "TETHER_GUEST", "", "allow guest login (true/false); default: on without -secret, off with one")
 	origins := str("origins", "TETHER_ORIGINS", "", "comma-separated origins allowed to open WebSockets, e.g. https://app.example; empty → same origin only")
 	proxies := str("trusted-proxies", "TETHER_TRUSTED_PROXIES", "", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client (for -max-conns-ip)")
@@ -96,6 +100,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	maxConnUser := str("max-conns-user", "TETHER_MAX_CONNS_USER", "16", "connections per user; negative → unlimited")
 	maxConnIP := str("max-conns-ip", "TETHER_MAX_CONNS_IP", "256", "connections per client IP; negative → unlimited")
 	sendQueue := str("send-queue", "TETHER_SEND_QUEUE", "256", "per-connection send queue; overflow → close 4002")
+	httpRead := str("http-read-timeout", "TETHER_HTTP_READ_TIMEOUT", "30s", "time to read a whole HTTP request other than a WebSocket upgrade, body included")
+	httpIdle := str("http-idle-timeout", "TETHER_HTTP_IDLE_TIMEOUT", "60s", "close keep-alive HTTP connections idle this long")
+	maxHTTPConnIP := str("max-http-conns-ip", "TETHER_MAX_HTTP_CONNS_IP", "64", "open HTTP connections (not WebSockets) per peer address, trusted proxies exempt; negative → unlimited")
 	compression := str("compression", "TETHER_COMPRESSION", "false", "negotiate permessage-deflate (decompressed size still bounded by -read-limit)")
 	apiKeys := str("api-keys", "TETHER_API_KEYS", "", "comma-separated HTTP API keys (16+ chars); empty → API open (local demo only)")
 	apiRate := str("api-rate", "TETHER_API_RATE", "50", "HTTP API requests per second per key")
@@ -115,7 +122,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	dur := func(name, s string, dst *time.Duration) {
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("-%s: %w", name, err))
+			errs = append(errs, fmt.Errorf("-%s %q: want a duration with its unit, e.g. 30s, 5m or 12h (%w)", name, s, err))
 		}
 		*dst = d
 	}
@@ -145,6 +152,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	dur("history-ttl", *historyTTL, &o.historyTTL)
 	dur("ticker", *ticker, &o.ticker)
 	dur("token-ttl", *tokenTTL, &o.tokenTTL)
+	dur("http-read-timeout", *httpRead, &o.httpReadTimeout)
+	dur("http-idle-timeout", *httpIdle, &o.httpIdleTimeout)
+	num("max-http-conns-ip", *maxHTTPConnIP, &o.maxHTTPConnIP)
 	num("history", *history, &o.history)
 	if o.history == 0 {
 		o.history = -1 // 0 means "none" here; server.Config's 0 means the default
@@ -188,6 +198,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		errs = append(errs, errors.New("-token-ttl must be at least 1m"))
 	case o.readLimit < 1024:
 		errs = append(errs, errors.New("-read-limit must be at least 1024 bytes"))
+	case o.httpReadTimeout <= 0 || o.httpIdleTimeout <= 0:
+		errs = append(errs, errors.New("-http-read-timeout and -http-idle-timeout must be positive"))
 	case o.sendQueue < 1:
 		errs = append(errs, errors.New("-send-queue must be at least 1"))
 	case o.secret != "" && len(o.secret) < 32:
