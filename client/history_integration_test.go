@@ -42,7 +42,9 @@ func newGateProxy(t *testing.T, backend string) *gateProxy {
 	return p
 }
 
-func (p *gateProxy) url(user string) string { return "ws://" + p.ln.Addr().String() + "/ws?user=" + user }
+func (p *gateProxy) url(user string) string {
+	return "ws://" + p.ln.Addr().String() + "/ws?user=" + user
+}
 
 func (p *gateProxy) accept() {
 	defer p.wg.Done()
