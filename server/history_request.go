@@ -67,3 +67,25 @@ func (s *Server) history(c *Conn, reqID uint64, req shared.History) {
 		s.onError(c, fmt.Errorf("history reply to %s: %w", c.id, err))
 	}
 }
+
+// HistoryMemory is what the in-memory broker's history holds
+// (Server.HistoryMemory).
+type HistoryMemory struct {
+	// Bytes is the history of all rooms, in bytes as Config.HistoryBytes
+	// counts them.
+	Bytes int64
+	// Budget is Config.HistoryMemory; 0: none.
+	Budget int64
+	// Trimmed counts the messages dropped to keep Bytes within Budget.
+	Trimmed uint64
+}
+
+// HistoryMemory reports the in-memory broker's history memory; ok is false
+// when the server uses another broker (Config.Broker).
+func (s *Server) HistoryMemory() (m HistoryMemory, ok bool) {
+	if s.mem == nil {
+		return HistoryMemory{}, false
+	}
+	bytes, trimmed := s.mem.historyBytes()
+	return HistoryMemory{Bytes: bytes, Budget: max(s.mem.budget, 0), Trimmed: trimmed}, true
+}
