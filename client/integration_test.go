@@ -329,7 +329,7 @@ func TestDiceRoll(t *testing.T) {
 func TestSlowConsumerResumes(t *testing.T) {
 	const total = 300
 	body := strings.Repeat("x", 32<<10) // big frames fill the socket buffers fast
-	s := startServer(t, server.Config{SendQueue: 8, HistorySize: 2 * total, MessageRate: -1})
+	s := startServer(t, server.Config{SendQueue: 8, HistorySize: 2 * total, HistoryBytes: 2 * total * int64(len(body)+1024), MessageRate: -1})
 	c := client.New(client.Options{URL: s.wsURL("slowpoke"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	release := make(chan struct{})
 	var mu sync.Mutex
