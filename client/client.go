@@ -61,6 +61,7 @@ type Client struct {
 	handlers  map[string][]handler
 	stateFns  []func(StateInfo)
 	joinedFns []func(shared.Joined)
+	gapFns    []func(Gap)
 }
 
 // New returns a client configured by opts. It does not connect: call Run.

@@ -339,7 +339,7 @@ func TestSlowConsumerResumes(t *testing.T) {
 	release := make(chan struct{})
 	obs := &slowObserver{release: release}
 	t.Cleanup(obs.SlowConsumer) // never leave the handler blocked
-	s := startServer(t, server.Config{SendQueue: 8, HistorySize: 2 * total, MessageRate: -1, Observer: obs})
+	s := startServer(t, server.Config{SendQueue: 8, HistorySize: 2 * total, HistoryBytes: 2 * total * int64(len(body)+1024), MessageRate: -1, Observer: obs})
 	c := client.New(client.Options{URL: s.wsURL("slowpoke"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	var mu sync.Mutex
 	var got []string

@@ -23,6 +23,10 @@ const (
 	DefaultHistorySize  = 1000
 	DefaultHistoryTTL   = 2 * time.Minute
 
+	DefaultHistoryBytes    = 1 << 20   // per room
+	DefaultHistoryMemory   = 256 << 20 // all rooms
+	DefaultMaxRoomsPerConn = 100
+
 	DefaultIdempotencyKeys = 1000
 	DefaultIdempotencyTTL  = 5 * time.Minute
 
@@ -92,6 +96,23 @@ type Config struct {
 	// HistoryTTL is how long a room message is kept for replay; 0 → 2m,
 	// negative → until pushed out by HistorySize.
 	HistoryTTL time.Duration
+	// HistoryBytes bounds each room's history in bytes (the messages'
+	// encoded envelopes plus about 100 bytes of bookkeeping each): the oldest
+	// messages go first; 0 → 1 MiB, negative → no byte bound. It applies to
+	// the in-memory broker.
+	HistoryBytes int64
+	// HistoryMemory is the in-memory broker's budget for the history of all
+	// rooms, counted as HistoryBytes is. When a publication takes the total
+	// over it, the whole history of the rooms that have gone longest without
+	// a message is dropped, oldest first, until the total is at most 90% of
+	// it (never the room just published to); their members then resume with
+	// recovered false. 0 → 256 MiB, negative → no budget. A cluster broker
+	// has its own bound (natsbroker.Config.MaxBytes).
+	HistoryMemory int64
+	// MaxRoomsPerConn bounds the rooms one connection may have joined at
+	// once; a join over it is refused with code too_many_rooms. 0 → 100,
+	// negative → unlimited.
+	MaxRoomsPerConn int
 	// IdempotencyKeys is how many keyed requests (docs/protocol.md §3) the
 	// server remembers per user, so that a request sent again with the same
 	// key is answered without running twice; 0 → 1000, negative → keys are
@@ -223,6 +244,15 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.HistoryTTL == 0 {
 		cfg.HistoryTTL = DefaultHistoryTTL
+	}
+	if cfg.HistoryBytes == 0 {
+		cfg.HistoryBytes = DefaultHistoryBytes
+	}
+	if cfg.HistoryMemory == 0 {
+		cfg.HistoryMemory = DefaultHistoryMemory
+	}
+	if cfg.MaxRoomsPerConn == 0 {
+		cfg.MaxRoomsPerConn = DefaultMaxRoomsPerConn
 	}
 	if cfg.IdempotencyKeys == 0 {
 		cfg.IdempotencyKeys = DefaultIdempotencyKeys

@@ -20,7 +20,8 @@ type handlerFunc func(ctx context.Context, c *Conn, m shared.Message) (shared.Me
 func isSystemType(typ string) bool {
 	switch typ {
 	case shared.TypeOf[shared.Hello](), shared.TypeOf[shared.Join](), shared.TypeOf[shared.Leave](),
-		shared.TypeOf[shared.PresenceList](), shared.TypeOf[shared.Ping](), shared.TypeOf[shared.Refresh]():
+		shared.TypeOf[shared.PresenceList](), shared.TypeOf[shared.Ping](), shared.TypeOf[shared.Refresh](),
+		shared.TypeOf[shared.History]():
 		return true
 	}
 	return false
@@ -197,6 +198,8 @@ func (s *Server) dispatch(c *Conn, env shared.Envelope, m shared.Message) {
 		s.leave(c, env.ID, m)
 	case shared.PresenceList:
 		_ = c.sendEnv(shared.Envelope{ID: env.ID}, shared.PresenceList{Room: m.Room, Members: s.Presence(m.Room)})
+	case shared.History:
+		s.history(c, env.ID, m)
 	case shared.Ping:
 		s.onPing(c)
 		_ = c.sendEnv(shared.Envelope{ID: env.ID}, shared.Pong{})

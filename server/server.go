@@ -117,6 +117,7 @@ func New(cfg Config) *Server {
 	s.broker = cfg.Broker
 	if s.broker == nil {
 		s.mem = newMemoryBroker(cfg.HistorySize, max(cfg.HistoryTTL, 0), func() time.Time { return s.now() })
+		s.mem.setMemory(cfg.HistoryBytes, cfg.HistoryMemory)
 		s.broker = s.mem
 	}
 	s.broker.Register(nodeHandler{s})

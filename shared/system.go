@@ -1,5 +1,10 @@
 package shared
 
+import (
+	"encoding/json"
+	"fmt"
+)
+
 // System message types. Their wire names have no dot, except the presence
 // family; application types should use a dotted "area.name" form.
 
@@ -21,6 +26,7 @@ func registerSystem(r *Registry) {
 	Register[Reply](r)
 	Register[Refresh](r)
 	Register[Refreshed](r)
+	Register[History](r)
 }
 
 // Member is one user present in a room. A user with several connections is
@@ -312,3 +318,57 @@ const (
 	CloseSlowConsumer    = 4002 // send queue overflowed; reconnect and resume
 	CloseHeartbeat       = 4003 // no pong within the heartbeat timeout
 )
+
+// --- History paging (docs/protocol.md §4 "history") ---
+
+// History limits: a history request without a limit gets
+// DefaultHistoryLimit messages, and may ask for at most MaxHistoryLimit.
+const (
+	DefaultHistoryLimit = 50
+	MaxHistoryLimit     = 100
+)
+
+// CodeTooManyRooms refuses a join over the connection's room limit.
+const CodeTooManyRooms = "too_many_rooms"
+
+// History asks for (client → server: Room, Before, Limit, Epoch) or carries
+// (server → client: Room, Epoch, Seq, Publications, More, Dropped) a page of
+// a joined room's kept messages: the newest Limit with a seq below Before.
+type History struct {
+	// Room is the room; the requesting connection must have joined it.
+	Room string `json:"room"`
+	// Before asks for messages with a seq below it; 0 means the newest.
+	Before uint64 `json:"before,omitempty"`
+	// Limit is how many messages to return at most; 0 means
+	// DefaultHistoryLimit, and it may not exceed MaxHistoryLimit.
+	Limit int `json:"limit,omitempty"`
+	// Epoch is, in a request, the epoch that Before belongs to (optional);
+	// in a reply, the room's epoch.
+	Epoch string `json:"epoch,omitempty"`
+	// Seq is the room's head (its last seq) at the read.
+	Seq uint64 `json:"seq,omitempty"`
+	// Publications are the messages, oldest first, each the envelope it was
+	// published as (with room and seq), with consecutive seqs.
+	Publications []json.RawMessage `json:"publications,omitempty"`
+	// More is set when the room keeps messages older than the first one
+	// here: ask again with Before set to its seq.
+	More bool `json:"more,omitempty"`
+	// Dropped is set when More is not and messages of this epoch older than
+	// the first one here (or than Before when there is none) existed but are
+	// no longer kept, or when the request's Epoch is not the room's.
+	Dropped bool `json:"dropped,omitempty"`
+}
+
+// MessageType implements Message.
+func (History) MessageType() string { return "history" }
+
+// Validate implements Validator.
+func (h History) Validate() error {
+	if err := ValidRoom(h.Room); err != nil {
+		return err
+	}
+	if h.Limit < 0 || h.Limit > MaxHistoryLimit {
+		return &FieldError{Field: "limit", Problem: fmt.Sprintf("must be between 1 and %d (0 or omitted: %d)", MaxHistoryLimit, DefaultHistoryLimit)}
+	}
+	return nil
+}

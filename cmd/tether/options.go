@@ -23,6 +23,9 @@ type options struct {
 	heartbeatTimeout time.Duration
 	history          int
 	historyTTL       time.Duration
+	historyBytes     int64 // per room; -1: no byte bound
+	historyMemory    int64 // all rooms; -1: no budget
+	maxRoomsConn     int   // -1: unlimited
 	logLevel         slog.Level
 
 	secret      string
@@ -88,6 +91,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	heartbeatTimeout := str("heartbeat-timeout", "TETHER_HEARTBEAT_TIMEOUT", "0", "close a connection silent this long; 0 → 2*heartbeat+5s")
 	history := str("history", "TETHER_HISTORY", "1000", "messages kept per room for resume; 0 → none")
 	historyTTL := str("history-ttl", "TETHER_HISTORY_TTL", "2m", "how long room messages are kept for resume (a duration with its unit, e.g. 90s)")
+	historyBytes := str("history-bytes", "TETHER_HISTORY_BYTES", "1MiB", "history bytes kept per room (with a unit: B, KiB, MiB, GiB); the oldest messages go first; 0 → no byte bound")
+	historyMemory := str("history-memory", "TETHER_HISTORY_MEMORY", "256MiB", "history bytes of all rooms together; over it the rooms idle longest lose their history first (docs/protocol.md §7); in cluster mode the NATS stream's byte limit; 0 → no budget")
+	maxRoomsConn := str("max-rooms-conn", "TETHER_MAX_ROOMS_CONN", "100", "rooms one connection may have joined at once (over → error too_many_rooms); 0 → unlimited")
 	logLevel := str("log-level", "TETHER_LOG_LEVEL", "info", "debug, info, warn or error")
 	fs.StringVar(&o.secret, "secret", env("TETHER_SECRET", ""), "token signing secret, at least 32 bytes; empty → one generated and kept in -data-dir (random per process without a data dir: tokens die with it) [TETHER_SECRET]")
 	tokenTTL := str("token-ttl", "TETHER_TOKEN_TTL", "12h", "lifetime of issued connection tokens, at least 1m; clients refresh in-band before expiry, else the connection is closed with 1008")
@@ -158,6 +164,22 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	num("history", *history, &o.history)
 	if o.history == 0 {
 		o.history = -1 // 0 means "none" here; server.Config's 0 means the default
+	}
+	size := func(name, s string, dst *int64) {
+		n, err := parseSize(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("-%s: %w", name, err))
+		}
+		if n == 0 {
+			n = -1 // 0 means "no bound" here; server.Config's 0 means the default
+		}
+		*dst = n
+	}
+	size("history-bytes", *historyBytes, &o.historyBytes)
+	size("history-memory", *historyMemory, &o.historyMemory)
+	num("max-rooms-conn", *maxRoomsConn, &o.maxRoomsConn)
+	if o.maxRoomsConn <= 0 {
+		o.maxRoomsConn = -1
 	}
 	var rl int
 	num("read-limit", *readLimit, &rl)
@@ -232,4 +254,25 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// parseSize reads a byte size: a non-negative integer with an optional unit
+// B, KiB, MiB or GiB ("1MiB", "65536").
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size like 1MiB, 512KiB or 65536", s)
+	}
+	return n * mult, nil
 }
