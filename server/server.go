@@ -42,6 +42,7 @@ type Server struct {
 	rooms  roomTable
 	broker Broker
 	mem    *memoryBroker // the broker when it is the default; nil in a cluster
+	bans   banTable      // users whose handshakes are refused (ban.go)
 
 	handlersMu sync.RWMutex
 	handlers   map[string]handlerFunc
@@ -151,6 +152,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.checkOrigin(r) {
 		refuse("forbidden_origin", http.StatusForbidden, shared.CodeForbidden,
 			fmt.Sprintf("origin %q is not allowed", r.Header.Get("Origin")))
+		return
+	}
+	if s.refuseBanned(w, id.User, refuse) {
 		return
 	}
 	ip := s.cfg.ClientIP(r)

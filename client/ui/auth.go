@@ -66,6 +66,7 @@ func (s *Session) SignIn(ctx context.Context, nick string, page *url.URL, resume
 	switch {
 	case errors.Is(err, errNoAuth):
 		s.Login(nick, socketURL(page, userID(nick), nick))
+		sess.User = userID(nick)
 	case err != nil:
 		s.mu.Lock()
 		s.signingIn, s.problem = false, err.Error()
@@ -78,15 +79,21 @@ func (s *Session) SignIn(ctx context.Context, nick string, page *url.URL, resume
 		}
 		s.login(orDefault(sess.Name, nick), base, sess.Expires)
 	}
+	if !resume { // a sign-in of the user's own: the other tabs follow
+		s.tellTabs(tabEvent{Kind: tabSignedIn, Nick: nick, User: sess.User})
+	}
 	return ""
 }
 
-// SignOut forgets the login cookie and disconnects.
+// SignOut forgets the login cookie and disconnects, in every tab of the
+// app in this browser.
 func (s *Session) SignOut() {
 	s.mu.Lock()
 	cookie := !s.expires.IsZero()
+	user := s.user
 	s.mu.Unlock()
 	s.Logout()
+	s.tellTabs(tabEvent{Kind: tabSignedOut, User: user})
 	if cookie {
 		go s.call(context.Background(), "POST", pathLogout, nil)
 	}
@@ -185,8 +192,27 @@ func (s *Session) probe(ctx context.Context, cl *client.Client, nick string) {
 		s.mu.Unlock()
 	}()
 	r := s.call(ctx, "GET", pathMe, nil)
+	if r.Err == nil && r.Status == 200 {
+		// The cookie is fine: is the user banned? Then stop trying.
+		s.mu.Lock()
+		wsURL := s.wsURL
+		s.mu.Unlock()
+		if why := s.banCheck(ctx, wsURL); why != "" {
+			s.mu.Lock()
+			mine := s.cl == cl
+			if mine {
+				s.banned = why
+			}
+			s.mu.Unlock()
+			if mine {
+				_ = cl.Close()
+			}
+			s.status.changed()
+		}
+		return
+	}
 	if r.Err != nil || r.Status != 401 {
-		return // the server is down, or the cookie is fine
+		return // the server is down
 	}
 	if _, err := s.renewToken(ctx, nick); err == nil {
 		cl.Reconnect()

@@ -197,6 +197,8 @@ func TestCommandErrors(t *testing.T) {
 		{"push", []string{"--all"}, "--type is required"},
 		{"push", []string{"--all", "--type", "notification", "--data", "{"}, "not valid JSON"},
 		{"kick", nil, "--user is required"},
+		{"kick", []string{"--user", "a", "--ban", "-1m"}, "--ban must not be negative"},
+		{"kick", []string{"--user", "a", "--ban", "soon"}, "invalid value"},
 		{"presence", nil, "--room is required"},
 		{"stats", []string{"extra"}, "unexpected arguments"},
 	}

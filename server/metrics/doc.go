@@ -20,7 +20,7 @@
 //
 // The metrics:
 //
-//	tether_handshakes_total{outcome}            ok, unauthorized, forbidden_origin, too_many, failed, other
+//	tether_handshakes_total{outcome}            ok, unauthorized, forbidden_origin, banned, too_many, failed, other
 //	tether_handshake_duration_seconds           histogram, 100µs … 5s
 //	tether_connections_closed_total{code}       "1000" … "1015", "4000" … "4003", other
 //	tether_messages_in_total{type}              registered type, unknown, malformed
