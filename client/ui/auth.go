@@ -38,6 +38,7 @@ type authSession struct {
 	User    string    `json:"user"`
 	Name    string    `json:"name"`
 	Expires time.Time `json:"expires"`
+	Token   string    `json:"token"`
 }
 
 // errNoAuth means the server has no login endpoints.
@@ -119,25 +120,28 @@ func (s *Session) authCall(ctx context.Context, method, path string, body any) (
 // renewToken gets a fresh cookie: a refresh of the current one or, when
 // that is refused (expired, or the server's secret changed), a new guest
 // login under the same nickname.
-func (s *Session) renewToken(ctx context.Context, nick string) (time.Time, error) {
+func (s *Session) renewToken(ctx context.Context, nick string) (authSession, error) {
 	sess, err := s.authCall(ctx, "POST", pathRefresh, nil)
 	if err != nil {
 		sess, err = s.authCall(ctx, "POST", pathGuest, map[string]string{"name": nick})
 	}
 	if err != nil {
-		return time.Time{}, err
+		return authSession{}, err
 	}
 	s.mu.Lock()
 	if s.ctx == ctx {
 		s.expires = sess.Expires
 	}
 	s.mu.Unlock()
-	return sess.Expires, nil
+	return sess, nil
 }
 
 // keepToken refreshes the login cookie shortly before it expires, until ctx
-// (the login's) is done. The open connection is closed by the server at the
-// old expiry (1008) and reconnects at once with the new cookie.
+// (the login's) is done, and hands the fresh token to the open connection
+// in-band (client.Refresh), so that it is not closed at the old expiry. When
+// that fails (e.g. the refresh became a new guest login, another user) the
+// server closes the connection at the old expiry (1008) and it reconnects at
+// once with the new cookie.
 func (s *Session) keepToken(ctx context.Context, nick string, expires time.Time) {
 	for {
 		t := time.NewTimer(refreshDelay(expires, time.Now()))
@@ -147,7 +151,7 @@ func (s *Session) keepToken(ctx context.Context, nick string, expires time.Time)
 			return
 		case <-t.C:
 		}
-		exp, err := s.renewToken(ctx, nick)
+		sess, err := s.renewToken(ctx, nick)
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -155,7 +159,15 @@ func (s *Session) keepToken(ctx context.Context, nick string, expires time.Time)
 			s.log.Warn("tether ui: could not refresh the login", "err", err)
 			expires = time.Now().Add(refreshMargin + 30*time.Second) // try again in 30 s
 		default:
-			expires = exp
+			expires = sess.Expires
+			s.mu.Lock()
+			cl := s.cl
+			s.mu.Unlock()
+			if cl != nil && sess.Token != "" {
+				if _, err := cl.Refresh(ctx, sess.Token); err != nil {
+					s.log.Debug("tether ui: in-band token refresh refused; reconnecting at expiry instead", "err", err)
+				}
+			}
 		}
 	}
 }

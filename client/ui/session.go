@@ -255,6 +255,7 @@ func (s *Session) wire(cl *client.Client) {
 	}
 	cl.OnState(only(mine, func(st client.StateInfo) { s.onState(cl, st) }))
 	cl.OnJoined(only(mine, s.onJoined))
+	cl.OnGap(only(mine, func(g client.Gap) { s.onGap(cl, g) }))
 	client.OnMeta(cl, onlyMeta(mine, s.onChat))
 	client.OnMeta(cl, onlyMeta(mine, s.onDice))
 	client.On(cl, only(mine, func(m shared.PresenceJoin) { s.rooms.onPresence(m.Room, m.Member, true) }))

@@ -40,8 +40,8 @@ const (
 type load struct {
 	o      options
 	bases  []*url.URL // client i connects to bases[i % len(bases)]
-	id     string // the run's id, in user ids and stamps
-	marker []byte // precedes the send time in every text of this run
+	id     string     // the run's id, in user ids and stamps
+	marker []byte     // precedes the send time in every text of this run
 }
 
 func newLoad(o options, id string) (*load, error) {
@@ -199,7 +199,11 @@ func (l *load) dial(ctx context.Context, i int) (*member, error) {
 		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: l.o.sources[i%len(l.o.sources)]}}
 		d.NetDialContext = nd.DialContext
 	}
-	ws, resp, err := d.DialContext(ctx, clientURL(l.bases[i%len(l.bases)], l.id, i), nil)
+	var h http.Header
+	if l.o.token != "" {
+		h = http.Header{"Authorization": {"Bearer " + l.o.token}}
+	}
+	ws, resp, err := d.DialContext(ctx, clientURL(l.bases[i%len(l.bases)], l.id, i), h)
 	if err != nil {
 		return nil, handshakeError(resp, err)
 	}

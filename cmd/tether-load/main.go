@@ -81,6 +81,7 @@ type options struct {
 	dialers  int           // handshakes under way at once
 	sources  []net.IP      // local addresses to connect from, in turn; none: the system's choice
 	pubs     int           // members of each room that send; 0: every member
+	token    string        // bearer token for every handshake; "": none
 }
 
 // defaultMessageRate is the server's default per-connection message rate
@@ -98,6 +99,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.rate, "rate", 100, "chat.send messages per second, all clients together")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send; also the longest the connecting may take")
 	fs.IntVar(&o.size, "size", 100, fmt.Sprintf("bytes of chat text per message (%d to %d)", minSize, shared.MaxTextLen))
+	fs.StringVar(&o.token, "token", "", "token sent as Authorization: Bearer on every handshake, for a server that requires one (cmd/tether: POST /auth/guest returns one; all clients are then one user, so start it with -max-conns-user -1)")
 	fs.IntVar(&o.pubs, "publishers", 0, "members of each room that send, in turn (0: every member); e.g. 1 for one publisher per room")
 	fs.IntVar(&o.dialers, "dialers", 32, "WebSocket handshakes under way at once")
 	sources := fs.String("source", "", "comma-separated local IP addresses to connect from, in turn, e.g. 127.0.0.1,127.0.0.2 (default: the system's choice)")

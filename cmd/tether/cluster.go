@@ -138,6 +138,7 @@ func startCluster(ctx context.Context, o options, log *slog.Logger) (*cluster, e
 	defer cancel()
 	c.broker, err = natsbroker.New(cctx, natsbroker.Config{
 		Conn: nc, Node: o.node, HistorySize: o.history, HistoryTTL: o.historyTTL, Logger: log,
+		MaxBytes: max(o.historyMemory, 0), // -history-memory bounds the stream (0: natsbroker's default)
 	})
 	if err != nil {
 		c.close()

@@ -92,24 +92,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	srv := server.New(server.Config{
-		Broker:           cl.serverBroker(),
-		Registry:         types,
-		Logger:           log,
-		Observer:         met,
-		Authenticate:     a.Authenticate,
-		AllowedOrigins:   o.origins,
-		ClientIP:         o.proxies.clientIP,
-		Heartbeat:        o.heartbeat,
-		HeartbeatTimeout: o.heartbeatTimeout,
-		HistorySize:      o.history,
-		HistoryTTL:       o.historyTTL,
-		ReadLimit:        o.readLimit,
-		MessageRate:      o.msgLimit(),
-		MessageBurst:     o.msgBurst,
-		MaxConnsPerUser:  o.maxConnUser,
-		MaxConnsPerIP:    o.maxConnIP,
-		SendQueue:        o.sendQueue,
-		Compression:      o.compression,
+		Broker:            cl.serverBroker(),
+		Registry:          types,
+		Logger:            log,
+		Observer:          met,
+		Authenticate:      a.Authenticate,
+		VerifyToken:       a.Verify,
+		AllowedOrigins:    o.origins,
+		ClientIP:          o.proxies.clientIP,
+		Heartbeat:         o.heartbeat,
+		HeartbeatTimeout:  o.heartbeatTimeout,
+		HistorySize:       o.history,
+		HistoryTTL:        o.historyTTL,
+		HistoryBytes:      o.historyBytes,
+		HistoryMemory:     o.historyMemory,
+		MaxRoomsPerConn:   o.maxRoomsConn,
+		ReadLimit:         o.readLimit,
+		MessageRate:       o.msgLimit(),
+		MessageBurst:      o.msgBurst,
+		MaxConnsPerUser:   o.maxConnUser,
+		MaxConnsPerIP:     o.maxConnIP,
+		SendQueue:         o.sendQueue,
+		Compression:       o.compression,
+		HTTPReadTimeout:   o.httpReadTimeout,
+		HTTPIdleTimeout:   o.httpIdleTimeout,
+		MaxHTTPConnsPerIP: o.maxHTTPConnIP,
+		TrustedPeer:       o.proxies.trustsHost,
 	})
 	// From here on srv runs a goroutine: every error path shuts it down.
 	demoCtx, stopDemo := context.WithCancel(ctx)
@@ -171,15 +179,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer cancel()
 	stopDemo()
 	<-demoDone
+	// WebSockets first, with the listener still open: a handshake during
+	// the drain gets the documented 503 "closed" (docs/protocol.md §1), not
+	// "connection refused".
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("websocket shutdown", "err", err)
+	}
 	if err := hs.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
 	}
 	if debug != nil {
 		_ = debug.Close() // a profile in progress is cut short
 		<-debugDone
-	}
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("websocket shutdown", "err", err)
 	}
 	cl.close()
 	if serveErr == nil {

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -346,6 +347,29 @@ func (p *page) text(sel string) string {
 		p.t.Fatalf("%s: text of %s: %v", p.name, sel, err)
 	}
 	return s
+}
+
+// TestE2EFirstPaint measures, in five fresh Chromium processes (empty HTTP
+// and compiled-wasm caches), the time from navigation to the status pill
+// saying "connected" after a login, and logs each and the median. It asserts
+// nothing about the figures: they depend on the machine.
+func TestE2EFirstPaint(t *testing.T) {
+	srv := startTether(t)
+	const loads = 5
+	var took []time.Duration
+	for i := range loads {
+		t.Run(fmt.Sprint("load", i+1), func(t *testing.T) {
+			p := newPage(t, newBrowser(t), fmt.Sprint("cold", i+1))
+			d := p.login(srv.URL(), fmt.Sprint("Cold", i+1))
+			t.Logf("cold load %d: navigation to connected in %v", i+1, d.Round(time.Millisecond))
+			took = append(took, d)
+		})
+	}
+	if len(took) == loads {
+		slices.Sort(took)
+		t.Logf("cold page load to connected: median of %d %v (min %v, max %v)", loads,
+			took[loads/2].Round(time.Millisecond), took[0].Round(time.Millisecond), took[loads-1].Round(time.Millisecond))
+	}
 }
 
 // screenshot saves what the page's viewport shows now as
