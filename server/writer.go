@@ -40,11 +40,21 @@ const (
 // signal.
 func (c *Conn) writeLoop() {
 	defer close(c.writerDone)
+	// The timer's function reaches c through due, which is cleared when the
+	// writer stops: a stopped timer can stay in the runtime's timer heap
+	// until it would have fired, and must not keep the connection alive.
+	var due atomic.Pointer[Conn]
+	due.Store(c)
 	heartbeat := time.AfterFunc(c.srv.cfg.Heartbeat, func() {
-		c.pingDue.Store(true)
-		c.signal()
+		if c := due.Load(); c != nil {
+			c.pingDue.Store(true)
+			c.signal()
+		}
 	})
-	defer heartbeat.Stop()
+	defer func() {
+		heartbeat.Stop()
+		due.Store(nil)
+	}()
 	for {
 		// A close request goes before whatever is queued: a slow consumer
 		// must not be fed its backlog first.
