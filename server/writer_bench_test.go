@@ -59,7 +59,7 @@ type fanOut struct {
 	outOfOrder atomic.Int64 // frames whose id was not the previous + 1
 }
 
-func newFanOut(tb testing.TB, subscribers, sendQueue int, checkOrder bool) *fanOut {
+func newFanOut(tb testing.TB, subscribers, sendQueue int, checkOrder bool, obs Observer) *fanOut {
 	tb.Helper()
 	f := &fanOut{done: make(chan struct{}, 1), checkOrder: checkOrder}
 	var mu sync.Mutex
@@ -70,6 +70,7 @@ func newFanOut(tb testing.TB, subscribers, sendQueue int, checkOrder bool) *fanO
 		MaxConnsPerUser: -1,
 		MaxConnsPerIP:   -1,
 		MessageRate:     -1,
+		Observer:        obs,
 		OnConnect: func(_ context.Context, c *Conn) error {
 			mu.Lock()
 			f.conns = append(f.conns, c)
@@ -176,7 +177,7 @@ func BenchmarkWriter(b *testing.B) {
 	}
 	for _, burst := range []int{1, 16, 128} {
 		b.Run(fmt.Sprintf("burst=%d", burst), func(b *testing.B) {
-			f := newFanOut(b, subscribers, 1024, false)
+			f := newFanOut(b, subscribers, 1024, false, nil)
 			defer f.close(b)
 			frames := make([]*outFrame, burst)
 			for i := range frames {
@@ -204,7 +205,8 @@ func BenchmarkWriter(b *testing.B) {
 // TestWriterCoalesces checks that a backlog goes out in fewer socket writes
 // than frames, in order, and is counted in Stats.
 func TestWriterCoalesces(t *testing.T) {
-	f := newFanOut(t, 1, 1024, true)
+	obs := &batchCounter{}
+	f := newFanOut(t, 1, 1024, true, obs)
 	defer f.close(t)
 	c := f.conns[0]
 	const n = 200
@@ -251,4 +253,32 @@ func TestWriterCoalesces(t *testing.T) {
 	if got := f.srv.Stats().MessagesOut - out0; got != n {
 		t.Errorf("Stats.MessagesOut grew by %d, want %d", got, n)
 	}
+	pongs, calls := obs.pongs()
+	t.Logf("BatchObserver: %d pong frames in %d MessagesOut calls", pongs, calls)
+	if pongs != n || calls >= n/10 {
+		t.Errorf("BatchObserver saw %d pong frames in %d calls, want all %d in a few", pongs, calls, n)
+	}
+}
+
+// batchCounter is a BatchObserver counting the pong frames and calls.
+type batchCounter struct {
+	nopObserver
+	mu            sync.Mutex
+	frames, calls int
+}
+
+func (o *batchCounter) MessagesOut(typ string, frames, _ int) {
+	if typ != "pong" {
+		return
+	}
+	o.mu.Lock()
+	o.frames += frames
+	o.calls++
+	o.mu.Unlock()
+}
+
+func (o *batchCounter) pongs() (frames, calls int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.frames, o.calls
 }
