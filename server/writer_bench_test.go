@@ -282,3 +282,83 @@ func (o *batchCounter) pongs() (frames, calls int) {
 	defer o.mu.Unlock()
 	return o.frames, o.calls
 }
+
+// TestIdleWriterParks: a connection with nothing to write for a heartbeat
+// interval has no writer goroutine, yet keeps getting pings, and a message
+// queued later still arrives.
+func TestIdleWriterParks(t *testing.T) {
+	var conn atomic.Pointer[Conn]
+	srv := New(Config{
+		Logger:    slog.New(slog.DiscardHandler),
+		Heartbeat: 50 * time.Millisecond,
+		OnConnect: func(_ context.Context, c *Conn) error { conn.Store(c); return nil },
+	})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	}()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http")+"/ws?user=idle", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	var pings atomic.Int64
+	ws.SetPingHandler(func(string) error { pings.Add(1); return nil })
+	frames := make(chan []byte, 8)
+	go func() {
+		defer close(frames)
+		for {
+			_, b, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			frames <- b
+		}
+	}()
+	next := func(what string) []byte {
+		t.Helper()
+		select {
+		case b, ok := <-frames:
+			if !ok {
+				t.Fatalf("connection closed while waiting for %s", what)
+			}
+			return b
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no %s within 5s", what)
+		}
+		return nil
+	}
+	next("welcome")
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s", what)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	wait("the connection is registered", func() bool { return conn.Load() != nil })
+	c := conn.Load()
+	running := func() bool {
+		c.qmu.Lock()
+		defer c.qmu.Unlock()
+		return c.writerRuns
+	}
+	wait("the idle connection's writer parked", func() bool { return !running() })
+	p0 := pings.Load()
+	wait("two more pings reach the parked connection", func() bool { return pings.Load() >= p0+2 })
+	if err := c.Send(shared.Pong{}); err != nil {
+		t.Fatalf("Send after parking: %v", err)
+	}
+	if b := next("the message sent after parking"); !strings.Contains(string(b), `"pong"`) {
+		t.Errorf("got %s, want the pong sent after the writer parked", b)
+	}
+	t.Logf("%d pings; writer running after the send: %v", pings.Load(), running())
+}
