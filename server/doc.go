@@ -16,13 +16,17 @@
 //	...
 //	srv.Shutdown(ctx)
 //
-// Concurrency model. Every connection has exactly two goroutines: a reader,
-// which decodes frames and runs handlers in order, and a writer, which owns
-// every write to the socket and sends the heartbeat pings. Everything else
-// (handlers of other connections, Publish, Broadcast, Kick) hands frames to
-// the writer through a bounded queue and never blocks: a connection whose
-// queue overflows is closed with code 4002 (slow consumer). Messages for
-// several connections are framed once, as a websocket.PreparedMessage.
+// Concurrency model. Every connection has a reader goroutine, which decodes
+// frames and runs handlers in order, and a writer goroutine, which owns every
+// data write to the socket and sends the heartbeat pings; the writer runs
+// while there is something to write (an idle connection's returns after a
+// heartbeat interval and is started again by the next message or ping).
+// Everything else (handlers of other connections, Publish, Broadcast, Kick)
+// hands frames to the writer through a bounded queue and never blocks: a
+// connection whose queue overflows is closed with code 4002 (slow consumer).
+// Messages for several connections are framed once, as a
+// websocket.PreparedMessage, and the writer sends everything queued when it
+// wakes in one socket write, still one message per WebSocket frame.
 //
 // Hardening. Before the upgrade a handshake is authenticated (an expired
 // Identity is refused), its Origin checked and its user's and IP's connection
