@@ -430,10 +430,16 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 	return server.PublishResult{}, fmt.Errorf("publish to %q: gave up after %d tries: too much contention", room, publishTries)
 }
 
+// maxHeads bounds the head cache: past it, it starts again empty.
+const maxHeads = 10000
+
 // noteHead records h as the room's head when it is newer than the one known.
 func (b *Broker) noteHead(room string, h head) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if len(b.heads) >= maxHeads {
+		clear(b.heads)
+	}
 	if old, ok := b.heads[room]; !ok || h.sseq > old.sseq {
 		b.heads[room] = h
 	}
