@@ -207,6 +207,16 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("natsbroker: subscribe %s: %w", querySubj, err)
 	}
 	b.nc.SetReconnectHandler(func(*nats.Conn) { b.wakeCheck() })
+	prevErr := b.nc.ErrorHandler()
+	b.nc.SetErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+		if errors.Is(err, nats.ErrSlowConsumer) {
+			b.log.Warn("NATS slow consumer: messages dropped, checking every room", "err", err)
+			b.wakeCheck()
+		}
+		if prevErr != nil {
+			prevErr(nc, sub, err)
+		}
+	})
 	b.wg.Add(1)
 	go b.checkLoop()
 	return b, nil
@@ -425,6 +435,11 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 		}
 		b.noteHead(room, head{epoch: h.epoch, seq: seq, sseq: ack.Sequence})
 		b.stats.published.Add(1)
+		b.mu.Lock()
+		if f := b.feeds[room]; f != nil {
+			f.active.Store(true) // its republished copy is checked for
+		}
+		b.mu.Unlock()
 		return server.PublishResult{Position: server.Position{Epoch: h.epoch, Seq: seq}}, nil
 	}
 	return server.PublishResult{}, fmt.Errorf("publish to %q: gave up after %d tries: too much contention", room, publishTries)
@@ -613,18 +628,28 @@ func (b *Broker) wakeCheck() {
 	}
 }
 
-// checkLoop compares, now and then and after each reconnect, each
-// subscribed room's feed with the stream's head, and fills a lost tail.
+// fullCheckEvery is how many position checks go by between two that look at
+// every subscribed room, not only the active ones.
+const fullCheckEvery = 15
+
+// checkLoop compares each subscribed room's feed with the stream's head and
+// fills a lost tail: every CheckInterval the rooms that had traffic since
+// their last check (a lost tail is the end of some traffic), every
+// fullCheckEvery intervals and after each NATS reconnect or slow-consumer
+// error all of them. The checks are bounded by the active rooms, not by
+// every room ever joined.
 func (b *Broker) checkLoop() {
 	defer b.wg.Done()
 	t := time.NewTicker(b.cfg.CheckInterval)
 	defer t.Stop()
-	for {
+	for n := 1; ; n++ {
+		all := n%fullCheckEvery == 0
 		select {
 		case <-b.ctx.Done():
 			return
 		case <-t.C:
 		case <-b.checkNow:
+			all = true
 		}
 		b.mu.Lock()
 		feeds := make([]*feed, 0, len(b.feeds))
@@ -633,7 +658,9 @@ func (b *Broker) checkLoop() {
 		}
 		b.mu.Unlock()
 		for _, f := range feeds {
-			f.check(b.ctx)
+			if all || f.active.Swap(false) {
+				f.check(b.ctx)
+			}
 		}
 	}
 }
