@@ -265,7 +265,7 @@ func (s *Server) leave(c *Conn, reqID uint64, l shared.Leave) {
 	if r := s.rooms.get(l.Room); r != nil {
 		s.removeMember(r, c)
 	}
-	_ = c.sendEnv(shared.Envelope{ID: reqID}, shared.Left{Room: l.Room})
+	_ = c.sendEnv(shared.Envelope{ID: reqID}, shared.Left(l))
 }
 
 // leaveAll removes a closed connection from its rooms.
