@@ -206,7 +206,10 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		cancel()
 		return nil, fmt.Errorf("natsbroker: subscribe %s: %w", querySubj, err)
 	}
-	b.nc.SetReconnectHandler(func(*nats.Conn) { b.wakeCheck() })
+	b.nc.SetReconnectHandler(func(*nats.Conn) {
+		b.pres.rewatch()
+		b.wakeCheck()
+	})
 	prevErr := b.nc.ErrorHandler()
 	b.nc.SetErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
 		if errors.Is(err, nats.ErrSlowConsumer) {
