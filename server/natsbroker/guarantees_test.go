@@ -214,3 +214,53 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		<-tick.C
 	}
 }
+
+// TestFirstPublishesRace: three nodes publish the first messages of fresh
+// rooms at the same moment, with members already joined on every node: the
+// room keeps the epoch its members joined in (no reset), and seqs are 1..N.
+func TestFirstPublishesRace(t *testing.T) {
+	const rooms, perNode = 8, 3
+	_, nodes := startCluster(t, 3, natsbroker.Config{}, server.Config{})
+	recs := map[string][]*recorder{}
+	for r := range rooms {
+		room := fmt.Sprintf("fresh%d", r)
+		for i, n := range nodes {
+			c := newClient(n, fmt.Sprintf("m%d-%d", r, i))
+			recs[room] = append(recs[room], newRecorder(c))
+			runClient(t, c)
+			join(t, c, room, 0)
+		}
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, n := range nodes {
+		for r := range rooms {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				room := fmt.Sprintf("fresh%d", r)
+				for k := range perNode {
+					if _, _, err := n.srv.Publish(room, shared.ChatMessage{Room: room, User: n.name, Text: fmt.Sprint(k)}); err != nil {
+						t.Errorf("publish to %s on %s: %v", room, n.name, err)
+						return
+					}
+				}
+			}()
+		}
+	}
+	close(start)
+	wg.Wait()
+	for room, rs := range recs {
+		for i, r := range rs {
+			r.wait(t, fmt.Sprintf("member %d of %s gets all", i, room), func(r *recorder) bool { return len(r.texts) >= 3*perNode })
+			_, seqs, _ := r.snapshot()
+			checkSeqs(t, fmt.Sprintf("member %d of %s", i, room), seqs, 3*perNode)
+		}
+	}
+	for _, n := range nodes {
+		if st := n.broker.Stats(); st.Resets != 0 {
+			t.Errorf("node %s reset %d rooms: the first publishes changed the epoch under their members", n.name, st.Resets)
+		}
+	}
+}
