@@ -1,7 +1,9 @@
-// Package server is Tether's single-node real-time server: a WebSocket
+// Package server is Tether's real-time server: a WebSocket
 // endpoint that speaks the protocol of docs/protocol.md, with typed handlers,
 // rooms with sequence numbers, bounded history and resume, presence, and
-// server-side sends to a connection, a user, a room or everyone.
+// server-side sends to a connection, a user, a room or everyone. One process
+// by default; several behind a load balancer with Config.Broker set to a
+// cluster broker (server/natsbroker).
 //
 // A Server is an http.Handler; mount it at /ws:
 //
