@@ -24,7 +24,7 @@ type Options struct {
 // TickerRoom is the room the ticker feed publishes to.
 const TickerRoom = "ticker"
 
-// Register installs the demo's handlers (chat.send, danmaku.send, dice.roll) on s and
+// Register installs the demo's handlers (chat.send, chat.typing, danmaku.send, dice.roll) on s and
 // starts the ticker feed, which runs until ctx is done. The returned channel
 // is closed when the feed has stopped.
 func Register(ctx context.Context, s *server.Server, opts Options) <-chan struct{} {
@@ -43,6 +43,7 @@ func Register(ctx context.Context, s *server.Server, opts Options) <-chan struct
 	server.Handle(s, chatHandler(s, opts.Now))
 	server.Handle(s, newDanmaku(s).send)
 	server.Handle(s, diceHandler(s))
+	server.Handle(s, typingHandler(s))
 
 	done := make(chan struct{})
 	if opts.TickerInterval < 0 {
