@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -25,7 +26,7 @@ func TestHeartbeatTimeoutClosesSilentConnection(t *testing.T) {
 	e.dialRaw("mallory", 0) // never reads: the server's pings stay unanswered
 
 	var silentID string
-	waitUntil(t, "mallory is connected", func() bool {
+	tethertest.WaitUntil(t, "mallory is connected", func() bool {
 		for _, c := range e.srv.Connections() {
 			if c.User == "mallory" {
 				silentID = c.ID
@@ -200,7 +201,7 @@ func TestSlowConsumerIsClosedOthersKeepReceiving(t *testing.T) {
 	if err := slow.WriteMessage(websocket.TextMessage, b); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "slow joined", func() bool { return len(e.srv.Presence("feed")) == 1 })
+	tethertest.WaitUntil(t, "slow joined", func() bool { return len(e.srv.Presence("feed")) == 1 })
 	fast1, fast2 := e.dial("fast1"), e.dial("fast2")
 	fast1.join("feed", 0)
 	fast2.join("feed", 0)

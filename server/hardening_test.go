@@ -20,6 +20,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsflate"
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 	"golang.org/x/time/rate"
@@ -181,7 +182,7 @@ func TestConnectionLimits(t *testing.T) {
 			}
 			_ = open[0].Close()
 			first := tt.dials[0]
-			waitUntil(t, "a closed connection frees its slot", func() bool {
+			tethertest.WaitUntil(t, "a closed connection frees its slot", func() bool {
 				wc, resp := dialWithIP(t, e, first.user, first.ip)
 				if wc != nil {
 					_ = wc.Close()
@@ -442,7 +443,7 @@ func (o *recordingObserver) count(ev string) int {
 // waitCount waits until count(ev) reaches n.
 func (o *recordingObserver) waitCount(t *testing.T, ev string, n int) {
 	t.Helper()
-	waitUntil(t, fmt.Sprintf("the Observer saw %d× %q", n, ev), func() bool { return o.count(ev) >= n })
+	tethertest.WaitUntil(t, fmt.Sprintf("the Observer saw %d× %q", n, ev), func() bool { return o.count(ev) >= n })
 }
 
 // encoded is the frame the server sends for m with request id.

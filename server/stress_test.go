@@ -29,6 +29,7 @@ import (
 	"weak"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/internal/tethertest/raw"
 	"go.uber.org/goleak"
 	"golang.org/x/time/rate"
 
@@ -237,63 +238,6 @@ func (c *throttleConn) Write(p []byte) (int, error) {
 	return c.TCPConn.Write(p)
 }
 
-// dialJoin connects to url with d, reads welcome, joins room without history
-// and waits for joined. It returns the connection and its id.
-func dialJoin(ctx context.Context, d *websocket.Dialer, url, room string) (*websocket.Conn, string, error) {
-	ws, _, err := d.DialContext(ctx, url, nil)
-	if err != nil {
-		return nil, "", fmt.Errorf("dial %s: %w", url, err)
-	}
-	fail := func(err error) (*websocket.Conn, string, error) {
-		_ = ws.Close()
-		return nil, "", err
-	}
-	deadline, _ := ctx.Deadline()
-	_ = ws.SetReadDeadline(deadline)
-	welcome, err := readWelcomeFrame(ws)
-	if err != nil {
-		return fail(err)
-	}
-	join, err := shared.Encode(shared.Envelope{ID: 1}, shared.Join{Room: room})
-	if err != nil {
-		return fail(fmt.Errorf("encode join: %w", err))
-	}
-	if err := ws.WriteMessage(websocket.TextMessage, join); err != nil {
-		return fail(fmt.Errorf("send join: %w", err))
-	}
-	for {
-		_, frame, err := ws.ReadMessage()
-		if err != nil {
-			return fail(fmt.Errorf("wait for joined: %w", err))
-		}
-		env, err := shared.DecodeEnvelope(frame)
-		if err != nil {
-			return fail(fmt.Errorf("wait for joined: %w", err))
-		}
-		if env.ID != 1 {
-			continue // presence of earlier joiners
-		}
-		if env.Type != shared.TypeOf[shared.Joined]() {
-			return fail(fmt.Errorf("join %q answered with %s", room, frame))
-		}
-		_ = ws.SetReadDeadline(time.Time{})
-		return ws, welcome.Conn, nil
-	}
-}
-
-// readWelcomeFrame reads the first frame, which must be welcome.
-func readWelcomeFrame(ws *websocket.Conn) (shared.Welcome, error) {
-	_, frame, err := ws.ReadMessage()
-	if err != nil {
-		return shared.Welcome{}, fmt.Errorf("read welcome: %w", err)
-	}
-	w, _, err := shared.UnmarshalFrame[shared.Welcome](frame)
-	if err != nil {
-		return shared.Welcome{}, fmt.Errorf("first frame is not welcome: %w", err)
-	}
-	return w, nil
-}
-
 // stampMarker precedes the publish time (Unix ns) in the text of the load
 // tests' room messages.
 var stampMarker = []byte("stamp:")
@@ -479,13 +423,13 @@ func TestSlowConsumer(t *testing.T) {
 				if i >= slowSubscribers || ctx.Err() != nil {
 					return
 				}
-				ws, id, err := dialJoin(ctx, websocket.DefaultDialer, e.wsURL(fmt.Sprintf("sub-%d", i%slowUsers)), room)
+				ws, w, err := raw.DialJoin(ctx, websocket.DefaultDialer, e.wsURL(fmt.Sprintf("sub-%d", i%slowUsers)), room)
 				if err != nil {
 					errOnce.Do(func() { dialErr = fmt.Errorf("subscriber %d: %w", i, err) })
 					cancel()
 					return
 				}
-				readers[i] = newRoomReader(ws, id, slowMessages)
+				readers[i] = newRoomReader(ws, w.Conn, slowMessages)
 				go readers[i].run()
 			}
 		})
@@ -521,7 +465,8 @@ func TestSlowConsumer(t *testing.T) {
 		return c, nil
 	}
 	jctx, jcancel := context.WithTimeout(context.Background(), waitTime)
-	stalled, id, err := dialJoin(jctx, &stalledDialer, e.wsURL("stalled"), room)
+	stalled, sw, err := raw.DialJoin(jctx, &stalledDialer, e.wsURL("stalled"), room)
+	id := sw.Conn
 	jcancel()
 	if err != nil {
 		t.Fatalf("stalled client: %v", err)
@@ -781,7 +726,7 @@ func churnOnce(e *stressEnv, addr string, kind churnKind, i int) error {
 	}
 	defer ws.Close()
 	_ = ws.SetReadDeadline(time.Now().Add(waitTime))
-	if _, err := readWelcomeFrame(ws); err != nil {
+	if _, err := raw.ReadWelcome(ws); err != nil {
 		return err
 	}
 	switch kind {
@@ -1238,7 +1183,7 @@ func TestPushRacingCloses(t *testing.T) {
 				t.Fatalf("round %d: dial %s: %v", round, user, err)
 			}
 			_ = ws.SetReadDeadline(time.Now().Add(waitTime))
-			w, err := readWelcomeFrame(ws)
+			w, err := raw.ReadWelcome(ws)
 			if err != nil {
 				t.Fatalf("round %d: %s: %v", round, user, err)
 			}

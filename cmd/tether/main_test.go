@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -149,7 +151,7 @@ func TestServeLoginPushShutdown(t *testing.T) {
 		t.Fatalf("dial with the login cookie: %v", err)
 	}
 	defer ws.Close()
-	readType(t, ws, "welcome")
+	tethertest.ReadType(t, ws, "welcome")
 
 	var out bytes.Buffer
 	err = runCommand(context.Background(), "push", []string{"--user", sess.User, "--type", "notification", "--data", `{"title":"from the CLI"}`},
@@ -157,7 +159,7 @@ func TestServeLoginPushShutdown(t *testing.T) {
 	if err != nil || !strings.Contains(out.String(), `"delivered": 1`) {
 		t.Fatalf("tether push = %v, output %s", err, out.String())
 	}
-	env := readType(t, ws, "notification")
+	env := tethertest.ReadType(t, ws, "notification")
 	if !strings.Contains(string(env.Data), "from the CLI") {
 		t.Fatalf("notification data %s", env.Data)
 	}
@@ -200,35 +202,20 @@ func TestCommandErrors(t *testing.T) {
 
 var listening = regexp.MustCompile(`Tether listening on (http://\S+)`)
 
+// waitListening waits for the server's "listening" line and returns its
+// base URL.
 func waitListening(t *testing.T, stdout, stderr *syncBuffer) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := listening.FindStringSubmatch(stdout.String()); m != nil {
-			return m[1]
+	var base string
+	tethertest.Poll(t, "the server listens", func() error {
+		m := listening.FindStringSubmatch(stdout.String())
+		if m == nil {
+			return fmt.Errorf("no %q line; stderr:\n%s", listening, stderr.String())
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("server did not start:\n%s", stderr.String())
-	return ""
-}
-
-func readType(t *testing.T, ws *websocket.Conn, typ string) shared.Envelope {
-	t.Helper()
-	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		_, data, err := ws.ReadMessage()
-		if err != nil {
-			t.Fatalf("waiting for %s: %v", typ, err)
-		}
-		env, err := shared.DecodeEnvelope(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if env.Type == typ {
-			return env
-		}
-	}
+		base = m[1]
+		return nil
+	})
+	return base
 }
 
 var debugListening = regexp.MustCompile(`Tether debug \(pprof\) on (http://\S+)/debug/pprof/`)

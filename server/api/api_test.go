@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/api"
 	"github.com/tetherkit/tether/shared"
@@ -68,56 +69,29 @@ func TestParsePush(t *testing.T) {
 
 // stack is a real server with the API in front, on 127.0.0.1.
 type stack struct {
-	srv  *server.Server
-	http *httptest.Server
+	*tethertest.Server
 }
 
 func newStack(t *testing.T, cfg api.Config) *stack {
 	t.Helper()
-	srv := server.New(server.Config{})
-	cfg.Hub = srv
-	h, err := api.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/ws", srv)
-	mux.Handle("/api/", h)
-	ts := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
+	return &stack{tethertest.NewServer(t, server.Config{}, func(s *tethertest.Server) {
+		cfg.Hub = s.Server
+		h, err := api.New(cfg)
+		if err != nil {
+			t.Fatal(err)
 		}
-		ts.Close()
-	})
-	return &stack{srv: srv, http: ts}
+		s.Mux.Handle("/api/", h)
+	})}
 }
 
 // connect runs a native client for user and returns the notifications it
 // receives.
 func (s *stack) connect(t *testing.T, user string) (*client.Client, <-chan shared.Notification) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	c := client.New(client.Options{URL: "ws" + strings.TrimPrefix(s.http.URL, "http") + "/ws?user=" + user})
+	c := client.New(client.Options{URL: s.URL(user)})
 	got := make(chan shared.Notification, 16)
 	client.On(c, func(n shared.Notification) { got <- n })
-	open := make(chan struct{})
-	var once sync.Once
-	c.OnState(func(si client.StateInfo) {
-		if si.State == client.Open {
-			once.Do(func() { close(open) })
-		}
-	})
-	done := make(chan struct{})
-	go func() { defer close(done); _ = c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-open:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("%s did not connect", user)
-	}
+	tethertest.Run(t, c)
 	return c, got
 }
 
@@ -125,7 +99,7 @@ func TestPushReachesTheRightUsers(t *testing.T) {
 	s := newStack(t, api.Config{})
 	_, alice := s.connect(t, "alice")
 	_, bob := s.connect(t, "bob")
-	ac := &api.Client{BaseURL: s.http.URL}
+	ac := &api.Client{BaseURL: s.HTTP.URL}
 	ctx := context.Background()
 
 	res, err := ac.Push(ctx, api.Target{Kind: api.TargetUser, ID: "alice"}, shared.Notification{Title: "for alice"})
@@ -152,13 +126,8 @@ func TestPushReachesTheRightUsers(t *testing.T) {
 
 func expectNote(t *testing.T, ch <-chan shared.Notification, title string) {
 	t.Helper()
-	select {
-	case n := <-ch:
-		if n.Title != title {
-			t.Fatalf("got notification %q, want %q", n.Title, title)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("notification %q never arrived", title)
+	if n := tethertest.Receive(t, ch, fmt.Sprintf("notification %q", title)); n.Title != title {
+		t.Fatalf("got notification %q, want %q", n.Title, title)
 	}
 }
 
@@ -168,7 +137,7 @@ func TestKickAndReads(t *testing.T) {
 	if _, err := c.Join(context.Background(), "lobby", 0); err != nil {
 		t.Fatal(err)
 	}
-	ac := &api.Client{BaseURL: s.http.URL}
+	ac := &api.Client{BaseURL: s.HTTP.URL}
 	ctx := context.Background()
 	members, err := ac.Presence(ctx, "lobby")
 	if err != nil || len(members) != 1 || members[0].User != "mallory" {
@@ -186,13 +155,7 @@ func TestKickAndReads(t *testing.T) {
 	if err != nil || closed != 1 {
 		t.Fatalf("kick = %d, %v", closed, err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for c.State().State != client.Closed {
-		if time.Now().After(deadline) {
-			t.Fatalf("kicked client state = %v, want closed", c.State().State)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	tethertest.WaitUntil(t, "the kicked client is closed", func() bool { return c.State().State == client.Closed })
 	if st := c.State(); st.CloseCode != shared.CloseKicked || st.Reason != "spam" {
 		t.Fatalf("kicked client close = %d %q, want %d %q", st.CloseCode, st.Reason, shared.CloseKicked, "spam")
 	}
@@ -223,7 +186,7 @@ func TestHTTPErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tt.method, s.http.URL+tt.path, strings.NewReader(tt.body))
+			req, _ := http.NewRequest(tt.method, s.HTTP.URL+tt.path, strings.NewReader(tt.body))
 			if tt.ctype != "" {
 				req.Header.Set("Content-Type", tt.ctype)
 			}
@@ -261,20 +224,20 @@ func TestKeysAndRateLimit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := (&api.Client{BaseURL: s.http.URL, Key: tt.key}).Stats(ctx)
+			_, err := (&api.Client{BaseURL: s.HTTP.URL, Key: tt.key}).Stats(ctx)
 			var ae *api.APIError
 			if !errors.As(err, &ae) || ae.Status != tt.status {
 				t.Fatalf("Stats with key %q: %v, want status %d", tt.key, err, tt.status)
 			}
 		})
 	}
-	good := &api.Client{BaseURL: s.http.URL, Key: key}
+	good := &api.Client{BaseURL: s.HTTP.URL, Key: key}
 	for i := range 2 {
 		if _, err := good.Stats(ctx); err != nil {
 			t.Fatalf("request %d within burst: %v", i, err)
 		}
 	}
-	req, _ := http.NewRequest("GET", s.http.URL+"/api/stats", nil)
+	req, _ := http.NewRequest("GET", s.HTTP.URL+"/api/stats", nil)
 	req.Header.Set("Authorization", "Bearer "+key)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -95,6 +95,20 @@ type typeCounters struct {
 
 var _ server.BatchObserver = (*Metrics)(nil)
 
+// counters creates vec's series for each of keys up front, labelled
+// label(key), so that they are exported (at 0) before anything happens and
+// the hot path is a map lookup.
+func counters[K comparable](vec *prometheus.CounterVec, keys []K, label func(K) string) map[K]prometheus.Counter {
+	m := make(map[K]prometheus.Counter, len(keys))
+	for _, k := range keys {
+		m[k] = vec.WithLabelValues(label(k))
+	}
+	return m
+}
+
+// identity is the label of a key that is its own label.
+func identity(s string) string { return s }
+
 // New creates the metrics and registers them, with the Go runtime and
 // process collectors, in cfg.Registry. It fails when the registry already
 // holds metrics of the same names (a second New on one registry).
@@ -114,10 +128,7 @@ func New(cfg Config) (*Metrics, error) {
 		Namespace: Namespace, Name: "handshakes_total",
 		Help: "WebSocket handshake attempts, by outcome (ok, unauthorized, forbidden_origin, too_many, failed, other).",
 	}, []string{"outcome"})
-	m.handshakes = make(map[string]prometheus.Counter, len(handshakeOutcomes))
-	for _, o := range handshakeOutcomes {
-		m.handshakes[o] = handshakes.WithLabelValues(o)
-	}
+	m.handshakes = counters(handshakes, handshakeOutcomes, identity)
 	m.handshakeDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: Namespace, Name: "handshake_duration_seconds",
 		Help:    "Time from the start of a WebSocket handshake to its outcome.",
@@ -128,10 +139,7 @@ func New(cfg Config) (*Metrics, error) {
 		Namespace: Namespace, Name: "connections_closed_total",
 		Help: "Connections closed, by close code (codes outside RFC 6455's and Tether's are \"other\").",
 	}, []string{"code"})
-	m.closed = make(map[int]prometheus.Counter, len(closeCodes))
-	for _, c := range closeCodes {
-		m.closed[c] = closed.WithLabelValues(strconv.Itoa(c))
-	}
+	m.closed = counters(closed, closeCodes, strconv.Itoa)
 	m.closedOther = closed.WithLabelValues(Other)
 
 	in := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -168,10 +176,7 @@ func New(cfg Config) (*Metrics, error) {
 		Namespace: Namespace, Name: "dropped_total",
 		Help: "Frames that could not be queued to a connection, by reason (slow_consumer, closed, other).",
 	}, []string{"reason"})
-	m.dropped = make(map[string]prometheus.Counter, len(dropReasons))
-	for _, r := range dropReasons {
-		m.dropped[r] = dropped.WithLabelValues(r)
-	}
+	m.dropped = counters(dropped, dropReasons, identity)
 	m.slowConsumer = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "slow_consumer_closes_total",
 		Help: "Connections closed because their send queue overflowed (close code 4002).",

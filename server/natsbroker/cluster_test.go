@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/demo"
 	"github.com/tetherkit/tether/server/natsbroker"
@@ -135,27 +135,6 @@ func startCluster(t *testing.T, n int, cfg natsbroker.Config, scfg server.Config
 		nodes[i] = startNode(t, ns, string(rune('a'+i)), cfg, scfg)
 	}
 	return ns, nodes
-}
-
-// runClient runs c until the test ends and waits for its first Open.
-func runClient(t *testing.T, c *client.Client) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	open := make(chan struct{})
-	var once sync.Once
-	c.OnState(func(si client.StateInfo) {
-		if si.State == client.Open {
-			once.Do(func() { close(open) })
-		}
-	})
-	done := make(chan struct{})
-	go func() { defer close(done); _ = c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-open:
-	case <-time.After(waitTime):
-		t.Fatal("client did not connect in time")
-	}
 }
 
 // recorder keeps what a client received in a room: chat texts with seqs.
@@ -284,8 +263,8 @@ func TestChatAcrossNodes(t *testing.T) {
 	_, nodes := startCluster(t, 2, natsbroker.Config{}, server.Config{})
 	alice, bob := newClient(nodes[0], "alice"), newClient(nodes[1], "bob")
 	ra, rb := newRecorder(alice), newRecorder(bob)
-	runClient(t, alice)
-	runClient(t, bob)
+	tethertest.Run(t, alice)
+	tethertest.Run(t, bob)
 	join(t, alice, "lobby", 0)
 	j := join(t, bob, "lobby", 0)
 	if len(j.Members) != 2 {
@@ -319,78 +298,4 @@ func TestChatAcrossNodes(t *testing.T) {
 	// A third node that has no member in the room answers too.
 	bob.Close()
 	ra.wait(t, "alice sees bob leave", func(r *recorder) bool { return has(r.events, "leave:bob") })
-}
-
-// cutProxy forwards each new TCP connection to the next of its backends in
-// turn, and can cut every live connection at once, the way a network loss
-// does.
-type cutProxy struct {
-	ln       net.Listener
-	backends []string
-	mu       sync.Mutex
-	next     int
-	conns    []net.Conn
-	wg       sync.WaitGroup
-}
-
-func newCutProxy(t *testing.T, backends ...string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, backends: backends}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() { ln.Close(); p.cut(); p.wg.Wait() })
-	return p
-}
-
-func (p *cutProxy) url(user string) string {
-	return "ws://" + p.ln.Addr().String() + "/ws?user=" + user
-}
-
-func (p *cutProxy) accept() {
-	defer p.wg.Done()
-	for {
-		down, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		backend := p.backends[p.next%len(p.backends)]
-		p.next++
-		p.mu.Unlock()
-		up, err := net.Dial("tcp", backend)
-		if err != nil {
-			down.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, down, up)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() { defer p.wg.Done(); _, _ = io.Copy(up, down); up.Close() }()
-		go func() { defer p.wg.Done(); _, _ = io.Copy(down, up); down.Close() }()
-	}
-}
-
-// connections is how many connections the proxy accepted.
-func (p *cutProxy) connections() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.next
-}
-
-// cut drops every forwarded connection abruptly.
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0)
-		}
-		c.Close()
-	}
-	p.conns = nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/natsbroker"
 	"github.com/tetherkit/tether/shared"
@@ -22,9 +23,9 @@ import (
 func TestResumeAcrossNodes(t *testing.T) {
 	const total = 1000
 	_, nodes := startCluster(t, 3, natsbroker.Config{HistorySize: 2 * total}, server.Config{HistorySize: 2 * total})
-	proxy := newCutProxy(t, nodes[0].addr(), nodes[1].addr(), nodes[2].addr())
+	proxy := tethertest.NewCutProxy(t, nodes[0].addr(), nodes[1].addr(), nodes[2].addr())
 
-	sub := client.New(client.Options{URL: proxy.url("sub"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: quiet})
+	sub := client.New(client.Options{URL: proxy.URL("sub"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: quiet})
 	var mu sync.Mutex
 	var got []string
 	all := make(chan struct{})
@@ -45,11 +46,11 @@ func TestResumeAcrossNodes(t *testing.T) {
 			recovered++
 		}
 	})
-	runClient(t, sub)
+	tethertest.Run(t, sub)
 	join(t, sub, "resume", 0)
 
 	pub := newClient(nodes[0], "pub")
-	runClient(t, pub)
+	tethertest.Run(t, pub)
 	join(t, pub, "resume", 0)
 
 	seed := uint64(time.Now().UnixNano())
@@ -60,7 +61,7 @@ func TestResumeAcrossNodes(t *testing.T) {
 	}
 	for i := 1; i <= total; i++ {
 		if cutAt[i] {
-			proxy.cut()
+			proxy.Cut()
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), waitTime)
 		_, err := client.Request[shared.Reply](ctx, pub, shared.ChatSend{Room: "resume", Text: fmt.Sprintf("m%04d", i)})
@@ -86,7 +87,7 @@ func TestResumeAcrossNodes(t *testing.T) {
 	if recovered == 0 {
 		t.Fatalf("seed %d: %d joins, none recovered", seed, joins)
 	}
-	t.Logf("seed %d: 8 cuts, %d connections over 3 nodes, %d joins, %d recovered, %d messages in order", seed, proxy.connections(), joins, recovered, len(got))
+	t.Logf("seed %d: 8 cuts, %d connections over 3 nodes, %d joins, %d recovered, %d messages in order", seed, proxy.Accepted(), joins, recovered, len(got))
 }
 
 // TestNATSConnectionLoss: a node's NATS connection drops while another node
@@ -96,20 +97,20 @@ func TestResumeAcrossNodes(t *testing.T) {
 func TestNATSConnectionLoss(t *testing.T) {
 	const total = 100
 	ns := startNATS(t, t.TempDir())
-	natsLink := newCutProxy(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
+	natsLink := tethertest.NewCutProxy(t, strings.TrimPrefix(ns.ClientURL(), "nats://"))
 	a := startNode(t, ns, "a", natsbroker.Config{CheckInterval: 200 * time.Millisecond}, server.Config{})
-	b := startNodeVia(t, "nats://"+natsLink.ln.Addr().String(), "b", natsbroker.Config{CheckInterval: 200 * time.Millisecond}, server.Config{})
+	b := startNodeVia(t, "nats://"+natsLink.Addr(), "b", natsbroker.Config{CheckInterval: 200 * time.Millisecond}, server.Config{})
 
 	sub := newClient(b, "sub")
 	rec := newRecorder(sub)
-	runClient(t, sub)
+	tethertest.Run(t, sub)
 	join(t, sub, "flaky", 0)
 	pub := newClient(a, "pub")
-	runClient(t, pub)
+	tethertest.Run(t, pub)
 	join(t, pub, "flaky", 0)
 	for i := range total {
 		if i == total/2 {
-			natsLink.cut() // node b loses NATS; it reconnects through the proxy
+			natsLink.Cut() // node b loses NATS; it reconnects through the proxy
 		}
 		say(t, pub, "flaky", fmt.Sprintf("m%03d", i))
 	}
@@ -122,7 +123,7 @@ func TestNATSConnectionLoss(t *testing.T) {
 	rec.mu.Unlock()
 	if len(texts) >= total {
 		checkSeqs(t, "subscriber on node b", seqs, total)
-		t.Logf("node b lost NATS at message %d and filled the gap: %d messages in order, %d NATS connections", total/2, len(texts), natsLink.connections())
+		t.Logf("node b lost NATS at message %d and filled the gap: %d messages in order, %d NATS connections", total/2, len(texts), natsLink.Accepted())
 		return
 	}
 	// Resumed instead: the join says whether it recovered; a gap with
