@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: all build wasm run test lint e2e bench bench-peers size clean vet-wasm
+.PHONY: all build wasm run test lint e2e bench bench-peers size clean vet-wasm cluster
 
 # STATICCHECK is the staticcheck release `make lint` runs (through the Go
 # module proxy); v0.8.2 (2026.1.2) supports Go 1.26.
@@ -21,6 +21,11 @@ wasm:
 ## run: build, then serve the app on the server's default address
 run: build
 	./bin/tether -web-dir web
+
+## cluster: NATS (JetStream) and three nodes on 127.0.0.1:8081-8083, Ctrl-C
+## stops them (docs/cluster.md)
+cluster: build
+	./.ci/cluster
 
 ## test: lint, then every test with the race detector; the wasm bundle is
 ## built first because the browser tests load it

@@ -16,9 +16,11 @@ const hiddenLongEnough = 5 * time.Second
 
 // WatchBrowser makes c react to the browser at once instead of waiting for
 // its backoff timer or heartbeat: when the window fires "online", or the page
-// becomes visible (while online) after being hidden for more than 5 s, it
-// calls c.Reconnect, which reconnects now when disconnected or checks an open
-// connection with a ping. When the window fires "offline" while c is open it
+// becomes visible (while online) while c is waiting to reconnect or after
+// being hidden for more than 5 s, it calls c.Reconnect, which reconnects now
+// when disconnected or checks an open connection with a ping. (A phone's
+// lock screen hides the page for as long as the backoff grew meanwhile: the
+// user who looks again should not wait it out.) When the window fires "offline" while c is open it
 // also checks the connection, so a dead one is noticed within one ping
 // interval. It returns immediately; the listeners are removed when ctx is
 // done.
@@ -38,7 +40,8 @@ func WatchBrowser(ctx context.Context, c *Client) {
 			hiddenAt = time.Now()
 			return nil
 		}
-		if !hiddenAt.IsZero() && time.Since(hiddenAt) > hiddenLongEnough && isOnline(window) {
+		waiting := c.State().State == Reconnecting
+		if !hiddenAt.IsZero() && (waiting || time.Since(hiddenAt) > hiddenLongEnough) && isOnline(window) {
 			c.Reconnect()
 		}
 		hiddenAt = time.Time{}

@@ -61,6 +61,7 @@ type Client struct {
 	handlers  map[string][]handler
 	stateFns  []func(StateInfo)
 	joinedFns []func(shared.Joined)
+	gapFns    []func(Gap)
 }
 
 // New returns a client configured by opts. It does not connect: call Run.
@@ -272,6 +273,9 @@ func (c *Client) session(ctx context.Context) sessionResult {
 	}
 	if c.opts.Outbox >= 0 {
 		wg.Go(func() { c.flushOutbox(cn) })
+	}
+	if c.opts.Token != nil && welcome.ExpiresMS != 0 {
+		wg.Go(func() { c.keepToken(cn, fromUnixMS(welcome.ExpiresMS)) })
 	}
 	readErr := c.readLoop(cn)
 

@@ -34,6 +34,14 @@
 // outbox is [ErrOutboxFull]. [Request] does the same with [Retry]. See
 // docs/protocol.md §3.
 //
+// # Tokens
+//
+// A handshake refused with HTTP 401 or 403 is final: [Client.Run] returns a
+// [*HandshakeError] and a waiting [Client.Join] fails with it. With
+// [Options.Token] the client refreshes the connection's token in-band
+// before it expires ([Client.Refresh] does it by hand), so the server does
+// not close the connection with 1008.
+//
 // # Rooms and resume
 //
 // The client remembers the rooms it joined and, for each, the room's epoch

@@ -226,12 +226,21 @@ func TestDiceRoll(t *testing.T) {
 // TestSlowConsumerResumes: a client too slow to keep up is closed by the
 // server with 4002 (slow consumer), reconnects by itself and resumes from
 // history, so it still ends with every message once, in order.
+//
+// The client starts reading again the moment the server decides to close it
+// (the observer's SlowConsumer): the server's writer is then blocked writing
+// to the full socket, and gets one second (closeGrace) to finish before it
+// gives up and drops the connection without a close frame (1006). Releasing
+// the client only after publishing everything made that second a race a
+// loaded machine lost.
 func TestSlowConsumerResumes(t *testing.T) {
 	const total = 300
 	body := strings.Repeat("x", 32<<10) // big frames fill the socket buffers fast
-	s := startServer(t, server.Config{SendQueue: 8, HistorySize: 2 * total, MessageRate: -1})
-	c := client.New(client.Options{URL: s.URL("slowpoke"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	release := make(chan struct{})
+	obs := &slowObserver{release: release}
+	t.Cleanup(obs.SlowConsumer) // never leave the handler blocked
+	s := startServer(t, server.Config{SendQueue: 8, HistorySize: 2 * total, HistoryBytes: 2 * total * int64(len(body)+1024), MessageRate: -1, Observer: obs})
+	c := client.New(client.Options{URL: s.URL("slowpoke"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	var mu sync.Mutex
 	var got []string
 	all := make(chan struct{})
@@ -265,7 +274,6 @@ func TestSlowConsumerResumes(t *testing.T) {
 	if d := s.Server.Stats().Dropped; d == 0 {
 		t.Fatalf("publishing %d frames of 32 KiB to a client that does not read dropped none: the test did not make it slow", total)
 	}
-	close(release)
 	select {
 	case code := <-closes:
 		if code != shared.CloseSlowConsumer {
@@ -546,3 +554,75 @@ func TestRefusedHandshakeIsTerminal(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenRefreshedInBand: a client with Options.Token keeps a connection
+// whose 5 s tokens expire again and again, refreshing them in-band, with no
+// 1008 close and no reconnect.
+func TestTokenRefreshedInBand(t *testing.T) {
+	verify := func(token string) (server.Identity, error) {
+		user, ms, _ := strings.Cut(token, ":")
+		var exp int64
+		if _, err := fmt.Sscan(ms, &exp); err != nil {
+			return server.Identity{}, errors.New("token is invalid")
+		}
+		return server.Identity{User: user, Expires: time.UnixMilli(exp)}, nil
+	}
+	s := startServer(t, server.Config{VerifyToken: verify,
+		Authenticate: func(r *http.Request) (server.Identity, error) { return verify(r.URL.Query().Get("token")) }})
+	const life = 5 * time.Second
+	newToken := func() string { return fmt.Sprintf("bot:%d", time.Now().Add(life).UnixMilli()) }
+	refreshed := make(chan struct{}, 8)
+	c := client.New(client.Options{
+		URL: "ws" + strings.TrimPrefix(s.HTTP.URL, "http") + "/ws?token=" + newToken(),
+		Token: func(context.Context) (string, error) {
+			refreshed <- struct{}{}
+			return newToken(), nil
+		},
+	})
+	var mu sync.Mutex
+	var drops []client.StateInfo
+	c.OnState(func(si client.StateInfo) {
+		if si.State == client.Reconnecting {
+			mu.Lock()
+			drops = append(drops, si)
+			mu.Unlock()
+		}
+	})
+	start := time.Now()
+	tethertest.Run(t, c)
+	for i := range 2 { // the second comes after the first token's expiry
+		select {
+		case <-refreshed:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("refresh %d never came", i+1)
+		}
+	}
+	// The second refresh (at 8 s) comes after the first token's expiry
+	// (5 s) would have closed the connection; a round trip proves it is
+	// still open.
+	if _, err := client.Request[shared.Pong](context.Background(), c, shared.Ping{}); err != nil {
+		t.Fatalf("ping after the refreshes: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(drops) > 0 {
+		t.Fatalf("the connection was lost %d times (first: code %d %q), want none: refresh in-band", len(drops), drops[0].CloseCode, drops[0].Reason)
+	}
+	t.Logf("2 refreshes of %s tokens in %s, one connection", life, time.Since(start).Round(time.Millisecond))
+}
+
+// slowObserver releases the slow client of TestSlowConsumerResumes when the
+// server closes it as a slow consumer.
+type slowObserver struct {
+	release chan struct{}
+	once    sync.Once
+}
+
+func (o *slowObserver) SlowConsumer()                       { o.once.Do(func() { close(o.release) }) }
+func (o *slowObserver) HandshakeDone(string, time.Duration) {}
+func (o *slowObserver) ConnClosed(int)                      {}
+func (o *slowObserver) MessageIn(string, int)               {}
+func (o *slowObserver) MessageOut(string, int)              {}
+func (o *slowObserver) Dropped(string)                      {}
+func (o *slowObserver) HeartbeatTimeout()                   {}
+func (o *slowObserver) RateLimited()                        {}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -61,6 +62,13 @@ type Options struct {
 	// ErrOutboxFull beyond it. Negative: no outbox, Send writes at once and
 	// fails with ErrNotConnected when the client is not Open.
 	Outbox int
+	// Token, when set, returns a fresh token for the connection's user. When
+	// the server announced that the connection's token expires (welcome's
+	// expires_ms), the client calls it at four fifths of the token's time
+	// left and sends the result in-band (Refresh), so the connection is not
+	// closed with 1008. A NativeTransport.HeaderFunc built on the same
+	// function makes reconnects use a fresh token too.
+	Token func(ctx context.Context) (string, error)
 	// PingInterval drives the application heartbeat: when nothing has been
 	// received for PingInterval the client sends a ping, and when nothing at
 	// all arrives within another PingInterval it drops the connection and

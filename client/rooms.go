@@ -137,7 +137,7 @@ func (c *Client) Leave(ctx context.Context, room string) error {
 // OnJoined registers fn to be called with every joined reply for a room the
 // client remembers: explicit Joins and the automatic rejoins after a
 // reconnect. When Recovered is false after a rejoin, messages may have been
-// missed; tell the user. fn runs on the Run goroutine before the replayed
+// missed; tell the user, or fill the gap (OnGap). fn runs on the Run goroutine before the replayed
 // messages are handled, and must not block.
 func (c *Client) OnJoined(fn func(shared.Joined)) {
 	c.mu.Lock()
@@ -155,16 +155,26 @@ func (c *Client) handleJoined(env shared.Envelope) {
 	}
 	c.mu.Lock()
 	rs := c.rooms[j.Room]
+	var (
+		g      Gap
+		hasGap bool
+	)
 	if rs != nil {
+		g, hasGap = gap(rs.epoch, rs.lastSeq, j)
 		rs.joined(j)
 	}
-	fns := c.joinedFns
+	fns, gapFns := c.joinedFns, c.gapFns
 	c.mu.Unlock()
 	if rs == nil {
 		return // left meanwhile
 	}
 	for _, fn := range fns {
 		fn(j)
+	}
+	if hasGap {
+		for _, fn := range gapFns {
+			fn(g)
+		}
 	}
 }
 

@@ -76,6 +76,10 @@ type Broker interface {
 	// many connections it reached there, as far as the nodes answered before
 	// ctx was done.
 	Control(ctx context.Context, c Control) (int, error)
+	// Gather asks every other node the query kind (HandleQuery) and returns
+	// their answers, and how many nodes were asked; fewer answers than nodes
+	// means some did not answer before ctx was done.
+	Gather(ctx context.Context, kind string) (answers [][]byte, nodes int, err error)
 }
 
 // BrokerHandler receives a node's events from its Broker. Its methods do not
@@ -91,6 +95,8 @@ type BrokerHandler interface {
 	// HandleControl acts on a control message from another node and returns
 	// how many of this node's connections it reached.
 	HandleControl(c Control) int
+	// HandleQuery answers another node's Gather.
+	HandleQuery(kind string) ([]byte, error)
 	// HandleReset tells the node that the live feed of room lost messages
 	// it could not recover: its members must resume.
 	HandleReset(room string)

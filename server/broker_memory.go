@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetherkit/tether/shared"
@@ -16,11 +17,18 @@ import (
 // handler synchronously, under the room's lock, which gives the room its one
 // order.
 type memoryBroker struct {
-	size int              // history size per room; 0: none
-	ttl  time.Duration    // history TTL; <= 0: none
-	now  func() time.Time // the clock of history
+	size      int              // history size per room; 0: none
+	ttl       time.Duration    // history TTL; <= 0: none
+	roomBytes int64            // history bytes per room (history.bytes); <= 0: no bound
+	budget    int64            // history bytes of all rooms; <= 0: no bound
+	now       func() time.Time // the clock of history
 
 	h BrokerHandler // set by Register, before any other call
+
+	bytes   atomic.Int64  // history bytes of all rooms, as last settled
+	trimmed atomic.Uint64 // messages dropped to keep within budget
+	tick    atomic.Uint64 // publication counter: the rooms' order of activity
+	trimMu  sync.Mutex    // one trim at a time; never waited for
 
 	mu    sync.Mutex
 	rooms map[string]*memRoom
@@ -37,6 +45,8 @@ type memRoom struct {
 	subs     int                     // Subscribe calls not yet unsubscribed
 	presence map[string]*memPresence // by user
 	conns    map[string]string       // user by connection
+	settled  int64                   // hist.bytes() as counted in the broker's bytes
+	last     atomic.Uint64           // tick of the room's last publication
 }
 
 // memPresence is one user in a room, with their connections there.
@@ -47,6 +57,74 @@ type memPresence struct {
 
 func newMemoryBroker(size int, ttl time.Duration, now func() time.Time) *memoryBroker {
 	return &memoryBroker{size: size, ttl: ttl, now: now, rooms: make(map[string]*memRoom)}
+}
+
+// setMemory bounds the history's memory: per room (roomBytes) and of all
+// rooms (budget); <= 0: no bound. Call it before the broker is used.
+func (b *memoryBroker) setMemory(roomBytes, budget int64) {
+	b.roomBytes, b.budget = roomBytes, budget
+}
+
+// historyBytes is the memory held by every room's history; trimmed is how
+// many messages were dropped to keep it within the budget.
+func (b *memoryBroker) historyBytes() (bytes int64, trimmed uint64) {
+	return b.bytes.Load(), b.trimmed.Load()
+}
+
+// settle brings the broker's byte count up to date with r's history.
+// Called with r's lock held, after every change of its history.
+func (b *memoryBroker) settle(r *memRoom) {
+	if n := r.hist.bytes(); n != r.settled {
+		b.bytes.Add(n - r.settled)
+		r.settled = n
+	}
+}
+
+// keepBudget drops the history of the rooms that have gone longest
+// without a publication, never except's, until the history bytes of all
+// rooms are at most 90% of the budget. Called with no lock held; when
+// another goroutine is trimming already, that one does it.
+func (b *memoryBroker) keepBudget(except *memRoom) {
+	for b.budget > 0 && b.bytes.Load() > b.budget {
+		if !b.trimMu.TryLock() {
+			return // the trimming goroutine checks again once done
+		}
+		freed := b.trim(except, b.budget-b.budget/10)
+		b.trimMu.Unlock()
+		if !freed {
+			return // only except's history is left
+		}
+	}
+}
+
+// trim drops whole histories, least recently published rooms first, until
+// the count is at most low. It reports whether it dropped any. Called with
+// trimMu held.
+func (b *memoryBroker) trim(except *memRoom, low int64) bool {
+	b.mu.Lock()
+	rooms := make([]*memRoom, 0, len(b.rooms))
+	for _, r := range b.rooms {
+		if r != except {
+			rooms = append(rooms, r)
+		}
+	}
+	b.mu.Unlock()
+	slices.SortFunc(rooms, func(x, y *memRoom) int { return cmp.Compare(x.last.Load(), y.last.Load()) })
+	freed := false
+	for _, r := range rooms {
+		if b.bytes.Load() <= low {
+			break
+		}
+		r.mu.Lock()
+		if r.dead || r.hist.len() == 0 {
+			r.mu.Unlock()
+			continue
+		}
+		b.trimmed.Add(uint64(r.hist.drop()))
+		freed = true
+		b.unlockRoom(r)
+	}
+	return freed
 }
 
 // empty reports whether the room can be forgotten: no subscriber, no
@@ -69,6 +147,7 @@ func (b *memoryBroker) lockRoom(name string, create bool) *memRoom {
 				return nil
 			}
 			r = &memRoom{name: name, epoch: randomID(8), hist: newHistory(b.size, b.ttl), presence: make(map[string]*memPresence), conns: make(map[string]string)}
+			r.hist.maxBytes = b.roomBytes
 			b.rooms[name] = r
 		}
 		b.mu.Unlock()
@@ -81,9 +160,10 @@ func (b *memoryBroker) lockRoom(name string, create bool) *memRoom {
 	}
 }
 
-// unlockRoom releases r, forgetting it when it is empty: the next room of
-// that name gets a new epoch.
+// unlockRoom settles r's byte count and releases r, forgetting it when it
+// is empty: the next room of that name gets a new epoch.
 func (b *memoryBroker) unlockRoom(r *memRoom) {
+	b.settle(r)
 	forget := r.empty()
 	if forget {
 		r.dead = true
@@ -137,13 +217,14 @@ func (b *memoryBroker) Register(h BrokerHandler) { b.h = h }
 // happen under the room's lock.
 func (b *memoryBroker) Publish(_ context.Context, room, typ string, encode func(seq uint64) ([]byte, error)) (PublishResult, error) {
 	r := b.lockRoom(room, true)
-	defer b.unlockRoom(r)
 	seq := r.head + 1
 	payload, err := encode(seq)
 	if err != nil {
+		b.unlockRoom(r)
 		return PublishResult{}, fmt.Errorf("publish to %q: %w", room, err)
 	}
 	r.head = seq
+	r.last.Store(b.tick.Add(1))
 	now := b.now()
 	p := Publication{Epoch: r.epoch, Seq: seq, Type: typ, Payload: payload, Time: now}
 	r.hist.expire(now)
@@ -152,6 +233,8 @@ func (b *memoryBroker) Publish(_ context.Context, room, typ string, encode func(
 	if r.subs > 0 {
 		res.Reached = b.h.HandlePublication(room, p)
 	}
+	b.unlockRoom(r)
+	b.keepBudget(r)
 	return res, nil
 }
 
@@ -262,3 +345,6 @@ func (b *memoryBroker) Presence(_ context.Context, room string) ([]shared.Member
 
 // Control implements Broker: there is no other node.
 func (b *memoryBroker) Control(context.Context, Control) (int, error) { return 0, nil }
+
+// Gather implements Broker: there is no other node.
+func (b *memoryBroker) Gather(context.Context, string) ([][]byte, int, error) { return nil, 0, nil }

@@ -23,14 +23,21 @@ const (
 	DefaultHistorySize  = 1000
 	DefaultHistoryTTL   = 2 * time.Minute
 
+	DefaultHistoryBytes    = 1 << 20   // per room
+	DefaultHistoryMemory   = 256 << 20 // all rooms
+	DefaultMaxRoomsPerConn = 100
+
 	DefaultIdempotencyKeys = 1000
 	DefaultIdempotencyTTL  = 5 * time.Minute
 
-	DefaultMessageRate      rate.Limit = 50
-	DefaultMessageBurst                = 100
-	DefaultMaxConnsPerUser             = 16
-	DefaultMaxConnsPerIP               = 256
-	DefaultHandshakeTimeout            = 10 * time.Second
+	DefaultMessageRate       rate.Limit = 50
+	DefaultMessageBurst                 = 100
+	DefaultMaxConnsPerUser              = 16
+	DefaultMaxConnsPerIP                = 256
+	DefaultHandshakeTimeout             = 10 * time.Second
+	DefaultHTTPReadTimeout              = 30 * time.Second
+	DefaultHTTPIdleTimeout              = 60 * time.Second
+	DefaultMaxHTTPConnsPerIP            = 64
 )
 
 // RateLimitWindow is the window of the rate limit's abuse rule: a connection
@@ -89,6 +96,23 @@ type Config struct {
 	// HistoryTTL is how long a room message is kept for replay; 0 → 2m,
 	// negative → until pushed out by HistorySize.
 	HistoryTTL time.Duration
+	// HistoryBytes bounds each room's history in bytes (the messages'
+	// encoded envelopes plus about 100 bytes of bookkeeping each): the oldest
+	// messages go first; 0 → 1 MiB, negative → no byte bound. It applies to
+	// the in-memory broker.
+	HistoryBytes int64
+	// HistoryMemory is the in-memory broker's budget for the history of all
+	// rooms, counted as HistoryBytes is. When a publication takes the total
+	// over it, the whole history of the rooms that have gone longest without
+	// a message is dropped, oldest first, until the total is at most 90% of
+	// it (never the room just published to); their members then resume with
+	// recovered false. 0 → 256 MiB, negative → no budget. A cluster broker
+	// has its own bound (natsbroker.Config.MaxBytes).
+	HistoryMemory int64
+	// MaxRoomsPerConn bounds the rooms one connection may have joined at
+	// once; a join over it is refused with code too_many_rooms. 0 → 100,
+	// negative → unlimited.
+	MaxRoomsPerConn int
 	// IdempotencyKeys is how many keyed requests (docs/protocol.md §3) the
 	// server remembers per user, so that a request sent again with the same
 	// key is answered without running twice; 0 → 1000, negative → keys are
@@ -99,6 +123,12 @@ type Config struct {
 	// Authenticate establishes the identity of a handshake before the
 	// upgrade; an error refuses it with HTTP 401. Nil → QueryIdentity.
 	Authenticate func(r *http.Request) (Identity, error)
+	// VerifyToken checks a token sent in-band by a refresh message
+	// (docs/protocol.md §4) the way Authenticate checks a handshake's, and
+	// returns its identity; the connection's expiry moves to the new
+	// identity's when it is the same user. Nil → refresh is answered with
+	// no_handler. (auth.Auth.Verify is one.)
+	VerifyToken func(token string) (Identity, error)
 	// CheckOrigin accepts or refuses the handshake's Origin (HTTP 403); nil →
 	// the Origin's host must equal the request's Host.
 	CheckOrigin func(r *http.Request) bool
@@ -159,6 +189,24 @@ type Config struct {
 	// 10s. It also bounds the reading of the handshake request when the
 	// http.Server is set up with ConfigureHTTPServer.
 	HandshakeTimeout time.Duration
+	// HTTPReadTimeout bounds the reading of a whole request other than a
+	// WebSocket upgrade, body included, from the end of its headers, when
+	// the http.Server is set up with ConfigureHTTPServer; 0 → 30s. A body
+	// sent slower than that is cut off and the connection closed.
+	HTTPReadTimeout time.Duration
+	// HTTPIdleTimeout closes a keep-alive connection that waits this long
+	// for its next request (ConfigureHTTPServer); 0 → 60s.
+	HTTPIdleTimeout time.Duration
+	// MaxHTTPConnsPerIP bounds the TCP connections one peer address may hold
+	// open at once, not counting those upgraded to WebSockets (which
+	// MaxConnsPerIP bounds): idle keep-alive ones, slow requests, handshakes
+	// under way (ConfigureHTTPServer). One more is closed at once, without an
+	// answer. 0 → 64, negative → unlimited.
+	MaxHTTPConnsPerIP int
+	// TrustedPeer reports whether a TCP peer address is exempt from
+	// MaxHTTPConnsPerIP, e.g. a reverse proxy that carries many clients;
+	// nil → none is.
+	TrustedPeer func(ip string) bool
 	// Compression negotiates permessage-deflate (RFC 7692) with clients that
 	// offer it; false (the default) → never. ReadLimit then bounds the
 	// decompressed message.
@@ -197,6 +245,15 @@ func (cfg Config) withDefaults() Config {
 	if cfg.HistoryTTL == 0 {
 		cfg.HistoryTTL = DefaultHistoryTTL
 	}
+	if cfg.HistoryBytes == 0 {
+		cfg.HistoryBytes = DefaultHistoryBytes
+	}
+	if cfg.HistoryMemory == 0 {
+		cfg.HistoryMemory = DefaultHistoryMemory
+	}
+	if cfg.MaxRoomsPerConn == 0 {
+		cfg.MaxRoomsPerConn = DefaultMaxRoomsPerConn
+	}
 	if cfg.IdempotencyKeys == 0 {
 		cfg.IdempotencyKeys = DefaultIdempotencyKeys
 	}
@@ -232,6 +289,15 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if cfg.HTTPReadTimeout <= 0 {
+		cfg.HTTPReadTimeout = DefaultHTTPReadTimeout
+	}
+	if cfg.HTTPIdleTimeout <= 0 {
+		cfg.HTTPIdleTimeout = DefaultHTTPIdleTimeout
+	}
+	if cfg.MaxHTTPConnsPerIP == 0 {
+		cfg.MaxHTTPConnsPerIP = DefaultMaxHTTPConnsPerIP
 	}
 	return cfg
 }

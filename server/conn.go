@@ -15,14 +15,17 @@ import (
 
 // Conn is one client connection. Its methods are safe for concurrent use.
 type Conn struct {
-	srv     *Server
-	ws      *websocket.Conn
-	id      string
-	user    string
-	name    string
-	remote  string
-	since   time.Time
-	expires time.Time // Identity.Expires; zero: never
+	srv    *Server
+	ws     *websocket.Conn
+	id     string
+	user   string
+	name   string
+	remote string
+	since  time.Time
+
+	expMu   sync.Mutex
+	expires time.Time   // Identity.Expires, moved by refresh; zero: never
+	expiry  *time.Timer // closes the connection at expires; nil when zero
 
 	// limiter is the message rate limit (nil: unlimited); refusals and
 	// refusedSince count the refusals of the current RateLimitWindow. All
@@ -104,8 +107,61 @@ func (c *Conn) User() string { return c.user }
 func (c *Conn) Name() string { return c.name }
 
 // Expires returns when the connection's identity expires (and the
-// connection is closed with 1008); zero means never.
-func (c *Conn) Expires() time.Time { return c.expires }
+// connection is closed with 1008); zero means never. A refresh message
+// moves it.
+func (c *Conn) Expires() time.Time {
+	c.expMu.Lock()
+	defer c.expMu.Unlock()
+	return c.expires
+}
+
+// startExpiry arms the 1008 "token expired" close at the connection's
+// expiry.
+func (c *Conn) startExpiry() {
+	c.expMu.Lock()
+	defer c.expMu.Unlock()
+	if !c.expires.IsZero() {
+		c.expiry = time.AfterFunc(time.Until(c.expires), c.expire)
+	}
+}
+
+// stopExpiry disarms it when the connection has ended, so an expiry far in
+// the future holds nothing once the connection is gone. (The connection is
+// closing by then, so moveExpiry arms nothing new.)
+func (c *Conn) stopExpiry() {
+	c.expMu.Lock()
+	defer c.expMu.Unlock()
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
+}
+
+// expire closes the connection for an expired token.
+func (c *Conn) expire() {
+	if c.startClose(closeRequest{code: shared.ClosePolicyViolation, reason: "token expired", send: true, flush: true}) {
+		c.srv.log.Debug("token expired", "conn", c.id, "user", c.user)
+	}
+}
+
+// moveExpiry sets the connection's expiry to exp (zero: never), unless the
+// old one has already passed and closed the connection. It reports whether
+// it moved.
+func (c *Conn) moveExpiry(exp time.Time) bool {
+	c.expMu.Lock()
+	defer c.expMu.Unlock()
+	if c.isClosing() {
+		return false
+	}
+	if c.expiry != nil && !c.expiry.Stop() {
+		return false // fired: the connection is closing for the old token
+	}
+	c.expires = exp
+	c.expiry = nil
+	if !exp.IsZero() {
+		c.expiry = time.AfterFunc(time.Until(exp), c.expire)
+	}
+	return true
+}
 
 // RemoteAddr returns the client's network address as seen by the HTTP server.
 func (c *Conn) RemoteAddr() string { return c.remote }

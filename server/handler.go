@@ -20,7 +20,8 @@ type handlerFunc func(ctx context.Context, c *Conn, m shared.Message) (shared.Me
 func isSystemType(typ string) bool {
 	switch typ {
 	case shared.TypeOf[shared.Hello](), shared.TypeOf[shared.Join](), shared.TypeOf[shared.Leave](),
-		shared.TypeOf[shared.PresenceList](), shared.TypeOf[shared.Ping]():
+		shared.TypeOf[shared.PresenceList](), shared.TypeOf[shared.Ping](), shared.TypeOf[shared.Refresh](),
+		shared.TypeOf[shared.History]():
 		return true
 	}
 	return false
@@ -197,9 +198,13 @@ func (s *Server) dispatch(c *Conn, env shared.Envelope, m shared.Message) {
 		s.leave(c, env.ID, m)
 	case shared.PresenceList:
 		_ = c.sendEnv(shared.Envelope{ID: env.ID}, shared.PresenceList{Room: m.Room, Members: s.Presence(m.Room)})
+	case shared.History:
+		s.history(c, env.ID, m)
 	case shared.Ping:
 		s.onPing(c)
 		_ = c.sendEnv(shared.Envelope{ID: env.ID}, shared.Pong{})
+	case shared.Refresh:
+		s.refresh(c, env.ID, m)
 	default:
 		s.runHandler(c, env, m)
 	}
@@ -283,4 +288,41 @@ func (c *Conn) replyOK(reqID uint64) {
 // sendError queues an error message about request reqID (0: none).
 func (c *Conn) sendError(reqID uint64, e *shared.Error) {
 	_ = c.sendEnv(shared.Envelope{ID: reqID}, *e)
+}
+
+// refresh replaces the connection's token in-band (docs/protocol.md §4):
+// the new token must verify and name the same user; the connection's expiry
+// moves to the new one's.
+func (s *Server) refresh(c *Conn, reqID uint64, m shared.Refresh) {
+	if s.cfg.VerifyToken == nil {
+		c.sendError(reqID, &shared.Error{Code: shared.CodeNoHandler,
+			Message: "this server does not take tokens in-band: reconnect with a fresh token"})
+		return
+	}
+	id, err := s.cfg.VerifyToken(m.Token)
+	switch {
+	case err != nil:
+		c.sendError(reqID, &shared.Error{Code: shared.CodeUnauthorized, Message: "refresh: " + err.Error(), Field: "data.token"})
+		return
+	case id.User != c.user:
+		c.sendError(reqID, &shared.Error{Code: shared.CodeForbidden, Field: "data.token",
+			Message: fmt.Sprintf("refresh: the token is for user %q, this connection is %q's", id.User, c.user)})
+		return
+	case !id.Expires.IsZero() && !s.now().Before(id.Expires):
+		c.sendError(reqID, &shared.Error{Code: shared.CodeUnauthorized, Message: "refresh: token expired", Field: "data.token"})
+		return
+	}
+	if !c.moveExpiry(id.Expires) {
+		return // closing: the old token expired first
+	}
+	s.log.Debug("token refreshed", "conn", c.id, "user", c.user, "expires", id.Expires)
+	_ = c.sendEnv(shared.Envelope{ID: reqID}, shared.Refreshed{ExpiresMS: unixMS(id.Expires)})
+}
+
+// unixMS is t in Unix milliseconds, 0 for the zero time.
+func unixMS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }

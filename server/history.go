@@ -1,31 +1,76 @@
 package server
 
-import "time"
+import (
+	"time"
+	"unsafe"
+)
 
 // history is a room's bounded replay buffer in the memory broker: the newest
 // size publications not older than ttl, with consecutive seqs. It is not
 // safe for concurrent use; its room's lock guards it.
 type history struct {
-	size    int           // 0: keep nothing
-	ttl     time.Duration // <= 0: no age limit
-	entries []Publication // oldest first, seqs consecutive
+	size     int           // 0: keep nothing
+	ttl      time.Duration // <= 0: no age limit
+	maxBytes int64         // bound of payloads + pubOverhead each; <= 0: none
+	entries  []Publication // oldest first, seqs consecutive
+	payload  int64         // bytes of the entries' payloads
 }
+
+// pubOverhead is what a kept publication costs besides its payload: its
+// slot in the entries array.
+const pubOverhead = int64(unsafe.Sizeof(Publication{}))
 
 func newHistory(size int, ttl time.Duration) history {
 	return history{size: size, ttl: ttl}
 }
 
-// add appends a publication, dropping the oldest beyond size.
+// add appends a publication, dropping the oldest beyond size and beyond
+// maxBytes.
 func (h *history) add(p Publication) {
 	if h.size <= 0 {
 		return
 	}
 	h.entries = append(h.entries, p)
-	if over := len(h.entries) - h.size; over > 0 {
-		clear(h.entries[:over]) // let the payloads be collected
-		h.entries = h.entries[over:]
+	h.payload += int64(len(p.Payload))
+	over := max(len(h.entries)-h.size, 0)
+	if h.maxBytes > 0 {
+		kept := h.payload
+		for _, e := range h.entries[:over] {
+			kept -= int64(len(e.Payload))
+		}
+		for over < len(h.entries) && kept+int64(len(h.entries)-over)*pubOverhead > h.maxBytes {
+			kept -= int64(len(h.entries[over].Payload))
+			over++
+		}
+	}
+	h.cut(over)
+}
+
+// cut drops the n oldest publications.
+func (h *history) cut(n int) {
+	if n <= 0 {
+		return
+	}
+	for _, e := range h.entries[:n] {
+		h.payload -= int64(len(e.Payload))
+	}
+	clear(h.entries[:n]) // let the payloads be collected
+	h.entries = h.entries[n:]
+	if len(h.entries) == 0 {
+		h.entries = nil // release the array
 	}
 }
+
+// drop forgets every publication and returns how many there were.
+func (h *history) drop() int {
+	n := len(h.entries)
+	h.entries, h.payload = nil, 0
+	return n
+}
+
+// bytes is the memory the history holds: the payloads and the entries
+// array.
+func (h *history) bytes() int64 { return h.payload + int64(cap(h.entries))*pubOverhead }
 
 // expire drops the publications older than ttl at now.
 func (h *history) expire(now time.Time) {
@@ -36,13 +81,7 @@ func (h *history) expire(now time.Time) {
 	for cut < len(h.entries) && now.Sub(h.entries[cut].Time) > h.ttl {
 		cut++
 	}
-	if cut > 0 {
-		clear(h.entries[:cut])
-		h.entries = h.entries[cut:]
-	}
-	if len(h.entries) == 0 {
-		h.entries = nil // release the array
-	}
+	h.cut(cut)
 }
 
 // len is the number of publications kept.

@@ -8,7 +8,8 @@ import "time"
 // are read from Stats instead.
 type Observer interface {
 	// HandshakeDone is called once per WebSocket handshake attempt with its
-	// outcome: "ok", "unauthorized", "forbidden_origin", "too_many", "failed".
+	// outcome: "ok", "unauthorized", "forbidden_origin", "banned", "too_many",
+	// "failed".
 	HandshakeDone(outcome string, took time.Duration)
 	// ConnClosed is called once per upgraded connection with its close code.
 	ConnClosed(code int)

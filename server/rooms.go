@@ -181,6 +181,11 @@ func (s *Server) join(c *Conn, reqID uint64, j shared.Join) {
 			return
 		}
 	}
+	if limit := s.cfg.MaxRoomsPerConn; limit > 0 && !c.Joined(j.Room) && len(c.Rooms()) >= limit {
+		c.sendError(reqID, &shared.Error{Code: shared.CodeTooManyRooms, Field: "data.room",
+			Message: fmt.Sprintf("This connection is in %d rooms, the most allowed: leave one before joining another.", limit)})
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, brokerTimeout)
 	defer cancel()
 	fail := func(err error) {

@@ -42,6 +42,7 @@ type Server struct {
 	rooms  roomTable
 	broker Broker
 	mem    *memoryBroker // the broker when it is the default; nil in a cluster
+	bans   banTable      // users whose handshakes are refused (ban.go)
 
 	handlersMu sync.RWMutex
 	handlers   map[string]handlerFunc
@@ -117,6 +118,7 @@ func New(cfg Config) *Server {
 	s.broker = cfg.Broker
 	if s.broker == nil {
 		s.mem = newMemoryBroker(cfg.HistorySize, max(cfg.HistoryTTL, 0), func() time.Time { return s.now() })
+		s.mem.setMemory(cfg.HistoryBytes, cfg.HistoryMemory)
 		s.broker = s.mem
 	}
 	s.broker.Register(nodeHandler{s})
@@ -150,6 +152,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.checkOrigin(r) {
 		refuse("forbidden_origin", http.StatusForbidden, shared.CodeForbidden,
 			fmt.Sprintf("origin %q is not allowed", r.Header.Get("Origin")))
+		return
+	}
+	if s.refuseBanned(w, id.User, refuse) {
 		return
 	}
 	ip := s.cfg.ClientIP(r)
@@ -189,17 +194,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer s.hub.end(id.User, ip)
 		s.serve(c)
 	}()
-}
-
-// ConfigureHTTPServer prepares the http.Server that serves s for hostile
-// clients: it sets hs.ReadHeaderTimeout, when zero, to Config.HandshakeTimeout,
-// so that a client that opens a TCP connection and sends half a handshake
-// request is dropped after that long. (A handler cannot do it: it runs only
-// once the request's headers have arrived.) Call it before hs.Serve.
-func (s *Server) ConfigureHTTPServer(hs *http.Server) {
-	if hs.ReadHeaderTimeout == 0 {
-		hs.ReadHeaderTimeout = s.cfg.HandshakeTimeout
-	}
 }
 
 // codeUnauthorized is the error code of a handshake refused with HTTP 401,
@@ -279,21 +273,14 @@ func (s *Server) serve(c *Conn) {
 		Name:        c.name,
 		HeartbeatMS: s.cfg.Heartbeat.Milliseconds(),
 		Server:      Version,
+		ExpiresMS:   unixMS(c.Expires()),
 	})
 	registered := s.hub.add(c)
 	if !registered {
 		c.startClose(closeRequest{code: shared.CloseGoingAway, reason: "going away", send: true, flush: true})
 	}
-	if !c.expires.IsZero() {
-		// Stopped when the connection ends, so an expiry far in the future
-		// holds nothing once the connection is gone.
-		expiry := time.AfterFunc(time.Until(c.expires), func() {
-			if c.startClose(closeRequest{code: shared.ClosePolicyViolation, reason: "token expired", send: true, flush: true}) {
-				s.log.Debug("token expired", "conn", c.id, "user", c.user)
-			}
-		})
-		defer expiry.Stop()
-	}
+	c.startExpiry()
+	defer c.stopExpiry()
 	s.log.Debug("connected", "conn", c.id, "user", c.user, "remote", c.remote)
 	go c.writeLoop()
 	c.readLoop()

@@ -423,7 +423,7 @@ func TestSlowConsumer(t *testing.T) {
 				if i >= slowSubscribers || ctx.Err() != nil {
 					return
 				}
-				ws, w, err := raw.DialJoin(ctx, websocket.DefaultDialer, e.wsURL(fmt.Sprintf("sub-%d", i%slowUsers)), room)
+				ws, w, err := raw.DialJoin(ctx, websocket.DefaultDialer, e.wsURL(fmt.Sprintf("sub-%d", i%slowUsers)), nil, room)
 				if err != nil {
 					errOnce.Do(func() { dialErr = fmt.Errorf("subscriber %d: %w", i, err) })
 					cancel()
@@ -465,7 +465,7 @@ func TestSlowConsumer(t *testing.T) {
 		return c, nil
 	}
 	jctx, jcancel := context.WithTimeout(context.Background(), waitTime)
-	stalled, sw, err := raw.DialJoin(jctx, &stalledDialer, e.wsURL("stalled"), room)
+	stalled, sw, err := raw.DialJoin(jctx, &stalledDialer, e.wsURL("stalled"), nil, room)
 	id := sw.Conn
 	jcancel()
 	if err != nil {
@@ -895,12 +895,16 @@ func TestConcurrentPushBroadcastHeartbeat(t *testing.T) {
 	for i := range clients {
 		sc := &soakClient{user: fmt.Sprintf("soak-u%d", i%soakUsers), tr: &cuttableTransport{}, cuttable: i%5 == 0, runErr: make(chan error, 1)}
 		sc.c = client.New(client.Options{
-			URL:          e.wsURL(sc.user),
-			Transport:    sc.tr,
-			Logger:       quiet,
-			MinBackoff:   10 * time.Millisecond,
-			MaxBackoff:   100 * time.Millisecond,
-			PingInterval: time.Second, // the server's 20ms would make the client itself drop connections at the slightest stall
+			URL:        e.wsURL(sc.user),
+			Transport:  sc.tr,
+			Logger:     quiet,
+			MinBackoff: 10 * time.Millisecond,
+			MaxBackoff: 100 * time.Millisecond,
+			// The server's 20ms would make the client itself drop
+			// connections at the slightest stall; 3 s matches the server's
+			// heartbeat timeout above (a loaded CI machine stalled the
+			// clients past 2 × 1 s, and they dropped with no close code).
+			PingInterval: 3 * time.Second,
 		})
 		client.On(sc.c, func(n shared.Notification) {
 			if k := slices.Index(sourceNames[:], n.Title); k >= 0 {

@@ -1,5 +1,10 @@
 package shared
 
+import (
+	"encoding/json"
+	"fmt"
+)
+
 // System message types. Their wire names have no dot, except the presence
 // family; application types should use a dotted "area.name" form.
 
@@ -19,6 +24,9 @@ func registerSystem(r *Registry) {
 	Register[Pong](r)
 	Register[Kicked](r)
 	Register[Reply](r)
+	Register[Refresh](r)
+	Register[Refreshed](r)
+	Register[History](r)
 }
 
 // Member is one user present in a room. A user with several connections is
@@ -54,6 +62,10 @@ type Welcome struct {
 	HeartbeatMS int64 `json:"heartbeat_ms"`
 	// Server names the server version.
 	Server string `json:"server,omitempty"`
+	// ExpiresMS is when the connection's token expires, in Unix
+	// milliseconds (the connection is then closed with 1008 unless a
+	// Refresh moved it); 0: never.
+	ExpiresMS int64 `json:"expires_ms,omitempty"`
 }
 
 // MessageType implements Message.
@@ -194,18 +206,19 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Stable error codes carried by Error.Code.
 const (
-	CodeMalformed   = "malformed"    // the frame is not a valid envelope
-	CodeUnknownType = "unknown_type" // no such message type
-	CodeBadData     = "bad_data"     // data does not fit the type
-	CodeNoHandler   = "no_handler"   // known type the server does not accept from clients
-	CodeNotJoined   = "not_joined"   // the room operation needs a join first
-	CodeForbidden   = "forbidden"    // not allowed for this user
-	CodeRateLimited = "rate_limited" // too many messages; slow down
-	CodeNotFound    = "not_found"    // no such connection, user or room
-	CodeInternal    = "internal"     // server-side failure; details are logged
-	CodeTimeout     = "timeout"      // client side: no reply in time
-	CodeClosed      = "closed"       // client side: the connection closed first
-	CodeRejected    = "rejected"     // the handler refused the request
+	CodeMalformed    = "malformed"    // the frame is not a valid envelope
+	CodeUnknownType  = "unknown_type" // no such message type
+	CodeBadData      = "bad_data"     // data does not fit the type
+	CodeNoHandler    = "no_handler"   // known type the server does not accept from clients
+	CodeNotJoined    = "not_joined"   // the room operation needs a join first
+	CodeForbidden    = "forbidden"    // not allowed for this user
+	CodeUnauthorized = "unauthorized" // the token is missing, invalid or expired
+	CodeRateLimited  = "rate_limited" // too many messages; slow down
+	CodeNotFound     = "not_found"    // no such connection, user or room
+	CodeInternal     = "internal"     // server-side failure; details are logged
+	CodeTimeout      = "timeout"      // client side: no reply in time
+	CodeClosed       = "closed"       // client side: the connection closed first
+	CodeRejected     = "rejected"     // the handler refused the request
 )
 
 // Ping is the client's application-level heartbeat. The server answers with
@@ -220,6 +233,36 @@ type Pong struct{}
 
 // MessageType implements Message.
 func (Pong) MessageType() string { return "pong" }
+
+// Refresh replaces the connection's token without reconnecting: the server
+// verifies Token as it verifies a handshake's, requires the same user, and
+// moves the connection's expiry to the new token's. It answers Refreshed,
+// or an error (unauthorized, forbidden) that leaves the old expiry.
+type Refresh struct {
+	// Token is the fresh token.
+	Token string `json:"token"`
+}
+
+// MessageType implements Message.
+func (Refresh) MessageType() string { return "refresh" }
+
+// Validate implements Validator.
+func (m Refresh) Validate() error {
+	if m.Token == "" {
+		return &FieldError{Field: "token", Problem: "is required"}
+	}
+	return nil
+}
+
+// Refreshed answers Refresh.
+type Refreshed struct {
+	// ExpiresMS is the connection's new expiry, in Unix milliseconds; 0:
+	// never.
+	ExpiresMS int64 `json:"expires_ms,omitempty"`
+}
+
+// MessageType implements Message.
+func (Refreshed) MessageType() string { return "refreshed" }
 
 // Kicked is sent just before the server closes a connection on purpose
 // (close code CloseKicked). Clients must not reconnect automatically.
@@ -275,3 +318,57 @@ const (
 	CloseSlowConsumer    = 4002 // send queue overflowed; reconnect and resume
 	CloseHeartbeat       = 4003 // no pong within the heartbeat timeout
 )
+
+// --- History paging (docs/protocol.md §4 "history") ---
+
+// History limits: a history request without a limit gets
+// DefaultHistoryLimit messages, and may ask for at most MaxHistoryLimit.
+const (
+	DefaultHistoryLimit = 50
+	MaxHistoryLimit     = 100
+)
+
+// CodeTooManyRooms refuses a join over the connection's room limit.
+const CodeTooManyRooms = "too_many_rooms"
+
+// History asks for (client → server: Room, Before, Limit, Epoch) or carries
+// (server → client: Room, Epoch, Seq, Publications, More, Dropped) a page of
+// a joined room's kept messages: the newest Limit with a seq below Before.
+type History struct {
+	// Room is the room; the requesting connection must have joined it.
+	Room string `json:"room"`
+	// Before asks for messages with a seq below it; 0 means the newest.
+	Before uint64 `json:"before,omitempty"`
+	// Limit is how many messages to return at most; 0 means
+	// DefaultHistoryLimit, and it may not exceed MaxHistoryLimit.
+	Limit int `json:"limit,omitempty"`
+	// Epoch is, in a request, the epoch that Before belongs to (optional);
+	// in a reply, the room's epoch.
+	Epoch string `json:"epoch,omitempty"`
+	// Seq is the room's head (its last seq) at the read.
+	Seq uint64 `json:"seq,omitempty"`
+	// Publications are the messages, oldest first, each the envelope it was
+	// published as (with room and seq), with consecutive seqs.
+	Publications []json.RawMessage `json:"publications,omitempty"`
+	// More is set when the room keeps messages older than the first one
+	// here: ask again with Before set to its seq.
+	More bool `json:"more,omitempty"`
+	// Dropped is set when More is not and messages of this epoch older than
+	// the first one here (or than Before when there is none) existed but are
+	// no longer kept, or when the request's Epoch is not the room's.
+	Dropped bool `json:"dropped,omitempty"`
+}
+
+// MessageType implements Message.
+func (History) MessageType() string { return "history" }
+
+// Validate implements Validator.
+func (h History) Validate() error {
+	if err := ValidRoom(h.Room); err != nil {
+		return err
+	}
+	if h.Limit < 0 || h.Limit > MaxHistoryLimit {
+		return &FieldError{Field: "limit", Problem: fmt.Sprintf("must be between 1 and %d (0 or omitted: %d)", MaxHistoryLimit, DefaultHistoryLimit)}
+	}
+	return nil
+}

@@ -18,6 +18,7 @@ const adminRefresh = 3 * time.Second
 type AdminPage struct {
 	app.Compo
 
+	s       *Session // holds the API key, in memory
 	cancel  context.CancelFunc
 	refresh chan struct{}
 
@@ -27,6 +28,7 @@ type AdminPage struct {
 	loadedAt  time.Time
 	kickMsg   string
 	kickOK    bool
+	kickWarn  bool // the call worked but did not do what was asked (nobody online)
 	pushMsg   string
 	pushOK    bool
 	pushKind  string
@@ -34,6 +36,10 @@ type AdminPage struct {
 	busyPush  bool
 	zone      *time.Location
 	keyStored bool
+	// needKey: the API answered 401 or 403, so it has keys and the page
+	// asks for one before showing anything.
+	needKey bool
+	keyErr  string
 }
 
 // connInfo is one entry of GET /api/connections.
@@ -51,7 +57,7 @@ type connInfo struct {
 func (a *AdminPage) OnMount(ctx app.Context) {
 	a.zone = localZone()
 	a.pushKind = "user"
-	a.keyStored = storedAPIKey(ctx) != ""
+	a.keyStored = a.s.apiKey.get() != ""
 	rctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	a.refresh = make(chan struct{}, 1)
@@ -75,7 +81,7 @@ func (a *AdminPage) OnDismount() { a.cancel() }
 
 // load fetches the connections and the statistics.
 func (a *AdminPage) load(rctx context.Context, ctx app.Context) {
-	key := storedAPIKey(ctx)
+	key := a.s.apiKey.get()
 	conns := callAPI(rctx, "GET", "/api/connections?limit=1000", key, nil)
 	stats := callAPI(rctx, "GET", "/api/stats", key, nil)
 	if rctx.Err() != nil {
@@ -83,6 +89,11 @@ func (a *AdminPage) load(rctx context.Context, ctx app.Context) {
 	}
 	update(ctx, func(app.Context) {
 		a.loadedAt = time.Now()
+		a.needKey = conns.Status == 401 || conns.Status == 403
+		a.keyErr = ""
+		if a.needKey && key != "" {
+			a.keyErr = "The server refused this key: " + conns.Problem()
+		}
 		if msg := conns.Problem(); msg != "" {
 			a.listErr = msg
 			return
@@ -127,19 +138,41 @@ func (a *AdminPage) Render() app.UI {
 		// whatever was typed, when the wasm starts.
 		return h("div", "page", app.Raw(adminHead), a.renderStats(), app.Raw(`<p class="empty">Loading…</p>`))
 	}
+	if a.needKey {
+		// Whoever can open /admin must not drive the API: with keys
+		// configured, nothing shows until a key works.
+		return h("div", "page", app.Raw(adminHead), a.renderKey(true))
+	}
 	return h("div", "page",
 		app.Raw(adminHead),
 		a.renderStats(),
 		h("div", "grid-2", a.renderKick(), a.renderPush()),
 		a.renderOnline(),
-		h("div", "card",
-			app.Raw(`<div><h2>API key</h2><p class="muted small">Only needed when the server runs with -api-keys. Kept in this tab only (sessionStorage).</p></div>`),
-			form("", "inline-form", a.saveKey,
-				srLabel("admin-key", "API key"),
-				input("admin-key", "password", "input input-sm", on(a.keyStored, "•••••••• (saved)")),
-				submit("", "btn btn-sm", "Save", false),
-			),
+		a.renderKey(false),
+	)
+}
+
+// renderKey is the API key form: the page's only content while the API
+// needs a key (needed), else an optional card at the bottom.
+func (a *AdminPage) renderKey(needed bool) app.UI {
+	why := `<div><h2>API key</h2><p class="muted small">Only needed when the server runs with -api-keys. This page calls the HTTP API from your browser; the key is kept in this tab's memory only (never in localStorage or sessionStorage), so a reload forgets it.</p></div>`
+	class := "card"
+	if needed {
+		why = `<div><h2>This server's API needs a key</h2><p class="muted">The server runs with API keys (-api-keys), as in production: the Admin page calls that HTTP API from your browser, so it must not work for whoever merely opens /admin. Enter one of the server's keys to see who is online, kick and push.</p><p class="muted small">The key is kept in this tab's memory only — never in localStorage or sessionStorage, where any script of this site could read it later. A reload or a new tab asks again.</p></div>`
+		class = "card card-key"
+	}
+	var attrs []string
+	if needed {
+		attrs = []string{"id", "admin-key-needed"}
+	}
+	return ha("div", class, attrs,
+		app.Raw(why),
+		form("admin-key-form", "inline-form", a.saveKey,
+			srLabel("admin-key", "API key"),
+			input("admin-key", "password", "input input-sm", orDefault(on(a.keyStored, "•••••••• (in memory)"), "API key")),
+			submit("admin-key-btn", "btn btn-sm btn-primary", "Use key", false),
 		),
+		when(a.keyErr != "", ht("p", "result bad", a.keyErr, "id", "admin-key-error")),
 	)
 }
 
@@ -166,7 +199,8 @@ func (a *AdminPage) renderOnline() app.UI {
 		rows = append(rows, ha("tr", "online-row", []string{"data-user", c.User, "data-conn", c.ID},
 			h("td", "who",
 				avatar(c.User, c.Name, "avatar-sm"),
-				h("div", "", ht("strong", "", orDefault(c.Name, c.User)), ht("div", "muted small", "@"+c.User)),
+				elem("button", "pick-user", []string{"type", "button", "data-user", c.User, "title", "Use @" + c.User + " in the forms above"},
+					[]app.UI{ht("strong", "", orDefault(c.Name, c.User)), ht("span", "muted small mono", "@"+c.User)}).OnClick(a.pick),
 			),
 			ht("td", "mono small hide-sm", c.ID),
 			h("td", "hide-sm", roomChips(c.Rooms)...),
@@ -193,6 +227,16 @@ func (a *AdminPage) renderOnline() app.UI {
 		),
 		when(len(rows) == 0 && a.listErr == "", empty("Nobody is connected.")),
 	)
+}
+
+// pick puts the clicked row's user in the kick form and, when the push goes
+// to a user, in the push form.
+func (a *AdminPage) pick(ctx app.Context, e app.Event) {
+	user := dataOf(ctx, "user")
+	setInputValue("admin-kick-user", user)
+	if a.pushKind == "user" {
+		setInputValue("admin-push-user", user)
+	}
 }
 
 // prefillKick puts the row's user in the kick form.
@@ -223,11 +267,13 @@ func (a *AdminPage) renderKick() app.UI {
 	return h("div", "card",
 		app.Raw(`<div><h2>Kick a user</h2><p class="muted small">Every tab of the user gets the reason and is closed with code 4000; it does not reconnect by itself.</p></div>`),
 		form("admin-kick", "stack", a.kick,
-			field("admin-kick-user", "User id", input("admin-kick-user", "text", "input", "alice", "required", "true")),
+			field("admin-kick-user", "User id", input("admin-kick-user", "text", "input", "alice-v7iidm — or click a user below", "required", "true", "list", "admin-users")),
+			a.renderUserList(),
 			field("admin-kick-reason", "Reason", input("admin-kick-reason", "text", "input", "spamming the lobby", "maxlength", "200")),
+			field("admin-kick-ban", "Ban for (optional)", input("admin-kick-ban", "text", "input", "10m, 2h — empty: may come back at once")),
 			submit("admin-kick-btn", "btn btn-danger", "Kick", a.busyKick),
 		),
-		when(a.kickMsg != "", ht("p", cls("result", on(a.kickOK, "ok"), on(!a.kickOK, "bad")), a.kickMsg, "id", "admin-kick-result")),
+		when(a.kickMsg != "", ht("p", cls("result", on(a.kickOK && !a.kickWarn, "ok"), on(a.kickWarn, "warn"), on(!a.kickOK, "bad")), a.kickMsg, "id", "admin-kick-result")),
 	)
 }
 
@@ -254,7 +300,8 @@ func (a *AdminPage) renderPush() app.UI {
 		form("admin-push", "stack", a.push,
 			h("div", "row-2",
 				field("admin-push-kind", "Send to", elem("select", "input", []string{"id", "admin-push-kind"}, kinds).OnChange(a.pickKind)),
-				field("admin-push-user", target, input("admin-push-user", "text", "input", "alice", flag("disabled", a.pushKind == "all")...)),
+				field("admin-push-user", target, input("admin-push-user", "text", "input", pushPlaceholder(a.pushKind),
+					append(flag("disabled", a.pushKind == "all"), "list", on(a.pushKind == "user", "admin-users"))...)),
 			),
 			field("admin-push-title", "Title", input("admin-push-title", "text", "input", "Build passed", "required", "true")),
 			field("admin-push-body", "Body", input("admin-push-body", "text", "input", "main is green")),
@@ -263,6 +310,33 @@ func (a *AdminPage) renderPush() app.UI {
 		),
 		when(a.pushMsg != "", ht("p", cls("result", on(a.pushOK, "ok"), on(!a.pushOK, "bad")), a.pushMsg, "id", "admin-push-result")),
 	)
+}
+
+// renderUserList is the datalist of the online users' ids, so the id
+// fields offer them as they are typed.
+func (a *AdminPage) renderUserList() app.UI {
+	seen := make(map[string]bool, len(a.online))
+	opts := make([]app.UI, 0, len(a.online))
+	for _, c := range a.online {
+		if !seen[c.User] {
+			seen[c.User] = true
+			opts = append(opts, ha("option", "", []string{"value", c.User, "label", orDefault(c.Name, c.User)}))
+		}
+	}
+	return ha("datalist", "", []string{"id", "admin-users"}, opts...)
+}
+
+// pushPlaceholder is an example of the push form's target for kind.
+func pushPlaceholder(kind string) string {
+	switch kind {
+	case "room":
+		return "lobby"
+	case "conn":
+		return "a connection id from the list below"
+	case "all":
+		return "everyone"
+	}
+	return "alice-v7iidm"
 }
 
 // pickKind follows the push target select.
@@ -274,12 +348,17 @@ func (a *AdminPage) kick(ctx app.Context, e app.Event) {
 	e.PreventDefault()
 	user := strings.TrimSpace(inputValue("admin-kick-user"))
 	reason := strings.TrimSpace(inputValue("admin-kick-reason"))
+	ban := strings.TrimSpace(inputValue("admin-kick-ban"))
+	a.kickWarn = false
 	if user == "" {
 		a.kickMsg, a.kickOK = "Which user?", false
 		return
 	}
 	body := map[string]any{"user": user, "reason": reason}
-	key := storedAPIKey(ctx)
+	if ban != "" {
+		body["ban"] = ban
+	}
+	key := a.s.apiKey.get()
 	a.busyKick = true
 	go func() {
 		r := callAPI(context.Background(), "POST", "/api/kick", key, body)
@@ -290,13 +369,27 @@ func (a *AdminPage) kick(ctx app.Context, e app.Event) {
 				return
 			}
 			var res struct {
-				Closed int `json:"closed"`
+				Closed      int       `json:"closed"`
+				BannedUntil time.Time `json:"banned_until"`
 			}
 			_ = json.Unmarshal(r.Body, &res)
-			a.kickMsg, a.kickOK = "Kicked "+user+": closed "+plural(res.Closed, "connection")+".", true
+			a.kickMsg, a.kickOK, a.kickWarn = kickResult(user, res.Closed, res.BannedUntil.In(a.zoneOrUTC())), true, res.Closed == 0
 			a.reload(ctx, e)
 		})
 	}()
+}
+
+// kickResult says what a kick did: whom it disconnected, or that nobody by
+// that id was online, and until when a ban holds (zero: none).
+func kickResult(user string, closed int, bannedUntil time.Time) string {
+	msg := "Kicked " + user + ": closed " + plural(closed, "connection") + "."
+	if closed == 0 {
+		msg = "No user " + user + " is online: nobody was disconnected."
+	}
+	if !bannedUntil.IsZero() {
+		msg += " Banned until " + bannedUntil.Format("15:04") + "."
+	}
+	return msg
 }
 
 func (a *AdminPage) push(ctx app.Context, e app.Event) {
@@ -324,7 +417,7 @@ func (a *AdminPage) push(ctx app.Context, e app.Event) {
 		data["body"] = b
 	}
 	body := map[string]any{"target": target, "type": "notification", "data": data}
-	key := storedAPIKey(ctx)
+	key := a.s.apiKey.get()
 	a.busyPush = true
 	go func() {
 		r := callAPI(context.Background(), "POST", "/api/push", key, body)
@@ -342,11 +435,7 @@ func (a *AdminPage) push(ctx app.Context, e app.Event) {
 func (a *AdminPage) saveKey(ctx app.Context, e app.Event) {
 	e.PreventDefault()
 	key := strings.TrimSpace(inputValue("admin-key"))
-	if key == "" {
-		ctx.SessionStorage().Del(apiKeyKey)
-	} else {
-		_ = ctx.SessionStorage().Set(apiKeyKey, key)
-	}
+	a.s.apiKey.set(key)
 	a.keyStored = key != ""
 	setInputValue("admin-key", "")
 	a.reload(ctx, e)

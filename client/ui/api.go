@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 )
-
-// apiKeyKey is the sessionStorage key of the admin's API key.
-const apiKeyKey = "tether.apikey"
 
 // apiTimeout bounds one HTTP API call.
 const apiTimeout = 15 * time.Second
@@ -124,9 +122,25 @@ func callAPI(ctx context.Context, method, path, key string, body any) apiResult 
 	}
 }
 
-// storedAPIKey is the API key the admin typed in this tab.
-func storedAPIKey(ctx app.Context) string {
-	var k string
-	_ = ctx.SessionStorage().Get(apiKeyKey, &k)
-	return k
+// apiKey is the HTTP API key typed on the Admin page. It lives in the tab's
+// memory only, never in localStorage or sessionStorage, where any script of
+// the origin (and anyone at the machine, later) could read it: a reload
+// forgets it.
+type apiKey struct {
+	mu  sync.Mutex
+	key string
+}
+
+// get returns the key ("" when none was typed).
+func (k *apiKey) get() string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.key
+}
+
+// set replaces the key; "" forgets it.
+func (k *apiKey) set(key string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.key = key
 }

@@ -38,6 +38,7 @@ type authSession struct {
 	User    string    `json:"user"`
 	Name    string    `json:"name"`
 	Expires time.Time `json:"expires"`
+	Token   string    `json:"token"`
 }
 
 // errNoAuth means the server has no login endpoints.
@@ -65,6 +66,7 @@ func (s *Session) SignIn(ctx context.Context, nick string, page *url.URL, resume
 	switch {
 	case errors.Is(err, errNoAuth):
 		s.Login(nick, socketURL(page, userID(nick), nick))
+		sess.User = userID(nick)
 	case err != nil:
 		s.mu.Lock()
 		s.signingIn, s.problem = false, err.Error()
@@ -77,15 +79,21 @@ func (s *Session) SignIn(ctx context.Context, nick string, page *url.URL, resume
 		}
 		s.login(orDefault(sess.Name, nick), base, sess.Expires)
 	}
+	if !resume { // a sign-in of the user's own: the other tabs follow
+		s.tellTabs(tabEvent{Kind: tabSignedIn, Nick: nick, User: sess.User})
+	}
 	return ""
 }
 
-// SignOut forgets the login cookie and disconnects.
+// SignOut forgets the login cookie and disconnects, in every tab of the
+// app in this browser.
 func (s *Session) SignOut() {
 	s.mu.Lock()
 	cookie := !s.expires.IsZero()
+	user := s.user
 	s.mu.Unlock()
 	s.Logout()
+	s.tellTabs(tabEvent{Kind: tabSignedOut, User: user})
 	if cookie {
 		go s.call(context.Background(), "POST", pathLogout, nil)
 	}
@@ -112,25 +120,28 @@ func (s *Session) authCall(ctx context.Context, method, path string, body any) (
 // renewToken gets a fresh cookie: a refresh of the current one or, when
 // that is refused (expired, or the server's secret changed), a new guest
 // login under the same nickname.
-func (s *Session) renewToken(ctx context.Context, nick string) (time.Time, error) {
+func (s *Session) renewToken(ctx context.Context, nick string) (authSession, error) {
 	sess, err := s.authCall(ctx, "POST", pathRefresh, nil)
 	if err != nil {
 		sess, err = s.authCall(ctx, "POST", pathGuest, map[string]string{"name": nick})
 	}
 	if err != nil {
-		return time.Time{}, err
+		return authSession{}, err
 	}
 	s.mu.Lock()
 	if s.ctx == ctx {
 		s.expires = sess.Expires
 	}
 	s.mu.Unlock()
-	return sess.Expires, nil
+	return sess, nil
 }
 
 // keepToken refreshes the login cookie shortly before it expires, until ctx
-// (the login's) is done. The open connection is closed by the server at the
-// old expiry (1008) and reconnects at once with the new cookie.
+// (the login's) is done, and hands the fresh token to the open connection
+// in-band (client.Refresh), so that it is not closed at the old expiry. When
+// that fails (e.g. the refresh became a new guest login, another user) the
+// server closes the connection at the old expiry (1008) and it reconnects at
+// once with the new cookie.
 func (s *Session) keepToken(ctx context.Context, nick string, expires time.Time) {
 	for {
 		t := time.NewTimer(refreshDelay(expires, time.Now()))
@@ -140,7 +151,7 @@ func (s *Session) keepToken(ctx context.Context, nick string, expires time.Time)
 			return
 		case <-t.C:
 		}
-		exp, err := s.renewToken(ctx, nick)
+		sess, err := s.renewToken(ctx, nick)
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -148,7 +159,15 @@ func (s *Session) keepToken(ctx context.Context, nick string, expires time.Time)
 			s.log.Warn("tether ui: could not refresh the login", "err", err)
 			expires = time.Now().Add(refreshMargin + 30*time.Second) // try again in 30 s
 		default:
-			expires = exp
+			expires = sess.Expires
+			s.mu.Lock()
+			cl := s.cl
+			s.mu.Unlock()
+			if cl != nil && sess.Token != "" {
+				if _, err := cl.Refresh(ctx, sess.Token); err != nil {
+					s.log.Debug("tether ui: in-band token refresh refused; reconnecting at expiry instead", "err", err)
+				}
+			}
 		}
 	}
 }
@@ -173,8 +192,27 @@ func (s *Session) probe(ctx context.Context, cl *client.Client, nick string) {
 		s.mu.Unlock()
 	}()
 	r := s.call(ctx, "GET", pathMe, nil)
+	if r.Err == nil && r.Status == 200 {
+		// The cookie is fine: is the user banned? Then stop trying.
+		s.mu.Lock()
+		wsURL := s.wsURL
+		s.mu.Unlock()
+		if why := s.banCheck(ctx, wsURL); why != "" {
+			s.mu.Lock()
+			mine := s.cl == cl
+			if mine {
+				s.banned = why
+			}
+			s.mu.Unlock()
+			if mine {
+				_ = cl.Close()
+			}
+			s.status.changed()
+		}
+		return
+	}
 	if r.Err != nil || r.Status != 401 {
-		return // the server is down, or the cookie is fine
+		return // the server is down
 	}
 	if _, err := s.renewToken(ctx, nick); err == nil {
 		cl.Reconnect()

@@ -78,18 +78,22 @@ func (c *ChatPage) Render() app.UI {
 			button("alert-close", "×", c.clearErr, "aria-label", "Dismiss"),
 		)
 	}
-	noRoom := v.Current == ""
+	ended := c.s.Ended() != ""
+	noRoom := v.Current == "" || ended
+	if ended {
+		v.Members = nil // nobody is known to be online without a connection
+	}
 	return h("div", "chat",
 		c.renderRooms(v),
 		h("section", "panel chat-main",
 			c.renderHeader(v),
 			when(v.Notice != "", ht("div", "notice", v.Notice)),
 			failed,
-			renderMessages(v, c.s.zone),
+			renderMessages(v, c.s.zone, ended),
 			sendErr,
 			form("chat-form", "composer", c.send,
 				srLabel("chat-input", "Message"),
-				input("chat-input", "text", "input", composerHint(v), flag("disabled", noRoom)...),
+				input("chat-input", "text", "input", composerHint(v, ended), flag("disabled", noRoom)...),
 				submit("chat-send", "btn btn-primary", "Send", noRoom),
 				diceButton(noRoom, c.roll),
 			),
@@ -100,8 +104,10 @@ func (c *ChatPage) Render() app.UI {
 
 func (c *ChatPage) clearErr(app.Context, app.Event) { c.sendErr = "" }
 
-func composerHint(v ChatView) string {
+func composerHint(v ChatView, ended bool) string {
 	switch {
+	case ended:
+		return "Disconnected: reconnect to chat"
 	case v.Current == "":
 		return "Join a room to chat"
 	case !v.Connected:
@@ -175,6 +181,8 @@ func (c *ChatPage) renderHeader(v ChatView) app.UI {
 	}
 	sub := "joining…"
 	switch {
+	case c.s.Ended() != "":
+		sub = "disconnected"
 	case !v.Connected:
 		sub = "waiting for the connection…"
 	case v.Ready:
@@ -189,51 +197,82 @@ func (c *ChatPage) renderHeader(v ChatView) app.UI {
 	)
 }
 
-func renderMessages(v ChatView, zone *time.Location) app.UI {
+func renderMessages(v ChatView, zone *time.Location, ended bool) app.UI {
 	box := []string{"id", "chat-messages"}
 	if len(v.Lines) == 0 {
 		text := "No messages yet — say hi!"
 		if v.Current == "" {
 			text = "Pick a room on the left."
+		} else if ended {
+			text = "Disconnected."
 		} else if !v.Ready {
 			text = "Joining #" + v.Current + "…"
 		}
 		return ha("div", "messages", box, ht("div", "empty", text))
 	}
+	dup := sharedNames(v)
 	items := make([]app.UI, 0, len(v.Lines))
 	for i, l := range v.Lines {
 		cont := i > 0 && v.Lines[i-1].User == l.User && l.Time-v.Lines[i-1].Time < 5*60*1000
 		name := orDefault(l.Name, l.User)
+		text := ht("div", "chat-text", l.Text)
+		if l.Dice {
+			text = h("div", "chat-text chat-dice", icon("dice-icon", iconDice), app.Text(l.Text))
+		}
 		items = append(items, ha("div", cls("chat-msg", on(l.Mine, "mine"), on(cont, "cont")),
 			[]string{"data-seq", strconv.FormatUint(l.Seq, 10), "data-user", l.User},
 			avatar(l.User, name, ""),
 			h("div", "bubble",
 				h("div", "chat-meta",
-					ht("span", "chat-name", name),
+					ht("span", "chat-name", name, "title", "@"+l.User),
+					when(dup[name], ht("span", "chat-id", "@"+l.User)),
 					ht("span", "chat-time", clock(l.Time, zone)),
 				),
-				ht("div", "chat-text", l.Text),
+				text,
 			),
 		))
 	}
 	return ha("div", "messages", box, items...)
 }
 
+// sharedNames returns the display names that more than one user of the
+// room goes by (among its members and the authors on screen): those are
+// shown with the user id, so that two "Sam"s can be told apart.
+func sharedNames(v ChatView) map[string]bool {
+	users := make(map[string]string) // name → a user id with it
+	out := make(map[string]bool)
+	see := func(user, name string) {
+		name = orDefault(name, user)
+		switch u, ok := users[name]; {
+		case !ok:
+			users[name] = user
+		case u != user:
+			out[name] = true
+		}
+	}
+	for _, m := range v.Members {
+		see(m.User, m.Name)
+	}
+	for _, l := range v.Lines {
+		see(l.User, l.Name)
+	}
+	return out
+}
+
 func renderMembers(v ChatView, me string) app.UI {
+	dup := sharedNames(ChatView{Members: v.Members})
 	items := make([]app.UI, 0, len(v.Members))
 	for _, m := range v.Members {
 		name := orDefault(m.Name, m.User)
-		var tag app.UI
-		switch {
-		case m.User == me:
-			tag = ht("span", "tag", "you")
-		case m.Name != "" && m.Name != m.User:
-			tag = ht("span", "member-id muted", "@"+m.User)
-		}
-		items = append(items, ha("li", "member", []string{"data-user", m.User},
+		// The id only when it tells this member from another of the same
+		// name: otherwise it would take the room a long name needs.
+		items = append(items, ha("li", "member", []string{"data-user", m.User, "title", name + " (@" + m.User + ")"},
 			avatar(m.User, name, "avatar-sm"),
-			ht("span", "member-name", name),
-			tag,
+			h("div", "member-text",
+				ht("span", "member-name", name),
+				when(dup[name], ht("span", "member-id muted", "@"+m.User)),
+			),
+			when(m.User == me, ht("span", "tag", "you")),
 		))
 	}
 	return ha("aside", "panel members", []string{"id", "members"},

@@ -41,6 +41,7 @@ type ChatLine struct {
 	Text string
 	Time int64 // Unix ms
 	Mine bool
+	Dice bool // a dice roll, shown with the die icon
 }
 
 func newChatLog() *chatLog {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
+	"github.com/tetherkit/tether/client"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -54,7 +55,7 @@ func (d *DanmakuPage) OnMount(ctx app.Context) {
 			}
 		})
 	})
-	stopRooms := d.s.rooms.watch(redraw(ctx)) // members, join state
+	stopRooms := watchAll(func() { update(ctx, nil) }, &d.s.rooms.changes, &d.s.status) // members, join and connection state
 	d.done = app.FuncOf(func(this app.Value, _ []app.Value) any {
 		this.Call("remove")
 		return nil
@@ -122,7 +123,12 @@ func (d *DanmakuPage) Render() app.UI {
 			"data-color", c, "style", "background:"+c, "title", c, "aria-label", "Colour "+c))
 	}
 	sub := "Joining…"
+	ended := d.s.Ended()
 	switch {
+	case ended != "":
+		sub = ended
+	case d.s.Status().Info.State != client.Open:
+		sub = "Waiting for the connection…"
 	case failed != "":
 		sub = "Could not join: " + failed
 	case ready:
@@ -144,11 +150,12 @@ func (d *DanmakuPage) Render() app.UI {
 		),
 		form("danmaku-form", "danmaku-composer", d.send,
 			srLabel("danmaku-input", "Comment"),
-			input("danmaku-input", "text", "input", "Say something (up to "+strconv.Itoa(shared.MaxDanmakuLen)+" characters)"),
+			input("danmaku-input", "text", "input", "Say something (up to "+strconv.Itoa(shared.MaxDanmakuLen)+" characters)",
+				flag("disabled", ended != "")...),
 			h("div", "swatches", swatches...),
 			srLabel("danmaku-color", "Custom colour"),
 			input("danmaku-color", "color", "color-input", "", "value", d.color).OnInput(d.pickCustom),
-			submit("danmaku-send", "btn btn-primary", "Fire", false),
+			submit("danmaku-send", "btn btn-primary", "Fire", ended != ""),
 		),
 		when(d.err != "", ht("div", "alert alert-error", d.err, "id", "danmaku-error")),
 		app.Raw(`<p class="muted small">Everyone in the same room sees the same comments; the server gives each one a lane so that consecutive comments do not overlap.</p>`),

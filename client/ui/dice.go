@@ -21,7 +21,7 @@ const diceSides = 20
 func diceButton(disabled bool, roll app.EventHandler) app.UI {
 	return elem("button", "btn btn-ghost", append(flag("disabled", disabled),
 		"type", "button", "id", "chat-dice", "title", "Roll a d20 for the room", "aria-label", "Roll a d20"),
-		[]app.UI{app.Text("🎲")}).OnClick(roll)
+		[]app.UI{icon("btn-icon", iconDice)}).OnClick(roll)
 }
 
 // roll queues a dice roll for the current room, in order with chat lines.
@@ -37,9 +37,18 @@ func (c *ChatPage) roll(app.Context, app.Event) {
 	}
 }
 
-// onDice shows a roll as a line of its room.
+// onDice shows a roll as a line of its room, drawn with the die icon.
 func (s *Session) onDice(m shared.DiceRolled, meta client.Meta) {
-	s.onChat(shared.ChatMessage{Room: m.Room, User: m.User, Name: m.Name,
-		Text: "🎲 rolled " + strconv.Itoa(m.Result) + " (d" + strconv.Itoa(m.Sides) + ")",
-		Time: time.Now().UnixMilli()}, meta) // a roll carries no time: show when it arrived
+	room := meta.Room
+	if room == "" {
+		room = m.Room
+	}
+	info := s.rooms.info(room)
+	if !info.known {
+		return
+	}
+	s.chat.add(room, ChatLine{Seq: meta.Seq, User: m.User, Name: m.Name,
+		Text: "rolled " + strconv.Itoa(m.Result) + " (d" + strconv.Itoa(m.Sides) + ")",
+		Time: time.Now().UnixMilli(), // a roll carries no time: show when it arrived
+		Mine: m.User == s.Status().User, Dice: true}, info.forChat)
 }

@@ -100,7 +100,8 @@ func (p *NotificationsPage) Render() app.UI {
 		tries = append(tries, button("btn btn-sm btn-level level-"+level, levelIcon(level)+"  "+level, p.pushToMe,
 			append([]string{"data-level", level}, busy...)...))
 	}
-	tries = append(tries, button("btn btn-sm", "📣  Everyone", p.pushToAll, append([]string{"id", "notify-all"}, busy...)...))
+	tries = append(tries, elem("button", "btn btn-sm", append([]string{"id", "notify-all", "type", "button"}, busy...),
+		[]app.UI{icon("btn-icon", iconMegaphon), app.Text("Everyone")}).OnClick(p.pushToAll))
 	items := make([]app.UI, 0, len(notes))
 	for _, n := range notes {
 		items = append(items, h("li", "note note-"+n.Level,
@@ -152,7 +153,7 @@ func (p *NotificationsPage) push(ctx app.Context, target map[string]any, level s
 			"level": level,
 		},
 	}
-	key := storedAPIKey(ctx)
+	key := p.s.apiKey.get()
 	p.busy = true
 	go func() {
 		r := callAPI(context.Background(), "POST", "/api/push", key, body)

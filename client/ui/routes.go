@@ -11,17 +11,17 @@ const (
 	PathAdmin         = "/admin"
 )
 
-// page is one entry of the navigation bar.
+// page is one entry of the navigation bar; icon is its SVG shape (icons.go).
 type page struct{ path, title, icon string }
 
 // pages lists the app's pages in navigation order.
 func pages() []page {
 	return []page{
-		{PathChat, "Chat", "💬"},
-		{PathNotifications, "Notifications", "🔔"},
-		{PathTicker, "Ticker", "📈"},
-		{PathDanmaku, "Danmaku", "🎬"},
-		{PathAdmin, "Admin", "🛠"},
+		{PathChat, "Chat", iconChat},
+		{PathNotifications, "Notifications", iconBell},
+		{PathTicker, "Ticker", iconTicker},
+		{PathDanmaku, "Danmaku", iconDanmaku},
+		{PathAdmin, "Admin", iconAdmin},
 	}
 }
 

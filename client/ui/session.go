@@ -2,8 +2,10 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/url"
 	"sync"
 	"time"
 
@@ -37,6 +39,8 @@ type Session struct {
 	notes   *noteStore
 	ticker  *tickerStore
 	danmaku observable[shared.DanmakuComment]
+	apiKey  apiKey // the HTTP API key typed on the Admin page, in memory only
+	tabs    *tabLink
 
 	// status tells watchers that Status changed.
 	status changes
@@ -55,6 +59,7 @@ type Session struct {
 	probing   bool      // probe is running
 	probedAt  time.Time
 	state     client.StateInfo
+	banned    string // why the server refuses this user's handshakes, if it does
 }
 
 // NewSession returns a session that is not logged in.
@@ -99,7 +104,7 @@ func (s *Session) login(nick, wsURL string, expires time.Time) {
 	s.nick, s.user = nick, userID(nick)
 	s.cl, s.ctx, s.stop, s.runDone = cl, ctx, cancel, done
 	s.wsURL, s.expires = wsURL, expires
-	s.signingIn, s.problem = false, ""
+	s.signingIn, s.problem, s.banned = false, "", ""
 	s.state = client.StateInfo{State: client.Connecting}
 	s.mu.Unlock()
 
@@ -119,15 +124,88 @@ func (s *Session) login(nick, wsURL string, expires time.Time) {
 	s.status.changed()
 }
 
+// linkTabs starts listening to the app's other tabs in this browser, once
+// per tab (the Shell calls it when it mounts), so that a sign-in or a
+// sign-out in one reaches all (tabs.go).
+func (s *Session) linkTabs() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tabs == nil {
+		s.tabs = openTabs(s.onTab)
+	}
+}
+
+// tellTabs tells the app's other tabs in this browser about e.
+func (s *Session) tellTabs(e tabEvent) {
+	s.mu.Lock()
+	tabs := s.tabs
+	s.mu.Unlock()
+	tabs.tell(e)
+}
+
 // Relogin connects again the way the last login did, after a kick or a
-// rejection.
-func (s *Session) Relogin() {
+// rejection. A browser never learns why a WebSocket handshake was refused,
+// so it first asks the endpoint over plain HTTP: when the server says the
+// user is banned (403, code "banned"), it shows that instead of connecting.
+// It blocks on that request: call it from a goroutine.
+func (s *Session) Relogin(ctx context.Context) {
 	s.mu.Lock()
 	nick, wsURL, expires := s.nick, s.wsURL, s.expires
 	s.mu.Unlock()
-	if nick != "" {
-		s.login(nick, wsURL, expires)
+	if nick == "" {
+		return
 	}
+	if why := s.banCheck(ctx, wsURL); why != "" {
+		s.mu.Lock()
+		if s.wsURL == wsURL {
+			s.banned = why
+		}
+		s.mu.Unlock()
+		s.status.changed()
+		return
+	}
+	s.login(nick, wsURL, expires)
+}
+
+// banCheck asks the WebSocket endpoint at wsURL, over plain HTTP, whether it
+// would refuse this user as banned, and returns the server's sentence if so.
+func (s *Session) banCheck(ctx context.Context, wsURL string) string {
+	u, err := url.Parse(wsURL)
+	if err != nil {
+		return ""
+	}
+	r := s.call(ctx, "GET", u.RequestURI(), nil)
+	if r.Err != nil || r.Status != 403 {
+		return ""
+	}
+	var e shared.Error
+	if json.Unmarshal(r.Body, &e) != nil || e.Code != codeBanned {
+		return ""
+	}
+	return orDefault(e.Message, "banned")
+}
+
+// codeBanned is the error code of a handshake refused to a banned user
+// (docs/protocol.md §1).
+const codeBanned = "banned"
+
+// Ended says why the session's connection ended for good and will not come
+// back by itself (a kick, a rejection, a ban), as a sentence for the pages;
+// "" while it is open or coming back.
+func (s *Session) Ended() string {
+	st := s.Status()
+	if !st.LoggedIn || st.Info.State != client.Closed {
+		return ""
+	}
+	switch {
+	case st.Banned != "":
+		return "You are " + st.Banned + "."
+	case st.Info.CloseCode == shared.CloseKicked:
+		return "You were kicked: " + orDefault(st.Info.Reason, "by an administrator") + "."
+	case st.Info.CloseCode == shared.CloseRejected:
+		return "The server refused the connection: " + orDefault(st.Info.Reason, "no reason given") + "."
+	}
+	return "Disconnected."
 }
 
 // stopped returns a channel closed once the client of the last login has
@@ -150,7 +228,7 @@ func (s *Session) Logout() {
 	s.mu.Lock()
 	cl, stop := s.cl, s.stop
 	s.cl, s.ctx, s.stop = nil, nil, nil
-	s.nick, s.user, s.expires = "", "", time.Time{}
+	s.nick, s.user, s.expires, s.banned = "", "", time.Time{}, ""
 	s.state = client.StateInfo{State: client.Closed}
 	s.mu.Unlock()
 	s.rooms.detach()
@@ -174,6 +252,7 @@ func (s *Session) wire(cl *client.Client) {
 	}
 	cl.OnState(only(mine, func(st client.StateInfo) { s.onState(cl, st) }))
 	cl.OnJoined(only(mine, s.onJoined))
+	cl.OnGap(only(mine, func(g client.Gap) { s.onGap(cl, g) }))
 	client.OnMeta(cl, onlyMeta(mine, s.onChat))
 	client.OnMeta(cl, onlyMeta(mine, s.onDice))
 	client.On(cl, only(mine, func(m shared.PresenceJoin) { s.rooms.onPresence(m.Room, m.Member, true) }))
@@ -258,6 +337,7 @@ type Status struct {
 	Problem   string // why signing in failed
 	Nick      string
 	User      string
+	Banned    string // why the server refuses the user's handshakes, if it does
 	Info      client.StateInfo
 }
 
@@ -265,7 +345,8 @@ type Status struct {
 func (s *Session) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Status{LoggedIn: s.cl != nil, SigningIn: s.signingIn, Problem: s.problem, Nick: s.nick, User: s.user, Info: s.state}
+	return Status{LoggedIn: s.cl != nil, SigningIn: s.signingIn, Problem: s.problem, Nick: s.nick, User: s.user,
+		Banned: s.banned, Info: s.state}
 }
 
 // Members returns the members of any room the session is in.

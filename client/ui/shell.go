@@ -44,6 +44,7 @@ func (sh *Shell) OnMount(ctx app.Context) {
 	// schedule; ask now, and whenever the connection comes back, as a
 	// restarted server may serve a new build.
 	app.TryUpdate()
+	sh.s.linkTabs()
 	wasDown := false
 	sh.stop = sh.s.status.watch(func(struct{}) {
 		switch sh.s.Status().Info.State {
@@ -81,7 +82,7 @@ func (sh *Shell) Render() app.UI {
 	links := make([]app.UI, 0, 5)
 	for _, p := range pages() {
 		links = append(links, ha("a", cls("nav-link", on(p.path == sh.Page, "active")), []string{"href", p.path},
-			ht("span", "nav-icon", p.icon, "aria-hidden", "true"),
+			icon("nav-icon", p.icon),
 			ht("span", "nav-title", p.title),
 		))
 	}
@@ -93,18 +94,38 @@ func (sh *Shell) Render() app.UI {
 			button("btn btn-ghost btn-sm", "Sign out", sh.logout, "id", "logout-btn"),
 		)
 	}
-	return h("div", "app",
+	// No status pill before anyone signed in: "offline" would be a state
+	// of a connection nobody asked for yet.
+	var pill app.UI
+	if st.LoggedIn || st.SigningIn {
+		pill = &StatusPill{s: sh.s}
+	}
+	return h("div", cls("app", pageClass(sh.Page, st)),
 		h("header", "topbar",
 			app.Raw(`<a class="brand" href="/"><img src="/web/icon.svg" alt="" width="28" height="28"><span>Tether</span></a>`),
 			ha("nav", "nav", []string{"aria-label", "Pages"}, links...),
-			h("div", "topbar-right", &StatusPill{s: sh.s}, me),
+			h("div", "topbar-right", pill, me),
 		),
 		when(sh.newVersion, h("div", "update-banner",
 			ht("span", "", "A new version of Tether is ready."),
 			button("btn btn-sm btn-primary", "Reload", sh.reload, "id", "update-reload"),
 		)),
+		sh.renderEnded(st),
 		h("main", "content", sh.page(st)),
 		&ToastStack{s: sh.s},
+	)
+}
+
+// renderEnded is the banner every page shows once the connection ended for
+// good (kicked, refused, banned), with the way back.
+func (sh *Shell) renderEnded(st Status) app.UI {
+	why := sh.s.Ended()
+	if why == "" || sh.Page == PathAdmin {
+		return nil
+	}
+	return ha("div", "ended-banner", []string{"id", "ended", "role", "alert"},
+		ht("span", "", why),
+		ht("span", "muted small", "Nothing is sent or received until you reconnect."),
 	)
 }
 
@@ -117,7 +138,7 @@ func (sh *Shell) logout(ctx app.Context, e app.Event) {
 // connection ask for a nickname first.
 func (sh *Shell) page(st Status) app.UI {
 	if sh.Page == PathAdmin {
-		return &AdminPage{}
+		return &AdminPage{s: sh.s}
 	}
 	if !st.LoggedIn {
 		return &LoginCard{s: sh.s}
@@ -131,6 +152,20 @@ func (sh *Shell) page(st Status) app.UI {
 		return &DanmakuPage{s: sh.s}
 	}
 	return &ChatPage{s: sh.s}
+}
+
+// pageClass names the page on screen for the style sheet ("on-chat"), which
+// places the toasts where they hide no control of that page.
+func pageClass(path string, st Status) string {
+	switch {
+	case path == PathAdmin:
+		return "on-admin"
+	case !st.LoggedIn:
+		return "on-login"
+	case path == PathChat || path == "":
+		return "on-chat"
+	}
+	return "on-" + strings.TrimPrefix(path, "/")
 }
 
 // inputValue reads the current value of the input element with id.

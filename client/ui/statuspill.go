@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -63,16 +64,21 @@ func (p *StatusPill) Render() app.UI {
 	case st.LoggedIn && st.Info.State == client.Closed:
 		action = button("status-btn", "Reconnect", p.relogin, "id", "status-reconnect")
 	}
-	return ha("div", "status status-"+class, []string{"id", "status", "aria-live", "polite"},
+	attrs := []string{"id", "status", "aria-live", "polite"}
+	if st.LoggedIn && st.Info.State == client.Reconnecting {
+		// When the next attempt is due, for tests and tools.
+		attrs = append(attrs, "data-retry-at", strconv.FormatInt(st.Info.RetryAt.UnixMilli(), 10))
+	}
+	return ha("div", "status status-"+class, attrs,
 		ha("span", "status-dot", []string{"aria-hidden", "true"}),
-		ht("span", "status-text", text),
+		ht("span", "status-text", text, "title", text),
 		action,
 	)
 }
 
 func (p *StatusPill) retry(app.Context, app.Event) { p.s.Reconnect() }
 
-func (p *StatusPill) relogin(app.Context, app.Event) { p.s.Relogin() }
+func (p *StatusPill) relogin(app.Context, app.Event) { go p.s.Relogin(context.Background()) }
 
 // navigatorOnline reads navigator.onLine (true outside a browser).
 func navigatorOnline() bool {

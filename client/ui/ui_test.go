@@ -104,6 +104,7 @@ func TestStatusLabel(t *testing.T) {
 		{"kicked no reason", in(client.StateInfo{State: client.Closed, CloseCode: shared.CloseKicked}), true, "kicked", "kicked: by an administrator"},
 		{"rejected", in(client.StateInfo{State: client.Closed, CloseCode: shared.CloseRejected, Reason: "banned"}), true, "kicked", "rejected: banned"},
 		{"closed", in(client.StateInfo{State: client.Closed, CloseCode: shared.CloseNormal}), true, "offline", "offline"},
+		{"banned", Status{LoggedIn: true, Banned: "banned for 10m0s more", Info: client.StateInfo{State: client.Closed, CloseCode: shared.CloseKicked}}, true, "kicked", "banned: reconnecting is refused"},
 	}
 	for _, tt := range tests {
 		class, text := statusLabel(tt.st, now, tt.online)
@@ -322,5 +323,25 @@ func TestLeftRoomForgetsItsMessages(t *testing.T) {
 	}
 	if v := s.Chat(); v.Current != "side" || len(v.Lines) != 0 {
 		t.Errorf("back in side: current %q, %d lines; want side and none until its history arrives", v.Current, len(v.Lines))
+	}
+}
+
+func TestKickResult(t *testing.T) {
+	until := time.Date(2026, 1, 1, 12, 30, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		closed int
+		until  time.Time
+		want   string
+	}{
+		{"online", 2, time.Time{}, "Kicked mallory-x1y2z3: closed 2 connections."},
+		{"not online", 0, time.Time{}, "No user mallory-x1y2z3 is online: nobody was disconnected."},
+		{"banned", 1, until, "Kicked mallory-x1y2z3: closed 1 connection. Banned until 12:30."},
+		{"banned while away", 0, until, "No user mallory-x1y2z3 is online: nobody was disconnected. Banned until 12:30."},
+	}
+	for _, tt := range tests {
+		if got := kickResult("mallory-x1y2z3", tt.closed, tt.until); got != tt.want {
+			t.Errorf("%s: kickResult = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -38,17 +39,21 @@ const (
 // load is one run of the tool.
 type load struct {
 	o      options
-	base   *url.URL
-	id     string // the run's id, in user ids and stamps
-	marker []byte // precedes the send time in every text of this run
+	bases  []*url.URL // client i connects to bases[i % len(bases)]
+	id     string     // the run's id, in user ids and stamps
+	marker []byte     // precedes the send time in every text of this run
 }
 
 func newLoad(o options, id string) (*load, error) {
-	base, err := url.Parse(o.url)
-	if err != nil {
-		return nil, fmt.Errorf("-url: %w", err)
+	var bases []*url.URL
+	for _, raw := range urlList(o.url) {
+		base, err := url.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("-url: %w", err)
+		}
+		bases = append(bases, base)
 	}
-	return &load{o: o, base: base, id: id, marker: []byte("tether-load:" + id + ":")}, nil
+	return &load{o: o, bases: bases, id: id, marker: []byte("tether-load:" + id + ":")}, nil
 }
 
 // member is one connected client.
@@ -194,7 +199,11 @@ func (l *load) dial(ctx context.Context, i int) (*member, error) {
 		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: l.o.sources[i%len(l.o.sources)]}}
 		d.NetDialContext = nd.DialContext
 	}
-	ws, _, err := raw.DialJoin(ctx, &d, clientURL(l.base, l.id, i), roomName(i%l.o.rooms))
+	var h http.Header
+	if l.o.token != "" {
+		h = http.Header{"Authorization": {"Bearer " + l.o.token}}
+	}
+	ws, _, err := raw.DialJoin(ctx, &d, clientURL(l.bases[i%len(l.bases)], l.id, i), h, roomName(i%l.o.rooms))
 	if err != nil {
 		return nil, err
 	}

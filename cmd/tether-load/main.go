@@ -81,6 +81,7 @@ type options struct {
 	dialers  int           // handshakes under way at once
 	sources  []net.IP      // local addresses to connect from, in turn; none: the system's choice
 	pubs     int           // members of each room that send; 0: every member
+	token    string        // bearer token for every handshake; "": none
 }
 
 // defaultMessageRate is the server's default per-connection message rate
@@ -92,12 +93,13 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("tether-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.url, "url", "ws://127.0.0.1:8080/ws", "the server's WebSocket endpoint; each client adds its own ?user=")
+	fs.StringVar(&o.url, "url", "ws://127.0.0.1:8080/ws", "the server's WebSocket endpoint; each client adds its own ?user=. Several, comma-separated (the nodes of a cluster): client i connects to the (i mod n)th")
 	fs.IntVar(&o.clients, "clients", 100, "WebSocket connections to open, one user each")
 	fs.IntVar(&o.rooms, "rooms", 10, "rooms to spread the clients over (client i joins room i mod rooms)")
 	fs.Float64Var(&o.rate, "rate", 100, "chat.send messages per second, all clients together")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send; also the longest the connecting may take")
 	fs.IntVar(&o.size, "size", 100, fmt.Sprintf("bytes of chat text per message (%d to %d)", minSize, shared.MaxTextLen))
+	fs.StringVar(&o.token, "token", "", "token sent as Authorization: Bearer on every handshake, for a server that requires one (cmd/tether: POST /auth/guest returns one; all clients are then one user, so start it with -max-conns-user -1)")
 	fs.IntVar(&o.pubs, "publishers", 0, "members of each room that send, in turn (0: every member); e.g. 1 for one publisher per room")
 	fs.IntVar(&o.dialers, "dialers", 32, "WebSocket handshakes under way at once")
 	sources := fs.String("source", "", "comma-separated local IP addresses to connect from, in turn, e.g. 127.0.0.1,127.0.0.2 (default: the system's choice)")
@@ -126,12 +128,20 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 
 // check reports the first setting that is out of range.
 func (o options) check() error {
-	u, err := url.Parse(o.url)
-	switch {
-	case err != nil:
-		return fmt.Errorf("-url: %w", err)
-	case u.Scheme != "ws" && u.Scheme != "wss":
+	urls := urlList(o.url)
+	if len(urls) == 0 {
 		return fmt.Errorf("-url %q: want a ws:// or wss:// URL", o.url)
+	}
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("-url: %w", err)
+		}
+		if u.Scheme != "ws" && u.Scheme != "wss" {
+			return fmt.Errorf("-url %q: want a ws:// or wss:// URL", raw)
+		}
+	}
+	switch {
 	case o.clients < 1:
 		return fmt.Errorf("-clients %d: want at least 1", o.clients)
 	case o.rooms < 1 || o.rooms > o.clients:
@@ -148,6 +158,11 @@ func (o options) check() error {
 		return fmt.Errorf("-dialers %d: want at least 1", o.dialers)
 	}
 	return nil
+}
+
+// urlList splits -url at commas.
+func urlList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
 // run parses args, runs the load and prints the report on stdout.

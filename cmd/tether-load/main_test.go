@@ -91,6 +91,8 @@ func TestOptions(t *testing.T) {
 		{"", ""},
 		{"-url ws://example.com:9/ws -clients 1000 -rooms 10 -rate 200 -duration 10s -size 2000", ""},
 		{"-url http://127.0.0.1:8080/ws", "want a ws:// or wss:// URL"},
+		{"-url ws://127.0.0.1:8081/ws,ws://127.0.0.1:8082/ws", ""},
+		{"-url ws://127.0.0.1:8081/ws,http://127.0.0.1:8082/ws", "want a ws:// or wss:// URL"},
 		{"-clients 0", "-clients 0"},
 		{"-clients 5 -rooms 6", "-rooms 6"},
 		{"-rooms 0", "-rooms 0"},

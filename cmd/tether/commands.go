@@ -104,15 +104,22 @@ func cmdPush(c *api.Client, fs *flag.FlagSet, args []string) (call, error) {
 func cmdKick(c *api.Client, fs *flag.FlagSet, args []string) (call, error) {
 	user := fs.String("user", "", "user to disconnect")
 	reason := fs.String("reason", "", "reason shown to the user")
+	ban := fs.Duration("ban", 0, "also refuse the user's handshakes for this long (e.g. 10m, 2h; at most 720h)")
 	if err := parse(fs, args); err != nil {
 		return nil, err
 	}
 	if *user == "" {
 		return nil, errors.New("--user is required")
 	}
+	if *ban < 0 {
+		return nil, errors.New("--ban must not be negative")
+	}
+	req := api.KickRequest{User: *user, Reason: *reason}
+	if *ban > 0 {
+		req.Ban = ban.String()
+	}
 	return func(ctx context.Context) (any, error) {
-		n, err := c.Kick(ctx, *user, *reason)
-		return api.KickResponse{Closed: n}, err
+		return c.KickWith(ctx, req)
 	}, nil
 }
 

@@ -87,24 +87,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
+	cl, err := startCluster(ctx, o, log)
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Config{
-		Registry:         types,
-		Logger:           log,
-		Observer:         met,
-		Authenticate:     a.Authenticate,
-		AllowedOrigins:   o.origins,
-		ClientIP:         o.proxies.clientIP,
-		Heartbeat:        o.heartbeat,
-		HeartbeatTimeout: o.heartbeatTimeout,
-		HistorySize:      o.history,
-		HistoryTTL:       o.historyTTL,
-		ReadLimit:        o.readLimit,
-		MessageRate:      o.msgLimit(),
-		MessageBurst:     o.msgBurst,
-		MaxConnsPerUser:  o.maxConnUser,
-		MaxConnsPerIP:    o.maxConnIP,
-		SendQueue:        o.sendQueue,
-		Compression:      o.compression,
+		Broker:            cl.serverBroker(),
+		Registry:          types,
+		Logger:            log,
+		Observer:          met,
+		Authenticate:      a.Authenticate,
+		VerifyToken:       a.Verify,
+		AllowedOrigins:    o.origins,
+		ClientIP:          o.proxies.clientIP,
+		Heartbeat:         o.heartbeat,
+		HeartbeatTimeout:  o.heartbeatTimeout,
+		HistorySize:       o.history,
+		HistoryTTL:        o.historyTTL,
+		HistoryBytes:      o.historyBytes,
+		HistoryMemory:     o.historyMemory,
+		MaxRoomsPerConn:   o.maxRoomsConn,
+		ReadLimit:         o.readLimit,
+		MessageRate:       o.msgLimit(),
+		MessageBurst:      o.msgBurst,
+		MaxConnsPerUser:   o.maxConnUser,
+		MaxConnsPerIP:     o.maxConnIP,
+		SendQueue:         o.sendQueue,
+		Compression:       o.compression,
+		HTTPReadTimeout:   o.httpReadTimeout,
+		HTTPIdleTimeout:   o.httpIdleTimeout,
+		MaxHTTPConnsPerIP: o.maxHTTPConnIP,
+		TrustedPeer:       o.proxies.trustsHost,
 	})
 	// From here on srv runs a goroutine: every error path shuts it down.
 	demoCtx, stopDemo := context.WithCancel(ctx)
@@ -113,6 +126,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		stopDemo()
 		<-demoDone
 		_ = srv.Shutdown(context.Background())
+		cl.close()
 		return err
 	}
 	var ready atomic.Bool
@@ -165,6 +179,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer cancel()
 	stopDemo()
 	<-demoDone
+	// WebSockets first, with the listener still open: a handshake during
+	// the drain gets the documented 503 "closed" (docs/protocol.md §1), not
+	// "connection refused".
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("websocket shutdown", "err", err)
+	}
 	if err := hs.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
 	}
@@ -172,9 +192,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		_ = debug.Close() // a profile in progress is cut short
 		<-debugDone
 	}
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("websocket shutdown", "err", err)
-	}
+	cl.close()
 	if serveErr == nil {
 		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 			serveErr = fmt.Errorf("serve: %w", err)
@@ -193,16 +211,25 @@ func guestOn(o options) bool {
 	return o.secret == ""
 }
 
-// newAuth builds token authentication; without a secret it signs with a
-// random one, so tokens die with the process.
+// newAuth builds token authentication. Without a secret it signs with the
+// one kept in the data dir (generated the first time), so that a restart
+// does not sign everyone out; without a data dir, with a random one that
+// dies with the process.
 func newAuth(o options, log *slog.Logger) (*auth.Auth, error) {
 	secret := []byte(o.secret)
+	if len(secret) == 0 && o.dataDir != "" {
+		var err error
+		if secret, err = loadSecret(o.dataDir); err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
+		}
+		log.Info("signing tokens with the secret kept in the data dir", "dir", o.dataDir)
+	}
 	if len(secret) == 0 {
 		var err error
 		if secret, err = auth.RandomSecret(); err != nil {
 			return nil, fmt.Errorf("auth: %w", err)
 		}
-		log.Warn("no -secret/TETHER_SECRET: signing tokens with a random secret; they die with this process")
+		log.Warn("no -secret/TETHER_SECRET and no data dir: signing tokens with a random secret; they die with this process")
 	}
 	a, err := auth.New(auth.Config{Secret: secret, Guest: guestOn(o), TTL: o.tokenTTL, Logger: log})
 	if err != nil {

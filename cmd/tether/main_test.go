@@ -63,6 +63,18 @@ func TestParseOptions(t *testing.T) {
 		{name: "bad proxy", args: []string{"-trusted-proxies", "lb.local"}, wantErr: "-trusted-proxies"},
 		{name: "tiny read limit", args: []string{"-read-limit", "10"}, wantErr: "at least 1024"},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected arguments"},
+		{name: "history memory defaults", check: func(o options) bool {
+			return o.historyBytes == 1<<20 && o.historyMemory == 256<<20 && o.maxRoomsConn == 100
+		}},
+		{name: "history memory flags", args: []string{"-history-bytes", "512KiB", "-history-memory", "2GiB", "-max-rooms-conn", "20"},
+			check: func(o options) bool {
+				return o.historyBytes == 512<<10 && o.historyMemory == 2<<30 && o.maxRoomsConn == 20
+			}},
+		{name: "history memory env, plain bytes", env: map[string]string{"TETHER_HISTORY_MEMORY": "65536", "TETHER_MAX_ROOMS_CONN": "0"},
+			check: func(o options) bool { return o.historyMemory == 65536 && o.maxRoomsConn == -1 }},
+		{name: "history bytes 0 means no bound", args: []string{"-history-bytes", "0"}, check: func(o options) bool { return o.historyBytes == -1 }},
+		{name: "bad size", args: []string{"-history-memory", "lots"}, wantErr: "-history-memory"},
+		{name: "negative size", args: []string{"-history-bytes", "-1MiB"}, wantErr: "-history-bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,6 +199,8 @@ func TestCommandErrors(t *testing.T) {
 		{"push", []string{"--all"}, "--type is required"},
 		{"push", []string{"--all", "--type", "notification", "--data", "{"}, "not valid JSON"},
 		{"kick", nil, "--user is required"},
+		{"kick", []string{"--user", "a", "--ban", "-1m"}, "--ban must not be negative"},
+		{"kick", []string{"--user", "a", "--ban", "soon"}, "invalid value"},
 		{"presence", nil, "--room is required"},
 		{"stats", []string{"extra"}, "unexpected arguments"},
 	}

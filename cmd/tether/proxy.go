@@ -45,6 +45,13 @@ func (t trustedProxies) trusts(a netip.Addr) bool {
 	return false
 }
 
+// trustsHost is server.Config.TrustedPeer: whether the TCP peer ip is a
+// trusted proxy, exempt from the per-address HTTP connection cap.
+func (t trustedProxies) trustsHost(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	return err == nil && t.trusts(a)
+}
+
 // clientIP is server.Config.ClientIP: the address the per-IP limit counts.
 func (t trustedProxies) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

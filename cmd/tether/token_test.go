@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"io"
 	"net/http"
 	"strings"
@@ -107,5 +108,24 @@ func TestBotWithIssuedToken(t *testing.T) {
 	var he *client.HandshakeError
 	if !errors.As(err, &he) || he.Status != http.StatusUnauthorized {
 		t.Fatalf("a client without a token: Run = %v, want a 401 HandshakeError", err)
+	}
+}
+
+// TestHelpSaysUnitsAndMinimums: "tether -h" says that durations need a unit
+// and what -token-ttl's minimum is, and a duration without a unit is
+// refused with a sentence that says so.
+func TestHelpSaysUnitsAndMinimums(t *testing.T) {
+	var help bytes.Buffer
+	if _, err := parseOptions([]string{"-h"}, env(nil), &help); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("parseOptions(-h) = %v, want flag.ErrHelp", err)
+	}
+	for _, want := range []string{"Durations need their unit", "-ticker -1s", "at least 1m", "tether token --user"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("tether -h does not say %q:\n%s", want, help.String())
+		}
+	}
+	_, err := parseOptions([]string{"-ticker", "-1"}, env(nil), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "want a duration with its unit") {
+		t.Errorf("-ticker -1 = %v, want an error saying the duration needs its unit", err)
 	}
 }

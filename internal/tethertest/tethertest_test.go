@@ -65,10 +65,10 @@ func TestDialJoinRefused(t *testing.T) {
 	s := tethertest.NewServer(t, server.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), tethertest.Wait)
 	defer cancel()
-	if _, _, err := raw.DialJoin(ctx, websocket.DefaultDialer, s.URL("ann"), "not a room name"); !errors.Is(err, raw.ErrJoinRefused) {
+	if _, _, err := raw.DialJoin(ctx, websocket.DefaultDialer, s.URL("ann"), nil, "not a room name"); !errors.Is(err, raw.ErrJoinRefused) {
 		t.Fatalf("DialJoin to a bad room = %v, want ErrJoinRefused", err)
 	}
-	ws, w, err := raw.DialJoin(ctx, websocket.DefaultDialer, s.URL("ann"), "lobby")
+	ws, w, err := raw.DialJoin(ctx, websocket.DefaultDialer, s.URL("ann"), nil, "lobby")
 	if err != nil || w.User != "ann" {
 		t.Fatalf("DialJoin = %+v, %v; want ann joined", w, err)
 	}
@@ -77,7 +77,7 @@ func TestDialJoinRefused(t *testing.T) {
 	locked := tethertest.NewServer(t, server.Config{
 		Authenticate: func(*http.Request) (server.Identity, error) { return server.Identity{}, errors.New("no entry") },
 	})
-	_, _, err = raw.DialJoin(ctx, websocket.DefaultDialer, locked.URL("ann"), "lobby")
+	_, _, err = raw.DialJoin(ctx, websocket.DefaultDialer, locked.URL("ann"), nil, "lobby")
 	if err == nil || !strings.Contains(err.Error(), "handshake refused: HTTP 401") {
 		t.Fatalf("DialJoin to a server that refuses everyone = %v, want the 401 it answered", err)
 	}

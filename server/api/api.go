@@ -26,6 +26,7 @@ type Hub interface {
 	Publish(room string, m shared.Message) (seq uint64, reached int, err error)
 	Broadcast(m shared.Message) int
 	Kick(user, reason string) int
+	KickWith(user string, opts server.KickOptions) (int, error)
 	Presence(room string) []shared.Member
 	Connections() []server.ConnInfo
 	Stats() server.Stats

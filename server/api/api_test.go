@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 	"golang.org/x/time/rate"
 
@@ -286,5 +287,37 @@ func TestGuardProtectsOtherEndpoints(t *testing.T) {
 				t.Fatalf("status %d, want %d", rec.Code, tt.status)
 			}
 		})
+	}
+}
+
+// TestKickBan: POST /api/kick with "ban" kicks the user and refuses their
+// next handshake; a ban that is not a duration is a 400 naming the field.
+func TestKickBan(t *testing.T) {
+	s := newStack(t, api.Config{})
+	c, _ := s.connect(t, "mallory-x1y2z3")
+	ac := &api.Client{BaseURL: s.HTTP.URL}
+	ctx := context.Background()
+	res, err := ac.KickWith(ctx, api.KickRequest{User: "mallory-x1y2z3", Reason: "spam", Ban: "10m"})
+	if err != nil || res.Closed != 1 || res.BannedUntil == nil || time.Until(*res.BannedUntil) < 9*time.Minute {
+		t.Fatalf("kick with ban = %+v, %v; want 1 closed and banned_until in ~10 minutes", res, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for c.State().State != client.Closed {
+		if time.Now().After(deadline) {
+			t.Fatalf("kicked client state = %v, want closed", c.State().State)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, hres, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.HTTP.URL, "http")+"/ws?user=mallory-x1y2z3", nil)
+	if err == nil || hres == nil || hres.StatusCode != http.StatusForbidden {
+		t.Fatalf("handshake during the ban: %v, %v; want 403", err, hres)
+	}
+
+	for _, ban := range []string{"forever", "-5m", "0s", "800h"} {
+		_, err := ac.KickWith(ctx, api.KickRequest{User: "x", Ban: ban})
+		var ae *api.APIError
+		if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || ae.Body.Field != "ban" {
+			t.Errorf("ban %q: %v, want 400 on field ban", ban, err)
+		}
 	}
 }

@@ -58,9 +58,16 @@ func (c *Client) PushRaw(ctx context.Context, target Target, typ string, data js
 
 // Kick disconnects every connection of user with reason.
 func (c *Client) Kick(ctx context.Context, user, reason string) (int, error) {
-	var resp KickResponse
-	err := c.do(ctx, http.MethodPost, "/api/kick", KickRequest{User: user, Reason: reason}, &resp)
+	resp, err := c.KickWith(ctx, KickRequest{User: user, Reason: reason})
 	return resp.Closed, err
+}
+
+// KickWith is Kick with every option of POST /api/kick, such as a ban:
+// KickRequest{User: "mallory-x1y2z3", Reason: "spam", Ban: "10m"}.
+func (c *Client) KickWith(ctx context.Context, req KickRequest) (KickResponse, error) {
+	var resp KickResponse
+	err := c.do(ctx, http.MethodPost, "/api/kick", req, &resp)
+	return resp, err
 }
 
 // Presence returns the members of room.

@@ -21,8 +21,12 @@ func (h *recordingHub) Publish(string, shared.Message) (uint64, int, error) {
 	h.calls++
 	return 1, 0, nil
 }
-func (h *recordingHub) Broadcast(shared.Message) int    { h.calls++; return 0 }
-func (h *recordingHub) Kick(string, string) int         { h.calls++; return 0 }
+func (h *recordingHub) Broadcast(shared.Message) int { h.calls++; return 0 }
+func (h *recordingHub) Kick(string, string) int      { h.calls++; return 0 }
+func (h *recordingHub) KickWith(string, server.KickOptions) (int, error) {
+	h.calls++
+	return 0, nil
+}
 func (h *recordingHub) Presence(string) []shared.Member { return nil }
 func (h *recordingHub) Connections() []server.ConnInfo  { return nil }
 func (h *recordingHub) Stats() server.Stats             { return server.Stats{} }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -54,12 +55,19 @@ type KickRequest struct {
 	User string `json:"user"`
 	// Reason is shown to the user.
 	Reason string `json:"reason"`
+	// Ban, when set, is how long the user's handshakes are refused
+	// afterwards (HTTP 403 with the reason), as a Go duration: "10m", "2h".
+	// At most 720h. Empty: no ban.
+	Ban string `json:"ban,omitempty"`
 }
 
 // KickResponse is the reply to POST /api/kick.
 type KickResponse struct {
-	// Closed is how many connections were closed.
+	// Closed is how many connections were closed (0: the user was not
+	// online).
 	Closed int `json:"closed"`
+	// BannedUntil is when the ban ends, for a kick with a ban.
+	BannedUntil *time.Time `json:"banned_until,omitempty"`
 }
 
 // ErrorBody is the JSON shape of every API error.
@@ -199,8 +207,28 @@ func (h *Handler) kick(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, &shared.Error{Code: shared.CodeBadData, Field: "reason", Message: "reason is longer than 200 bytes"})
 		return
 	}
+	var ban time.Duration
+	if req.Ban != "" {
+		d, err := time.ParseDuration(req.Ban)
+		if err != nil || d <= 0 || d > server.MaxBan {
+			writeError(w, http.StatusBadRequest, &shared.Error{Code: shared.CodeBadData, Field: "ban",
+				Message: fmt.Sprintf("ban is a duration such as \"10m\" or \"2h\", more than 0 and at most %v", server.MaxBan)})
+			return
+		}
+		ban = d
+	}
 	if req.Reason == "" {
 		req.Reason = "kicked by an administrator"
 	}
-	writeJSON(w, http.StatusOK, KickResponse{Closed: h.cfg.Hub.Kick(req.User, req.Reason)})
+	closed, err := h.cfg.Hub.KickWith(req.User, server.KickOptions{Reason: req.Reason, Ban: ban})
+	if err != nil {
+		h.internalError(w, "kick", err)
+		return
+	}
+	resp := KickResponse{Closed: closed}
+	if ban > 0 {
+		until := time.Now().Add(ban).UTC().Truncate(time.Second)
+		resp.BannedUntil = &until
+	}
+	writeJSON(w, http.StatusOK, resp)
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -24,6 +25,27 @@ type ConnectionsResponse struct {
 	Offset int `json:"offset"`
 	// Connections is the page.
 	Connections []server.ConnInfo `json:"connections"`
+	// Nodes and Partial are set in a cluster: how many nodes there are, and
+	// whether some did not answer in time (their connections are missing).
+	Nodes   int  `json:"nodes,omitempty"`
+	Partial bool `json:"partial,omitempty"`
+}
+
+// StatsResponse is the reply to GET /api/stats: the server's counters, for
+// the whole cluster when the Hub is a ClusterHub.
+type StatsResponse struct {
+	server.Stats
+	// Nodes and Partial are set in a cluster, as in ConnectionsResponse.
+	Nodes   int  `json:"nodes,omitempty"`
+	Partial bool `json:"partial,omitempty"`
+}
+
+// ClusterHub is a Hub that can answer for every node of a cluster;
+// *server.Server implements it. When the Hub is one, GET /api/connections
+// and GET /api/stats answer for the whole cluster.
+type ClusterHub interface {
+	ClusterConnections(ctx context.Context) ([]server.ConnInfo, server.Coverage, error)
+	ClusterStats(ctx context.Context) (server.Stats, server.Coverage, error)
 }
 
 // Paging limits of GET /api/connections.
@@ -57,15 +79,38 @@ func (h *Handler) connections(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	all := h.cfg.Hub.Connections()
+	var cov server.Coverage
+	if ch, ok := h.cfg.Hub.(ClusterHub); ok {
+		var err error
+		if all, cov, err = ch.ClusterConnections(r.Context()); err != nil {
+			h.cfg.Logger.Warn("connections: not every node answered", "err", err)
+		}
+	}
 	page := []server.ConnInfo{}
 	if offset < len(all) {
 		page = all[offset:min(len(all), offset+limit)]
 	}
-	writeJSON(w, http.StatusOK, ConnectionsResponse{Total: len(all), Offset: offset, Connections: page})
+	writeJSON(w, http.StatusOK, ConnectionsResponse{Total: len(all), Offset: offset, Connections: page, Nodes: clusterNodes(cov), Partial: cov.Partial()})
 }
 
 func (h *Handler) stats(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, h.cfg.Hub.Stats())
+	if ch, ok := h.cfg.Hub.(ClusterHub); ok {
+		st, cov, err := ch.ClusterStats(r.Context())
+		if err != nil {
+			h.cfg.Logger.Warn("stats: not every node answered", "err", err)
+		}
+		writeJSON(w, http.StatusOK, StatsResponse{Stats: st, Nodes: clusterNodes(cov), Partial: cov.Partial()})
+		return
+	}
+	writeJSON(w, http.StatusOK, StatsResponse{Stats: h.cfg.Hub.Stats()})
+}
+
+// clusterNodes is the node count to report: none for a single node.
+func clusterNodes(cov server.Coverage) int {
+	if cov.Nodes <= 1 {
+		return 0
+	}
+	return cov.Nodes
 }
 
 func queryInt(r *http.Request, name string, def, lo, hi int) (int, error) {

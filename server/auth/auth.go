@@ -21,6 +21,10 @@ const (
 	DefaultIssuer     = "tether"
 	DefaultCookieName = "tether_token"
 	DefaultAlgorithm  = "HS256"
+	// DefaultRefreshGrace is how long after its expiry a token may still be
+	// refreshed (POST /auth/refresh), so that a client closed with 1008
+	// "token expired" can get a fresh one.
+	DefaultRefreshGrace = 2 * time.Minute
 )
 
 // MinSecretLen is the shortest secret New accepts, in bytes: HMAC-SHA256 is
@@ -68,6 +72,11 @@ type Config struct {
 	TTL time.Duration
 	// Issuer is the token's iss claim, checked by Verify; "" → "tether".
 	Issuer string
+	// RefreshGrace is how long after its expiry POST /auth/refresh still
+	// accepts a token (otherwise valid) and issues a fresh one; 0 → 2m,
+	// negative → none. The WebSocket handshake never accepts an expired
+	// token.
+	RefreshGrace time.Duration
 	// Guest enables POST /auth/guest: anyone may pick a nickname and get a
 	// token for a fresh user id. Off → 403.
 	Guest bool
@@ -93,6 +102,7 @@ type Auth struct {
 	cfg    Config
 	method jwt.SigningMethod
 	parser *jwt.Parser
+	grace  *jwt.Parser // parser, with RefreshGrace of leeway on exp
 	log    *slog.Logger
 }
 
@@ -142,14 +152,22 @@ func New(cfg Config) (*Auth, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.RefreshGrace == 0 {
+		cfg.RefreshGrace = DefaultRefreshGrace
+	}
 	a := &Auth{cfg: cfg, method: method, log: cfg.Logger}
-	a.parser = jwt.NewParser(
+	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{method.Alg()}),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuer(cfg.Issuer),
 		jwt.WithTimeFunc(cfg.Now),
 		jwt.WithStrictDecoding(),
-	)
+	}
+	a.parser = jwt.NewParser(opts...)
+	a.grace = a.parser
+	if cfg.RefreshGrace > 0 {
+		a.grace = jwt.NewParser(append(opts, jwt.WithLeeway(cfg.RefreshGrace))...)
+	}
 	return a, nil
 }
 
@@ -200,11 +218,16 @@ func (a *Auth) Issue(user, name string) (token string, exp time.Time, err error)
 // it carries, with Expires set to its exp. Errors wrap ErrTokenExpired or
 // ErrTokenInvalid; they never contain the token.
 func (a *Auth) Verify(token string) (server.Identity, error) {
+	return a.verify(a.parser, token)
+}
+
+// verify is Verify with parser p.
+func (a *Auth) verify(p *jwt.Parser, token string) (server.Identity, error) {
 	if len(token) > MaxTokenLen {
 		return server.Identity{}, fmt.Errorf("auth: %w: longer than %d bytes", ErrTokenInvalid, MaxTokenLen)
 	}
 	var c claims
-	_, err := a.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) {
+	_, err := p.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) {
 		return a.cfg.Secret, nil
 	})
 	switch {
@@ -238,6 +261,16 @@ func (a *Auth) Authenticate(r *http.Request) (server.Identity, error) {
 		return server.Identity{}, fmt.Errorf("auth: %w", ErrNoToken)
 	}
 	return a.Verify(token)
+}
+
+// authenticateRefresh is Authenticate for POST /auth/refresh: a token that
+// expired less than RefreshGrace ago is still accepted.
+func (a *Auth) authenticateRefresh(r *http.Request) (server.Identity, error) {
+	token, ok := a.token(r)
+	if !ok {
+		return server.Identity{}, fmt.Errorf("auth: %w", ErrNoToken)
+	}
+	return a.verify(a.grace, token)
 }
 
 // token finds the request's token: header, then query, then cookie.

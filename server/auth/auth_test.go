@@ -769,9 +769,21 @@ func TestRefreshLogoutMe(t *testing.T) {
 		t.Fatalf("refresh with a bearer token: %d %s", rw.Code, rw.Body)
 	}
 
-	// After the first token's expiry, it can no longer be refreshed; the
-	// fresh one still works.
+	// Just after the first token's expiry (a client closed with 1008) it can
+	// still be refreshed, within the grace window...
 	clk.Set(t0.Add(61 * time.Minute))
+	w = do(h, http.MethodPost, auth.PathRefresh, "", "", ck)
+	var late auth.Session
+	decode(t, w, &late)
+	if w.Code != 200 || late.User != login.User || !late.Expires.Equal(t0.Add(121*time.Minute)) {
+		t.Fatalf("refresh one minute after expiry = %d %+v; want %s until %v (within the %s grace)", w.Code, late, login.User, t0.Add(121*time.Minute), auth.DefaultRefreshGrace)
+	}
+	if w = do(h, http.MethodGet, auth.PathMe, "", "", ck); w.Code != 401 {
+		t.Fatalf("GET /auth/me with the expired token = %d, want 401 (the grace is for refresh only)", w.Code)
+	}
+
+	// ...but not after it; the fresh one still works.
+	clk.Set(t0.Add(63 * time.Minute))
 	for _, tt := range []struct {
 		name   string
 		method string

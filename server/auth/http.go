@@ -116,7 +116,7 @@ func (a *Auth) guest(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Auth) refresh(w http.ResponseWriter, r *http.Request) {
-	id, err := a.Authenticate(r)
+	id, err := a.authenticateRefresh(r)
 	if err != nil {
 		unauthorized(w, err)
 		return

@@ -5,7 +5,7 @@
 // latency, closes by code, messages and bytes in and out by message type,
 // dropped frames, slow-consumer and heartbeat closes and rate-limited
 // messages. WatchServer adds the gauges read from the server at scrape time
-// (connections, users, rooms), InstrumentAPI counts the HTTP API's requests,
+// (connections, users, rooms; the history's memory), InstrumentAPI counts the HTTP API's requests,
 // and Handler serves everything at /metrics, with the Go runtime and process
 // collectors:
 //
@@ -20,7 +20,7 @@
 //
 // The metrics:
 //
-//	tether_handshakes_total{outcome}            ok, unauthorized, forbidden_origin, too_many, failed, other
+//	tether_handshakes_total{outcome}            ok, unauthorized, forbidden_origin, banned, too_many, failed, other
 //	tether_handshake_duration_seconds           histogram, 100µs … 5s
 //	tether_connections_closed_total{code}       "1000" … "1015", "4000" … "4003", other
 //	tether_messages_in_total{type}              registered type, unknown, malformed
@@ -31,6 +31,8 @@
 //	tether_heartbeat_timeouts_total             closes with 4003
 //	tether_rate_limited_total                   client messages refused by the rate limit
 //	tether_connections, tether_users, tether_rooms   gauges (WatchServer)
+//	tether_history_bytes, tether_history_budget_bytes  gauges (WatchServer, in-memory broker)
+//	tether_history_trimmed_total                room messages dropped to keep the history budget
 //	tether_api_requests_total{route,status}     push, kick, presence, connections, stats, other
 //
 // Label values are bounded whatever clients send: a message type is a label

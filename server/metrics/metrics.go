@@ -33,7 +33,7 @@ const (
 // counted as Other.
 var (
 	// handshakeOutcomes are those server.Observer.HandshakeDone reports.
-	handshakeOutcomes = []string{"ok", "unauthorized", "forbidden_origin", "too_many", "failed", Other}
+	handshakeOutcomes = []string{"ok", "unauthorized", "forbidden_origin", "banned", "too_many", "failed", Other}
 	// dropReasons are those server.Observer.Dropped reports.
 	dropReasons = []string{"slow_consumer", "closed", Other}
 	// closeCodes are those of RFC 6455 and IANA's registry (1000–1015, less

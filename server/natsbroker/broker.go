@@ -11,6 +11,7 @@ import (
 	mrand "math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -27,6 +28,7 @@ const (
 	livePrefix   = "tether.live."
 	ephPrefix    = "tether.e."
 	controlSubj  = "tether.ctl"
+	querySubj    = "tether.q"
 	hdrEpoch     = "Tether-Epoch"
 	hdrSeq       = "Tether-Seq"
 	hdrType      = "Tether-Type"
@@ -99,8 +101,13 @@ type Broker struct {
 
 	checkNow chan struct{} // wakes the position check (NATS reconnected)
 
+	stats struct {
+		published, retries, filled, resets atomic.Uint64
+	}
+
 	pres    *presence
 	control *nats.Subscription
+	query   *nats.Subscription
 }
 
 // head is a room's last message as known: its epoch, seq and stream seq.
@@ -118,6 +125,9 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	if cfg.Node == "" {
 		cfg.Node = randomID(6)
+	}
+	if !validNode(cfg.Node) {
+		return nil, fmt.Errorf("natsbroker: node name %q: want 1-64 characters of [A-Za-z0-9_-]", cfg.Node)
 	}
 	if cfg.HistorySize == 0 {
 		cfg.HistorySize = DefaultHistorySize
@@ -190,10 +200,41 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		cancel()
 		return nil, fmt.Errorf("natsbroker: subscribe %s: %w", controlSubj, err)
 	}
+	if b.query, err = b.nc.Subscribe(querySubj, b.onQuery); err != nil {
+		_ = b.control.Unsubscribe()
+		b.pres.stop()
+		cancel()
+		return nil, fmt.Errorf("natsbroker: subscribe %s: %w", querySubj, err)
+	}
 	b.nc.SetReconnectHandler(func(*nats.Conn) { b.wakeCheck() })
 	b.wg.Add(1)
 	go b.checkLoop()
 	return b, nil
+}
+
+// Stats are a broker's counters.
+type Stats struct {
+	// Published counts the messages this node published.
+	Published uint64
+	// Retries counts the publishes that lost the race to another node and
+	// were tried again.
+	Retries uint64
+	// Filled counts the messages delivered from the stream to fill a gap
+	// in the live feed.
+	Filled uint64
+	// Resets counts the rooms whose members had to resume because a gap
+	// could not be filled or the room's epoch changed.
+	Resets uint64
+}
+
+// Stats returns the broker's counters.
+func (b *Broker) Stats() Stats {
+	return Stats{
+		Published: b.stats.published.Load(),
+		Retries:   b.stats.retries.Load(),
+		Filled:    b.stats.filled.Load(),
+		Resets:    b.stats.resets.Load(),
+	}
 }
 
 // Node returns the node's id.
@@ -204,6 +245,7 @@ func (b *Broker) Node() string { return b.node }
 func (b *Broker) Close() error {
 	b.cancel()
 	_ = b.control.Unsubscribe()
+	_ = b.query.Unsubscribe()
 	b.mu.Lock()
 	for name, f := range b.feeds {
 		f.stop()
@@ -335,7 +377,7 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 	h, known := b.heads[room]
 	b.mu.Unlock()
 	for try := range publishTries {
-		if try > 0 && !backoff(ctx, try) {
+		if try > 1 && !backoff(ctx, try) { // the first retry at once, with the fresh head
 			return server.PublishResult{}, fmt.Errorf("publish to %q: %w", room, ctx.Err())
 		}
 		if !known {
@@ -375,12 +417,14 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 		ack, err := b.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(h.sseq))
 		if err != nil {
 			if isWrongLastSeq(err) {
+				b.stats.retries.Add(1)
 				known = false
 				continue
 			}
 			return server.PublishResult{}, fmt.Errorf("publish to %q: %w", room, err)
 		}
 		b.noteHead(room, head{epoch: h.epoch, seq: seq, sseq: ack.Sequence})
+		b.stats.published.Add(1)
 		return server.PublishResult{Position: server.Position{Epoch: h.epoch, Seq: seq}}, nil
 	}
 	return server.PublishResult{}, fmt.Errorf("publish to %q: gave up after %d tries: too much contention", room, publishTries)
@@ -601,6 +645,19 @@ func backoff(ctx context.Context, try int) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// validNode reports whether a node name is one safe KV key token.
+func validNode(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func randomID(n int) string {

@@ -34,7 +34,7 @@ const waitTime = 15 * time.Second
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // startNATS runs an embedded nats-server with JetStream on 127.0.0.1.
-func startNATS(t *testing.T, storeDir string) *natsserver.Server {
+func startNATS(t testing.TB, storeDir string) *natsserver.Server {
 	t.Helper()
 	ns, err := natsserver.NewServer(&natsserver.Options{
 		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: storeDir,
@@ -53,7 +53,7 @@ func startNATS(t *testing.T, storeDir string) *natsserver.Server {
 
 // node is one Tether node of a test cluster.
 type node struct {
-	t      *testing.T
+	t      testing.TB
 	name   string
 	nc     *nats.Conn
 	broker *natsbroker.Broker
@@ -64,13 +64,13 @@ type node struct {
 }
 
 // startNode starts a Tether node with the demo handlers on ns.
-func startNode(t *testing.T, ns *natsserver.Server, name string, cfg natsbroker.Config, scfg server.Config) *node {
+func startNode(t testing.TB, ns *natsserver.Server, name string, cfg natsbroker.Config, scfg server.Config) *node {
 	t.Helper()
 	return startNodeVia(t, ns.ClientURL(), name, cfg, scfg)
 }
 
 // startNodeVia starts a Tether node connected to NATS at natsURL.
-func startNodeVia(t *testing.T, natsURL, name string, cfg natsbroker.Config, scfg server.Config) *node {
+func startNodeVia(t testing.TB, natsURL, name string, cfg natsbroker.Config, scfg server.Config) *node {
 	t.Helper()
 	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
@@ -127,7 +127,7 @@ func (n *node) wsURL(user string) string {
 func (n *node) addr() string { return strings.TrimPrefix(n.ts.URL, "http://") }
 
 // startCluster starts NATS and n nodes named a, b, c...
-func startCluster(t *testing.T, n int, cfg natsbroker.Config, scfg server.Config) (*natsserver.Server, []*node) {
+func startCluster(t testing.TB, n int, cfg natsbroker.Config, scfg server.Config) (*natsserver.Server, []*node) {
 	t.Helper()
 	ns := startNATS(t, t.TempDir())
 	nodes := make([]*node, n)
@@ -218,7 +218,7 @@ func has(list []string, s string) bool {
 }
 
 // say sends a chat line and waits for its reply.
-func say(t *testing.T, c *client.Client, room, text string) {
+func say(t testing.TB, c *client.Client, room, text string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
 	defer cancel()
@@ -227,7 +227,7 @@ func say(t *testing.T, c *client.Client, room, text string) {
 	}
 }
 
-func join(t *testing.T, c *client.Client, room string, history int) shared.Joined {
+func join(t testing.TB, c *client.Client, room string, history int) shared.Joined {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
 	defer cancel()

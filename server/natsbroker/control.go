@@ -73,3 +73,61 @@ func (b *Broker) onControl(m *nats.Msg) {
 		_ = m.Respond([]byte(strconv.Itoa(n)))
 	}
 }
+
+// queryMsg is a Gather request on the wire.
+type queryMsg struct {
+	Origin string `json:"origin"`
+	Kind   string `json:"kind"`
+}
+
+// Gather implements server.Broker: a request to every node on core NATS,
+// answered by each other node's HandleQuery, collected until every live node
+// answered or controlTimeout.
+func (b *Broker) Gather(ctx context.Context, kind string) ([][]byte, int, error) {
+	want := b.pres.otherNodes()
+	if want == 0 {
+		return nil, 0, nil
+	}
+	data, err := json.Marshal(queryMsg{Origin: b.node, Kind: kind})
+	if err != nil {
+		return nil, want, fmt.Errorf("gather %s: %w", kind, err)
+	}
+	inbox := b.nc.NewRespInbox()
+	sub, err := b.nc.SubscribeSync(inbox)
+	if err != nil {
+		return nil, want, fmt.Errorf("gather %s: %w", kind, err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := b.nc.PublishRequest(querySubj, inbox, data); err != nil {
+		return nil, want, fmt.Errorf("gather %s: %w", kind, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, controlTimeout)
+	defer cancel()
+	var answers [][]byte
+	for len(answers) < want {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return answers, want, fmt.Errorf("gather %s: %w", kind, errNoAnswer)
+		}
+		answers = append(answers, m.Data)
+	}
+	return answers, want, nil
+}
+
+// onQuery answers another node's Gather.
+func (b *Broker) onQuery(m *nats.Msg) {
+	var q queryMsg
+	if err := json.Unmarshal(m.Data, &q); err != nil || q.Origin == b.node || m.Reply == "" {
+		return
+	}
+	h := b.handler()
+	if h == nil {
+		return
+	}
+	answer, err := h.HandleQuery(q.Kind)
+	if err != nil {
+		b.log.Warn("query not answered", "kind", q.Kind, "err", err)
+		return
+	}
+	_ = m.Respond(answer)
+}

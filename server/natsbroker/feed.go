@@ -176,6 +176,7 @@ func (f *feed) deliver(p server.Publication, sseq uint64) {
 // reset moves the feed to p without delivering what is missing, and tells
 // the handler the room's members must resume.
 func (f *feed) reset(p server.Publication, sseq uint64) {
+	f.b.stats.resets.Add(1)
 	f.b.log.Warn("room feed reset", "room", f.room, "from_epoch", f.epoch, "from_seq", f.seq, "to_epoch", p.Epoch, "to_seq", p.Seq)
 	f.epoch, f.seq, f.sseq = p.Epoch, p.Seq, sseq
 	f.b.noteHead(f.room, head{epoch: p.Epoch, seq: p.Seq, sseq: sseq})
@@ -200,6 +201,7 @@ func (f *feed) fill(ctx context.Context, upTo uint64) bool {
 				return false // gone from the stream, or the room restarted
 			}
 			if m.p.Seq == f.seq+1 {
+				f.b.stats.filled.Add(1)
 				f.deliver(m.p, m.sseq)
 			}
 			if f.seq >= upTo {

@@ -34,6 +34,7 @@ type presence struct {
 	entries map[string]presEntry            // by key
 	alive   map[string]bool                 // nodes
 	own     map[string][]byte               // this node's room keys, to announce again
+	undone  map[string]bool                 // this node's keys whose delete failed, retried
 }
 
 // presEntry is one connection in a room.
@@ -69,6 +70,7 @@ func newPresence(ctx context.Context, b *Broker) (*presence, error) {
 		entries: make(map[string]presEntry),
 		alive:   make(map[string]bool),
 		own:     make(map[string][]byte),
+		undone:  make(map[string]bool),
 	}
 	rev, err := p.beat(ctx)
 	if err != nil {
@@ -115,6 +117,7 @@ func (p *presence) heartbeat() {
 			if _, err := p.beat(ctx); err != nil {
 				p.b.log.Warn("liveness refresh failed", "err", err)
 			}
+			p.retryDeletes(ctx)
 			cancel()
 		}
 	}
@@ -128,8 +131,11 @@ func (p *presence) stop() {
 	}
 	p.wg.Wait()
 	p.mu.Lock()
-	keys := make([]string, 0, len(p.own)+1)
+	keys := make([]string, 0, len(p.own)+len(p.undone)+1)
 	for k := range p.own {
+		keys = append(keys, k)
+	}
+	for k := range p.undone {
 		keys = append(keys, k)
 	}
 	p.mu.Unlock()
@@ -137,7 +143,25 @@ func (p *presence) stop() {
 	for _, k := range keys {
 		_ = p.b.nc.PublishMsg(p.delMsg(k))
 	}
-	_ = p.b.nc.Flush()
+	_ = p.b.nc.FlushTimeout(time.Second)
+}
+
+// retryDeletes deletes again the keys whose delete failed (NATS was away).
+func (p *presence) retryDeletes(ctx context.Context) {
+	p.mu.Lock()
+	keys := make([]string, 0, len(p.undone))
+	for k := range p.undone {
+		keys = append(keys, k)
+	}
+	p.mu.Unlock()
+	for _, k := range keys {
+		if _, err := p.b.js.PublishMsg(ctx, p.delMsg(k)); err != nil {
+			return
+		}
+		p.mu.Lock()
+		delete(p.undone, k)
+		p.mu.Unlock()
+	}
 }
 
 // delMsg is the KV delete of key.
@@ -367,8 +391,12 @@ func (b *Broker) AddPresence(ctx context.Context, room, conn string, m shared.Me
 	if err != nil {
 		return fmt.Errorf("presence of %q: %w", room, err)
 	}
+	if !b.nc.IsConnected() {
+		return fmt.Errorf("presence of %q: %w", room, nats.ErrConnectionClosed)
+	}
 	b.pres.mu.Lock()
 	b.pres.own[key] = v
+	delete(b.pres.undone, key)
 	b.pres.mu.Unlock()
 	ack, err := b.js.PublishMsg(ctx, &nats.Msg{Subject: b.pres.subject(key), Data: v})
 	if err != nil {
@@ -383,11 +411,18 @@ func (b *Broker) RemovePresence(ctx context.Context, room, conn string) error {
 	key := roomKey(room, conn)
 	b.pres.mu.Lock()
 	delete(b.pres.own, key)
+	b.pres.undone[key] = true // until the delete is acknowledged
 	b.pres.mu.Unlock()
+	if !b.nc.IsConnected() {
+		return fmt.Errorf("presence of %q: %w (retried when NATS is back)", room, nats.ErrConnectionClosed)
+	}
 	ack, err := b.js.PublishMsg(ctx, b.pres.delMsg(key))
 	if err != nil {
-		return fmt.Errorf("presence of %q: %w", room, err)
+		return fmt.Errorf("presence of %q: %w (retried when NATS is back)", room, err)
 	}
+	b.pres.mu.Lock()
+	delete(b.pres.undone, key)
+	b.pres.mu.Unlock()
 	return b.pres.waitRev(ctx, ack.Sequence)
 }
 

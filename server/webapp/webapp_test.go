@@ -287,7 +287,7 @@ func TestPagesAndStatic(t *testing.T) {
 			continue
 		}
 		body := w.Body.String()
-		for _, want := range []string{`id="status"`, `href="/web/app.css"`, "/app.js", "Tether"} {
+		for _, want := range []string{`class="topbar"`, `href="/web/app.css"`, "/app.js", "Tether"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("GET %s: page lacks %s", path, want)
 			}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -219,7 +220,20 @@ type page struct {
 // are saved as artifacts.
 func newPage(t *testing.T, browser context.Context, name string) *page {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	return openPage(t, browser, name, chromedp.WithNewBrowserContext())
+}
+
+// newTab opens another tab of the same browser context as p: the same
+// cookies and storage, as when a user opens the app twice.
+func (p *page) newTab(name string) *page {
+	p.t.Helper()
+	return openPage(p.t, p.ctx, name)
+}
+
+// openPage opens a page under parent with opts.
+func openPage(t *testing.T, parent context.Context, name string, opts ...chromedp.ContextOption) *page {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(parent, opts...)
 	p := &page{t: t, name: name, ctx: ctx}
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("open page %s: %v", name, err)
@@ -332,4 +346,54 @@ func (p *page) text(sel string) string {
 		p.t.Fatalf("%s: text of %s: %v", p.name, sel, err)
 	}
 	return s
+}
+
+// TestE2EFirstPaint measures, in five fresh Chromium processes (empty HTTP
+// and compiled-wasm caches), the time from navigation to the status pill
+// saying "connected" after a login, and logs each and the median. It asserts
+// nothing about the figures: they depend on the machine.
+func TestE2EFirstPaint(t *testing.T) {
+	srv := startTether(t)
+	const loads = 5
+	var took []time.Duration
+	for i := range loads {
+		t.Run(fmt.Sprint("load", i+1), func(t *testing.T) {
+			p := newPage(t, newBrowser(t), fmt.Sprint("cold", i+1))
+			d := p.login(srv.URL(), fmt.Sprint("Cold", i+1))
+			t.Logf("cold load %d: navigation to connected in %v", i+1, d.Round(time.Millisecond))
+			took = append(took, d)
+		})
+	}
+	if len(took) == loads {
+		slices.Sort(took)
+		t.Logf("cold page load to connected: median of %d %v (min %v, max %v)", loads,
+			took[loads/2].Round(time.Millisecond), took[0].Round(time.Millisecond), took[loads-1].Round(time.Millisecond))
+	}
+}
+
+// screenshot saves what the page's viewport shows now as
+// test-artifacts/<test>/<page>-<name>.png, whether the test passes or not:
+// the visual steps are checked by looking at them too.
+func (p *page) screenshot(name string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		p.t.Logf("%s: screenshot %s: %v", p.name, name, err)
+		return
+	}
+	saveArtifact(p.t, p.name+"-"+name+".png", png)
+}
+
+// eval evaluates a JavaScript expression on the page and returns its value.
+func eval[T any](p *page, expr string) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		p.t.Fatalf("%s: evaluate %s: %v", p.name, expr, err)
+	}
+	return v
 }

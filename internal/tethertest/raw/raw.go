@@ -26,12 +26,12 @@ const joinID = 1
 // something other than joined (an error message).
 var ErrJoinRefused = errors.New("join refused")
 
-// DialJoin connects to url with d, reads the welcome, joins room without
+// DialJoin connects to url with d and the handshake header h (nil: none), reads the welcome, joins room without
 // history and waits for joined. ctx bounds the whole exchange. On an error
 // the connection is closed; a handshake the server refused is described by
 // HandshakeError.
-func DialJoin(ctx context.Context, d *websocket.Dialer, url, room string) (*websocket.Conn, shared.Welcome, error) {
-	ws, resp, err := d.DialContext(ctx, url, nil)
+func DialJoin(ctx context.Context, d *websocket.Dialer, url string, h http.Header, room string) (*websocket.Conn, shared.Welcome, error) {
+	ws, resp, err := d.DialContext(ctx, url, h)
 	if err != nil {
 		return nil, shared.Welcome{}, HandshakeError(resp, err)
 	}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/tetherkit/tether/internal/tethertest"
+	"github.com/tetherkit/tether/shared"
+)
+
+// TestEmbeddedNATSRestartKeepsRoomsAndIdentity: a node with -nats embedded
+// is restarted on the same data dir; its client reconnects with the same
+// token (the generated secret was kept) and resumes with recovered true.
+func TestEmbeddedNATSRestartKeepsRoomsAndIdentity(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state") // created by the server
+	args := []string{"-addr", "127.0.0.1:0", "-ticker", "-1s", "-nats", "embedded", "-data-dir", dir}
+
+	base, stop := startRun(t, args)
+	res, err := http.Post(base+"/auth/guest", "application/json", strings.NewReader(`{"name":"Alice"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || len(res.Cookies()) == 0 {
+		t.Fatalf("guest login: %d", res.StatusCode)
+	}
+	cookie := http.Header{"Cookie": {res.Cookies()[0].String()}}
+	ws := dialWS(t, base, cookie)
+	user := welcomeUser(t, ws)
+	send(t, ws, 1, shared.Join{Room: "lobby"})
+	var joined shared.Joined
+	decodeData(t, tethertest.ReadType(t, ws, "joined"), &joined)
+	for i := range 3 {
+		send(t, ws, uint64(2+i), shared.ChatSend{Room: "lobby", Text: "before the restart"})
+	}
+	var last shared.Envelope
+	for range 3 {
+		last = tethertest.ReadType(t, ws, "chat.message")
+	}
+	if last.Seq != 3 {
+		t.Fatalf("third message has seq %d, want 3", last.Seq)
+	}
+	ws.Close()
+	stop()
+
+	for _, c := range []struct {
+		path string
+		mode os.FileMode
+	}{{dir, 0o700}, {filepath.Join(dir, secretFile), 0o600}} {
+		fi, err := os.Stat(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != c.mode {
+			t.Errorf("%s has mode %v, want %v", c.path, fi.Mode().Perm(), c.mode)
+		}
+	}
+
+	base, stop = startRun(t, args)
+	defer stop()
+	ws = dialWS(t, base, cookie) // the old token still works: the secret was kept
+	defer ws.Close()
+	if again := welcomeUser(t, ws); again != user {
+		t.Errorf("after the restart the token says user %q, want %q", again, user)
+	}
+	since := last.Seq
+	send(t, ws, 1, shared.Join{Room: "lobby", Since: &since, Epoch: joined.Epoch})
+	var rejoined shared.Joined
+	decodeData(t, tethertest.ReadType(t, ws, "joined"), &rejoined)
+	if !rejoined.Recovered || rejoined.Epoch != joined.Epoch || rejoined.Seq != 3 {
+		t.Errorf("resume after the restart = %+v, want recovered at seq 3 in epoch %q", rejoined, joined.Epoch)
+	}
+	send(t, ws, 2, shared.ChatSend{Room: "lobby", Text: "after the restart"})
+	if env := tethertest.ReadType(t, ws, "chat.message"); env.Seq != 4 {
+		t.Errorf("first message after the restart has seq %d, want 4", env.Seq)
+	}
+}
+
+// startRun runs the server with args until the returned stop is called.
+func startRun(t *testing.T, args []string) (string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, env(nil), &stdout, &stderr) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v\n%s", err, stderr.String())
+		}
+	}
+	t.Cleanup(stop)
+	return waitListening(t, &stdout, &stderr), stop
+}
+
+func dialWS(t *testing.T, base string, h http.Header) *websocket.Conn {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/ws", h)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	return ws
+}
+
+func welcomeUser(t *testing.T, ws *websocket.Conn) string {
+	t.Helper()
+	var w shared.Welcome
+	decodeData(t, tethertest.ReadType(t, ws, "welcome"), &w)
+	return w.User
+}
+
+func send(t *testing.T, ws *websocket.Conn, id uint64, m shared.Message) {
+	t.Helper()
+	b, err := shared.Encode(shared.Envelope{ID: id}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func decodeData(t *testing.T, env shared.Envelope, v any) {
+	t.Helper()
+	if err := json.Unmarshal(env.Data, v); err != nil {
+		t.Fatalf("%s data %s: %v", env.Type, env.Data, err)
+	}
+}
+
+// TestMemoryModeKeepsTheSecret: without -secret and without NATS, a restart
+// on the same data dir still accepts the tokens it issued.
+func TestMemoryModeKeepsTheSecret(t *testing.T) {
+	args := []string{"-addr", "127.0.0.1:0", "-ticker", "-1s", "-data-dir", filepath.Join(t.TempDir(), "state")}
+	base, stop := startRun(t, args)
+	res, err := http.Post(base+"/auth/guest", "application/json", strings.NewReader(`{"name":"Bob"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || len(res.Cookies()) == 0 {
+		t.Fatalf("guest login: %d", res.StatusCode)
+	}
+	cookie := http.Header{"Cookie": {res.Cookies()[0].String()}}
+	ws := dialWS(t, base, cookie)
+	user := welcomeUser(t, ws)
+	ws.Close()
+	stop()
+
+	base, stop = startRun(t, args)
+	defer stop()
+	ws = dialWS(t, base, cookie)
+	defer ws.Close()
+	if again := welcomeUser(t, ws); again != user {
+		t.Errorf("after the restart the token says user %q, want %q", again, user)
+	}
+}
+
+func TestDefaultDataDir(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"XDG_STATE_HOME": "/s", "HOME": "/h"}, "/s/tether"},
+		{map[string]string{"HOME": "/h"}, "/h/.local/state/tether"},
+		{nil, ""},
+	}
+	for _, tt := range tests {
+		if got := defaultDataDir(env(tt.env)); got != tt.want {
+			t.Errorf("defaultDataDir(%v) = %q, want %q", tt.env, got, tt.want)
+		}
+	}
+	o, err := parseOptions(nil, env(map[string]string{"HOME": "/h", "TETHER_NATS": "nats://n:4222", "TETHER_NODE": "n1"}), nil)
+	if err != nil || o.dataDir != "/h/.local/state/tether" || o.nats != "nats://n:4222" || o.node != "n1" {
+		t.Errorf("parseOptions from the environment = %+v, %v", o, err)
+	}
+}
