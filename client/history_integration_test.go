@@ -5,10 +5,7 @@ package client_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,89 +15,14 @@ import (
 	"github.com/tetherkit/tether/shared"
 )
 
-// gateProxy forwards TCP to a backend; shut cuts every connection and
-// refuses new ones until open, so that a client stays away while the test
-// publishes.
-type gateProxy struct {
-	ln      net.Listener
-	backend string
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	shut    bool
-	conns   []net.Conn
-}
-
-func newGateProxy(t *testing.T, backend string) *gateProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &gateProxy{ln: ln, backend: backend}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() { ln.Close(); p.close(); p.wg.Wait() })
-	return p
-}
-
-func (p *gateProxy) url(user string) string {
-	return "ws://" + p.ln.Addr().String() + "/ws?user=" + user
-}
-
-func (p *gateProxy) accept() {
-	defer p.wg.Done()
-	for {
-		down, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		shut := p.shut
-		p.mu.Unlock()
-		if shut {
-			down.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", p.backend)
-		if err != nil {
-			down.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, down, up)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() { defer p.wg.Done(); _, _ = io.Copy(up, down); up.Close() }()
-		go func() { defer p.wg.Done(); _, _ = io.Copy(down, up); down.Close() }()
-	}
-}
-
-// close cuts the forwarded connections and refuses new ones.
-func (p *gateProxy) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.shut = true
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-// open lets connections through again.
-func (p *gateProxy) open() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.shut = false
-}
-
 // TestGapReportedAndFilled: a subscriber is away while a room gets more
 // messages than its history keeps. On rejoin the client reports the seqs
 // it was not sent (OnGap), FillGap pages back the ones still kept, and says
 // that the oldest are gone; History pages the room as the server keeps it.
 func TestGapReportedAndFilled(t *testing.T) {
 	s := startServer(t, server.Config{HistorySize: 10})
-	gate := newGateProxy(t, strings.TrimPrefix(s.HTTP.URL, "http://"))
-	sub := client.New(client.Options{URL: gate.url("sub"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	gate := tethertest.NewCutProxy(t, strings.TrimPrefix(s.HTTP.URL, "http://"))
+	sub := client.New(client.Options{URL: gate.URL("sub"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	seen := make(chan uint64, 100)
 	client.OnMeta(sub, func(_ shared.Notification, meta client.Meta) { seen <- meta.Seq })
 	gaps := make(chan client.Gap, 4)
@@ -141,14 +63,14 @@ func TestGapReportedAndFilled(t *testing.T) {
 	publish(1, 5)
 	waitSeq(5)
 
-	gate.close()
+	gate.Shut()
 	for st := range states {
 		if st != client.Open {
 			break
 		}
 	}
 	publish(6, 25) // the history keeps 16..25
-	gate.open()
+	gate.Open()
 
 	var g client.Gap
 	select {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -20,9 +19,10 @@ import (
 // token (the generated secret was kept) and resumes with recovered true.
 func TestEmbeddedNATSRestartKeepsRoomsAndIdentity(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state") // created by the server
-	args := []string{"-addr", "127.0.0.1:0", "-ticker", "-1s", "-nats", "embedded", "-data-dir", dir}
+	args := []string{"-nats", "embedded", "-data-dir", dir}
 
-	base, stop := startRun(t, args)
+	srv := startRun(t, args...)
+	base, stop := srv.base, srv.stop
 	res, err := http.Post(base+"/auth/guest", "application/json", strings.NewReader(`{"name":"Alice"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +63,8 @@ func TestEmbeddedNATSRestartKeepsRoomsAndIdentity(t *testing.T) {
 		}
 	}
 
-	base, stop = startRun(t, args)
+	srv = startRun(t, args...)
+	base, stop = srv.base, srv.stop
 	defer stop()
 	ws = dialWS(t, base, cookie) // the old token still works: the secret was kept
 	defer ws.Close()
@@ -81,28 +82,6 @@ func TestEmbeddedNATSRestartKeepsRoomsAndIdentity(t *testing.T) {
 	if env := tethertest.ReadType(t, ws, "chat.message"); env.Seq != 4 {
 		t.Errorf("first message after the restart has seq %d, want 4", env.Seq)
 	}
-}
-
-// startRun runs the server with args until the returned stop is called.
-func startRun(t *testing.T, args []string) (string, func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, env(nil), &stdout, &stderr) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v\n%s", err, stderr.String())
-		}
-	}
-	t.Cleanup(stop)
-	return waitListening(t, &stdout, &stderr), stop
 }
 
 func dialWS(t *testing.T, base string, h http.Header) *websocket.Conn {
@@ -142,8 +121,9 @@ func decodeData(t *testing.T, env shared.Envelope, v any) {
 // TestMemoryModeKeepsTheSecret: without -secret and without NATS, a restart
 // on the same data dir still accepts the tokens it issued.
 func TestMemoryModeKeepsTheSecret(t *testing.T) {
-	args := []string{"-addr", "127.0.0.1:0", "-ticker", "-1s", "-data-dir", filepath.Join(t.TempDir(), "state")}
-	base, stop := startRun(t, args)
+	args := []string{"-data-dir", filepath.Join(t.TempDir(), "state")}
+	srv := startRun(t, args...)
+	base, stop := srv.base, srv.stop
 	res, err := http.Post(base+"/auth/guest", "application/json", strings.NewReader(`{"name":"Bob"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +138,8 @@ func TestMemoryModeKeepsTheSecret(t *testing.T) {
 	ws.Close()
 	stop()
 
-	base, stop = startRun(t, args)
+	srv = startRun(t, args...)
+	base, stop = srv.base, srv.stop
 	defer stop()
 	ws = dialWS(t, base, cookie)
 	defer ws.Close()

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -21,19 +20,7 @@ import (
 // serve runs run() with args until the test ends and returns its base URL.
 func serve(t *testing.T, args ...string) string {
 	t.Helper()
-	ctx, stop := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-ticker", "-1s"}, args...), env(nil), &stdout, &stderr)
-	}()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v\n%s", err, stderr.String())
-		}
-	})
-	return waitListening(t, &stdout, &stderr)
+	return startRun(t, args...).base
 }
 
 // waitClosed waits until the server closes c (a read returns an error,
@@ -219,19 +206,8 @@ func TestHTTPConnectionsPerIPCapped(t *testing.T) {
 // for the close grace), a new handshake gets the documented 503 "closed",
 // not "connection refused".
 func TestHandshakeDuringShutdownGets503(t *testing.T) {
-	ctx, stop := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-ticker", "-1s"}, env(nil), &stdout, &stderr)
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v\n%s", err, stderr.String())
-		}
-	}()
-	base := waitListening(t, &stdout, &stderr)
+	srv := startRun(t)
+	base, stop := srv.base, srv.cancel
 	addr := strings.TrimPrefix(base, "http://")
 	res, err := http.Post(base+"/auth/guest", "application/json", strings.NewReader(`{"name":"Late"}`))
 	if err != nil {

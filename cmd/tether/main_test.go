@@ -118,19 +118,8 @@ func (s *syncBuffer) String() string {
 // 1001 "going away" when the server stops. The health, readiness and
 // metrics endpoints answer meanwhile.
 func TestServeLoginPushShutdown(t *testing.T) {
-	ctx, stop := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-ticker", "-1s"}, env(nil), &stdout, &stderr)
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v\n%s", err, stderr.String())
-		}
-	}()
-	base := waitListening(t, &stdout, &stderr)
+	srv := startRun(t)
+	base, stop := srv.base, srv.cancel
 
 	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
 		res, err := http.Get(base + path)
@@ -216,6 +205,37 @@ func TestCommandErrors(t *testing.T) {
 
 var listening = regexp.MustCompile(`Tether listening on (http://\S+)`)
 
+// runningServer is the binary's run() going in this process.
+type runningServer struct {
+	base   string      // http://127.0.0.1:port
+	stdout *syncBuffer // what run wrote to stdout
+	cancel func()      // begins the shutdown, returns at once
+	stop   func()      // shuts down and waits for run, checking its error
+}
+
+// startRun runs the binary with -addr 127.0.0.1:0 -ticker -1s and then
+// args, waits until it listens, and stops it when the test ends.
+func startRun(t *testing.T, args ...string) *runningServer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-ticker", "-1s"}, args...), env(nil), &stdout, &stderr)
+	}()
+	var once sync.Once
+	stop := func() {
+		cancel()
+		once.Do(func() {
+			if err := <-done; err != nil {
+				t.Errorf("run: %v\n%s", err, stderr.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return &runningServer{base: waitListening(t, &stdout, &stderr), stdout: &stdout, cancel: cancel, stop: stop}
+}
+
 // waitListening waits for the server's "listening" line and returns its
 // base URL.
 func waitListening(t *testing.T, stdout, stderr *syncBuffer) string {
@@ -252,22 +272,11 @@ func TestDebugAddr(t *testing.T) {
 		}
 	}
 
-	ctx, stop := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-ticker", "-1s", "-debug-addr", "127.0.0.1:0"}, env(nil), &stdout, &stderr)
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v\n%s", err, stderr.String())
-		}
-	}()
-	base := waitListening(t, &stdout, &stderr)
-	m := debugListening.FindStringSubmatch(stdout.String())
+	srv := startRun(t, "-debug-addr", "127.0.0.1:0")
+	base := srv.base
+	m := debugListening.FindStringSubmatch(srv.stdout.String())
 	if m == nil {
-		t.Fatalf("no debug listener announced:\n%s", stdout.String())
+		t.Fatalf("no debug listener announced:\n%s", srv.stdout.String())
 	}
 	get := func(url string) (int, string) {
 		t.Helper()

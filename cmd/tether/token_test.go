@@ -51,19 +51,8 @@ func TestTokenCommandErrors(t *testing.T) {
 // Bearer header joins and chats. Without a token the client stops at once
 // with the server's 401 instead of retrying.
 func TestBotWithIssuedToken(t *testing.T) {
-	ctx, stop := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-ticker", "-1s", "-secret", testSecret}, env(nil), &stdout, &stderr)
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v\n%s", err, stderr.String())
-		}
-	}()
-	base := waitListening(t, &stdout, &stderr)
+	srv := startRun(t, "-secret", testSecret)
+	base := srv.base
 	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/ws"
 
 	var out bytes.Buffer

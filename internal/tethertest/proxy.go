@@ -9,7 +9,8 @@ import (
 
 // CutProxy forwards TCP connections to its backends, each new connection to
 // the next backend in turn, and can cut every live connection at once the
-// way a network loss does: no close frame, a reset instead of a FIN.
+// way a network loss does: no close frame, a reset instead of a FIN. Shut
+// keeps the network down (new connections are dropped) until Open.
 type CutProxy struct {
 	ln       net.Listener
 	backends []string
@@ -17,6 +18,7 @@ type CutProxy struct {
 
 	mu       sync.Mutex
 	accepted int
+	shut     bool
 	conns    []net.Conn
 }
 
@@ -67,6 +69,25 @@ func (p *CutProxy) Cut() {
 	p.conns = nil
 }
 
+// Shut cuts every forwarded connection and drops new ones until Open, so
+// that a client stays away while the test goes on.
+func (p *CutProxy) Shut() {
+	p.mu.Lock()
+	p.shut = true
+	p.mu.Unlock()
+	p.Cut()
+}
+
+// Open lets connections through again after Shut.
+func (p *CutProxy) Open() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.shut = false
+}
+
+// BaseURL is the proxy's http:// address, the one a browser page opens.
+func (p *CutProxy) BaseURL() string { return "http://" + p.Addr() }
+
 func (p *CutProxy) accept() {
 	defer p.wg.Done()
 	for {
@@ -75,9 +96,16 @@ func (p *CutProxy) accept() {
 			return
 		}
 		p.mu.Lock()
+		shut := p.shut
 		backend := p.backends[p.accepted%len(p.backends)]
-		p.accepted++
+		if !shut {
+			p.accepted++
+		}
 		p.mu.Unlock()
+		if shut {
+			_ = down.Close()
+			continue
+		}
 		up, err := net.Dial("tcp", backend)
 		if err != nil {
 			_ = down.Close()
