@@ -38,7 +38,7 @@ func TestBrowserTransportInNode(t *testing.T) {
 		t.Skipf("this Node.js has no WebSocket: %v", err)
 	}
 
-	srv := server.New(server.Config{
+	srv, err := server.New(server.Config{
 		OnConnect: func(_ context.Context, c *server.Conn) error {
 			if c.User() == "rejected" {
 				return errors.New("no entry")
@@ -46,9 +46,12 @@ func TestBrowserTransportInNode(t *testing.T) {
 			return nil
 		},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	feedDone := demo.Register(ctx, srv, demo.Options{TickerInterval: -1})
+	feedDone := demo.Register(ctx, srv, demo.Config{TickerInterval: -1})
 	ts := httptest.NewServer(srv)
 	defer func() {
 		cancel()

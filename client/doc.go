@@ -10,7 +10,8 @@
 //
 // A typical program:
 //
-//	c := client.New(client.Options{URL: "ws://localhost:8080/ws?user=alice"})
+//	c, err := client.New(client.Config{URL: "ws://localhost:8080/ws?user=alice"})
+//	if err != nil { ... }
 //	client.On(c, func(m shared.ChatMessage) { show(m) })
 //	go c.Run(ctx)
 //	joined, err := c.Join(ctx, "lobby", 50)
@@ -38,7 +39,7 @@
 //
 // A handshake refused with HTTP 401 or 403 is final: [Client.Run] returns a
 // [*HandshakeError] and a waiting [Client.Join] fails with it. With
-// [Options.Token] the client refreshes the connection's token in-band
+// [Config.Token] the client refreshes the connection's token in-band
 // before it expires ([Client.Refresh] does it by hand), so the server does
 // not close the connection with 1008.
 //

@@ -22,7 +22,7 @@ import (
 func TestGapReportedAndFilled(t *testing.T) {
 	s := startServer(t, server.Config{HistorySize: 10})
 	gate := tethertest.NewCutProxy(t, strings.TrimPrefix(s.HTTP.URL, "http://"))
-	sub := client.New(client.Options{URL: gate.URL("sub"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	sub := tethertest.NewClient(t, client.Config{URL: gate.URL("sub"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	seen := make(chan uint64, 100)
 	client.OnMeta(sub, func(_ shared.Notification, meta client.Meta) { seen <- meta.Seq })
 	gaps := make(chan client.Gap, 4)

@@ -27,7 +27,7 @@ func startServer(t *testing.T, cfg server.Config) *tethertest.Server {
 	t.Helper()
 	return tethertest.NewServer(t, cfg, func(s *tethertest.Server) {
 		ctx, cancel := context.WithCancel(context.Background())
-		feedDone := demo.Register(ctx, s.Server, demo.Options{TickerInterval: -1})
+		feedDone := demo.Register(ctx, s.Server, demo.Config{TickerInterval: -1})
 		t.Cleanup(func() { cancel(); <-feedDone })
 	})
 }
@@ -40,7 +40,7 @@ func TestResumeAcrossRandomDisconnects(t *testing.T) {
 	s := startServer(t, server.Config{HistorySize: 2 * total, MessageRate: -1})
 	proxy := tethertest.NewCutProxy(t, strings.TrimPrefix(s.HTTP.URL, "http://"))
 
-	sub := client.New(client.Options{
+	sub := tethertest.NewClient(t, client.Config{
 		URL:        proxy.URL("sub"),
 		MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 	})
@@ -69,7 +69,7 @@ func TestResumeAcrossRandomDisconnects(t *testing.T) {
 		t.Fatalf("join: %v", err)
 	}
 
-	pub := client.New(client.Options{URL: s.URL("pub")})
+	pub := tethertest.NewClient(t, client.Config{URL: s.URL("pub")})
 	tethertest.Run(t, pub)
 	if _, err := pub.Join(context.Background(), "resume", 0); err != nil {
 		t.Fatalf("publisher join: %v", err)
@@ -123,7 +123,7 @@ func TestThreeClientsChat(t *testing.T) {
 	left := make(chan shared.PresenceLeave, 4)
 	clients := make([]*client.Client, len(users))
 	for i, u := range users {
-		c := client.New(client.Options{URL: s.URL(u)})
+		c := tethertest.NewClient(t, client.Config{URL: s.URL(u)})
 		inbox[i] = make(chan shared.ChatMessage, 16)
 		ch := inbox[i]
 		client.On(c, func(m shared.ChatMessage) { ch <- m })
@@ -181,7 +181,7 @@ func TestRequestTimesOutAgainstRealServer(t *testing.T) {
 		return nil
 	})
 	t.Cleanup(func() { close(release) })
-	c := client.New(client.Options{URL: s.URL("waiter"), RequestTimeout: 200 * time.Millisecond})
+	c := tethertest.NewClient(t, client.Config{URL: s.URL("waiter"), RequestTimeout: 200 * time.Millisecond})
 	tethertest.Run(t, c)
 	_, err := client.Request[shared.Reply](context.Background(), c, shared.Notification{Title: "t"})
 	var e *shared.Error
@@ -194,7 +194,7 @@ func TestRequestTimesOutAgainstRealServer(t *testing.T) {
 // asks for a roll, the server rolls and publishes the result to the room.
 func TestDiceRoll(t *testing.T) {
 	s := startServer(t, server.Config{})
-	c := client.New(client.Options{URL: s.URL("roller")})
+	c := tethertest.NewClient(t, client.Config{URL: s.URL("roller")})
 	rolled := make(chan shared.DiceRolled, 4)
 	client.On(c, func(m shared.DiceRolled) { rolled <- m })
 	tethertest.Run(t, c)
@@ -240,7 +240,7 @@ func TestSlowConsumerResumes(t *testing.T) {
 	obs := &slowObserver{release: release}
 	t.Cleanup(obs.SlowConsumer) // never leave the handler blocked
 	s := startServer(t, server.Config{SendQueue: 8, HistorySize: 2 * total, HistoryBytes: 2 * total * int64(len(body)+1024), MessageRate: -1, Observer: obs})
-	c := client.New(client.Options{URL: s.URL("slowpoke"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	c := tethertest.NewClient(t, client.Config{URL: s.URL("slowpoke"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	var mu sync.Mutex
 	var got []string
 	all := make(chan struct{})
@@ -315,7 +315,7 @@ func TestFlakyNetworkLosesNothing(t *testing.T) {
 	)
 	s := startServer(t, server.Config{HistorySize: 200, HistoryTTL: time.Hour, MessageRate: -1})
 	proxy := tethertest.NewCutProxy(t, strings.TrimPrefix(s.HTTP.URL, "http://"))
-	sub := client.New(client.Options{URL: proxy.URL("sub")}) // default backoff
+	sub := tethertest.NewClient(t, client.Config{URL: proxy.URL("sub")}) // default backoff
 	var mu sync.Mutex
 	var got []string
 	all := make(chan struct{})
@@ -406,7 +406,7 @@ func TestOutboxExactlyOnce(t *testing.T) {
 	s := startServer(t, server.Config{})
 	proxy := tethertest.NewCutProxy(t, strings.TrimPrefix(s.HTTP.URL, "http://"))
 
-	watcher := client.New(client.Options{URL: s.URL("watcher")})
+	watcher := tethertest.NewClient(t, client.Config{URL: s.URL("watcher")})
 	var mu sync.Mutex
 	var got []string
 	end := make(chan struct{})
@@ -423,7 +423,7 @@ func TestOutboxExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	sender := client.New(client.Options{URL: proxy.URL("sender")})
+	sender := tethertest.NewClient(t, client.Config{URL: proxy.URL("sender")})
 	refused := make(chan shared.Error, total)
 	client.On(sender, func(e shared.Error) { refused <- e })
 	opens := 0
@@ -518,7 +518,7 @@ func TestRefusedHandshakeIsTerminal(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := startServer(t, tt.cfg)
 			var dials atomic.Int32
-			c := client.New(client.Options{
+			c := tethertest.NewClient(t, client.Config{
 				URL: s.URL("bot"),
 				Transport: client.NativeTransport{HeaderFunc: func(context.Context) (http.Header, error) {
 					dials.Add(1)
@@ -555,7 +555,7 @@ func TestRefusedHandshakeIsTerminal(t *testing.T) {
 	}
 }
 
-// TestTokenRefreshedInBand: a client with Options.Token keeps a connection
+// TestTokenRefreshedInBand: a client with Config.Token keeps a connection
 // whose 5 s tokens expire again and again, refreshing them in-band, with no
 // 1008 close and no reconnect.
 func TestTokenRefreshedInBand(t *testing.T) {
@@ -572,7 +572,7 @@ func TestTokenRefreshedInBand(t *testing.T) {
 	const life = 5 * time.Second
 	newToken := func() string { return fmt.Sprintf("bot:%d", time.Now().Add(life).UnixMilli()) }
 	refreshed := make(chan struct{}, 8)
-	c := client.New(client.Options{
+	c := tethertest.NewClient(t, client.Config{
 		URL: "ws" + strings.TrimPrefix(s.HTTP.URL, "http") + "/ws?token=" + newToken(),
 		Token: func(context.Context) (string, error) {
 			refreshed <- struct{}{}

@@ -5,7 +5,8 @@
 //
 // A Server is an http.Handler; mount it at /ws:
 //
-//	srv := server.New(server.Config{Logger: logger})
+//	srv, err := server.New(server.Config{Logger: logger})
+//	if err != nil { ... }
 //	server.Handle(srv, func(ctx context.Context, c *server.Conn, m shared.ChatSend) error {
 //		_, _, err := srv.Publish(m.Room, shared.ChatMessage{Room: m.Room, User: c.User(), Text: m.Text})
 //		return err

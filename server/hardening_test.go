@@ -228,7 +228,10 @@ func checkTooMany(t *testing.T, resp *http.Response) {
 
 func TestHandshakeTimeoutDropsHalfRequests(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	srv := server.New(server.Config{HandshakeTimeout: timeout, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := server.New(server.Config{HandshakeTimeout: timeout, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewUnstartedServer(srv)
 	srv.ConfigureHTTPServer(hs.Config)
 	if hs.Config.ReadHeaderTimeout != timeout {

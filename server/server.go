@@ -89,9 +89,13 @@ type ConnInfo struct {
 	Since time.Time `json:"since"`
 }
 
-// New returns a Server configured by cfg (see Config for the defaults). It
-// starts a goroutine that forgets expired rooms; call Shutdown to stop it.
-func New(cfg Config) *Server {
+// New returns a Server configured by cfg (see Config for the defaults), or
+// an error naming every field of cfg that has no meaning. It starts a
+// goroutine that forgets expired rooms; call Shutdown to stop it.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
@@ -125,7 +129,7 @@ func New(cfg Config) *Server {
 	s.upgrader.WriteBufferPool = &s.pools.frame
 	s.wg.Add(1)
 	go s.sweepLoop()
-	return s
+	return s, nil
 }
 
 // connRetryAfter is the Retry-After of a handshake refused for too many

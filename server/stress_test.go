@@ -29,6 +29,7 @@ import (
 	"weak"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/internal/tethertest/raw"
 	"go.uber.org/goleak"
 	"golang.org/x/time/rate"
@@ -77,7 +78,11 @@ func newStressEnv(t *testing.T, cfg server.Config, onDisconnect func(c *server.C
 		}
 		e.closes.add(c.ID(), code)
 	}
-	e.srv = server.New(cfg)
+	var err error
+	e.srv, err = server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h, err := api.New(api.Config{Hub: e.srv, Registry: cfg.Registry, Rate: rate.Inf, Logger: cfg.Logger})
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
@@ -894,7 +899,7 @@ func TestConcurrentPushBroadcastHeartbeat(t *testing.T) {
 	clients := make([]*soakClient, soakClients)
 	for i := range clients {
 		sc := &soakClient{user: fmt.Sprintf("soak-u%d", i%soakUsers), tr: &cuttableTransport{}, cuttable: i%5 == 0, runErr: make(chan error, 1)}
-		sc.c = client.New(client.Options{
+		sc.c = tethertest.NewClient(t, client.Config{
 			URL:        e.wsURL(sc.user),
 			Transport:  sc.tr,
 			Logger:     quiet,

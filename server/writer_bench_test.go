@@ -64,7 +64,8 @@ func newFanOut(tb testing.TB, subscribers, sendQueue int, checkOrder bool) *fanO
 	f := &fanOut{done: make(chan struct{}, 1), checkOrder: checkOrder}
 	var mu sync.Mutex
 	connected := make(chan struct{}, subscribers)
-	f.srv = New(Config{
+	var err error
+	f.srv, err = New(Config{
 		Logger:          slog.New(slog.DiscardHandler),
 		SendQueue:       sendQueue,
 		MaxConnsPerUser: -1,
@@ -78,6 +79,10 @@ func newFanOut(tb testing.TB, subscribers, sendQueue int, checkOrder bool) *fanO
 			return nil
 		},
 	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+
 	f.hs = httptest.NewUnstartedServer(f.srv)
 	f.hs.Listener = countingListener{Listener: f.hs.Listener, writes: &f.writes}
 	f.hs.Start()

@@ -63,7 +63,7 @@ func TestSignInWithLoginCookie(t *testing.T) {
 	browser := func() *Session {
 		s := NewSession()
 		s.call = jarCall(hs.URL, jar)
-		s.dial = func(o client.Options) *client.Client {
+		s.dial = func(o client.Config) (*client.Client, error) {
 			o.Transport = jarTransport{jar: jar, site: page}
 			return client.New(o)
 		}

@@ -23,7 +23,7 @@ import (
 func TestSessionAgainstServer(t *testing.T) {
 	ts := tethertest.NewServer(t, server.Config{}, func(s *tethertest.Server) {
 		ctx, cancel := context.WithCancel(context.Background())
-		feedDone := demo.Register(ctx, s.Server, demo.Options{TickerInterval: 20 * time.Millisecond})
+		feedDone := demo.Register(ctx, s.Server, demo.Config{TickerInterval: 20 * time.Millisecond})
 		t.Cleanup(func() { cancel(); <-feedDone })
 	})
 	srv := ts.Server

@@ -144,9 +144,12 @@ func TestStampRoundTrip(t *testing.T) {
 // TestLoadAgainstServer runs the tool for a second against the demo server
 // and checks that every message came back.
 func TestLoadAgainstServer(t *testing.T) {
-	srv := server.New(server.Config{Logger: slog.New(slog.DiscardHandler), MessageRate: -1, MaxConnsPerIP: -1})
+	srv, err := server.New(server.Config{Logger: slog.New(slog.DiscardHandler), MessageRate: -1, MaxConnsPerIP: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	demoDone := demo.Register(ctx, srv, demo.Options{TickerInterval: -1, Logger: slog.New(slog.DiscardHandler)})
+	demoDone := demo.Register(ctx, srv, demo.Config{TickerInterval: -1, Logger: slog.New(slog.DiscardHandler)})
 	hs := httptest.NewServer(srv)
 	defer func() {
 		cancel()

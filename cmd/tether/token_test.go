@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server/auth"
 	"github.com/tetherkit/tether/shared"
 )
@@ -68,7 +69,7 @@ func TestBotWithIssuedToken(t *testing.T) {
 		t.Fatalf("the printed token verifies as %+v, %v; want bot/Bot", id, err)
 	}
 
-	bot := client.New(client.Options{URL: wsURL, Transport: client.NativeTransport{
+	bot := tethertest.NewClient(t, client.Config{URL: wsURL, Transport: client.NativeTransport{
 		Header: http.Header{"Authorization": {"Bearer " + token}},
 	}})
 	lines := make(chan shared.ChatMessage, 4)
@@ -92,7 +93,7 @@ func TestBotWithIssuedToken(t *testing.T) {
 		t.Fatal("the bot's line never reached the room")
 	}
 
-	anon := client.New(client.Options{URL: wsURL + "?user=bot"})
+	anon := tethertest.NewClient(t, client.Config{URL: wsURL + "?user=bot"})
 	err = anon.Run(context.Background())
 	var he *client.HandshakeError
 	if !errors.As(err, &he) || he.Status != http.StatusUnauthorized {

@@ -76,7 +76,11 @@ func NewUnstartedServer(t testing.TB, cfg server.Config) *Server {
 	if cfg.Registry == nil {
 		cfg.Registry = shared.NewRegistry()
 	}
-	s := &Server{Server: server.New(cfg), Mux: http.NewServeMux(), Registry: cfg.Registry, t: t}
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatalf("tethertest: %v", err)
+	}
+	s := &Server{Server: srv, Mux: http.NewServeMux(), Registry: cfg.Registry, t: t}
 	s.Mux.Handle("/", s.Server)
 	s.HTTP = httptest.NewUnstartedServer(s.Mux)
 	return s
@@ -209,12 +213,22 @@ func Receive[T any](t testing.TB, ch <-chan T, what string) T {
 	panic("unreachable")
 }
 
-// Client makes a native client for user with opts (URL set to the
-// server's), runs it until the test ends and waits for it to be open.
-func (s *Server) Client(t testing.TB, user string, opts client.Options) *client.Client {
+// NewClient is client.New that fails the test on an error.
+func NewClient(t testing.TB, cfg client.Config) *client.Client {
 	t.Helper()
-	opts.URL = s.URL(user)
-	c := client.New(opts)
+	c, err := client.New(cfg)
+	if err != nil {
+		t.Fatalf("tethertest: %v", err)
+	}
+	return c
+}
+
+// Client makes a native client for user with cfg (URL set to the
+// server's), runs it until the test ends and waits for it to be open.
+func (s *Server) Client(t testing.TB, user string, cfg client.Config) *client.Client {
+	t.Helper()
+	cfg.URL = s.URL(user)
+	c := NewClient(t, cfg)
 	Run(t, c)
 	return c
 }

@@ -34,7 +34,7 @@ func TestRawAndNativeClientsMeet(t *testing.T) {
 	}
 	tethertest.Join(t, ws, "lobby")
 
-	c := s.Client(t, "bob", client.Options{})
+	c := s.Client(t, "bob", client.Config{})
 	got := make(chan shared.ChatMessage, 1)
 	client.On(c, func(m shared.ChatMessage) { got <- m })
 	if _, err := c.Join(context.Background(), "lobby", 0); err != nil {

@@ -89,7 +89,7 @@ func newStack(t *testing.T, cfg api.Config) *stack {
 // receives.
 func (s *stack) connect(t *testing.T, user string) (*client.Client, <-chan shared.Notification) {
 	t.Helper()
-	c := client.New(client.Options{URL: s.URL(user)})
+	c := tethertest.NewClient(t, client.Config{URL: s.URL(user)})
 	got := make(chan shared.Notification, 16)
 	client.On(c, func(n shared.Notification) { got <- n })
 	tethertest.Run(t, c)
@@ -251,7 +251,10 @@ func TestKeysAndRateLimit(t *testing.T) {
 }
 
 func TestNewRejectsShortKeys(t *testing.T) {
-	srv := server.New(server.Config{})
+	srv, err := server.New(server.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer srv.Shutdown(context.Background())
 	if _, err := api.New(api.Config{Hub: srv, Keys: []string{"short"}}); err == nil {
 		t.Fatal("api.New accepted a 5-character key")
@@ -260,7 +263,10 @@ func TestNewRejectsShortKeys(t *testing.T) {
 
 func TestGuardProtectsOtherEndpoints(t *testing.T) {
 	const key = "0123456789abcdef-metrics"
-	srv := server.New(server.Config{})
+	srv, err := server.New(server.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer srv.Shutdown(context.Background())
 	h, err := api.New(api.Config{Hub: srv, Keys: []string{key}})
 	if err != nil {

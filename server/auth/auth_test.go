@@ -354,10 +354,14 @@ type wsEnv struct {
 func startWS(t *testing.T, a *auth.Auth) *wsEnv {
 	t.Helper()
 	e := &wsEnv{logs: &syncBuffer{}}
-	e.srv = server.New(server.Config{
+	var err error
+	e.srv, err = server.New(server.Config{
 		Authenticate: a.Authenticate,
 		Logger:       slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/ws", e.srv)
 	mux.Handle("/auth/", a.Handler())

@@ -43,7 +43,7 @@ func hasLine(body, line string) bool {
 
 func TestRealServerIsObserved(t *testing.T) {
 	types := shared.NewRegistry()
-	m, err := metrics.New(metrics.Config{Registry: prometheus.NewRegistry(), Types: types})
+	m, err := metrics.New(metrics.Config{Prometheus: prometheus.NewRegistry(), Registry: types})
 	if err != nil {
 		t.Fatalf("metrics.New: %v", err)
 	}

@@ -26,7 +26,7 @@ func TestAPIAnswersForTheCluster(t *testing.T) {
 	ts := httptest.NewServer(h)
 	defer ts.Close()
 
-	alice, bob := newClient(nodes[0], "alice"), newClient(nodes[1], "bob")
+	alice, bob := newClient(t, nodes[0], "alice"), newClient(t, nodes[1], "bob")
 	notes := make(chan string, 4)
 	client.On(bob, func(n shared.Notification) { notes <- n.Title })
 	kicked := make(chan string, 1)

@@ -21,7 +21,7 @@ func BenchmarkClusterPublish(b *testing.B) {
 	const perNode = 30
 	for _, nd := range nodes {
 		for k := range perNode {
-			c := client.New(client.Options{URL: nd.wsURL(fmt.Sprintf("u%s%d", nd.name, k)), Logger: quiet})
+			c := tethertest.NewClient(b, client.Config{URL: nd.wsURL(fmt.Sprintf("u%s%d", nd.name, k)), Logger: quiet})
 			client.On(c, func(shared.ChatMessage) { got.Add(1) })
 			tethertest.Run(b, c)
 			join(b, c, "bench", 0)
@@ -66,7 +66,7 @@ func BenchmarkClusterPublishRooms(b *testing.B) {
 	for _, nd := range nodes {
 		for r := range rooms {
 			for k := range perNode {
-				c := client.New(client.Options{URL: nd.wsURL(fmt.Sprintf("u%s%d-%d", nd.name, r, k)), Logger: quiet})
+				c := tethertest.NewClient(b, client.Config{URL: nd.wsURL(fmt.Sprintf("u%s%d-%d", nd.name, r, k)), Logger: quiet})
 				client.On(c, func(shared.ChatMessage) { got.Add(1) })
 				tethertest.Run(b, c)
 				join(b, c, fmt.Sprintf("room%d", r), 0)

@@ -88,9 +88,12 @@ func startNodeVia(t testing.TB, natsURL, name string, cfg natsbroker.Config, scf
 	if scfg.MessageRate == 0 {
 		scfg.MessageRate = -1
 	}
-	srv := server.New(scfg)
+	srv, err := server.New(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	dctx, dcancel := context.WithCancel(context.Background())
-	demoDone := demo.Register(dctx, srv, demo.Options{TickerInterval: -1})
+	demoDone := demo.Register(dctx, srv, demo.Config{TickerInterval: -1})
 	mux := http.NewServeMux()
 	mux.Handle("/ws", srv)
 	ts := httptest.NewServer(mux)
@@ -252,8 +255,9 @@ func checkSeqs(t *testing.T, who string, seqs []uint64, n int) {
 }
 
 // newClient makes a client of user on n with quick reconnects.
-func newClient(n *node, user string) *client.Client {
-	return client.New(client.Options{URL: n.wsURL(user), MinBackoff: 5 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Logger: quiet})
+func newClient(t testing.TB, n *node, user string) *client.Client {
+	t.Helper()
+	return tethertest.NewClient(t, client.Config{URL: n.wsURL(user), MinBackoff: 5 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Logger: quiet})
 }
 
 // TestChatAcrossNodes: alice on node a and bob on node b chat in one room:
@@ -261,7 +265,7 @@ func newClient(n *node, user string) *client.Client {
 // presence.
 func TestChatAcrossNodes(t *testing.T) {
 	_, nodes := startCluster(t, 2, natsbroker.Config{}, server.Config{})
-	alice, bob := newClient(nodes[0], "alice"), newClient(nodes[1], "bob")
+	alice, bob := newClient(t, nodes[0], "alice"), newClient(t, nodes[1], "bob")
 	ra, rb := newRecorder(alice), newRecorder(bob)
 	tethertest.Run(t, alice)
 	tethertest.Run(t, bob)

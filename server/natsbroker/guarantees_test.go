@@ -26,14 +26,14 @@ func TestThreePublishersOneOrder(t *testing.T) {
 	_, nodes := startCluster(t, 3, natsbroker.Config{}, server.Config{})
 	var recs []*recorder
 	for i, n := range nodes {
-		sub := newClient(n, fmt.Sprintf("sub%d", i))
+		sub := newClient(t, n, fmt.Sprintf("sub%d", i))
 		recs = append(recs, newRecorder(sub))
 		tethertest.Run(t, sub)
 		join(t, sub, "race", 0)
 	}
 	var pubs []*client.Client
 	for i, n := range nodes {
-		pub := newClient(n, fmt.Sprintf("pub%d", i))
+		pub := newClient(t, n, fmt.Sprintf("pub%d", i))
 		tethertest.Run(t, pub)
 		join(t, pub, "race", 0)
 		pubs = append(pubs, pub)
@@ -106,11 +106,11 @@ func TestDroppedLiveMessagesAreFilled(t *testing.T) {
 	clean := startNode(t, ns, "clean", natsbroker.Config{}, server.Config{})
 	lossyNode := startNode(t, ns, "lossy", lossy, server.Config{})
 
-	sub := newClient(lossyNode, "sub")
+	sub := newClient(t, lossyNode, "sub")
 	rec := newRecorder(sub)
 	tethertest.Run(t, sub)
 	join(t, sub, "lossy", 0)
-	pub := newClient(clean, "pub")
+	pub := newClient(t, clean, "pub")
 	tethertest.Run(t, pub)
 	join(t, pub, "lossy", 0)
 	for i := range total {
@@ -138,18 +138,18 @@ func TestNodeDeath(t *testing.T) {
 	_, nodes := startCluster(t, 3, natsbroker.Config{NodeTTL: ttl}, server.Config{})
 	a, b, c := nodes[0], nodes[1], nodes[2]
 
-	watcher := newClient(c, "watcher")
+	watcher := newClient(t, c, "watcher")
 	rw := newRecorder(watcher)
 	tethertest.Run(t, watcher)
 	join(t, watcher, "room", 0)
 
 	// alice reaches a first, then b when a is gone.
 	proxy := tethertest.NewCutProxy(t, a.addr(), b.addr())
-	alice := client.New(client.Options{URL: proxy.URL("alice"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Logger: quiet})
+	alice := tethertest.NewClient(t, client.Config{URL: proxy.URL("alice"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Logger: quiet})
 	ra := newRecorder(alice)
 	tethertest.Run(t, alice)
 	join(t, alice, "room", 0)
-	carol := newClient(a, "carol") // only ever on a
+	carol := newClient(t, a, "carol") // only ever on a
 	tethertest.Run(t, carol)
 	join(t, carol, "room", 0)
 	rw.wait(t, "watcher sees alice and carol", func(r *recorder) bool {

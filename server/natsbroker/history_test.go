@@ -18,7 +18,7 @@ import (
 // filled with the messages still kept.
 func TestHistoryRequestAcrossNodes(t *testing.T) {
 	_, nodes := startCluster(t, 2, natsbroker.Config{HistorySize: 10}, server.Config{HistorySize: 10})
-	sub := newClient(nodes[0], "sub")
+	sub := newClient(t, nodes[0], "sub")
 	tethertest.Run(t, sub)
 	j := join(t, sub, "paged", 0)
 	for i := 1; i <= 25; i++ {

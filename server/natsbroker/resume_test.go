@@ -25,7 +25,7 @@ func TestResumeAcrossNodes(t *testing.T) {
 	_, nodes := startCluster(t, 3, natsbroker.Config{HistorySize: 2 * total}, server.Config{HistorySize: 2 * total})
 	proxy := tethertest.NewCutProxy(t, nodes[0].addr(), nodes[1].addr(), nodes[2].addr())
 
-	sub := client.New(client.Options{URL: proxy.URL("sub"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: quiet})
+	sub := tethertest.NewClient(t, client.Config{URL: proxy.URL("sub"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: quiet})
 	var mu sync.Mutex
 	var got []string
 	all := make(chan struct{})
@@ -49,7 +49,7 @@ func TestResumeAcrossNodes(t *testing.T) {
 	tethertest.Run(t, sub)
 	join(t, sub, "resume", 0)
 
-	pub := newClient(nodes[0], "pub")
+	pub := newClient(t, nodes[0], "pub")
 	tethertest.Run(t, pub)
 	join(t, pub, "resume", 0)
 
@@ -101,11 +101,11 @@ func TestNATSConnectionLoss(t *testing.T) {
 	a := startNode(t, ns, "a", natsbroker.Config{CheckInterval: 200 * time.Millisecond}, server.Config{})
 	b := startNodeVia(t, "nats://"+natsLink.Addr(), "b", natsbroker.Config{CheckInterval: 200 * time.Millisecond}, server.Config{})
 
-	sub := newClient(b, "sub")
+	sub := newClient(t, b, "sub")
 	rec := newRecorder(sub)
 	tethertest.Run(t, sub)
 	join(t, sub, "flaky", 0)
-	pub := newClient(a, "pub")
+	pub := newClient(t, a, "pub")
 	tethertest.Run(t, pub)
 	join(t, pub, "flaky", 0)
 	for i := range total {

@@ -1,0 +1,39 @@
+package client
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestNewRefusesMeaninglessConfig: a negative duration, or a MaxBackoff
+// below MinBackoff, is refused by New with an error that names the field
+// instead of being replaced by a default.
+func TestNewRefusesMeaninglessConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string // in the error; "" means accepted
+	}{
+		{"zero value", Config{}, ""},
+		{"no outbox", Config{Outbox: -1}, ""},
+		{"negative min backoff", Config{MinBackoff: -time.Second}, "MinBackoff is -1s"},
+		{"negative request timeout", Config{RequestTimeout: -1}, "RequestTimeout"},
+		{"negative ping interval", Config{PingInterval: -time.Second}, "PingInterval"},
+		{"max below min", Config{MinBackoff: time.Second, MaxBackoff: time.Millisecond}, "MaxBackoff 1ms is below MinBackoff 1s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := New(tt.cfg)
+			if tt.want == "" {
+				if err != nil || c == nil {
+					t.Fatalf("New = %v, %v; want a client", c, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "client config: ") {
+				t.Fatalf("New = %v, want an error naming %q", err, tt.want)
+			}
+		})
+	}
+}
