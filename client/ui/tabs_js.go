@@ -61,13 +61,3 @@ func (l *tabLink) tell(e tabEvent) {
 	}
 	l.ch.Call("postMessage", string(b))
 }
-
-// close closes the channel and releases the listener.
-func (l *tabLink) close() {
-	if l == nil {
-		return
-	}
-	l.ch.Call("removeEventListener", "message", l.listen)
-	l.ch.Call("close")
-	l.listen.Release()
-}

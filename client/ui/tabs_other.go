@@ -10,5 +10,3 @@ type tabLink struct{}
 func openTabs(func(tabEvent, *url.URL)) *tabLink { return nil }
 
 func (*tabLink) tell(tabEvent) {}
-
-func (*tabLink) close() {}

@@ -285,12 +285,6 @@ func (b *Broker) handler() server.BrokerHandler {
 // token encodes a room name as one NATS subject token and KV key part.
 func token(room string) string { return base64.RawURLEncoding.EncodeToString([]byte(room)) }
 
-// untoken decodes token.
-func untoken(tok string) (string, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	return string(b), err == nil
-}
-
 // isWrongLastSeq reports whether err is a lost compare-and-swap.
 func isWrongLastSeq(err error) bool {
 	var apiErr *jetstream.APIError
