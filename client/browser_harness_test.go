@@ -39,7 +39,8 @@ func TestBrowserTransportInNode(t *testing.T) {
 	}
 
 	srv, err := server.New(server.Config{
-		OnConnect: func(_ context.Context, c *server.Conn) error {
+		OnConnect: func(_ context.Context, e server.ConnectEvent) error {
+			c := e.Conn
 			if c.User() == "rejected" {
 				return errors.New("no entry")
 			}

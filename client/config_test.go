@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tetherkit/tether/shared"
 )
 
 // TestNewRefusesMeaninglessConfig: a negative duration, or a MaxBackoff
@@ -35,5 +37,32 @@ func TestNewRefusesMeaninglessConfig(t *testing.T) {
 				t.Fatalf("New = %v, want an error naming %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestOnIsStrict: a handler for a type the client's registry does not know
+// could never run, so On panics at setup with a message naming the type, as
+// server.Handle does; a known type registers fine.
+func TestOnIsStrict(t *testing.T) {
+	bare := newClient(t, Config{Registry: shared.NewSystemRegistry()})
+	full := newClient(t, Config{})
+	panicText := func(f func()) (msg string) {
+		defer func() {
+			if r := recover(); r != nil {
+				msg = r.(string)
+			}
+		}()
+		f()
+		return ""
+	}
+	if got := panicText(func() { On(full, func(shared.ChatMessage) {}) }); got != "" {
+		t.Fatalf("On for a registered type panicked: %s", got)
+	}
+	want := `client.On: message type "chat.message" is not in the client's registry`
+	if got := panicText(func() { On(bare, func(shared.ChatMessage) {}) }); !strings.Contains(got, want) {
+		t.Fatalf("On for an unregistered type: panic %q, want one containing %q", got, want)
+	}
+	if got := panicText(func() { OnMeta(bare, func(shared.ChatMessage, Meta) {}) }); !strings.Contains(got, want) {
+		t.Fatalf("OnMeta for an unregistered type: panic %q, want one containing %q", got, want)
 	}
 }

@@ -149,25 +149,25 @@ type Config struct {
 	// with any port, compared without case) allowed besides the request's
 	// own host when CheckOrigin is nil. Empty means same origin only.
 	AllowedOrigins []string
-	// CanJoin decides whether c may join room; an error is sent to the client
-	// as code forbidden (a *shared.Error is sent as is). Nil means everyone
-	// may.
-	CanJoin func(c *Conn, room string) error
+	// CanJoin decides whether e.Conn may join e.Room; an error is sent to
+	// the client as code forbidden (a *shared.Error is sent as is). ctx is
+	// the connection's. Nil means everyone may.
+	CanJoin func(ctx context.Context, e JoinEvent) error
 	// OnConnect runs after welcome is queued, on the connection's reader
 	// goroutine; an error closes the connection with code 4001 and the
 	// error's text.
-	OnConnect func(ctx context.Context, c *Conn) error
+	OnConnect func(ctx context.Context, e ConnectEvent) error
 	// OnDisconnect is called exactly once per connection that was upgraded,
 	// after both of its goroutines stopped, with the close code (the peer's,
 	// the server's, 1006 when the connection was lost) and reason.
-	OnDisconnect func(c *Conn, code int, reason string)
+	OnDisconnect func(e DisconnectEvent)
 	// OnPing is called when the client sent a ping: a WebSocket ping frame
 	// or an application "ping" message.
-	OnPing func(c *Conn)
+	OnPing func(e PingEvent)
 	// OnPong is called when the client answered the server's ping.
-	OnPong func(c *Conn)
+	OnPong func(e PongEvent)
 	// OnError is called with decode errors, handler errors and write errors.
-	OnError func(c *Conn, err error)
+	OnError func(e ErrorEvent)
 
 	// Broker keeps the rooms' seqs, history and presence and carries
 	// messages between the nodes of a cluster. See server/natsbroker for a

@@ -19,7 +19,7 @@ func TestHeartbeatTimeoutClosesSilentConnection(t *testing.T) {
 	e := startServer(t, server.Config{
 		Heartbeat:        50 * time.Millisecond,
 		HeartbeatTimeout: 200 * time.Millisecond,
-		OnPong:           func(*server.Conn) { pongs.Add(1) },
+		OnPong:           func(server.PongEvent) { pongs.Add(1) },
 	})
 	alive := e.dial("alice") // reads, so it answers pings
 	start := time.Now()
@@ -74,7 +74,7 @@ func TestOversizeMessageCloses1009(t *testing.T) {
 
 func TestDecodeErrorsKeepTheConnectionOpen(t *testing.T) {
 	var pings atomic.Int64
-	e := startServer(t, server.Config{OnPing: func(*server.Conn) { pings.Add(1) }})
+	e := startServer(t, server.Config{OnPing: func(server.PingEvent) { pings.Add(1) }})
 	c := e.dial("alice")
 	tests := []struct {
 		name      string
@@ -238,7 +238,8 @@ func TestSlowConsumerIsClosedOthersKeepReceiving(t *testing.T) {
 }
 
 func TestOnConnectRejects4001(t *testing.T) {
-	e := startServer(t, server.Config{OnConnect: func(_ context.Context, c *server.Conn) error {
+	e := startServer(t, server.Config{OnConnect: func(_ context.Context, e server.ConnectEvent) error {
+		c := e.Conn
 		if c.User() == "banned" {
 			return errBanned
 		}

@@ -546,7 +546,7 @@ func TestObserverReceivesEvents(t *testing.T) {
 		conns := make(chan *server.Conn, 1)
 		// The short write timeout ends the write the stalled socket blocks.
 		e := startServer(t, server.Config{Observer: obs, SendQueue: 1, WriteTimeout: 200 * time.Millisecond,
-			OnConnect: func(_ context.Context, c *server.Conn) error { conns <- c; return nil }})
+			OnConnect: func(_ context.Context, e server.ConnectEvent) error { conns <- e.Conn; return nil }})
 		e.dialRaw("slow", 0)
 		c := <-conns
 		big := shared.Notification{Title: "flood", Body: strings.Repeat("x", 32<<10)}

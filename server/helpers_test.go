@@ -71,11 +71,11 @@ func newEnvWith(t *testing.T, cfg server.Config, writeBuffer int, setup ...func(
 	t.Helper()
 	e := &testEnv{t: t, disc: make(chan disconnect, 64)}
 	onDisc := cfg.OnDisconnect
-	cfg.OnDisconnect = func(c *server.Conn, code int, reason string) {
+	cfg.OnDisconnect = func(d server.DisconnectEvent) {
 		if onDisc != nil {
-			onDisc(c, code, reason)
+			onDisc(d)
 		}
-		e.disc <- disconnect{conn: c.ID(), user: c.User(), code: code, reason: reason}
+		e.disc <- disconnect{conn: d.Conn.ID(), user: d.Conn.User(), code: d.Code, reason: d.Reason}
 	}
 	e.ts = tethertest.NewUnstartedServer(t, cfg)
 	e.srv, e.hs, e.reg = e.ts.Server, e.ts.HTTP, e.ts.Registry

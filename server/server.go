@@ -298,7 +298,7 @@ func (s *Server) serve(c *Conn) {
 	s.obs.ConnClosed(req.code)
 	s.log.Debug("disconnected", "conn", c.id, "user", c.user, "code", req.code, "why", closeCodeText(req.code), "reason", req.reason)
 	if s.cfg.OnDisconnect != nil {
-		s.cfg.OnDisconnect(c, req.code, req.reason)
+		s.cfg.OnDisconnect(DisconnectEvent{Conn: c, Code: req.code, Reason: req.reason})
 	}
 }
 
@@ -369,20 +369,20 @@ func (s *Server) sweepLoop() {
 
 func (s *Server) onPing(c *Conn) {
 	if s.cfg.OnPing != nil {
-		s.cfg.OnPing(c)
+		s.cfg.OnPing(PingEvent{Conn: c})
 	}
 }
 
 func (s *Server) onPong(c *Conn) {
 	if s.cfg.OnPong != nil {
-		s.cfg.OnPong(c)
+		s.cfg.OnPong(PongEvent{Conn: c})
 	}
 }
 
 func (s *Server) onError(c *Conn, err error) {
 	s.log.Debug("connection error", "conn", c.id, "user", c.user, "err", err)
 	if s.cfg.OnError != nil {
-		s.cfg.OnError(c, err)
+		s.cfg.OnError(ErrorEvent{Conn: c, Err: err})
 	}
 }
 

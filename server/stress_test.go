@@ -72,11 +72,11 @@ func newStressEnv(t *testing.T, cfg server.Config, onDisconnect func(c *server.C
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	cfg.OnDisconnect = func(c *server.Conn, code int, _ string) {
+	cfg.OnDisconnect = func(d server.DisconnectEvent) {
 		if onDisconnect != nil {
-			onDisconnect(c, code)
+			onDisconnect(d.Conn, d.Code)
 		}
-		e.closes.add(c.ID(), code)
+		e.closes.add(d.Conn.ID(), d.Code)
 	}
 	var err error
 	e.srv, err = server.New(cfg)

@@ -71,7 +71,8 @@ func newFanOut(tb testing.TB, subscribers, sendQueue int, checkOrder bool) *fanO
 		MaxConnsPerUser: -1,
 		MaxConnsPerIP:   -1,
 		MessageRate:     -1,
-		OnConnect: func(_ context.Context, c *Conn) error {
+		OnConnect: func(_ context.Context, e ConnectEvent) error {
+			c := e.Conn
 			mu.Lock()
 			f.conns = append(f.conns, c)
 			mu.Unlock()

@@ -44,7 +44,8 @@ func TestSignInWithLoginCookie(t *testing.T) {
 	var conns []*server.Conn
 	ts := tethertest.NewServer(t, server.Config{
 		Authenticate: func(r *http.Request) (server.Identity, error) { return current.Load().Authenticate(r) },
-		OnConnect: func(_ context.Context, c *server.Conn) error {
+		OnConnect: func(_ context.Context, e server.ConnectEvent) error {
+			c := e.Conn
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
