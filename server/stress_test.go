@@ -526,31 +526,23 @@ func TestSlowConsumer(t *testing.T) {
 	t.Logf("stalled client: its queue of %d overflowed at message %d of %d", slowQueue, overflowAt, slowMessages)
 
 	// Its connection is forgotten and its memory freed.
-	deadline := time.Now().Add(waitTime)
-	for {
+	tethertest.Poll(t, "the slow consumer's connection is forgotten", func() error {
 		st := e.srv.Stats()
 		listed := slices.ContainsFunc(e.srv.Connections(), func(c server.ConnInfo) bool { return c.ID == id })
 		if st.Connections == slowSubscribers && !listed {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after the slow consumer's close: Stats().Connections = %d (want %d), still listed by Connections: %v", st.Connections, slowSubscribers, listed)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	for {
+		return fmt.Errorf("Stats().Connections = %d (want %d), still listed by Connections: %v", st.Connections, slowSubscribers, listed)
+	})
+	tethertest.Poll(t, "the slow consumer's memory is freed", func() error {
 		runtime.GC()
 		stalledMu.Lock()
-		freed := stalledConn.Value() == nil
-		stalledMu.Unlock()
-		if freed {
-			break
+		defer stalledMu.Unlock()
+		if stalledConn.Value() != nil {
+			return errors.New("its *server.Conn is still reachable after its close: its memory is leaked")
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the slow consumer's *server.Conn is still reachable %v after its close: its memory is leaked", waitTime)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 
 	// Everyone else got every message, in order, quickly.
 	wait := time.NewTimer(waitTime)
@@ -683,8 +675,7 @@ func TestChurn(t *testing.T) {
 
 	// Everything returns to the baseline.
 	upgraded := int(done[churnClean].Load() + done[churnAbrupt].Load() + done[churnHalfFrame].Load())
-	deadline := time.Now().Add(waitTime)
-	for {
+	tethertest.Poll(t, "the churn's connections are all gone", func() error {
 		g, fd, st := runtime.NumGoroutine(), openFDs(), e.srv.Stats()
 		closed := 0
 		for _, n := range e.closes.counts() {
@@ -692,14 +683,11 @@ func TestChurn(t *testing.T) {
 		}
 		if g <= baseG+2 && fd <= baseFD+2 && st.Connections == 0 && closed == upgraded {
 			t.Logf("goroutines %d (baseline %d), open fds %d (baseline %d), connections %d", g, baseG, fd, baseFD, st.Connections)
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%v after the churn: %d goroutines (baseline %d), %d open fds (baseline %d), Stats().Connections = %d, %d of %d OnDisconnect calls: connections leak",
-				waitTime, g, baseG, fd, baseFD, st.Connections, closed, upgraded)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return fmt.Errorf("%d goroutines (baseline %d), %d open fds (baseline %d), Stats().Connections = %d, %d of %d OnDisconnect calls: connections leak",
+			g, baseG, fd, baseFD, st.Connections, closed, upgraded)
+	})
 	counts := e.closes.counts()
 	if want := int(done[churnClean].Load()); counts[shared.CloseNormal] != want {
 		t.Errorf("%d connections closed with 1000, want %d (one per clean close); codes: %v", counts[shared.CloseNormal], want, counts)
@@ -1263,11 +1251,5 @@ func TestPushRacingCloses(t *testing.T) {
 	if zero == 0 || one == 0 {
 		t.Errorf("pushes: %d delivered, %d not: the pushes did not race the closes", one, zero)
 	}
-	deadline := time.Now().Add(waitTime)
-	for e.srv.Stats().Connections != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("Stats().Connections = %d %v after every connection closed, want 0", e.srv.Stats().Connections, waitTime)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	tethertest.WaitUntil(t, "Stats().Connections is 0 after every connection closed", func() bool { return e.srv.Stats().Connections == 0 })
 }
