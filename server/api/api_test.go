@@ -261,6 +261,29 @@ func TestNewRejectsShortKeys(t *testing.T) {
 	}
 }
 
+// TestNewRefusesMeaninglessConfig: a negative Burst or MaxBody is refused
+// with an error naming it instead of being replaced by the default; a
+// negative Rate means unlimited, as documented.
+func TestNewRefusesMeaninglessConfig(t *testing.T) {
+	srv := tethertest.NewServer(t, server.Config{}).Server
+	for _, tt := range []struct {
+		name string
+		cfg  api.Config
+		want string // "" means accepted
+	}{
+		{"zero value", api.Config{}, ""},
+		{"unlimited rate", api.Config{Rate: -1}, ""},
+		{"negative burst", api.Config{Burst: -1}, "Burst -1"},
+		{"negative body", api.Config{MaxBody: -1}, "MaxBody -1"},
+	} {
+		tt.cfg.Hub = srv
+		_, err := api.New(tt.cfg)
+		if (tt.want == "" && err != nil) || (tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want))) {
+			t.Errorf("%s: api.New = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
+
 func TestGuardProtectsOtherEndpoints(t *testing.T) {
 	const key = "0123456789abcdef-metrics"
 	srv, err := server.New(server.Config{})

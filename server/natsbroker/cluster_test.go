@@ -303,3 +303,27 @@ func TestChatAcrossNodes(t *testing.T) {
 	bob.Close()
 	ra.wait(t, "alice sees bob leave", func(r *recorder) bool { return has(r.events, "leave:bob") })
 }
+
+// TestNewRefusesNegativeConfig: a negative size, count or duration is
+// refused with an error that names it instead of being replaced by the
+// default.
+func TestNewRefusesNegativeConfig(t *testing.T) {
+	ns := startNATS(t, t.TempDir())
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	for _, cfg := range []natsbroker.Config{{Replicas: -1}, {NodeTTL: -time.Second}, {MaxBytes: -1}} {
+		cfg.Conn, cfg.Logger = nc, quiet
+		b, err := natsbroker.New(ctx, cfg)
+		if err == nil {
+			_ = b.Close()
+			t.Errorf("natsbroker.New(%+v) accepted a negative value", cfg)
+		} else if !strings.Contains(err.Error(), "none may be negative") {
+			t.Errorf("natsbroker.New: %v, want the negative value named", err)
+		}
+	}
+}
