@@ -23,15 +23,7 @@ func TestEmbeddedNATSRestartKeepsRoomsAndIdentity(t *testing.T) {
 
 	srv := startRun(t, args...)
 	base, stop := srv.base, srv.stop
-	res, err := http.Post(base+"/auth/guest", "application/json", strings.NewReader(`{"name":"Alice"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 || len(res.Cookies()) == 0 {
-		t.Fatalf("guest login: %d", res.StatusCode)
-	}
-	cookie := http.Header{"Cookie": {res.Cookies()[0].String()}}
+	cookie := guestLogin(t, base, "Alice")
 	ws := dialWS(t, base, cookie)
 	user := welcomeUser(t, ws)
 	send(t, ws, 1, shared.Join{Room: "lobby"})
@@ -124,15 +116,7 @@ func TestMemoryModeKeepsTheSecret(t *testing.T) {
 	args := []string{"-data-dir", filepath.Join(t.TempDir(), "state")}
 	srv := startRun(t, args...)
 	base, stop := srv.base, srv.stop
-	res, err := http.Post(base+"/auth/guest", "application/json", strings.NewReader(`{"name":"Bob"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 || len(res.Cookies()) == 0 {
-		t.Fatalf("guest login: %d", res.StatusCode)
-	}
-	cookie := http.Header{"Cookie": {res.Cookies()[0].String()}}
+	cookie := guestLogin(t, base, "Bob")
 	ws := dialWS(t, base, cookie)
 	user := welcomeUser(t, ws)
 	ws.Close()

@@ -55,12 +55,7 @@ func TestSlowAndIdleHTTPConnectionsAreClosed(t *testing.T) {
 	addr := strings.TrimPrefix(base, "http://")
 
 	// A WebSocket opened before the attack.
-	res, err := http.Post(base+"/auth/guest", "application/json", strings.NewReader(`{"name":"Stayer"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", http.Header{"Cookie": {res.Cookies()[0].String()}})
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", guestLogin(t, base, "Stayer"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,12 +204,7 @@ func TestHandshakeDuringShutdownGets503(t *testing.T) {
 	srv := startRun(t)
 	base, stop := srv.base, srv.cancel
 	addr := strings.TrimPrefix(base, "http://")
-	res, err := http.Post(base+"/auth/guest", "application/json", strings.NewReader(`{"name":"Late"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	cookie := http.Header{"Cookie": {res.Cookies()[0].String()}}
+	cookie := guestLogin(t, base, "Late")
 	silent, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", cookie) // never reads: does not answer the close
 	if err != nil {
 		t.Fatal(err)

@@ -205,6 +205,25 @@ func TestCommandErrors(t *testing.T) {
 
 var listening = regexp.MustCompile(`Tether listening on (http://\S+)`)
 
+// guestLogin logs in as a guest named name and returns the handshake
+// header that carries the login cookie.
+func guestLogin(t *testing.T, base, name string) http.Header {
+	t.Helper()
+	body, err := json.Marshal(map[string]string{"name": name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Post(base+"/auth/guest", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("guest login: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || len(res.Cookies()) == 0 {
+		t.Fatalf("guest login as %s: HTTP %d, cookies %v", name, res.StatusCode, res.Cookies())
+	}
+	return http.Header{"Cookie": {res.Cookies()[0].String()}}
+}
+
 // runningServer is the binary's run() going in this process.
 type runningServer struct {
 	base   string      // http://127.0.0.1:port
