@@ -44,26 +44,7 @@ func TestResumeAcrossRandomDisconnects(t *testing.T) {
 		URL:        proxy.URL("sub"),
 		MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 	})
-	var mu sync.Mutex
-	var got []string
-	all := make(chan struct{})
-	client.On(sub, func(m shared.ChatMessage) {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, m.Text)
-		if len(got) == total {
-			close(all)
-		}
-	})
-	recovered, joins := 0, 0
-	sub.OnJoined(func(j shared.Joined) {
-		mu.Lock()
-		defer mu.Unlock()
-		joins++
-		if j.Recovered {
-			recovered++
-		}
-	})
+	rec := tethertest.RecordChat(sub, total)
 	tethertest.Run(t, sub)
 	if _, err := sub.Join(context.Background(), "resume", 0); err != nil {
 		t.Fatalf("join: %v", err)
@@ -94,24 +75,13 @@ func TestResumeAcrossRandomDisconnects(t *testing.T) {
 			t.Fatalf("publish %d: %v", i, err)
 		}
 	}
-	select {
-	case <-all:
-	case <-time.After(20 * time.Second):
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("seed %d: subscriber has %d of %d messages after 20s", seed, len(got), total)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for i, text := range got {
-		if want := fmt.Sprintf("m%04d", i+1); text != want {
-			t.Fatalf("seed %d: message %d is %q, want %q (lost, duplicated or out of order)", seed, i, text, want)
-		}
-	}
+	rec.Wait(20 * time.Second)
+	tethertest.CheckSequence(t, fmt.Sprintf("seed %d, after 20s", seed), rec.Texts(), "m%04d", total)
+	joins, recovered := rec.Joins()
 	if recovered == 0 {
 		t.Fatalf("seed %d: %d cuts, %d joins, none recovered", seed, cuts, joins)
 	}
-	t.Logf("seed %d: %d cuts, %d joins, %d recovered, %d messages in order", seed, cuts, joins, recovered, len(got))
+	t.Logf("seed %d: %d cuts, %d joins, %d recovered, %d messages in order", seed, cuts, joins, recovered, total)
 }
 
 // TestThreeClientsChat: three native clients chat in a room and see each
@@ -316,26 +286,8 @@ func TestFlakyNetworkLosesNothing(t *testing.T) {
 	s := startServer(t, server.Config{HistorySize: 200, HistoryTTL: time.Hour, MessageRate: -1})
 	proxy := tethertest.NewCutProxy(t, strings.TrimPrefix(s.HTTP.URL, "http://"))
 	sub := tethertest.NewClient(t, client.Config{URL: proxy.URL("sub")}) // default backoff
+	rec := tethertest.RecordChat(sub, total)
 	var mu sync.Mutex
-	var got []string
-	all := make(chan struct{})
-	client.On(sub, func(m shared.ChatMessage) {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, m.Text)
-		if len(got) == total {
-			close(all)
-		}
-	})
-	joins, recovered := 0, 0
-	sub.OnJoined(func(j shared.Joined) {
-		mu.Lock()
-		defer mu.Unlock()
-		joins++
-		if j.Recovered {
-			recovered++
-		}
-	})
 	var waits []time.Duration
 	sub.OnState(func(si client.StateInfo) {
 		if si.State == client.Reconnecting {
@@ -378,20 +330,11 @@ func TestFlakyNetworkLosesNothing(t *testing.T) {
 	tick.Stop()
 	close(stopCuts)
 	cuts := <-cutsDone
-	select {
-	case <-all:
-	case <-time.After(30 * time.Second):
-	}
+	rec.Wait(30 * time.Second)
+	joins, recovered := rec.Joins()
 	mu.Lock()
 	defer mu.Unlock()
-	if len(got) != total {
-		t.Fatalf("seed %d: subscriber has %d of %d messages (%d cuts, %d joins, %d recovered; reconnect waits %v)", seed, len(got), total, cuts, joins, recovered, waits)
-	}
-	for i, text := range got {
-		if want := fmt.Sprintf("m%04d", i+1); text != want {
-			t.Fatalf("seed %d: message %d is %q, want %q (lost, duplicated or out of order)", seed, i, text, want)
-		}
-	}
+	tethertest.CheckSequence(t, fmt.Sprintf("seed %d (%d cuts, %d joins, %d recovered; reconnect waits %v)", seed, cuts, joins, recovered, waits), rec.Texts(), "m%04d", total)
 	t.Logf("seed %d: %d cuts, %d joins, %d recovered, all %d messages once in order; reconnect waits %v", seed, cuts, joins, recovered, total, waits)
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,26 +25,7 @@ func TestResumeAcrossNodes(t *testing.T) {
 	proxy := tethertest.NewCutProxy(t, nodes[0].addr(), nodes[1].addr(), nodes[2].addr())
 
 	sub := tethertest.NewClient(t, client.Config{URL: proxy.URL("sub"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: quiet})
-	var mu sync.Mutex
-	var got []string
-	all := make(chan struct{})
-	client.On(sub, func(m shared.ChatMessage) {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, m.Text)
-		if len(got) == total {
-			close(all)
-		}
-	})
-	recovered, joins := 0, 0
-	sub.OnJoined(func(j shared.Joined) {
-		mu.Lock()
-		defer mu.Unlock()
-		joins++
-		if j.Recovered {
-			recovered++
-		}
-	})
+	rec := tethertest.RecordChat(sub, total)
 	tethertest.Run(t, sub)
 	join(t, sub, "resume", 0)
 
@@ -70,24 +50,13 @@ func TestResumeAcrossNodes(t *testing.T) {
 			t.Fatalf("publish %d: %v", i, err)
 		}
 	}
-	select {
-	case <-all:
-	case <-time.After(2 * waitTime):
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("seed %d: subscriber has %d of %d messages", seed, len(got), total)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for i, text := range got {
-		if want := fmt.Sprintf("m%04d", i+1); text != want {
-			t.Fatalf("seed %d: message %d is %q, want %q (lost, duplicated or out of order)", seed, i, text, want)
-		}
-	}
+	rec.Wait(2 * waitTime)
+	tethertest.CheckSequence(t, fmt.Sprintf("seed %d", seed), rec.Texts(), "m%04d", total)
+	joins, recovered := rec.Joins()
 	if recovered == 0 {
 		t.Fatalf("seed %d: %d joins, none recovered", seed, joins)
 	}
-	t.Logf("seed %d: 8 cuts, %d connections over 3 nodes, %d joins, %d recovered, %d messages in order", seed, proxy.Accepted(), joins, recovered, len(got))
+	t.Logf("seed %d: 8 cuts, %d connections over 3 nodes, %d joins, %d recovered, %d messages in order", seed, proxy.Accepted(), joins, recovered, total)
 }
 
 // TestNATSConnectionLoss: a node's NATS connection drops while another node
