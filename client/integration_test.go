@@ -25,11 +25,7 @@ import (
 // ticker off) on 127.0.0.1 until the test ends.
 func startServer(t *testing.T, cfg server.Config) *tethertest.Server {
 	t.Helper()
-	return tethertest.NewServer(t, cfg, func(s *tethertest.Server) {
-		ctx, cancel := context.WithCancel(context.Background())
-		feedDone := demo.Register(ctx, s.Server, demo.Config{TickerInterval: -1})
-		t.Cleanup(func() { cancel(); <-feedDone })
-	})
+	return tethertest.NewServer(t, cfg, tethertest.WithDemo(demo.Config{TickerInterval: -1}))
 }
 
 // TestResumeAcrossRandomDisconnects: a publisher sends 1,000 room messages

@@ -21,11 +21,7 @@ import (
 // against a real server: login, lobby, chat, presence, pages' rooms,
 // notifications, kick, logout.
 func TestSessionAgainstServer(t *testing.T) {
-	ts := tethertest.NewServer(t, server.Config{}, func(s *tethertest.Server) {
-		ctx, cancel := context.WithCancel(context.Background())
-		feedDone := demo.Register(ctx, s.Server, demo.Config{TickerInterval: 20 * time.Millisecond})
-		t.Cleanup(func() { cancel(); <-feedDone })
-	})
+	ts := tethertest.NewServer(t, server.Config{}, tethertest.WithDemo(demo.Config{TickerInterval: 20 * time.Millisecond}))
 	srv := ts.Server
 	page, _ := url.Parse(ts.HTTP.URL)
 

@@ -95,24 +95,6 @@ func TestParseOptions(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestServeLoginPushShutdown runs the binary's run(): a guest logs in, opens
 // a WebSocket with the cookie, receives a push made by the CLI, and gets
 // 1001 "going away" when the server stops. The health, readiness and
@@ -226,10 +208,10 @@ func guestLogin(t *testing.T, base, name string) http.Header {
 
 // runningServer is the binary's run() going in this process.
 type runningServer struct {
-	base   string      // http://127.0.0.1:port
-	stdout *syncBuffer // what run wrote to stdout
-	cancel func()      // begins the shutdown, returns at once
-	stop   func()      // shuts down and waits for run, checking its error
+	base   string             // http://127.0.0.1:port
+	stdout *tethertest.Buffer // what run wrote to stdout
+	cancel func()             // begins the shutdown, returns at once
+	stop   func()             // shuts down and waits for run, checking its error
 }
 
 // startRun runs the binary with -addr 127.0.0.1:0 -ticker -1s and then
@@ -237,7 +219,7 @@ type runningServer struct {
 func startRun(t *testing.T, args ...string) *runningServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	var stdout, stderr tethertest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-ticker", "-1s"}, args...), env(nil), &stdout, &stderr)
@@ -257,7 +239,7 @@ func startRun(t *testing.T, args ...string) *runningServer {
 
 // waitListening waits for the server's "listening" line and returns its
 // base URL.
-func waitListening(t *testing.T, stdout, stderr *syncBuffer) string {
+func waitListening(t *testing.T, stdout, stderr *tethertest.Buffer) string {
 	t.Helper()
 	var base string
 	tethertest.Poll(t, "the server listens", func() error {

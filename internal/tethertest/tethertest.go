@@ -24,6 +24,7 @@ import (
 	"github.com/tetherkit/tether/client"
 	"github.com/tetherkit/tether/internal/tethertest/raw"
 	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/server/demo"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -63,6 +64,17 @@ func NewServer(t testing.TB, cfg server.Config, setup ...func(*Server)) *Server 
 	}
 	s.HTTP.Start()
 	return s
+}
+
+// WithDemo is a NewServer setup that installs the demo's handlers and feed
+// (demo.Register with cfg) and stops the feed, waiting for it, before the
+// server shuts down.
+func WithDemo(cfg demo.Config) func(*Server) {
+	return func(s *Server) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := demo.Register(ctx, s.Server, cfg)
+		s.t.Cleanup(func() { cancel(); <-done })
+	}
 }
 
 // NewUnstartedServer is NewServer without starting HTTP and without the
