@@ -27,6 +27,14 @@
 // [Client.Leave], whose replies are read by that very goroutine; start a
 // goroutine for those. [Client.Send] may be called from a handler.
 //
+// # Hooks
+//
+// [Client.OnState], [Client.OnJoined] and [Client.OnGap] each get one struct
+// ([StateInfo], shared.Joined, [Gap]), as the server's hooks get one event
+// struct each. [On] and [OnMeta] panic at setup, naming the type, when the
+// type is not in Config.Registry (such a handler could never run), as
+// server.Handle does.
+//
 // # Sends that survive a reconnect
 //
 // [Client.Send] queues the message in an outbox and sends it with an

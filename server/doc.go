@@ -17,6 +17,13 @@
 //	...
 //	srv.Shutdown(ctx)
 //
+// Hooks. Config's hooks each get one event struct (ConnectEvent,
+// JoinEvent, DisconnectEvent, PingEvent, PongEvent, ErrorEvent) that can
+// carry more later without breaking them; the two that may refuse
+// (OnConnect, CanJoin) also get the connection's context and return an
+// error. Handle and HandleRequest panic at setup, naming the type, when the
+// type is not in Config.Registry, as client.On does on the client.
+//
 // Concurrency model. Every connection has exactly two goroutines: a reader,
 // which decodes frames and runs handlers in order, and a writer, which owns
 // every write to the socket and sends the heartbeat pings. Everything else
