@@ -7,7 +7,8 @@
 //
 // A Server is an http.Handler; mount it at /ws:
 //
-//	srv := server.New(server.Config{Logger: logger})
+//	srv, err := server.New(server.Config{Logger: logger})
+//	if err != nil { ... }
 //	server.Handle(srv, func(ctx context.Context, c *server.Conn, m shared.ChatSend) error {
 //		_, _, err := srv.Publish(m.Room, shared.ChatMessage{Room: m.Room, User: c.User(), Text: m.Text})
 //		return err
@@ -17,6 +18,13 @@
 //	srv.ConfigureHTTPServer(hs) // the handshake timeout
 //	...
 //	srv.Shutdown(ctx)
+//
+// Hooks. Config's hooks each get one event struct (ConnectEvent,
+// JoinEvent, DisconnectEvent, PingEvent, PongEvent, ErrorEvent) that can
+// carry more later without breaking them; the two that may refuse
+// (OnConnect, CanJoin) also get the connection's context and return an
+// error. Handle and HandleRequest panic at setup, naming the type, when the
+// type is not in Config.Registry, as client.On does on the client.
 //
 // Concurrency model. Every connection has a reader goroutine, which decodes
 // frames and runs handlers in order, and a writer goroutine, which owns every

@@ -64,14 +64,16 @@ func newFanOut(tb testing.TB, subscribers, sendQueue int, checkOrder bool, obs O
 	f := &fanOut{done: make(chan struct{}, 1), checkOrder: checkOrder}
 	var mu sync.Mutex
 	connected := make(chan struct{}, subscribers)
-	f.srv = New(Config{
+	var err error
+	f.srv, err = New(Config{
 		Logger:          slog.New(slog.DiscardHandler),
 		SendQueue:       sendQueue,
 		MaxConnsPerUser: -1,
 		MaxConnsPerIP:   -1,
 		MessageRate:     -1,
 		Observer:        obs,
-		OnConnect: func(_ context.Context, c *Conn) error {
+		OnConnect: func(_ context.Context, e ConnectEvent) error {
+			c := e.Conn
 			mu.Lock()
 			f.conns = append(f.conns, c)
 			mu.Unlock()
@@ -79,6 +81,10 @@ func newFanOut(tb testing.TB, subscribers, sendQueue int, checkOrder bool, obs O
 			return nil
 		},
 	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+
 	f.hs = httptest.NewUnstartedServer(f.srv)
 	f.hs.Listener = countingListener{Listener: f.hs.Listener, writes: &f.writes}
 	f.hs.Start()
@@ -288,11 +294,14 @@ func (o *batchCounter) pongs() (frames, calls int) {
 // queued later still arrives.
 func TestIdleWriterParks(t *testing.T) {
 	var conn atomic.Pointer[Conn]
-	srv := New(Config{
+	srv, err := New(Config{
 		Logger:    slog.New(slog.DiscardHandler),
 		Heartbeat: 50 * time.Millisecond,
-		OnConnect: func(_ context.Context, c *Conn) error { conn.Store(c); return nil },
+		OnConnect: func(_ context.Context, e ConnectEvent) error { conn.Store(e.Conn); return nil },
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 	defer func() {

@@ -32,9 +32,9 @@ func newMetrics(t testing.TB) (*metrics.Metrics, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(metrics.Config{
-		Registry: reg,
-		Types:    shared.NewRegistry(),
-		Logger:   slog.New(slog.DiscardHandler),
+		Prometheus: reg,
+		Registry:   shared.NewRegistry(),
+		Logger:     slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatalf("metrics.New: %v", err)
@@ -370,7 +370,7 @@ func TestCloseCodeCardinalityIsBounded(t *testing.T) {
 func TestCustomTypeRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	types := shared.NewRegistry()
-	m, err := metrics.New(metrics.Config{Registry: reg, Types: types})
+	m, err := metrics.New(metrics.Config{Prometheus: reg, Registry: types})
 	if err != nil {
 		t.Fatalf("metrics.New: %v", err)
 	}
@@ -571,10 +571,10 @@ func TestNewOnSharedRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	// A registry that already has the Go collector: New keeps it.
 	reg.MustRegister(collectors.NewGoCollector())
-	if _, err := metrics.New(metrics.Config{Registry: reg}); err != nil {
+	if _, err := metrics.New(metrics.Config{Prometheus: reg}); err != nil {
 		t.Fatalf("New on a registry holding the Go collector: %v", err)
 	}
-	if _, err := metrics.New(metrics.Config{Registry: reg}); err == nil {
+	if _, err := metrics.New(metrics.Config{Prometheus: reg}); err == nil {
 		t.Fatal("a second New on the same registry succeeded; every metric would be exposed twice")
 	}
 	// The zero Config works on a registry of its own.
@@ -582,7 +582,7 @@ func TestNewOnSharedRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New(Config{}): %v", err)
 	}
-	if m.Registry() == nil || m.Registry() == reg {
+	if m.Prometheus() == nil || m.Prometheus() == reg {
 		t.Error("New(Config{}) did not create a registry of its own")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/api"
 	"github.com/tetherkit/tether/server/natsbroker"
@@ -25,13 +26,13 @@ func TestAPIAnswersForTheCluster(t *testing.T) {
 	ts := httptest.NewServer(h)
 	defer ts.Close()
 
-	alice, bob := newClient(nodes[0], "alice"), newClient(nodes[1], "bob")
+	alice, bob := newClient(t, nodes[0], "alice"), newClient(t, nodes[1], "bob")
 	notes := make(chan string, 4)
 	client.On(bob, func(n shared.Notification) { notes <- n.Title })
 	kicked := make(chan string, 1)
 	client.On(bob, func(k shared.Kicked) { kicked <- k.Reason })
-	runClient(t, alice)
-	runClient(t, bob)
+	tethertest.Run(t, alice)
+	tethertest.Run(t, bob)
 	join(t, alice, "lobby", 0)
 	join(t, bob, "lobby", 0)
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/natsbroker"
 	"github.com/tetherkit/tether/shared"
@@ -21,9 +22,9 @@ func BenchmarkClusterPublish(b *testing.B) {
 	const perNode = 30
 	for _, nd := range nodes {
 		for k := range perNode {
-			c := client.New(client.Options{URL: nd.wsURL(fmt.Sprintf("u%s%d", nd.name, k)), Logger: quiet})
+			c := tethertest.NewClient(b, client.Config{URL: nd.wsURL(fmt.Sprintf("u%s%d", nd.name, k)), Logger: quiet})
 			client.On(c, func(shared.ChatMessage) { got.Add(1) })
-			runClient(b, c)
+			tethertest.Run(b, c)
 			join(b, c, "bench", 0)
 		}
 	}
@@ -75,9 +76,9 @@ func BenchmarkClusterPublishRooms(b *testing.B) {
 	for _, nd := range nodes {
 		for r := range rooms {
 			for k := range perNode {
-				c := client.New(client.Options{URL: nd.wsURL(fmt.Sprintf("u%s%d-%d", nd.name, r, k)), Logger: quiet})
+				c := tethertest.NewClient(b, client.Config{URL: nd.wsURL(fmt.Sprintf("u%s%d-%d", nd.name, r, k)), Logger: quiet})
 				client.On(c, func(shared.ChatMessage) { got.Add(1) })
-				runClient(b, c)
+				tethertest.Run(b, c)
 				join(b, c, fmt.Sprintf("room%d", r), 0)
 			}
 		}

@@ -43,35 +43,41 @@ const (
 	DefaultNodeTTL       = 5 * time.Second
 	DefaultCheckInterval = 2 * time.Second
 	DefaultEpochTTL      = 24 * time.Hour
+	DefaultReplicas      = 1
 )
 
 // Config configures a Broker. Every node of a cluster must use the same
 // HistorySize, HistoryTTL, MaxBytes and Replicas: they are the stream's.
 type Config struct {
-	// Conn is the connection to NATS; required. The broker does not close it.
+	// Conn is the connection to NATS. Required; the broker does not close it.
 	Conn *nats.Conn
-	// Node names this node; "" → a random id.
+	// Node names this node. Empty means a random id.
 	Node string
-	// HistorySize is how many messages each room keeps; 0 → 100, negative →
-	// none (the stream still keeps each room's last message: its head).
+	// HistorySize is how many messages each room keeps. Zero means 1000
+	// (DefaultHistorySize); negative means none (the stream still keeps each
+	// room's last message: its head).
 	HistorySize int
-	// HistoryTTL is how long a message is kept for replay; 0 → 10m,
-	// negative → until pushed out by HistorySize.
+	// HistoryTTL is how long a message is kept for replay. Zero means 2m
+	// (DefaultHistoryTTL); negative means until pushed out by HistorySize.
 	HistoryTTL time.Duration
-	// MaxBytes bounds the stream; 0 → 1 GiB. The oldest messages go first.
+	// MaxBytes bounds the stream; the oldest messages go first. Zero means
+	// 1 GiB (DefaultMaxBytes).
 	MaxBytes int64
-	// Replicas is the stream's and buckets' replication; 0 → 1.
+	// Replicas is the stream's and buckets' replication. Zero means 1
+	// (DefaultReplicas).
 	Replicas int
 	// NodeTTL is how long a node that stopped refreshing its liveness key
-	// (it died, or lost NATS) keeps its members in presence; 0 → 5s.
+	// (it died, or lost NATS) keeps its members in presence. Zero means 5s
+	// (DefaultNodeTTL).
 	NodeTTL time.Duration
 	// CheckInterval is how often each room's live feed is checked against
-	// the stream's head for a lost tail; 0 → 2s.
+	// the stream's head for a lost tail. Zero means 2s
+	// (DefaultCheckInterval).
 	CheckInterval time.Duration
-	// EpochTTL is how long a room that has no message keeps its epoch;
-	// 0 → 24h.
+	// EpochTTL is how long a room that has no message keeps its epoch. Zero
+	// means 24h (DefaultEpochTTL).
 	EpochTTL time.Duration
-	// Logger receives the broker's logs; nil → slog.Default().
+	// Logger receives the broker's logs. Nil means slog.Default().
 	Logger *slog.Logger
 
 	dropLive func() bool // test hook: drops a republished message when true
@@ -128,6 +134,10 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.Conn == nil {
 		return nil, errors.New("natsbroker: Config.Conn is required")
 	}
+	if cfg.MaxBytes < 0 || cfg.Replicas < 0 || cfg.NodeTTL < 0 || cfg.CheckInterval < 0 || cfg.EpochTTL < 0 {
+		return nil, fmt.Errorf("natsbroker: MaxBytes %d, Replicas %d, NodeTTL %v, CheckInterval %v, EpochTTL %v: none may be negative (0 is the default)",
+			cfg.MaxBytes, cfg.Replicas, cfg.NodeTTL, cfg.CheckInterval, cfg.EpochTTL)
+	}
 	if cfg.Node == "" {
 		cfg.Node = randomID(6)
 	}
@@ -141,17 +151,19 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.HistoryTTL == 0 {
 		cfg.HistoryTTL = DefaultHistoryTTL
 	}
-	if cfg.MaxBytes <= 0 {
+	if cfg.MaxBytes == 0 {
 		cfg.MaxBytes = DefaultMaxBytes
 	}
-	cfg.Replicas = max(cfg.Replicas, 1)
-	if cfg.NodeTTL <= 0 {
+	if cfg.Replicas == 0 {
+		cfg.Replicas = DefaultReplicas
+	}
+	if cfg.NodeTTL == 0 {
 		cfg.NodeTTL = DefaultNodeTTL
 	}
-	if cfg.CheckInterval <= 0 {
+	if cfg.CheckInterval == 0 {
 		cfg.CheckInterval = DefaultCheckInterval
 	}
-	if cfg.EpochTTL <= 0 {
+	if cfg.EpochTTL == 0 {
 		cfg.EpochTTL = DefaultEpochTTL
 	}
 	if cfg.Logger == nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/natsbroker"
 	"github.com/tetherkit/tether/shared"
@@ -102,9 +103,9 @@ func TestEphemeralAcrossNodes(t *testing.T) {
 	_, nodes := startCluster(t, 2, natsbroker.Config{}, server.Config{})
 	got := make(chan string, 4)
 	for i, n := range nodes {
-		c := newClient(n, fmt.Sprintf("u%d", i))
+		c := newClient(t, n, fmt.Sprintf("u%d", i))
 		onNote(c, func(title string, seq uint64) { got <- fmt.Sprintf("%s seq %d", title, seq) })
-		runClient(t, c)
+		tethertest.Run(t, c)
 		join(t, c, "typing", 0)
 	}
 	if err := nodes[0].srv.PublishEphemeral("typing", shared.Notification{Title: "u0 is typing"}); err != nil {
@@ -120,8 +121,8 @@ func TestEphemeralAcrossNodes(t *testing.T) {
 			t.Fatal("the ephemeral message did not reach both nodes' members")
 		}
 	}
-	late := newClient(nodes[1], "late")
-	runClient(t, late)
+	late := newClient(t, nodes[1], "late")
+	tethertest.Run(t, late)
 	if j := join(t, late, "typing", 10); j.Replayed != 0 {
 		t.Errorf("a later join replayed %d messages, want 0: ephemeral messages are not history", j.Replayed)
 	}
