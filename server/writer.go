@@ -40,10 +40,10 @@ const (
 // signal.
 func (c *Conn) writeLoop() {
 	defer close(c.writerDone)
-	heartbeat := time.AfterFunc(c.srv.cfg.Heartbeat, func() {
+	heartbeat := time.AfterFunc(c.srv.cfg.Heartbeat, c.weakly(func(c *Conn) {
 		c.pingDue.Store(true)
 		c.signal()
-	})
+	}))
 	defer heartbeat.Stop()
 	for {
 		// A close request goes before whatever is queued: a slow consumer
