@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/gorilla/websocket"
 	"github.com/tetherkit/tether/shared"
@@ -132,7 +133,7 @@ func (c *Conn) startExpiry() {
 	c.expMu.Lock()
 	defer c.expMu.Unlock()
 	if !c.expires.IsZero() {
-		c.expiry = time.AfterFunc(time.Until(c.expires), c.expire)
+		c.expiry = time.AfterFunc(time.Until(c.expires), c.weakly((*Conn).expire))
 	}
 }
 
@@ -144,6 +145,22 @@ func (c *Conn) stopExpiry() {
 	defer c.expMu.Unlock()
 	if c.expiry != nil {
 		c.expiry.Stop()
+	}
+}
+
+// weakly returns a timer function that calls fn with c without keeping c
+// reachable. Go stops a timer lazily: a stopped timer stays in the runtime's
+// timer heap, with its function, until its old due time comes round (or the
+// heap is tidied), so a timer function holding c would keep a closed
+// connection (its socket, gorilla's buffers, its queue) in memory for up to
+// a heartbeat interval or a token's lifetime. While the connection is open
+// its goroutines hold it, so fn runs whenever it matters.
+func (c *Conn) weakly(fn func(*Conn)) func() {
+	w := weak.Make(c)
+	return func() {
+		if c := w.Value(); c != nil {
+			fn(c)
+		}
 	}
 }
 
@@ -169,7 +186,7 @@ func (c *Conn) moveExpiry(exp time.Time) bool {
 	c.expires = exp
 	c.expiry = nil
 	if !exp.IsZero() {
-		c.expiry = time.AfterFunc(time.Until(exp), c.expire)
+		c.expiry = time.AfterFunc(time.Until(exp), c.weakly((*Conn).expire))
 	}
 	return true
 }
