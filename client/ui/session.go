@@ -24,7 +24,7 @@ type Session struct {
 	log *slog.Logger
 
 	// dial creates the client for a login; tests replace it.
-	dial func(opts client.Options) *client.Client
+	dial func(client.Config) (*client.Client, error)
 	// watchBrowser is client.WatchBrowser in the browser, a no-op elsewhere.
 	watchBrowser func(ctx context.Context, c *client.Client)
 	// zone is the browser's time zone, for message times.
@@ -98,7 +98,16 @@ func (s *Session) Login(nick, wsURL string) {
 func (s *Session) login(nick, wsURL string, expires time.Time) {
 	s.Logout()
 	ctx, cancel := context.WithCancel(context.Background())
-	cl := s.dial(client.Options{URL: wsURL, Logger: s.log})
+	cl, err := s.dial(client.Config{URL: wsURL, Logger: s.log})
+	if err != nil {
+		cancel()
+		s.log.Error("tether ui: cannot make the client", "err", err)
+		s.mu.Lock()
+		s.problem = err.Error()
+		s.mu.Unlock()
+		s.status.changed()
+		return
+	}
 	s.wire(cl)
 
 	done := make(chan struct{})

@@ -20,7 +20,7 @@ type Client struct {
 	BaseURL string
 	// Key is the API key; empty when the server's API is open.
 	Key string
-	// HTTP is the client used; nil means http.DefaultClient.
+	// HTTP is the client used. Nil means http.DefaultClient.
 	HTTP *http.Client
 }
 

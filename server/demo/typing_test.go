@@ -15,9 +15,12 @@ import (
 // TestTyping: chat.typing from one member reaches the room's members with
 // the sender's id and name and no seq, and is not kept in the history.
 func TestTyping(t *testing.T) {
-	srv := server.New(server.Config{})
+	srv, err := server.New(server.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	feed := Register(ctx, srv, Options{TickerInterval: -1})
+	feed := Register(ctx, srv, Config{TickerInterval: -1})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		hs.Close()
@@ -29,7 +32,10 @@ func TestTyping(t *testing.T) {
 	})
 	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws?user="
 	connect := func(user string) (*client.Client, chan shared.ChatTyping, chan client.Meta, shared.Joined) {
-		c := client.New(client.Options{URL: url + user + "&name=" + strings.ToUpper(user)})
+		c, err := client.New(client.Config{URL: url + user + "&name=" + strings.ToUpper(user)})
+		if err != nil {
+			t.Fatal(err)
+		}
 		got, metas := make(chan shared.ChatTyping, 8), make(chan client.Meta, 8)
 		client.OnMeta(c, func(m shared.ChatTyping, meta client.Meta) { got <- m; metas <- meta })
 		cctx, ccancel := context.WithCancel(context.Background())
