@@ -508,7 +508,9 @@ func TestE2EOutboxAndTyping(t *testing.T) {
 		t.Errorf("the input still holds %q after a queued send", v)
 	}
 	proxy.setCut(false)
-	alice.do("retry now", stepTimeout, chromedp.Click(chromedp.CSS("#status-retry")))
+	// "Retry now" (through JavaScript: the pill redraws four times a second,
+	// and the button is gone if the page retried by itself meanwhile).
+	eval[bool](alice, `(b => (b && b.click(), true))(document.querySelector("#status-retry"))`)
 	alice.waitStatus("connected", stepTimeout)
 	bob.waitChat("written while offline", stepTimeout)
 	alice.waitJS("the line no longer pending", stepTimeout, `[...document.querySelectorAll(".chat-msg")].some(e => e.textContent.includes("written while offline") && !e.classList.contains("pending"))`)
