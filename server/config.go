@@ -75,8 +75,8 @@ type Config struct {
 	// connection whose queue overflows is closed with code 4002. A join's
 	// replay takes one slot however long it is.
 	SendQueue int
-	// WriteTimeout bounds each write to a socket (at least three quarters of
-	// it, at most all: a deadline is not set anew for every write); 0 → 10s.
+	// WriteTimeout bounds each write to a socket (a write may get up to 1/64
+	// less: the deadline is not set anew for every write); 0 → 10s.
 	WriteTimeout time.Duration
 	// HistorySize is how many messages each room keeps for replay; 0 → 100,
 	// negative → no history.
