@@ -40,8 +40,8 @@ const (
 type load struct {
 	o      options
 	bases  []*url.URL // client i connects to bases[i % len(bases)]
-	id     string // the run's id, in user ids and stamps
-	marker []byte // precedes the send time in every text of this run
+	id     string     // the run's id, in user ids and stamps
+	marker []byte     // precedes the send time in every text of this run
 }
 
 func newLoad(o options, id string) (*load, error) {
