@@ -286,7 +286,7 @@ func (s *Server) serve(c *Conn) {
 	c.startExpiry()
 	defer c.stopExpiry()
 	s.log.Debug("connected", "conn", c.id, "user", c.user, "remote", c.remote)
-	go c.writeLoop()
+	c.signal() // a writer runs (queuing welcome started it)
 	c.readLoop()
 	<-c.writerDone
 

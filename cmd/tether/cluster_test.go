@@ -151,3 +151,21 @@ func TestDefaultDataDir(t *testing.T) {
 		t.Errorf("parseOptions from the environment = %+v, %v", o, err)
 	}
 }
+
+// TestUnwritableDataDirStillServes: a data dir that cannot be created costs
+// only the kept secret: the server starts, with a random one.
+func TestUnwritableDataDirStillServes(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startRun(t, "-data-dir", filepath.Join(file, "state"))
+	res, err := http.Get(srv.base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("readyz = %d with an unusable data dir, want 200", res.StatusCode)
+	}
+}

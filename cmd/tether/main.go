@@ -224,9 +224,11 @@ func newAuth(o options, log *slog.Logger) (*auth.Auth, error) {
 	if len(secret) == 0 && o.dataDir != "" {
 		var err error
 		if secret, err = loadSecret(o.dataDir); err != nil {
-			return nil, fmt.Errorf("auth: %w", err)
+			// Not fatal: the demo still runs, its tokens just die with it.
+			log.Warn("cannot keep the signing secret in the data dir", "dir", o.dataDir, "err", err)
+		} else {
+			log.Info("signing tokens with the secret kept in the data dir", "dir", o.dataDir)
 		}
-		log.Info("signing tokens with the secret kept in the data dir", "dir", o.dataDir)
 	}
 	if len(secret) == 0 {
 		var err error

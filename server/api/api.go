@@ -24,6 +24,7 @@ type Hub interface {
 	Send(connID string, m shared.Message) error
 	SendToUser(user string, m shared.Message) int
 	Publish(room string, m shared.Message) (seq uint64, reached int, err error)
+	PublishEphemeral(room string, m shared.Message) error
 	Broadcast(m shared.Message) int
 	Kick(user, reason string) int
 	KickWith(user string, opts server.KickOptions) (int, error)

@@ -350,3 +350,58 @@ func TestKickBan(t *testing.T) {
 		}
 	}
 }
+
+// TestPushEphemeral: an ephemeral room push reaches a member now and takes
+// no seq (a later joiner's history does not hold it); only room pushes can
+// be ephemeral.
+func TestPushEphemeral(t *testing.T) {
+	s := newStack(t, api.Config{})
+	c, _ := s.connect(t, "alice-v7iidm")
+	got := make(chan client.Meta, 4)
+	client.OnMeta(c, func(m shared.ChatTyping, meta client.Meta) { got <- meta })
+	if _, err := c.Join(context.Background(), "lobby", 0); err != nil {
+		t.Fatal(err)
+	}
+	ac := &api.Client{BaseURL: s.HTTP.URL}
+	ctx := context.Background()
+	if err := ac.PushEphemeral(ctx, "lobby", shared.ChatTyping{Room: "lobby", User: "bot", Name: "Bot"}); err != nil {
+		t.Fatalf("ephemeral push: %v", err)
+	}
+	select {
+	case meta := <-got:
+		if meta.Seq != 0 || meta.Room != "lobby" {
+			t.Fatalf("ephemeral push arrived with %+v, want room lobby and no seq", meta)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the ephemeral push never arrived")
+	}
+	j, err := c.Join(context.Background(), "lobby", 10)
+	if err != nil || j.Seq != 0 {
+		t.Fatalf("rejoin = %+v, %v; want seq 0: the ephemeral push took no place in the history", j, err)
+	}
+	_, err = ac.PushRaw(ctx, api.Target{Kind: api.TargetAll}, "notification", []byte(`{"title":"x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ae *api.APIError
+	err = postJSON(t, s.HTTP.URL+"/api/push", `{"target":{"kind":"all"},"type":"notification","data":{"title":"x"},"ephemeral":true}`)
+	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || ae.Body.Field != "ephemeral" {
+		t.Errorf("ephemeral push to everyone: %v, want 400 on field ephemeral", err)
+	}
+}
+
+// postJSON posts body to url and returns an *api.APIError for a non-2xx.
+func postJSON(t *testing.T, url, body string) error {
+	t.Helper()
+	res, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode/100 == 2 {
+		return nil
+	}
+	var eb api.ErrorBody
+	_ = json.NewDecoder(res.Body).Decode(&eb)
+	return &api.APIError{Status: res.StatusCode, Body: eb.Error}
+}

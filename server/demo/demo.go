@@ -30,7 +30,7 @@ type Config struct {
 // TickerRoom is the room the ticker feed publishes to.
 const TickerRoom = "ticker"
 
-// Register installs the demo's handlers (chat.send, danmaku.send, dice.roll) on s and
+// Register installs the demo's handlers (chat.send, chat.typing, danmaku.send, dice.roll) on s and
 // starts the ticker feed, which runs until ctx is done. The returned channel
 // is closed when the feed has stopped.
 func Register(ctx context.Context, s *server.Server, cfg Config) <-chan struct{} {
@@ -49,6 +49,7 @@ func Register(ctx context.Context, s *server.Server, cfg Config) <-chan struct{}
 	server.Handle(s, chatHandler(s, cfg.Now))
 	server.Handle(s, newDanmaku(s).send)
 	server.Handle(s, diceHandler(s))
+	server.Handle(s, typingHandler(s))
 
 	done := make(chan struct{})
 	if cfg.TickerInterval < 0 {

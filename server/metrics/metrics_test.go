@@ -224,6 +224,21 @@ func TestObserverCounts(t *testing.T) {
 			},
 		},
 		{
+			name: "batches out count every frame",
+			drive: func(m *metrics.Metrics) {
+				m.MessagesOut("chat.message", 16, 16*80)
+				m.MessagesOut("chat.message", 1, 80)
+				m.MessagesOut("made.up", 3, 3)
+				m.MessagesOut("pong", 0, 0)
+			},
+			want: []sample{
+				{"tether_messages_out_total", `type="chat.message"`, 17},
+				{"tether_messages_out_total", `type="unknown"`, 3},
+				{"tether_messages_out_total", `type="pong"`, 0},
+				{"tether_bytes_out_total", "", 17*80 + 3},
+			},
+		},
+		{
 			name: "zero and negative sizes count the message, not bytes",
 			drive: func(m *metrics.Metrics) {
 				m.MessageIn("ping", 0)
@@ -608,6 +623,7 @@ func TestObserverDoesNotAllocate(t *testing.T) {
 		"MessageIn unknown": func() { m.MessageIn("no.such.type", 64) },
 		"MessageIn \"\"":    func() { m.MessageIn("", 64) },
 		"MessageOut":        func() { m.MessageOut("chat.message", 128) },
+		"MessagesOut":       func() { m.MessagesOut("chat.message", 16, 16*128) },
 		"HandshakeDone":     func() { m.HandshakeDone("ok", time.Millisecond) },
 		"ConnClosed":        func() { m.ConnClosed(4002) },
 		"Dropped":           func() { m.Dropped("slow_consumer") },
@@ -629,6 +645,7 @@ func BenchmarkObserver(b *testing.B) {
 		{"MessageIn/unknown", func() { m.MessageIn("no.such.type", 64) }},
 		{"MessageIn/malformed", func() { m.MessageIn("", 64) }},
 		{"MessageOut/known", func() { m.MessageOut("chat.message", 128) }},
+		{"MessagesOut/batch16", func() { m.MessagesOut("chat.message", 16, 16*128) }},
 		{"HandshakeDone", func() { m.HandshakeDone("ok", 300*time.Microsecond) }},
 		{"ConnClosed", func() { m.ConnClosed(1000) }},
 	}

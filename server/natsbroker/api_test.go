@@ -47,11 +47,12 @@ func TestAPIAnswersForTheCluster(t *testing.T) {
 	if st.Connections != 2 || st.Users != 2 || st.Rooms != 1 || st.Nodes != 2 || st.Partial {
 		t.Errorf("stats = %+v, want 2 connections, 2 users, 1 room, 2 nodes", st)
 	}
-	var pres api.PresenceResponse
-	get(t, ts.URL+"/api/presence?room=lobby", &pres)
-	if len(pres.Members) != 2 {
-		t.Errorf("presence = %+v, want alice and bob", pres)
-	}
+	// Node a's view of the presence bucket catches up with bob's join.
+	waitUntil(t, "node a's API lists alice and bob", func() bool {
+		var pres api.PresenceResponse
+		get(t, ts.URL+"/api/presence?room=lobby", &pres)
+		return len(pres.Members) == 2
+	})
 
 	var pushed api.PushResponse
 	post(t, ts.URL+"/api/push", `{"target":{"kind":"user","id":"bob"},"type":"notification","data":{"title":"hi bob"}}`, &pushed)

@@ -2,6 +2,7 @@ package natsbroker_test
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,10 +41,19 @@ func BenchmarkClusterPublish(b *testing.B) {
 	}
 	b.StopTimer()
 	if got.Load() < want {
-		b.Fatalf("received %d of %d", got.Load(), want)
+		b.Fatalf("received %d of %d (%s)", got.Load(), want, benchNodeStats(nodes))
 	}
 	b.ReportMetric(float64(want)/time.Since(start).Seconds(), "deliveries/s")
 	reportRetries(b, nodes)
+}
+
+// benchNodeStats describes the nodes' counters, for a failure.
+func benchNodeStats(nodes []*node) string {
+	var s []string
+	for _, n := range nodes {
+		s = append(s, fmt.Sprintf("%s: dropped %d, broker %+v", n.name, n.srv.Stats().Dropped, n.broker.Stats()))
+	}
+	return strings.Join(s, "; ")
 }
 
 // reportRetries reports the publishes that lost a race, per publish.
@@ -93,7 +103,7 @@ func BenchmarkClusterPublishRooms(b *testing.B) {
 	}
 	b.StopTimer()
 	if got.Load() < want {
-		b.Fatalf("received %d of %d", got.Load(), want)
+		b.Fatalf("received %d of %d (%s)", got.Load(), want, benchNodeStats(nodes))
 	}
 	b.ReportMetric(float64(want)/time.Since(start).Seconds(), "deliveries/s")
 	reportRetries(b, nodes)

@@ -327,3 +327,8 @@ func TestNewRefusesNegativeConfig(t *testing.T) {
 		}
 	}
 }
+
+// onNote calls fn with each notification's title and seq.
+func onNote(c *client.Client, fn func(title string, seq uint64)) {
+	client.OnMeta(c, func(n shared.Notification, meta client.Meta) { fn(n.Title, meta.Seq) })
+}

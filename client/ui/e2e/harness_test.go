@@ -8,7 +8,8 @@
 //
 // Chromium is Debian's (/usr/bin/chromium; override with TETHER_CHROMIUM).
 // On failure each page's screenshot and console log are saved under
-// test-artifacts/<test>/ at the repository root.
+// test-artifacts/<test>/ at the repository root; steps that check what a
+// page looks like also save named screenshots there when they pass.
 package e2e
 
 import (
