@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/tetherkit/tether/client"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/demo"
@@ -31,12 +33,24 @@ type liveServer struct {
 
 func startServer(t *testing.T, cfg server.Config) *liveServer {
 	t.Helper()
+	return startServerWith(t, cfg, 0)
+}
+
+// startServerWith is startServer with the send buffer of the server's
+// first socket set to sendBuffer bytes (0: the system's, which on loopback
+// grows to megabytes).
+func startServerWith(t *testing.T, cfg server.Config, sendBuffer int) *liveServer {
+	t.Helper()
 	srv := server.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	feedDone := demo.Register(ctx, srv, demo.Options{TickerInterval: -1})
 	mux := http.NewServeMux()
 	mux.Handle("/ws", srv)
-	ts := httptest.NewServer(mux)
+	ts := httptest.NewUnstartedServer(mux)
+	if sendBuffer > 0 {
+		ts.Listener = &firstSendBuffer{Listener: ts.Listener, size: sendBuffer}
+	}
+	ts.Start()
 	t.Cleanup(func() {
 		cancel()
 		<-feedDone
@@ -48,6 +62,44 @@ func startServer(t *testing.T, cfg server.Config) *liveServer {
 		ts.Close()
 	})
 	return &liveServer{srv: srv, ts: ts}
+}
+
+// firstSendBuffer sets the send buffer of the first socket it accepts.
+type firstSendBuffer struct {
+	net.Listener
+	size int
+	done atomic.Bool
+}
+
+func (l *firstSendBuffer) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil || l.done.Swap(true) {
+		return c, err
+	}
+	if err := c.(*net.TCPConn).SetWriteBuffer(l.size); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("set send buffer: %w", err)
+	}
+	return c, nil
+}
+
+// firstReadBuffer is a transport whose first socket has a receive buffer of
+// size bytes; later ones (reconnects) have the system's.
+func firstReadBuffer(size int) client.Transport {
+	var done atomic.Bool
+	d := *websocket.DefaultDialer
+	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil || done.Swap(true) {
+			return c, err
+		}
+		if err := c.(*net.TCPConn).SetReadBuffer(size); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("set receive buffer: %w", err)
+		}
+		return c, nil
+	}
+	return client.NativeTransport{Dialer: &d}
 }
 
 func (s *liveServer) wsURL(user string) string {
@@ -332,15 +384,20 @@ func TestDiceRoll(t *testing.T) {
 // to the full socket, and gets one second (closeGrace) to finish before it
 // gives up and drops the connection without a close frame (1006). Releasing
 // the client only after publishing everything made that second a race a
-// loaded machine lost.
+// loaded machine lost. So did the socket buffers: on loopback they grow to
+// megabytes, dozens of 32 KiB frames that the client had to read and handle
+// within that second (under the race detector, beside other tests). Small
+// buffers on both sides of its first connection leave it a frame or two to
+// read before the close frame.
 func TestSlowConsumerResumes(t *testing.T) {
 	const total = 300
 	body := strings.Repeat("x", 32<<10) // big frames fill the socket buffers fast
 	release := make(chan struct{})
 	obs := &slowObserver{release: release}
 	t.Cleanup(obs.SlowConsumer) // never leave the handler blocked
-	s := startServer(t, server.Config{SendQueue: 8, HistorySize: 2 * total, HistoryBytes: 2 * total * int64(len(body)+1024), MessageRate: -1, Observer: obs})
-	c := client.New(client.Options{URL: s.wsURL("slowpoke"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	s := startServerWith(t, server.Config{SendQueue: 8, HistorySize: 2 * total, HistoryBytes: 2 * total * int64(len(body)+1024), MessageRate: -1, Observer: obs}, 16<<10)
+	c := client.New(client.Options{URL: s.wsURL("slowpoke"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		Transport: firstReadBuffer(16 << 10)})
 	var mu sync.Mutex
 	var got []string
 	all := make(chan struct{})
