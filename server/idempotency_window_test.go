@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -34,14 +35,14 @@ func TestIdempotencyWindow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := newIdempotency(tt.size, tt.ttl)
+			d := newIdempotency(tt.size, tt.ttl, time.Now)
 			for i, s := range tt.steps {
 				run, first := d.start(s.user, s.key, t0.Add(s.at))
 				if first != s.wantFirst {
 					t.Fatalf("step %d (%s %s at +%s): first = %v, want %v", i, s.user, s.key, s.at, first, s.wantFirst)
 				}
 				if first {
-					d.finish(run, outcome{})
+					_ = run.Finish(context.Background(), Outcome{})
 				}
 			}
 		})
@@ -50,13 +51,13 @@ func TestIdempotencyWindow(t *testing.T) {
 
 func TestIdempotencySweepForgetsIdleUsers(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	d := newIdempotency(10, time.Minute)
+	d := newIdempotency(10, time.Minute, time.Now)
 	for _, u := range []string{"a", "b", "c"} {
 		r, _ := d.start(u, "k", t0)
-		d.finish(r, outcome{})
+		_ = r.Finish(context.Background(), Outcome{})
 	}
 	r, _ := d.start("d", "k", t0.Add(2*time.Minute))
-	d.finish(r, outcome{})
+	_ = r.Finish(context.Background(), Outcome{})
 	if len(d.users) != 1 {
 		t.Fatalf("%d user windows kept after their keys expired, want 1 (only the active user)", len(d.users))
 	}

@@ -71,6 +71,9 @@ type Config struct {
 	// EpochTTL is how long a room that has no message keeps its epoch;
 	// 0 → 24h.
 	EpochTTL time.Duration
+	// KeysBytes bounds the TETHER_KEYS bucket, the cluster's idempotency
+	// window (docs/cluster.md); 0 → 64 MiB.
+	KeysBytes int64
 	// Logger receives the broker's logs; nil → slog.Default().
 	Logger *slog.Logger
 
@@ -106,6 +109,7 @@ type Broker struct {
 	}
 
 	pres    *presence
+	keys    *keyStore
 	control *nats.Subscription
 	query   *nats.Subscription
 }
@@ -152,6 +156,9 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.KeysBytes <= 0 {
+		cfg.KeysBytes = DefaultKeysBytes
+	}
 	js, err := jetstream.New(cfg.Conn)
 	if err != nil {
 		return nil, fmt.Errorf("natsbroker: %w", err)
@@ -190,6 +197,10 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		feeds:    make(map[string]*feed),
 		heads:    make(map[string]head),
 		checkNow: make(chan struct{}, 1),
+	}
+	if b.keys, err = newKeyStore(ctx, b); err != nil {
+		cancel()
+		return nil, err
 	}
 	if b.pres, err = newPresence(ctx, b); err != nil {
 		cancel()
