@@ -230,11 +230,12 @@ func (s *Server) runHandler(c *Conn, env shared.Envelope, m shared.Message) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, KeyWait)
 	run, out, err := s.keys.Claim(ctx, c.user, env.Key, s.cfg.IdempotencyTTL)
+	waited := ctx.Err() != nil
 	cancel()
 	switch {
 	case err != nil && c.ctx.Err() != nil:
 		return // closing
-	case errors.Is(err, context.DeadlineExceeded):
+	case err != nil && waited:
 		s.log.Warn("keyed request: the first run has not finished", "conn", c.id, "user", c.user, "key", env.Key, "wait", KeyWait)
 		c.sendError(env.ID, &shared.Error{Code: shared.CodeInternal,
 			Message: fmt.Sprintf("a request with this key is still running after %s: send it again later for its answer", KeyWait)})

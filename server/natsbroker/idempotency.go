@@ -78,6 +78,11 @@ func (s *keyStore) claim(ctx context.Context, k string, window time.Duration) (s
 	if err != nil {
 		return nil, server.Outcome{}, fmt.Errorf("claim key: %w", err)
 	}
+	if !s.b.nc.IsConnected() {
+		// A create sent now would wait in the client's reconnect buffer and
+		// could claim the key long after this request was refused.
+		return nil, server.Outcome{}, fmt.Errorf("claim key: %w", nats.ErrDisconnected)
+	}
 	pause := 2 * time.Millisecond
 	for {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
