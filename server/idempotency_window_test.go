@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -60,5 +61,33 @@ func TestIdempotencySweepForgetsIdleUsers(t *testing.T) {
 	_ = r.Finish(context.Background(), Outcome{})
 	if len(d.users) != 1 {
 		t.Fatalf("%d user windows kept after their keys expired, want 1 (only the active user)", len(d.users))
+	}
+}
+
+// TestIdempotencyClaimWaits: a repeat of a key whose first run has not
+// finished waits for its outcome, and gives up with ctx's error (the server
+// bounds the wait by KeyWait) without a run of its own.
+func TestIdempotencyClaimWaits(t *testing.T) {
+	d := newIdempotency(10, time.Minute, time.Now)
+	ctx := context.Background()
+	run, _, err := d.Claim(ctx, "u", "k", time.Minute)
+	if err != nil || run == nil {
+		t.Fatalf("first claim: run %v, err %v", run, err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	r, _, err := d.Claim(short, "u", "k", time.Minute)
+	cancel()
+	if r != nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("repeat while the first runs, ctx ended: run %v, err %v; want no run and the deadline", r, err)
+	}
+	got := make(chan Outcome, 1)
+	go func() {
+		_, out, _ := d.Claim(ctx, "u", "k", time.Minute)
+		got <- out
+	}()
+	want := Outcome{Type: "dice.result", Data: []byte(`{"value":6}`)}
+	_ = run.Finish(ctx, want)
+	if out := <-got; out.Type != want.Type || string(out.Data) != string(want.Data) {
+		t.Fatalf("waiting repeat got %+v, want %+v", out, want)
 	}
 }

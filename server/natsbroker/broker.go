@@ -46,7 +46,8 @@ const (
 )
 
 // Config configures a Broker. Every node of a cluster must use the same
-// HistorySize, HistoryTTL, MaxBytes and Replicas: they are the stream's.
+// HistorySize, HistoryTTL, MaxBytes, KeysBytes and Replicas: they are the
+// stream's and the buckets'.
 type Config struct {
 	// Conn is the connection to NATS; required. The broker does not close it.
 	Conn *nats.Conn
@@ -72,7 +73,7 @@ type Config struct {
 	// 0 → 24h.
 	EpochTTL time.Duration
 	// KeysBytes bounds the TETHER_KEYS bucket, the cluster's idempotency
-	// window (docs/cluster.md); 0 → 64 MiB.
+	// window (docs/cluster.md); 0 → 256 MiB.
 	KeysBytes int64
 	// Logger receives the broker's logs; nil → slog.Default().
 	Logger *slog.Logger

@@ -17,7 +17,7 @@ import (
 const KeysKV = "TETHER_KEYS"
 
 // DefaultKeysBytes bounds the TETHER_KEYS bucket when Config.KeysBytes is 0.
-const DefaultKeysBytes = 64 << 20
+const DefaultKeysBytes = 256 << 20
 
 // keyStore is the idempotency window of the cluster: the TETHER_KEYS bucket.
 // An entry k.u<user>.k<key> is created (a KV create: exactly one node wins

@@ -313,3 +313,51 @@ func TestOutboxExactlyOnceAcrossNodes(t *testing.T) {
 	}
 	t.Logf("seed %d: 10 cuts, %d connections over 3 nodes, at most %d sends waiting in the outbox, %d messages once each in order", seed, proxy.connections(), maxQueued, total)
 }
+
+// TestKeyStoreFull: a full TETHER_KEYS bucket refuses new claims (an error:
+// the server does not run the request); a request whose outcome no longer
+// fitted is not run again either (its repeat waits and then fails);
+// remembered keys still answer.
+func TestKeyStoreFull(t *testing.T) {
+	ns := startNATS(t, t.TempDir())
+	a := startNode(t, ns, "a", natsbroker.Config{KeysBytes: 4096}, server.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	claimed, unrecorded := 0, ""
+	var full error
+	for i := range 100 {
+		key := fmt.Sprintf("k%d", i)
+		r, _, err := a.broker.Claim(ctx, "u", key, time.Minute)
+		if err != nil {
+			full = err
+			break
+		}
+		if r == nil {
+			t.Fatalf("key %s: no run and no error: a new key must be claimed", key)
+		}
+		claimed++
+		if err := r.Finish(ctx, server.Outcome{}); err != nil {
+			unrecorded = key
+			break
+		}
+	}
+	if full == nil && unrecorded == "" {
+		t.Fatalf("100 keyed requests fitted in a 4 KiB bucket: want the bucket to fill")
+	}
+	if unrecorded != "" {
+		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		r, _, err := a.broker.Claim(short, "u", unrecorded, time.Minute)
+		cancel()
+		if r != nil || err == nil {
+			t.Fatalf("repeat of %s, whose outcome did not fit: run %v, err %v; want a wait that fails, not a second run", unrecorded, r, err)
+		}
+		_, _, full = a.broker.Claim(ctx, "u", "new", time.Minute)
+		if full == nil {
+			t.Fatalf("a new key in a full bucket was claimed")
+		}
+	}
+	if r, _, err := a.broker.Claim(ctx, "u", "k0", time.Minute); err != nil || r != nil {
+		t.Fatalf("remembered key k0 in a full bucket: run %v, err %v; want its outcome", r, err)
+	}
+	t.Logf("a 4 KiB bucket took %d keyed requests (outcome of %q not recorded), then: %v", claimed, unrecorded, full)
+}
