@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/gorilla/websocket"
 	"github.com/tetherkit/tether/shared"
@@ -50,6 +51,15 @@ type Conn struct {
 	wake      chan struct{} // capacity 1: the writer has something to do
 	pingDue   atomic.Bool   // the heartbeat timer fired: send a ping
 
+	// The writer goroutine runs while there is something to write (see
+	// writeLoop): writerRuns and writerGone (it closed the socket) are
+	// guarded by qmu; wrote (something was written since the last ping)
+	// belongs to the running writer.
+	writerRuns, writerGone bool
+	wrote                  bool
+	heartbeat              *time.Timer           // startHeartbeat's
+	heartbeatOf            *atomic.Pointer[Conn] // what the timer signals (allocated apart from c); nil once the writer is gone
+
 	closing    chan struct{} // closed by startClose
 	readerDone chan struct{} // closed when the reader stops reading
 	writerDone chan struct{} // closed when the writer has closed the socket
@@ -76,7 +86,7 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, id Identity, remote s
 	if s.cfg.MessageRate != rate.Inf {
 		limiter = rate.NewLimiter(s.cfg.MessageRate, s.cfg.MessageBurst)
 	}
-	return &Conn{
+	c := &Conn{
 		srv:        s,
 		ws:         ws,
 		bc:         bc,
@@ -95,6 +105,8 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, id Identity, remote s
 		writerDone: make(chan struct{}),
 		rooms:      make(map[string]struct{}),
 	}
+	c.startHeartbeat()
+	return c
 }
 
 // ID returns the connection's unique id, as sent in welcome.
@@ -121,7 +133,7 @@ func (c *Conn) startExpiry() {
 	c.expMu.Lock()
 	defer c.expMu.Unlock()
 	if !c.expires.IsZero() {
-		c.expiry = time.AfterFunc(time.Until(c.expires), c.expire)
+		c.expiry = time.AfterFunc(time.Until(c.expires), c.weakly((*Conn).expire))
 	}
 }
 
@@ -133,6 +145,22 @@ func (c *Conn) stopExpiry() {
 	defer c.expMu.Unlock()
 	if c.expiry != nil {
 		c.expiry.Stop()
+	}
+}
+
+// weakly returns a timer function that calls fn with c without keeping c
+// reachable. Go stops a timer lazily: a stopped timer stays in the runtime's
+// timer heap, with its function, until its old due time comes round (or the
+// heap is tidied), so a timer function holding c would keep a closed
+// connection (its socket, gorilla's buffers, its queue) in memory for up to
+// a heartbeat interval or a token's lifetime. While the connection is open
+// its goroutines hold it, so fn runs whenever it matters.
+func (c *Conn) weakly(fn func(*Conn)) func() {
+	w := weak.Make(c)
+	return func() {
+		if c := w.Value(); c != nil {
+			fn(c)
+		}
 	}
 }
 
@@ -158,7 +186,7 @@ func (c *Conn) moveExpiry(exp time.Time) bool {
 	c.expires = exp
 	c.expiry = nil
 	if !exp.IsZero() {
-		c.expiry = time.AfterFunc(time.Until(exp), c.expire)
+		c.expiry = time.AfterFunc(time.Until(exp), c.weakly((*Conn).expire))
 	}
 	return true
 }

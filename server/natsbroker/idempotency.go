@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -28,6 +29,10 @@ type keyStore struct {
 	b    *Broker
 	kv   jetstream.KeyValue
 	life string // this Broker's life: a claim by an earlier life of this node is stale
+
+	mu   sync.Mutex
+	held map[string]int       // keys this life is claiming or running: its other claims are orphans
+	kept map[string]time.Time // keys whose run ended but whose outcome was not recorded, until their window ends
 }
 
 // keyEntry is the value of an entry of TETHER_KEYS.
@@ -51,7 +56,7 @@ func newKeyStore(ctx context.Context, b *Broker) (*keyStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsbroker: bucket %s: %w", KeysKV, err)
 	}
-	return &keyStore{b: b, kv: kv, life: randomID(8)}, nil
+	return &keyStore{b: b, kv: kv, life: randomID(8), held: make(map[string]int), kept: make(map[string]time.Time)}, nil
 }
 
 // entryKey is the bucket key of user's key: both parts encoded, so that any
@@ -85,12 +90,14 @@ func (s *keyStore) claim(ctx context.Context, k string, window time.Duration) (s
 	}
 	pause := 2 * time.Millisecond
 	for {
+		s.hold(k, 1)
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 		rev, err := s.kv.Create(cctx, k, mine, jetstream.KeyTTL(window))
 		cancel()
 		if err == nil {
 			return &keyRun{s: s, key: k, rev: rev, window: window}, server.Outcome{}, nil
 		}
+		s.hold(k, -1)
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, server.Outcome{}, fmt.Errorf("claim key: %w", err)
 		}
@@ -108,12 +115,14 @@ func (s *keyStore) claim(ctx context.Context, k string, window time.Duration) (s
 			if v.Done && v.Outcome != nil {
 				return nil, *v.Outcome, nil
 			}
-			if s.stale(v, e.Created()) {
+			if s.stale(k, v, e.Created()) {
+				s.hold(k, 1)
 				rev, err := s.put(context.WithoutCancel(ctx), k, mine, e.Revision(), window)
 				if err == nil {
-					s.b.log.Warn("took over the key of a dead node's request: it may run twice", "dead", v.Node)
+					s.b.log.Warn("took over the claim of a keyed request that its node will not finish: it may have run", "node", v.Node)
 					return &keyRun{s: s, key: k, rev: rev, window: window}, server.Outcome{}, nil
 				}
+				s.hold(k, -1)
 				if !isWrongLastSeq(err) {
 					return nil, server.Outcome{}, fmt.Errorf("take over key: %w", err)
 				}
@@ -131,15 +140,47 @@ func (s *keyStore) claim(ctx context.Context, k string, window time.Duration) (s
 	}
 }
 
-// stale reports whether claim v, written at created, is by a node that will
-// never finish it: an earlier life of this node, or a node that has not been
-// alive for a node TTL (the margin covers a node whose liveness key this
-// node's presence watch has not seen yet).
-func (s *keyStore) stale(v keyEntry, created time.Time) bool {
+// stale reports whether claim v of k, written at created, is by a node that
+// will never finish it: an earlier life of this node; this life, when no
+// request of this node holds k (a create that timed out, yet landed: that
+// request was refused); or a node that has not been alive for a node TTL
+// (the margin covers a node whose liveness key this node's presence watch
+// has not seen yet).
+func (s *keyStore) stale(k string, v keyEntry, created time.Time) bool {
 	if v.Node == s.b.node {
-		return v.Life != s.life
+		if v.Life != s.life {
+			return true
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.held[k] == 0 && !time.Now().Before(s.kept[k])
 	}
 	return time.Since(created) > s.b.cfg.NodeTTL && !s.b.pres.nodeAlive(v.Node)
+}
+
+// keep marks k, whose run ended without its outcome recorded, as not to be
+// taken over by this node until its window ends: the request ran, and must
+// not run again. Marks past their time are dropped here.
+func (s *keyStore) keep(k string, window time.Duration) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for key, until := range s.kept {
+		if !now.Before(until) {
+			delete(s.kept, key)
+		}
+	}
+	s.kept[k] = now.Add(window)
+}
+
+// hold counts a request of this node claiming or running k (d = 1) or done
+// with it (d = -1).
+func (s *keyStore) hold(k string, d int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held[k] += d; s.held[k] <= 0 {
+		delete(s.held, k)
+	}
 }
 
 // put writes value at k if k's last revision is rev, with the window as its
@@ -170,11 +211,13 @@ type keyRun struct {
 // Finish implements server.KeyedRun: the outcome replaces the claim, if the
 // claim is still this node's.
 func (r *keyRun) Finish(ctx context.Context, out server.Outcome) error {
+	defer r.s.hold(r.key, -1)
 	v, err := json.Marshal(keyEntry{Node: r.s.b.node, Life: r.s.life, Done: true, Outcome: &out})
 	if err != nil {
 		return fmt.Errorf("record outcome: %w", err)
 	}
 	if _, err := r.s.put(ctx, r.key, v, r.rev, r.window); err != nil {
+		r.s.keep(r.key, r.window)
 		if isWrongLastSeq(err) {
 			return fmt.Errorf("record outcome: another node took the key over (this node was thought dead): the request may have run twice: %w", err)
 		}
