@@ -181,7 +181,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("too many connections from this address (at most %d)", s.cfg.MaxConnsPerIP))
 		return
 	}
-	hw := &hijackWriter{ResponseWriter: w, pools: &s.pools, slack: s.cfg.WriteTimeout / 4}
+	hw := &hijackWriter{ResponseWriter: w, pools: &s.pools, slack: s.cfg.WriteTimeout / 64}
 	ws, err := s.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
 		s.hub.end(id.User, ip)
