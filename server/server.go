@@ -47,7 +47,7 @@ type Server struct {
 	handlersMu sync.RWMutex
 	handlers   map[string]handlerFunc
 
-	idem *idempotency // keyed requests run, per user
+	keys IdempotencyStore // keyed requests run, per user: the broker's or in process
 
 	stats struct {
 		messagesIn, messagesOut, dropped atomic.Uint64
@@ -117,9 +117,13 @@ func New(cfg Config) (*Server, error) {
 		hub:       newHub(),
 		rooms:     roomTable{m: make(map[string]*room)},
 		handlers:  make(map[string]handlerFunc),
-		idem:      newIdempotency(cfg.IdempotencyKeys, cfg.IdempotencyTTL),
 	}
 	s.broker = cfg.Broker
+	if st, ok := s.broker.(IdempotencyStore); ok {
+		s.keys = st
+	} else {
+		s.keys = newIdempotency(cfg.IdempotencyKeys, cfg.IdempotencyTTL, func() time.Time { return s.now() })
+	}
 	if s.broker == nil {
 		s.mem = newMemoryBroker(cfg.HistorySize, max(cfg.HistoryTTL, 0), func() time.Time { return s.now() })
 		s.mem.setMemory(cfg.HistoryBytes, cfg.HistoryMemory)
