@@ -95,9 +95,9 @@ type Config struct {
 	// replay takes one slot however long it is. Zero means 256
 	// (DefaultSendQueue).
 	SendQueue int
-	// WriteTimeout bounds each write to a socket (at least three quarters of
-	// it, at most all: a deadline is not set anew for every write). Zero
-	// means 10s (DefaultWriteTimeout).
+	// WriteTimeout bounds each write to a socket (a write may get up to 1/64
+	// less: the deadline is not set anew for every write). Zero means 10s
+	// (DefaultWriteTimeout).
 	WriteTimeout time.Duration
 	// HistorySize is how many messages each room keeps for replay. With
 	// HistoryTTL's default it lets a client resume after an outage of up to

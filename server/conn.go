@@ -264,8 +264,9 @@ func (c *Conn) enqueue(f *outFrame) error {
 	if c.unwritten < c.srv.cfg.SendQueue {
 		c.queued = append(c.queued, f)
 		c.unwritten++
+		start := c.claimWriter()
 		c.qmu.Unlock()
-		c.signal()
+		c.wakeWriter(start)
 		return nil
 	}
 	c.qmu.Unlock()

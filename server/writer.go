@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -79,11 +80,25 @@ func (c *Conn) writeLoop() {
 // a wake-up is pending already, or starts one when none runs.
 func (c *Conn) signal() {
 	c.qmu.Lock()
-	start := !c.writerRuns && !c.writerGone
-	if start {
-		c.writerRuns = true
-	}
+	start := c.claimWriter()
 	c.qmu.Unlock()
+	c.wakeWriter(start)
+}
+
+// claimWriter reports whether the caller is to start the writer, because
+// none runs (and the connection is not done), and records that one does.
+// Called with qmu held.
+func (c *Conn) claimWriter() bool {
+	if c.writerRuns || c.writerGone {
+		return false
+	}
+	c.writerRuns = true
+	return true
+}
+
+// wakeWriter starts the writer (start: claimWriter said so) or wakes it,
+// unless a wake-up is pending already.
+func (c *Conn) wakeWriter(start bool) {
 	if start {
 		go c.writeLoop()
 		return
@@ -126,12 +141,15 @@ func (c *Conn) startHeartbeat() {
 	of := new(atomic.Pointer[Conn]) // not a field of c: a pointer into c would keep it alive
 	of.Store(c)
 	c.heartbeatOf = of
-	c.heartbeat = time.AfterFunc(c.srv.cfg.Heartbeat, func() {
+	// Armed by Reset once assigned: the writer the timer starts reads
+	// c.heartbeat.
+	c.heartbeat = time.AfterFunc(time.Duration(math.MaxInt64), func() {
 		if c := of.Load(); c != nil {
 			c.pingDue.Store(true)
 			c.signal()
 		}
 	})
+	c.heartbeat.Reset(c.srv.cfg.Heartbeat)
 }
 
 // writeQueued writes what is queued, in batches of at most maxBatchFrames
@@ -429,10 +447,11 @@ type batchConn struct {
 	net.Conn
 	pools *writePools
 
-	mu       sync.Mutex
-	batching bool
-	buf      *[]byte // the batch buffer, from the pool once something is written
-	err      error   // the first write error
+	batching atomic.Bool // set by begin, cleared by flush (under mu)
+
+	mu  sync.Mutex
+	buf *[]byte // the batch buffer, from the pool once something is written
+	err error   // the first write error
 
 	deadline time.Time     // the socket's write deadline, as last set under mu
 	slack    time.Duration // flush keeps a deadline that is at most this much earlier than asked
@@ -442,9 +461,7 @@ type batchConn struct {
 
 // begin starts a batch: writes are buffered until flush.
 func (b *batchConn) begin() {
-	b.mu.Lock()
-	b.batching = true
-	b.mu.Unlock()
+	b.batching.Store(true)
 }
 
 // flush ends the batch: it writes what was buffered in one Write, under
@@ -454,7 +471,7 @@ func (b *batchConn) begin() {
 func (b *batchConn) flush(deadline time.Time) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.batching = false
+	b.batching.Store(false)
 	buf := b.buf
 	if buf == nil {
 		return b.err
@@ -516,7 +533,7 @@ func (b *batchConn) Write(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
-	if b.batching {
+	if b.batching.Load() {
 		if b.buf == nil {
 			b.buf = b.pools.getBatch()
 		}
@@ -534,11 +551,11 @@ func (b *batchConn) Write(p []byte) (int, error) {
 // frame it writes; during a batch the frame is only buffered, and flush sets
 // the batch's deadline instead.
 func (b *batchConn) SetWriteDeadline(t time.Time) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.batching {
+	if b.batching.Load() {
 		return nil
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	return b.setWriteDeadline(t)
 }
 
