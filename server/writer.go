@@ -86,10 +86,11 @@ func (c *Conn) signal() {
 }
 
 // claimWriter reports whether the caller is to start the writer, because
-// none runs (and the connection is not done), and records that one does.
+// none runs (and the connection is neither held nor done), and records that
+// one does.
 // Called with qmu held.
 func (c *Conn) claimWriter() bool {
-	if c.writerRuns || c.writerGone {
+	if c.writerRuns || c.writerGone || c.held {
 		return false
 	}
 	c.writerRuns = true
