@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/tetherkit/tether/client"
 	"github.com/tetherkit/tether/internal/tethertest"
@@ -26,6 +29,57 @@ import (
 func startServer(t *testing.T, cfg server.Config) *tethertest.Server {
 	t.Helper()
 	return tethertest.NewServer(t, cfg, tethertest.WithDemo(demo.Config{TickerInterval: -1}))
+}
+
+// startServerWith is startServer with the send buffer of the server's
+// first socket set to sendBuffer bytes (the system's, which on loopback
+// grows to megabytes, for later ones).
+func startServerWith(t *testing.T, cfg server.Config, sendBuffer int) *tethertest.Server {
+	t.Helper()
+	s := tethertest.NewUnstartedServer(t, cfg)
+	tethertest.WithDemo(demo.Config{TickerInterval: -1})(s)
+	s.HTTP.Listener = &firstSendBuffer{Listener: s.HTTP.Listener, size: sendBuffer}
+	s.HTTP.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// firstSendBuffer sets the send buffer of the first socket it accepts.
+type firstSendBuffer struct {
+	net.Listener
+	size int
+	done atomic.Bool
+}
+
+func (l *firstSendBuffer) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil || l.done.Swap(true) {
+		return c, err
+	}
+	if err := c.(*net.TCPConn).SetWriteBuffer(l.size); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("set send buffer: %w", err)
+	}
+	return c, nil
+}
+
+// firstReadBuffer is a transport whose first socket has a receive buffer of
+// size bytes; later ones (reconnects) have the system's.
+func firstReadBuffer(size int) client.Transport {
+	var done atomic.Bool
+	d := *websocket.DefaultDialer
+	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil || done.Swap(true) {
+			return c, err
+		}
+		if err := c.(*net.TCPConn).SetReadBuffer(size); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("set receive buffer: %w", err)
+		}
+		return c, nil
+	}
+	return client.NativeTransport{Dialer: &d}
 }
 
 // TestResumeAcrossRandomDisconnects: a publisher sends 1,000 room messages
@@ -198,15 +252,20 @@ func TestDiceRoll(t *testing.T) {
 // to the full socket, and gets one second (closeGrace) to finish before it
 // gives up and drops the connection without a close frame (1006). Releasing
 // the client only after publishing everything made that second a race a
-// loaded machine lost.
+// loaded machine lost. So did the socket buffers: on loopback they grow to
+// megabytes, dozens of 32 KiB frames that the client had to read and handle
+// within that second (under the race detector, beside other tests). Small
+// buffers on both sides of its first connection leave it a frame or two to
+// read before the close frame.
 func TestSlowConsumerResumes(t *testing.T) {
 	const total = 300
 	body := strings.Repeat("x", 32<<10) // big frames fill the socket buffers fast
 	release := make(chan struct{})
 	obs := &slowObserver{release: release}
 	t.Cleanup(obs.SlowConsumer) // never leave the handler blocked
-	s := startServer(t, server.Config{SendQueue: 8, HistorySize: 2 * total, HistoryBytes: 2 * total * int64(len(body)+1024), MessageRate: -1, Observer: obs})
-	c := tethertest.NewClient(t, client.Config{URL: s.URL("slowpoke"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	s := startServerWith(t, server.Config{SendQueue: 8, HistorySize: 2 * total, HistoryBytes: 2 * total * int64(len(body)+1024), MessageRate: -1, Observer: obs}, 16<<10)
+	c := tethertest.NewClient(t, client.Config{URL: s.URL("slowpoke"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		Transport: firstReadBuffer(16 << 10)})
 	var mu sync.Mutex
 	var got []string
 	all := make(chan struct{})
