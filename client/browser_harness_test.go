@@ -38,17 +38,21 @@ func TestBrowserTransportInNode(t *testing.T) {
 		t.Skipf("this Node.js has no WebSocket: %v", err)
 	}
 
-	srv := server.New(server.Config{
-		OnConnect: func(_ context.Context, c *server.Conn) error {
+	srv, err := server.New(server.Config{
+		OnConnect: func(_ context.Context, e server.ConnectEvent) error {
+			c := e.Conn
 			if c.User() == "rejected" {
 				return errors.New("no entry")
 			}
 			return nil
 		},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	feedDone := demo.Register(ctx, srv, demo.Options{TickerInterval: -1})
+	feedDone := demo.Register(ctx, srv, demo.Config{TickerInterval: -1})
 	ts := httptest.NewServer(srv)
 	defer func() {
 		cancel()

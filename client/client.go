@@ -32,7 +32,7 @@ var (
 // reconnects with backoff, rejoining rooms without losing or repeating room
 // messages. Create it with New.
 type Client struct {
-	opts        Options // defaults applied
+	opts        Config // defaults applied
 	log         *slog.Logger
 	reg         *shared.Registry
 	rnd         *rand.Rand // backoff jitter; used by the Run goroutine only
@@ -64,15 +64,20 @@ type Client struct {
 	gapFns    []func(Gap)
 }
 
-// New returns a client configured by opts. It does not connect: call Run.
-func New(opts Options) *Client {
-	opts = opts.withDefaults()
+// New returns a client configured by cfg (see Config for the defaults), or
+// an error naming every field of cfg that has no meaning. It does not
+// connect: call Run.
+func New(cfg Config) (*Client, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	opts := cfg.withDefaults()
 	var seed [32]byte
 	_, _ = crand.Read(seed[:]) // never fails (crypto/rand crashes the program instead)
 	closeCtx, closeCancel := context.WithCancel(context.Background())
 	var prefix [8]byte
 	_, _ = crand.Read(prefix[:])
-	return &Client{
+	c := &Client{
 		keyPrefix:   hex.EncodeToString(prefix[:]),
 		outboxWake:  make(chan struct{}, 1),
 		opts:        opts,
@@ -87,12 +92,13 @@ func New(opts Options) *Client {
 		rooms:       make(map[string]*roomState),
 		handlers:    make(map[string][]handler),
 	}
+	return c, nil
 }
 
 // Run connects to the server and keeps the client connected until ctx is
 // done, Close is called, or the server kicks (close code 4000) or rejects
 // (4001) the client. After a lost connection it waits (see
-// Options.MaxBackoff), connects again and rejoins the rooms joined so far.
+// Config.MaxBackoff), connects again and rejoins the rooms joined so far.
 // Handlers and state callbacks run on Run's goroutine.
 //
 // Run returns nil when ctx is done or Close was called, a *CloseError
@@ -231,7 +237,7 @@ type sessionResult struct {
 
 // session makes one connection and serves it until it ends.
 func (c *Client) session(ctx context.Context) sessionResult {
-	hctx, hcancel := context.WithTimeout(ctx, handshakeTimeout)
+	hctx, hcancel := context.WithTimeout(ctx, HandshakeTimeout)
 	sock, err := c.opts.Transport.Dial(hctx, c.opts.URL)
 	if err != nil {
 		hcancel()

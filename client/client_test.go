@@ -78,7 +78,7 @@ func joinRoom(t *testing.T, c *Client, p *fakePeer, joined shared.Joined, histor
 
 func TestOnDispatchesTypedMessagesInOrder(t *testing.T) {
 	ev := newEvents()
-	h := start(t, Options{}, func(c *Client) {
+	h := start(t, Config{}, func(c *Client) {
 		On(c, func(m shared.ChatMessage) { ev.add("first %s", m.Text) })
 		On(c, func(m shared.ChatMessage) { ev.add("second %s", m.Text) })
 		OnMeta(c, func(m shared.TickerQuote, meta Meta) { ev.add("quote %s %s/%d", m.Symbol, meta.Room, meta.Seq) })
@@ -103,7 +103,7 @@ func TestOnDispatchesTypedMessagesInOrder(t *testing.T) {
 }
 
 func TestRequest(t *testing.T) {
-	h := start(t, Options{}, nil)
+	h := start(t, Config{}, nil)
 	p := h.open(t)
 
 	t.Run("reply", func(t *testing.T) {
@@ -206,7 +206,7 @@ func TestRequest(t *testing.T) {
 }
 
 func TestRequestTimeoutOption(t *testing.T) {
-	h := start(t, Options{RequestTimeout: 30 * time.Millisecond}, nil)
+	h := start(t, Config{RequestTimeout: 30 * time.Millisecond}, nil)
 	p := h.open(t)
 	res := async(func() (shared.Joined, error) { return h.c.Join(context.Background(), "lobby", 0) })
 	p.recv(t, "join") // the server never answers
@@ -217,7 +217,7 @@ func TestRequestTimeoutOption(t *testing.T) {
 }
 
 func TestRequestConnectionLost(t *testing.T) {
-	h := start(t, Options{}, nil)
+	h := start(t, Config{}, nil)
 	p := h.open(t)
 	res := async(func() (shared.Reply, error) {
 		return Request[shared.Reply](context.Background(), h.c, shared.Hello{})
@@ -231,7 +231,7 @@ func TestRequestConnectionLost(t *testing.T) {
 }
 
 func TestRequestWaitsForConnection(t *testing.T) {
-	h := start(t, Options{}, nil)
+	h := start(t, Config{}, nil)
 	res := async(func() (shared.Joined, error) { return h.c.Join(context.Background(), "lobby", 5) })
 	p := h.ft.accept(t)
 	p.welcome(t, time.Hour.Milliseconds())
@@ -244,12 +244,12 @@ func TestRequestWaitsForConnection(t *testing.T) {
 
 func TestSendWithoutOutbox(t *testing.T) {
 	ft := newFakeTransport()
-	c := New(Options{Transport: ft, Outbox: -1})
+	c := newClient(t, Config{Transport: ft, Outbox: -1})
 	if err := c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "hi"}); !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("Send before Run = %v, want ErrNotConnected", err)
 	}
 
-	h := start(t, Options{Outbox: -1}, nil)
+	h := start(t, Config{Outbox: -1}, nil)
 	p := h.open(t)
 	if err := h.c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "hi"}); err != nil {
 		t.Fatalf("Send while open: %v", err)
@@ -273,7 +273,7 @@ func TestSendWithoutOutbox(t *testing.T) {
 // key after a reconnect, and hands an error answer to the handlers once.
 func TestSendOutbox(t *testing.T) {
 	errs := make(chan shared.Error, 4)
-	h := start(t, Options{Outbox: 3}, func(c *Client) {
+	h := start(t, Config{Outbox: 3}, func(c *Client) {
 		On(c, func(e shared.Error) { errs <- e })
 	})
 	for _, text := range []string{"one", "two", "three"} {
@@ -347,7 +347,7 @@ func TestSendOutbox(t *testing.T) {
 // TestSendOutboxWaitsForRejoin: after a reconnect the outbox is sent only
 // once the rooms are joined again, so chat.send does not meet not_joined.
 func TestSendOutboxWaitsForRejoin(t *testing.T) {
-	h := start(t, Options{}, nil)
+	h := start(t, Config{}, nil)
 	p := h.open(t)
 	res := async(func() (shared.Joined, error) { return h.c.Join(context.Background(), "lobby", 0) })
 	p.reply(t, p.recv(t, "join"), shared.Joined{Room: "lobby", Epoch: "e1"})
@@ -371,7 +371,7 @@ func TestSendOutboxWaitsForRejoin(t *testing.T) {
 }
 
 func TestJoinRefusedForgetsRoom(t *testing.T) {
-	h := start(t, Options{}, nil)
+	h := start(t, Config{}, nil)
 	p := h.open(t)
 	res := async(func() (shared.Joined, error) { return h.c.Join(context.Background(), "vip", 0) })
 	p.reply(t, p.recv(t, "join"), shared.Error{Code: shared.CodeForbidden, Message: "members only"})
@@ -396,7 +396,7 @@ func TestReconnectRejoinsAndDropsDuplicates(t *testing.T) {
 	ev := newEvents()
 	var joinedMu sync.Mutex
 	var joins []shared.Joined
-	h := start(t, Options{}, func(c *Client) {
+	h := start(t, Config{}, func(c *Client) {
 		OnMeta(c, func(m shared.ChatMessage, meta Meta) { ev.add("%s#%d %s", meta.Room, meta.Seq, m.Text) })
 		c.OnJoined(func(j shared.Joined) {
 			joinedMu.Lock()
@@ -466,7 +466,7 @@ func TestReconnectRejoinsAndDropsDuplicates(t *testing.T) {
 
 func TestLeaveForgetsRoom(t *testing.T) {
 	ev := newEvents()
-	h := start(t, Options{}, func(c *Client) {
+	h := start(t, Config{}, func(c *Client) {
 		OnMeta(c, func(m shared.ChatMessage, meta Meta) { ev.add("%s#%d", meta.Room, meta.Seq) })
 	})
 	p := h.open(t)
@@ -521,7 +521,7 @@ func TestServerEndsSession(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			kicked := make(chan string, 1)
-			h := start(t, Options{}, func(c *Client) {
+			h := start(t, Config{}, func(c *Client) {
 				On(c, func(k shared.Kicked) { kicked <- k.Reason })
 			})
 			tt.script(t, h.ft.accept(t))
@@ -554,7 +554,7 @@ func TestServerEndsSession(t *testing.T) {
 }
 
 func TestReconnectSkipsBackoff(t *testing.T) {
-	h := start(t, Options{MinBackoff: time.Hour, MaxBackoff: time.Hour}, nil)
+	h := start(t, Config{MinBackoff: time.Hour, MaxBackoff: time.Hour}, nil)
 	p := h.open(t)
 	p.drop()
 	s := h.states.waitFor(t, "reconnecting", isState(Reconnecting))
@@ -571,7 +571,7 @@ func TestReconnectSkipsBackoff(t *testing.T) {
 func TestBackoffGrowsWhileDialsFail(t *testing.T) {
 	ft := newFakeTransport()
 	ft.setRefuse(errors.New("connection refused"))
-	h := start(t, Options{Transport: ft, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}, nil)
+	h := start(t, Config{Transport: ft, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}, nil)
 	for want := 1; want <= 3; want++ {
 		s := h.states.waitFor(t, "reconnecting", isState(Reconnecting))
 		if s.Attempt != want || s.Err == nil || !strings.Contains(s.Err.Error(), "connection refused") {
@@ -587,7 +587,7 @@ func TestBackoffGrowsWhileDialsFail(t *testing.T) {
 }
 
 func TestBackoffResetsAfterStableConnection(t *testing.T) {
-	h := start(t, Options{}, func(c *Client) { c.stableAfter = 0 })
+	h := start(t, Config{}, func(c *Client) { c.stableAfter = 0 })
 	for range 3 {
 		p := h.open(t)
 		p.drop()
@@ -599,7 +599,7 @@ func TestBackoffResetsAfterStableConnection(t *testing.T) {
 
 func TestHalfOpenConnectionIsDropped(t *testing.T) {
 	// Long enough for the test to answer a ping in time on a loaded machine.
-	h := start(t, Options{PingInterval: 150 * time.Millisecond}, nil)
+	h := start(t, Config{PingInterval: 150 * time.Millisecond}, nil)
 	p := h.ft.accept(t)
 	p.welcome(t, 0)
 	h.states.waitFor(t, "open", isState(Open))
@@ -622,7 +622,7 @@ func TestHalfOpenConnectionIsDropped(t *testing.T) {
 }
 
 func TestHeartbeatFromWelcome(t *testing.T) {
-	h := start(t, Options{}, nil)
+	h := start(t, Config{}, nil)
 	p := h.ft.accept(t)
 	p.welcome(t, 20) // 20ms
 	p.recv(t, "ping")
@@ -631,7 +631,7 @@ func TestHeartbeatFromWelcome(t *testing.T) {
 }
 
 func TestReconnectWhileOpenProbes(t *testing.T) {
-	h := start(t, Options{}, nil)
+	h := start(t, Config{}, nil)
 	p := h.open(t)
 	h.c.Reconnect()
 	if env := p.recv(t, "ping"); env.ID == 0 {
@@ -640,7 +640,7 @@ func TestReconnectWhileOpenProbes(t *testing.T) {
 }
 
 func TestCloseStopsClient(t *testing.T) {
-	h := start(t, Options{}, nil)
+	h := start(t, Config{}, nil)
 	p := h.open(t)
 	joinRoom(t, h.c, p, shared.Joined{Room: "lobby", Epoch: "e1"}, 0)
 	res := async(func() (shared.Reply, error) {
@@ -671,7 +671,7 @@ func TestCloseStopsClient(t *testing.T) {
 }
 
 func TestContextCancelStopsClient(t *testing.T) {
-	h := start(t, Options{MinBackoff: time.Hour, MaxBackoff: time.Hour}, nil)
+	h := start(t, Config{MinBackoff: time.Hour, MaxBackoff: time.Hour}, nil)
 	p := h.open(t)
 	p.drop()
 	h.states.waitFor(t, "reconnecting", isState(Reconnecting))
@@ -683,7 +683,7 @@ func TestContextCancelStopsClient(t *testing.T) {
 }
 
 func TestCloseBeforeRun(t *testing.T) {
-	c := New(Options{Transport: newFakeTransport()})
+	c := newClient(t, Config{Transport: newFakeTransport()})
 	states := recordStates(c)
 	c.Close()
 	states.waitFor(t, "closed", isState(Closed))
@@ -696,7 +696,7 @@ func TestCloseBeforeRun(t *testing.T) {
 }
 
 func TestRunTwice(t *testing.T) {
-	h := start(t, Options{}, nil)
+	h := start(t, Config{}, nil)
 	h.open(t)
 	if err := h.c.Run(context.Background()); !errors.Is(err, ErrRunning) {
 		t.Errorf("second Run = %v, want ErrRunning", err)
@@ -704,7 +704,7 @@ func TestRunTwice(t *testing.T) {
 }
 
 func TestNoWelcome(t *testing.T) {
-	h := start(t, Options{}, nil)
+	h := start(t, Config{}, nil)
 	p := h.ft.accept(t)
 	p.push(t, shared.Envelope{}, shared.Pong{})
 	p.waitClosed(t)
@@ -719,7 +719,7 @@ func TestNoWelcome(t *testing.T) {
 // the reply is sent again with the same key on the next connection, and
 // its reply there is the result; without Retry it fails with closed.
 func TestRequestRetry(t *testing.T) {
-	h := start(t, Options{}, nil)
+	h := start(t, Config{}, nil)
 	p := h.open(t)
 	res := async(func() (shared.Reply, error) {
 		return Request[shared.Reply](context.Background(), h.c, shared.ChatSend{Room: "lobby", Text: "hi"}, Retry())

@@ -10,7 +10,8 @@
 //
 // A typical program:
 //
-//	c := client.New(client.Options{URL: "ws://localhost:8080/ws?user=alice"})
+//	c, err := client.New(client.Config{URL: "ws://localhost:8080/ws?user=alice"})
+//	if err != nil { ... }
 //	client.On(c, func(m shared.ChatMessage) { show(m) })
 //	go c.Run(ctx)
 //	joined, err := c.Join(ctx, "lobby", 50)
@@ -26,6 +27,14 @@
 // [Client.Leave], whose replies are read by that very goroutine; start a
 // goroutine for those. [Client.Send] may be called from a handler.
 //
+// # Hooks
+//
+// [Client.OnState], [Client.OnJoined] and [Client.OnGap] each get one struct
+// ([StateInfo], shared.Joined, [Gap]), as the server's hooks get one event
+// struct each. [On] and [OnMeta] panic at setup, naming the type, when the
+// type is not in Config.Registry (such a handler could never run), as
+// server.Handle does.
+//
 // # Sends that survive a reconnect
 //
 // [Client.Send] queues the message in an outbox and sends it with an
@@ -38,7 +47,7 @@
 //
 // A handshake refused with HTTP 401 or 403 is final: [Client.Run] returns a
 // [*HandshakeError] and a waiting [Client.Join] fails with it. With
-// [Options.Token] the client refreshes the connection's token in-band
+// [Config.Token] the client refreshes the connection's token in-band
 // before it expires ([Client.Refresh] does it by hand), so the server does
 // not close the connection with 1008.
 //

@@ -26,12 +26,15 @@ func Example() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	c := client.New(client.Options{
+	c, err := client.New(client.Config{
 		URL: "ws://localhost:8080/ws",
 		Transport: client.NativeTransport{
 			Header: http.Header{"Authorization": {"Bearer " + os.Getenv("TETHER_TOKEN")}},
 		},
 	})
+	if err != nil {
+		log.Fatal(err)
+	}
 	client.On(c, func(m shared.ChatMessage) {
 		fmt.Printf("%s: %s\n", m.Name, m.Text) // runs on the read goroutine: do not block
 	})

@@ -300,10 +300,20 @@ type harness struct {
 	runErr error
 }
 
+// newClient is New that fails the test on an error.
+func newClient(t testing.TB, cfg Config) *Client {
+	t.Helper()
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return c
+}
+
 // start creates a client with opts (a new fakeTransport unless opts has
 // one, fast backoff unless set), lets setup
 // register handlers, and runs it until the test ends.
-func start(t *testing.T, opts Options, setup func(c *Client)) *harness {
+func start(t *testing.T, opts Config, setup func(c *Client)) *harness {
 	t.Helper()
 	ft, ok := opts.Transport.(*fakeTransport)
 	if !ok {
@@ -318,7 +328,7 @@ func start(t *testing.T, opts Options, setup func(c *Client)) *harness {
 	if opts.MaxBackoff == 0 {
 		opts.MaxBackoff = 5 * time.Millisecond
 	}
-	c := New(opts)
+	c := newClient(t, opts)
 	h := &harness{c: c, ft: ft, states: recordStates(c), done: make(chan struct{})}
 	if setup != nil {
 		setup(c)

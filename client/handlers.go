@@ -1,6 +1,8 @@
 package client
 
 import (
+	"fmt"
+
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -29,12 +31,16 @@ func On[T shared.Message](c *Client, fn func(T)) {
 // Replies to requests (envelopes with an id) go to the waiting Request, not
 // to handlers; joined replies are reported through OnJoined. Room messages
 // already processed (seq not above the room's last seq) are dropped before
-// handlers see them. T must be registered in the client's Registry, else fn
-// is never called.
+// handlers see them.
+//
+// OnMeta (and On) panics when T is not in the client's Registry: such a
+// handler could never be called. server.Handle is as strict: a handler for
+// a type the registry does not know is a mistake in the program, reported
+// where it is made, at setup.
 func OnMeta[T shared.Message](c *Client, fn func(T, Meta)) {
 	typ := shared.TypeOf[T]()
 	if !c.reg.Known(typ) {
-		c.log.Warn("tether client: handler registered for a type the registry does not know; it will never be called", "type", typ)
+		panic(fmt.Sprintf("client.On: message type %q is not in the client's registry (Config.Registry)", typ))
 	}
 	h := func(m shared.Message, meta Meta) {
 		v, ok := m.(T)

@@ -5,92 +5,15 @@ package client_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
-
-// gateProxy forwards TCP to a backend; shut cuts every connection and
-// refuses new ones until open, so that a client stays away while the test
-// publishes.
-type gateProxy struct {
-	ln      net.Listener
-	backend string
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	shut    bool
-	conns   []net.Conn
-}
-
-func newGateProxy(t *testing.T, backend string) *gateProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &gateProxy{ln: ln, backend: backend}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() { ln.Close(); p.close(); p.wg.Wait() })
-	return p
-}
-
-func (p *gateProxy) url(user string) string {
-	return "ws://" + p.ln.Addr().String() + "/ws?user=" + user
-}
-
-func (p *gateProxy) accept() {
-	defer p.wg.Done()
-	for {
-		down, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		shut := p.shut
-		p.mu.Unlock()
-		if shut {
-			down.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", p.backend)
-		if err != nil {
-			down.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, down, up)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() { defer p.wg.Done(); _, _ = io.Copy(up, down); up.Close() }()
-		go func() { defer p.wg.Done(); _, _ = io.Copy(down, up); down.Close() }()
-	}
-}
-
-// close cuts the forwarded connections and refuses new ones.
-func (p *gateProxy) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.shut = true
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-// open lets connections through again.
-func (p *gateProxy) open() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.shut = false
-}
 
 // TestGapReportedAndFilled: a subscriber is away while a room gets more
 // messages than its history keeps. On rejoin the client reports the seqs
@@ -98,8 +21,8 @@ func (p *gateProxy) open() {
 // that the oldest are gone; History pages the room as the server keeps it.
 func TestGapReportedAndFilled(t *testing.T) {
 	s := startServer(t, server.Config{HistorySize: 10})
-	gate := newGateProxy(t, strings.TrimPrefix(s.ts.URL, "http://"))
-	sub := client.New(client.Options{URL: gate.url("sub"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	gate := tethertest.NewCutProxy(t, strings.TrimPrefix(s.HTTP.URL, "http://"))
+	sub := tethertest.NewClient(t, client.Config{URL: gate.URL("sub"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	seen := make(chan uint64, 100)
 	client.OnMeta(sub, func(_ shared.Notification, meta client.Meta) { seen <- meta.Seq })
 	gaps := make(chan client.Gap, 4)
@@ -111,7 +34,7 @@ func TestGapReportedAndFilled(t *testing.T) {
 		default:
 		}
 	})
-	runClient(t, sub)
+	tethertest.Run(t, sub)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := sub.Join(ctx, "gap", 3); err != nil {
@@ -119,7 +42,7 @@ func TestGapReportedAndFilled(t *testing.T) {
 	}
 	publish := func(from, to int) {
 		for i := from; i <= to; i++ {
-			if _, _, err := s.srv.Publish("gap", shared.Notification{Title: fmt.Sprint("n", i)}); err != nil {
+			if _, _, err := s.Server.Publish("gap", shared.Notification{Title: fmt.Sprint("n", i)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -140,14 +63,14 @@ func TestGapReportedAndFilled(t *testing.T) {
 	publish(1, 5)
 	waitSeq(5)
 
-	gate.close()
+	gate.Shut()
 	for st := range states {
 		if st != client.Open {
 			break
 		}
 	}
 	publish(6, 25) // the history keeps 16..25
-	gate.open()
+	gate.Open()
 
 	var g client.Gap
 	select {

@@ -6,11 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,58 +18,37 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/demo"
 	"github.com/tetherkit/tether/shared"
 )
 
-// liveServer is a real Tether server with the demo handlers on 127.0.0.1.
-type liveServer struct {
-	srv *server.Server
-	ts  *httptest.Server
+// startServer starts a real Tether server with the demo handlers (the
+// ticker off) on 127.0.0.1 until the test ends.
+func startServer(t *testing.T, cfg server.Config) *tethertest.Server {
+	t.Helper()
+	return tethertest.NewServer(t, cfg, tethertest.WithDemo(demo.Config{TickerInterval: -1}))
 }
 
-func startServer(t *testing.T, cfg server.Config) *liveServer {
-	t.Helper()
-	return startServerWith(t, cfg, 0)
-}
-
-// startServerWith is startServer with the send buffer of the server's
-// first socket set to sendBuffer bytes (0: the system's, which on loopback
-// grows to megabytes).
-func startServerWith(t *testing.T, cfg server.Config, sendBuffer int) *liveServer {
-	t.Helper()
-	srv := server.New(cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	feedDone := demo.Register(ctx, srv, demo.Options{TickerInterval: -1})
-	mux := http.NewServeMux()
-	mux.Handle("/ws", srv)
-	ts := httptest.NewUnstartedServer(mux)
-	if sendBuffer > 0 {
-		ts.Listener = &firstSendBuffer{Listener: ts.Listener, size: sendBuffer}
+// firstSendBuffer is a tethertest.NewServer setup that sets the send buffer
+// of the first socket the server accepts to size bytes (later ones keep
+// the system's, which on loopback grows to megabytes).
+func firstSendBuffer(size int) func(*tethertest.Server) {
+	return func(s *tethertest.Server) {
+		s.HTTP.Listener = &firstSendBufferListener{Listener: s.HTTP.Listener, size: size}
 	}
-	ts.Start()
-	t.Cleanup(func() {
-		cancel()
-		<-feedDone
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		ts.Close()
-	})
-	return &liveServer{srv: srv, ts: ts}
 }
 
-// firstSendBuffer sets the send buffer of the first socket it accepts.
-type firstSendBuffer struct {
+// firstSendBufferListener sets the send buffer of the first socket it
+// accepts.
+type firstSendBufferListener struct {
 	net.Listener
 	size int
 	done atomic.Bool
 }
 
-func (l *firstSendBuffer) Accept() (net.Conn, error) {
+func (l *firstSendBufferListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil || l.done.Swap(true) {
 		return c, err
@@ -102,127 +79,26 @@ func firstReadBuffer(size int) client.Transport {
 	return client.NativeTransport{Dialer: &d}
 }
 
-func (s *liveServer) wsURL(user string) string {
-	return "ws" + strings.TrimPrefix(s.ts.URL, "http") + "/ws?user=" + user
-}
-
-// runClient runs c until the test ends and waits for its first Open.
-func runClient(t *testing.T, c *client.Client) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	open := make(chan struct{})
-	var once sync.Once
-	c.OnState(func(si client.StateInfo) {
-		if si.State == client.Open {
-			once.Do(func() { close(open) })
-		}
-	})
-	done := make(chan struct{})
-	go func() { defer close(done); _ = c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-open:
-	case <-time.After(5 * time.Second):
-		t.Fatal("client did not connect within 5s")
-	}
-}
-
-// cutProxy forwards TCP to a backend and can cut every live connection at
-// once, the way a network loss does (no close frame, no FIN from the app).
-type cutProxy struct {
-	ln      net.Listener
-	backend string
-	mu      sync.Mutex
-	conns   []net.Conn
-	wg      sync.WaitGroup
-}
-
-func newCutProxy(t *testing.T, backend string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, backend: backend}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() { ln.Close(); p.cut(); p.wg.Wait() })
-	return p
-}
-
-func (p *cutProxy) accept() {
-	defer p.wg.Done()
-	for {
-		down, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", p.backend)
-		if err != nil {
-			down.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, down, up)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() { defer p.wg.Done(); _, _ = io.Copy(up, down); up.Close() }()
-		go func() { defer p.wg.Done(); _, _ = io.Copy(down, up); down.Close() }()
-	}
-}
-
-// cut drops every forwarded connection abruptly.
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0) // RST, not a graceful FIN
-		}
-		c.Close()
-	}
-	p.conns = nil
-}
-
 // TestResumeAcrossRandomDisconnects: a publisher sends 1,000 room messages
 // while the subscriber's network is cut at random points; the subscriber ends
 // with all 1,000, each once, in order.
 func TestResumeAcrossRandomDisconnects(t *testing.T) {
 	const total = 1000
 	s := startServer(t, server.Config{HistorySize: 2 * total, MessageRate: -1})
-	proxy := newCutProxy(t, strings.TrimPrefix(s.ts.URL, "http://"))
+	proxy := tethertest.NewCutProxy(t, strings.TrimPrefix(s.HTTP.URL, "http://"))
 
-	sub := client.New(client.Options{
-		URL:        "ws://" + proxy.ln.Addr().String() + "/ws?user=sub",
+	sub := tethertest.NewClient(t, client.Config{
+		URL:        proxy.URL("sub"),
 		MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 	})
-	var mu sync.Mutex
-	var got []string
-	all := make(chan struct{})
-	client.On(sub, func(m shared.ChatMessage) {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, m.Text)
-		if len(got) == total {
-			close(all)
-		}
-	})
-	recovered, joins := 0, 0
-	sub.OnJoined(func(j shared.Joined) {
-		mu.Lock()
-		defer mu.Unlock()
-		joins++
-		if j.Recovered {
-			recovered++
-		}
-	})
-	runClient(t, sub)
+	rec := tethertest.RecordChat(sub, total)
+	tethertest.Run(t, sub)
 	if _, err := sub.Join(context.Background(), "resume", 0); err != nil {
 		t.Fatalf("join: %v", err)
 	}
 
-	pub := client.New(client.Options{URL: s.wsURL("pub")})
-	runClient(t, pub)
+	pub := tethertest.NewClient(t, client.Config{URL: s.URL("pub")})
+	tethertest.Run(t, pub)
 	if _, err := pub.Join(context.Background(), "resume", 0); err != nil {
 		t.Fatalf("publisher join: %v", err)
 	}
@@ -236,7 +112,7 @@ func TestResumeAcrossRandomDisconnects(t *testing.T) {
 	cuts := 0
 	for i := 1; i <= total; i++ {
 		if cutAt[i] {
-			proxy.cut()
+			proxy.Cut()
 			cuts++
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -246,24 +122,13 @@ func TestResumeAcrossRandomDisconnects(t *testing.T) {
 			t.Fatalf("publish %d: %v", i, err)
 		}
 	}
-	select {
-	case <-all:
-	case <-time.After(20 * time.Second):
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("seed %d: subscriber has %d of %d messages after 20s", seed, len(got), total)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for i, text := range got {
-		if want := fmt.Sprintf("m%04d", i+1); text != want {
-			t.Fatalf("seed %d: message %d is %q, want %q (lost, duplicated or out of order)", seed, i, text, want)
-		}
-	}
+	rec.Wait(20 * time.Second)
+	tethertest.CheckSequence(t, fmt.Sprintf("seed %d, after 20s", seed), rec.Texts(), "m%04d", total)
+	joins, recovered := rec.Joins()
 	if recovered == 0 {
 		t.Fatalf("seed %d: %d cuts, %d joins, none recovered", seed, cuts, joins)
 	}
-	t.Logf("seed %d: %d cuts, %d joins, %d recovered, %d messages in order", seed, cuts, joins, recovered, len(got))
+	t.Logf("seed %d: %d cuts, %d joins, %d recovered, %d messages in order", seed, cuts, joins, recovered, total)
 }
 
 // TestThreeClientsChat: three native clients chat in a room and see each
@@ -275,14 +140,14 @@ func TestThreeClientsChat(t *testing.T) {
 	left := make(chan shared.PresenceLeave, 4)
 	clients := make([]*client.Client, len(users))
 	for i, u := range users {
-		c := client.New(client.Options{URL: s.wsURL(u)})
+		c := tethertest.NewClient(t, client.Config{URL: s.URL(u)})
 		inbox[i] = make(chan shared.ChatMessage, 16)
 		ch := inbox[i]
 		client.On(c, func(m shared.ChatMessage) { ch <- m })
 		if u == "ann" {
 			client.On(c, func(m shared.PresenceLeave) { left <- m })
 		}
-		runClient(t, c)
+		tethertest.Run(t, c)
 		j, err := c.Join(context.Background(), "lobby", 10)
 		if err != nil {
 			t.Fatalf("%s join: %v", u, err)
@@ -325,7 +190,7 @@ func TestThreeClientsChat(t *testing.T) {
 func TestRequestTimesOutAgainstRealServer(t *testing.T) {
 	s := startServer(t, server.Config{})
 	release := make(chan struct{})
-	server.Handle(s.srv, func(ctx context.Context, c *server.Conn, m shared.Notification) error {
+	server.Handle(s.Server, func(ctx context.Context, c *server.Conn, m shared.Notification) error {
 		select {
 		case <-release:
 		case <-ctx.Done():
@@ -333,8 +198,8 @@ func TestRequestTimesOutAgainstRealServer(t *testing.T) {
 		return nil
 	})
 	t.Cleanup(func() { close(release) })
-	c := client.New(client.Options{URL: s.wsURL("waiter"), RequestTimeout: 200 * time.Millisecond})
-	runClient(t, c)
+	c := tethertest.NewClient(t, client.Config{URL: s.URL("waiter"), RequestTimeout: 200 * time.Millisecond})
+	tethertest.Run(t, c)
 	_, err := client.Request[shared.Reply](context.Background(), c, shared.Notification{Title: "t"})
 	var e *shared.Error
 	if !errors.As(err, &e) || e.Code != shared.CodeTimeout {
@@ -346,10 +211,10 @@ func TestRequestTimesOutAgainstRealServer(t *testing.T) {
 // asks for a roll, the server rolls and publishes the result to the room.
 func TestDiceRoll(t *testing.T) {
 	s := startServer(t, server.Config{})
-	c := client.New(client.Options{URL: s.wsURL("roller")})
+	c := tethertest.NewClient(t, client.Config{URL: s.URL("roller")})
 	rolled := make(chan shared.DiceRolled, 4)
 	client.On(c, func(m shared.DiceRolled) { rolled <- m })
-	runClient(t, c)
+	tethertest.Run(t, c)
 	_, err := client.Request[shared.Reply](context.Background(), c, shared.DiceRoll{Room: "table", Sides: 20})
 	var e *shared.Error
 	if !errors.As(err, &e) || e.Code != shared.CodeNotJoined {
@@ -395,8 +260,9 @@ func TestSlowConsumerResumes(t *testing.T) {
 	release := make(chan struct{})
 	obs := &slowObserver{release: release}
 	t.Cleanup(obs.SlowConsumer) // never leave the handler blocked
-	s := startServerWith(t, server.Config{SendQueue: 8, HistorySize: 2 * total, HistoryBytes: 2 * total * int64(len(body)+1024), MessageRate: -1, Observer: obs}, 16<<10)
-	c := client.New(client.Options{URL: s.wsURL("slowpoke"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+	s := tethertest.NewServer(t, server.Config{SendQueue: 8, HistorySize: 2 * total, HistoryBytes: 2 * total * int64(len(body)+1024), MessageRate: -1, Observer: obs},
+		tethertest.WithDemo(demo.Config{TickerInterval: -1}), firstSendBuffer(16<<10))
+	c := tethertest.NewClient(t, client.Config{URL: s.URL("slowpoke"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 		Transport: firstReadBuffer(16 << 10)})
 	var mu sync.Mutex
 	var got []string
@@ -419,16 +285,16 @@ func TestSlowConsumerResumes(t *testing.T) {
 			}
 		}
 	})
-	runClient(t, c)
+	tethertest.Run(t, c)
 	if _, err := c.Join(context.Background(), "firehose", 0); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= total; i++ {
-		if _, _, err := s.srv.Publish("firehose", shared.Notification{Title: fmt.Sprintf("n%04d", i), Body: body}); err != nil {
+		if _, _, err := s.Server.Publish("firehose", shared.Notification{Title: fmt.Sprintf("n%04d", i), Body: body}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if d := s.srv.Stats().Dropped; d == 0 {
+	if d := s.Server.Stats().Dropped; d == 0 {
 		t.Fatalf("publishing %d frames of 32 KiB to a client that does not read dropped none: the test did not make it slow", total)
 	}
 	select {
@@ -471,28 +337,10 @@ func TestFlakyNetworkLosesNothing(t *testing.T) {
 		rate  = 40 // messages per second
 	)
 	s := startServer(t, server.Config{HistorySize: 200, HistoryTTL: time.Hour, MessageRate: -1})
-	proxy := newCutProxy(t, strings.TrimPrefix(s.ts.URL, "http://"))
-	sub := client.New(client.Options{URL: "ws://" + proxy.ln.Addr().String() + "/ws?user=sub"}) // default backoff
+	proxy := tethertest.NewCutProxy(t, strings.TrimPrefix(s.HTTP.URL, "http://"))
+	sub := tethertest.NewClient(t, client.Config{URL: proxy.URL("sub")}) // default backoff
+	rec := tethertest.RecordChat(sub, total)
 	var mu sync.Mutex
-	var got []string
-	all := make(chan struct{})
-	client.On(sub, func(m shared.ChatMessage) {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, m.Text)
-		if len(got) == total {
-			close(all)
-		}
-	})
-	joins, recovered := 0, 0
-	sub.OnJoined(func(j shared.Joined) {
-		mu.Lock()
-		defer mu.Unlock()
-		joins++
-		if j.Recovered {
-			recovered++
-		}
-	})
 	var waits []time.Duration
 	sub.OnState(func(si client.StateInfo) {
 		if si.State == client.Reconnecting {
@@ -501,7 +349,7 @@ func TestFlakyNetworkLosesNothing(t *testing.T) {
 			mu.Unlock()
 		}
 	})
-	runClient(t, sub)
+	tethertest.Run(t, sub)
 	if _, err := sub.Join(context.Background(), "flaky", 0); err != nil {
 		t.Fatalf("join: %v", err)
 	}
@@ -520,7 +368,7 @@ func TestFlakyNetworkLosesNothing(t *testing.T) {
 				t.Stop()
 				return
 			case <-t.C:
-				proxy.cut()
+				proxy.Cut()
 				cuts++
 			}
 		}
@@ -528,27 +376,18 @@ func TestFlakyNetworkLosesNothing(t *testing.T) {
 	tick := time.NewTicker(time.Second / rate)
 	for i := 1; i <= total; i++ {
 		<-tick.C
-		if _, _, err := s.srv.Publish("flaky", shared.ChatMessage{Room: "flaky", User: "pub", Name: "pub", Text: fmt.Sprintf("m%04d", i)}); err != nil {
+		if _, _, err := s.Server.Publish("flaky", shared.ChatMessage{Room: "flaky", User: "pub", Name: "pub", Text: fmt.Sprintf("m%04d", i)}); err != nil {
 			t.Fatalf("publish %d: %v", i, err)
 		}
 	}
 	tick.Stop()
 	close(stopCuts)
 	cuts := <-cutsDone
-	select {
-	case <-all:
-	case <-time.After(30 * time.Second):
-	}
+	rec.Wait(30 * time.Second)
+	joins, recovered := rec.Joins()
 	mu.Lock()
 	defer mu.Unlock()
-	if len(got) != total {
-		t.Fatalf("seed %d: subscriber has %d of %d messages (%d cuts, %d joins, %d recovered; reconnect waits %v)", seed, len(got), total, cuts, joins, recovered, waits)
-	}
-	for i, text := range got {
-		if want := fmt.Sprintf("m%04d", i+1); text != want {
-			t.Fatalf("seed %d: message %d is %q, want %q (lost, duplicated or out of order)", seed, i, text, want)
-		}
-	}
+	tethertest.CheckSequence(t, fmt.Sprintf("seed %d (%d cuts, %d joins, %d recovered; reconnect waits %v)", seed, cuts, joins, recovered, waits), rec.Texts(), "m%04d", total)
 	t.Logf("seed %d: %d cuts, %d joins, %d recovered, all %d messages once in order; reconnect waits %v", seed, cuts, joins, recovered, total, waits)
 }
 
@@ -561,9 +400,9 @@ func TestFlakyNetworkLosesNothing(t *testing.T) {
 func TestOutboxExactlyOnce(t *testing.T) {
 	const total = 500
 	s := startServer(t, server.Config{})
-	proxy := newCutProxy(t, strings.TrimPrefix(s.ts.URL, "http://"))
+	proxy := tethertest.NewCutProxy(t, strings.TrimPrefix(s.HTTP.URL, "http://"))
 
-	watcher := client.New(client.Options{URL: s.wsURL("watcher")})
+	watcher := tethertest.NewClient(t, client.Config{URL: s.URL("watcher")})
 	var mu sync.Mutex
 	var got []string
 	end := make(chan struct{})
@@ -575,12 +414,12 @@ func TestOutboxExactlyOnce(t *testing.T) {
 			close(end)
 		}
 	})
-	runClient(t, watcher)
+	tethertest.Run(t, watcher)
 	if _, err := watcher.Join(context.Background(), "outbox", 0); err != nil {
 		t.Fatal(err)
 	}
 
-	sender := client.New(client.Options{URL: "ws://" + proxy.ln.Addr().String() + "/ws?user=sender"})
+	sender := tethertest.NewClient(t, client.Config{URL: proxy.URL("sender")})
 	refused := make(chan shared.Error, total)
 	client.On(sender, func(e shared.Error) { refused <- e })
 	opens := 0
@@ -598,7 +437,7 @@ func TestOutboxExactlyOnce(t *testing.T) {
 		default:
 		}
 	})
-	runClient(t, sender)
+	tethertest.Run(t, sender)
 	if _, err := sender.Join(context.Background(), "outbox", 0); err != nil {
 		t.Fatal(err)
 	}
@@ -622,7 +461,7 @@ func TestOutboxExactlyOnce(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatalf("seed %d: the sender did not rejoin within 10s", seed)
 			}
-			proxy.cut()
+			proxy.Cut()
 		}
 		if err := sender.Send(context.Background(), shared.ChatSend{Room: "outbox", Text: fmt.Sprintf("s%03d", i)}); err != nil {
 			t.Fatalf("seed %d: send %d: %v", seed, i, err)
@@ -675,8 +514,8 @@ func TestRefusedHandshakeIsTerminal(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := startServer(t, tt.cfg)
 			var dials atomic.Int32
-			c := client.New(client.Options{
-				URL: s.wsURL("bot"),
+			c := tethertest.NewClient(t, client.Config{
+				URL: s.URL("bot"),
 				Transport: client.NativeTransport{HeaderFunc: func(context.Context) (http.Header, error) {
 					dials.Add(1)
 					return tt.header, nil
@@ -712,7 +551,7 @@ func TestRefusedHandshakeIsTerminal(t *testing.T) {
 	}
 }
 
-// TestTokenRefreshedInBand: a client with Options.Token keeps a connection
+// TestTokenRefreshedInBand: a client with Config.Token keeps a connection
 // whose 5 s tokens expire again and again, refreshing them in-band, with no
 // 1008 close and no reconnect.
 func TestTokenRefreshedInBand(t *testing.T) {
@@ -729,8 +568,8 @@ func TestTokenRefreshedInBand(t *testing.T) {
 	const life = 5 * time.Second
 	newToken := func() string { return fmt.Sprintf("bot:%d", time.Now().Add(life).UnixMilli()) }
 	refreshed := make(chan struct{}, 8)
-	c := client.New(client.Options{
-		URL: "ws" + strings.TrimPrefix(s.ts.URL, "http") + "/ws?token=" + newToken(),
+	c := tethertest.NewClient(t, client.Config{
+		URL: "ws" + strings.TrimPrefix(s.HTTP.URL, "http") + "/ws?token=" + newToken(),
 		Token: func(context.Context) (string, error) {
 			refreshed <- struct{}{}
 			return newToken(), nil
@@ -746,7 +585,7 @@ func TestTokenRefreshedInBand(t *testing.T) {
 		}
 	})
 	start := time.Now()
-	runClient(t, c)
+	tethertest.Run(t, c)
 	for i := range 2 { // the second comes after the first token's expiry
 		select {
 		case <-refreshed:

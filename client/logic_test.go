@@ -51,7 +51,7 @@ func TestBackoff(t *testing.T) {
 
 func TestBackoffClientsDiffer(t *testing.T) {
 	// Two clients must not retry in lockstep after losing the same server.
-	a, b := New(Options{Transport: newFakeTransport()}), New(Options{Transport: newFakeTransport()})
+	a, b := newClient(t, Config{Transport: newFakeTransport()}), newClient(t, Config{Transport: newFakeTransport()})
 	same := 0
 	for attempt := 1; attempt <= 20; attempt++ {
 		if backoff(attempt, a.opts.MinBackoff, a.opts.MaxBackoff, a.rnd) == backoff(attempt, b.opts.MinBackoff, b.opts.MaxBackoff, b.rnd) {
@@ -152,7 +152,7 @@ func TestStateString(t *testing.T) {
 }
 
 func TestOptionsDefaults(t *testing.T) {
-	o := Options{}.withDefaults()
+	o := Config{}.withDefaults()
 	if o.MinBackoff != 500*time.Millisecond || o.MaxBackoff != 30*time.Second || o.RequestTimeout != 10*time.Second {
 		t.Errorf("defaults = min %s max %s timeout %s, want 500ms 30s 10s", o.MinBackoff, o.MaxBackoff, o.RequestTimeout)
 	}

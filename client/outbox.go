@@ -10,7 +10,7 @@ import (
 	"github.com/tetherkit/tether/shared"
 )
 
-// ErrOutboxFull is returned by Send when Options.Outbox messages are already
+// ErrOutboxFull is returned by Send when Config.Outbox messages are already
 // waiting to be sent: the client has been offline for a while, or the
 // server does not answer. The message was not queued.
 var ErrOutboxFull = errors.New("client: outbox full")
@@ -37,7 +37,7 @@ func (c *Client) newKey() string {
 // an idempotency key (docs/protocol.md §3): when the connection is lost the
 // unanswered ones are sent again after the reconnect, once the rooms are
 // rejoined, and the server applies each exactly once. Sends made while the
-// client is offline wait in the outbox (Options.Outbox messages at most;
+// client is offline wait in the outbox (Config.Outbox messages at most;
 // beyond that Send returns ErrOutboxFull). An error answer from the server
 // reaches the handlers of shared.Error (see On), once per message.
 //
@@ -45,7 +45,7 @@ func (c *Client) newKey() string {
 // window (5 minutes by default); a message written before a longer outage
 // and never answered may be applied twice. Close drops what is still queued.
 //
-// With a negative Options.Outbox there is no outbox: Send writes m at once
+// With a negative Config.Outbox there is no outbox: Send writes m at once
 // and returns ErrNotConnected (possibly wrapped) when the client is not
 // Open; if ctx ends while the frame is being written, the connection is
 // dropped and re-established, since a partly written frame cannot be taken

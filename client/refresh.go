@@ -16,7 +16,7 @@ const minRefreshWait = time.Second
 // handshake's token and moves the connection's expiry, which Refresh
 // returns (zero: never). It fails with a *shared.Error (unauthorized,
 // forbidden, no_handler) when the server refuses, and like Request when the
-// client is not Open. Clients with Options.Token need not call it.
+// client is not Open. Clients with Config.Token need not call it.
 func (c *Client) Refresh(ctx context.Context, token string) (time.Time, error) {
 	r, err := Request[shared.Refreshed](ctx, c, shared.Refresh{Token: token})
 	if err != nil {
@@ -25,7 +25,7 @@ func (c *Client) Refresh(ctx context.Context, token string) (time.Time, error) {
 	return fromUnixMS(r.ExpiresMS), nil
 }
 
-// keepToken refreshes cn's token with Options.Token before it expires: at
+// keepToken refreshes cn's token with Config.Token before it expires: at
 // four fifths of the time left, again and again until cn ends. A refresh
 // that fails is tried again at four fifths of the time then left (at least
 // a second later); when the token expires anyway, the server closes with
@@ -52,7 +52,7 @@ func (c *Client) keepToken(cn *conn, expires time.Time) {
 	}
 }
 
-// refreshOn gets a token from Options.Token and sends it on cn.
+// refreshOn gets a token from Config.Token and sends it on cn.
 func (c *Client) refreshOn(cn *conn) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(cn.ctx, c.opts.RequestTimeout)
 	defer cancel()

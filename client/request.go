@@ -14,7 +14,7 @@ import (
 //
 // Errors: a *shared.Error (match with errors.As) when the server answered
 // with an error message, or the client gave up: code shared.CodeTimeout when
-// no reply came before ctx's deadline or Options.RequestTimeout, whichever is
+// no reply came before ctx's deadline or Config.RequestTimeout, whichever is
 // first (errors.Is(err, context.DeadlineExceeded) holds for it too), and
 // shared.CodeClosed when the connection was lost or the client
 // closed before the reply. A reply of another type than Resp is a

@@ -53,7 +53,7 @@ type StateInfo struct {
 	// or the loss of a connection before it had rejoined every remembered
 	// room (and less than 10s after it opened); losing a connection that got
 	// welcome and rejoined its rooms counts as the first failure again, so
-	// the backoff starts over (see Options.MaxBackoff).
+	// the backoff starts over (see Config.MaxBackoff).
 	Attempt int
 	// Err is why the last connection ended or could not be made
 	// (Reconnecting; Closed when the server closed it).

@@ -138,7 +138,7 @@ func TestBrowserTransportDialErrors(t *testing.T) {
 // TestBrowserClient runs the whole client core on the browser transport.
 func TestBrowserClient(t *testing.T) {
 	url := browserServer(t, "carl")
-	c := New(Options{URL: url}) // the default transport is BrowserTransport here
+	c := newClient(t, Config{URL: url}) // the default transport is BrowserTransport here
 	got := make(chan shared.ChatMessage, 1)
 	On(c, func(m shared.ChatMessage) { got <- m })
 	runDone := make(chan error, 1)
@@ -195,7 +195,7 @@ func TestBrowserWatch(t *testing.T) {
 	fire := func(target js.Value, name string) {
 		target.Call("dispatchEvent", g.Get("Event").New(name))
 	}
-	c := New(Options{URL: "ws://127.0.0.1:1/ws"})
+	c := newClient(t, Config{URL: "ws://127.0.0.1:1/ws"})
 	woken := func() bool {
 		select {
 		case <-c.wake:

@@ -17,7 +17,7 @@ import (
 // NativeTransport dials with gorilla/websocket. It is the default Transport
 // outside the browser.
 type NativeTransport struct {
-	// Dialer dials; nil means websocket.DefaultDialer.
+	// Dialer dials. Nil means websocket.DefaultDialer.
 	Dialer *websocket.Dialer
 	// Header is sent with the handshake (e.g. Origin, Authorization, Cookie).
 	Header http.Header

@@ -180,7 +180,7 @@ func TestNativeClient(t *testing.T) {
 		}
 	})
 	got := make(chan shared.ChatMessage, 1)
-	c := New(Options{URL: url})
+	c := newClient(t, Config{URL: url})
 	On(c, func(m shared.ChatMessage) { got <- m })
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()

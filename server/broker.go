@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/tetherkit/tether/shared"
@@ -177,9 +176,6 @@ type Control struct {
 	// Reason is a kick's reason.
 	Reason string `json:"reason,omitempty"`
 }
-
-// ErrBrokerClosed is returned by a broker that has been closed.
-var ErrBrokerClosed = errors.New("broker closed")
 
 // brokerTimeout bounds a broker call made for a client request or an API
 // call that has no context of its own.

@@ -16,7 +16,7 @@ func startDemo(t *testing.T, cfg server.Config) *testEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	var done <-chan struct{}
 	e := startServer(t, cfg, func(s *server.Server) {
-		done = demo.Register(ctx, s, demo.Options{TickerInterval: -1})
+		done = demo.Register(ctx, s, demo.Config{TickerInterval: -1})
 	})
 	t.Cleanup(func() { cancel(); <-done })
 	return e
@@ -90,7 +90,7 @@ func TestTickerFeed(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var done <-chan struct{}
 	e := startServer(t, server.Config{}, func(s *server.Server) {
-		done = demo.Register(ctx, s, demo.Options{TickerInterval: 5 * time.Millisecond, Seed: 7})
+		done = demo.Register(ctx, s, demo.Config{TickerInterval: 5 * time.Millisecond, Seed: 7})
 	})
 	c := e.dial("frank")
 	c.join(demo.TickerRoom, 0)

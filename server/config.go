@@ -16,12 +16,15 @@ import (
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultHeartbeat    = 25 * time.Second
-	DefaultReadLimit    = 64 << 10
-	DefaultSendQueue    = 256
-	DefaultWriteTimeout = 10 * time.Second
-	DefaultHistorySize  = 1000
-	DefaultHistoryTTL   = 2 * time.Minute
+	DefaultHeartbeat = 25 * time.Second
+	// DefaultHeartbeatGrace is what a zero HeartbeatTimeout adds to two
+	// Heartbeats.
+	DefaultHeartbeatGrace = 5 * time.Second
+	DefaultReadLimit      = 64 << 10
+	DefaultSendQueue      = 256
+	DefaultWriteTimeout   = 10 * time.Second
+	DefaultHistorySize    = 1000
+	DefaultHistoryTTL     = 2 * time.Minute
 
 	DefaultHistoryBytes    = 1 << 20   // per room
 	DefaultHistoryMemory   = 256 << 20 // all rooms
@@ -67,150 +70,202 @@ type Identity struct {
 }
 
 // Config configures a Server. The zero value is usable: every zero field has
-// the default documented on it.
+// the default documented on it, written "Zero means …" (nil, empty and false
+// likewise), and every default is an exported Default constant. New refuses
+// a value that has no meaning (a negative timeout, say) with an error
+// instead of replacing it.
 type Config struct {
-	// Registry knows the message types; nil → shared.NewRegistry().
+	// Registry knows the message types. Nil means shared.NewRegistry().
 	Registry *shared.Registry
-	// Logger receives the server's logs; nil → slog.Default().
+	// Logger receives the server's logs. Nil means slog.Default().
 	Logger *slog.Logger
-	// Heartbeat is the WebSocket ping interval; 0 → 25s.
+	// Heartbeat is the WebSocket ping interval. Zero means 25s
+	// (DefaultHeartbeat).
 	Heartbeat time.Duration
 	// HeartbeatTimeout closes a connection (code 4003) from which nothing was
-	// received this long; 0 → 2*Heartbeat + 5s.
+	// received this long. Zero means 2*Heartbeat + 5s
+	// (DefaultHeartbeatGrace).
 	HeartbeatTimeout time.Duration
-	// ReadLimit is the largest message accepted, in bytes; 0 → 64 KiB. A
-	// larger one closes the connection with code 1009.
+	// ReadLimit is the largest message accepted, in bytes; a larger one
+	// closes the connection with code 1009. Zero means 64 KiB
+	// (DefaultReadLimit).
 	ReadLimit int64
-	// SendQueue is the capacity of each connection's send queue; 0 → 256. A
+	// SendQueue is the capacity of each connection's send queue; a
 	// connection whose queue overflows is closed with code 4002. A join's
-	// replay takes one slot however long it is.
+	// replay takes one slot however long it is. Zero means 256
+	// (DefaultSendQueue).
 	SendQueue int
 	// WriteTimeout bounds each write to a socket (at least three quarters of
-	// it, at most all: a deadline is not set anew for every write); 0 → 10s.
+	// it, at most all: a deadline is not set anew for every write). Zero
+	// means 10s (DefaultWriteTimeout).
 	WriteTimeout time.Duration
-	// HistorySize is how many messages each room keeps for replay; 0 →
-	// 1000, negative → no history. With HistoryTTL's default it lets a client
-	// resume after an outage of up to 2 minutes in a room that gets up to 8
-	// messages a second.
+	// HistorySize is how many messages each room keeps for replay. With
+	// HistoryTTL's default it lets a client resume after an outage of up to
+	// 2 minutes in a room that gets up to 8 messages a second. Zero means
+	// 1000 (DefaultHistorySize); negative means no history.
 	HistorySize int
-	// HistoryTTL is how long a room message is kept for replay; 0 → 2m,
-	// negative → until pushed out by HistorySize.
+	// HistoryTTL is how long a room message is kept for replay. Zero means
+	// 2m (DefaultHistoryTTL); negative means until pushed out by HistorySize.
 	HistoryTTL time.Duration
 	// HistoryBytes bounds each room's history in bytes (the messages'
 	// encoded envelopes plus about 100 bytes of bookkeeping each): the oldest
-	// messages go first; 0 → 1 MiB, negative → no byte bound. It applies to
-	// the in-memory broker.
+	// messages go first. It applies to the in-memory broker. Zero means
+	// 1 MiB (DefaultHistoryBytes); negative means no byte bound.
 	HistoryBytes int64
 	// HistoryMemory is the in-memory broker's budget for the history of all
 	// rooms, counted as HistoryBytes is. When a publication takes the total
 	// over it, the whole history of the rooms that have gone longest without
 	// a message is dropped, oldest first, until the total is at most 90% of
 	// it (never the room just published to); their members then resume with
-	// recovered false. 0 → 256 MiB, negative → no budget. A cluster broker
-	// has its own bound (natsbroker.Config.MaxBytes).
+	// recovered false. A cluster broker has its own bound
+	// (natsbroker.Config.MaxBytes). Zero means 256 MiB
+	// (DefaultHistoryMemory); negative means no budget.
 	HistoryMemory int64
 	// MaxRoomsPerConn bounds the rooms one connection may have joined at
-	// once; a join over it is refused with code too_many_rooms. 0 → 100,
-	// negative → unlimited.
+	// once; a join over it is refused with code too_many_rooms. Zero means
+	// 100 (DefaultMaxRoomsPerConn); negative means unlimited.
 	MaxRoomsPerConn int
 	// IdempotencyKeys is how many keyed requests (docs/protocol.md §3) the
 	// server remembers per user, so that a request sent again with the same
-	// key is answered without running twice; 0 → 1000, negative → keys are
-	// ignored.
+	// key is answered without running twice. Zero means 1000
+	// (DefaultIdempotencyKeys); negative means keys are ignored.
 	IdempotencyKeys int
-	// IdempotencyTTL is how long a keyed request is remembered; 0 → 5m.
+	// IdempotencyTTL is how long a keyed request is remembered. Zero means
+	// 5m (DefaultIdempotencyTTL).
 	IdempotencyTTL time.Duration
 	// Authenticate establishes the identity of a handshake before the
-	// upgrade; an error refuses it with HTTP 401. Nil → QueryIdentity.
+	// upgrade; an error refuses it with HTTP 401. Nil means QueryIdentity.
 	Authenticate func(r *http.Request) (Identity, error)
 	// VerifyToken checks a token sent in-band by a refresh message
 	// (docs/protocol.md §4) the way Authenticate checks a handshake's, and
 	// returns its identity; the connection's expiry moves to the new
-	// identity's when it is the same user. Nil → refresh is answered with
-	// no_handler. (auth.Auth.Verify is one.)
+	// identity's when it is the same user. (auth.Auth.Verify is one.) Nil
+	// means a refresh is answered with no_handler.
 	VerifyToken func(token string) (Identity, error)
-	// CheckOrigin accepts or refuses the handshake's Origin (HTTP 403); nil →
-	// the Origin's host must equal the request's Host.
+	// CheckOrigin accepts or refuses the handshake's Origin (HTTP 403). Nil
+	// means the Origin's host must equal the request's Host.
 	CheckOrigin func(r *http.Request) bool
 	// AllowedOrigins are origins ("https://app.example", scheme and host
 	// with any port, compared without case) allowed besides the request's
-	// own host when CheckOrigin is nil. Empty → same origin only.
+	// own host when CheckOrigin is nil. Empty means same origin only.
 	AllowedOrigins []string
-	// CanJoin decides whether c may join room; an error is sent to the client
-	// as code forbidden (a *shared.Error is sent as is). Nil → everyone may.
-	CanJoin func(c *Conn, room string) error
+	// CanJoin decides whether e.Conn may join e.Room; an error is sent to
+	// the client as code forbidden (a *shared.Error is sent as is). ctx is
+	// the connection's. Nil means everyone may.
+	CanJoin func(ctx context.Context, e JoinEvent) error
 	// OnConnect runs after welcome is queued, on the connection's reader
 	// goroutine; an error closes the connection with code 4001 and the
 	// error's text.
-	OnConnect func(ctx context.Context, c *Conn) error
+	OnConnect func(ctx context.Context, e ConnectEvent) error
 	// OnDisconnect is called exactly once per connection that was upgraded,
 	// after both of its goroutines stopped, with the close code (the peer's,
 	// the server's, 1006 when the connection was lost) and reason.
-	OnDisconnect func(c *Conn, code int, reason string)
+	OnDisconnect func(e DisconnectEvent)
 	// OnPing is called when the client sent a ping: a WebSocket ping frame
 	// or an application "ping" message.
-	OnPing func(c *Conn)
+	OnPing func(e PingEvent)
 	// OnPong is called when the client answered the server's ping.
-	OnPong func(c *Conn)
+	OnPong func(e PongEvent)
 	// OnError is called with decode errors, handler errors and write errors.
-	OnError func(c *Conn, err error)
+	OnError func(e ErrorEvent)
 
 	// Broker keeps the rooms' seqs, history and presence and carries
-	// messages between the nodes of a cluster; nil → an in-memory broker
-	// (one node; rooms are lost when the process stops). See
-	// server/natsbroker for a cluster on NATS JetStream. The server does not
-	// close it.
+	// messages between the nodes of a cluster. See server/natsbroker for a
+	// cluster on NATS JetStream. The server does not close it. Nil means an
+	// in-memory broker (one node; rooms are lost when the process stops).
 	Broker Broker
 
-	// Observer receives the server's events, for metrics; nil → none.
+	// Observer receives the server's events, for metrics. Nil means none.
 	Observer Observer
 	// MessageRate is how many messages per second a connection may send,
-	// on average; 0 → 50, negative → unlimited. A message over the limit is
-	// not processed: the client gets an error with code rate_limited (and the
-	// request id). More than MessageBurst messages refused within
-	// RateLimitWindow closes the connection with 1008 "rate limit exceeded".
+	// on average. A message over the limit is not processed: the client gets
+	// an error with code rate_limited (and the request id). More than
+	// MessageBurst messages refused within RateLimitWindow closes the
+	// connection with 1008 "rate limit exceeded". Zero means 50
+	// (DefaultMessageRate); negative means unlimited.
 	MessageRate rate.Limit
 	// MessageBurst is how many messages a connection may send at once above
-	// MessageRate, and how many refusals within RateLimitWindow it survives;
-	// below 1 → 100.
+	// MessageRate, and how many refusals within RateLimitWindow it survives.
+	// Zero means 100 (DefaultMessageBurst).
 	MessageBurst int
 	// MaxConnsPerUser bounds the open connections (and handshakes under way)
-	// of one user; 0 → 16, negative → unlimited. A handshake over the limit
-	// is refused with HTTP 429, code rate_limited, before the upgrade.
+	// of one user. A handshake over the limit is refused with HTTP 429, code
+	// rate_limited, before the upgrade. Zero means 16
+	// (DefaultMaxConnsPerUser); negative means unlimited.
 	MaxConnsPerUser int
 	// MaxConnsPerIP bounds the open connections (and handshakes under way)
-	// from one client IP address; 0 → 256, negative → unlimited. Refused like
-	// MaxConnsPerUser.
+	// from one client IP address, refused like MaxConnsPerUser. Zero means
+	// 256 (DefaultMaxConnsPerIP); negative means unlimited.
 	MaxConnsPerIP int
 	// ClientIP returns the client's IP address for MaxConnsPerIP, e.g. from
-	// a header set by a trusted proxy; nil → the host of r.RemoteAddr.
+	// a header set by a trusted proxy. Nil means the host of r.RemoteAddr.
 	ClientIP func(r *http.Request) string
-	// HandshakeTimeout bounds the writing of the handshake response; 0 →
-	// 10s. It also bounds the reading of the handshake request when the
-	// http.Server is set up with ConfigureHTTPServer.
+	// HandshakeTimeout bounds the writing of the handshake response. It also
+	// bounds the reading of the handshake request when the http.Server is
+	// set up with ConfigureHTTPServer. Zero means 10s
+	// (DefaultHandshakeTimeout).
 	HandshakeTimeout time.Duration
 	// HTTPReadTimeout bounds the reading of a whole request other than a
 	// WebSocket upgrade, body included, from the end of its headers, when
-	// the http.Server is set up with ConfigureHTTPServer; 0 → 30s. A body
-	// sent slower than that is cut off and the connection closed.
+	// the http.Server is set up with ConfigureHTTPServer. A body sent slower
+	// than that is cut off and the connection closed. Zero means 30s
+	// (DefaultHTTPReadTimeout).
 	HTTPReadTimeout time.Duration
 	// HTTPIdleTimeout closes a keep-alive connection that waits this long
-	// for its next request (ConfigureHTTPServer); 0 → 60s.
+	// for its next request (ConfigureHTTPServer). Zero means 60s
+	// (DefaultHTTPIdleTimeout).
 	HTTPIdleTimeout time.Duration
 	// MaxHTTPConnsPerIP bounds the TCP connections one peer address may hold
 	// open at once, not counting those upgraded to WebSockets (which
 	// MaxConnsPerIP bounds): idle keep-alive ones, slow requests, handshakes
 	// under way (ConfigureHTTPServer). One more is closed at once, without an
-	// answer. 0 → 64, negative → unlimited.
+	// answer. Zero means 64 (DefaultMaxHTTPConnsPerIP); negative means
+	// unlimited.
 	MaxHTTPConnsPerIP int
 	// TrustedPeer reports whether a TCP peer address is exempt from
-	// MaxHTTPConnsPerIP, e.g. a reverse proxy that carries many clients;
-	// nil → none is.
+	// MaxHTTPConnsPerIP, e.g. a reverse proxy that carries many clients. Nil
+	// means none is.
 	TrustedPeer func(ip string) bool
 	// Compression negotiates permessage-deflate (RFC 7692) with clients that
-	// offer it; false (the default) → never. ReadLimit then bounds the
-	// decompressed message.
+	// offer it; ReadLimit then bounds the decompressed message. False means
+	// never.
 	Compression bool
+}
+
+// validate refuses the values that have no meaning: New reports them
+// instead of replacing them by a default.
+func (cfg Config) validate() error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"Heartbeat", cfg.Heartbeat}, {"HeartbeatTimeout", cfg.HeartbeatTimeout},
+		{"WriteTimeout", cfg.WriteTimeout}, {"IdempotencyTTL", cfg.IdempotencyTTL},
+		{"HandshakeTimeout", cfg.HandshakeTimeout}, {"HTTPReadTimeout", cfg.HTTPReadTimeout},
+		{"HTTPIdleTimeout", cfg.HTTPIdleTimeout},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s is %v: want 0 (the default) or more", d.name, d.v))
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    int64
+	}{
+		{"ReadLimit", cfg.ReadLimit}, {"SendQueue", int64(cfg.SendQueue)}, {"MessageBurst", int64(cfg.MessageBurst)},
+	} {
+		if n.v < 0 {
+			errs = append(errs, fmt.Errorf("%s is %d: want 0 (the default) or more", n.name, n.v))
+		}
+	}
+	if cfg.Heartbeat > 0 && cfg.HeartbeatTimeout > 0 && cfg.HeartbeatTimeout <= cfg.Heartbeat {
+		errs = append(errs, fmt.Errorf("HeartbeatTimeout %v is not longer than Heartbeat %v: every connection would time out between two pings", cfg.HeartbeatTimeout, cfg.Heartbeat))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("server config: %w", err)
+	}
+	return nil
 }
 
 // withDefaults returns cfg with every zero field set to its default.
@@ -225,7 +280,7 @@ func (cfg Config) withDefaults() Config {
 		cfg.Heartbeat = DefaultHeartbeat
 	}
 	if cfg.HeartbeatTimeout <= 0 {
-		cfg.HeartbeatTimeout = 2*cfg.Heartbeat + 5*time.Second
+		cfg.HeartbeatTimeout = 2*cfg.Heartbeat + DefaultHeartbeatGrace
 	}
 	if cfg.ReadLimit <= 0 {
 		cfg.ReadLimit = DefaultReadLimit
@@ -275,7 +330,7 @@ func (cfg Config) withDefaults() Config {
 	if cfg.MessageRate < 0 {
 		cfg.MessageRate = rate.Inf
 	}
-	if cfg.MessageBurst < 1 {
+	if cfg.MessageBurst == 0 {
 		cfg.MessageBurst = DefaultMessageBurst
 	}
 	if cfg.MaxConnsPerUser == 0 {

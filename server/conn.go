@@ -51,6 +51,15 @@ type Conn struct {
 	wake      chan struct{} // capacity 1: the writer has something to do
 	pingDue   atomic.Bool   // the heartbeat timer fired: send a ping
 
+	// The writer goroutine runs while there is something to write (see
+	// writeLoop): writerRuns and writerGone (it closed the socket) are
+	// guarded by qmu; wrote (something was written since the last ping)
+	// belongs to the running writer.
+	writerRuns, writerGone bool
+	wrote                  bool
+	heartbeat              *time.Timer           // startHeartbeat's
+	heartbeatOf            *atomic.Pointer[Conn] // what the timer signals (allocated apart from c); nil once the writer is gone
+
 	closing    chan struct{} // closed by startClose
 	readerDone chan struct{} // closed when the reader stops reading
 	writerDone chan struct{} // closed when the writer has closed the socket
@@ -77,7 +86,7 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, id Identity, remote s
 	if s.cfg.MessageRate != rate.Inf {
 		limiter = rate.NewLimiter(s.cfg.MessageRate, s.cfg.MessageBurst)
 	}
-	return &Conn{
+	c := &Conn{
 		srv:        s,
 		ws:         ws,
 		bc:         bc,
@@ -96,6 +105,8 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, id Identity, remote s
 		writerDone: make(chan struct{}),
 		rooms:      make(map[string]struct{}),
 	}
+	c.startHeartbeat()
+	return c
 }
 
 // ID returns the connection's unique id, as sent in welcome.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -18,14 +19,14 @@ func TestHeartbeatTimeoutClosesSilentConnection(t *testing.T) {
 	e := startServer(t, server.Config{
 		Heartbeat:        50 * time.Millisecond,
 		HeartbeatTimeout: 200 * time.Millisecond,
-		OnPong:           func(*server.Conn) { pongs.Add(1) },
+		OnPong:           func(server.PongEvent) { pongs.Add(1) },
 	})
 	alive := e.dial("alice") // reads, so it answers pings
 	start := time.Now()
 	e.dialRaw("mallory", 0) // never reads: the server's pings stay unanswered
 
 	var silentID string
-	waitUntil(t, "mallory is connected", func() bool {
+	tethertest.WaitUntil(t, "mallory is connected", func() bool {
 		for _, c := range e.srv.Connections() {
 			if c.User == "mallory" {
 				silentID = c.ID
@@ -73,7 +74,7 @@ func TestOversizeMessageCloses1009(t *testing.T) {
 
 func TestDecodeErrorsKeepTheConnectionOpen(t *testing.T) {
 	var pings atomic.Int64
-	e := startServer(t, server.Config{OnPing: func(*server.Conn) { pings.Add(1) }})
+	e := startServer(t, server.Config{OnPing: func(server.PingEvent) { pings.Add(1) }})
 	c := e.dial("alice")
 	tests := []struct {
 		name      string
@@ -200,7 +201,7 @@ func TestSlowConsumerIsClosedOthersKeepReceiving(t *testing.T) {
 	if err := slow.WriteMessage(websocket.TextMessage, b); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "slow joined", func() bool { return len(e.srv.Presence("feed")) == 1 })
+	tethertest.WaitUntil(t, "slow joined", func() bool { return len(e.srv.Presence("feed")) == 1 })
 	fast1, fast2 := e.dial("fast1"), e.dial("fast2")
 	fast1.join("feed", 0)
 	fast2.join("feed", 0)
@@ -237,7 +238,8 @@ func TestSlowConsumerIsClosedOthersKeepReceiving(t *testing.T) {
 }
 
 func TestOnConnectRejects4001(t *testing.T) {
-	e := startServer(t, server.Config{OnConnect: func(_ context.Context, c *server.Conn) error {
+	e := startServer(t, server.Config{OnConnect: func(_ context.Context, e server.ConnectEvent) error {
+		c := e.Conn
 		if c.User() == "banned" {
 			return errBanned
 		}

@@ -1,11 +1,14 @@
-// Package server is Tether's single-node real-time server: a WebSocket
+// Package server is Tether's real-time server: a WebSocket
 // endpoint that speaks the protocol of docs/protocol.md, with typed handlers,
 // rooms with sequence numbers, bounded history and resume, presence, and
-// server-side sends to a connection, a user, a room or everyone.
+// server-side sends to a connection, a user, a room or everyone. One process
+// by default; several behind a load balancer with Config.Broker set to a
+// cluster broker (server/natsbroker).
 //
 // A Server is an http.Handler; mount it at /ws:
 //
-//	srv := server.New(server.Config{Logger: logger})
+//	srv, err := server.New(server.Config{Logger: logger})
+//	if err != nil { ... }
 //	server.Handle(srv, func(ctx context.Context, c *server.Conn, m shared.ChatSend) error {
 //		_, _, err := srv.Publish(m.Room, shared.ChatMessage{Room: m.Room, User: c.User(), Text: m.Text})
 //		return err
@@ -16,13 +19,24 @@
 //	...
 //	srv.Shutdown(ctx)
 //
-// Concurrency model. Every connection has exactly two goroutines: a reader,
-// which decodes frames and runs handlers in order, and a writer, which owns
-// every write to the socket and sends the heartbeat pings. Everything else
-// (handlers of other connections, Publish, Broadcast, Kick) hands frames to
-// the writer through a bounded queue and never blocks: a connection whose
-// queue overflows is closed with code 4002 (slow consumer). Messages for
-// several connections are framed once, as a websocket.PreparedMessage.
+// Hooks. Config's hooks each get one event struct (ConnectEvent,
+// JoinEvent, DisconnectEvent, PingEvent, PongEvent, ErrorEvent) that can
+// carry more later without breaking them; the two that may refuse
+// (OnConnect, CanJoin) also get the connection's context and return an
+// error. Handle and HandleRequest panic at setup, naming the type, when the
+// type is not in Config.Registry, as client.On does on the client.
+//
+// Concurrency model. Every connection has a reader goroutine, which decodes
+// frames and runs handlers in order, and a writer goroutine, which owns every
+// data write to the socket and sends the heartbeat pings; the writer runs
+// while there is something to write (an idle connection's returns after a
+// heartbeat interval and is started again by the next message or ping).
+// Everything else (handlers of other connections, Publish, Broadcast, Kick)
+// hands frames to the writer through a bounded queue and never blocks: a
+// connection whose queue overflows is closed with code 4002 (slow consumer).
+// Messages for several connections are framed once, as a
+// websocket.PreparedMessage, and the writer sends everything queued when it
+// wakes in one socket write, still one message per WebSocket frame.
 //
 // Hardening. Before the upgrade a handshake is authenticated (an expired
 // Identity is refused), its Origin checked and its user's and IP's connection

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"log"
 	"log/slog"
 	"net/http"
 
@@ -13,7 +14,10 @@ import (
 // A server with one handler: chat lines sent by clients that joined a room
 // are published to it. The backend can publish to rooms too.
 func Example() {
-	srv := server.New(server.Config{Logger: slog.New(slog.DiscardHandler)})
+	srv, err := server.New(server.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Shutdown(context.Background())
 
 	server.Handle(srv, func(ctx context.Context, c *server.Conn, m shared.ChatSend) error {

@@ -36,7 +36,8 @@ func isSystemType(typ string) bool {
 // work belongs in a goroutine of its own.
 //
 // Handle panics when T is not in the server's registry, is a system message
-// the server handles itself, or already has a handler.
+// the server handles itself, or already has a handler: a mistake in the
+// program, reported where it is made, at setup. client.On is as strict.
 func Handle[T shared.Message](s *Server, fn func(ctx context.Context, c *Conn, m T) error) {
 	s.handle(shared.TypeOf[T](), func(ctx context.Context, c *Conn, m shared.Message) (shared.Message, error) {
 		msg, ok := m.(T)
@@ -70,7 +71,7 @@ func HandleRequest[Req, Resp shared.Message](s *Server, fn func(ctx context.Cont
 
 func (s *Server) handle(typ string, h handlerFunc) {
 	if !s.cfg.Registry.Known(typ) {
-		panic(fmt.Sprintf("server.Handle: message type %q is not in the registry", typ))
+		panic(fmt.Sprintf("server.Handle: message type %q is not in the server's registry (Config.Registry)", typ))
 	}
 	if isSystemType(typ) {
 		panic(fmt.Sprintf("server.Handle: message type %q is handled by the server", typ))

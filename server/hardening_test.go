@@ -20,6 +20,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsflate"
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 	"golang.org/x/time/rate"
@@ -181,7 +182,7 @@ func TestConnectionLimits(t *testing.T) {
 			}
 			_ = open[0].Close()
 			first := tt.dials[0]
-			waitUntil(t, "a closed connection frees its slot", func() bool {
+			tethertest.WaitUntil(t, "a closed connection frees its slot", func() bool {
 				wc, resp := dialWithIP(t, e, first.user, first.ip)
 				if wc != nil {
 					_ = wc.Close()
@@ -227,7 +228,10 @@ func checkTooMany(t *testing.T, resp *http.Response) {
 
 func TestHandshakeTimeoutDropsHalfRequests(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	srv := server.New(server.Config{HandshakeTimeout: timeout, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := server.New(server.Config{HandshakeTimeout: timeout, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewUnstartedServer(srv)
 	srv.ConfigureHTTPServer(hs.Config)
 	if hs.Config.ReadHeaderTimeout != timeout {
@@ -442,7 +446,7 @@ func (o *recordingObserver) count(ev string) int {
 // waitCount waits until count(ev) reaches n.
 func (o *recordingObserver) waitCount(t *testing.T, ev string, n int) {
 	t.Helper()
-	waitUntil(t, fmt.Sprintf("the Observer saw %d× %q", n, ev), func() bool { return o.count(ev) >= n })
+	tethertest.WaitUntil(t, fmt.Sprintf("the Observer saw %d× %q", n, ev), func() bool { return o.count(ev) >= n })
 }
 
 // encoded is the frame the server sends for m with request id.
@@ -542,7 +546,7 @@ func TestObserverReceivesEvents(t *testing.T) {
 		conns := make(chan *server.Conn, 1)
 		// The short write timeout ends the write the stalled socket blocks.
 		e := startServer(t, server.Config{Observer: obs, SendQueue: 1, WriteTimeout: 200 * time.Millisecond,
-			OnConnect: func(_ context.Context, c *server.Conn) error { conns <- c; return nil }})
+			OnConnect: func(_ context.Context, e server.ConnectEvent) error { conns <- e.Conn; return nil }})
 		e.dialRaw("slow", 0)
 		c := <-conns
 		big := shared.Notification{Title: "flood", Body: strings.Repeat("x", 32<<10)}

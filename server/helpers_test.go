@@ -5,17 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 	"go.uber.org/goleak"
@@ -26,11 +24,13 @@ func TestMain(m *testing.M) {
 }
 
 // waitTime bounds every wait of these tests.
-const waitTime = 5 * time.Second
+const waitTime = tethertest.Wait
 
-// testEnv is a running server on 127.0.0.1:0.
+// testEnv is a running server on 127.0.0.1:0 that records every
+// OnDisconnect.
 type testEnv struct {
 	t    *testing.T
+	ts   *tethertest.Server
 	srv  *server.Server
 	hs   *httptest.Server
 	reg  *shared.Registry
@@ -57,14 +57,7 @@ func startServer(t *testing.T, cfg server.Config, setup ...func(*server.Server))
 func startServerWith(t *testing.T, cfg server.Config, writeBuffer int, setup ...func(*server.Server)) *testEnv {
 	t.Helper()
 	e := newEnvWith(t, cfg, writeBuffer, setup...)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTime)
-		defer cancel()
-		if err := e.srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		e.hs.Close()
-	})
+	t.Cleanup(e.ts.Close)
 	return e
 }
 
@@ -76,25 +69,19 @@ func newEnv(t *testing.T, cfg server.Config, setup ...func(*server.Server)) *tes
 
 func newEnvWith(t *testing.T, cfg server.Config, writeBuffer int, setup ...func(*server.Server)) *testEnv {
 	t.Helper()
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Registry == nil {
-		cfg.Registry = shared.NewRegistry()
-	}
-	e := &testEnv{t: t, reg: cfg.Registry, disc: make(chan disconnect, 64)}
+	e := &testEnv{t: t, disc: make(chan disconnect, 64)}
 	onDisc := cfg.OnDisconnect
-	cfg.OnDisconnect = func(c *server.Conn, code int, reason string) {
+	cfg.OnDisconnect = func(d server.DisconnectEvent) {
 		if onDisc != nil {
-			onDisc(c, code, reason)
+			onDisc(d)
 		}
-		e.disc <- disconnect{conn: c.ID(), user: c.User(), code: code, reason: reason}
+		e.disc <- disconnect{conn: d.Conn.ID(), user: d.Conn.User(), code: d.Code, reason: d.Reason}
 	}
-	e.srv = server.New(cfg)
+	e.ts = tethertest.NewUnstartedServer(t, cfg)
+	e.srv, e.hs, e.reg = e.ts.Server, e.ts.HTTP, e.ts.Registry
 	for _, f := range setup {
 		f(e.srv)
 	}
-	e.hs = httptest.NewUnstartedServer(e.srv)
 	if writeBuffer > 0 {
 		e.hs.Listener = &smallBufferListener{Listener: e.hs.Listener, writeBuffer: writeBuffer}
 	}
@@ -117,14 +104,7 @@ func (l *smallBufferListener) Accept() (net.Conn, error) {
 }
 
 // wsURL is the server's WebSocket URL for user.
-func (e *testEnv) wsURL(user string) string {
-	q := url.Values{}
-	if user != "" {
-		q.Set("user", user)
-		q.Set("name", strings.ToUpper(user[:1])+user[1:])
-	}
-	return "ws" + strings.TrimPrefix(e.hs.URL, "http") + "/ws?" + q.Encode()
-}
+func (e *testEnv) wsURL(user string) string { return e.ts.URL(user) }
 
 // waitDisconnect waits for the OnDisconnect of connection id.
 func (e *testEnv) waitDisconnect(id string) disconnect {
@@ -146,18 +126,6 @@ func (e *testEnv) waitDisconnect(id string) disconnect {
 		case <-deadline:
 			e.t.Fatalf("connection %s: no OnDisconnect within %v", id, waitTime)
 		}
-	}
-}
-
-// waitUntil polls cond until it holds, failing the test after waitTime.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTime)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -127,7 +127,10 @@ func TestNoHistoryStillResumesAtHead(t *testing.T) {
 // TestExpiredRoomIsForgottenAndGetsANewEpoch uses the server's clock.
 func TestExpiredRoomIsForgottenAndGetsANewEpoch(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	s := New(Config{HistoryTTL: time.Minute})
+	s, err := New(Config{HistoryTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer func() { _ = s.Shutdown(context.Background()) }()
 	s.now = clock.now
 

@@ -39,7 +39,7 @@ func (c *Conn) readLoop() {
 		return err
 	})
 	if s.cfg.OnConnect != nil && !c.isClosing() {
-		if err := s.cfg.OnConnect(c.ctx, c); err != nil {
+		if err := s.cfg.OnConnect(c.ctx, ConnectEvent{Conn: c}); err != nil {
 			c.startClose(closeRequest{code: shared.CloseRejected, reason: err.Error(), send: true, flush: true})
 		}
 	}

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -66,8 +67,8 @@ func TestJoinReplaysThenLive(t *testing.T) {
 }
 
 func TestRejoinAndCanJoin(t *testing.T) {
-	e := startServer(t, server.Config{CanJoin: func(c *server.Conn, room string) error {
-		if room == "vip" && c.User() != "alice" {
+	e := startServer(t, server.Config{CanJoin: func(_ context.Context, j server.JoinEvent) error {
+		if j.Room == "vip" && j.Conn.User() != "alice" {
 			return errNotVIP
 		}
 		return nil

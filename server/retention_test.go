@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/tetherkit/tether/internal/tethertest/raw"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -75,7 +76,7 @@ func TestClosedConnFreedWithTimersPending(t *testing.T) {
 		}
 	})
 	for i := range keepers {
-		ws, _, err := dialJoin(ctx, websocket.DefaultDialer, e.wsURL(fmt.Sprintf("keep-%d", i)), room)
+		ws, _, err := raw.DialJoin(ctx, websocket.DefaultDialer, e.wsURL(fmt.Sprintf("keep-%d", i)), nil, room)
 		if err != nil {
 			t.Fatalf("connection %d: %v", i, err)
 		}
@@ -86,11 +87,11 @@ func TestClosedConnFreedWithTimersPending(t *testing.T) {
 	before := runtime.NumGoroutine()
 	ids := make([]string, 0, closers)
 	for i := range closers {
-		ws, id, err := dialJoin(ctx, websocket.DefaultDialer, e.wsURL(fmt.Sprintf("gone-%d", i)), room)
+		ws, w, err := raw.DialJoin(ctx, websocket.DefaultDialer, e.wsURL(fmt.Sprintf("gone-%d", i)), nil, room)
 		if err != nil {
 			t.Fatalf("closing connection %d: %v", i, err)
 		}
-		ids = append(ids, id)
+		ids = append(ids, w.Conn)
 		msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye")
 		if err := ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(waitTime)); err != nil {
 			t.Fatalf("closing connection %d: send close: %v", i, err)

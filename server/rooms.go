@@ -172,7 +172,7 @@ func (s *Server) replay(ctx context.Context, j shared.Join) (bool, History, erro
 // the replay and what the feed brought meanwhile.
 func (s *Server) join(c *Conn, reqID uint64, j shared.Join) {
 	if s.cfg.CanJoin != nil {
-		if err := s.cfg.CanJoin(c, j.Room); err != nil {
+		if err := s.cfg.CanJoin(c.ctx, JoinEvent{Conn: c, Room: j.Room}); err != nil {
 			e := wireError(err)
 			if e.Code == shared.CodeRejected {
 				e.Code = shared.CodeForbidden

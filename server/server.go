@@ -89,9 +89,13 @@ type ConnInfo struct {
 	Since time.Time `json:"since"`
 }
 
-// New returns a Server configured by cfg (see Config for the defaults). It
-// starts a goroutine that forgets expired rooms; call Shutdown to stop it.
-func New(cfg Config) *Server {
+// New returns a Server configured by cfg (see Config for the defaults), or
+// an error naming every field of cfg that has no meaning. It starts a
+// goroutine that forgets expired rooms; call Shutdown to stop it.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
@@ -125,7 +129,7 @@ func New(cfg Config) *Server {
 	s.upgrader.WriteBufferPool = &s.pools.frame
 	s.wg.Add(1)
 	go s.sweepLoop()
-	return s
+	return s, nil
 }
 
 // connRetryAfter is the Retry-After of a handshake refused for too many
@@ -282,7 +286,7 @@ func (s *Server) serve(c *Conn) {
 	c.startExpiry()
 	defer c.stopExpiry()
 	s.log.Debug("connected", "conn", c.id, "user", c.user, "remote", c.remote)
-	go c.writeLoop()
+	c.signal() // a writer runs (queuing welcome started it)
 	c.readLoop()
 	<-c.writerDone
 
@@ -294,7 +298,7 @@ func (s *Server) serve(c *Conn) {
 	s.obs.ConnClosed(req.code)
 	s.log.Debug("disconnected", "conn", c.id, "user", c.user, "code", req.code, "why", closeCodeText(req.code), "reason", req.reason)
 	if s.cfg.OnDisconnect != nil {
-		s.cfg.OnDisconnect(c, req.code, req.reason)
+		s.cfg.OnDisconnect(DisconnectEvent{Conn: c, Code: req.code, Reason: req.reason})
 	}
 }
 
@@ -365,20 +369,20 @@ func (s *Server) sweepLoop() {
 
 func (s *Server) onPing(c *Conn) {
 	if s.cfg.OnPing != nil {
-		s.cfg.OnPing(c)
+		s.cfg.OnPing(PingEvent{Conn: c})
 	}
 }
 
 func (s *Server) onPong(c *Conn) {
 	if s.cfg.OnPong != nil {
-		s.cfg.OnPong(c)
+		s.cfg.OnPong(PongEvent{Conn: c})
 	}
 }
 
 func (s *Server) onError(c *Conn, err error) {
 	s.log.Debug("connection error", "conn", c.id, "user", c.user, "err", err)
 	if s.cfg.OnError != nil {
-		s.cfg.OnError(c, err)
+		s.cfg.OnError(ErrorEvent{Conn: c, Err: err})
 	}
 }
 

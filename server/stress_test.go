@@ -29,6 +29,8 @@ import (
 	"weak"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/internal/tethertest"
+	"github.com/tetherkit/tether/internal/tethertest/raw"
 	"go.uber.org/goleak"
 	"golang.org/x/time/rate"
 
@@ -70,13 +72,17 @@ func newStressEnv(t *testing.T, cfg server.Config, onDisconnect func(c *server.C
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	cfg.OnDisconnect = func(c *server.Conn, code int, _ string) {
+	cfg.OnDisconnect = func(d server.DisconnectEvent) {
 		if onDisconnect != nil {
-			onDisconnect(c, code)
+			onDisconnect(d.Conn, d.Code)
 		}
-		e.closes.add(c.ID(), code)
+		e.closes.add(d.Conn.ID(), d.Code)
 	}
-	e.srv = server.New(cfg)
+	var err error
+	e.srv, err = server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h, err := api.New(api.Config{Hub: e.srv, Registry: cfg.Registry, Rate: rate.Inf, Logger: cfg.Logger})
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
@@ -235,63 +241,6 @@ func (c *throttleConn) Write(p []byte) (int, error) {
 		}
 	})
 	return c.TCPConn.Write(p)
-}
-
-// dialJoin connects to url with d, reads welcome, joins room without history
-// and waits for joined. It returns the connection and its id.
-func dialJoin(ctx context.Context, d *websocket.Dialer, url, room string) (*websocket.Conn, string, error) {
-	ws, _, err := d.DialContext(ctx, url, nil)
-	if err != nil {
-		return nil, "", fmt.Errorf("dial %s: %w", url, err)
-	}
-	fail := func(err error) (*websocket.Conn, string, error) {
-		_ = ws.Close()
-		return nil, "", err
-	}
-	deadline, _ := ctx.Deadline()
-	_ = ws.SetReadDeadline(deadline)
-	welcome, err := readWelcomeFrame(ws)
-	if err != nil {
-		return fail(err)
-	}
-	join, err := shared.Encode(shared.Envelope{ID: 1}, shared.Join{Room: room})
-	if err != nil {
-		return fail(fmt.Errorf("encode join: %w", err))
-	}
-	if err := ws.WriteMessage(websocket.TextMessage, join); err != nil {
-		return fail(fmt.Errorf("send join: %w", err))
-	}
-	for {
-		_, frame, err := ws.ReadMessage()
-		if err != nil {
-			return fail(fmt.Errorf("wait for joined: %w", err))
-		}
-		env, err := shared.DecodeEnvelope(frame)
-		if err != nil {
-			return fail(fmt.Errorf("wait for joined: %w", err))
-		}
-		if env.ID != 1 {
-			continue // presence of earlier joiners
-		}
-		if env.Type != shared.TypeOf[shared.Joined]() {
-			return fail(fmt.Errorf("join %q answered with %s", room, frame))
-		}
-		_ = ws.SetReadDeadline(time.Time{})
-		return ws, welcome.Conn, nil
-	}
-}
-
-// readWelcomeFrame reads the first frame, which must be welcome.
-func readWelcomeFrame(ws *websocket.Conn) (shared.Welcome, error) {
-	_, frame, err := ws.ReadMessage()
-	if err != nil {
-		return shared.Welcome{}, fmt.Errorf("read welcome: %w", err)
-	}
-	w, _, err := shared.UnmarshalFrame[shared.Welcome](frame)
-	if err != nil {
-		return shared.Welcome{}, fmt.Errorf("first frame is not welcome: %w", err)
-	}
-	return w, nil
 }
 
 // stampMarker precedes the publish time (Unix ns) in the text of the load
@@ -483,13 +432,13 @@ func TestSlowConsumer(t *testing.T) {
 				if i >= slowSubscribers || ctx.Err() != nil {
 					return
 				}
-				ws, id, err := dialJoin(ctx, websocket.DefaultDialer, e.wsURL(fmt.Sprintf("sub-%d", i%slowUsers)), room)
+				ws, w, err := raw.DialJoin(ctx, websocket.DefaultDialer, e.wsURL(fmt.Sprintf("sub-%d", i%slowUsers)), nil, room)
 				if err != nil {
 					errOnce.Do(func() { dialErr = fmt.Errorf("subscriber %d: %w", i, err) })
 					cancel()
 					return
 				}
-				readers[i] = newRoomReader(ws, id, slowMessages)
+				readers[i] = newRoomReader(ws, w.Conn, slowMessages)
 				go readers[i].run()
 			}
 		})
@@ -525,7 +474,8 @@ func TestSlowConsumer(t *testing.T) {
 		return c, nil
 	}
 	jctx, jcancel := context.WithTimeout(context.Background(), waitTime)
-	stalled, id, err := dialJoin(jctx, &stalledDialer, e.wsURL("stalled"), room)
+	stalled, sw, err := raw.DialJoin(jctx, &stalledDialer, e.wsURL("stalled"), nil, room)
+	id := sw.Conn
 	jcancel()
 	if err != nil {
 		t.Fatalf("stalled client: %v", err)
@@ -580,31 +530,23 @@ func TestSlowConsumer(t *testing.T) {
 	t.Logf("stalled client: its queue of %d overflowed at message %d of %d", slowQueue, overflowAt, slowMessages)
 
 	// Its connection is forgotten and its memory freed.
-	deadline := time.Now().Add(waitTime)
-	for {
+	tethertest.Poll(t, "the slow consumer's connection is forgotten", func() error {
 		st := e.srv.Stats()
 		listed := slices.ContainsFunc(e.srv.Connections(), func(c server.ConnInfo) bool { return c.ID == id })
 		if st.Connections == slowSubscribers && !listed {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after the slow consumer's close: Stats().Connections = %d (want %d), still listed by Connections: %v", st.Connections, slowSubscribers, listed)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	for {
+		return fmt.Errorf("Stats().Connections = %d (want %d), still listed by Connections: %v", st.Connections, slowSubscribers, listed)
+	})
+	tethertest.Poll(t, "the slow consumer's memory is freed", func() error {
 		runtime.GC()
 		stalledMu.Lock()
-		freed := stalledConn.Value() == nil
-		stalledMu.Unlock()
-		if freed {
-			break
+		defer stalledMu.Unlock()
+		if stalledConn.Value() != nil {
+			return errors.New("its *server.Conn is still reachable after its close: its memory is leaked")
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the slow consumer's *server.Conn is still reachable %v after its close: its memory is leaked", waitTime)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 
 	// Everyone else got every message, in order, quickly.
 	wait := time.NewTimer(waitTime)
@@ -737,8 +679,7 @@ func TestChurn(t *testing.T) {
 
 	// Everything returns to the baseline.
 	upgraded := int(done[churnClean].Load() + done[churnAbrupt].Load() + done[churnHalfFrame].Load())
-	deadline := time.Now().Add(waitTime)
-	for {
+	tethertest.Poll(t, "the churn's connections are all gone", func() error {
 		g, fd, st := runtime.NumGoroutine(), openFDs(), e.srv.Stats()
 		closed := 0
 		for _, n := range e.closes.counts() {
@@ -746,14 +687,11 @@ func TestChurn(t *testing.T) {
 		}
 		if g <= baseG+2 && fd <= baseFD+2 && st.Connections == 0 && closed == upgraded {
 			t.Logf("goroutines %d (baseline %d), open fds %d (baseline %d), connections %d", g, baseG, fd, baseFD, st.Connections)
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%v after the churn: %d goroutines (baseline %d), %d open fds (baseline %d), Stats().Connections = %d, %d of %d OnDisconnect calls: connections leak",
-				waitTime, g, baseG, fd, baseFD, st.Connections, closed, upgraded)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return fmt.Errorf("%d goroutines (baseline %d), %d open fds (baseline %d), Stats().Connections = %d, %d of %d OnDisconnect calls: connections leak",
+			g, baseG, fd, baseFD, st.Connections, closed, upgraded)
+	})
 	counts := e.closes.counts()
 	if want := int(done[churnClean].Load()); counts[shared.CloseNormal] != want {
 		t.Errorf("%d connections closed with 1000, want %d (one per clean close); codes: %v", counts[shared.CloseNormal], want, counts)
@@ -785,7 +723,7 @@ func churnOnce(e *stressEnv, addr string, kind churnKind, i int) error {
 	}
 	defer ws.Close()
 	_ = ws.SetReadDeadline(time.Now().Add(waitTime))
-	if _, err := readWelcomeFrame(ws); err != nil {
+	if _, err := raw.ReadWelcome(ws); err != nil {
 		return err
 	}
 	switch kind {
@@ -953,7 +891,7 @@ func TestConcurrentPushBroadcastHeartbeat(t *testing.T) {
 	clients := make([]*soakClient, soakClients)
 	for i := range clients {
 		sc := &soakClient{user: fmt.Sprintf("soak-u%d", i%soakUsers), tr: &cuttableTransport{}, cuttable: i%5 == 0, runErr: make(chan error, 1)}
-		sc.c = client.New(client.Options{
+		sc.c = tethertest.NewClient(t, client.Config{
 			URL:        e.wsURL(sc.user),
 			Transport:  sc.tr,
 			Logger:     quiet,
@@ -1246,7 +1184,7 @@ func TestPushRacingCloses(t *testing.T) {
 				t.Fatalf("round %d: dial %s: %v", round, user, err)
 			}
 			_ = ws.SetReadDeadline(time.Now().Add(waitTime))
-			w, err := readWelcomeFrame(ws)
+			w, err := raw.ReadWelcome(ws)
 			if err != nil {
 				t.Fatalf("round %d: %s: %v", round, user, err)
 			}
@@ -1317,11 +1255,5 @@ func TestPushRacingCloses(t *testing.T) {
 	if zero == 0 || one == 0 {
 		t.Errorf("pushes: %d delivered, %d not: the pushes did not race the closes", one, zero)
 	}
-	deadline := time.Now().Add(waitTime)
-	for e.srv.Stats().Connections != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("Stats().Connections = %d %v after every connection closed, want 0", e.srv.Stats().Connections, waitTime)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	tethertest.WaitUntil(t, "Stats().Connections is 0 after every connection closed", func() bool { return e.srv.Stats().Connections == 0 })
 }

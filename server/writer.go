@@ -29,8 +29,11 @@ const (
 )
 
 // writeLoop is the connection's writer goroutine: it owns every data write to
-// the socket, sends the heartbeat pings, and performs the close. It returns
-// after closing the socket.
+// the socket, sends the heartbeat pings, and performs the close. signal
+// starts it when there is something to do and none runs; it returns after
+// closing the socket, or when the connection has been idle (nothing written)
+// for a whole heartbeat interval, so that an idle connection holds no writer
+// and its stack.
 //
 // Each wake-up takes everything queued (up to maxBatchFrames items) and
 // writes it as one batch: the frames are framed one by one by gorilla into
@@ -39,63 +42,119 @@ const (
 // on one channel, wake, which enqueue, startClose and the heartbeat timer
 // signal.
 func (c *Conn) writeLoop() {
-	defer close(c.writerDone)
-	heartbeat := time.AfterFunc(c.srv.cfg.Heartbeat, c.weakly(func(c *Conn) {
-		c.pingDue.Store(true)
-		c.signal()
-	}))
-	defer heartbeat.Stop()
 	for {
 		// A close request goes before whatever is queued: a slow consumer
 		// must not be fed its backlog first.
 		if c.isClosing() {
 			c.finishClose()
+			c.writerEnded()
 			return
 		}
 		if c.pingDue.Swap(false) {
 			deadline := time.Now().Add(c.srv.cfg.WriteTimeout)
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, deadline); err != nil {
 				c.writeFailed(err)
+				c.writerEnded()
 				return
 			}
-			heartbeat.Reset(c.srv.cfg.Heartbeat)
+			c.heartbeat.Reset(c.srv.cfg.Heartbeat)
+			idle := !c.wrote
+			c.wrote = false
+			if idle && c.parkWriter() {
+				return
+			}
 		}
-		if err := c.writeQueued(); err != nil {
+		wrote, err := c.writeQueued()
+		if err != nil {
 			c.writeFailed(err)
+			c.writerEnded()
 			return
 		}
+		c.wrote = c.wrote || wrote
 		<-c.wake
 	}
 }
 
-// signal wakes the writer, unless a wake-up is pending already.
+// signal has the writer look at the connection: it wakes the writer, unless
+// a wake-up is pending already, or starts one when none runs.
 func (c *Conn) signal() {
+	c.qmu.Lock()
+	start := !c.writerRuns && !c.writerGone
+	if start {
+		c.writerRuns = true
+	}
+	c.qmu.Unlock()
+	if start {
+		go c.writeLoop()
+		return
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
 }
 
+// parkWriter ends the writer goroutine of an idle connection, unless
+// something arrived meanwhile; it reports whether the writer is to return.
+// The next signal starts a new one.
+func (c *Conn) parkWriter() bool {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if len(c.queued) > 0 || c.pingDue.Load() || c.isClosing() {
+		return false
+	}
+	c.writerRuns = false
+	return true
+}
+
+// writerEnded records that the writer closed the socket: no writer starts
+// again, the heartbeat stops, and writerDone is closed.
+func (c *Conn) writerEnded() {
+	c.qmu.Lock()
+	c.writerRuns, c.writerGone = false, true
+	c.qmu.Unlock()
+	c.heartbeat.Stop()
+	c.heartbeatOf.Store(nil)
+	close(c.writerDone)
+}
+
+// startHeartbeat arms the heartbeat timer: every Heartbeat without a ping
+// sent, it has the writer send one. The timer's function reaches c through
+// heartbeatOf, which writerEnded clears: a stopped timer must not keep a
+// closed connection reachable.
+func (c *Conn) startHeartbeat() {
+	of := new(atomic.Pointer[Conn]) // not a field of c: a pointer into c would keep it alive
+	of.Store(c)
+	c.heartbeatOf = of
+	c.heartbeat = time.AfterFunc(c.srv.cfg.Heartbeat, func() {
+		if c := of.Load(); c != nil {
+			c.pingDue.Store(true)
+			c.signal()
+		}
+	})
+}
+
 // writeQueued writes what is queued, in batches of at most maxBatchFrames
-// items, until the queue is empty. It stops early when the connection starts
-// closing without asking for a flush.
-func (c *Conn) writeQueued() error {
+// items, until the queue is empty, and reports whether it wrote anything. It
+// stops early when the connection starts closing without asking for a flush.
+func (c *Conn) writeQueued() (wrote bool, err error) {
 	for {
 		batch, more := c.takeQueued()
 		if len(batch) == 0 {
-			return nil
+			return wrote, nil
 		}
+		wrote = true
 		err := c.writeBatch(batch)
 		c.recycle(batch)
 		if err != nil {
-			return err
+			return wrote, err
 		}
 		if !more {
-			return nil
+			return wrote, nil
 		}
 		if c.isClosing() {
 			if req, _ := c.closeState(); !req.flush {
-				return nil
+				return wrote, nil
 			}
 		}
 	}
@@ -267,7 +326,8 @@ func (c *Conn) finishClose() {
 	req, _ := c.closeState()
 	ok := true
 	if req.flush {
-		ok = c.writeQueued() == nil
+		_, err := c.writeQueued()
+		ok = err == nil
 	}
 	if ok && req.send {
 		wait := min(c.srv.cfg.WriteTimeout, closeGrace)

@@ -59,18 +59,21 @@ type fanOut struct {
 	outOfOrder atomic.Int64 // frames whose id was not the previous + 1
 }
 
-func newFanOut(tb testing.TB, subscribers, sendQueue int, checkOrder bool) *fanOut {
+func newFanOut(tb testing.TB, subscribers, sendQueue int, checkOrder bool, obs Observer) *fanOut {
 	tb.Helper()
 	f := &fanOut{done: make(chan struct{}, 1), checkOrder: checkOrder}
 	var mu sync.Mutex
 	connected := make(chan struct{}, subscribers)
-	f.srv = New(Config{
+	var err error
+	f.srv, err = New(Config{
 		Logger:          slog.New(slog.DiscardHandler),
 		SendQueue:       sendQueue,
 		MaxConnsPerUser: -1,
 		MaxConnsPerIP:   -1,
 		MessageRate:     -1,
-		OnConnect: func(_ context.Context, c *Conn) error {
+		Observer:        obs,
+		OnConnect: func(_ context.Context, e ConnectEvent) error {
+			c := e.Conn
 			mu.Lock()
 			f.conns = append(f.conns, c)
 			mu.Unlock()
@@ -78,6 +81,10 @@ func newFanOut(tb testing.TB, subscribers, sendQueue int, checkOrder bool) *fanO
 			return nil
 		},
 	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+
 	f.hs = httptest.NewUnstartedServer(f.srv)
 	f.hs.Listener = countingListener{Listener: f.hs.Listener, writes: &f.writes}
 	f.hs.Start()
@@ -176,7 +183,7 @@ func BenchmarkWriter(b *testing.B) {
 	}
 	for _, burst := range []int{1, 16, 128} {
 		b.Run(fmt.Sprintf("burst=%d", burst), func(b *testing.B) {
-			f := newFanOut(b, subscribers, 1024, false)
+			f := newFanOut(b, subscribers, 1024, false, nil)
 			defer f.close(b)
 			frames := make([]*outFrame, burst)
 			for i := range frames {
@@ -204,7 +211,8 @@ func BenchmarkWriter(b *testing.B) {
 // TestWriterCoalesces checks that a backlog goes out in fewer socket writes
 // than frames, in order, and is counted in Stats.
 func TestWriterCoalesces(t *testing.T) {
-	f := newFanOut(t, 1, 1024, true)
+	obs := &batchCounter{}
+	f := newFanOut(t, 1, 1024, true, obs)
 	defer f.close(t)
 	c := f.conns[0]
 	const n = 200
@@ -251,4 +259,115 @@ func TestWriterCoalesces(t *testing.T) {
 	if got := f.srv.Stats().MessagesOut - out0; got != n {
 		t.Errorf("Stats.MessagesOut grew by %d, want %d", got, n)
 	}
+	pongs, calls := obs.pongs()
+	t.Logf("BatchObserver: %d pong frames in %d MessagesOut calls", pongs, calls)
+	if pongs != n || calls >= n/10 {
+		t.Errorf("BatchObserver saw %d pong frames in %d calls, want all %d in a few", pongs, calls, n)
+	}
+}
+
+// batchCounter is a BatchObserver counting the pong frames and calls.
+type batchCounter struct {
+	nopObserver
+	mu            sync.Mutex
+	frames, calls int
+}
+
+func (o *batchCounter) MessagesOut(typ string, frames, _ int) {
+	if typ != "pong" {
+		return
+	}
+	o.mu.Lock()
+	o.frames += frames
+	o.calls++
+	o.mu.Unlock()
+}
+
+func (o *batchCounter) pongs() (frames, calls int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.frames, o.calls
+}
+
+// TestIdleWriterParks: a connection with nothing to write for a heartbeat
+// interval has no writer goroutine, yet keeps getting pings, and a message
+// queued later still arrives.
+func TestIdleWriterParks(t *testing.T) {
+	var conn atomic.Pointer[Conn]
+	srv, err := New(Config{
+		Logger:    slog.New(slog.DiscardHandler),
+		Heartbeat: 50 * time.Millisecond,
+		OnConnect: func(_ context.Context, e ConnectEvent) error { conn.Store(e.Conn); return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	}()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http")+"/ws?user=idle", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	var pings atomic.Int64
+	ws.SetPingHandler(func(string) error { pings.Add(1); return nil })
+	frames := make(chan []byte, 8)
+	go func() {
+		defer close(frames)
+		for {
+			_, b, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			frames <- b
+		}
+	}()
+	next := func(what string) []byte {
+		t.Helper()
+		select {
+		case b, ok := <-frames:
+			if !ok {
+				t.Fatalf("connection closed while waiting for %s", what)
+			}
+			return b
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no %s within 5s", what)
+		}
+		return nil
+	}
+	next("welcome")
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s", what)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	wait("the connection is registered", func() bool { return conn.Load() != nil })
+	c := conn.Load()
+	running := func() bool {
+		c.qmu.Lock()
+		defer c.qmu.Unlock()
+		return c.writerRuns
+	}
+	wait("the idle connection's writer parked", func() bool { return !running() })
+	p0 := pings.Load()
+	wait("two more pings reach the parked connection", func() bool { return pings.Load() >= p0+2 })
+	if err := c.Send(shared.Pong{}); err != nil {
+		t.Fatalf("Send after parking: %v", err)
+	}
+	if b := next("the message sent after parking"); !strings.Contains(string(b), `"pong"`) {
+		t.Errorf("got %s, want the pong sent after the writer parked", b)
+	}
+	t.Logf("%d pings; writer running after the send: %v", pings.Load(), running())
 }

@@ -311,7 +311,7 @@ func TestJSONField(t *testing.T) {
 // in NewSystemRegistry, and the demo's on top of them in NewRegistry.
 func TestRegistries(t *testing.T) {
 	sys := shared.NewSystemRegistry()
-	demo := []string{"chat.message", "chat.send", "danmaku.comment", "danmaku.send", "dice.roll", "dice.rolled", "notification", "ticker.quote"}
+	demo := []string{"chat.message", "chat.send", "danmaku.comment", "danmaku.send", "dice.roll", "dice.rolled", "notification", "ticker.quote", "chat.typing"}
 	for _, typ := range demo {
 		if sys.Known(typ) {
 			t.Errorf("NewSystemRegistry knows the demo's %q", typ)

@@ -19,6 +19,7 @@ func RegisterDemo(r *Registry) {
 	Register[DanmakuComment](r)
 	Register[DiceRoll](r)
 	Register[DiceRolled](r)
+	Register[ChatTyping](r)
 }
 
 // Limits of user-typed text, in characters (Unicode code points: what the

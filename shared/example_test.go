@@ -42,7 +42,10 @@ func Example_ownMessageTypes() {
 	reg := shared.NewSystemRegistry()
 	shared.Register[Vote](reg)
 
-	srv := server.New(server.Config{Registry: reg})
+	srv, err := server.New(server.Config{Registry: reg})
+	if err != nil {
+		log.Fatal(err)
+	}
 	votes := make(chan Vote, 1)
 	server.Handle(srv, func(_ context.Context, _ *server.Conn, v Vote) error {
 		votes <- v
@@ -58,7 +61,10 @@ func Example_ownMessageTypes() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cl := client.New(client.Options{URL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws?user=ann", Registry: reg})
+	cl, err := client.New(client.Config{URL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws?user=ann", Registry: reg})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer cl.Close()
 	go func() { _ = cl.Run(ctx) }()
 
@@ -69,7 +75,7 @@ func Example_ownMessageTypes() {
 	}
 	fmt.Println("the server counted a vote for", (<-votes).Choice)
 
-	_, err := client.Request[shared.Reply](ctx, cl, Vote{Poll: "lunch"})
+	_, err = client.Request[shared.Reply](ctx, cl, Vote{Poll: "lunch"})
 	var se *shared.Error
 	if errors.As(err, &se) {
 		fmt.Println("a vote without a choice:", se.Code, se.Field)

@@ -56,7 +56,7 @@ func NewRegistry() *Registry {
 // NewSystemRegistry returns a registry of the system messages only (hello,
 // join, error, …: the protocol itself). A program with message types of
 // its own starts from it, registers them and passes the registry to
-// server.Config, client.Options, api.Config and metrics.Config alike.
+// server.Config, client.Config, api.Config and metrics.Config alike.
 func NewSystemRegistry() *Registry {
 	r := &Registry{types: make(map[string]reflect.Type)}
 	registerSystem(r)

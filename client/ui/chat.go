@@ -34,7 +34,7 @@ func (c *ChatPage) OnMount(ctx app.Context) {
 				ctx.Defer(func(app.Context) { scrollToBottom("chat-messages") })
 			}
 		})
-	}, &c.s.chat.changes, &c.s.rooms.changes, &c.s.status)
+	}, &c.s.chat.changes, &c.s.rooms.changes, &c.s.status, &c.s.pending.changes)
 	sctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	c.queue = make(chan shared.Message, 64)
@@ -86,14 +86,24 @@ func (c *ChatPage) Render() app.UI {
 	return h("div", "chat",
 		c.renderRooms(v),
 		h("section", "panel chat-main",
+			// The notices and alerts that come and go sit in wrappers that
+			// are always there: go-app matches children by position, and a
+			// composer that moved would be replaced, losing what is typed.
 			c.renderHeader(v),
-			when(v.Notice != "", ht("div", "notice", v.Notice)),
-			failed,
+			h("div", "chat-notices",
+				when(v.Notice != "", ht("div", "notice", v.Notice)),
+				failed,
+			),
 			renderMessages(v, c.s.zone, ended),
-			sendErr,
+			ha("div", "typing", []string{"id", "chat-typing", "aria-live", "polite"}, app.Text(v.Typing)),
+			h("div", "chat-notices",
+				when(!ended && v.Current != "" && !v.Connected, ht("div", "notice",
+					"You are offline. Messages you send now are kept and go out when the connection is back.", "id", "chat-offline")),
+				sendErr,
+			),
 			form("chat-form", "composer", c.send,
 				srLabel("chat-input", "Message"),
-				input("chat-input", "text", "input", composerHint(v, ended), flag("disabled", noRoom)...),
+				input("chat-input", "text", "input", composerHint(v, ended), flag("disabled", noRoom)...).OnInput(c.typing),
 				submit("chat-send", "btn btn-primary", "Send", noRoom),
 				diceButton(noRoom, c.roll),
 			),
@@ -111,7 +121,7 @@ func composerHint(v ChatView, ended bool) string {
 	case v.Current == "":
 		return "Join a room to chat"
 	case !v.Connected:
-		return "Waiting for the connection…"
+		return "Offline: will be sent when back online"
 	case !v.Ready:
 		return "Joining #" + v.Current + "…"
 	}
@@ -219,14 +229,23 @@ func renderMessages(v ChatView, zone *time.Location, ended bool) app.UI {
 		if l.Dice {
 			text = h("div", "chat-text chat-dice", icon("dice-icon", iconDice), app.Text(l.Text))
 		}
-		items = append(items, ha("div", cls("chat-msg", on(l.Mine, "mine"), on(cont, "cont")),
+		stamp := ht("span", "chat-time", clock(l.Time, zone))
+		switch {
+		case l.Failed != "":
+			stamp = ht("span", "chat-time chat-failed", "not sent: "+l.Failed)
+		case l.Pending && !v.Connected:
+			stamp = ht("span", "chat-time chat-pending", "waiting for the connection")
+		case l.Pending:
+			stamp = ht("span", "chat-time chat-pending", "sending…")
+		}
+		items = append(items, ha("div", cls("chat-msg", on(l.Mine, "mine"), on(cont, "cont"), on(l.Pending, "pending"), on(l.Failed != "", "failed")),
 			[]string{"data-seq", strconv.FormatUint(l.Seq, 10), "data-user", l.User},
 			avatar(l.User, name, ""),
 			h("div", "bubble",
 				h("div", "chat-meta",
 					ht("span", "chat-name", name, "title", "@"+l.User),
 					when(dup[name], ht("span", "chat-id", "@"+l.User)),
-					ht("span", "chat-time", clock(l.Time, zone)),
+					stamp,
 				),
 				text,
 			),
@@ -287,22 +306,38 @@ func (c *ChatPage) send(ctx app.Context, e app.Event) {
 	e.PreventDefault()
 	text := strings.TrimSpace(inputValue("chat-input"))
 	room := c.s.Chat().Current
-	if text == "" || room == "" {
+	if room == "" {
+		return
+	}
+	if text == "" {
+		c.sendErr = emptyMessage
 		return
 	}
 	if msg := tooLong("A message", text, shared.MaxTextLen); msg != "" {
 		c.sendErr = msg // the text stays in the input, to be shortened
 		return
 	}
-	select {
-	case c.queue <- shared.ChatSend{Room: room, Text: text}:
-		setInputValue("chat-input", "")
-		c.sendErr = ""
-	default:
-		c.sendErr = "Too many messages waiting; slow down."
+	if msg := c.s.SendChat(room, text); msg != "" {
+		c.sendErr = msg
+		return
 	}
+	setInputValue("chat-input", "")
+	c.sendErr = ""
 	ctx.Defer(func(app.Context) { scrollToBottom("chat-messages") })
 }
+
+// typing tells the room, now and then, that the user is typing.
+func (c *ChatPage) typing(ctx app.Context, e app.Event) {
+	if strings.TrimSpace(inputValue("chat-input")) != "" {
+		if c.sendErr == emptyMessage {
+			c.sendErr = ""
+		}
+		c.s.Typing(c.s.Chat().Current)
+	}
+}
+
+// emptyMessage answers a click on Send with nothing typed.
+const emptyMessage = "Type a message first."
 
 // createRoom creates and enters the room typed in the list's form.
 func (c *ChatPage) createRoom(ctx app.Context, e app.Event) {

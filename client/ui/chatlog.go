@@ -3,6 +3,7 @@ package ui
 import (
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/tetherkit/tether/client"
 	"github.com/tetherkit/tether/shared"
@@ -42,6 +43,10 @@ type ChatLine struct {
 	Time int64 // Unix ms
 	Mine bool
 	Dice bool // a dice roll, shown with the die icon
+	// Pending: given to the outbox, not yet published by the server.
+	Pending bool
+	// Failed is why the server refused a pending line.
+	Failed string
 }
 
 func newChatLog() *chatLog {
@@ -159,6 +164,10 @@ func (s *Session) onChat(m shared.ChatMessage, meta client.Meta) {
 		return
 	}
 	mine := m.User == s.Status().User
+	if mine {
+		s.pending.confirm(name, m.Text)
+	}
+	s.pending.stopped(name, m.User)
 	s.chat.add(name, ChatLine{Seq: meta.Seq, User: m.User, Name: m.Name, Text: m.Text, Time: m.Time, Mine: mine}, info.forChat)
 }
 
@@ -223,8 +232,9 @@ type ChatView struct {
 	Joining   bool
 	Failed    string
 	Notice    string
-	Lines     []ChatLine
+	Lines     []ChatLine // the pending ones last
 	Members   []shared.Member
+	Typing    string // who else is typing, as a sentence; "" for nobody
 }
 
 // Chat returns the chat page's content.
@@ -242,6 +252,8 @@ func (s *Session) Chat() ChatView {
 		c := s.chat.room(current)
 		v.Ready, v.Joining, v.Failed, v.Notice = r.joined, r.joining, r.failed, c.notice
 		v.Lines, v.Members = c.lines, r.members
+		v.Lines = append(v.Lines, s.pending.pending(current)...)
+		v.Typing = typingText(s.pending.typingNames(current, time.Now()))
 	}
 	return v
 }

@@ -24,7 +24,7 @@ type Session struct {
 	log *slog.Logger
 
 	// dial creates the client for a login; tests replace it.
-	dial func(opts client.Options) *client.Client
+	dial func(client.Config) (*client.Client, error)
 	// watchBrowser is client.WatchBrowser in the browser, a no-op elsewhere.
 	watchBrowser func(ctx context.Context, c *client.Client)
 	// zone is the browser's time zone, for message times.
@@ -41,6 +41,7 @@ type Session struct {
 	danmaku observable[shared.DanmakuComment]
 	apiKey  apiKey // the HTTP API key typed on the Admin page, in memory only
 	tabs    *tabLink
+	pending *pendingStore // chat lines in the outbox, and who is typing (outbox.go)
 
 	// status tells watchers that Status changed.
 	status changes
@@ -72,12 +73,13 @@ func NewSession() *Session {
 		call: func(ctx context.Context, method, path string, body any) apiResult {
 			return callAPI(ctx, method, path, "", body)
 		},
-		rooms:  newRoomStore(),
-		chat:   newChatLog(),
-		toasts: &toastStore{},
-		notes:  &noteStore{},
-		ticker: newTickerStore(),
-		state:  client.StateInfo{State: client.Closed},
+		rooms:   newRoomStore(),
+		chat:    newChatLog(),
+		toasts:  &toastStore{},
+		notes:   &noteStore{},
+		ticker:  newTickerStore(),
+		pending: newPendingStore(),
+		state:   client.StateInfo{State: client.Closed},
 	}
 	s.rooms.gone = s.chat.drop
 	return s
@@ -96,7 +98,16 @@ func (s *Session) Login(nick, wsURL string) {
 func (s *Session) login(nick, wsURL string, expires time.Time) {
 	s.Logout()
 	ctx, cancel := context.WithCancel(context.Background())
-	cl := s.dial(client.Options{URL: wsURL, Logger: s.log})
+	cl, err := s.dial(client.Config{URL: wsURL, Logger: s.log})
+	if err != nil {
+		cancel()
+		s.log.Error("tether ui: cannot make the client", "err", err)
+		s.mu.Lock()
+		s.problem = err.Error()
+		s.mu.Unlock()
+		s.status.changed()
+		return
+	}
 	s.wire(cl)
 
 	done := make(chan struct{})
@@ -233,6 +244,7 @@ func (s *Session) Logout() {
 	s.mu.Unlock()
 	s.rooms.detach()
 	s.chat.reset()
+	s.pending.reset()
 	if cl == nil {
 		return
 	}
@@ -261,6 +273,7 @@ func (s *Session) wire(cl *client.Client) {
 	client.On(cl, only(mine, s.ticker.onQuote))
 	client.On(cl, only(mine, s.danmaku.publish))
 	client.On(cl, only(mine, s.onServerError))
+	client.OnMeta(cl, onlyMeta(mine, s.onTyping))
 }
 
 // only returns h guarded by mine: it does nothing once mine is false.
@@ -302,6 +315,9 @@ func (s *Session) onState(cl *client.Client, st client.StateInfo) {
 
 // onServerError shows an error the server sent outside any request.
 func (s *Session) onServerError(e shared.Error) {
+	if s.pending.fail(orDefault(e.Message, e.Code)) {
+		return // it was the answer to a chat line of the outbox: shown there
+	}
 	s.toasts.show("Server error", e.Message, "error")
 }
 

@@ -9,15 +9,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/auth"
 	"github.com/tetherkit/tether/shared"
@@ -43,27 +42,21 @@ func TestSignInWithLoginCookie(t *testing.T) {
 	current.Store(newAuth())
 	var mu sync.Mutex
 	var conns []*server.Conn
-	srv := server.New(server.Config{
+	ts := tethertest.NewServer(t, server.Config{
 		Authenticate: func(r *http.Request) (server.Identity, error) { return current.Load().Authenticate(r) },
-		OnConnect: func(_ context.Context, c *server.Conn) error {
+		OnConnect: func(_ context.Context, e server.ConnectEvent) error {
+			c := e.Conn
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
 			return nil
 		},
+	}, func(s *tethertest.Server) {
+		s.Mux.Handle("/auth/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			current.Load().Handler().ServeHTTP(w, r)
+		}))
 	})
-	mux := http.NewServeMux()
-	mux.Handle("/ws", srv)
-	mux.Handle("/auth/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		current.Load().Handler().ServeHTTP(w, r)
-	}))
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		hs.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
+	hs := ts.HTTP
 	page, _ := url.Parse(hs.URL + "/")
 
 	// A browser: one cookie jar for fetch and for the WebSocket handshake.
@@ -71,7 +64,7 @@ func TestSignInWithLoginCookie(t *testing.T) {
 	browser := func() *Session {
 		s := NewSession()
 		s.call = jarCall(hs.URL, jar)
-		s.dial = func(o client.Options) *client.Client {
+		s.dial = func(o client.Config) (*client.Client, error) {
 			o.Transport = jarTransport{jar: jar, site: page}
 			return client.New(o)
 		}

@@ -4,7 +4,6 @@ package ui
 
 import (
 	"context"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/demo"
 	"github.com/tetherkit/tether/shared"
@@ -21,19 +21,9 @@ import (
 // against a real server: login, lobby, chat, presence, pages' rooms,
 // notifications, kick, logout.
 func TestSessionAgainstServer(t *testing.T) {
-	srv := server.New(server.Config{})
-	ctx, cancel := context.WithCancel(context.Background())
-	feedDone := demo.Register(ctx, srv, demo.Options{TickerInterval: 20 * time.Millisecond})
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		cancel()
-		<-feedDone
-		hs.Close()
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = srv.Shutdown(sctx)
-	})
-	page, _ := url.Parse(hs.URL)
+	ts := tethertest.NewServer(t, server.Config{}, tethertest.WithDemo(demo.Config{TickerInterval: 20 * time.Millisecond}))
+	srv := ts.Server
+	page, _ := url.Parse(ts.HTTP.URL)
 
 	login := func(nick string) *Session {
 		s := NewSession()
@@ -74,15 +64,10 @@ func TestSessionAgainstServer(t *testing.T) {
 	// A page's room: joined while the page is open, left after.
 	bob.rooms.acquire(TickerRoom, forTicker)
 	waitFor(t, bob, "bob in the ticker room", func() bool { ready, _ := bob.RoomState(TickerRoom); return ready })
-	deadline := time.Now().Add(5 * time.Second)
-	for len(bob.Quotes()) < len(demo.Symbols()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("quotes after 5 s: %d symbols, want %d", len(bob.Quotes()), len(demo.Symbols()))
-		}
-		time.Sleep(10 * time.Millisecond) // polling, as the ticker page does
-	}
+	// Polled, as the ticker page does.
+	tethertest.WaitUntil(t, "bob has a quote of every symbol", func() bool { return len(bob.Quotes()) >= len(demo.Symbols()) })
 	bob.rooms.release(TickerRoom, forTicker)
-	waitForServer(t, "bob leaves the ticker room", func() bool {
+	tethertest.WaitUntil(t, "bob leaves the ticker room", func() bool {
 		return !slices.ContainsFunc(srv.Presence(TickerRoom), func(m shared.Member) bool { return m.User == "bob" })
 	})
 
@@ -131,17 +116,5 @@ func waitFor(t *testing.T, s *Session, what string, cond func() bool) {
 		case <-deadline:
 			t.Fatalf("timed out waiting for %s", what)
 		}
-	}
-}
-
-// waitForServer polls the server's state, which has no change events.
-func waitForServer(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

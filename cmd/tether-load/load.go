@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/internal/tethertest/raw"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -203,57 +203,11 @@ func (l *load) dial(ctx context.Context, i int) (*member, error) {
 	if l.o.token != "" {
 		h = http.Header{"Authorization": {"Bearer " + l.o.token}}
 	}
-	ws, resp, err := d.DialContext(ctx, clientURL(l.bases[i%len(l.bases)], l.id, i), h)
+	ws, _, err := raw.DialJoin(ctx, &d, clientURL(l.bases[i%len(l.bases)], l.id, i), h, roomName(i%l.o.rooms))
 	if err != nil {
-		return nil, handshakeError(resp, err)
-	}
-	fail := func(err error) (*member, error) {
-		_ = ws.Close()
 		return nil, err
 	}
-	deadline, _ := ctx.Deadline()
-	_ = ws.SetReadDeadline(deadline)
-	if _, _, err := ws.ReadMessage(); err != nil { // welcome
-		return fail(fmt.Errorf("no welcome: %w", err))
-	}
-	m := &member{ws: ws, room: i % l.o.rooms, rank: i / l.o.rooms, errs: map[string]int{}, done: make(chan struct{})}
-	join, err := shared.Encode(shared.Envelope{ID: 1}, shared.Join{Room: roomName(m.room)})
-	if err != nil {
-		return fail(fmt.Errorf("encode join: %w", err))
-	}
-	if err := ws.WriteMessage(websocket.TextMessage, join); err != nil {
-		return fail(fmt.Errorf("send join: %w", err))
-	}
-	for {
-		_, frame, err := ws.ReadMessage()
-		if err != nil {
-			return fail(fmt.Errorf("no answer to join: %w", err))
-		}
-		env, err := shared.DecodeEnvelope(frame)
-		if err != nil || env.ID != 1 {
-			continue // presence events, the other members' chat
-		}
-		if env.Type != shared.TypeOf[shared.Joined]() {
-			return fail(fmt.Errorf("join refused: %s", env.Data))
-		}
-		_ = ws.SetReadDeadline(time.Time{})
-		return m, nil
-	}
-}
-
-// handshakeError describes a failed handshake; a refusal by the server is
-// described by its status and error message.
-func handshakeError(resp *http.Response, err error) error {
-	if resp == nil {
-		return fmt.Errorf("dial: %w", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	var e shared.Error
-	if json.Unmarshal(body, &e) == nil && e.Code != "" {
-		return fmt.Errorf("handshake refused: HTTP %d %s: %s", resp.StatusCode, e.Code, e.Message)
-	}
-	return fmt.Errorf("handshake refused: HTTP %d %s", resp.StatusCode, strings.TrimSpace(string(body)))
+	return &member{ws: ws, room: i % l.o.rooms, rank: i / l.o.rooms, errs: map[string]int{}, done: make(chan struct{})}, nil
 }
 
 var (

@@ -35,6 +35,10 @@
 // addresses in turn (all of 127.0.0.0/8 is loopback on Linux):
 //
 //	go run ./cmd/tether-load -clients 1000 -source 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4
+//
+// Against the nodes of a cluster (docs/cluster.md), give -url several
+// endpoints, comma-separated: client i connects to the (i mod n)th.
+// .ci/bench-cluster compares one node with a 3-node cluster this way.
 package main
 
 import (

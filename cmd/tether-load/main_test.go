@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"math"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/demo"
 )
@@ -144,18 +144,8 @@ func TestStampRoundTrip(t *testing.T) {
 // TestLoadAgainstServer runs the tool for a second against the demo server
 // and checks that every message came back.
 func TestLoadAgainstServer(t *testing.T) {
-	srv := server.New(server.Config{Logger: slog.New(slog.DiscardHandler), MessageRate: -1, MaxConnsPerIP: -1})
-	ctx, cancel := context.WithCancel(context.Background())
-	demoDone := demo.Register(ctx, srv, demo.Options{TickerInterval: -1, Logger: slog.New(slog.DiscardHandler)})
-	hs := httptest.NewServer(srv)
-	defer func() {
-		cancel()
-		<-demoDone
-		if err := srv.Shutdown(context.Background()); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		hs.Close()
-	}()
+	hs := tethertest.NewServer(t, server.Config{MessageRate: -1, MaxConnsPerIP: -1},
+		tethertest.WithDemo(demo.Config{TickerInterval: -1, Logger: slog.New(slog.DiscardHandler)})).HTTP
 
 	var out, errOut bytes.Buffer
 	args := []string{"-url", "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws", "-clients", "20", "-rooms", "4",

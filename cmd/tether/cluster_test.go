@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -19,29 +19,22 @@ import (
 // token (the generated secret was kept) and resumes with recovered true.
 func TestEmbeddedNATSRestartKeepsRoomsAndIdentity(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state") // created by the server
-	args := []string{"-addr", "127.0.0.1:0", "-ticker", "-1s", "-nats", "embedded", "-data-dir", dir}
+	args := []string{"-nats", "embedded", "-data-dir", dir}
 
-	base, stop := startRun(t, args)
-	res, err := http.Post(base+"/auth/guest", "application/json", strings.NewReader(`{"name":"Alice"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 || len(res.Cookies()) == 0 {
-		t.Fatalf("guest login: %d", res.StatusCode)
-	}
-	cookie := http.Header{"Cookie": {res.Cookies()[0].String()}}
+	srv := startRun(t, args...)
+	base, stop := srv.base, srv.stop
+	cookie := guestLogin(t, base, "Alice")
 	ws := dialWS(t, base, cookie)
 	user := welcomeUser(t, ws)
 	send(t, ws, 1, shared.Join{Room: "lobby"})
 	var joined shared.Joined
-	decodeData(t, readType(t, ws, "joined"), &joined)
+	decodeData(t, tethertest.ReadType(t, ws, "joined"), &joined)
 	for i := range 3 {
 		send(t, ws, uint64(2+i), shared.ChatSend{Room: "lobby", Text: "before the restart"})
 	}
 	var last shared.Envelope
 	for range 3 {
-		last = readType(t, ws, "chat.message")
+		last = tethertest.ReadType(t, ws, "chat.message")
 	}
 	if last.Seq != 3 {
 		t.Fatalf("third message has seq %d, want 3", last.Seq)
@@ -62,7 +55,8 @@ func TestEmbeddedNATSRestartKeepsRoomsAndIdentity(t *testing.T) {
 		}
 	}
 
-	base, stop = startRun(t, args)
+	srv = startRun(t, args...)
+	base, stop = srv.base, srv.stop
 	defer stop()
 	ws = dialWS(t, base, cookie) // the old token still works: the secret was kept
 	defer ws.Close()
@@ -72,36 +66,14 @@ func TestEmbeddedNATSRestartKeepsRoomsAndIdentity(t *testing.T) {
 	since := last.Seq
 	send(t, ws, 1, shared.Join{Room: "lobby", Since: &since, Epoch: joined.Epoch})
 	var rejoined shared.Joined
-	decodeData(t, readType(t, ws, "joined"), &rejoined)
+	decodeData(t, tethertest.ReadType(t, ws, "joined"), &rejoined)
 	if !rejoined.Recovered || rejoined.Epoch != joined.Epoch || rejoined.Seq != 3 {
 		t.Errorf("resume after the restart = %+v, want recovered at seq 3 in epoch %q", rejoined, joined.Epoch)
 	}
 	send(t, ws, 2, shared.ChatSend{Room: "lobby", Text: "after the restart"})
-	if env := readType(t, ws, "chat.message"); env.Seq != 4 {
+	if env := tethertest.ReadType(t, ws, "chat.message"); env.Seq != 4 {
 		t.Errorf("first message after the restart has seq %d, want 4", env.Seq)
 	}
-}
-
-// startRun runs the server with args until the returned stop is called.
-func startRun(t *testing.T, args []string) (string, func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, env(nil), &stdout, &stderr) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v\n%s", err, stderr.String())
-		}
-	}
-	t.Cleanup(stop)
-	return waitListening(t, &stdout, &stderr), stop
 }
 
 func dialWS(t *testing.T, base string, h http.Header) *websocket.Conn {
@@ -116,7 +88,7 @@ func dialWS(t *testing.T, base string, h http.Header) *websocket.Conn {
 func welcomeUser(t *testing.T, ws *websocket.Conn) string {
 	t.Helper()
 	var w shared.Welcome
-	decodeData(t, readType(t, ws, "welcome"), &w)
+	decodeData(t, tethertest.ReadType(t, ws, "welcome"), &w)
 	return w.User
 }
 
@@ -141,23 +113,17 @@ func decodeData(t *testing.T, env shared.Envelope, v any) {
 // TestMemoryModeKeepsTheSecret: without -secret and without NATS, a restart
 // on the same data dir still accepts the tokens it issued.
 func TestMemoryModeKeepsTheSecret(t *testing.T) {
-	args := []string{"-addr", "127.0.0.1:0", "-ticker", "-1s", "-data-dir", filepath.Join(t.TempDir(), "state")}
-	base, stop := startRun(t, args)
-	res, err := http.Post(base+"/auth/guest", "application/json", strings.NewReader(`{"name":"Bob"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 || len(res.Cookies()) == 0 {
-		t.Fatalf("guest login: %d", res.StatusCode)
-	}
-	cookie := http.Header{"Cookie": {res.Cookies()[0].String()}}
+	args := []string{"-data-dir", filepath.Join(t.TempDir(), "state")}
+	srv := startRun(t, args...)
+	base, stop := srv.base, srv.stop
+	cookie := guestLogin(t, base, "Bob")
 	ws := dialWS(t, base, cookie)
 	user := welcomeUser(t, ws)
 	ws.Close()
 	stop()
 
-	base, stop = startRun(t, args)
+	srv = startRun(t, args...)
+	base, stop = srv.base, srv.stop
 	defer stop()
 	ws = dialWS(t, base, cookie)
 	defer ws.Close()
@@ -183,5 +149,23 @@ func TestDefaultDataDir(t *testing.T) {
 	o, err := parseOptions(nil, env(map[string]string{"HOME": "/h", "TETHER_NATS": "nats://n:4222", "TETHER_NODE": "n1"}), nil)
 	if err != nil || o.dataDir != "/h/.local/state/tether" || o.nats != "nats://n:4222" || o.node != "n1" {
 		t.Errorf("parseOptions from the environment = %+v, %v", o, err)
+	}
+}
+
+// TestUnwritableDataDirStillServes: a data dir that cannot be created costs
+// only the kept secret: the server starts, with a random one.
+func TestUnwritableDataDirStillServes(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startRun(t, "-data-dir", filepath.Join(file, "state"))
+	res, err := http.Get(srv.base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("readyz = %d with an unusable data dir, want 200", res.StatusCode)
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -14,25 +13,14 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/shared"
 )
 
 // serve runs run() with args until the test ends and returns its base URL.
 func serve(t *testing.T, args ...string) string {
 	t.Helper()
-	ctx, stop := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-ticker", "-1s"}, args...), env(nil), &stdout, &stderr)
-	}()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v\n%s", err, stderr.String())
-		}
-	})
-	return waitListening(t, &stdout, &stderr)
+	return startRun(t, args...).base
 }
 
 // waitClosed waits until the server closes c (a read returns an error,
@@ -67,17 +55,12 @@ func TestSlowAndIdleHTTPConnectionsAreClosed(t *testing.T) {
 	addr := strings.TrimPrefix(base, "http://")
 
 	// A WebSocket opened before the attack.
-	res, err := http.Post(base+"/auth/guest", "application/json", strings.NewReader(`{"name":"Stayer"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", http.Header{"Cookie": {res.Cookies()[0].String()}})
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", guestLogin(t, base, "Stayer"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	readType(t, ws, "welcome")
+	tethertest.ReadType(t, ws, "welcome")
 
 	stop := make(chan struct{})
 	var stopOnce sync.Once
@@ -133,7 +116,7 @@ func TestSlowAndIdleHTTPConnectionsAreClosed(t *testing.T) {
 	if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
 		t.Fatalf("the WebSocket did not survive the HTTP timeouts: %v", err)
 	}
-	readType(t, ws, "pong")
+	tethertest.ReadType(t, ws, "pong")
 
 	var longest time.Duration
 	for range 2 * n {
@@ -168,7 +151,7 @@ func TestHTTPConnectionsPerIPCapped(t *testing.T) {
 			t.Fatalf("WebSocket: %v", err)
 		}
 		defer ws.Close()
-		readType(t, ws, "welcome")
+		tethertest.ReadType(t, ws, "welcome")
 	}
 	var held []net.Conn
 	for range 5 {
@@ -218,26 +201,10 @@ func TestHTTPConnectionsPerIPCapped(t *testing.T) {
 // for the close grace), a new handshake gets the documented 503 "closed",
 // not "connection refused".
 func TestHandshakeDuringShutdownGets503(t *testing.T) {
-	ctx, stop := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-ticker", "-1s"}, env(nil), &stdout, &stderr)
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v\n%s", err, stderr.String())
-		}
-	}()
-	base := waitListening(t, &stdout, &stderr)
+	srv := startRun(t)
+	base, stop := srv.base, srv.cancel
 	addr := strings.TrimPrefix(base, "http://")
-	res, err := http.Post(base+"/auth/guest", "application/json", strings.NewReader(`{"name":"Late"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	cookie := http.Header{"Cookie": {res.Cookies()[0].String()}}
+	cookie := guestLogin(t, base, "Late")
 	silent, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", cookie) // never reads: does not answer the close
 	if err != nil {
 		t.Fatal(err)

@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	types := shared.NewRegistry()
-	met, err := metrics.New(metrics.Config{Types: types, Logger: log})
+	met, err := metrics.New(metrics.Config{Registry: types, Logger: log})
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	srv := server.New(server.Config{
+	srv, err := server.New(server.Config{
 		Broker:            cl.serverBroker(),
 		Registry:          types,
 		Logger:            log,
@@ -119,9 +119,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxHTTPConnsPerIP: o.maxHTTPConnIP,
 		TrustedPeer:       o.proxies.trustsHost,
 	})
+	if err != nil {
+		cl.close()
+		return err
+	}
 	// From here on srv runs a goroutine: every error path shuts it down.
 	demoCtx, stopDemo := context.WithCancel(ctx)
-	demoDone := demo.Register(demoCtx, srv, demo.Options{Logger: log, TickerInterval: o.ticker})
+	demoDone := demo.Register(demoCtx, srv, demo.Config{Logger: log, TickerInterval: o.ticker})
 	abort := func(err error) error {
 		stopDemo()
 		<-demoDone
@@ -223,9 +227,11 @@ func newAuth(o options, log *slog.Logger) (*auth.Auth, error) {
 	if len(secret) == 0 && o.dataDir != "" {
 		var err error
 		if secret, err = loadSecret(o.dataDir); err != nil {
-			return nil, fmt.Errorf("auth: %w", err)
+			// Not fatal: the demo still runs, its tokens just die with it.
+			log.Warn("cannot keep the signing secret in the data dir", "dir", o.dataDir, "err", err)
+		} else {
+			log.Info("signing tokens with the secret kept in the data dir", "dir", o.dataDir)
 		}
-		log.Info("signing tokens with the secret kept in the data dir", "dir", o.dataDir)
 	}
 	if len(secret) == 0 {
 		var err error

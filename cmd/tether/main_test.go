@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -93,42 +95,13 @@ func TestParseOptions(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestServeLoginPushShutdown runs the binary's run(): a guest logs in, opens
 // a WebSocket with the cookie, receives a push made by the CLI, and gets
 // 1001 "going away" when the server stops. The health, readiness and
 // metrics endpoints answer meanwhile.
 func TestServeLoginPushShutdown(t *testing.T) {
-	ctx, stop := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-ticker", "-1s"}, env(nil), &stdout, &stderr)
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v\n%s", err, stderr.String())
-		}
-	}()
-	base := waitListening(t, &stdout, &stderr)
+	srv := startRun(t)
+	base, stop := srv.base, srv.cancel
 
 	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
 		res, err := http.Get(base + path)
@@ -161,7 +134,7 @@ func TestServeLoginPushShutdown(t *testing.T) {
 		t.Fatalf("dial with the login cookie: %v", err)
 	}
 	defer ws.Close()
-	readType(t, ws, "welcome")
+	tethertest.ReadType(t, ws, "welcome")
 
 	var out bytes.Buffer
 	err = runCommand(context.Background(), "push", []string{"--user", sess.User, "--type", "notification", "--data", `{"title":"from the CLI"}`},
@@ -169,7 +142,7 @@ func TestServeLoginPushShutdown(t *testing.T) {
 	if err != nil || !strings.Contains(out.String(), `"delivered": 1`) {
 		t.Fatalf("tether push = %v, output %s", err, out.String())
 	}
-	env := readType(t, ws, "notification")
+	env := tethertest.ReadType(t, ws, "notification")
 	if !strings.Contains(string(env.Data), "from the CLI") {
 		t.Fatalf("notification data %s", env.Data)
 	}
@@ -214,35 +187,70 @@ func TestCommandErrors(t *testing.T) {
 
 var listening = regexp.MustCompile(`Tether listening on (http://\S+)`)
 
-func waitListening(t *testing.T, stdout, stderr *syncBuffer) string {
+// guestLogin logs in as a guest named name and returns the handshake
+// header that carries the login cookie.
+func guestLogin(t *testing.T, base, name string) http.Header {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := listening.FindStringSubmatch(stdout.String()); m != nil {
-			return m[1]
-		}
-		time.Sleep(10 * time.Millisecond)
+	body, err := json.Marshal(map[string]string{"name": name})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("server did not start:\n%s", stderr.String())
-	return ""
+	res, err := http.Post(base+"/auth/guest", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("guest login: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || len(res.Cookies()) == 0 {
+		t.Fatalf("guest login as %s: HTTP %d, cookies %v", name, res.StatusCode, res.Cookies())
+	}
+	return http.Header{"Cookie": {res.Cookies()[0].String()}}
 }
 
-func readType(t *testing.T, ws *websocket.Conn, typ string) shared.Envelope {
+// runningServer is the binary's run() going in this process.
+type runningServer struct {
+	base   string             // http://127.0.0.1:port
+	stdout *tethertest.Buffer // what run wrote to stdout
+	cancel func()             // begins the shutdown, returns at once
+	stop   func()             // shuts down and waits for run, checking its error
+}
+
+// startRun runs the binary with -addr 127.0.0.1:0 -ticker -1s and then
+// args, waits until it listens, and stops it when the test ends.
+func startRun(t *testing.T, args ...string) *runningServer {
 	t.Helper()
-	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		_, data, err := ws.ReadMessage()
-		if err != nil {
-			t.Fatalf("waiting for %s: %v", typ, err)
-		}
-		env, err := shared.DecodeEnvelope(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if env.Type == typ {
-			return env
-		}
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr tethertest.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-ticker", "-1s"}, args...), env(nil), &stdout, &stderr)
+	}()
+	var once sync.Once
+	stop := func() {
+		cancel()
+		once.Do(func() {
+			if err := <-done; err != nil {
+				t.Errorf("run: %v\n%s", err, stderr.String())
+			}
+		})
 	}
+	t.Cleanup(stop)
+	return &runningServer{base: waitListening(t, &stdout, &stderr), stdout: &stdout, cancel: cancel, stop: stop}
+}
+
+// waitListening waits for the server's "listening" line and returns its
+// base URL.
+func waitListening(t *testing.T, stdout, stderr *tethertest.Buffer) string {
+	t.Helper()
+	var base string
+	tethertest.Poll(t, "the server listens", func() error {
+		m := listening.FindStringSubmatch(stdout.String())
+		if m == nil {
+			return fmt.Errorf("no %q line; stderr:\n%s", listening, stderr.String())
+		}
+		base = m[1]
+		return nil
+	})
+	return base
 }
 
 var debugListening = regexp.MustCompile(`Tether debug \(pprof\) on (http://\S+)/debug/pprof/`)
@@ -265,22 +273,11 @@ func TestDebugAddr(t *testing.T) {
 		}
 	}
 
-	ctx, stop := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-ticker", "-1s", "-debug-addr", "127.0.0.1:0"}, env(nil), &stdout, &stderr)
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v\n%s", err, stderr.String())
-		}
-	}()
-	base := waitListening(t, &stdout, &stderr)
-	m := debugListening.FindStringSubmatch(stdout.String())
+	srv := startRun(t, "-debug-addr", "127.0.0.1:0")
+	base := srv.base
+	m := debugListening.FindStringSubmatch(srv.stdout.String())
 	if m == nil {
-		t.Fatalf("no debug listener announced:\n%s", stdout.String())
+		t.Fatalf("no debug listener announced:\n%s", srv.stdout.String())
 	}
 	get := func(url string) (int, string) {
 		t.Helper()

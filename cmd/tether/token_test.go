@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server/auth"
 	"github.com/tetherkit/tether/shared"
 )
@@ -51,19 +52,8 @@ func TestTokenCommandErrors(t *testing.T) {
 // Bearer header joins and chats. Without a token the client stops at once
 // with the server's 401 instead of retrying.
 func TestBotWithIssuedToken(t *testing.T) {
-	ctx, stop := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-ticker", "-1s", "-secret", testSecret}, env(nil), &stdout, &stderr)
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v\n%s", err, stderr.String())
-		}
-	}()
-	base := waitListening(t, &stdout, &stderr)
+	srv := startRun(t, "-secret", testSecret)
+	base := srv.base
 	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/ws"
 
 	var out bytes.Buffer
@@ -79,7 +69,7 @@ func TestBotWithIssuedToken(t *testing.T) {
 		t.Fatalf("the printed token verifies as %+v, %v; want bot/Bot", id, err)
 	}
 
-	bot := client.New(client.Options{URL: wsURL, Transport: client.NativeTransport{
+	bot := tethertest.NewClient(t, client.Config{URL: wsURL, Transport: client.NativeTransport{
 		Header: http.Header{"Authorization": {"Bearer " + token}},
 	}})
 	lines := make(chan shared.ChatMessage, 4)
@@ -103,7 +93,7 @@ func TestBotWithIssuedToken(t *testing.T) {
 		t.Fatal("the bot's line never reached the room")
 	}
 
-	anon := client.New(client.Options{URL: wsURL + "?user=bot"})
+	anon := tethertest.NewClient(t, client.Config{URL: wsURL + "?user=bot"})
 	err = anon.Run(context.Background())
 	var he *client.HandshakeError
 	if !errors.As(err, &he) || he.Status != http.StatusUnauthorized {

@@ -24,6 +24,7 @@ type Hub interface {
 	Send(connID string, m shared.Message) error
 	SendToUser(user string, m shared.Message) int
 	Publish(room string, m shared.Message) (seq uint64, reached int, err error)
+	PublishEphemeral(room string, m shared.Message) error
 	Broadcast(m shared.Message) int
 	Kick(user, reason string) int
 	KickWith(user string, opts server.KickOptions) (int, error)
@@ -32,24 +33,38 @@ type Hub interface {
 	Stats() server.Stats
 }
 
-// Config configures the API handler. The zero value of every field but Hub
-// is a usable default.
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultRate    rate.Limit = 50
+	DefaultBurst              = 100
+	DefaultMaxBody            = 64 << 10
+)
+
+// MinKeyLen is the shortest API key New accepts.
+const MinKeyLen = 16
+
+// Config configures the API handler. Every zero field but Hub has the
+// default documented on it.
 type Config struct {
 	// Hub is the server the API drives. Required.
 	Hub Hub
-	// Registry validates pushed messages; nil means shared.NewRegistry().
+	// Registry validates pushed messages. Nil means shared.NewRegistry().
 	Registry *shared.Registry
-	// Keys are the accepted API keys. Empty means the API is open to anyone
-	// who can reach it (the local demo); set keys in production.
+	// Keys are the accepted API keys, each at least MinKeyLen characters.
+	// Empty means the API is open to anyone who can reach it (the local
+	// demo); set keys in production.
 	Keys []string
 	// Rate is the sustained requests per second allowed per key (or per
-	// remote address when open). 0 means 50.
+	// remote address when open). Zero means 50 (DefaultRate); negative
+	// means unlimited.
 	Rate rate.Limit
-	// Burst is the number of requests allowed at once. 0 means 100.
+	// Burst is the number of requests allowed at once. Zero means 100
+	// (DefaultBurst).
 	Burst int
-	// MaxBody bounds a request body. 0 means 64 KiB.
+	// MaxBody bounds a request body, in bytes. Zero means 64 KiB
+	// (DefaultMaxBody).
 	MaxBody int64
-	// Logger receives request errors; nil means slog.Default().
+	// Logger receives request errors. Nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -73,21 +88,27 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = shared.NewRegistry()
 	}
+	if cfg.Burst < 0 || cfg.MaxBody < 0 {
+		return nil, fmt.Errorf("api: Burst %d and MaxBody %d: want 0 (the default) or more", cfg.Burst, cfg.MaxBody)
+	}
 	if cfg.Rate == 0 {
-		cfg.Rate = 50
+		cfg.Rate = DefaultRate
+	}
+	if cfg.Rate < 0 {
+		cfg.Rate = rate.Inf
 	}
 	if cfg.Burst == 0 {
-		cfg.Burst = 100
+		cfg.Burst = DefaultBurst
 	}
 	if cfg.MaxBody == 0 {
-		cfg.MaxBody = 64 << 10
+		cfg.MaxBody = DefaultMaxBody
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	for i, k := range cfg.Keys {
-		if len(k) < 16 {
-			return nil, fmt.Errorf("api: key %d is shorter than 16 characters", i)
+		if len(k) < MinKeyLen {
+			return nil, fmt.Errorf("api: key %d is shorter than %d characters", i, MinKeyLen)
 		}
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), limiters: make(map[string]*rate.Limiter)}

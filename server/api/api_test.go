@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/api"
 	"github.com/tetherkit/tether/shared"
@@ -69,56 +70,29 @@ func TestParsePush(t *testing.T) {
 
 // stack is a real server with the API in front, on 127.0.0.1.
 type stack struct {
-	srv  *server.Server
-	http *httptest.Server
+	*tethertest.Server
 }
 
 func newStack(t *testing.T, cfg api.Config) *stack {
 	t.Helper()
-	srv := server.New(server.Config{})
-	cfg.Hub = srv
-	h, err := api.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/ws", srv)
-	mux.Handle("/api/", h)
-	ts := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
+	return &stack{tethertest.NewServer(t, server.Config{}, func(s *tethertest.Server) {
+		cfg.Hub = s.Server
+		h, err := api.New(cfg)
+		if err != nil {
+			t.Fatal(err)
 		}
-		ts.Close()
-	})
-	return &stack{srv: srv, http: ts}
+		s.Mux.Handle("/api/", h)
+	})}
 }
 
 // connect runs a native client for user and returns the notifications it
 // receives.
 func (s *stack) connect(t *testing.T, user string) (*client.Client, <-chan shared.Notification) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	c := client.New(client.Options{URL: "ws" + strings.TrimPrefix(s.http.URL, "http") + "/ws?user=" + user})
+	c := tethertest.NewClient(t, client.Config{URL: s.URL(user)})
 	got := make(chan shared.Notification, 16)
 	client.On(c, func(n shared.Notification) { got <- n })
-	open := make(chan struct{})
-	var once sync.Once
-	c.OnState(func(si client.StateInfo) {
-		if si.State == client.Open {
-			once.Do(func() { close(open) })
-		}
-	})
-	done := make(chan struct{})
-	go func() { defer close(done); _ = c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-open:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("%s did not connect", user)
-	}
+	tethertest.Run(t, c)
 	return c, got
 }
 
@@ -126,7 +100,7 @@ func TestPushReachesTheRightUsers(t *testing.T) {
 	s := newStack(t, api.Config{})
 	_, alice := s.connect(t, "alice")
 	_, bob := s.connect(t, "bob")
-	ac := &api.Client{BaseURL: s.http.URL}
+	ac := &api.Client{BaseURL: s.HTTP.URL}
 	ctx := context.Background()
 
 	res, err := ac.Push(ctx, api.Target{Kind: api.TargetUser, ID: "alice"}, shared.Notification{Title: "for alice"})
@@ -153,13 +127,8 @@ func TestPushReachesTheRightUsers(t *testing.T) {
 
 func expectNote(t *testing.T, ch <-chan shared.Notification, title string) {
 	t.Helper()
-	select {
-	case n := <-ch:
-		if n.Title != title {
-			t.Fatalf("got notification %q, want %q", n.Title, title)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("notification %q never arrived", title)
+	if n := tethertest.Receive(t, ch, fmt.Sprintf("notification %q", title)); n.Title != title {
+		t.Fatalf("got notification %q, want %q", n.Title, title)
 	}
 }
 
@@ -169,7 +138,7 @@ func TestKickAndReads(t *testing.T) {
 	if _, err := c.Join(context.Background(), "lobby", 0); err != nil {
 		t.Fatal(err)
 	}
-	ac := &api.Client{BaseURL: s.http.URL}
+	ac := &api.Client{BaseURL: s.HTTP.URL}
 	ctx := context.Background()
 	members, err := ac.Presence(ctx, "lobby")
 	if err != nil || len(members) != 1 || members[0].User != "mallory" {
@@ -187,13 +156,7 @@ func TestKickAndReads(t *testing.T) {
 	if err != nil || closed != 1 {
 		t.Fatalf("kick = %d, %v", closed, err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for c.State().State != client.Closed {
-		if time.Now().After(deadline) {
-			t.Fatalf("kicked client state = %v, want closed", c.State().State)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	tethertest.WaitUntil(t, "the kicked client is closed", func() bool { return c.State().State == client.Closed })
 	if st := c.State(); st.CloseCode != shared.CloseKicked || st.Reason != "spam" {
 		t.Fatalf("kicked client close = %d %q, want %d %q", st.CloseCode, st.Reason, shared.CloseKicked, "spam")
 	}
@@ -224,7 +187,7 @@ func TestHTTPErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tt.method, s.http.URL+tt.path, strings.NewReader(tt.body))
+			req, _ := http.NewRequest(tt.method, s.HTTP.URL+tt.path, strings.NewReader(tt.body))
 			if tt.ctype != "" {
 				req.Header.Set("Content-Type", tt.ctype)
 			}
@@ -262,20 +225,20 @@ func TestKeysAndRateLimit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := (&api.Client{BaseURL: s.http.URL, Key: tt.key}).Stats(ctx)
+			_, err := (&api.Client{BaseURL: s.HTTP.URL, Key: tt.key}).Stats(ctx)
 			var ae *api.APIError
 			if !errors.As(err, &ae) || ae.Status != tt.status {
 				t.Fatalf("Stats with key %q: %v, want status %d", tt.key, err, tt.status)
 			}
 		})
 	}
-	good := &api.Client{BaseURL: s.http.URL, Key: key}
+	good := &api.Client{BaseURL: s.HTTP.URL, Key: key}
 	for i := range 2 {
 		if _, err := good.Stats(ctx); err != nil {
 			t.Fatalf("request %d within burst: %v", i, err)
 		}
 	}
-	req, _ := http.NewRequest("GET", s.http.URL+"/api/stats", nil)
+	req, _ := http.NewRequest("GET", s.HTTP.URL+"/api/stats", nil)
 	req.Header.Set("Authorization", "Bearer "+key)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -288,16 +251,45 @@ func TestKeysAndRateLimit(t *testing.T) {
 }
 
 func TestNewRejectsShortKeys(t *testing.T) {
-	srv := server.New(server.Config{})
+	srv, err := server.New(server.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer srv.Shutdown(context.Background())
 	if _, err := api.New(api.Config{Hub: srv, Keys: []string{"short"}}); err == nil {
 		t.Fatal("api.New accepted a 5-character key")
 	}
 }
 
+// TestNewRefusesMeaninglessConfig: a negative Burst or MaxBody is refused
+// with an error naming it instead of being replaced by the default; a
+// negative Rate means unlimited, as documented.
+func TestNewRefusesMeaninglessConfig(t *testing.T) {
+	srv := tethertest.NewServer(t, server.Config{}).Server
+	for _, tt := range []struct {
+		name string
+		cfg  api.Config
+		want string // "" means accepted
+	}{
+		{"zero value", api.Config{}, ""},
+		{"unlimited rate", api.Config{Rate: -1}, ""},
+		{"negative burst", api.Config{Burst: -1}, "Burst -1"},
+		{"negative body", api.Config{MaxBody: -1}, "MaxBody -1"},
+	} {
+		tt.cfg.Hub = srv
+		_, err := api.New(tt.cfg)
+		if (tt.want == "" && err != nil) || (tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want))) {
+			t.Errorf("%s: api.New = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
+
 func TestGuardProtectsOtherEndpoints(t *testing.T) {
 	const key = "0123456789abcdef-metrics"
-	srv := server.New(server.Config{})
+	srv, err := server.New(server.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer srv.Shutdown(context.Background())
 	h, err := api.New(api.Config{Hub: srv, Keys: []string{key}})
 	if err != nil {
@@ -332,7 +324,7 @@ func TestGuardProtectsOtherEndpoints(t *testing.T) {
 func TestKickBan(t *testing.T) {
 	s := newStack(t, api.Config{})
 	c, _ := s.connect(t, "mallory-x1y2z3")
-	ac := &api.Client{BaseURL: s.http.URL}
+	ac := &api.Client{BaseURL: s.HTTP.URL}
 	ctx := context.Background()
 	res, err := ac.KickWith(ctx, api.KickRequest{User: "mallory-x1y2z3", Reason: "spam", Ban: "10m"})
 	if err != nil || res.Closed != 1 || res.BannedUntil == nil || time.Until(*res.BannedUntil) < 9*time.Minute {
@@ -345,7 +337,7 @@ func TestKickBan(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	_, hres, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.http.URL, "http")+"/ws?user=mallory-x1y2z3", nil)
+	_, hres, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.HTTP.URL, "http")+"/ws?user=mallory-x1y2z3", nil)
 	if err == nil || hres == nil || hres.StatusCode != http.StatusForbidden {
 		t.Fatalf("handshake during the ban: %v, %v; want 403", err, hres)
 	}
@@ -357,4 +349,59 @@ func TestKickBan(t *testing.T) {
 			t.Errorf("ban %q: %v, want 400 on field ban", ban, err)
 		}
 	}
+}
+
+// TestPushEphemeral: an ephemeral room push reaches a member now and takes
+// no seq (a later joiner's history does not hold it); only room pushes can
+// be ephemeral.
+func TestPushEphemeral(t *testing.T) {
+	s := newStack(t, api.Config{})
+	c, _ := s.connect(t, "alice-v7iidm")
+	got := make(chan client.Meta, 4)
+	client.OnMeta(c, func(m shared.ChatTyping, meta client.Meta) { got <- meta })
+	if _, err := c.Join(context.Background(), "lobby", 0); err != nil {
+		t.Fatal(err)
+	}
+	ac := &api.Client{BaseURL: s.HTTP.URL}
+	ctx := context.Background()
+	if err := ac.PushEphemeral(ctx, "lobby", shared.ChatTyping{Room: "lobby", User: "bot", Name: "Bot"}); err != nil {
+		t.Fatalf("ephemeral push: %v", err)
+	}
+	select {
+	case meta := <-got:
+		if meta.Seq != 0 || meta.Room != "lobby" {
+			t.Fatalf("ephemeral push arrived with %+v, want room lobby and no seq", meta)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the ephemeral push never arrived")
+	}
+	j, err := c.Join(context.Background(), "lobby", 10)
+	if err != nil || j.Seq != 0 {
+		t.Fatalf("rejoin = %+v, %v; want seq 0: the ephemeral push took no place in the history", j, err)
+	}
+	_, err = ac.PushRaw(ctx, api.Target{Kind: api.TargetAll}, "notification", []byte(`{"title":"x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ae *api.APIError
+	err = postJSON(t, s.HTTP.URL+"/api/push", `{"target":{"kind":"all"},"type":"notification","data":{"title":"x"},"ephemeral":true}`)
+	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || ae.Body.Field != "ephemeral" {
+		t.Errorf("ephemeral push to everyone: %v, want 400 on field ephemeral", err)
+	}
+}
+
+// postJSON posts body to url and returns an *api.APIError for a non-2xx.
+func postJSON(t *testing.T, url, body string) error {
+	t.Helper()
+	res, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode/100 == 2 {
+		return nil
+	}
+	var eb api.ErrorBody
+	_ = json.NewDecoder(res.Body).Decode(&eb)
+	return &api.APIError{Status: res.StatusCode, Body: eb.Error}
 }

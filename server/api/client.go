@@ -20,7 +20,7 @@ type Client struct {
 	BaseURL string
 	// Key is the API key; empty when the server's API is open.
 	Key string
-	// HTTP is the client used; nil means http.DefaultClient.
+	// HTTP is the client used. Nil means http.DefaultClient.
 	HTTP *http.Client
 }
 
@@ -46,6 +46,19 @@ func (c *Client) Push(ctx context.Context, target Target, m shared.Message) (Pus
 	var resp PushResponse
 	err = c.do(ctx, http.MethodPost, "/api/push", PushRequest{Target: target, Type: m.MessageType(), Data: data}, &resp)
 	return resp, err
+}
+
+// PushEphemeral sends m to the members of room now, without a seq and
+// without keeping it in the room's history (POST /api/push with
+// "ephemeral": true).
+func (c *Client) PushEphemeral(ctx context.Context, room string, m shared.Message) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("push %s: %w", m.MessageType(), err)
+	}
+	var resp PushResponse
+	return c.do(ctx, http.MethodPost, "/api/push",
+		PushRequest{Target: Target{Kind: TargetRoom, ID: room}, Type: m.MessageType(), Data: data, Ephemeral: true}, &resp)
 }
 
 // PushRaw sends an already encoded message of the named type, e.g. from a

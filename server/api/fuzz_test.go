@@ -23,6 +23,10 @@ func (h *recordingHub) Publish(string, shared.Message) (uint64, int, error) {
 }
 func (h *recordingHub) Broadcast(shared.Message) int { h.calls++; return 0 }
 func (h *recordingHub) Kick(string, string) int      { h.calls++; return 0 }
+func (h *recordingHub) PublishEphemeral(string, shared.Message) error {
+	h.calls++
+	return nil
+}
 func (h *recordingHub) KickWith(string, server.KickOptions) (int, error) {
 	h.calls++
 	return 0, nil

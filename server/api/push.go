@@ -39,6 +39,10 @@ type PushRequest struct {
 	Type string `json:"type"`
 	// Data is the message, shaped like the type's struct.
 	Data json.RawMessage `json:"data"`
+	// Ephemeral, for room targets only, delivers the message to the room's
+	// members now without a seq and without keeping it in the history
+	// ("is typing"): members that are not connected never get it.
+	Ephemeral bool `json:"ephemeral,omitempty"`
 }
 
 // PushResponse is the reply to POST /api/push.
@@ -47,6 +51,9 @@ type PushResponse struct {
 	Delivered int `json:"delivered"`
 	// Seq is the room sequence number assigned, for room targets.
 	Seq uint64 `json:"seq,omitempty"`
+	// Ephemeral is true for an ephemeral room push, whose deliveries are
+	// not counted (Delivered is 0): the room may span several servers.
+	Ephemeral bool `json:"ephemeral,omitempty"`
 }
 
 // KickRequest is the body of POST /api/kick.
@@ -168,6 +175,19 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var resp PushResponse
+	if req.Ephemeral {
+		if req.Target.Kind != TargetRoom {
+			writeError(w, http.StatusBadRequest, &shared.Error{Code: shared.CodeBadData, Field: "ephemeral",
+				Message: "only a room push can be ephemeral"})
+			return
+		}
+		if err := h.cfg.Hub.PublishEphemeral(req.Target.ID, m); err != nil {
+			h.internalError(w, "ephemeral push to room", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, PushResponse{Ephemeral: true})
+		return
+	}
 	switch req.Target.Kind {
 	case TargetConn:
 		if err := h.cfg.Hub.Send(req.Target.ID, m); err != nil {

@@ -54,8 +54,8 @@ var (
 	ErrTokenInvalid = errors.New("token is invalid")
 )
 
-// Config configures an Auth. Every zero field but Secret has a usable
-// default.
+// Config configures an Auth. Every zero field but Secret has the default
+// documented on it.
 type Config struct {
 	// Secret is the HMAC key tokens are signed with: at least MinSecretLen
 	// bytes. Every server that must accept the same tokens needs the same
@@ -63,35 +63,36 @@ type Config struct {
 	// configured secret uses RandomSecret at start-up, so that tokens die
 	// with the process.
 	Secret []byte
-	// Algorithm is the signing algorithm: "HS256", "HS384" or "HS512"; "" →
-	// HS256. Tokens signed with any other algorithm (including "none") are
-	// refused.
+	// Algorithm is the signing algorithm: "HS256", "HS384" or "HS512".
+	// Tokens signed with any other algorithm (including "none") are refused.
+	// Empty means HS256 (DefaultAlgorithm).
 	Algorithm string
 	// TTL is how long an issued token is valid, with a precision of one
-	// second (exp is in whole seconds); 0 → 12h.
+	// second (exp is in whole seconds). Zero means 12h (DefaultTTL).
 	TTL time.Duration
-	// Issuer is the token's iss claim, checked by Verify; "" → "tether".
+	// Issuer is the token's iss claim, checked by Verify. Empty means
+	// "tether" (DefaultIssuer).
 	Issuer string
 	// RefreshGrace is how long after its expiry POST /auth/refresh still
-	// accepts a token (otherwise valid) and issues a fresh one; 0 → 2m,
-	// negative → none. The WebSocket handshake never accepts an expired
-	// token.
+	// accepts a token (otherwise valid) and issues a fresh one. The
+	// WebSocket handshake never accepts an expired token. Zero means 2m
+	// (DefaultRefreshGrace); negative means none.
 	RefreshGrace time.Duration
 	// Guest enables POST /auth/guest: anyone may pick a nickname and get a
-	// token for a fresh user id. Off → 403.
+	// token for a fresh user id. False means it answers 403.
 	Guest bool
-	// CookieName names the cookie the login endpoints set; "" →
-	// "tether_token".
+	// CookieName names the cookie the login endpoints set. Empty means
+	// "tether_token" (DefaultCookieName).
 	CookieName string
 	// Secure sets the cookie's Secure flag, so that browsers send it over
 	// HTTPS only. Set it whenever the server is reached through TLS. Without
 	// it the flag is still set on answers to requests that came over TLS or
 	// carry X-Forwarded-Proto: https (from a TLS-terminating proxy).
 	Secure bool
-	// Now is the clock of issuing and verifying; nil → time.Now. Tests set
-	// it.
+	// Now is the clock of issuing and verifying; tests set it. Nil means
+	// time.Now.
 	Now func() time.Time
-	// Logger receives guest logins (debug) and internal errors; nil →
+	// Logger receives guest logins (debug) and internal errors. Nil means
 	// slog.Default().
 	Logger *slog.Logger
 }

@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/auth"
 	"github.com/tetherkit/tether/shared"
@@ -325,51 +325,22 @@ func TestAuthenticateSources(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // wsEnv is a real server authenticating with an Auth, on 127.0.0.1, with
 // the login endpoints mounted at /auth/.
 type wsEnv struct {
 	hs   *httptest.Server
 	srv  *server.Server
-	logs *syncBuffer // the server's logs, at debug level
+	logs *tethertest.Buffer // the server's logs, at debug level
 }
 
 func startWS(t *testing.T, a *auth.Auth) *wsEnv {
 	t.Helper()
-	e := &wsEnv{logs: &syncBuffer{}}
-	e.srv = server.New(server.Config{
+	e := &wsEnv{logs: &tethertest.Buffer{}}
+	ts := tethertest.NewServer(t, server.Config{
 		Authenticate: a.Authenticate,
 		Logger:       slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
-	mux := http.NewServeMux()
-	mux.Handle("/ws", e.srv)
-	mux.Handle("/auth/", a.Handler())
-	e.hs = httptest.NewServer(mux) // listens on 127.0.0.1
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTime)
-		defer cancel()
-		if err := e.srv.Shutdown(ctx); err != nil {
-			t.Errorf("server shutdown: %v", err)
-		}
-		e.hs.Close()
-	})
+	}, func(s *tethertest.Server) { s.Mux.Handle("/auth/", a.Handler()) })
+	e.srv, e.hs = ts.Server, ts.HTTP
 	return e
 }
 

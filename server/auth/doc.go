@@ -5,7 +5,8 @@
 // An Auth plugs into the server before the WebSocket upgrade:
 //
 //	a, err := auth.New(auth.Config{Secret: secret, Guest: true})
-//	srv := server.New(server.Config{Authenticate: a.Authenticate})
+//	srv, err := server.New(server.Config{Authenticate: a.Authenticate})
+//	if err != nil { ... }
 //	mux.Handle("/ws", srv)
 //	mux.Handle("/auth/", a.Handler())
 //

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"fmt"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,13 +18,16 @@ import (
 func Example() {
 	secret, err := auth.RandomSecret() // or the operator's -secret / TETHER_SECRET
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	a, err := auth.New(auth.Config{Secret: secret, Guest: true})
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
-	srv := server.New(server.Config{Authenticate: a.Authenticate, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := server.New(server.Config{Authenticate: a.Authenticate, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Shutdown(context.Background())
 
 	mux := http.NewServeMux()
@@ -33,7 +37,7 @@ func Example() {
 	// A backend issues a token for a user it knows.
 	token, _, err := a.Issue("alice", "Alice")
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	r := httptest.NewRequest(http.MethodGet, "/ws", nil)
 	r.Header.Set("Authorization", "Bearer "+token)

@@ -8,51 +8,58 @@ import (
 	"github.com/tetherkit/tether/server"
 )
 
-// Options configures the demo.
-type Options struct {
+// DefaultTickerInterval is the ticker feed's period when
+// Config.TickerInterval is zero.
+const DefaultTickerInterval = 200 * time.Millisecond
+
+// Config configures the demo. The zero value is usable: every zero field has
+// the default documented on it.
+type Config struct {
 	// TickerInterval is how often the ticker feed publishes a quote for every
-	// symbol; 0 → 200ms, negative → no ticker feed.
+	// symbol. Zero means 200ms (DefaultTickerInterval); negative means no
+	// ticker feed.
 	TickerInterval time.Duration
-	// Seed seeds the feed's random walk; 0 → a seed from the clock.
+	// Seed seeds the feed's random walk. Zero means a seed from the clock.
 	Seed uint64
-	// Now is the demo's clock for message times; nil → time.Now.
+	// Now is the demo's clock for message times. Nil means time.Now.
 	Now func() time.Time
-	// Logger receives the demo's logs; nil → slog.Default().
+	// Logger receives the demo's logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
 
 // TickerRoom is the room the ticker feed publishes to.
 const TickerRoom = "ticker"
 
-// Register installs the demo's handlers (chat.send, danmaku.send, dice.roll) on s and
+// Register installs the demo's handlers (chat.send, chat.typing, danmaku.send, dice.roll) on s and
 // starts the ticker feed, which runs until ctx is done. The returned channel
 // is closed when the feed has stopped.
-func Register(ctx context.Context, s *server.Server, opts Options) <-chan struct{} {
-	if opts.TickerInterval == 0 {
-		opts.TickerInterval = 200 * time.Millisecond
+func Register(ctx context.Context, s *server.Server, cfg Config) <-chan struct{} {
+	if cfg.TickerInterval == 0 {
+		cfg.TickerInterval = DefaultTickerInterval
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
-	if opts.Seed == 0 {
-		opts.Seed = uint64(time.Now().UnixNano())
+	if cfg.Seed == 0 {
+		cfg.Seed = uint64(time.Now().UnixNano())
 	}
-	server.Handle(s, chatHandler(s, opts.Now))
+	server.Handle(s, chatHandler(s, cfg.Now))
 	server.Handle(s, newDanmaku(s).send)
 	server.Handle(s, diceHandler(s))
+	server.Handle(s, typingHandler(s))
 
 	done := make(chan struct{})
-	if opts.TickerInterval < 0 {
+	if cfg.TickerInterval < 0 {
 		close(done)
 		return done
 	}
-	f := newFeed(opts.Seed)
+	f := newFeed(cfg.Seed)
 	go func() {
 		defer close(done)
-		f.run(ctx, s, opts.TickerInterval, opts.Now, opts.Logger)
+		f.run(ctx, s, cfg.TickerInterval, cfg.Now, cfg.Logger)
 	}()
 	return done
 }

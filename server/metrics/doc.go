@@ -10,9 +10,10 @@
 // collectors:
 //
 //	reg := shared.NewRegistry()
-//	m, err := metrics.New(metrics.Config{Types: reg, Logger: logger})
+//	m, err := metrics.New(metrics.Config{Registry: reg, Logger: logger})
 //	...
-//	srv := server.New(server.Config{Registry: reg, Observer: m})
+//	srv, err := server.New(server.Config{Registry: reg, Observer: m})
+//	if err != nil { ... }
 //	if err := m.WatchServer(srv); err != nil { ... }
 //	mux.Handle("/ws", srv)
 //	mux.Handle("/api/", m.InstrumentAPI(apiHandler))
@@ -36,7 +37,7 @@
 //	tether_api_requests_total{route,status}     push, kick, presence, connections, stats, other
 //
 // Label values are bounded whatever clients send: a message type is a label
-// only when Config.Types knows it (others are "unknown", an undecodable frame
+// only when Config.Registry knows it (others are "unknown", an undecodable frame
 // is "malformed"), close codes outside the registered ones are "other", and
 // API routes outside the documented ones are "other". The Observer methods
 // allocate nothing: every label child they use is created by New.

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"fmt"
+	"log"
 	"net/http/httptest"
 	"strings"
 	"time"
@@ -15,14 +16,17 @@ import (
 // A server observed by Metrics, with its gauges and the /metrics page.
 func Example() {
 	types := shared.NewRegistry()
-	m, err := metrics.New(metrics.Config{Types: types})
+	m, err := metrics.New(metrics.Config{Registry: types})
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
-	srv := server.New(server.Config{Registry: types, Observer: m})
+	srv, err := server.New(server.Config{Registry: types, Observer: m})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Shutdown(context.Background())
 	if err := m.WatchServer(srv); err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 
 	// What the server reports on its hot paths:

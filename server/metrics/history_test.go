@@ -17,7 +17,10 @@ import (
 // server itself counts them, and the names pass promlint.
 func TestHistoryMemoryMetrics(t *testing.T) {
 	const budget = 256 << 10
-	srv := server.New(server.Config{HistoryMemory: budget, HistoryBytes: 32 << 10})
+	srv, err := server.New(server.Config{HistoryMemory: budget, HistoryBytes: 32 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -20,7 +20,7 @@ const Namespace = "tether"
 
 // Label values used when the real value is outside the bounded set.
 const (
-	// TypeUnknown labels a message whose type Config.Types does not know.
+	// TypeUnknown labels a message whose type Config.Registry does not know.
 	TypeUnknown = "unknown"
 	// TypeMalformed labels a frame that could not be decoded (type "").
 	TypeMalformed = "malformed"
@@ -54,15 +54,16 @@ var handshakeBuckets = []float64{
 // Config configures Metrics. The zero value is usable: every zero field has
 // the default documented on it.
 type Config struct {
-	// Registry is where the metrics are registered, with the Go runtime and
-	// process collectors; nil → a new prometheus.NewRegistry(). Give a
-	// registry to add metrics of your own to the same /metrics page.
-	Registry *prometheus.Registry
-	// Types are the message types that are labels of themselves in
-	// tether_messages_{in,out}_total; use the server's Config.Registry. Nil →
-	// shared.NewRegistry().
-	Types *shared.Registry
-	// Logger receives the errors of the /metrics handler; nil →
+	// Prometheus is the Prometheus registry the metrics are registered in,
+	// with the Go runtime and process collectors. Give one to add metrics of
+	// your own to the same /metrics page. Nil means a new
+	// prometheus.NewRegistry().
+	Prometheus *prometheus.Registry
+	// Registry is the message registry: its types are labels of themselves
+	// in tether_messages_{in,out}_total. Use the server's Config.Registry.
+	// Nil means shared.NewRegistry().
+	Registry *shared.Registry
+	// Logger receives the errors of the /metrics handler. Nil means
 	// slog.Default().
 	Logger *slog.Logger
 }
@@ -95,29 +96,40 @@ type typeCounters struct {
 
 var _ server.BatchObserver = (*Metrics)(nil)
 
+// counters creates vec's series for each of keys up front, labelled
+// label(key), so that they are exported (at 0) before anything happens and
+// the hot path is a map lookup.
+func counters[K comparable](vec *prometheus.CounterVec, keys []K, label func(K) string) map[K]prometheus.Counter {
+	m := make(map[K]prometheus.Counter, len(keys))
+	for _, k := range keys {
+		m[k] = vec.WithLabelValues(label(k))
+	}
+	return m
+}
+
+// identity is the label of a key that is its own label.
+func identity(s string) string { return s }
+
 // New creates the metrics and registers them, with the Go runtime and
-// process collectors, in cfg.Registry. It fails when the registry already
+// process collectors, in cfg.Prometheus. It fails when the registry already
 // holds metrics of the same names (a second New on one registry).
 func New(cfg Config) (*Metrics, error) {
-	if cfg.Registry == nil {
-		cfg.Registry = prometheus.NewRegistry()
+	if cfg.Prometheus == nil {
+		cfg.Prometheus = prometheus.NewRegistry()
 	}
-	if cfg.Types == nil {
-		cfg.Types = shared.NewRegistry()
+	if cfg.Registry == nil {
+		cfg.Registry = shared.NewRegistry()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	m := &Metrics{reg: cfg.Registry}
+	m := &Metrics{reg: cfg.Prometheus}
 
 	handshakes := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "handshakes_total",
 		Help: "WebSocket handshake attempts, by outcome (ok, unauthorized, forbidden_origin, too_many, failed, other).",
 	}, []string{"outcome"})
-	m.handshakes = make(map[string]prometheus.Counter, len(handshakeOutcomes))
-	for _, o := range handshakeOutcomes {
-		m.handshakes[o] = handshakes.WithLabelValues(o)
-	}
+	m.handshakes = counters(handshakes, handshakeOutcomes, identity)
 	m.handshakeDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: Namespace, Name: "handshake_duration_seconds",
 		Help:    "Time from the start of a WebSocket handshake to its outcome.",
@@ -128,10 +140,7 @@ func New(cfg Config) (*Metrics, error) {
 		Namespace: Namespace, Name: "connections_closed_total",
 		Help: "Connections closed, by close code (codes outside RFC 6455's and Tether's are \"other\").",
 	}, []string{"code"})
-	m.closed = make(map[int]prometheus.Counter, len(closeCodes))
-	for _, c := range closeCodes {
-		m.closed[c] = closed.WithLabelValues(strconv.Itoa(c))
-	}
+	m.closed = counters(closed, closeCodes, strconv.Itoa)
 	m.closedOther = closed.WithLabelValues(Other)
 
 	in := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -145,7 +154,7 @@ func New(cfg Config) (*Metrics, error) {
 	series := func(label string) typeCounters {
 		return typeCounters{in: in.WithLabelValues(label), out: out.WithLabelValues(label)}
 	}
-	types := cfg.Types.Types()
+	types := cfg.Registry.Types()
 	m.byType = make(map[string]typeCounters, len(types))
 	for _, t := range types {
 		m.byType[t] = series(t)
@@ -168,10 +177,7 @@ func New(cfg Config) (*Metrics, error) {
 		Namespace: Namespace, Name: "dropped_total",
 		Help: "Frames that could not be queued to a connection, by reason (slow_consumer, closed, other).",
 	}, []string{"reason"})
-	m.dropped = make(map[string]prometheus.Counter, len(dropReasons))
-	for _, r := range dropReasons {
-		m.dropped[r] = dropped.WithLabelValues(r)
-	}
+	m.dropped = counters(dropped, dropReasons, identity)
 	m.slowConsumer = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "slow_consumer_closes_total",
 		Help: "Connections closed because their send queue overflowed (close code 4002).",
@@ -193,7 +199,7 @@ func New(cfg Config) (*Metrics, error) {
 		handshakes, m.handshakeDuration, closed, in, out, m.bytesIn, m.bytesOut, dropped,
 		m.slowConsumer, m.heartbeatTimeouts, m.rateLimited, m.apiRequests,
 	} {
-		if err := cfg.Registry.Register(c); err != nil {
+		if err := cfg.Prometheus.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: register: %w", err)
 		}
 	}
@@ -202,20 +208,20 @@ func New(cfg Config) (*Metrics, error) {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
 		// A registry given by the caller may hold them already: keep those.
-		if err := cfg.Registry.Register(c); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+		if err := cfg.Prometheus.Register(c); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
 			return nil, fmt.Errorf("metrics: register runtime collector: %w", err)
 		}
 	}
-	m.handler = promhttp.InstrumentMetricHandler(cfg.Registry, promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{
+	m.handler = promhttp.InstrumentMetricHandler(cfg.Prometheus, promhttp.HandlerFor(cfg.Prometheus, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
-		Registry:      cfg.Registry,
+		Registry:      cfg.Prometheus,
 	}))
 	return m, nil
 }
 
-// Registry returns the registry the metrics are registered in.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+// Prometheus returns the Prometheus registry the metrics are registered in.
+func (m *Metrics) Prometheus() *prometheus.Registry { return m.reg }
 
 // Handler serves the registry's metrics in the Prometheus exposition format;
 // mount it at /metrics.

@@ -32,9 +32,9 @@ func newMetrics(t testing.TB) (*metrics.Metrics, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(metrics.Config{
-		Registry: reg,
-		Types:    shared.NewRegistry(),
-		Logger:   slog.New(slog.DiscardHandler),
+		Prometheus: reg,
+		Registry:   shared.NewRegistry(),
+		Logger:     slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatalf("metrics.New: %v", err)
@@ -224,6 +224,21 @@ func TestObserverCounts(t *testing.T) {
 			},
 		},
 		{
+			name: "batches out count every frame",
+			drive: func(m *metrics.Metrics) {
+				m.MessagesOut("chat.message", 16, 16*80)
+				m.MessagesOut("chat.message", 1, 80)
+				m.MessagesOut("made.up", 3, 3)
+				m.MessagesOut("pong", 0, 0)
+			},
+			want: []sample{
+				{"tether_messages_out_total", `type="chat.message"`, 17},
+				{"tether_messages_out_total", `type="unknown"`, 3},
+				{"tether_messages_out_total", `type="pong"`, 0},
+				{"tether_bytes_out_total", "", 17*80 + 3},
+			},
+		},
+		{
 			name: "zero and negative sizes count the message, not bytes",
 			drive: func(m *metrics.Metrics) {
 				m.MessageIn("ping", 0)
@@ -355,7 +370,7 @@ func TestCloseCodeCardinalityIsBounded(t *testing.T) {
 func TestCustomTypeRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	types := shared.NewRegistry()
-	m, err := metrics.New(metrics.Config{Registry: reg, Types: types})
+	m, err := metrics.New(metrics.Config{Prometheus: reg, Registry: types})
 	if err != nil {
 		t.Fatalf("metrics.New: %v", err)
 	}
@@ -556,10 +571,10 @@ func TestNewOnSharedRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	// A registry that already has the Go collector: New keeps it.
 	reg.MustRegister(collectors.NewGoCollector())
-	if _, err := metrics.New(metrics.Config{Registry: reg}); err != nil {
+	if _, err := metrics.New(metrics.Config{Prometheus: reg}); err != nil {
 		t.Fatalf("New on a registry holding the Go collector: %v", err)
 	}
-	if _, err := metrics.New(metrics.Config{Registry: reg}); err == nil {
+	if _, err := metrics.New(metrics.Config{Prometheus: reg}); err == nil {
 		t.Fatal("a second New on the same registry succeeded; every metric would be exposed twice")
 	}
 	// The zero Config works on a registry of its own.
@@ -567,7 +582,7 @@ func TestNewOnSharedRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New(Config{}): %v", err)
 	}
-	if m.Registry() == nil || m.Registry() == reg {
+	if m.Prometheus() == nil || m.Prometheus() == reg {
 		t.Error("New(Config{}) did not create a registry of its own")
 	}
 }
@@ -608,6 +623,7 @@ func TestObserverDoesNotAllocate(t *testing.T) {
 		"MessageIn unknown": func() { m.MessageIn("no.such.type", 64) },
 		"MessageIn \"\"":    func() { m.MessageIn("", 64) },
 		"MessageOut":        func() { m.MessageOut("chat.message", 128) },
+		"MessagesOut":       func() { m.MessagesOut("chat.message", 16, 16*128) },
 		"HandshakeDone":     func() { m.HandshakeDone("ok", time.Millisecond) },
 		"ConnClosed":        func() { m.ConnClosed(4002) },
 		"Dropped":           func() { m.Dropped("slow_consumer") },
@@ -629,6 +645,7 @@ func BenchmarkObserver(b *testing.B) {
 		{"MessageIn/unknown", func() { m.MessageIn("no.such.type", 64) }},
 		{"MessageIn/malformed", func() { m.MessageIn("", 64) }},
 		{"MessageOut/known", func() { m.MessageOut("chat.message", 128) }},
+		{"MessagesOut/batch16", func() { m.MessagesOut("chat.message", 16, 16*128) }},
 		{"HandshakeDone", func() { m.HandshakeDone("ok", 300*time.Microsecond) }},
 		{"ConnClosed", func() { m.ConnClosed(1000) }},
 	}

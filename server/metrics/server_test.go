@@ -1,26 +1,25 @@
 package metrics_test
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/metrics"
 	"github.com/tetherkit/tether/shared"
 )
 
 // waitTime bounds every wait of the server tests.
-const waitTime = 5 * time.Second
+const waitTime = tethertest.Wait
 
 // scrape returns the body of GET url.
 func scrape(t *testing.T, url string) string {
@@ -42,68 +41,28 @@ func hasLine(body, line string) bool {
 	return strings.Contains("\n"+body, "\n"+line+"\n")
 }
 
-// readType reads frames from ws until one of type typ, or fails the test.
-func readType(t *testing.T, ws *websocket.Conn, typ string) {
-	t.Helper()
-	if err := ws.SetReadDeadline(time.Now().Add(waitTime)); err != nil {
-		t.Fatalf("set read deadline: %v", err)
-	}
-	for {
-		_, frame, err := ws.ReadMessage()
-		if err != nil {
-			t.Fatalf("waiting for %q: %v", typ, err)
-		}
-		var env shared.Envelope
-		if err := json.Unmarshal(frame, &env); err != nil {
-			t.Fatalf("waiting for %q: undecodable frame %q: %v", typ, frame, err)
-		}
-		if env.Type == typ {
-			return
-		}
-	}
-}
-
 func TestRealServerIsObserved(t *testing.T) {
 	types := shared.NewRegistry()
-	m, err := metrics.New(metrics.Config{Registry: prometheus.NewRegistry(), Types: types})
+	m, err := metrics.New(metrics.Config{Prometheus: prometheus.NewRegistry(), Registry: types})
 	if err != nil {
 		t.Fatalf("metrics.New: %v", err)
 	}
-	srv := server.New(server.Config{
-		Registry: types,
-		Observer: m,
-		Logger:   slog.New(slog.DiscardHandler),
-	})
-	if err := m.WatchServer(srv); err != nil {
-		t.Fatalf("WatchServer: %v", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/ws", srv)
-	mux.Handle("GET /metrics", m.Handler())
-	hs := httptest.NewServer(mux) // 127.0.0.1
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTime)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
+	s := tethertest.NewServer(t, server.Config{Registry: types, Observer: m}, func(s *tethertest.Server) {
+		if err := m.WatchServer(s.Server); err != nil {
+			t.Fatalf("WatchServer: %v", err)
 		}
-		hs.Close()
+		s.Mux.Handle("GET /metrics", m.Handler())
 	})
-	metricsURL := hs.URL + "/metrics"
+	metricsURL := s.HTTP.URL + "/metrics"
 
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http")+"/ws?user=alice", nil)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	defer ws.Close()
-	readType(t, ws, "welcome")
+	ws, _ := s.Dial(t, "alice")
 	if body := scrape(t, metricsURL); !hasLine(body, "tether_connections 1") || !hasLine(body, "tether_users 1") {
 		t.Errorf("with alice connected, /metrics does not show 1 connection and 1 user:\n%s", grepTether(body))
 	}
 	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping","id":1}`)); err != nil {
 		t.Fatalf("send ping: %v", err)
 	}
-	readType(t, ws, "pong")
+	tethertest.ReadType(t, ws, "pong")
 
 	// Close normally and wait for the server's answering close frame.
 	if err := ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"), time.Now().Add(waitTime)); err != nil {
@@ -121,16 +80,13 @@ func TestRealServerIsObserved(t *testing.T) {
 
 	// The server records the close after its goroutines stop: poll its state.
 	var body string
-	for deadline := time.Now().Add(waitTime); ; {
+	tethertest.Poll(t, "/metrics shows the close 1000 and 0 connections", func() error {
 		body = scrape(t, metricsURL)
 		if hasLine(body, `tether_connections_closed_total{code="1000"} 1`) && hasLine(body, "tether_connections 0") {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after a normal close, /metrics never showed the close 1000 and 0 connections:\n%s", grepTether(body))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return fmt.Errorf("after a normal close:\n%s", grepTether(body))
+	})
 	for _, line := range []string{
 		`tether_handshakes_total{outcome="ok"} 1`,
 		`tether_handshake_duration_seconds_count 1`,

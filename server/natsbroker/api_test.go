@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/api"
 	"github.com/tetherkit/tether/server/natsbroker"
@@ -25,13 +26,13 @@ func TestAPIAnswersForTheCluster(t *testing.T) {
 	ts := httptest.NewServer(h)
 	defer ts.Close()
 
-	alice, bob := newClient(nodes[0], "alice"), newClient(nodes[1], "bob")
+	alice, bob := newClient(t, nodes[0], "alice"), newClient(t, nodes[1], "bob")
 	notes := make(chan string, 4)
 	client.On(bob, func(n shared.Notification) { notes <- n.Title })
 	kicked := make(chan string, 1)
 	client.On(bob, func(k shared.Kicked) { kicked <- k.Reason })
-	runClient(t, alice)
-	runClient(t, bob)
+	tethertest.Run(t, alice)
+	tethertest.Run(t, bob)
 	join(t, alice, "lobby", 0)
 	join(t, bob, "lobby", 0)
 
@@ -46,11 +47,12 @@ func TestAPIAnswersForTheCluster(t *testing.T) {
 	if st.Connections != 2 || st.Users != 2 || st.Rooms != 1 || st.Nodes != 2 || st.Partial {
 		t.Errorf("stats = %+v, want 2 connections, 2 users, 1 room, 2 nodes", st)
 	}
-	var pres api.PresenceResponse
-	get(t, ts.URL+"/api/presence?room=lobby", &pres)
-	if len(pres.Members) != 2 {
-		t.Errorf("presence = %+v, want alice and bob", pres)
-	}
+	// Node a's view of the presence bucket catches up with bob's join.
+	waitUntil(t, "node a's API lists alice and bob", func() bool {
+		var pres api.PresenceResponse
+		get(t, ts.URL+"/api/presence?room=lobby", &pres)
+		return len(pres.Members) == 2
+	})
 
 	var pushed api.PushResponse
 	post(t, ts.URL+"/api/push", `{"target":{"kind":"user","id":"bob"},"type":"notification","data":{"title":"hi bob"}}`, &pushed)

@@ -2,11 +2,13 @@ package natsbroker_test
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/natsbroker"
 	"github.com/tetherkit/tether/shared"
@@ -20,9 +22,9 @@ func BenchmarkClusterPublish(b *testing.B) {
 	const perNode = 30
 	for _, nd := range nodes {
 		for k := range perNode {
-			c := client.New(client.Options{URL: nd.wsURL(fmt.Sprintf("u%s%d", nd.name, k)), Logger: quiet})
+			c := tethertest.NewClient(b, client.Config{URL: nd.wsURL(fmt.Sprintf("u%s%d", nd.name, k)), Logger: quiet})
 			client.On(c, func(shared.ChatMessage) { got.Add(1) })
-			runClient(b, c)
+			tethertest.Run(b, c)
 			join(b, c, "bench", 0)
 		}
 	}
@@ -39,10 +41,19 @@ func BenchmarkClusterPublish(b *testing.B) {
 	}
 	b.StopTimer()
 	if got.Load() < want {
-		b.Fatalf("received %d of %d", got.Load(), want)
+		b.Fatalf("received %d of %d (%s)", got.Load(), want, benchNodeStats(nodes))
 	}
 	b.ReportMetric(float64(want)/time.Since(start).Seconds(), "deliveries/s")
 	reportRetries(b, nodes)
+}
+
+// benchNodeStats describes the nodes' counters, for a failure.
+func benchNodeStats(nodes []*node) string {
+	var s []string
+	for _, n := range nodes {
+		s = append(s, fmt.Sprintf("%s: dropped %d, broker %+v", n.name, n.srv.Stats().Dropped, n.broker.Stats()))
+	}
+	return strings.Join(s, "; ")
 }
 
 // reportRetries reports the publishes that lost a race, per publish.
@@ -65,9 +76,9 @@ func BenchmarkClusterPublishRooms(b *testing.B) {
 	for _, nd := range nodes {
 		for r := range rooms {
 			for k := range perNode {
-				c := client.New(client.Options{URL: nd.wsURL(fmt.Sprintf("u%s%d-%d", nd.name, r, k)), Logger: quiet})
+				c := tethertest.NewClient(b, client.Config{URL: nd.wsURL(fmt.Sprintf("u%s%d-%d", nd.name, r, k)), Logger: quiet})
 				client.On(c, func(shared.ChatMessage) { got.Add(1) })
-				runClient(b, c)
+				tethertest.Run(b, c)
 				join(b, c, fmt.Sprintf("room%d", r), 0)
 			}
 		}
@@ -92,7 +103,7 @@ func BenchmarkClusterPublishRooms(b *testing.B) {
 	}
 	b.StopTimer()
 	if got.Load() < want {
-		b.Fatalf("received %d of %d", got.Load(), want)
+		b.Fatalf("received %d of %d (%s)", got.Load(), want, benchNodeStats(nodes))
 	}
 	b.ReportMetric(float64(want)/time.Since(start).Seconds(), "deliveries/s")
 	reportRetries(b, nodes)

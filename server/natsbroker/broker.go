@@ -43,35 +43,41 @@ const (
 	DefaultNodeTTL       = 5 * time.Second
 	DefaultCheckInterval = 2 * time.Second
 	DefaultEpochTTL      = 24 * time.Hour
+	DefaultReplicas      = 1
 )
 
 // Config configures a Broker. Every node of a cluster must use the same
 // HistorySize, HistoryTTL, MaxBytes and Replicas: they are the stream's.
 type Config struct {
-	// Conn is the connection to NATS; required. The broker does not close it.
+	// Conn is the connection to NATS. Required; the broker does not close it.
 	Conn *nats.Conn
-	// Node names this node; "" → a random id.
+	// Node names this node. Empty means a random id.
 	Node string
-	// HistorySize is how many messages each room keeps; 0 → 100, negative →
-	// none (the stream still keeps each room's last message: its head).
+	// HistorySize is how many messages each room keeps. Zero means 1000
+	// (DefaultHistorySize); negative means none (the stream still keeps each
+	// room's last message: its head).
 	HistorySize int
-	// HistoryTTL is how long a message is kept for replay; 0 → 10m,
-	// negative → until pushed out by HistorySize.
+	// HistoryTTL is how long a message is kept for replay. Zero means 2m
+	// (DefaultHistoryTTL); negative means until pushed out by HistorySize.
 	HistoryTTL time.Duration
-	// MaxBytes bounds the stream; 0 → 1 GiB. The oldest messages go first.
+	// MaxBytes bounds the stream; the oldest messages go first. Zero means
+	// 1 GiB (DefaultMaxBytes).
 	MaxBytes int64
-	// Replicas is the stream's and buckets' replication; 0 → 1.
+	// Replicas is the stream's and buckets' replication. Zero means 1
+	// (DefaultReplicas).
 	Replicas int
 	// NodeTTL is how long a node that stopped refreshing its liveness key
-	// (it died, or lost NATS) keeps its members in presence; 0 → 5s.
+	// (it died, or lost NATS) keeps its members in presence. Zero means 5s
+	// (DefaultNodeTTL).
 	NodeTTL time.Duration
 	// CheckInterval is how often each room's live feed is checked against
-	// the stream's head for a lost tail; 0 → 2s.
+	// the stream's head for a lost tail. Zero means 2s
+	// (DefaultCheckInterval).
 	CheckInterval time.Duration
-	// EpochTTL is how long a room that has no message keeps its epoch;
-	// 0 → 24h.
+	// EpochTTL is how long a room that has no message keeps its epoch. Zero
+	// means 24h (DefaultEpochTTL).
 	EpochTTL time.Duration
-	// Logger receives the broker's logs; nil → slog.Default().
+	// Logger receives the broker's logs. Nil means slog.Default().
 	Logger *slog.Logger
 
 	dropLive func() bool // test hook: drops a republished message when true
@@ -101,6 +107,11 @@ type Broker struct {
 
 	checkNow chan struct{} // wakes the position check (NATS reconnected)
 
+	// pubLocks serialise this node's publishes per room (by a hash of its
+	// name): the per-room race is then between nodes only, not between
+	// this node's own publishers too.
+	pubLocks [256]sync.Mutex
+
 	stats struct {
 		published, retries, filled, resets atomic.Uint64
 	}
@@ -123,6 +134,10 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.Conn == nil {
 		return nil, errors.New("natsbroker: Config.Conn is required")
 	}
+	if cfg.MaxBytes < 0 || cfg.Replicas < 0 || cfg.NodeTTL < 0 || cfg.CheckInterval < 0 || cfg.EpochTTL < 0 {
+		return nil, fmt.Errorf("natsbroker: MaxBytes %d, Replicas %d, NodeTTL %v, CheckInterval %v, EpochTTL %v: none may be negative (0 is the default)",
+			cfg.MaxBytes, cfg.Replicas, cfg.NodeTTL, cfg.CheckInterval, cfg.EpochTTL)
+	}
 	if cfg.Node == "" {
 		cfg.Node = randomID(6)
 	}
@@ -136,17 +151,19 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.HistoryTTL == 0 {
 		cfg.HistoryTTL = DefaultHistoryTTL
 	}
-	if cfg.MaxBytes <= 0 {
+	if cfg.MaxBytes == 0 {
 		cfg.MaxBytes = DefaultMaxBytes
 	}
-	cfg.Replicas = max(cfg.Replicas, 1)
-	if cfg.NodeTTL <= 0 {
+	if cfg.Replicas == 0 {
+		cfg.Replicas = DefaultReplicas
+	}
+	if cfg.NodeTTL == 0 {
 		cfg.NodeTTL = DefaultNodeTTL
 	}
-	if cfg.CheckInterval <= 0 {
+	if cfg.CheckInterval == 0 {
 		cfg.CheckInterval = DefaultCheckInterval
 	}
-	if cfg.EpochTTL <= 0 {
+	if cfg.EpochTTL == 0 {
 		cfg.EpochTTL = DefaultEpochTTL
 	}
 	if cfg.Logger == nil {
@@ -206,7 +223,20 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		cancel()
 		return nil, fmt.Errorf("natsbroker: subscribe %s: %w", querySubj, err)
 	}
-	b.nc.SetReconnectHandler(func(*nats.Conn) { b.wakeCheck() })
+	b.nc.SetReconnectHandler(func(*nats.Conn) {
+		b.pres.rewatch()
+		b.wakeCheck()
+	})
+	prevErr := b.nc.ErrorHandler()
+	b.nc.SetErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+		if errors.Is(err, nats.ErrSlowConsumer) {
+			b.log.Warn("NATS slow consumer: messages dropped, checking every room", "err", err)
+			b.wakeCheck()
+		}
+		if prevErr != nil {
+			prevErr(nc, sub, err)
+		}
+	})
 	b.wg.Add(1)
 	go b.checkLoop()
 	return b, nil
@@ -306,9 +336,8 @@ func (e epochValue) bytes() []byte {
 	return []byte(e.epoch)
 }
 
-// openEpoch returns the epoch of a room that has no message of its own,
-// creating it (exactly one node wins the create) or, when the epoch was used
-// and its messages are gone, replacing it.
+// openEpoch returns the epoch of a room in the bucket and its revision,
+// creating it when there is none (exactly one node wins the create).
 func (b *Broker) openEpoch(ctx context.Context, room string) (epochValue, uint64, error) {
 	key := token(room)
 	for range publishTries {
@@ -335,22 +364,56 @@ func (b *Broker) openEpoch(ctx context.Context, room string) (epochValue, uint64
 // readHead reads a room's head from the stream: its last message, or when it
 // has none its epoch from the bucket.
 func (b *Broker) readHead(ctx context.Context, room string) (head, error) {
-	m, err := b.stream.GetLastMsgForSubject(ctx, roomPrefix+token(room))
-	switch {
-	case errors.Is(err, jetstream.ErrMsgNotFound):
-		e, _, err := b.openEpoch(ctx, room)
-		if err != nil {
-			return head{}, err
+	for range publishTries {
+		m, err := b.stream.GetLastMsgForSubject(ctx, roomPrefix+token(room))
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			e, rev, err := b.openEpoch(ctx, room)
+			if err != nil {
+				return head{}, err
+			}
+			if !e.used {
+				return head{epoch: e.epoch}, nil
+			}
+			// The epoch was used: "used" is written only after its first
+			// message was stored, so if the subject is still empty its
+			// messages are gone, and its seqs must not start again at 1.
+			if _, err := b.stream.GetLastMsgForSubject(ctx, roomPrefix+token(room)); err == nil {
+				continue // a message arrived meanwhile: read it
+			} else if !errors.Is(err, jetstream.ErrMsgNotFound) {
+				return head{}, fmt.Errorf("read head of %q: %w", room, err)
+			}
+			v := epochValue{epoch: randomID(8)}
+			if _, err := b.epochs.Update(ctx, token(room), v.bytes(), rev); err == nil {
+				return head{epoch: v.epoch}, nil
+			}
+			continue // another node replaced it first: read again
+		case err != nil:
+			return head{}, fmt.Errorf("read head of %q: %w", room, err)
 		}
-		return head{epoch: e.epoch}, nil
-	case err != nil:
-		return head{}, fmt.Errorf("read head of %q: %w", room, err)
+		p, err := decode(m.Header, m.Data, m.Time)
+		if err != nil {
+			return head{}, fmt.Errorf("read head of %q: %w", room, err)
+		}
+		return head{epoch: p.Epoch, seq: p.Seq, sseq: m.Sequence}, nil
 	}
-	p, err := decode(m.Header, m.Data, m.Time)
-	if err != nil {
-		return head{}, fmt.Errorf("read head of %q: %w", room, err)
+	return head{}, fmt.Errorf("read head of %q: too much contention", room)
+}
+
+// markUsed records that epoch has had a message, after its first one was
+// stored. Losing the race to another node that did it, or that replaced the
+// epoch, is fine.
+func (b *Broker) markUsed(ctx context.Context, room, epoch string) {
+	for range 3 {
+		e, rev, err := b.openEpoch(ctx, room)
+		if err != nil || e.epoch != epoch || e.used {
+			return
+		}
+		e.used = true
+		if _, err := b.epochs.Update(ctx, token(room), e.bytes(), rev); err == nil {
+			return
+		}
 	}
-	return head{epoch: p.Epoch, seq: p.Seq, sseq: m.Sequence}, nil
 }
 
 // decode reads a publication from a stream message.
@@ -367,6 +430,9 @@ func decode(h nats.Header, data []byte, at time.Time) (server.Publication, error
 // the subject's last sequence), else retried on the new head.
 func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq uint64) ([]byte, error)) (server.PublishResult, error) {
 	subj := roomPrefix + token(room)
+	lock := &b.pubLocks[roomShard(room)]
+	lock.Lock()
+	defer lock.Unlock()
 	b.mu.Lock()
 	h, known := b.heads[room]
 	b.mu.Unlock()
@@ -379,24 +445,6 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 			if h, err = b.readHead(ctx, room); err != nil {
 				return server.PublishResult{}, err
 			}
-		}
-		if h.seq == 0 {
-			// The subject is empty: the room's first message in the epoch of
-			// the bucket, or in a new one when that epoch was used and its
-			// messages are gone (its seqs must not start again at 1).
-			e, rev, err := b.openEpoch(ctx, room)
-			if err != nil {
-				return server.PublishResult{}, err
-			}
-			if e.used {
-				e.epoch = randomID(8)
-			}
-			e.used = true
-			if _, err := b.epochs.Update(ctx, token(room), e.bytes(), rev); err != nil {
-				known = false // another node changed it: read again
-				continue
-			}
-			h.epoch = e.epoch
 		}
 		seq := h.seq + 1
 		payload, err := encode(seq)
@@ -412,22 +460,53 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 		if err != nil {
 			if isWrongLastSeq(err) {
 				b.stats.retries.Add(1)
-				known = false
+				// The feed may have brought the newer head meanwhile: then
+				// no read is needed.
+				b.mu.Lock()
+				nh, ok := b.heads[room]
+				b.mu.Unlock()
+				if known = ok && nh.sseq > h.sseq; known {
+					h = nh
+				}
 				continue
 			}
 			return server.PublishResult{}, fmt.Errorf("publish to %q: %w", room, err)
 		}
 		b.noteHead(room, head{epoch: h.epoch, seq: seq, sseq: ack.Sequence})
 		b.stats.published.Add(1)
+		if seq == 1 {
+			b.markUsed(ctx, room, h.epoch)
+		}
+		b.mu.Lock()
+		if f := b.feeds[room]; f != nil {
+			f.active.Store(true) // its republished copy is checked for
+		}
+		b.mu.Unlock()
 		return server.PublishResult{Position: server.Position{Epoch: h.epoch, Seq: seq}}, nil
 	}
 	return server.PublishResult{}, fmt.Errorf("publish to %q: gave up after %d tries: too much contention", room, publishTries)
+}
+
+// maxHeads bounds the head cache: past it, it starts again empty.
+const maxHeads = 10000
+
+// roomShard is the index of room's publish lock (FNV-1a).
+func roomShard(room string) uint8 {
+	h := uint32(2166136261)
+	for i := 0; i < len(room); i++ {
+		h ^= uint32(room[i])
+		h *= 16777619
+	}
+	return uint8(h)
 }
 
 // noteHead records h as the room's head when it is newer than the one known.
 func (b *Broker) noteHead(room string, h head) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if len(b.heads) >= maxHeads {
+		clear(b.heads)
+	}
 	if old, ok := b.heads[room]; !ok || h.sseq > old.sseq {
 		b.heads[room] = h
 	}
@@ -495,17 +574,20 @@ func (b *Broker) history(ctx context.Context, room string) (server.Position, []s
 		return server.Position{}, nil, fmt.Errorf("history of %q: %w", room, err)
 	}
 	if len(msgs) == 0 {
-		e, _, err := b.openEpoch(ctx, room)
+		h, err := b.readHead(ctx, room)
 		if err != nil {
 			return server.Position{}, nil, err
 		}
-		if e.used {
-			// The epoch's messages are gone: the next publish opens a new
-			// epoch, and so does this read.
-			h, err := b.reopen(ctx, room)
-			return h, nil, err
+		if h.seq == 0 {
+			return server.Position{Epoch: h.epoch}, nil, nil
 		}
-		return server.Position{Epoch: e.epoch}, nil, nil
+		// The first message arrived between the two reads: read again.
+		if msgs, err = b.batchGet(ctx, subj, 1, max(b.cfg.HistorySize, 1)); err != nil {
+			return server.Position{}, nil, fmt.Errorf("history of %q: %w", room, err)
+		}
+		if len(msgs) == 0 {
+			return server.Position{Epoch: h.epoch, Seq: h.seq}, nil, nil
+		}
 	}
 	last := msgs[len(msgs)-1]
 	pos := server.Position{Epoch: last.p.Epoch, Seq: last.p.Seq}
@@ -526,24 +608,6 @@ func (b *Broker) history(ctx context.Context, room string) (server.Position, []s
 		pubs = append(pubs, m.p)
 	}
 	return pos, pubs, nil
-}
-
-// reopen replaces a used epoch whose messages are gone.
-func (b *Broker) reopen(ctx context.Context, room string) (server.Position, error) {
-	for range publishTries {
-		e, rev, err := b.openEpoch(ctx, room)
-		if err != nil {
-			return server.Position{}, err
-		}
-		if !e.used {
-			return server.Position{Epoch: e.epoch}, nil
-		}
-		v := epochValue{epoch: randomID(8)}
-		if _, err := b.epochs.Update(ctx, token(room), v.bytes(), rev); err == nil {
-			return server.Position{Epoch: v.epoch}, nil
-		}
-	}
-	return server.Position{}, fmt.Errorf("reopen %q: too much contention", room)
 }
 
 // storedPub is a publication with its stream sequence.
@@ -601,18 +665,28 @@ func (b *Broker) wakeCheck() {
 	}
 }
 
-// checkLoop compares, now and then and after each reconnect, each
-// subscribed room's feed with the stream's head, and fills a lost tail.
+// fullCheckEvery is how many position checks go by between two that look at
+// every subscribed room, not only the active ones.
+const fullCheckEvery = 15
+
+// checkLoop compares each subscribed room's feed with the stream's head and
+// fills a lost tail: every CheckInterval the rooms that had traffic since
+// their last check (a lost tail is the end of some traffic), every
+// fullCheckEvery intervals and after each NATS reconnect or slow-consumer
+// error all of them. The checks are bounded by the active rooms, not by
+// every room ever joined.
 func (b *Broker) checkLoop() {
 	defer b.wg.Done()
 	t := time.NewTicker(b.cfg.CheckInterval)
 	defer t.Stop()
-	for {
+	for n := 1; ; n++ {
+		all := n%fullCheckEvery == 0
 		select {
 		case <-b.ctx.Done():
 			return
 		case <-t.C:
 		case <-b.checkNow:
+			all = true
 		}
 		b.mu.Lock()
 		feeds := make([]*feed, 0, len(b.feeds))
@@ -621,7 +695,9 @@ func (b *Broker) checkLoop() {
 		}
 		b.mu.Unlock()
 		for _, f := range feeds {
-			f.check(b.ctx)
+			if all || f.active.Swap(false) {
+				f.check(b.ctx)
+			}
 		}
 	}
 }

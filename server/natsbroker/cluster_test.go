@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/demo"
 	"github.com/tetherkit/tether/server/natsbroker"
@@ -88,9 +88,12 @@ func startNodeVia(t testing.TB, natsURL, name string, cfg natsbroker.Config, scf
 	if scfg.MessageRate == 0 {
 		scfg.MessageRate = -1
 	}
-	srv := server.New(scfg)
+	srv, err := server.New(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	dctx, dcancel := context.WithCancel(context.Background())
-	demoDone := demo.Register(dctx, srv, demo.Options{TickerInterval: -1})
+	demoDone := demo.Register(dctx, srv, demo.Config{TickerInterval: -1})
 	mux := http.NewServeMux()
 	mux.Handle("/ws", srv)
 	ts := httptest.NewServer(mux)
@@ -135,27 +138,6 @@ func startCluster(t testing.TB, n int, cfg natsbroker.Config, scfg server.Config
 		nodes[i] = startNode(t, ns, string(rune('a'+i)), cfg, scfg)
 	}
 	return ns, nodes
-}
-
-// runClient runs c until the test ends and waits for its first Open.
-func runClient(t testing.TB, c *client.Client) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	open := make(chan struct{})
-	var once sync.Once
-	c.OnState(func(si client.StateInfo) {
-		if si.State == client.Open {
-			once.Do(func() { close(open) })
-		}
-	})
-	done := make(chan struct{})
-	go func() { defer close(done); _ = c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-open:
-	case <-time.After(waitTime):
-		t.Fatal("client did not connect in time")
-	}
 }
 
 // recorder keeps what a client received in a room: chat texts with seqs.
@@ -273,8 +255,9 @@ func checkSeqs(t *testing.T, who string, seqs []uint64, n int) {
 }
 
 // newClient makes a client of user on n with quick reconnects.
-func newClient(n *node, user string) *client.Client {
-	return client.New(client.Options{URL: n.wsURL(user), MinBackoff: 5 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Logger: quiet})
+func newClient(t testing.TB, n *node, user string) *client.Client {
+	t.Helper()
+	return tethertest.NewClient(t, client.Config{URL: n.wsURL(user), MinBackoff: 5 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Logger: quiet})
 }
 
 // TestChatAcrossNodes: alice on node a and bob on node b chat in one room:
@@ -282,10 +265,10 @@ func newClient(n *node, user string) *client.Client {
 // presence.
 func TestChatAcrossNodes(t *testing.T) {
 	_, nodes := startCluster(t, 2, natsbroker.Config{}, server.Config{})
-	alice, bob := newClient(nodes[0], "alice"), newClient(nodes[1], "bob")
+	alice, bob := newClient(t, nodes[0], "alice"), newClient(t, nodes[1], "bob")
 	ra, rb := newRecorder(alice), newRecorder(bob)
-	runClient(t, alice)
-	runClient(t, bob)
+	tethertest.Run(t, alice)
+	tethertest.Run(t, bob)
 	join(t, alice, "lobby", 0)
 	j := join(t, bob, "lobby", 0)
 	if len(j.Members) != 2 {
@@ -321,76 +304,31 @@ func TestChatAcrossNodes(t *testing.T) {
 	ra.wait(t, "alice sees bob leave", func(r *recorder) bool { return has(r.events, "leave:bob") })
 }
 
-// cutProxy forwards each new TCP connection to the next of its backends in
-// turn, and can cut every live connection at once, the way a network loss
-// does.
-type cutProxy struct {
-	ln       net.Listener
-	backends []string
-	mu       sync.Mutex
-	next     int
-	conns    []net.Conn
-	wg       sync.WaitGroup
-}
-
-func newCutProxy(t testing.TB, backends ...string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// TestNewRefusesNegativeConfig: a negative size, count or duration is
+// refused with an error that names it instead of being replaced by the
+// default.
+func TestNewRefusesNegativeConfig(t *testing.T) {
+	ns := startNATS(t, t.TempDir())
+	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cutProxy{ln: ln, backends: backends}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() { ln.Close(); p.cut(); p.wg.Wait() })
-	return p
-}
-
-func (p *cutProxy) url(user string) string {
-	return "ws://" + p.ln.Addr().String() + "/ws?user=" + user
-}
-
-func (p *cutProxy) accept() {
-	defer p.wg.Done()
-	for {
-		down, err := p.ln.Accept()
-		if err != nil {
-			return
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	for _, cfg := range []natsbroker.Config{{Replicas: -1}, {NodeTTL: -time.Second}, {MaxBytes: -1}} {
+		cfg.Conn, cfg.Logger = nc, quiet
+		b, err := natsbroker.New(ctx, cfg)
+		if err == nil {
+			_ = b.Close()
+			t.Errorf("natsbroker.New(%+v) accepted a negative value", cfg)
+		} else if !strings.Contains(err.Error(), "none may be negative") {
+			t.Errorf("natsbroker.New: %v, want the negative value named", err)
 		}
-		p.mu.Lock()
-		backend := p.backends[p.next%len(p.backends)]
-		p.next++
-		p.mu.Unlock()
-		up, err := net.Dial("tcp", backend)
-		if err != nil {
-			down.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, down, up)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() { defer p.wg.Done(); _, _ = io.Copy(up, down); up.Close() }()
-		go func() { defer p.wg.Done(); _, _ = io.Copy(down, up); down.Close() }()
 	}
 }
 
-// connections is how many connections the proxy accepted.
-func (p *cutProxy) connections() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.next
-}
-
-// cut drops every forwarded connection abruptly.
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0)
-		}
-		c.Close()
-	}
-	p.conns = nil
+// onNote calls fn with each notification's title and seq.
+func onNote(c *client.Client, fn func(title string, seq uint64)) {
+	client.OnMeta(c, func(n shared.Notification, meta client.Meta) { fn(n.Title, meta.Seq) })
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -19,9 +20,10 @@ type feed struct {
 	room string
 	subj string // the room's stream subject
 
-	refs  int           // Subscribe calls not yet unsubscribed; guarded by b.mu
-	ready chan struct{} // closed once the feed knows its start
-	err   error         // why it failed to start; set before ready is closed
+	refs   int           // Subscribe calls not yet unsubscribed; guarded by b.mu
+	active atomic.Bool   // traffic since the last position check
+	ready  chan struct{} // closed once the feed knows its start
+	err    error         // why it failed to start; set before ready is closed
 
 	mu      sync.Mutex // orders delivery
 	stopped bool
@@ -86,6 +88,7 @@ func (f *feed) start(ctx context.Context) error {
 		return fmt.Errorf("subscribe %q: %w", f.room, err)
 	}
 	f.epoch, f.seq, f.sseq = h.epoch, h.seq, h.sseq
+	f.active.Store(true) // checked once after the start
 	return nil
 }
 
@@ -166,6 +169,7 @@ func (f *feed) accept(ctx context.Context, p server.Publication, sseq uint64) {
 
 // deliver hands p, the next seq, to the handler.
 func (f *feed) deliver(p server.Publication, sseq uint64) {
+	f.active.Store(true)
 	f.epoch, f.seq, f.sseq = p.Epoch, p.Seq, sseq
 	f.b.noteHead(f.room, head{epoch: p.Epoch, seq: p.Seq, sseq: sseq})
 	if h := f.b.handler(); h != nil {

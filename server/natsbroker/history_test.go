@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/natsbroker"
 	"github.com/tetherkit/tether/shared"
@@ -17,8 +18,8 @@ import (
 // filled with the messages still kept.
 func TestHistoryRequestAcrossNodes(t *testing.T) {
 	_, nodes := startCluster(t, 2, natsbroker.Config{HistorySize: 10}, server.Config{HistorySize: 10})
-	sub := newClient(nodes[0], "sub")
-	runClient(t, sub)
+	sub := newClient(t, nodes[0], "sub")
+	tethertest.Run(t, sub)
 	j := join(t, sub, "paged", 0)
 	for i := 1; i <= 25; i++ {
 		if _, _, err := nodes[1].srv.Publish("paged", shared.Notification{Title: fmt.Sprint("n", i)}); err != nil {

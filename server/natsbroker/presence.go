@@ -23,8 +23,10 @@ import (
 type presence struct {
 	b  *Broker
 	kv jetstream.KeyValue
-	w  jetstream.KeyWatcher
 	wg sync.WaitGroup
+
+	wmu sync.Mutex // guards w
+	w   jetstream.KeyWatcher
 
 	mu      sync.Mutex
 	rev     uint64        // the last revision processed
@@ -58,7 +60,7 @@ func newPresence(ctx context.Context, b *Broker) (*presence, error) {
 		Description:    "Tether: who is in which room, on which node",
 		LimitMarkerTTL: b.cfg.NodeTTL,
 		Replicas:       b.cfg.Replicas,
-		Storage:        jetstream.MemoryStorage,
+		Storage:        jetstream.FileStorage, // survives a NATS restart
 	})
 	if err != nil {
 		return nil, fmt.Errorf("natsbroker: bucket %s: %w", PresenceKV, err)
@@ -126,9 +128,11 @@ func (p *presence) heartbeat() {
 // stop ends the watch, and removes this node's keys so that the others see
 // its members leave now rather than after NodeTTL.
 func (p *presence) stop() {
+	p.wmu.Lock()
 	if p.w != nil {
 		_ = p.w.Stop()
 	}
+	p.wmu.Unlock()
 	p.wg.Wait()
 	p.mu.Lock()
 	keys := make([]string, 0, len(p.own)+len(p.undone)+1)
@@ -171,15 +175,53 @@ func (p *presence) delMsg(key string) *nats.Msg {
 	return m
 }
 
-// watch applies the bucket's changes, in order.
+// watch applies the bucket's changes, in order. When the watcher ends
+// before the broker does (rewatch, after NATS came back), it watches again
+// from the revision after the last one applied.
 func (p *presence) watch() {
 	defer p.wg.Done()
-	for e := range p.w.Updates() {
-		if e == nil {
-			p.sync()
-			continue
+	for {
+		p.wmu.Lock()
+		w := p.w
+		p.wmu.Unlock()
+		for e := range w.Updates() {
+			if e == nil {
+				p.sync()
+				continue
+			}
+			p.apply(e)
 		}
-		p.apply(e)
+		for {
+			if p.b.ctx.Err() != nil {
+				return
+			}
+			p.mu.Lock()
+			from := p.rev + 1
+			p.mu.Unlock()
+			nw, err := p.kv.WatchAll(p.b.ctx, jetstream.ResumeFromRevision(from))
+			if err == nil {
+				p.wmu.Lock()
+				p.w = nw
+				p.wmu.Unlock()
+				break
+			}
+			p.b.log.Warn("presence watch failed, retrying", "err", err)
+			select {
+			case <-p.b.ctx.Done():
+				return
+			case <-time.After(p.b.cfg.NodeTTL / 5):
+			}
+		}
+	}
+}
+
+// rewatch restarts the watch: after a reconnect its consumer may be gone
+// with the NATS server that had it.
+func (p *presence) rewatch() {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if p.w != nil {
+		_ = p.w.Stop()
 	}
 }
 

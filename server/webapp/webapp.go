@@ -31,13 +31,17 @@ import (
 	"github.com/tetherkit/tether/client/ui"
 )
 
-// Config configures the web app handler.
+// DefaultDir is the directory New serves when Config.Dir is empty.
+const DefaultDir = "web"
+
+// Config configures the web app handler. The zero value is usable: every
+// zero field has the default documented on it.
 type Config struct {
 	// Dir is the directory holding app.wasm (with app.wasm.br and
-	// app.wasm.gz), app.css and the icons; "" means "web".
+	// app.wasm.gz), app.css and the icons. Empty means "web" (DefaultDir).
 	Dir string
-	// Logger receives start-up warnings (e.g. a stale precompressed copy);
-	// nil means slog.Default().
+	// Logger receives start-up warnings (e.g. a stale precompressed copy).
+	// Nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -50,7 +54,7 @@ const WasmPath = "/web/app.wasm"
 // It fails when Dir has no app.wasm (run build.sh or make build first).
 func New(cfg Config) (http.Handler, error) {
 	if cfg.Dir == "" {
-		cfg.Dir = "web"
+		cfg.Dir = DefaultDir
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

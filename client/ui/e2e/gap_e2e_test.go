@@ -5,90 +5,16 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server/api"
 	"github.com/tetherkit/tether/shared"
 )
-
-// gateProxy forwards TCP from a port of its own to the server; close cuts
-// every connection through it and refuses new ones until open, the way a
-// lost network does to a browser while the server runs on.
-type gateProxy struct {
-	ln      net.Listener
-	backend string
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	shut    bool
-	conns   []net.Conn
-}
-
-func newGateProxy(t *testing.T, backend string) *gateProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &gateProxy{ln: ln, backend: backend}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() { ln.Close(); p.close(); p.wg.Wait() })
-	return p
-}
-
-// URL is the proxy's base address, the one the page opens.
-func (p *gateProxy) URL() string { return "http://" + p.ln.Addr().String() }
-
-func (p *gateProxy) accept() {
-	defer p.wg.Done()
-	for {
-		down, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		shut := p.shut
-		p.mu.Unlock()
-		if shut {
-			down.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", p.backend)
-		if err != nil {
-			down.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, down, up)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() { defer p.wg.Done(); _, _ = io.Copy(up, down); up.Close() }()
-		go func() { defer p.wg.Done(); _, _ = io.Copy(down, up); down.Close() }()
-	}
-}
-
-func (p *gateProxy) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.shut = true
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *gateProxy) open() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.shut = false
-}
 
 // TestE2EGapFilledOrDropped: the page's network goes away while 80 chat
 // messages reach the lobby, more than the server keeps (-history 60) and
@@ -97,20 +23,20 @@ func (p *gateProxy) open() {
 // history, in order, and says clearly that the older ones were dropped.
 func TestE2EGapFilledOrDropped(t *testing.T) {
 	srv := startTether(t, "-history", "60")
-	gate := newGateProxy(t, srv.addr)
+	gate := tethertest.NewCutProxy(t, srv.addr)
 	browser := newBrowser(t)
 	alice := newPage(t, browser, "alice")
-	alice.login(gate.URL(), "Alice")
+	alice.login(gate.BaseURL(), "Alice")
 	alice.say("before the gap")
 	alice.waitChat("before the gap", stepTimeout) // seq 1
 
-	gate.close()
+	gate.Shut()
 	alice.waitStatus("reconnecting", stepTimeout)
 	for i := 1; i <= 80; i++ { // seqs 2..81; the server keeps 22..81 ("away 21".."away 80")
 		apiPush(t, srv.URL(), api.Target{Kind: api.TargetRoom, ID: "lobby"},
 			shared.ChatMessage{Room: "lobby", User: "bot", Name: "Bot", Text: fmt.Sprintf("away %02d", i), Time: time.Now().UnixMilli()})
 	}
-	gate.open()
+	gate.Open()
 	alice.waitStatus("connected", 60*time.Second)
 	alice.waitChat("away 80", stepTimeout)
 	alice.waitJS("the dropped notice", stepTimeout,

@@ -8,11 +8,11 @@
 //
 // Chromium is Debian's (/usr/bin/chromium; override with TETHER_CHROMIUM).
 // On failure each page's screenshot and console log are saved under
-// test-artifacts/<test>/ at the repository root.
+// test-artifacts/<test>/ at the repository root; steps that check what a
+// page looks like also save named screenshots there when they pass.
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -29,6 +29,7 @@ import (
 
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/tetherkit/tether/internal/tethertest"
 )
 
 // Paths shared by every test, set by TestMain.
@@ -91,7 +92,7 @@ type tetherProc struct {
 	addr string
 	args []string
 	cmd  *exec.Cmd
-	log  *lockedBuffer
+	log  *tethertest.Buffer
 	done chan struct{}
 }
 
@@ -104,7 +105,7 @@ func startTether(t *testing.T, args ...string) *tetherProc {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	p := &tetherProc{t: t, addr: addr, args: args, log: &lockedBuffer{}}
+	p := &tetherProc{t: t, addr: addr, args: args, log: &tethertest.Buffer{}}
 	p.start()
 	t.Cleanup(func() {
 		p.stop()
@@ -163,24 +164,6 @@ func (p *tetherProc) stop() {
 		<-p.done
 	}
 	p.cmd = nil
-}
-
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // newBrowser starts a headless Chromium for the test.

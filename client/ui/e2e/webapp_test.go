@@ -451,3 +451,70 @@ func TestE2ENetworkBack(t *testing.T) {
 	alice.reconnectedBefore(retryAt, "network back")
 	alice.waitChat("sent during the cut", stepTimeout)
 }
+
+// TestE2EOutboxAndTyping: while the network is cut the chat says what
+// happens to what is typed, a line sent then shows as pending and reaches
+// the room once the connection is back; an empty message says so; and
+// "… is typing" shows in the other page while someone types, without a
+// place in the room's history.
+func TestE2EOutboxAndTyping(t *testing.T) {
+	srv := startTether(t)
+	proxy := startProxy(t, srv.addr)
+	browser := newBrowser(t)
+	alice, bob := newPage(t, browser, "alice"), newPage(t, browser, "bob")
+	alice.login(proxy.URL(), "Alice")
+	bob.login(srv.URL(), "Bob")
+	alice.waitMember("Bob")
+	bob.waitMember("Alice")
+
+	// An empty message is answered.
+	alice.do("send nothing", stepTimeout, chromedp.Click(chromedp.CSS("#chat-send")))
+	alice.waitJS("a word about the empty message", stepTimeout, `(document.querySelector("#chat-error")||{textContent:""}).textContent.includes("Type a message")`)
+
+	// Typing shows in the other page.
+	bob.do("type", stepTimeout, chromedp.SendKeys(chromedp.CSS("#chat-input"), "hello ali"))
+	alice.waitJS("Bob is typing", stepTimeout, `document.querySelector("#chat-typing").textContent === "Bob is typing…"`)
+	alice.screenshot("typing")
+	bob.do("send", stepTimeout, chromedp.SendKeys(chromedp.CSS("#chat-input"), "ce"), chromedp.Click(chromedp.CSS("#chat-send")))
+	alice.waitChat("hello alice", stepTimeout)
+	if s := alice.text("#chat-typing"); s != "" {
+		t.Errorf("after Bob's message Alice's page still says %q", s)
+	}
+	if bob.text("#chat-typing") != "" {
+		t.Errorf("Bob's own page says %q: one's own typing is not news", bob.text("#chat-typing"))
+	}
+
+	// Offline: the page says what happens to typed text, and a line sent
+	// now is pending until the server has it.
+	proxy.setCut(true)
+	alice.waitStatus("reconnecting", stepTimeout)
+	alice.waitJS("the offline notice", stepTimeout, `(document.querySelector("#chat-offline")||{textContent:""}).textContent.includes("go out when the connection is back")`)
+	if ph := eval[string](alice, `document.querySelector("#chat-input").placeholder`); !strings.Contains(ph, "will be sent when back online") {
+		t.Errorf("offline, the chat input says %q", ph)
+	}
+	alice.say("written while offline")
+	alice.waitJS("the pending line", stepTimeout, `[...document.querySelectorAll(".chat-msg.pending")].some(e => e.textContent.includes("written while offline") && e.textContent.includes("waiting for the connection"))`)
+	alice.screenshot("pending")
+	if v := eval[string](alice, `document.querySelector("#chat-input").value`); v != "" {
+		t.Errorf("the input still holds %q after a queued send", v)
+	}
+	proxy.setCut(false)
+	alice.do("retry now", stepTimeout, chromedp.Click(chromedp.CSS("#status-retry")))
+	alice.waitStatus("connected", stepTimeout)
+	bob.waitChat("written while offline", stepTimeout)
+	alice.waitJS("the line no longer pending", stepTimeout, `[...document.querySelectorAll(".chat-msg")].some(e => e.textContent.includes("written while offline") && !e.classList.contains("pending"))`)
+	if n := eval[int](alice, `[...document.querySelectorAll(".chat-msg")].filter(e => e.textContent.includes("written while offline")).length`); n != 1 {
+		t.Errorf("Alice's page shows the offline line %d times, want once", n)
+	}
+	if n := eval[int](bob, `[...document.querySelectorAll(".chat-msg")].filter(e => e.textContent.includes("written while offline")).length`); n != 1 {
+		t.Errorf("Bob's page shows the offline line %d times, want once", n)
+	}
+
+	// The typing was never kept: a fresh page gets the two lines only.
+	carol := newPage(t, browser, "carol")
+	carol.login(srv.URL(), "Carol")
+	carol.waitChat("written while offline", stepTimeout)
+	if n := eval[int](carol, `document.querySelectorAll(".chat-msg").length`); n != 2 {
+		t.Errorf("a new member's history has %d lines, want the 2 chat lines", n)
+	}
+}

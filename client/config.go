@@ -2,21 +2,28 @@ package client
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/tetherkit/tether/shared"
 )
 
-// Defaults for the zero values of Options.
+// Defaults applied by New to zero Config fields.
 const (
-	defaultMinBackoff     = 500 * time.Millisecond
-	defaultMaxBackoff     = 30 * time.Second
-	defaultRequestTimeout = 10 * time.Second
-	defaultOutbox         = 1000
-	defaultPingInterval   = 25 * time.Second // when neither Options nor welcome say
-	// handshakeTimeout bounds a connection attempt: dial plus welcome.
-	handshakeTimeout = 10 * time.Second
+	DefaultMinBackoff     = 500 * time.Millisecond
+	DefaultMaxBackoff     = 30 * time.Second
+	DefaultRequestTimeout = 10 * time.Second
+	DefaultOutbox         = 1000
+	// DefaultPingInterval is the heartbeat when neither Config nor the
+	// server's welcome sets one (the server's DefaultHeartbeat).
+	DefaultPingInterval = 25 * time.Second
+	// HandshakeTimeout bounds a connection attempt: dial plus welcome.
+	HandshakeTimeout = 10 * time.Second
+)
+
+const (
 	// stableConnection is how long a connection must have stayed open for
 	// the backoff to start over after it is lost even though its rejoins did
 	// not all succeed (a session that got welcome and rejoined every room
@@ -24,23 +31,30 @@ const (
 	stableConnection = 10 * time.Second
 )
 
-// Options configures a Client. Every zero value selects a documented default.
-type Options struct {
+// Config configures a Client. The zero value is usable but for URL: every
+// zero field has the default documented on it, written "Zero means …" (nil
+// likewise), and every default is an exported Default constant. New refuses
+// a value that has no meaning (a negative backoff, say) with an error
+// instead of replacing it.
+type Config struct {
 	// URL is the server's WebSocket endpoint, e.g.
 	// "ws://localhost:8080/ws?user=alice&name=Alice".
 	URL string
-	// Transport opens the WebSocket. Nil selects NativeTransport{} on native
+	// Transport opens the WebSocket. Nil means NativeTransport{} on native
 	// platforms and BrowserTransport{} under js/wasm.
 	Transport Transport
 	// Registry decodes incoming messages. Nil means shared.NewRegistry().
 	Registry *shared.Registry
 	// Logger receives the client's logs. Nil means slog.Default().
 	Logger *slog.Logger
-	// MinBackoff sets the pace of reconnects. 0 means 500ms. The first wait
-	// after a lost connection is random between MinBackoff/2 and MinBackoff;
-	// see MaxBackoff for the waits after that.
+	// MinBackoff sets the pace of reconnects. The first wait after a lost
+	// connection is random between MinBackoff/2 and MinBackoff; see
+	// MaxBackoff for the waits after that. Zero means 500ms
+	// (DefaultMinBackoff).
 	MinBackoff time.Duration
-	// MaxBackoff caps the wait before a reconnect. 0 means 30s. The wait
+	// MaxBackoff caps the wait before a reconnect; it must not be below
+	// MinBackoff. Zero means 30s (DefaultMaxBackoff), or MinBackoff when that
+	// is longer. The wait
 	// after the n-th failure in a row (n ≥ 2) is random ("full jitter")
 	// between MinBackoff and min(MaxBackoff, MinBackoff·2ⁿ⁻¹). A failure is a
 	// dial or handshake that did not succeed, or a connection lost before it
@@ -54,31 +68,57 @@ type Options struct {
 	MaxBackoff time.Duration
 	// RequestTimeout bounds every request (Request, Join, Leave) whose
 	// context has no earlier deadline, including the wait for a connection,
-	// and every write. 0 means 10s. (A connection attempt, dial plus welcome,
-	// is bounded by a fixed 10s.)
+	// and every write. (A connection attempt, dial plus welcome, is bounded
+	// by HandshakeTimeout.) Zero means 10s (DefaultRequestTimeout).
 	RequestTimeout time.Duration
 	// Outbox bounds the messages Send keeps until the server answered them
-	// (sent or waiting for a connection); 0 means 1000. Send returns
-	// ErrOutboxFull beyond it. Negative: no outbox, Send writes at once and
-	// fails with ErrNotConnected when the client is not Open.
+	// (sent or waiting for a connection); Send returns ErrOutboxFull beyond
+	// it. Zero means 1000 (DefaultOutbox); negative means no outbox: Send
+	// writes at once and fails with ErrNotConnected when the client is not
+	// Open.
 	Outbox int
 	// Token, when set, returns a fresh token for the connection's user. When
 	// the server announced that the connection's token expires (welcome's
 	// expires_ms), the client calls it at four fifths of the token's time
 	// left and sends the result in-band (Refresh), so the connection is not
 	// closed with 1008. A NativeTransport.HeaderFunc built on the same
-	// function makes reconnects use a fresh token too.
+	// function makes reconnects use a fresh token too. Nil means the token is
+	// never refreshed in-band.
 	Token func(ctx context.Context) (string, error)
 	// PingInterval drives the application heartbeat: when nothing has been
 	// received for PingInterval the client sends a ping, and when nothing at
 	// all arrives within another PingInterval it drops the connection and
-	// reconnects. 0 means the server's heartbeat_ms from welcome (25s if the
-	// server sends none).
+	// reconnects. Zero means the server's heartbeat_ms from welcome
+	// (DefaultPingInterval if the server sends none).
 	PingInterval time.Duration
 }
 
+// validate refuses the values that have no meaning: New reports them
+// instead of replacing them by a default.
+func (o Config) validate() error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"MinBackoff", o.MinBackoff}, {"MaxBackoff", o.MaxBackoff},
+		{"RequestTimeout", o.RequestTimeout}, {"PingInterval", o.PingInterval},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s is %v: want 0 (the default) or more", d.name, d.v))
+		}
+	}
+	if o.MinBackoff > 0 && o.MaxBackoff > 0 && o.MaxBackoff < o.MinBackoff {
+		errs = append(errs, fmt.Errorf("MaxBackoff %v is below MinBackoff %v", o.MaxBackoff, o.MinBackoff))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("client config: %w", err)
+	}
+	return nil
+}
+
 // withDefaults returns o with every zero field replaced by its default.
-func (o Options) withDefaults() Options {
+func (o Config) withDefaults() Config {
 	if o.Transport == nil {
 		o.Transport = defaultTransport()
 	}
@@ -89,31 +129,31 @@ func (o Options) withDefaults() Options {
 		o.Logger = slog.Default()
 	}
 	if o.MinBackoff <= 0 {
-		o.MinBackoff = defaultMinBackoff
+		o.MinBackoff = DefaultMinBackoff
 	}
 	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = defaultMaxBackoff
+		o.MaxBackoff = DefaultMaxBackoff
 	}
 	if o.MaxBackoff < o.MinBackoff {
 		o.MaxBackoff = o.MinBackoff
 	}
 	if o.Outbox == 0 {
-		o.Outbox = defaultOutbox
+		o.Outbox = DefaultOutbox
 	}
 	if o.RequestTimeout <= 0 {
-		o.RequestTimeout = defaultRequestTimeout
+		o.RequestTimeout = DefaultRequestTimeout
 	}
 	return o
 }
 
 // pingInterval is the heartbeat interval for a connection greeted by w.
-func (o Options) pingInterval(w shared.Welcome) time.Duration {
+func (o Config) pingInterval(w shared.Welcome) time.Duration {
 	switch {
 	case o.PingInterval > 0:
 		return o.PingInterval
 	case w.HeartbeatMS > 0:
 		return time.Duration(w.HeartbeatMS) * time.Millisecond
 	default:
-		return defaultPingInterval
+		return DefaultPingInterval
 	}
 }
