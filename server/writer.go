@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -126,12 +127,17 @@ func (c *Conn) startHeartbeat() {
 	of := new(atomic.Pointer[Conn]) // not a field of c: a pointer into c would keep it alive
 	of.Store(c)
 	c.heartbeatOf = of
-	c.heartbeat = time.AfterFunc(c.srv.cfg.Heartbeat, func() {
+	// Created idle and armed once assigned: the writer the timer starts
+	// resets c.heartbeat, and a heartbeat short enough (or a stall long
+	// enough) had the timer fire before AfterFunc returned, so the writer
+	// reset a nil timer.
+	c.heartbeat = time.AfterFunc(math.MaxInt64, func() {
 		if c := of.Load(); c != nil {
 			c.pingDue.Store(true)
 			c.signal()
 		}
 	})
+	c.heartbeat.Reset(c.srv.cfg.Heartbeat)
 }
 
 // writeQueued writes what is queued, in batches of at most maxBatchFrames
