@@ -1,15 +1,18 @@
 package natsbroker
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +36,9 @@ const (
 	hdrSeq       = "Tether-Seq"
 	hdrType      = "Tether-Type"
 	publishTries = 32 // bounded retries of a publish that lost the race
+	// publishTimeout bounds a publish whose context has no deadline, as
+	// jetstream does (its default API timeout).
+	publishTimeout = 5 * time.Second
 )
 
 // Defaults of the zero Config fields.
@@ -108,6 +114,10 @@ type Broker struct {
 	mu    sync.Mutex
 	feeds map[string]*feed // subscribed rooms
 	heads map[string]head  // last known head per room, for Publish
+	// headWait holds, per room, a channel that noteHead closes when the
+	// room's head moves: a publish that lost the race waits on it for the
+	// winner's message to come through the feed.
+	headWait map[string]chan struct{}
 
 	checkNow chan struct{} // wakes the position check (NATS reconnected)
 
@@ -117,7 +127,7 @@ type Broker struct {
 	pubLocks [256]sync.Mutex
 
 	stats struct {
-		published, retries, filled, resets atomic.Uint64
+		published, retries, headReads, filled, resets atomic.Uint64
 	}
 
 	pres    *presence
@@ -214,6 +224,7 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		ctx: bctx, cancel: cancel,
 		feeds:    make(map[string]*feed),
 		heads:    make(map[string]head),
+		headWait: make(map[string]chan struct{}),
 		checkNow: make(chan struct{}, 1),
 	}
 	if b.keys, err = newKeyStore(ctx, b); err != nil {
@@ -261,6 +272,10 @@ type Stats struct {
 	// Retries counts the publishes that lost the race to another node and
 	// were tried again.
 	Retries uint64
+	// HeadReads counts the publishes that read the room's head from the
+	// stream (the first one to a room, and those that lost the race and
+	// whose feed did not bring the winner's message in time).
+	HeadReads uint64
 	// Filled counts the messages delivered from the stream to fill a gap
 	// in the live feed.
 	Filled uint64
@@ -274,6 +289,7 @@ func (b *Broker) Stats() Stats {
 	return Stats{
 		Published: b.stats.published.Load(),
 		Retries:   b.stats.retries.Load(),
+		HeadReads: b.stats.headReads.Load(),
 		Filled:    b.stats.filled.Load(),
 		Resets:    b.stats.resets.Load(),
 	}
@@ -296,6 +312,8 @@ func (b *Broker) Close() error {
 	b.mu.Unlock()
 	b.pres.stop()
 	b.wg.Wait()
+	st := b.Stats()
+	b.log.Info("broker closed", "published", st.Published, "retries", st.Retries, "head_reads", st.HeadReads, "filled", st.Filled, "resets", st.Resets)
 	return nil
 }
 
@@ -454,6 +472,7 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 		}
 		if !known {
 			var err error
+			b.stats.headReads.Add(1)
 			if h, err = b.readHead(ctx, room); err != nil {
 				return server.PublishResult{}, err
 			}
@@ -463,28 +482,27 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 		if err != nil {
 			return server.PublishResult{}, fmt.Errorf("publish to %q: %w", room, err)
 		}
-		msg := nats.NewMsg(subj)
-		msg.Header.Set(hdrEpoch, h.epoch)
-		msg.Header.Set(hdrSeq, strconv.FormatUint(seq, 10))
-		msg.Header.Set(hdrType, typ)
-		msg.Data = payload
-		ack, err := b.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(h.sseq))
+		msg := &nats.Msg{Subject: subj, Data: payload, Header: nats.Header{
+			hdrEpoch:                            {h.epoch},
+			hdrSeq:                              {strconv.FormatUint(seq, 10)},
+			hdrType:                             {typ},
+			jetstream.ExpectedLastSubjSeqHeader: {strconv.FormatUint(h.sseq, 10)},
+		}}
+		sseq, err := b.publishCAS(ctx, msg)
 		if err != nil {
 			if isWrongLastSeq(err) {
 				b.stats.retries.Add(1)
-				// The feed may have brought the newer head meanwhile: then
-				// no read is needed.
-				b.mu.Lock()
-				nh, ok := b.heads[room]
-				b.mu.Unlock()
-				if known = ok && nh.sseq > h.sseq; known {
+				// The room's feed brings the newer head (the error says
+				// which): then no read is needed.
+				var nh head
+				if nh, known = b.awaitHead(ctx, room, h.sseq, lastSeqOf(err)); known {
 					h = nh
 				}
 				continue
 			}
 			return server.PublishResult{}, fmt.Errorf("publish to %q: %w", room, err)
 		}
-		b.noteHead(room, head{epoch: h.epoch, seq: seq, sseq: ack.Sequence})
+		b.noteHead(room, head{epoch: h.epoch, seq: seq, sseq: sseq})
 		b.stats.published.Add(1)
 		if seq == 1 {
 			b.markUsed(ctx, room, h.epoch)
@@ -497,6 +515,71 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 		return server.PublishResult{Position: server.Position{Epoch: h.epoch, Seq: seq}}, nil
 	}
 	return server.PublishResult{}, fmt.Errorf("publish to %q: gave up after %d tries: too much contention", room, publishTries)
+}
+
+// publishCAS stores msg, whose headers carry the expected last subject
+// sequence, and returns its stream sequence. It is jetstream's PublishMsg
+// without its per-call costs: the usual ack is read without encoding/json,
+// only an error or an unusual ack is decoded in full. Like PublishMsg it
+// retries a "no responders" (a JetStream leader change) twice, 250ms apart.
+func (b *Broker) publishCAS(ctx context.Context, msg *nats.Msg) (uint64, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, publishTimeout)
+		defer cancel()
+	}
+	resp, err := b.nc.RequestMsgWithContext(ctx, msg)
+	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < jetstream.DefaultPubRetryAttempts; r++ {
+		t := time.NewTimer(jetstream.DefaultPubRetryWait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, ctx.Err()
+		case <-t.C:
+		}
+		resp, err = b.nc.RequestMsgWithContext(ctx, msg)
+	}
+	if errors.Is(err, nats.ErrNoResponders) {
+		return 0, jetstream.ErrNoStreamResponse
+	}
+	if err != nil {
+		return 0, err
+	}
+	return parseAck(resp.Data)
+}
+
+// ackPrefix starts the stream's usual publish ack: JetStream writes the
+// stream, then the sequence, and an error response starts with "error".
+const ackPrefix = `{"stream":"` + StreamName + `","seq":`
+
+// parseAck reads a JetStream publish ack: the stored message's stream
+// sequence, or the API error.
+func parseAck(data []byte) (uint64, error) {
+	if rest, ok := bytes.CutPrefix(data, []byte(ackPrefix)); ok {
+		var seq uint64
+		n := 0
+		for ; n < len(rest) && n < 20 && rest[n] >= '0' && rest[n] <= '9'; n++ {
+			seq = seq*10 + uint64(rest[n]-'0')
+		}
+		if n > 0 && n < 20 && n < len(rest) && (rest[n] == ',' || rest[n] == '}') && seq > 0 {
+			return seq, nil
+		}
+	}
+	var ack struct {
+		Error  *jetstream.APIError `json:"error"`
+		Stream string              `json:"stream"`
+		Seq    uint64              `json:"seq"`
+	}
+	if err := json.Unmarshal(data, &ack); err != nil {
+		return 0, jetstream.ErrInvalidJSAck
+	}
+	if ack.Error != nil {
+		return 0, fmt.Errorf("nats: %w", ack.Error)
+	}
+	if ack.Stream == "" || ack.Seq == 0 {
+		return 0, jetstream.ErrInvalidJSAck
+	}
+	return ack.Seq, nil
 }
 
 // maxHeads bounds the head cache: past it, it starts again empty.
@@ -521,7 +604,78 @@ func (b *Broker) noteHead(room string, h head) {
 	}
 	if old, ok := b.heads[room]; !ok || h.sseq > old.sseq {
 		b.heads[room] = h
+		if ch := b.headWait[room]; ch != nil {
+			close(ch)
+			delete(b.headWait, room)
+		}
 	}
+}
+
+// headWaitMax bounds how long a publish that lost the race waits for the
+// winner's message to arrive through the room's feed before it reads the
+// head from the stream instead.
+const headWaitMax = 50 * time.Millisecond
+
+// awaitHead returns the room's head once it is known past stale and at
+// least at stream sequence want (the one the stream reported; 0: unknown,
+// then it does not wait). It waits only while this node has the room's
+// feed, which brings that message, and at most headWaitMax; it reports
+// false when the head must be read from the stream.
+func (b *Broker) awaitHead(ctx context.Context, room string, stale, want uint64) (head, bool) {
+	wait := want > stale
+	want = max(want, stale+1)
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		b.mu.Lock()
+		h, ok := b.heads[room]
+		if ok && h.sseq >= want {
+			b.mu.Unlock()
+			return h, true
+		}
+		if !wait || b.feeds[room] == nil {
+			b.mu.Unlock()
+			return head{}, false
+		}
+		ch := b.headWait[room]
+		if ch == nil {
+			ch = make(chan struct{})
+			b.headWait[room] = ch
+		}
+		b.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(headWaitMax)
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return head{}, false
+		case <-ctx.Done():
+			return head{}, false
+		}
+	}
+}
+
+// lastSeqOf is the subject's last stream sequence that a wrong last
+// sequence error reports ("wrong last sequence: 42"), or 0.
+func lastSeqOf(err error) uint64 {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return 0
+	}
+	_, n, ok := strings.Cut(apiErr.Description, ": ")
+	if !ok {
+		return 0
+	}
+	seq, err := strconv.ParseUint(n, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return seq
 }
 
 // PublishEphemeral implements server.Broker, over core NATS.
