@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -51,7 +52,28 @@ func (t NativeTransport) Dial(ctx context.Context, url string) (Socket, error) {
 		}
 		return nil, fmt.Errorf("websocket dial: %w", err)
 	}
+	ws.SetPingHandler(func(data string) error { return answerPing(ws, data) })
 	return &nativeSocket{ws: ws}, nil
+}
+
+// pongTimeout bounds the write of the pong that answers a server's ping.
+// gorilla's default ping handler allows one second and then fails the
+// connection, so a process stalled for a second (a loaded machine, a long
+// GC pause, a socket briefly full) lost a healthy connection. The pong may
+// take as long as the server's default write timeout; a server that is
+// really gone is found by the heartbeat.
+const pongTimeout = 10 * time.Second
+
+// answerPing answers a ping with a pong, as gorilla's default handler does
+// but with pongTimeout. A pong that could not be written in time does not
+// end the read: if the socket is broken, the next write fails.
+func answerPing(ws *websocket.Conn, data string) error {
+	err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(pongTimeout))
+	var ne net.Error
+	if err == nil || errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &ne) && ne.Timeout() {
+		return nil
+	}
+	return fmt.Errorf("answer ping: %w", err)
 }
 
 // nativeSocket adapts a gorilla connection to Socket.

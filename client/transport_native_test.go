@@ -6,10 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -240,4 +243,118 @@ func TestNativeTransportHeaderFunc(t *testing.T) {
 	if _, err := tr.Dial(context.Background(), url); err == nil || !strings.Contains(err.Error(), "token service down") {
 		t.Fatalf("dial with a failing HeaderFunc = %v, want its error", err)
 	}
+}
+
+// TestNativeTransportPongSurvivesStall: the network (or the process) stalls
+// for longer than gorilla's one-second pong deadline just as the server
+// pings; the pong goes out when the stall ends and the connection lives on.
+// With gorilla's default ping handler the pong's write timed out and the
+// read failed ("write tcp ...: i/o timeout"): under load, clients dropped
+// healthy connections (TestConcurrentPushBroadcastHeartbeat, close code 0).
+func TestNativeTransportPongSurvivesStall(t *testing.T) {
+	const stall = 1500 * time.Millisecond // the network cannot take a byte for this long
+	ponged := make(chan struct{})
+	serverErr := make(chan error, 1)
+	url := wsServer(t, func(r *http.Request, ws *websocket.Conn) {
+		ws.SetPongHandler(func(string) error { close(ponged); return nil })
+		if err := ws.WriteControl(websocket.PingMessage, []byte("hb"), time.Now().Add(waitLimit)); err != nil {
+			serverErr <- err
+			return
+		}
+		_ = ws.SetReadDeadline(time.Now().Add(waitLimit))
+		go func() {
+			select {
+			case <-ponged:
+				_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"after"}`))
+			case <-time.After(waitLimit):
+			}
+		}()
+		_, _, err := ws.ReadMessage() // the pong, then the client's close
+		serverErr <- err
+	})
+	var conn *stallConn
+	d := *websocket.DefaultDialer
+	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		conn = &stallConn{Conn: c, stall: stall}
+		return conn, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	sock, err := NativeTransport{Dialer: &d}.Dial(ctx, url)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer sock.Close(shared.CloseNormal, "")
+	conn.armed.Store(true) // the next write (the pong) stalls
+	start := time.Now()
+	got, err := sock.Read(ctx)
+	if err != nil {
+		t.Fatalf("Read after a %v stall of the pong's write: %v, want the connection alive", stall, err)
+	}
+	if string(got) != `{"type":"after"}` {
+		t.Fatalf("Read = %s, want the frame the server sent after the pong", got)
+	}
+	t.Logf("pong written after a stall of %v; next frame read %v after the ping", stall, time.Since(start).Round(time.Millisecond))
+	_ = sock.Close(shared.CloseNormal, "")
+	select {
+	case err := <-serverErr:
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) {
+			t.Errorf("server saw %v, want the client's close frame", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("server did not finish")
+	}
+}
+
+// stallConn is a net.Conn whose next write, once armed, waits stall before
+// it goes out, as a full socket would, and fails like one when its write
+// deadline passes first.
+type stallConn struct {
+	net.Conn
+	stall time.Duration
+	armed atomic.Bool
+
+	mu       sync.Mutex
+	deadline time.Time // the write deadline
+}
+
+func (c *stallConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *stallConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *stallConn) Write(p []byte) (int, error) {
+	if c.armed.Swap(false) {
+		c.mu.Lock()
+		deadline := c.deadline
+		c.mu.Unlock()
+		writable := time.NewTimer(c.stall)
+		defer writable.Stop()
+		var expired <-chan time.Time
+		if !deadline.IsZero() {
+			e := time.NewTimer(time.Until(deadline))
+			defer e.Stop()
+			expired = e.C
+		}
+		select {
+		case <-writable.C:
+		case <-expired:
+			return 0, os.ErrDeadlineExceeded
+		}
+	}
+	return c.Conn.Write(p)
 }

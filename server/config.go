@@ -128,7 +128,10 @@ type Config struct {
 	// IdempotencyKeys is how many keyed requests (docs/protocol.md §3) the
 	// server remembers per user, so that a request sent again with the same
 	// key is answered without running twice. Zero means 1000
-	// (DefaultIdempotencyKeys); negative means keys are ignored.
+	// (DefaultIdempotencyKeys); negative means keys are ignored. When the
+	// Broker is also an IdempotencyStore (natsbroker) the window is the
+	// broker's, shared by every node and bounded by its own size, and this
+	// count only switches keys on or off.
 	IdempotencyKeys int
 	// IdempotencyTTL is how long a keyed request is remembered. Zero means
 	// 5m (DefaultIdempotencyTTL).

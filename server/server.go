@@ -283,14 +283,20 @@ func (s *Server) serve(c *Conn) {
 		Server:      Version,
 		ExpiresMS:   unixMS(c.Expires()),
 	})
+	// Welcome is queued first, so that it is the first message; the writer
+	// is held until the connection is registered, so that whoever reads
+	// welcome can be kicked or sent to at once.
 	registered := s.hub.add(c)
 	if !registered {
 		c.startClose(closeRequest{code: shared.CloseGoingAway, reason: "going away", send: true, flush: true})
 	}
+	c.qmu.Lock()
+	c.held = false
+	c.qmu.Unlock()
 	c.startExpiry()
 	defer c.stopExpiry()
 	s.log.Debug("connected", "conn", c.id, "user", c.user, "remote", c.remote)
-	c.signal() // a writer runs (queuing welcome started it)
+	c.signal() // start the writer: welcome is queued
 	c.readLoop()
 	<-c.writerDone
 

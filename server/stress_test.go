@@ -794,6 +794,7 @@ type soakClient struct {
 	opened   atomic.Int64 // Open states seen
 	lost     atomic.Int64 // Reconnecting states seen
 	lastCode atomic.Int64 // close code of the last lost connection
+	lastErr  atomic.Value // string: why the last connection was lost
 	connID   atomic.Value // string: the id of its current connection
 	runErr   chan error   // Run's result
 }
@@ -917,6 +918,7 @@ func TestConcurrentPushBroadcastHeartbeat(t *testing.T) {
 			case client.Reconnecting:
 				sc.lost.Add(1)
 				sc.lastCode.Store(int64(s.CloseCode))
+				sc.lastErr.Store(fmt.Sprint(s.Err))
 			}
 		})
 		go func() { sc.runErr <- sc.c.Run(runCtx) }()
@@ -1055,7 +1057,7 @@ func TestConcurrentPushBroadcastHeartbeat(t *testing.T) {
 	// every user, room and client.
 	for _, sc := range clients {
 		if !sc.stayed() && !sc.cuttable {
-			t.Logf("client %s lost its connection %d times (last close code %d) though the test never cut it", sc.user, sc.lost.Load(), sc.lastCode.Load())
+			t.Logf("client %s lost its connection %d times (last: close code %d, %v) though the test never cut it", sc.user, sc.lost.Load(), sc.lastCode.Load(), sc.lastErr.Load())
 		}
 		if n := sc.got[fromBroadcast].Load(); sc.stayed() && n == 0 {
 			t.Errorf("client %s stayed connected but got none of the soak's broadcasts", sc.user)

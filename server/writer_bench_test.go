@@ -108,6 +108,17 @@ func newFanOut(tb testing.TB, subscribers, sendQueue int, checkOrder bool, obs O
 			tb.Fatal("subscribers did not connect")
 		}
 	}
+	// A welcome is counted in Stats just after its write returns, which
+	// can be after its client has read it: wait until every welcome is
+	// counted, or a caller's snapshot of Stats could count one as its own
+	// frame later (TestWriterCoalesces saw 201 of its 200).
+	deadline := time.Now().Add(10 * time.Second)
+	for f.srv.Stats().MessagesOut < uint64(subscribers) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("Stats.MessagesOut = %d after the %d welcomes were read", f.srv.Stats().MessagesOut, subscribers)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	return f
 }
 
