@@ -114,10 +114,6 @@ type Broker struct {
 	mu    sync.Mutex
 	feeds map[string]*feed // subscribed rooms
 	heads map[string]head  // last known head per room, for Publish
-	// headWait holds, per room, a channel that noteHead closes when the
-	// room's head moves: a publish that lost the race waits on it for the
-	// winner's message to come through the feed.
-	headWait map[string]chan struct{}
 
 	checkNow chan struct{} // wakes the position check (NATS reconnected)
 
@@ -224,7 +220,6 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		ctx: bctx, cancel: cancel,
 		feeds:    make(map[string]*feed),
 		heads:    make(map[string]head),
-		headWait: make(map[string]chan struct{}),
 		checkNow: make(chan struct{}, 1),
 	}
 	if b.keys, err = newKeyStore(ctx, b); err != nil {
@@ -273,8 +268,8 @@ type Stats struct {
 	// were tried again.
 	Retries uint64
 	// HeadReads counts the publishes that read the room's head from the
-	// stream (the first one to a room, and those that lost the race and
-	// whose feed did not bring the winner's message in time).
+	// stream (the first one to a room, and those that lost the race before
+	// the feed brought the winner's message).
 	HeadReads uint64
 	// Filled counts the messages delivered from the stream to fill a gap
 	// in the live feed.
@@ -492,10 +487,10 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 		if err != nil {
 			if isWrongLastSeq(err) {
 				b.stats.retries.Add(1)
-				// The room's feed brings the newer head (the error says
-				// which): then no read is needed.
+				// The feed may have brought the winner's message meanwhile
+				// (the error says which it is): then no read is needed.
 				var nh head
-				if nh, known = b.awaitHead(ctx, room, h.sseq, lastSeqOf(err)); known {
+				if nh, known = b.knownHead(room, h.sseq, lastSeqOf(err)); known {
 					h = nh
 				}
 				continue
@@ -604,60 +599,18 @@ func (b *Broker) noteHead(room string, h head) {
 	}
 	if old, ok := b.heads[room]; !ok || h.sseq > old.sseq {
 		b.heads[room] = h
-		if ch := b.headWait[room]; ch != nil {
-			close(ch)
-			delete(b.headWait, room)
-		}
 	}
 }
 
-// headWaitMax bounds how long a publish that lost the race waits for the
-// winner's message to arrive through the room's feed before it reads the
-// head from the stream instead.
-const headWaitMax = 50 * time.Millisecond
-
-// awaitHead returns the room's head once it is known past stale and at
-// least at stream sequence want (the one the stream reported; 0: unknown,
-// then it does not wait). It waits only while this node has the room's
-// feed, which brings that message, and at most headWaitMax; it reports
-// false when the head must be read from the stream.
-func (b *Broker) awaitHead(ctx context.Context, room string, stale, want uint64) (head, bool) {
-	wait := want > stale
-	want = max(want, stale+1)
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	for {
-		b.mu.Lock()
-		h, ok := b.heads[room]
-		if ok && h.sseq >= want {
-			b.mu.Unlock()
-			return h, true
-		}
-		if !wait || b.feeds[room] == nil {
-			b.mu.Unlock()
-			return head{}, false
-		}
-		ch := b.headWait[room]
-		if ch == nil {
-			ch = make(chan struct{})
-			b.headWait[room] = ch
-		}
-		b.mu.Unlock()
-		if timer == nil {
-			timer = time.NewTimer(headWaitMax)
-		}
-		select {
-		case <-ch:
-		case <-timer.C:
-			return head{}, false
-		case <-ctx.Done():
-			return head{}, false
-		}
-	}
+// knownHead returns the room's cached head when it is past stale and at
+// least at stream sequence want, the subject's last one that the stream
+// reported when a publish lost the race (0: not reported). A cached head
+// behind want would lose again: then the head must be read from the stream.
+func (b *Broker) knownHead(room string, stale, want uint64) (head, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h, ok := b.heads[room]
+	return h, ok && h.sseq > stale && h.sseq >= want
 }
 
 // lastSeqOf is the subject's last stream sequence that a wrong last
