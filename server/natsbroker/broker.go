@@ -1,15 +1,18 @@
 package natsbroker
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +36,9 @@ const (
 	hdrSeq       = "Tether-Seq"
 	hdrType      = "Tether-Type"
 	publishTries = 32 // bounded retries of a publish that lost the race
+	// publishTimeout bounds a publish whose context has no deadline, as
+	// jetstream does (its default API timeout).
+	publishTimeout = 5 * time.Second
 )
 
 // Defaults of the zero Config fields.
@@ -117,7 +123,7 @@ type Broker struct {
 	pubLocks [256]sync.Mutex
 
 	stats struct {
-		published, retries, filled, resets atomic.Uint64
+		published, retries, headReads, filled, resets atomic.Uint64
 	}
 
 	pres    *presence
@@ -261,6 +267,10 @@ type Stats struct {
 	// Retries counts the publishes that lost the race to another node and
 	// were tried again.
 	Retries uint64
+	// HeadReads counts the publishes that read the room's head from the
+	// stream (the first one to a room, and those that lost the race before
+	// the feed brought the winner's message).
+	HeadReads uint64
 	// Filled counts the messages delivered from the stream to fill a gap
 	// in the live feed.
 	Filled uint64
@@ -274,6 +284,7 @@ func (b *Broker) Stats() Stats {
 	return Stats{
 		Published: b.stats.published.Load(),
 		Retries:   b.stats.retries.Load(),
+		HeadReads: b.stats.headReads.Load(),
 		Filled:    b.stats.filled.Load(),
 		Resets:    b.stats.resets.Load(),
 	}
@@ -296,6 +307,8 @@ func (b *Broker) Close() error {
 	b.mu.Unlock()
 	b.pres.stop()
 	b.wg.Wait()
+	st := b.Stats()
+	b.log.Info("broker closed", "published", st.Published, "retries", st.Retries, "head_reads", st.HeadReads, "filled", st.Filled, "resets", st.Resets)
 	return nil
 }
 
@@ -454,6 +467,7 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 		}
 		if !known {
 			var err error
+			b.stats.headReads.Add(1)
 			if h, err = b.readHead(ctx, room); err != nil {
 				return server.PublishResult{}, err
 			}
@@ -463,28 +477,27 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 		if err != nil {
 			return server.PublishResult{}, fmt.Errorf("publish to %q: %w", room, err)
 		}
-		msg := nats.NewMsg(subj)
-		msg.Header.Set(hdrEpoch, h.epoch)
-		msg.Header.Set(hdrSeq, strconv.FormatUint(seq, 10))
-		msg.Header.Set(hdrType, typ)
-		msg.Data = payload
-		ack, err := b.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(h.sseq))
+		msg := &nats.Msg{Subject: subj, Data: payload, Header: nats.Header{
+			hdrEpoch:                            {h.epoch},
+			hdrSeq:                              {strconv.FormatUint(seq, 10)},
+			hdrType:                             {typ},
+			jetstream.ExpectedLastSubjSeqHeader: {strconv.FormatUint(h.sseq, 10)},
+		}}
+		sseq, err := b.publishCAS(ctx, msg)
 		if err != nil {
 			if isWrongLastSeq(err) {
 				b.stats.retries.Add(1)
-				// The feed may have brought the newer head meanwhile: then
-				// no read is needed.
-				b.mu.Lock()
-				nh, ok := b.heads[room]
-				b.mu.Unlock()
-				if known = ok && nh.sseq > h.sseq; known {
+				// The feed may have brought the winner's message meanwhile
+				// (the error says which it is): then no read is needed.
+				var nh head
+				if nh, known = b.knownHead(room, h.sseq, lastSeqOf(err)); known {
 					h = nh
 				}
 				continue
 			}
 			return server.PublishResult{}, fmt.Errorf("publish to %q: %w", room, err)
 		}
-		b.noteHead(room, head{epoch: h.epoch, seq: seq, sseq: ack.Sequence})
+		b.noteHead(room, head{epoch: h.epoch, seq: seq, sseq: sseq})
 		b.stats.published.Add(1)
 		if seq == 1 {
 			b.markUsed(ctx, room, h.epoch)
@@ -497,6 +510,71 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 		return server.PublishResult{Position: server.Position{Epoch: h.epoch, Seq: seq}}, nil
 	}
 	return server.PublishResult{}, fmt.Errorf("publish to %q: gave up after %d tries: too much contention", room, publishTries)
+}
+
+// publishCAS stores msg, whose headers carry the expected last subject
+// sequence, and returns its stream sequence. It is jetstream's PublishMsg
+// without its per-call costs: the usual ack is read without encoding/json,
+// only an error or an unusual ack is decoded in full. Like PublishMsg it
+// retries a "no responders" (a JetStream leader change) twice, 250ms apart.
+func (b *Broker) publishCAS(ctx context.Context, msg *nats.Msg) (uint64, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, publishTimeout)
+		defer cancel()
+	}
+	resp, err := b.nc.RequestMsgWithContext(ctx, msg)
+	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < jetstream.DefaultPubRetryAttempts; r++ {
+		t := time.NewTimer(jetstream.DefaultPubRetryWait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, ctx.Err()
+		case <-t.C:
+		}
+		resp, err = b.nc.RequestMsgWithContext(ctx, msg)
+	}
+	if errors.Is(err, nats.ErrNoResponders) {
+		return 0, jetstream.ErrNoStreamResponse
+	}
+	if err != nil {
+		return 0, err
+	}
+	return parseAck(resp.Data)
+}
+
+// ackPrefix starts the stream's usual publish ack: JetStream writes the
+// stream, then the sequence, and an error response starts with "error".
+const ackPrefix = `{"stream":"` + StreamName + `","seq":`
+
+// parseAck reads a JetStream publish ack: the stored message's stream
+// sequence, or the API error.
+func parseAck(data []byte) (uint64, error) {
+	if rest, ok := bytes.CutPrefix(data, []byte(ackPrefix)); ok {
+		var seq uint64
+		n := 0
+		for ; n < len(rest) && n < 20 && rest[n] >= '0' && rest[n] <= '9'; n++ {
+			seq = seq*10 + uint64(rest[n]-'0')
+		}
+		if n > 0 && n < 20 && n < len(rest) && (rest[n] == ',' || rest[n] == '}') && seq > 0 {
+			return seq, nil
+		}
+	}
+	var ack struct {
+		Error  *jetstream.APIError `json:"error"`
+		Stream string              `json:"stream"`
+		Seq    uint64              `json:"seq"`
+	}
+	if err := json.Unmarshal(data, &ack); err != nil {
+		return 0, jetstream.ErrInvalidJSAck
+	}
+	if ack.Error != nil {
+		return 0, fmt.Errorf("nats: %w", ack.Error)
+	}
+	if ack.Stream == "" || ack.Seq == 0 {
+		return 0, jetstream.ErrInvalidJSAck
+	}
+	return ack.Seq, nil
 }
 
 // maxHeads bounds the head cache: past it, it starts again empty.
@@ -522,6 +600,35 @@ func (b *Broker) noteHead(room string, h head) {
 	if old, ok := b.heads[room]; !ok || h.sseq > old.sseq {
 		b.heads[room] = h
 	}
+}
+
+// knownHead returns the room's cached head when it is past stale and at
+// least at stream sequence want, the subject's last one that the stream
+// reported when a publish lost the race (0: not reported). A cached head
+// behind want would lose again: then the head must be read from the stream.
+func (b *Broker) knownHead(room string, stale, want uint64) (head, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h, ok := b.heads[room]
+	return h, ok && h.sseq > stale && h.sseq >= want
+}
+
+// lastSeqOf is the subject's last stream sequence that a wrong last
+// sequence error reports ("wrong last sequence: 42"), or 0.
+func lastSeqOf(err error) uint64 {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return 0
+	}
+	_, n, ok := strings.Cut(apiErr.Description, ": ")
+	if !ok {
+		return 0
+	}
+	seq, err := strconv.ParseUint(n, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return seq
 }
 
 // PublishEphemeral implements server.Broker, over core NATS.
