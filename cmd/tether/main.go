@@ -144,14 +144,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	hs := &http.Server{Handler: mux, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	srv.ConfigureHTTPServer(hs)
-	// Ready before the address is announced: whoever waits for that line
-	// (a script, a test) may ask /readyz at once. The listener is open, so
-	// requests wait in its backlog until Serve below takes them.
-	ready.Store(true)
-	fmt.Fprintf(stdout, "Tether listening on http://%s\n", ln.Addr())
-	log.Info("listening", "addr", ln.Addr().String(), "heartbeat", o.heartbeat, "history", o.history,
-		"web", o.webDir != "", "api_open", len(o.apiKeys) == 0, "guest_login", a != nil && guestOn(o))
-
+	// The debug listener opens (and is announced) before the public one is
+	// announced: whoever has read the listening line can find it too.
 	var debug *http.Server
 	debugDone := make(chan struct{})
 	if o.debugAddr != "" {
@@ -169,6 +163,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 		}()
 	}
+	// Ready before the address is announced: whoever waits for that line
+	// (a script, a test) may ask /readyz at once. The listener is open, so
+	// requests wait in its backlog until Serve below takes them.
+	ready.Store(true)
+	fmt.Fprintf(stdout, "Tether listening on http://%s\n", ln.Addr())
+	log.Info("listening", "addr", ln.Addr().String(), "heartbeat", o.heartbeat, "history", o.history,
+		"web", o.webDir != "", "api_open", len(o.apiKeys) == 0, "guest_login", a != nil && guestOn(o))
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()

@@ -24,18 +24,24 @@ import (
 
 // Names of the JetStream assets, shared by every node of a cluster.
 const (
-	StreamName   = "TETHER_ROOMS"
-	EpochBucket  = "TETHER_ROOM_EPOCHS"
-	PresenceKV   = "TETHER_PRESENCE"
-	roomPrefix   = "tether.r."
-	livePrefix   = "tether.live."
-	ephPrefix    = "tether.e."
-	controlSubj  = "tether.ctl"
-	querySubj    = "tether.q"
-	hdrEpoch     = "Tether-Epoch"
-	hdrSeq       = "Tether-Seq"
-	hdrType      = "Tether-Type"
-	publishTries = 32 // bounded retries of a publish that lost the race
+	StreamName  = "TETHER_ROOMS"
+	EpochBucket = "TETHER_ROOM_EPOCHS"
+	PresenceKV  = "TETHER_PRESENCE"
+	roomPrefix  = "tether.r."
+	livePrefix  = "tether.live."
+	ephPrefix   = "tether.e."
+	controlSubj = "tether.ctl"
+	querySubj   = "tether.q"
+	hdrEpoch    = "Tether-Epoch"
+	hdrSeq      = "Tether-Seq"
+	hdrType     = "Tether-Type"
+	// A publish that lost the race to another node is retried at least
+	// publishTries times and for at least publishContention, whichever is
+	// later: under load one node can lose many races in a row, and giving
+	// up after a count alone failed publishes that a moment later went
+	// through.
+	publishTries      = 32
+	publishContention = 2 * time.Second
 	// publishTimeout bounds a publish whose context has no deadline, as
 	// jetstream does (its default API timeout).
 	publishTimeout = 5 * time.Second
@@ -461,7 +467,9 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 	b.mu.Lock()
 	h, known := b.heads[room]
 	b.mu.Unlock()
-	for try := range publishTries {
+	start := time.Now()
+	try := 0
+	for ; try < publishTries || time.Since(start) < publishContention; try++ {
 		if try > 1 && !backoff(ctx, try) { // the first retry at once, with the fresh head
 			return server.PublishResult{}, fmt.Errorf("publish to %q: %w", room, ctx.Err())
 		}
@@ -509,7 +517,7 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 		b.mu.Unlock()
 		return server.PublishResult{Position: server.Position{Epoch: h.epoch, Seq: seq}}, nil
 	}
-	return server.PublishResult{}, fmt.Errorf("publish to %q: gave up after %d tries: too much contention", room, publishTries)
+	return server.PublishResult{}, fmt.Errorf("publish to %q: gave up after %d tries in %v: too much contention", room, try, time.Since(start).Round(time.Millisecond))
 }
 
 // publishCAS stores msg, whose headers carry the expected last subject
@@ -821,11 +829,11 @@ func (b *Broker) checkLoop() {
 	}
 }
 
-// backoff waits a random while that grows with try, so that writers that
-// lost a race to the same room do not collide again at once. It reports
+// backoff waits a random while that grows with try (up to 20 ms), so that
+// writers that lost a race to the same room do not collide again at once. It reports
 // false when ctx ended first.
 func backoff(ctx context.Context, try int) bool {
-	d := time.Duration(mrand.Int64N(int64(try)*int64(time.Millisecond)) + 1)
+	d := time.Duration(mrand.Int64N(int64(min(try, 20))*int64(time.Millisecond)) + 1)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
