@@ -95,9 +95,9 @@ type Config struct {
 	// replay takes one slot however long it is. Zero means 256
 	// (DefaultSendQueue).
 	SendQueue int
-	// WriteTimeout bounds each write to a socket (at least three quarters of
-	// it, at most all: a deadline is not set anew for every write). Zero
-	// means 10s (DefaultWriteTimeout).
+	// WriteTimeout bounds each write to a socket (a write may get up to 1/64
+	// less: the deadline is not set anew for every write). Zero means 10s
+	// (DefaultWriteTimeout).
 	WriteTimeout time.Duration
 	// HistorySize is how many messages each room keeps for replay. With
 	// HistoryTTL's default it lets a client resume after an outage of up to
@@ -128,7 +128,10 @@ type Config struct {
 	// IdempotencyKeys is how many keyed requests (docs/protocol.md §3) the
 	// server remembers per user, so that a request sent again with the same
 	// key is answered without running twice. Zero means 1000
-	// (DefaultIdempotencyKeys); negative means keys are ignored.
+	// (DefaultIdempotencyKeys); negative means keys are ignored. When the
+	// Broker is also an IdempotencyStore (natsbroker) the window is the
+	// broker's, shared by every node and bounded by its own size, and this
+	// count only switches keys on or off.
 	IdempotencyKeys int
 	// IdempotencyTTL is how long a keyed request is remembered. Zero means
 	// 5m (DefaultIdempotencyTTL).

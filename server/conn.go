@@ -56,9 +56,13 @@ type Conn struct {
 	// guarded by qmu; wrote (something was written since the last ping)
 	// belongs to the running writer.
 	writerRuns, writerGone bool
-	wrote                  bool
-	heartbeat              *time.Timer           // startHeartbeat's
-	heartbeatOf            *atomic.Pointer[Conn] // what the timer signals (allocated apart from c); nil once the writer is gone
+	// held keeps the writer from starting until serve has registered the
+	// connection: a client that has read welcome can then be reached by
+	// Kick and the sends to its user.
+	held        bool
+	wrote       bool
+	heartbeat   *time.Timer           // startHeartbeat's
+	heartbeatOf *atomic.Pointer[Conn] // what the timer signals (allocated apart from c); nil once the writer is gone
 
 	closing    chan struct{} // closed by startClose
 	readerDone chan struct{} // closed when the reader stops reading
@@ -100,6 +104,7 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, id Identity, remote s
 		ctx:        ctx,
 		cancel:     cancel,
 		wake:       make(chan struct{}, 1),
+		held:       true,
 		closing:    make(chan struct{}),
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
@@ -264,8 +269,9 @@ func (c *Conn) enqueue(f *outFrame) error {
 	if c.unwritten < c.srv.cfg.SendQueue {
 		c.queued = append(c.queued, f)
 		c.unwritten++
+		start := c.claimWriter()
 		c.qmu.Unlock()
-		c.signal()
+		c.wakeWriter(start)
 		return nil
 	}
 	c.qmu.Unlock()

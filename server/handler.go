@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -212,59 +213,89 @@ func (s *Server) dispatch(c *Conn, env shared.Envelope, m shared.Message) {
 }
 
 // runHandler runs the handler of m's type and answers per docs/protocol.md §3.
+// A keyed request is first claimed in the idempotency window (s.keys, the
+// broker's when it keeps one, so that the window spans every node): a key
+// already claimed gets the first run's answer, waiting at most KeyWait for
+// it, and the handler does not run again. When the window cannot be
+// consulted the request is not run and is answered internal (fail closed:
+// a request never runs twice because its store was unreachable).
 func (s *Server) runHandler(c *Conn, env shared.Envelope, m shared.Message) {
 	h := s.handler(env.Type)
 	if h == nil {
 		c.sendError(env.ID, &shared.Error{Code: shared.CodeNoHandler, Message: fmt.Sprintf("the server does not accept %q messages", env.Type)})
 		return
 	}
-	if env.Key != "" && s.cfg.IdempotencyKeys > 0 {
-		run, first := s.idem.start(c.user, env.Key, s.now())
-		if !first {
-			// Sent again (after a reconnect, most likely): answer as the
-			// first time, without running the handler twice.
-			res, ok := run.wait(c.ctx)
-			if !ok {
-				return // closing
-			}
-			s.answer(c, env, res.reply, res.err)
-			return
-		}
-		res := s.runOnce(c, env, h, m)
-		s.idem.finish(run, res)
-		s.answer(c, env, res.reply, res.err)
+	if env.Key == "" || s.cfg.IdempotencyKeys <= 0 {
+		s.answer(c, env, s.runOnce(c, env, h, m))
 		return
 	}
-	res := s.runOnce(c, env, h, m)
-	s.answer(c, env, res.reply, res.err)
+	ctx, cancel := context.WithTimeout(c.ctx, KeyWait)
+	run, out, err := s.keys.Claim(ctx, c.user, env.Key, s.cfg.IdempotencyTTL)
+	waited := ctx.Err() != nil
+	cancel()
+	switch {
+	case err != nil && c.ctx.Err() != nil:
+		return // closing
+	case err != nil && waited:
+		s.log.Warn("keyed request: the first run has not finished", "conn", c.id, "user", c.user, "key", env.Key, "wait", KeyWait)
+		c.sendError(env.ID, &shared.Error{Code: shared.CodeInternal,
+			Message: fmt.Sprintf("a request with this key is still running after %s: send it again later for its answer", KeyWait)})
+		return
+	case err != nil:
+		s.onError(c, fmt.Errorf("claim key of %s from %s: %w", env.Type, c.id, err))
+		c.sendError(env.ID, &shared.Error{Code: shared.CodeInternal,
+			Message: "the request was not run: its idempotency key could not be checked; try again"})
+		return
+	case run == nil:
+		// Sent again (after a reconnect, most likely, maybe to another
+		// node): answer as the first time, without running the handler.
+		s.answer(c, env, out)
+		return
+	}
+	out = s.runOnce(c, env, h, m)
+	// Recorded even when the connection closed meanwhile: its client
+	// sends the key again, most likely to another node.
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(c.ctx), brokerTimeout)
+	if err := run.Finish(fctx, out); err != nil {
+		s.onError(c, fmt.Errorf("record outcome of %s from %s: %w", env.Type, c.id, err))
+	}
+	fcancel()
+	s.answer(c, env, out)
 }
 
 // runOnce runs the handler h of m and returns its outcome as the client is
-// to see it.
-func (s *Server) runOnce(c *Conn, env shared.Envelope, h handlerFunc, m shared.Message) outcome {
+// to see it, the reply encoded.
+func (s *Server) runOnce(c *Conn, env shared.Envelope, h handlerFunc, m shared.Message) Outcome {
 	reply, err := s.call(c, h, m)
 	if err != nil {
 		s.onError(c, fmt.Errorf("handle %s from %s: %w", env.Type, c.id, err))
-		return outcome{err: wireError(err)}
+		return Outcome{Err: wireError(err)}
 	}
-	return outcome{reply: reply}
+	if reply == nil {
+		return Outcome{}
+	}
+	data, err := json.Marshal(reply)
+	if err != nil {
+		s.onError(c, fmt.Errorf("reply to %s: %w", env.Type, err))
+		return Outcome{Err: &shared.Error{Code: shared.CodeInternal, Message: "the reply could not be encoded"}}
+	}
+	return Outcome{Type: reply.MessageType(), Data: data}
 }
 
 // answer sends the outcome of the request in env: the reply message, reply
 // ok, or the error.
-func (s *Server) answer(c *Conn, env shared.Envelope, reply shared.Message, werr *shared.Error) {
-	if werr != nil {
-		c.sendError(env.ID, werr)
-		return
-	}
-	if reply != nil {
-		if err := c.sendEnv(shared.Envelope{ID: env.ID}, reply); err != nil && !errors.Is(err, ErrClosed) {
+func (s *Server) answer(c *Conn, env shared.Envelope, out Outcome) {
+	switch {
+	case out.Err != nil:
+		c.sendError(env.ID, out.Err)
+	case out.Type != "":
+		if err := c.sendEnv(shared.Envelope{ID: env.ID}, rawReply{typ: out.Type, data: out.Data}); err != nil && !errors.Is(err, ErrClosed) {
 			s.onError(c, fmt.Errorf("reply to %s: %w", env.Type, err))
 			c.sendError(env.ID, &shared.Error{Code: shared.CodeInternal, Message: "the reply could not be encoded"})
 		}
-		return
+	default:
+		c.replyOK(env.ID)
 	}
-	c.replyOK(env.ID)
 }
 
 // call runs h, turning a panic into an internal error so that one bad

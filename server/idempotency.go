@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -11,6 +12,11 @@ import (
 
 // MaxKeyLen bounds an idempotency key (docs/protocol.md §3).
 const MaxKeyLen = 64
+
+// KeyWait bounds how long a keyed request whose key is claimed by a run
+// that has not finished yet (on this node or another) waits for that run's
+// answer before it is answered with an internal error (docs/protocol.md §3).
+const KeyWait = 10 * time.Second
 
 // validKey checks an idempotency key: 1 to MaxKeyLen printable ASCII bytes.
 func validKey(key string) error {
@@ -25,19 +31,78 @@ func validKey(key string) error {
 	return nil
 }
 
-// outcome is the answer a keyed request got: a reply message (nil: reply
-// ok) or an error.
-type outcome struct {
-	reply shared.Message
-	err   *shared.Error
+// IdempotencyStore keeps the idempotency window of keyed requests
+// (docs/protocol.md §3): which keys of a user ran and what they answered.
+// A Broker that also implements it makes the window shared by every node
+// that uses the broker (server/natsbroker does); otherwise each server keeps
+// its window in process, bounded by Config.IdempotencyKeys per user and
+// Config.IdempotencyTTL.
+//
+// Claim is called for a keyed request that reached its handler. It returns
+// a non-nil KeyedRun when the key is new to the window (the caller runs the
+// request and calls Finish with its outcome); otherwise the first run's
+// Outcome, waiting while that run has not finished, until ctx is done (then
+// ctx's error). Any other error means the window could not be consulted:
+// the server does not run the request (it fails closed) and answers
+// internal. window is how long a claim and its outcome are remembered.
+type IdempotencyStore interface {
+	Claim(ctx context.Context, user, key string, window time.Duration) (KeyedRun, Outcome, error)
 }
+
+// KeyedRun is the claim of the first run of a keyed request.
+type KeyedRun interface {
+	// Finish records the run's outcome, the answer of every repeat of the
+	// key within the window.
+	Finish(ctx context.Context, out Outcome) error
+}
+
+// Outcome is the answer a keyed request got: its reply message, reply ok
+// (Type "" and no Err), or an error.
+type Outcome struct {
+	// Type is the reply message's type; "" for reply ok or an error.
+	Type string `json:"type,omitempty"`
+	// Data is the reply message's data.
+	Data json.RawMessage `json:"data,omitempty"`
+	// Err is the error answer.
+	Err *shared.Error `json:"error,omitempty"`
+}
+
+// rawReply is a reply message kept as its type and encoded data.
+type rawReply struct {
+	typ  string
+	data json.RawMessage
+}
+
+func (r rawReply) MessageType() string          { return r.typ }
+func (r rawReply) MarshalJSON() ([]byte, error) { return r.data, nil }
 
 // keyedRun is one keyed request that reached its handler.
 type keyedRun struct {
 	key  string
 	at   time.Time
 	done chan struct{} // closed when res is set
-	res  outcome
+	once sync.Once
+	res  Outcome
+}
+
+// Finish implements KeyedRun.
+func (r *keyedRun) Finish(_ context.Context, out Outcome) error {
+	r.once.Do(func() {
+		r.res = out
+		close(r.done)
+	})
+	return nil
+}
+
+// wait returns the outcome of an earlier run, or ctx's error when ctx ends
+// first.
+func (r *keyedRun) wait(ctx context.Context) (Outcome, error) {
+	select {
+	case <-r.done:
+		return r.res, nil
+	case <-ctx.Done():
+		return Outcome{}, ctx.Err()
+	}
 }
 
 // userKeys is one user's window: the keyed runs in the order they started.
@@ -46,25 +111,37 @@ type userKeys struct {
 	order []*keyedRun
 }
 
-// idempotency remembers, per user, the keyed requests that ran, so that a
-// request sent again after a reconnect is answered without running twice.
-// It is bounded by size per user and by ttl; users whose window emptied are
-// forgotten by a sweep at most once per ttl, on the next keyed request.
+// idempotency is the in-process IdempotencyStore: per user, the keyed
+// requests that ran, so that a request sent again after a reconnect to this
+// server is answered without running twice. It is bounded by size per user
+// and by ttl; users whose window emptied are forgotten by a sweep at most
+// once per ttl, on the next keyed request.
 type idempotency struct {
 	size int           // per user; 0: off
 	ttl  time.Duration // how long a key is remembered
+	now  func() time.Time
 
 	mu        sync.Mutex
 	users     map[string]*userKeys
 	lastSweep time.Time
 }
 
-func newIdempotency(size int, ttl time.Duration) *idempotency {
-	return &idempotency{size: size, ttl: ttl, users: make(map[string]*userKeys)}
+func newIdempotency(size int, ttl time.Duration, now func() time.Time) *idempotency {
+	return &idempotency{size: size, ttl: ttl, now: now, users: make(map[string]*userKeys)}
+}
+
+// Claim implements IdempotencyStore; the window is the store's ttl.
+func (d *idempotency) Claim(ctx context.Context, user, key string, _ time.Duration) (KeyedRun, Outcome, error) {
+	run, first := d.start(user, key, d.now())
+	if first {
+		return run, Outcome{}, nil
+	}
+	out, err := run.wait(ctx)
+	return nil, out, err
 }
 
 // start returns the run of user's key: first reports whether it is new (the
-// caller runs the handler and calls finish), otherwise the caller waits for
+// caller runs the handler and calls Finish), otherwise the caller waits for
 // the earlier run's outcome.
 func (d *idempotency) start(user, key string, now time.Time) (run *keyedRun, first bool) {
 	d.mu.Lock()
@@ -94,22 +171,6 @@ func (d *idempotency) start(user, key string, now time.Time) (run *keyedRun, fir
 	w.byKey[key] = r
 	w.order = append(w.order, r)
 	return r, true
-}
-
-// finish records the outcome of a run started by start.
-func (d *idempotency) finish(r *keyedRun, res outcome) {
-	r.res = res
-	close(r.done)
-}
-
-// wait returns the outcome of an earlier run, or false when ctx ends first.
-func (r *keyedRun) wait(ctx context.Context) (outcome, bool) {
-	select {
-	case <-r.done:
-		return r.res, true
-	case <-ctx.Done():
-		return outcome{}, false
-	}
 }
 
 // expire drops the runs older than ttl, and the oldest beyond size.

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -34,14 +36,14 @@ func TestIdempotencyWindow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := newIdempotency(tt.size, tt.ttl)
+			d := newIdempotency(tt.size, tt.ttl, time.Now)
 			for i, s := range tt.steps {
 				run, first := d.start(s.user, s.key, t0.Add(s.at))
 				if first != s.wantFirst {
 					t.Fatalf("step %d (%s %s at +%s): first = %v, want %v", i, s.user, s.key, s.at, first, s.wantFirst)
 				}
 				if first {
-					d.finish(run, outcome{})
+					_ = run.Finish(context.Background(), Outcome{})
 				}
 			}
 		})
@@ -50,14 +52,42 @@ func TestIdempotencyWindow(t *testing.T) {
 
 func TestIdempotencySweepForgetsIdleUsers(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	d := newIdempotency(10, time.Minute)
+	d := newIdempotency(10, time.Minute, time.Now)
 	for _, u := range []string{"a", "b", "c"} {
 		r, _ := d.start(u, "k", t0)
-		d.finish(r, outcome{})
+		_ = r.Finish(context.Background(), Outcome{})
 	}
 	r, _ := d.start("d", "k", t0.Add(2*time.Minute))
-	d.finish(r, outcome{})
+	_ = r.Finish(context.Background(), Outcome{})
 	if len(d.users) != 1 {
 		t.Fatalf("%d user windows kept after their keys expired, want 1 (only the active user)", len(d.users))
+	}
+}
+
+// TestIdempotencyClaimWaits: a repeat of a key whose first run has not
+// finished waits for its outcome, and gives up with ctx's error (the server
+// bounds the wait by KeyWait) without a run of its own.
+func TestIdempotencyClaimWaits(t *testing.T) {
+	d := newIdempotency(10, time.Minute, time.Now)
+	ctx := context.Background()
+	run, _, err := d.Claim(ctx, "u", "k", time.Minute)
+	if err != nil || run == nil {
+		t.Fatalf("first claim: run %v, err %v", run, err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	r, _, err := d.Claim(short, "u", "k", time.Minute)
+	cancel()
+	if r != nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("repeat while the first runs, ctx ended: run %v, err %v; want no run and the deadline", r, err)
+	}
+	got := make(chan Outcome, 1)
+	go func() {
+		_, out, _ := d.Claim(ctx, "u", "k", time.Minute)
+		got <- out
+	}()
+	want := Outcome{Type: "dice.result", Data: []byte(`{"value":6}`)}
+	_ = run.Finish(ctx, want)
+	if out := <-got; out.Type != want.Type || string(out.Data) != string(want.Data) {
+		t.Fatalf("waiting repeat got %+v, want %+v", out, want)
 	}
 }

@@ -47,7 +47,7 @@ type Server struct {
 	handlersMu sync.RWMutex
 	handlers   map[string]handlerFunc
 
-	idem *idempotency // keyed requests run, per user
+	keys IdempotencyStore // keyed requests run, per user: the broker's or in process
 
 	stats struct {
 		messagesIn, messagesOut, dropped atomic.Uint64
@@ -117,9 +117,13 @@ func New(cfg Config) (*Server, error) {
 		hub:       newHub(),
 		rooms:     roomTable{m: make(map[string]*room)},
 		handlers:  make(map[string]handlerFunc),
-		idem:      newIdempotency(cfg.IdempotencyKeys, cfg.IdempotencyTTL),
 	}
 	s.broker = cfg.Broker
+	if st, ok := s.broker.(IdempotencyStore); ok {
+		s.keys = st
+	} else {
+		s.keys = newIdempotency(cfg.IdempotencyKeys, cfg.IdempotencyTTL, func() time.Time { return s.now() })
+	}
 	if s.broker == nil {
 		s.mem = newMemoryBroker(cfg.HistorySize, max(cfg.HistoryTTL, 0), func() time.Time { return s.now() })
 		s.mem.setMemory(cfg.HistoryBytes, cfg.HistoryMemory)
@@ -177,7 +181,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("too many connections from this address (at most %d)", s.cfg.MaxConnsPerIP))
 		return
 	}
-	hw := &hijackWriter{ResponseWriter: w, pools: &s.pools, slack: s.cfg.WriteTimeout / 4}
+	hw := &hijackWriter{ResponseWriter: w, pools: &s.pools, slack: s.cfg.WriteTimeout / 64}
 	ws, err := s.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
 		s.hub.end(id.User, ip)
@@ -279,14 +283,20 @@ func (s *Server) serve(c *Conn) {
 		Server:      Version,
 		ExpiresMS:   unixMS(c.Expires()),
 	})
+	// Welcome is queued first, so that it is the first message; the writer
+	// is held until the connection is registered, so that whoever reads
+	// welcome can be kicked or sent to at once.
 	registered := s.hub.add(c)
 	if !registered {
 		c.startClose(closeRequest{code: shared.CloseGoingAway, reason: "going away", send: true, flush: true})
 	}
+	c.qmu.Lock()
+	c.held = false
+	c.qmu.Unlock()
 	c.startExpiry()
 	defer c.stopExpiry()
 	s.log.Debug("connected", "conn", c.id, "user", c.user, "remote", c.remote)
-	c.signal() // a writer runs (queuing welcome started it)
+	c.signal() // start the writer: welcome is queued
 	c.readLoop()
 	<-c.writerDone
 

@@ -80,11 +80,26 @@ func (c *Conn) writeLoop() {
 // a wake-up is pending already, or starts one when none runs.
 func (c *Conn) signal() {
 	c.qmu.Lock()
-	start := !c.writerRuns && !c.writerGone
-	if start {
-		c.writerRuns = true
-	}
+	start := c.claimWriter()
 	c.qmu.Unlock()
+	c.wakeWriter(start)
+}
+
+// claimWriter reports whether the caller is to start the writer, because
+// none runs (and the connection is neither held nor done), and records that
+// one does.
+// Called with qmu held.
+func (c *Conn) claimWriter() bool {
+	if c.writerRuns || c.writerGone || c.held {
+		return false
+	}
+	c.writerRuns = true
+	return true
+}
+
+// wakeWriter starts the writer (start: claimWriter said so) or wakes it,
+// unless a wake-up is pending already.
+func (c *Conn) wakeWriter(start bool) {
 	if start {
 		go c.writeLoop()
 		return
@@ -127,11 +142,9 @@ func (c *Conn) startHeartbeat() {
 	of := new(atomic.Pointer[Conn]) // not a field of c: a pointer into c would keep it alive
 	of.Store(c)
 	c.heartbeatOf = of
-	// Created idle and armed once assigned: the writer the timer starts
-	// resets c.heartbeat, and a heartbeat short enough (or a stall long
-	// enough) had the timer fire before AfterFunc returned, so the writer
-	// reset a nil timer.
-	c.heartbeat = time.AfterFunc(math.MaxInt64, func() {
+	// Armed by Reset once assigned: the writer the timer starts reads
+	// c.heartbeat.
+	c.heartbeat = time.AfterFunc(time.Duration(math.MaxInt64), func() {
 		if c := of.Load(); c != nil {
 			c.pingDue.Store(true)
 			c.signal()
@@ -435,10 +448,11 @@ type batchConn struct {
 	net.Conn
 	pools *writePools
 
-	mu       sync.Mutex
-	batching bool
-	buf      *[]byte // the batch buffer, from the pool once something is written
-	err      error   // the first write error
+	batching atomic.Bool // set by begin, cleared by flush (under mu)
+
+	mu  sync.Mutex
+	buf *[]byte // the batch buffer, from the pool once something is written
+	err error   // the first write error
 
 	deadline time.Time     // the socket's write deadline, as last set under mu
 	slack    time.Duration // flush keeps a deadline that is at most this much earlier than asked
@@ -448,9 +462,7 @@ type batchConn struct {
 
 // begin starts a batch: writes are buffered until flush.
 func (b *batchConn) begin() {
-	b.mu.Lock()
-	b.batching = true
-	b.mu.Unlock()
+	b.batching.Store(true)
 }
 
 // flush ends the batch: it writes what was buffered in one Write, under
@@ -460,7 +472,7 @@ func (b *batchConn) begin() {
 func (b *batchConn) flush(deadline time.Time) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.batching = false
+	b.batching.Store(false)
 	buf := b.buf
 	if buf == nil {
 		return b.err
@@ -522,7 +534,7 @@ func (b *batchConn) Write(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
-	if b.batching {
+	if b.batching.Load() {
 		if b.buf == nil {
 			b.buf = b.pools.getBatch()
 		}
@@ -540,11 +552,11 @@ func (b *batchConn) Write(p []byte) (int, error) {
 // frame it writes; during a batch the frame is only buffered, and flush sets
 // the batch's deadline instead.
 func (b *batchConn) SetWriteDeadline(t time.Time) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.batching {
+	if b.batching.Load() {
 		return nil
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	return b.setWriteDeadline(t)
 }
 

@@ -69,7 +69,9 @@ func (c *ChatPage) Render() app.UI {
 	v := c.s.Chat()
 	me := c.s.Status().User
 	var failed, sendErr app.UI
-	if v.Failed != "" {
+	ended := c.s.Ended() != ""
+	if v.Failed != "" && !ended { // the banner says why already
+
 		failed = ht("div", "alert alert-error", "Could not join #"+v.Current+": "+v.Failed, "id", "chat-error")
 	}
 	if c.sendErr != "" {
@@ -78,7 +80,6 @@ func (c *ChatPage) Render() app.UI {
 			button("alert-close", "×", c.clearErr, "aria-label", "Dismiss"),
 		)
 	}
-	ended := c.s.Ended() != ""
 	noRoom := v.Current == "" || ended
 	if ended {
 		v.Members = nil // nobody is known to be online without a connection

@@ -39,7 +39,7 @@ func statusLabel(st Status, now time.Time, online bool) (class, text string) {
 		return "reconnecting", text
 	}
 	if st.Banned != "" && info.State == client.Closed {
-		return "kicked", "banned: reconnecting is refused" // the banner says why and until when
+		return "kicked", "banned" // the banner says why and until when
 	}
 	switch info.CloseCode {
 	case shared.CloseKicked:

@@ -104,7 +104,7 @@ func TestStatusLabel(t *testing.T) {
 		{"kicked no reason", in(client.StateInfo{State: client.Closed, CloseCode: shared.CloseKicked}), true, "kicked", "kicked: by an administrator"},
 		{"rejected", in(client.StateInfo{State: client.Closed, CloseCode: shared.CloseRejected, Reason: "banned"}), true, "kicked", "rejected: banned"},
 		{"closed", in(client.StateInfo{State: client.Closed, CloseCode: shared.CloseNormal}), true, "offline", "offline"},
-		{"banned", Status{LoggedIn: true, Banned: "banned for 10m0s more", Info: client.StateInfo{State: client.Closed, CloseCode: shared.CloseKicked}}, true, "kicked", "banned: reconnecting is refused"},
+		{"banned", Status{LoggedIn: true, Banned: "banned for 10m0s more", Info: client.StateInfo{State: client.Closed, CloseCode: shared.CloseKicked}}, true, "kicked", "banned"},
 	}
 	for _, tt := range tests {
 		class, text := statusLabel(tt.st, now, tt.online)

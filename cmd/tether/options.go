@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/server/api"
+	"github.com/tetherkit/tether/server/demo"
 	"golang.org/x/time/rate"
 )
 
@@ -87,34 +90,34 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	fs.StringVar(&o.addr, "addr", env("TETHER_ADDR", "127.0.0.1:8080"), "listen address [TETHER_ADDR]")
 	fs.StringVar(&o.webDir, "web-dir", env("TETHER_WEB_DIR", ""), "directory of the built web app (make build); empty → no web app [TETHER_WEB_DIR]")
-	heartbeat := str("heartbeat", "TETHER_HEARTBEAT", "25s", "WebSocket ping interval")
+	heartbeat := str("heartbeat", "TETHER_HEARTBEAT", server.DefaultHeartbeat.String(), "WebSocket ping interval")
 	heartbeatTimeout := str("heartbeat-timeout", "TETHER_HEARTBEAT_TIMEOUT", "0", "close a connection silent this long; 0 → 2*heartbeat+5s")
-	history := str("history", "TETHER_HISTORY", "1000", "messages kept per room for resume; 0 → none")
+	history := str("history", "TETHER_HISTORY", strconv.Itoa(server.DefaultHistorySize), "messages kept per room for resume; 0 → none")
 	historyTTL := str("history-ttl", "TETHER_HISTORY_TTL", "2m", "how long room messages are kept for resume (a duration with its unit, e.g. 90s)")
 	historyBytes := str("history-bytes", "TETHER_HISTORY_BYTES", "1MiB", "history bytes kept per room (with a unit: B, KiB, MiB, GiB); the oldest messages go first; 0 → no byte bound")
 	historyMemory := str("history-memory", "TETHER_HISTORY_MEMORY", "256MiB", "history bytes of all rooms together; over it the rooms idle longest lose their history first (docs/protocol.md §7); in cluster mode the NATS stream's byte limit; 0 → no budget")
-	maxRoomsConn := str("max-rooms-conn", "TETHER_MAX_ROOMS_CONN", "100", "rooms one connection may have joined at once (over → error too_many_rooms); 0 → unlimited")
+	maxRoomsConn := str("max-rooms-conn", "TETHER_MAX_ROOMS_CONN", strconv.Itoa(server.DefaultMaxRoomsPerConn), "rooms one connection may have joined at once (over → error too_many_rooms); 0 → unlimited")
 	logLevel := str("log-level", "TETHER_LOG_LEVEL", "info", "debug, info, warn or error")
 	fs.StringVar(&o.secret, "secret", env("TETHER_SECRET", ""), "token signing secret, at least 32 bytes; empty → one generated and kept in -data-dir (random per process without a data dir: tokens die with it) [TETHER_SECRET]")
 	tokenTTL := str("token-ttl", "TETHER_TOKEN_TTL", "12h", "lifetime of issued connection tokens, at least 1m; clients refresh in-band before expiry, else the connection is closed with 1008")
 	guest := str("guest", "TETHER_GUEST", "", "allow guest login (true/false); default: on without -secret, off with one")
 	origins := str("origins", "TETHER_ORIGINS", "", "comma-separated origins allowed to open WebSockets, e.g. https://app.example; empty → same origin only")
 	proxies := str("trusted-proxies", "TETHER_TRUSTED_PROXIES", "", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client (for -max-conns-ip)")
-	readLimit := str("read-limit", "TETHER_READ_LIMIT", "65536", "largest client message in bytes (over → close 1009)")
-	msgRate := str("msg-rate", "TETHER_MSG_RATE", "50", "messages per second per connection; negative → unlimited")
-	msgBurst := str("msg-burst", "TETHER_MSG_BURST", "100", "message burst per connection")
-	maxConnUser := str("max-conns-user", "TETHER_MAX_CONNS_USER", "16", "connections per user; negative → unlimited")
-	maxConnIP := str("max-conns-ip", "TETHER_MAX_CONNS_IP", "256", "connections per client IP; negative → unlimited")
-	sendQueue := str("send-queue", "TETHER_SEND_QUEUE", "256", "per-connection send queue; overflow → close 4002")
-	httpRead := str("http-read-timeout", "TETHER_HTTP_READ_TIMEOUT", "30s", "time to read a whole HTTP request other than a WebSocket upgrade, body included")
+	readLimit := str("read-limit", "TETHER_READ_LIMIT", strconv.Itoa(server.DefaultReadLimit), "largest client message in bytes (over → close 1009)")
+	msgRate := str("msg-rate", "TETHER_MSG_RATE", fmt.Sprint(float64(server.DefaultMessageRate)), "messages per second per connection; negative → unlimited")
+	msgBurst := str("msg-burst", "TETHER_MSG_BURST", strconv.Itoa(server.DefaultMessageBurst), "message burst per connection")
+	maxConnUser := str("max-conns-user", "TETHER_MAX_CONNS_USER", strconv.Itoa(server.DefaultMaxConnsPerUser), "connections per user; negative → unlimited")
+	maxConnIP := str("max-conns-ip", "TETHER_MAX_CONNS_IP", strconv.Itoa(server.DefaultMaxConnsPerIP), "connections per client IP; negative → unlimited")
+	sendQueue := str("send-queue", "TETHER_SEND_QUEUE", strconv.Itoa(server.DefaultSendQueue), "per-connection send queue; overflow → close 4002")
+	httpRead := str("http-read-timeout", "TETHER_HTTP_READ_TIMEOUT", server.DefaultHTTPReadTimeout.String(), "time to read a whole HTTP request other than a WebSocket upgrade, body included")
 	httpIdle := str("http-idle-timeout", "TETHER_HTTP_IDLE_TIMEOUT", "60s", "close keep-alive HTTP connections idle this long")
-	maxHTTPConnIP := str("max-http-conns-ip", "TETHER_MAX_HTTP_CONNS_IP", "64", "open HTTP connections (not WebSockets) per peer address, trusted proxies exempt; negative → unlimited")
+	maxHTTPConnIP := str("max-http-conns-ip", "TETHER_MAX_HTTP_CONNS_IP", strconv.Itoa(server.DefaultMaxHTTPConnsPerIP), "open HTTP connections (not WebSockets) per peer address, trusted proxies exempt; negative → unlimited")
 	compression := str("compression", "TETHER_COMPRESSION", "false", "negotiate permessage-deflate (decompressed size still bounded by -read-limit)")
 	apiKeys := str("api-keys", "TETHER_API_KEYS", "", "comma-separated HTTP API keys (16+ chars); empty → API open (local demo only)")
-	apiRate := str("api-rate", "TETHER_API_RATE", "50", "HTTP API requests per second per key")
-	apiBurst := str("api-burst", "TETHER_API_BURST", "100", "HTTP API burst per key")
+	apiRate := str("api-rate", "TETHER_API_RATE", fmt.Sprint(float64(api.DefaultRate)), "HTTP API requests per second per key")
+	apiBurst := str("api-burst", "TETHER_API_BURST", strconv.Itoa(api.DefaultBurst), "HTTP API burst per key")
 	fs.StringVar(&o.debugAddr, "debug-addr", env("TETHER_DEBUG_ADDR", ""), "serve net/http/pprof at http://ADDR/debug/pprof/ on this loopback address, e.g. 127.0.0.1:6060; empty → off [TETHER_DEBUG_ADDR]")
-	ticker := str("ticker", "TETHER_TICKER", "200ms", "demo ticker interval; negative → no ticker feed")
+	ticker := str("ticker", "TETHER_TICKER", demo.DefaultTickerInterval.String(), "demo ticker interval; negative → no ticker feed")
 	fs.StringVar(&o.nats, "nats", env("TETHER_NATS", ""), "cluster mode: a NATS URL (with JetStream) shared by every node, or \"embedded\" to run NATS in-process on -data-dir; empty → one node, rooms in memory [TETHER_NATS]")
 	fs.StringVar(&o.node, "node", env("TETHER_NODE", ""), "this node's name in a cluster ([A-Za-z0-9_-]); empty → random [TETHER_NODE]")
 	fs.StringVar(&o.dataDir, "data-dir", env("TETHER_DATA_DIR", defaultDataDir(getenv)), "directory for the generated signing secret and embedded NATS data, created 0700; empty → keep nothing [TETHER_DATA_DIR]")

@@ -1,47 +1,28 @@
-package demo
+package demo_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/server/demo"
 	"github.com/tetherkit/tether/shared"
 )
 
 // TestTyping: chat.typing from one member reaches the room's members with
 // the sender's id and name and no seq, and is not kept in the history.
 func TestTyping(t *testing.T) {
-	srv, err := server.New(server.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	feed := Register(ctx, srv, Config{TickerInterval: -1})
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		hs.Close()
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = srv.Shutdown(sctx)
-		cancel()
-		<-feed
-	})
-	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws?user="
+	ts := tethertest.NewServer(t, server.Config{}, tethertest.WithDemo(demo.Config{TickerInterval: -1}))
+	url := "ws" + strings.TrimPrefix(ts.HTTP.URL, "http") + "/ws?user="
 	connect := func(user string) (*client.Client, chan shared.ChatTyping, chan client.Meta, shared.Joined) {
-		c, err := client.New(client.Config{URL: url + user + "&name=" + strings.ToUpper(user)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := tethertest.NewClient(t, client.Config{URL: url + user + "&name=" + strings.ToUpper(user)})
 		got, metas := make(chan shared.ChatTyping, 8), make(chan client.Meta, 8)
 		client.OnMeta(c, func(m shared.ChatTyping, meta client.Meta) { got <- m; metas <- meta })
-		cctx, ccancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); _ = c.Run(cctx) }()
-		t.Cleanup(func() { ccancel(); <-done })
+		tethertest.Run(t, c)
 		jctx, jcancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer jcancel()
 		j, err := c.Join(jctx, "lobby", 10)

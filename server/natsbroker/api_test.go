@@ -48,7 +48,7 @@ func TestAPIAnswersForTheCluster(t *testing.T) {
 		t.Errorf("stats = %+v, want 2 connections, 2 users, 1 room, 2 nodes", st)
 	}
 	// Node a's view of the presence bucket catches up with bob's join.
-	waitUntil(t, "node a's API lists alice and bob", func() bool {
+	tethertest.WaitUntil(t, "node a's API lists alice and bob", func() bool {
 		var pres api.PresenceResponse
 		get(t, ts.URL+"/api/presence?room=lobby", &pres)
 		return len(pres.Members) == 2

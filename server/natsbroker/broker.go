@@ -47,7 +47,8 @@ const (
 )
 
 // Config configures a Broker. Every node of a cluster must use the same
-// HistorySize, HistoryTTL, MaxBytes and Replicas: they are the stream's.
+// HistorySize, HistoryTTL, MaxBytes, KeysBytes and Replicas: they are the
+// stream's and the buckets'.
 type Config struct {
 	// Conn is the connection to NATS. Required; the broker does not close it.
 	Conn *nats.Conn
@@ -77,6 +78,9 @@ type Config struct {
 	// EpochTTL is how long a room that has no message keeps its epoch. Zero
 	// means 24h (DefaultEpochTTL).
 	EpochTTL time.Duration
+	// KeysBytes bounds the TETHER_KEYS bucket, the cluster's idempotency
+	// window (docs/cluster.md). Zero means 256 MiB (DefaultKeysBytes).
+	KeysBytes int64
 	// Logger receives the broker's logs. Nil means slog.Default().
 	Logger *slog.Logger
 
@@ -117,6 +121,7 @@ type Broker struct {
 	}
 
 	pres    *presence
+	keys    *keyStore
 	control *nats.Subscription
 	query   *nats.Subscription
 }
@@ -134,9 +139,9 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.Conn == nil {
 		return nil, errors.New("natsbroker: Config.Conn is required")
 	}
-	if cfg.MaxBytes < 0 || cfg.Replicas < 0 || cfg.NodeTTL < 0 || cfg.CheckInterval < 0 || cfg.EpochTTL < 0 {
-		return nil, fmt.Errorf("natsbroker: MaxBytes %d, Replicas %d, NodeTTL %v, CheckInterval %v, EpochTTL %v: none may be negative (0 is the default)",
-			cfg.MaxBytes, cfg.Replicas, cfg.NodeTTL, cfg.CheckInterval, cfg.EpochTTL)
+	if cfg.MaxBytes < 0 || cfg.Replicas < 0 || cfg.NodeTTL < 0 || cfg.CheckInterval < 0 || cfg.EpochTTL < 0 || cfg.KeysBytes < 0 {
+		return nil, fmt.Errorf("natsbroker: MaxBytes %d, Replicas %d, NodeTTL %v, CheckInterval %v, EpochTTL %v, KeysBytes %d: none may be negative (0 is the default)",
+			cfg.MaxBytes, cfg.Replicas, cfg.NodeTTL, cfg.CheckInterval, cfg.EpochTTL, cfg.KeysBytes)
 	}
 	if cfg.Node == "" {
 		cfg.Node = randomID(6)
@@ -168,6 +173,9 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.KeysBytes == 0 {
+		cfg.KeysBytes = DefaultKeysBytes
 	}
 	js, err := jetstream.New(cfg.Conn)
 	if err != nil {
@@ -207,6 +215,10 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		feeds:    make(map[string]*feed),
 		heads:    make(map[string]head),
 		checkNow: make(chan struct{}, 1),
+	}
+	if b.keys, err = newKeyStore(ctx, b); err != nil {
+		cancel()
+		return nil, err
 	}
 	if b.pres, err = newPresence(ctx, b); err != nil {
 		cancel()

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/natsbroker"
@@ -27,12 +26,7 @@ func (nopHandler) HandleReset(string)                               {}
 // TestHistoryPages pages a room's history in the stream forwards
 // (HistorySince) and backwards (HistoryBefore).
 func TestHistoryPages(t *testing.T) {
-	ns := startNATS(t, t.TempDir())
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := connectNATS(t)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
 	defer cancel()
 	b, err := natsbroker.New(ctx, natsbroker.Config{Conn: nc, HistorySize: 20, Logger: quiet})

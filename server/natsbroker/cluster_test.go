@@ -69,6 +69,18 @@ func startNode(t testing.TB, ns *natsserver.Server, name string, cfg natsbroker.
 	return startNodeVia(t, ns.ClientURL(), name, cfg, scfg)
 }
 
+// connectNATS starts a NATS server for the test and connects to it; the
+// connection is closed when the test ends.
+func connectNATS(t testing.TB) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(startNATS(t, t.TempDir()).ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
 // startNodeVia starts a Tether node connected to NATS at natsURL.
 func startNodeVia(t testing.TB, natsURL, name string, cfg natsbroker.Config, scfg server.Config) *node {
 	t.Helper()
@@ -308,12 +320,7 @@ func TestChatAcrossNodes(t *testing.T) {
 // refused with an error that names it instead of being replaced by the
 // default.
 func TestNewRefusesNegativeConfig(t *testing.T) {
-	ns := startNATS(t, t.TempDir())
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := connectNATS(t)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
 	defer cancel()
 	for _, cfg := range []natsbroker.Config{{Replicas: -1}, {NodeTTL: -time.Second}, {MaxBytes: -1}} {

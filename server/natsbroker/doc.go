@@ -26,6 +26,11 @@
 //     node. Every node watches the bucket, so presence.join and
 //     presence.leave fire once per room cluster-wide, and a dead node's
 //     members leave when its liveness key expires.
+//   - The idempotency window of keyed requests (server.IdempotencyStore) is
+//     the TETHER_KEYS bucket: a KV create claims a user's key (one node
+//     wins), the claim is replaced by the outcome, and a repeat on any node
+//     waits for and answers with that outcome. Entries expire with the
+//     window (per-message TTL); a dead node's claims are taken over.
 //   - Sends to a connection, a user or everyone, and kicks, go to every node
 //     over core NATS, as a request whose answers count the connections
 //     reached.

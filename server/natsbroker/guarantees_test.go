@@ -189,7 +189,7 @@ func TestNodeDeath(t *testing.T) {
 	}
 	t.Logf("carol's leave seen %v after node a died (NodeTTL %v); alice resumed on b, recovered %v", took, ttl, rejoin.Recovered)
 	// Each node's view of the bucket catches up on its own.
-	waitUntil(t, "node b's presence without carol", func() bool {
+	tethertest.WaitUntil(t, "node b's presence without carol", func() bool {
 		return !strings.Contains(members(b.srv.Presence("room")), "carol")
 	})
 }
@@ -200,20 +200,6 @@ func members(ms []shared.Member) string {
 		s = append(s, m.User)
 	}
 	return strings.Join(s, ",")
-}
-
-// waitUntil polls cond until it holds, failing the test after waitTime.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTime)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, waitTime)
-		}
-		<-tick.C
-	}
 }
 
 // TestFirstPublishesRace: three nodes publish the first messages of fresh

@@ -146,7 +146,7 @@ func TestNATSRestart(t *testing.T) {
 	// Publishing fails until the nodes have reconnected; retry each line.
 	for i := 10; i < 20; i++ {
 		text := fmt.Sprintf("m%02d", i)
-		waitUntil(t, "publish "+text+" after the NATS restart", func() bool {
+		tethertest.WaitUntil(t, "publish "+text+" after the NATS restart", func() bool {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			_, err := client.Request[shared.Reply](ctx, pub, shared.ChatSend{Room: "restart", Text: text})

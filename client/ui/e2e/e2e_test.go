@@ -67,11 +67,13 @@ func (p *page) say(text string) {
 	)
 }
 
-// waitChat waits for a chat line containing text.
+// waitChat waits for a chat line containing text that the server has
+// published: a line of the page's own still in the outbox (.pending) does not
+// count, since it has no seq yet and may go out only after a reconnect.
 func (p *page) waitChat(text string, timeout time.Duration) {
 	p.t.Helper()
 	p.waitJS("chat line "+text, timeout, fmt.Sprintf(
-		`[...document.querySelectorAll(".chat-msg")].some(e => e.textContent.includes(%q))`, text))
+		`[...document.querySelectorAll(".chat-msg:not(.pending)")].some(e => e.textContent.includes(%q))`, text))
 }
 
 // waitMember waits for user in the members list.

@@ -227,6 +227,15 @@ func TestE2EKickBan(t *testing.T) {
 	mallory.waitStatus("banned", stepTimeout)
 	mallory.waitJS("the ban in the banner", stepTimeout, `document.querySelector("#ended").textContent.includes("banned for") && document.querySelector("#ended").textContent.includes("spamming the stage")`)
 	mallory.screenshot("banned")
+	// A reload during the ban: the page learns it on its own and stops
+	// trying, rather than reconnecting in a loop.
+	mallory.do("reload", loadTimeout, chromedp.Reload())
+	mallory.waitStatus("banned", loadTimeout)
+	mallory.waitJS("the ban in the banner after a reload", stepTimeout, `(document.querySelector("#ended")||{textContent:""}).textContent.includes("spamming the stage")`)
+	if eval[bool](mallory, `!!document.querySelector("#status-retry")`) {
+		t.Error("after a reload during the ban the page is still trying to reconnect")
+	}
+	mallory.screenshot("banned-reload")
 	// And the server holds no connection of Mallory's.
 	res, err := (&api.Client{BaseURL: srv.URL()}).Connections(t.Context(), 0, 100)
 	if err != nil {

@@ -1,0 +1,24 @@
+package server_test
+
+import (
+	"testing"
+
+	"github.com/tetherkit/tether/internal/tethertest"
+	"github.com/tetherkit/tether/server"
+)
+
+// TestKickRightAfterWelcome: a client that has read welcome is registered,
+// so a kick (or a send to its user) issued at once reaches it. Before, the
+// welcome could go out before the connection was registered and such a kick
+// closed nobody.
+func TestKickRightAfterWelcome(t *testing.T) {
+	s := tethertest.NewServer(t, server.Config{MaxConnsPerUser: -1, MaxConnsPerIP: -1})
+	for i := range 200 {
+		ws, _ := s.Dial(t, "kickme")
+		if n := s.Kick("kickme", "at once"); n != 1 {
+			t.Fatalf("attempt %d: Kick right after welcome closed %d connections, want 1", i, n)
+		}
+		_ = ws.Close()
+		tethertest.WaitUntil(t, "the kicked connection is gone", func() bool { return s.Stats().Connections == 0 })
+	}
+}
