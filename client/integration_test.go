@@ -31,27 +31,24 @@ func startServer(t *testing.T, cfg server.Config) *tethertest.Server {
 	return tethertest.NewServer(t, cfg, tethertest.WithDemo(demo.Config{TickerInterval: -1}))
 }
 
-// startServerWith is startServer with the send buffer of the server's
-// first socket set to sendBuffer bytes (the system's, which on loopback
-// grows to megabytes, for later ones).
-func startServerWith(t *testing.T, cfg server.Config, sendBuffer int) *tethertest.Server {
-	t.Helper()
-	s := tethertest.NewUnstartedServer(t, cfg)
-	tethertest.WithDemo(demo.Config{TickerInterval: -1})(s)
-	s.HTTP.Listener = &firstSendBuffer{Listener: s.HTTP.Listener, size: sendBuffer}
-	s.HTTP.Start()
-	t.Cleanup(s.Close)
-	return s
+// firstSendBuffer is a tethertest.NewServer setup that sets the send buffer
+// of the first socket the server accepts to size bytes (later ones keep
+// the system's, which on loopback grows to megabytes).
+func firstSendBuffer(size int) func(*tethertest.Server) {
+	return func(s *tethertest.Server) {
+		s.HTTP.Listener = &firstSendBufferListener{Listener: s.HTTP.Listener, size: size}
+	}
 }
 
-// firstSendBuffer sets the send buffer of the first socket it accepts.
-type firstSendBuffer struct {
+// firstSendBufferListener sets the send buffer of the first socket it
+// accepts.
+type firstSendBufferListener struct {
 	net.Listener
 	size int
 	done atomic.Bool
 }
 
-func (l *firstSendBuffer) Accept() (net.Conn, error) {
+func (l *firstSendBufferListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil || l.done.Swap(true) {
 		return c, err
@@ -263,7 +260,8 @@ func TestSlowConsumerResumes(t *testing.T) {
 	release := make(chan struct{})
 	obs := &slowObserver{release: release}
 	t.Cleanup(obs.SlowConsumer) // never leave the handler blocked
-	s := startServerWith(t, server.Config{SendQueue: 8, HistorySize: 2 * total, HistoryBytes: 2 * total * int64(len(body)+1024), MessageRate: -1, Observer: obs}, 16<<10)
+	s := tethertest.NewServer(t, server.Config{SendQueue: 8, HistorySize: 2 * total, HistoryBytes: 2 * total * int64(len(body)+1024), MessageRate: -1, Observer: obs},
+		tethertest.WithDemo(demo.Config{TickerInterval: -1}), firstSendBuffer(16<<10))
 	c := tethertest.NewClient(t, client.Config{URL: s.URL("slowpoke"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 		Transport: firstReadBuffer(16 << 10)})
 	var mu sync.Mutex

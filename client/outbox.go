@@ -15,10 +15,11 @@ import (
 // server does not answer. The message was not queued.
 var ErrOutboxFull = errors.New("client: outbox full")
 
-// rateLimitedPause is how long a keyed send waits before trying again after
-// the server refused it with rate_limited. Sends are one at a time, so this
-// keeps the refusals (and the server's 1008 abuse rule) far away.
-const rateLimitedPause = 250 * time.Millisecond
+// sendAgainPause is how long a keyed send waits before trying again after
+// the server did not run it (rate_limited, unavailable). Sends are one at a
+// time, so this keeps the refusals (and the server's 1008 abuse rule) far
+// away.
+const sendAgainPause = 250 * time.Millisecond
 
 // outgoing is a message in the outbox.
 type outgoing struct {
@@ -145,12 +146,12 @@ func (c *Client) flushOutbox(cn *conn) {
 		case err != nil:
 			// No answer in time: ask again (the server answers a key once);
 			// the pause keeps an unexpected immediate failure from spinning.
-			if !sleepCtx(cn.ctx, rateLimitedPause) {
+			if !sleepCtx(cn.ctx, sendAgainPause) {
 				return
 			}
 			continue
-		case rateLimited(env):
-			if !sleepCtx(cn.ctx, rateLimitedPause) {
+		case sendAgain(env):
+			if !sleepCtx(cn.ctx, sendAgainPause) {
 				return
 			}
 			continue
@@ -172,10 +173,12 @@ func (c *Client) keyedRoundTrip(cn *conn, m shared.Message, key string, send boo
 	return cn.wait(ctx, cl)
 }
 
-// rateLimited reports whether env is an error answer with code
-// rate_limited: the message was not processed and may be sent again.
-func rateLimited(env shared.Envelope) bool {
-	return errorCodeOf(env) == shared.CodeRateLimited
+// sendAgain reports whether env is an error answer saying that the message
+// was not run and may be sent again later: rate_limited, or unavailable (its
+// idempotency key could not be checked, or its first run is still going).
+func sendAgain(env shared.Envelope) bool {
+	code := errorCodeOf(env)
+	return code == shared.CodeRateLimited || code == shared.CodeUnavailable
 }
 
 // errorCodeOf is the code of an error envelope, "" for other envelopes.

@@ -178,8 +178,8 @@ func (c *Client) retryRoundTrip(ctx context.Context, req shared.Message) (shared
 			continue
 		case err != nil:
 			return shared.Envelope{}, err
-		case rateLimited(env):
-			if !sleepCtx(ctx, rateLimitedPause) {
+		case sendAgain(env):
+			if !sleepCtx(ctx, sendAgainPause) {
 				return shared.Envelope{}, ctxError(ctx, req.MessageType())
 			}
 			continue

@@ -89,18 +89,30 @@ func (t *banTable) remove(user string, now time.Time) bool {
 
 // KickWith is Kick with options: with opts.Ban it also bans the user, so
 // that every handshake of theirs until the ban ends is refused before the
-// upgrade with HTTP 403 (code "banned") and the reason. It returns how many
-// connections it closed; a ban applies even when that is 0.
+// upgrade with HTTP 403 (code "banned") and the reason — on every node of a
+// cluster, which learn the ban with the kick (a node that starts later does
+// not know it). It returns how many connections it closed; a ban applies
+// even when that is 0.
 func (s *Server) KickWith(user string, opts KickOptions) (int, error) {
 	if opts.Ban < 0 || opts.Ban > MaxBan {
 		return 0, fmt.Errorf("kick %q: ban of %v is not between 0 and %v", user, opts.Ban, MaxBan)
 	}
-	if opts.Ban > 0 {
-		now := s.now()
-		s.bans.add(user, ban{until: now.Add(opts.Ban), reason: opts.Reason}, now)
-		s.log.Info("banned", "user", user, "for", opts.Ban, "reason", opts.Reason)
+	if opts.Ban == 0 {
+		return s.Kick(user, opts.Reason), nil
 	}
-	return s.Kick(user, opts.Reason), nil
+	now := s.now()
+	until := now.Add(opts.Ban)
+	s.bans.add(user, ban{until: until, reason: opts.Reason}, now)
+	s.log.Info("banned", "user", user, "for", opts.Ban, "reason", opts.Reason)
+	closed := s.kickLocal(user, opts.Reason)
+	if s.mem != nil {
+		return closed, nil
+	}
+	n, err := s.control(Control{Kind: ControlKick, Target: user, Reason: opts.Reason, BanUntil: until}, nil)
+	if err != nil {
+		s.log.Warn("kick with ban on other nodes failed", "user", user, "err", err)
+	}
+	return closed + n, nil
 }
 
 // Unban lifts a ban of user early; it reports whether one was in force.

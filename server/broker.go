@@ -175,6 +175,9 @@ type Control struct {
 	Payload []byte `json:"payload,omitempty"`
 	// Reason is a kick's reason.
 	Reason string `json:"reason,omitempty"`
+	// BanUntil, on a kick with a ban, is when the ban ends: every node
+	// refuses the user's handshakes until then (ban.go).
+	BanUntil time.Time `json:"ban_until,omitzero"`
 }
 
 // brokerTimeout bounds a broker call made for a client request or an API

@@ -67,6 +67,9 @@ func (h nodeHandler) HandleControl(c Control) int {
 	s := h.s
 	switch c.Kind {
 	case ControlKick:
+		if !c.BanUntil.IsZero() {
+			s.bans.add(c.Target, ban{until: c.BanUntil, reason: c.Reason}, s.now())
+		}
 		return s.kickLocal(c.Target, c.Reason)
 	case ControlSendConn, ControlSendUser, ControlBroadcast:
 	default:

@@ -238,12 +238,12 @@ func (s *Server) runHandler(c *Conn, env shared.Envelope, m shared.Message) {
 		return // closing
 	case err != nil && waited:
 		s.log.Warn("keyed request: the first run has not finished", "conn", c.id, "user", c.user, "key", env.Key, "wait", KeyWait)
-		c.sendError(env.ID, &shared.Error{Code: shared.CodeInternal,
+		c.sendError(env.ID, &shared.Error{Code: shared.CodeUnavailable,
 			Message: fmt.Sprintf("a request with this key is still running after %s: send it again later for its answer", KeyWait)})
 		return
 	case err != nil:
 		s.onError(c, fmt.Errorf("claim key of %s from %s: %w", env.Type, c.id, err))
-		c.sendError(env.ID, &shared.Error{Code: shared.CodeInternal,
+		c.sendError(env.ID, &shared.Error{Code: shared.CodeUnavailable,
 			Message: "the request was not run: its idempotency key could not be checked; try again"})
 		return
 	case run == nil:

@@ -142,9 +142,11 @@ func (c *Conn) startHeartbeat() {
 	of := new(atomic.Pointer[Conn]) // not a field of c: a pointer into c would keep it alive
 	of.Store(c)
 	c.heartbeatOf = of
-	// Armed by Reset once assigned: the writer the timer starts reads
-	// c.heartbeat.
-	c.heartbeat = time.AfterFunc(time.Duration(math.MaxInt64), func() {
+	// Created idle and armed once assigned: the writer the timer starts
+	// resets c.heartbeat, and a heartbeat short enough (or a stall long
+	// enough) had the timer fire before AfterFunc returned, so the writer
+	// reset a nil timer.
+	c.heartbeat = time.AfterFunc(math.MaxInt64, func() {
 		if c := of.Load(); c != nil {
 			c.pingDue.Store(true)
 			c.signal()

@@ -220,7 +220,7 @@ func TestKeyedSendNATSDown(t *testing.T) {
 	natsLink.Shut() // no reconnect until Open
 	env := c.request(2, "k-1", shared.ChatSend{Room: "down", Text: "x"})
 	e, err := shared.Unmarshal[shared.Error](env)
-	if err != nil || e.Code != shared.CodeInternal || !strings.Contains(e.Message, "not run") {
+	if err != nil || e.Code != shared.CodeUnavailable || !strings.Contains(e.Message, "not run") {
 		t.Fatalf("keyed send with NATS down answered %q, want internal saying the request was not run", answer(env))
 	}
 	t.Logf("answer with NATS down: %s", e.Message)
