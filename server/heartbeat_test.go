@@ -15,7 +15,8 @@ import (
 // with the assignment of the timer to the connection: the writer could
 // reset a nil timer (a panic that took the whole server down), and the race
 // detector saw it in TestConcurrentPushBroadcastHeartbeat's 20ms heartbeats
-// on a loaded machine.
+// on a loaded machine. Before the timer was armed only once assigned, this
+// test failed on its first run.
 func TestHeartbeatDueAtOnce(t *testing.T) {
 	const (
 		conns = 50
