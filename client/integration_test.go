@@ -398,99 +398,24 @@ func TestFlakyNetworkLosesNothing(t *testing.T) {
 // client's order. The server's default rate limit (50/s) applies, so the
 // outbox also rides out rate_limited answers.
 func TestOutboxExactlyOnce(t *testing.T) {
-	const total = 500
 	s := startServer(t, server.Config{})
 	proxy := tethertest.NewCutProxy(t, strings.TrimPrefix(s.HTTP.URL, "http://"))
-
-	watcher := tethertest.NewClient(t, client.Config{URL: s.URL("watcher")})
-	var mu sync.Mutex
-	var got []string
-	end := make(chan struct{})
-	client.On(watcher, func(m shared.ChatMessage) {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, m.Text)
-		if m.Text == "end" {
-			close(end)
-		}
-	})
-	tethertest.Run(t, watcher)
-	if _, err := watcher.Join(context.Background(), "outbox", 0); err != nil {
-		t.Fatal(err)
-	}
-
 	sender := tethertest.NewClient(t, client.Config{URL: proxy.URL("sender")})
-	refused := make(chan shared.Error, total)
-	client.On(sender, func(e shared.Error) { refused <- e })
-	opens := 0
+	var opens atomic.Int32
 	sender.OnState(func(si client.StateInfo) {
 		if si.State == client.Open {
-			mu.Lock()
-			opens++
-			mu.Unlock()
+			opens.Add(1)
 		}
 	})
-	rejoined := make(chan struct{}, 1)
-	sender.OnJoined(func(shared.Joined) {
-		select {
-		case rejoined <- struct{}{}:
-		default:
-		}
-	})
-	tethertest.Run(t, sender)
-	if _, err := sender.Join(context.Background(), "outbox", 0); err != nil {
-		t.Fatal(err)
-	}
-
-	seed := uint64(time.Now().UnixNano())
-	rng := rand.New(rand.NewPCG(seed, 9))
-	cutAt := map[int]bool{}
-	for len(cutAt) < 10 {
-		cutAt[1+rng.IntN(total-1)] = true
-	}
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	maxQueued := 0
-	for i := 1; i <= total; i++ {
-		<-tick.C
-		if cutAt[i] {
-			// A cut while the sender is offline would cut nothing: wait
-			// until it is back in the room since the last cut, then cut.
-			select {
-			case <-rejoined:
-			case <-time.After(10 * time.Second):
-				t.Fatalf("seed %d: the sender did not rejoin within 10s", seed)
-			}
-			proxy.Cut()
-		}
-		if err := sender.Send(context.Background(), shared.ChatSend{Room: "outbox", Text: fmt.Sprintf("s%03d", i)}); err != nil {
-			t.Fatalf("seed %d: send %d: %v", seed, i, err)
-		}
-		maxQueued = max(maxQueued, sender.Outbox())
-	}
-	if err := sender.Send(context.Background(), shared.ChatSend{Room: "outbox", Text: "end"}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-end:
-	case e := <-refused:
-		t.Fatalf("seed %d: the server refused a send: %+v", seed, e)
-	case <-time.After(60 * time.Second):
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("seed %d: the room has %d of %d messages after 60s; outbox %d", seed, len(got), total+1, sender.Outbox())
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(got) != total+1 {
-		t.Fatalf("seed %d: the room got %d messages, want %d (the 500 and the end marker) once each", seed, len(got), total+1)
-	}
-	for i, text := range got[:total] {
-		if want := fmt.Sprintf("s%03d", i+1); text != want {
-			t.Fatalf("seed %d: room message %d is %q, want %q (lost, doubled or out of order)", seed, i+1, text, want)
-		}
-	}
-	t.Logf("seed %d: 10 cuts, %d connections, at most %d sends waiting in the outbox, %d messages once each in order", seed, opens, maxQueued, total)
+	r := tethertest.OutboxScenario{
+		Watcher: tethertest.NewClient(t, client.Config{URL: s.URL("watcher")}),
+		Sender:  sender,
+		Cut:     proxy.Cut,
+		Room:    "outbox",
+		Total:   500, Cuts: 10, Stream: 9,
+		Within: 10 * time.Second, EndWithin: 60 * time.Second,
+	}.Run(t)
+	t.Logf("seed %d: 10 cuts, %d connections, at most %d sends waiting in the outbox, 500 messages once each in order", r.Seed, opens.Load(), r.MaxQueued)
 }
 
 // TestRefusedHandshakeIsTerminal: a handshake refused with 401 (no valid

@@ -162,18 +162,8 @@ func (sc *keyScanner) object(nesting, objects int) bool {
 			}
 			return false
 		}
-		sc.space()
-		if sc.i >= len(sc.data) {
-			return false
-		}
-		switch sc.data[sc.i] {
-		case ',':
-			sc.i++
-		case '}':
-			sc.i++
-			return true
-		default:
-			return false
+		if more, ok := sc.delim('}'); !more {
+			return ok
 		}
 	}
 }
@@ -206,6 +196,25 @@ func (sc *keyScanner) seen(base int, set *map[string]struct{}, key []byte) bool 
 	return false
 }
 
+// delim skips white space and the ',' or the end byte that must follow an
+// object's member or an array's element: more is true after a ',', ok is
+// false when neither follows.
+func (sc *keyScanner) delim(end byte) (more, ok bool) {
+	sc.space()
+	if sc.i >= len(sc.data) {
+		return false, false
+	}
+	switch sc.data[sc.i] {
+	case ',':
+		sc.i++
+		return true, true
+	case end:
+		sc.i++
+		return false, true
+	}
+	return false, false
+}
+
 func (sc *keyScanner) array(nesting, objects int) bool {
 	sc.i++ // [
 	sc.space()
@@ -217,18 +226,8 @@ func (sc *keyScanner) array(nesting, objects int) bool {
 		if !sc.value(nesting, objects) {
 			return false
 		}
-		sc.space()
-		if sc.i >= len(sc.data) {
-			return false
-		}
-		switch sc.data[sc.i] {
-		case ',':
-			sc.i++
-		case ']':
-			sc.i++
-			return true
-		default:
-			return false
+		if more, ok := sc.delim(']'); !more {
+			return ok
 		}
 	}
 }

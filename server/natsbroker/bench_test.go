@@ -35,16 +35,7 @@ func BenchmarkClusterPublish(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	want := int64(b.N * len(nodes) * perNode)
-	for deadline := time.Now().Add(waitTime); got.Load() < want && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond) // a benchmark's drain, not a test's synchronisation
-	}
-	b.StopTimer()
-	if got.Load() < want {
-		b.Fatalf("received %d of %d (%s)", got.Load(), want, benchNodeStats(nodes))
-	}
-	b.ReportMetric(float64(want)/time.Since(start).Seconds(), "deliveries/s")
-	reportRetries(b, nodes)
+	drain(b, nodes, &got, int64(b.N*len(nodes)*perNode), start)
 }
 
 // benchNodeStats describes the nodes' counters, for a failure.
@@ -54,6 +45,22 @@ func benchNodeStats(nodes []*node) string {
 		s = append(s, fmt.Sprintf("%s: dropped %d, broker %+v", n.name, n.srv.Stats().Dropped, n.broker.Stats()))
 	}
 	return strings.Join(s, "; ")
+}
+
+// drain waits up to waitTime for got to reach want deliveries, stops the
+// timer, fails the benchmark short of want and otherwise reports the
+// deliveries/s since start and the publishes' retries.
+func drain(b *testing.B, nodes []*node, got *atomic.Int64, want int64, start time.Time) {
+	b.Helper()
+	for deadline := time.Now().Add(waitTime); got.Load() < want && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // a benchmark's drain, not a test's synchronisation
+	}
+	b.StopTimer()
+	if got.Load() < want {
+		b.Fatalf("received %d of %d (%s)", got.Load(), want, benchNodeStats(nodes))
+	}
+	b.ReportMetric(float64(want)/time.Since(start).Seconds(), "deliveries/s")
+	reportRetries(b, nodes)
 }
 
 // reportRetries reports the publishes that lost a race, per publish.
@@ -97,14 +104,5 @@ func BenchmarkClusterPublishRooms(b *testing.B) {
 			}
 		}
 	})
-	want := int64(b.N * len(nodes) * perNode)
-	for deadline := time.Now().Add(waitTime); got.Load() < want && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond) // a benchmark's drain, not a test's synchronisation
-	}
-	b.StopTimer()
-	if got.Load() < want {
-		b.Fatalf("received %d of %d (%s)", got.Load(), want, benchNodeStats(nodes))
-	}
-	b.ReportMetric(float64(want)/time.Since(start).Seconds(), "deliveries/s")
-	reportRetries(b, nodes)
+	drain(b, nodes, &got, int64(b.N*len(nodes)*perNode), start)
 }

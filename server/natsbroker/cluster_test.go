@@ -182,6 +182,20 @@ func newRecorder(c *client.Client) *recorder {
 	return r
 }
 
+// subPub starts a recorded subscriber "sub" on subNode and a publisher
+// "pub" on pubNode, both joined to room.
+func subPub(t testing.TB, subNode, pubNode *node, room string) (*recorder, *client.Client) {
+	t.Helper()
+	sub := newClient(t, subNode, "sub")
+	rec := newRecorder(sub)
+	tethertest.Run(t, sub)
+	join(t, sub, room, 0)
+	pub := newClient(t, pubNode, "pub")
+	tethertest.Run(t, pub)
+	join(t, pub, room, 0)
+	return rec, pub
+}
+
 func (r *recorder) event(e string) {
 	r.mu.Lock()
 	r.events = append(r.events, e)

@@ -106,13 +106,7 @@ func TestDroppedLiveMessagesAreFilled(t *testing.T) {
 	clean := startNode(t, ns, "clean", natsbroker.Config{}, server.Config{})
 	lossyNode := startNode(t, ns, "lossy", lossy, server.Config{})
 
-	sub := newClient(t, lossyNode, "sub")
-	rec := newRecorder(sub)
-	tethertest.Run(t, sub)
-	join(t, sub, "lossy", 0)
-	pub := newClient(t, clean, "pub")
-	tethertest.Run(t, pub)
-	join(t, pub, "lossy", 0)
+	rec, pub := subPub(t, lossyNode, clean, "lossy")
 	for i := range total {
 		say(t, pub, "lossy", fmt.Sprintf("m%03d", i))
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -253,87 +252,17 @@ func TestKeyedSendNATSDown(t *testing.T) {
 // random points, each reconnect landing on another node: the room ends with
 // exactly those 500, once each, in the client's order.
 func TestOutboxExactlyOnceAcrossNodes(t *testing.T) {
-	const total = 500
 	_, nodes := startCluster(t, 3, natsbroker.Config{}, server.Config{})
 	proxy := tethertest.NewCutProxy(t, nodes[0].addr(), nodes[1].addr(), nodes[2].addr())
-
-	watcher := newClient(t, nodes[0], "watcher")
-	var mu sync.Mutex
-	var got []string
-	end := make(chan struct{})
-	client.On(watcher, func(m shared.ChatMessage) {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, m.Text)
-		if m.Text == "end" {
-			close(end)
-		}
-	})
-	tethertest.Run(t, watcher)
-	join(t, watcher, "outbox", 0)
-
-	sender := tethertest.NewClient(t, client.Config{URL: proxy.URL("sender"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: quiet})
-	refused := make(chan shared.Error, total)
-	client.On(sender, func(e shared.Error) { refused <- e })
-	rejoined := make(chan struct{}, 1)
-	sender.OnJoined(func(shared.Joined) {
-		select {
-		case rejoined <- struct{}{}:
-		default:
-		}
-	})
-	tethertest.Run(t, sender)
-	join(t, sender, "outbox", 0)
-
-	seed := uint64(time.Now().UnixNano())
-	rng := rand.New(rand.NewPCG(seed, 11))
-	cutAt := map[int]bool{}
-	for len(cutAt) < 10 {
-		cutAt[1+rng.IntN(total-1)] = true
-	}
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	maxQueued := 0
-	for i := 1; i <= total; i++ {
-		<-tick.C
-		if cutAt[i] {
-			// Cut only a sender that is back in the room since the last
-			// cut: a cut while it is offline would cut nothing.
-			select {
-			case <-rejoined:
-			case <-time.After(waitTime):
-				t.Fatalf("seed %d: the sender did not rejoin within %v", seed, waitTime)
-			}
-			proxy.Cut()
-		}
-		if err := sender.Send(context.Background(), shared.ChatSend{Room: "outbox", Text: fmt.Sprintf("s%03d", i)}); err != nil {
-			t.Fatalf("seed %d: send %d: %v", seed, i, err)
-		}
-		maxQueued = max(maxQueued, sender.Outbox())
-	}
-	if err := sender.Send(context.Background(), shared.ChatSend{Room: "outbox", Text: "end"}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-end:
-	case e := <-refused:
-		t.Fatalf("seed %d: the server refused a send: %+v", seed, e)
-	case <-time.After(4 * waitTime):
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("seed %d: the room has %d of %d messages after %v; outbox %d", seed, len(got), total+1, 4*waitTime, sender.Outbox())
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(got) != total+1 {
-		t.Fatalf("seed %d: the room got %d messages, want %d (the 500 and the end marker) once each", seed, len(got), total+1)
-	}
-	for i, text := range got[:total] {
-		if want := fmt.Sprintf("s%03d", i+1); text != want {
-			t.Fatalf("seed %d: room message %d is %q, want %q (lost, doubled or out of order)", seed, i+1, text, want)
-		}
-	}
-	t.Logf("seed %d: 10 cuts, %d connections over 3 nodes, at most %d sends waiting in the outbox, %d messages once each in order", seed, proxy.Accepted(), maxQueued, total)
+	r := tethertest.OutboxScenario{
+		Watcher: newClient(t, nodes[0], "watcher"),
+		Sender:  tethertest.NewClient(t, client.Config{URL: proxy.URL("sender"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: quiet}),
+		Cut:     proxy.Cut,
+		Room:    "outbox",
+		Total:   500, Cuts: 10, Stream: 11,
+		Within: waitTime, EndWithin: 4 * waitTime,
+	}.Run(t)
+	t.Logf("seed %d: 10 cuts, %d connections over 3 nodes, at most %d sends waiting in the outbox, 500 messages once each in order", r.Seed, proxy.Accepted(), r.MaxQueued)
 }
 
 // TestKeyStoreFull: a full TETHER_KEYS bucket refuses new claims (an error:

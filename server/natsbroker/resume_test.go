@@ -72,13 +72,7 @@ func TestNATSConnectionLoss(t *testing.T) {
 	a := startNode(t, ns, "a", natsbroker.Config{CheckInterval: 200 * time.Millisecond}, server.Config{})
 	b := startNodeVia(t, "nats://"+natsLink.Addr(), "b", natsbroker.Config{CheckInterval: 200 * time.Millisecond}, server.Config{})
 
-	sub := newClient(t, b, "sub")
-	rec := newRecorder(sub)
-	tethertest.Run(t, sub)
-	join(t, sub, "flaky", 0)
-	pub := newClient(t, a, "pub")
-	tethertest.Run(t, pub)
-	join(t, pub, "flaky", 0)
+	rec, pub := subPub(t, b, a, "flaky")
 	for i := range total {
 		if i == total/2 {
 			natsLink.Cut() // node b loses NATS; it reconnects through the proxy
@@ -120,13 +114,7 @@ func TestNATSRestart(t *testing.T) {
 	a := startNode(t, ns, "a", cfg, server.Config{})
 	b := startNode(t, ns, "b", cfg, server.Config{})
 
-	sub := newClient(t, b, "sub")
-	rec := newRecorder(sub)
-	tethertest.Run(t, sub)
-	join(t, sub, "restart", 0)
-	pub := newClient(t, a, "pub")
-	tethertest.Run(t, pub)
-	join(t, pub, "restart", 0)
+	rec, pub := subPub(t, b, a, "restart")
 	for i := range 10 {
 		say(t, pub, "restart", fmt.Sprintf("m%02d", i))
 	}
