@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -271,6 +272,22 @@ func (cfg Config) validate() error {
 	return nil
 }
 
+// orDefault sets *v to d where *v is the zero value.
+func orDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
+}
+
+// positiveOr sets *v to d where *v is zero or less.
+func positiveOr[T cmp.Ordered](v *T, d T) {
+	var zero T
+	if *v <= zero {
+		*v = d
+	}
+}
+
 // withDefaults returns cfg with every zero field set to its default.
 func (cfg Config) withDefaults() Config {
 	if cfg.Registry == nil {
@@ -279,84 +296,44 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Heartbeat <= 0 {
-		cfg.Heartbeat = DefaultHeartbeat
-	}
-	if cfg.HeartbeatTimeout <= 0 {
-		cfg.HeartbeatTimeout = 2*cfg.Heartbeat + DefaultHeartbeatGrace
-	}
-	if cfg.ReadLimit <= 0 {
-		cfg.ReadLimit = DefaultReadLimit
-	}
-	if cfg.SendQueue <= 0 {
-		cfg.SendQueue = DefaultSendQueue
-	}
-	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = DefaultWriteTimeout
-	}
-	if cfg.HistorySize == 0 {
-		cfg.HistorySize = DefaultHistorySize
-	}
+	positiveOr(&cfg.Heartbeat, DefaultHeartbeat)
+	positiveOr(&cfg.HeartbeatTimeout, 2*cfg.Heartbeat+DefaultHeartbeatGrace)
+	positiveOr(&cfg.ReadLimit, DefaultReadLimit)
+	positiveOr(&cfg.SendQueue, DefaultSendQueue)
+	positiveOr(&cfg.WriteTimeout, DefaultWriteTimeout)
+	orDefault(&cfg.HistorySize, DefaultHistorySize)
 	if cfg.HistorySize < 0 {
 		cfg.HistorySize = 0
 	}
-	if cfg.HistoryTTL == 0 {
-		cfg.HistoryTTL = DefaultHistoryTTL
-	}
-	if cfg.HistoryBytes == 0 {
-		cfg.HistoryBytes = DefaultHistoryBytes
-	}
-	if cfg.HistoryMemory == 0 {
-		cfg.HistoryMemory = DefaultHistoryMemory
-	}
-	if cfg.MaxRoomsPerConn == 0 {
-		cfg.MaxRoomsPerConn = DefaultMaxRoomsPerConn
-	}
-	if cfg.IdempotencyKeys == 0 {
-		cfg.IdempotencyKeys = DefaultIdempotencyKeys
-	}
+	orDefault(&cfg.HistoryTTL, DefaultHistoryTTL)
+	orDefault(&cfg.HistoryBytes, DefaultHistoryBytes)
+	orDefault(&cfg.HistoryMemory, DefaultHistoryMemory)
+	orDefault(&cfg.MaxRoomsPerConn, DefaultMaxRoomsPerConn)
+	orDefault(&cfg.IdempotencyKeys, DefaultIdempotencyKeys)
 	if cfg.IdempotencyKeys < 0 {
 		cfg.IdempotencyKeys = 0
 	}
-	if cfg.IdempotencyTTL <= 0 {
-		cfg.IdempotencyTTL = DefaultIdempotencyTTL
-	}
+	positiveOr(&cfg.IdempotencyTTL, DefaultIdempotencyTTL)
 	if cfg.Authenticate == nil {
 		cfg.Authenticate = QueryIdentity
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
-	if cfg.MessageRate == 0 {
-		cfg.MessageRate = DefaultMessageRate
-	}
+	orDefault(&cfg.MessageRate, DefaultMessageRate)
 	if cfg.MessageRate < 0 {
 		cfg.MessageRate = rate.Inf
 	}
-	if cfg.MessageBurst == 0 {
-		cfg.MessageBurst = DefaultMessageBurst
-	}
-	if cfg.MaxConnsPerUser == 0 {
-		cfg.MaxConnsPerUser = DefaultMaxConnsPerUser
-	}
-	if cfg.MaxConnsPerIP == 0 {
-		cfg.MaxConnsPerIP = DefaultMaxConnsPerIP
-	}
+	orDefault(&cfg.MessageBurst, DefaultMessageBurst)
+	orDefault(&cfg.MaxConnsPerUser, DefaultMaxConnsPerUser)
+	orDefault(&cfg.MaxConnsPerIP, DefaultMaxConnsPerIP)
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = remoteHost
 	}
-	if cfg.HandshakeTimeout <= 0 {
-		cfg.HandshakeTimeout = DefaultHandshakeTimeout
-	}
-	if cfg.HTTPReadTimeout <= 0 {
-		cfg.HTTPReadTimeout = DefaultHTTPReadTimeout
-	}
-	if cfg.HTTPIdleTimeout <= 0 {
-		cfg.HTTPIdleTimeout = DefaultHTTPIdleTimeout
-	}
-	if cfg.MaxHTTPConnsPerIP == 0 {
-		cfg.MaxHTTPConnsPerIP = DefaultMaxHTTPConnsPerIP
-	}
+	positiveOr(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
+	positiveOr(&cfg.HTTPReadTimeout, DefaultHTTPReadTimeout)
+	positiveOr(&cfg.HTTPIdleTimeout, DefaultHTTPIdleTimeout)
+	orDefault(&cfg.MaxHTTPConnsPerIP, DefaultMaxHTTPConnsPerIP)
 	return cfg
 }
 

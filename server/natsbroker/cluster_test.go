@@ -15,6 +15,7 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/natstest"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/demo"
@@ -36,19 +37,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // startNATS runs an embedded nats-server with JetStream on 127.0.0.1.
 func startNATS(t testing.TB, storeDir string) *natsserver.Server {
 	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: storeDir,
-		NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready within 10s")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns
+	return natstest.Start(t, storeDir, 0)
 }
 
 // node is one Tether node of a test cluster.

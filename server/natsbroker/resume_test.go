@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/natstest"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/natsbroker"
@@ -122,15 +122,7 @@ func TestNATSRestart(t *testing.T) {
 
 	ns.Shutdown()
 	ns.WaitForShutdown()
-	ns2, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns2.Start()
-	t.Cleanup(func() { ns2.Shutdown(); ns2.WaitForShutdown() })
-	if !ns2.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not restart")
-	}
+	natstest.Start(t, dir, port) // the restart: same store, same port
 	// Publishing fails until the nodes have reconnected; retry each line.
 	for i := 10; i < 20; i++ {
 		text := fmt.Sprintf("m%02d", i)
