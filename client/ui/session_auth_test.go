@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tetherkit/tether/client"
 	"github.com/tetherkit/tether/internal/tethertest"
@@ -66,6 +67,9 @@ func TestSignInWithLoginCookie(t *testing.T) {
 		s.call = jarCall(hs.URL, jar)
 		s.dial = func(o client.Config) (*client.Client, error) {
 			o.Transport = jarTransport{jar: jar, site: page}
+			// After the 1001 below the reconnect policy waits up to
+			// 16·MinBackoff (8 s by default): longer than waitFor's 5 s.
+			o.MinBackoff, o.MaxBackoff = 10*time.Millisecond, 100*time.Millisecond
 			return client.New(o)
 		}
 		t.Cleanup(func() {
