@@ -59,10 +59,9 @@ type Conn struct {
 	// held keeps the writer from starting until serve has registered the
 	// connection: a client that has read welcome can then be reached by
 	// Kick and the sends to its user.
-	held        bool
-	wrote       bool
-	heartbeat   *time.Timer           // startHeartbeat's
-	heartbeatOf *atomic.Pointer[Conn] // what the timer signals (allocated apart from c); nil once the writer is gone
+	held      bool
+	wrote     bool
+	heartbeat *time.Timer // startHeartbeat's
 
 	closing    chan struct{} // closed by startClose
 	readerDone chan struct{} // closed when the reader stops reading

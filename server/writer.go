@@ -130,28 +130,22 @@ func (c *Conn) writerEnded() {
 	c.writerRuns, c.writerGone = false, true
 	c.qmu.Unlock()
 	c.heartbeat.Stop()
-	c.heartbeatOf.Store(nil)
 	close(c.writerDone)
 }
 
 // startHeartbeat arms the heartbeat timer: every Heartbeat without a ping
-// sent, it has the writer send one. The timer's function reaches c through
-// heartbeatOf, which writerEnded clears: a stopped timer must not keep a
-// closed connection reachable.
+// sent, it has the writer send one. The timer's function reaches c weakly
+// (Conn.weakly, as the token-expiry timer does): a stopped timer must not
+// keep a closed connection reachable.
 func (c *Conn) startHeartbeat() {
-	of := new(atomic.Pointer[Conn]) // not a field of c: a pointer into c would keep it alive
-	of.Store(c)
-	c.heartbeatOf = of
 	// Created idle and armed once assigned: the writer the timer starts
 	// resets c.heartbeat, and a heartbeat short enough (or a stall long
 	// enough) had the timer fire before AfterFunc returned, so the writer
 	// reset a nil timer.
-	c.heartbeat = time.AfterFunc(math.MaxInt64, func() {
-		if c := of.Load(); c != nil {
-			c.pingDue.Store(true)
-			c.signal()
-		}
-	})
+	c.heartbeat = time.AfterFunc(math.MaxInt64, c.weakly(func(c *Conn) {
+		c.pingDue.Store(true)
+		c.signal()
+	}))
 	c.heartbeat.Reset(c.srv.cfg.Heartbeat)
 }
 
