@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server/api"
 	"github.com/tetherkit/tether/shared"
 )
@@ -407,9 +408,9 @@ func waitConns(t *testing.T, base, nick string, n int) {
 // waitLongRetry cuts the network at proxy and waits until the page's next
 // reconnect attempt is at least margin away (the backoff grows with each
 // failure), and returns when it is due, in the page's clock (Unix ms).
-func (p *page) waitLongRetry(proxy *tcpProxy, margin time.Duration) int64 {
+func (p *page) waitLongRetry(proxy *tethertest.CutProxy, margin time.Duration) int64 {
 	p.t.Helper()
-	proxy.setCut(true)
+	proxy.Shut()
 	p.waitStatus("reconnecting", stepTimeout)
 	p.waitJS(fmt.Sprintf("a retry wait of %v or more", margin), 90*time.Second,
 		fmt.Sprintf(`(e => e && +e.dataset.retryAt - Date.now() >= %d)(document.querySelector("#status[data-retry-at]"))`, margin.Milliseconds()))
@@ -435,14 +436,14 @@ func (p *page) reconnectedBefore(retryAt int64, what string) {
 // pages are always visible.
 func TestE2EVisibility(t *testing.T) {
 	srv := startTether(t)
-	proxy := startProxy(t, srv.addr)
+	proxy := tethertest.NewCutProxy(t, srv.addr)
 	browser := newBrowser(t)
 	alice := newPage(t, browser, "alice")
-	alice.login(proxy.URL(), "Alice")
+	alice.login(proxy.BaseURL(), "Alice")
 
 	retryAt := alice.waitLongRetry(proxy, 4*time.Second)
 	alice.screenshot("waiting")
-	proxy.setCut(false)
+	proxy.Open()
 	eval[bool](alice, `(() => {
 		let state = "visible";
 		Object.defineProperty(document, "visibilityState", {configurable: true, get: () => state});
@@ -459,17 +460,17 @@ func TestE2EVisibility(t *testing.T) {
 // page retries at once instead of waiting out its backoff.
 func TestE2ENetworkBack(t *testing.T) {
 	srv := startTether(t)
-	proxy := startProxy(t, srv.addr)
+	proxy := tethertest.NewCutProxy(t, srv.addr)
 	browser := newBrowser(t)
 	alice := newPage(t, browser, "alice")
-	alice.login(proxy.URL(), "Alice")
+	alice.login(proxy.BaseURL(), "Alice")
 	alice.say("before the cut")
 	alice.waitChat("before the cut", stepTimeout)
 
 	retryAt := alice.waitLongRetry(proxy, 4*time.Second)
 	apiPush(t, srv.URL(), api.Target{Kind: api.TargetRoom, ID: "lobby"},
 		shared.ChatMessage{Room: "lobby", User: "bot", Name: "Bot", Text: "sent during the cut", Time: time.Now().UnixMilli()})
-	proxy.setCut(false)
+	proxy.Open()
 	eval[bool](alice, `(() => {
 		Object.defineProperty(navigator, "onLine", {configurable: true, get: () => true});
 		window.dispatchEvent(new Event("online"));
@@ -486,10 +487,10 @@ func TestE2ENetworkBack(t *testing.T) {
 // place in the room's history.
 func TestE2EOutboxAndTyping(t *testing.T) {
 	srv := startTether(t)
-	proxy := startProxy(t, srv.addr)
+	proxy := tethertest.NewCutProxy(t, srv.addr)
 	browser := newBrowser(t)
 	alice, bob := newPage(t, browser, "alice"), newPage(t, browser, "bob")
-	alice.login(proxy.URL(), "Alice")
+	alice.login(proxy.BaseURL(), "Alice")
 	bob.login(srv.URL(), "Bob")
 	alice.waitMember("Bob")
 	bob.waitMember("Alice")
@@ -513,7 +514,7 @@ func TestE2EOutboxAndTyping(t *testing.T) {
 
 	// Offline: the page says what happens to typed text, and a line sent
 	// now is pending until the server has it.
-	proxy.setCut(true)
+	proxy.Shut()
 	alice.waitStatus("reconnecting", stepTimeout)
 	alice.waitJS("the offline notice", stepTimeout, `(document.querySelector("#chat-offline")||{textContent:""}).textContent.includes("go out when the connection is back")`)
 	if ph := eval[string](alice, `document.querySelector("#chat-input").placeholder`); !strings.Contains(ph, "will be sent when back online") {
@@ -525,7 +526,7 @@ func TestE2EOutboxAndTyping(t *testing.T) {
 	if v := eval[string](alice, `document.querySelector("#chat-input").value`); v != "" {
 		t.Errorf("the input still holds %q after a queued send", v)
 	}
-	proxy.setCut(false)
+	proxy.Open()
 	// "Retry now" (through JavaScript: the pill redraws four times a second,
 	// and the button is gone if the page retried by itself meanwhile).
 	eval[bool](alice, `(b => (b && b.click(), true))(document.querySelector("#status-retry"))`)
