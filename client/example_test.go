@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -35,7 +36,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	client.On(c, func(m shared.ChatMessage) {
+	client.On(c, func(m testmsg.ChatMessage) {
 		fmt.Printf("%s: %s\n", m.Name, m.Text) // runs on the read goroutine: do not block
 	})
 	c.OnState(func(s client.StateInfo) { log.Printf("connection %s", s.State) })
@@ -57,7 +58,7 @@ func Example() {
 	log.Printf("in %s with %d members", joined.Room, len(joined.Members))
 
 	// Send queues the line and sends it exactly once, also across reconnects.
-	if err := c.Send(ctx, shared.ChatSend{Room: "lobby", Text: "hello"}); err != nil {
+	if err := c.Send(ctx, testmsg.ChatSend{Room: "lobby", Text: "hello"}); err != nil {
 		log.Printf("send: %v", err)
 	}
 }

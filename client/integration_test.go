@@ -18,9 +18,9 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/server/demo"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -28,7 +28,7 @@ import (
 // ticker off) on 127.0.0.1 until the test ends.
 func startServer(t *testing.T, cfg server.Config) *tethertest.Server {
 	t.Helper()
-	return tethertest.NewServer(t, cfg, tethertest.WithDemo(demo.Config{TickerInterval: -1}))
+	return tethertest.NewServer(t, cfg, tethertest.WithChat())
 }
 
 // firstSendBuffer is a tethertest.NewServer setup that sets the send buffer
@@ -116,7 +116,7 @@ func TestResumeAcrossRandomDisconnects(t *testing.T) {
 			cuts++
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := client.Request[shared.Reply](ctx, pub, shared.ChatSend{Room: "resume", Text: fmt.Sprintf("m%04d", i)})
+		_, err := client.Request[shared.Reply](ctx, pub, testmsg.ChatSend{Room: "resume", Text: fmt.Sprintf("m%04d", i)})
 		cancel()
 		if err != nil {
 			t.Fatalf("publish %d: %v", i, err)
@@ -136,14 +136,14 @@ func TestResumeAcrossRandomDisconnects(t *testing.T) {
 func TestThreeClientsChat(t *testing.T) {
 	s := startServer(t, server.Config{})
 	users := []string{"ann", "ben", "cat"}
-	inbox := make([]chan shared.ChatMessage, len(users))
+	inbox := make([]chan testmsg.ChatMessage, len(users))
 	left := make(chan shared.PresenceLeave, 4)
 	clients := make([]*client.Client, len(users))
 	for i, u := range users {
 		c := tethertest.NewClient(t, client.Config{URL: s.URL(u)})
-		inbox[i] = make(chan shared.ChatMessage, 16)
+		inbox[i] = make(chan testmsg.ChatMessage, 16)
 		ch := inbox[i]
-		client.On(c, func(m shared.ChatMessage) { ch <- m })
+		client.On(c, func(m testmsg.ChatMessage) { ch <- m })
 		if u == "ann" {
 			client.On(c, func(m shared.PresenceLeave) { left <- m })
 		}
@@ -158,7 +158,7 @@ func TestThreeClientsChat(t *testing.T) {
 		clients[i] = c
 	}
 	for i, c := range clients {
-		if err := c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "hi from " + users[i]}); err != nil {
+		if err := c.Send(context.Background(), testmsg.ChatSend{Room: "lobby", Text: "hi from " + users[i]}); err != nil {
 			t.Fatal(err)
 		}
 		for j := range clients {
@@ -190,7 +190,7 @@ func TestThreeClientsChat(t *testing.T) {
 func TestRequestTimesOutAgainstRealServer(t *testing.T) {
 	s := startServer(t, server.Config{})
 	release := make(chan struct{})
-	server.Handle(s.Server, func(ctx context.Context, c *server.Conn, m shared.Notification) error {
+	server.Handle(s.Server, func(ctx context.Context, c *server.Conn, m testmsg.Notification) error {
 		select {
 		case <-release:
 		case <-ctx.Done():
@@ -200,7 +200,7 @@ func TestRequestTimesOutAgainstRealServer(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 	c := tethertest.NewClient(t, client.Config{URL: s.URL("waiter"), RequestTimeout: 200 * time.Millisecond})
 	tethertest.Run(t, c)
-	_, err := client.Request[shared.Reply](context.Background(), c, shared.Notification{Title: "t"})
+	_, err := client.Request[shared.Reply](context.Background(), c, testmsg.Notification{Title: "t"})
 	var e *shared.Error
 	if !errors.As(err, &e) || e.Code != shared.CodeTimeout {
 		t.Fatalf("Request = %v, want *shared.Error with code %s", err, shared.CodeTimeout)
@@ -212,10 +212,10 @@ func TestRequestTimesOutAgainstRealServer(t *testing.T) {
 func TestDiceRoll(t *testing.T) {
 	s := startServer(t, server.Config{})
 	c := tethertest.NewClient(t, client.Config{URL: s.URL("roller")})
-	rolled := make(chan shared.DiceRolled, 4)
-	client.On(c, func(m shared.DiceRolled) { rolled <- m })
+	rolled := make(chan testmsg.DiceRolled, 4)
+	client.On(c, func(m testmsg.DiceRolled) { rolled <- m })
 	tethertest.Run(t, c)
-	_, err := client.Request[shared.Reply](context.Background(), c, shared.DiceRoll{Room: "table", Sides: 20})
+	_, err := client.Request[shared.Reply](context.Background(), c, testmsg.DiceRoll{Room: "table", Sides: 20})
 	var e *shared.Error
 	if !errors.As(err, &e) || e.Code != shared.CodeNotJoined {
 		t.Fatalf("roll before joining = %v, want code %s", err, shared.CodeNotJoined)
@@ -223,11 +223,11 @@ func TestDiceRoll(t *testing.T) {
 	if _, err := c.Join(context.Background(), "table", 0); err != nil {
 		t.Fatal(err)
 	}
-	_, err = client.Request[shared.Reply](context.Background(), c, shared.DiceRoll{Room: "table", Sides: 1})
+	_, err = client.Request[shared.Reply](context.Background(), c, testmsg.DiceRoll{Room: "table", Sides: 1})
 	if !errors.As(err, &e) || e.Code != shared.CodeBadData || e.Field != "data.sides" {
 		t.Fatalf("roll with 1 side = %v, want bad_data on data.sides", err)
 	}
-	if _, err := client.Request[shared.Reply](context.Background(), c, shared.DiceRoll{Room: "table", Sides: 20}); err != nil {
+	if _, err := client.Request[shared.Reply](context.Background(), c, testmsg.DiceRoll{Room: "table", Sides: 20}); err != nil {
 		t.Fatalf("roll: %v", err)
 	}
 	select {
@@ -261,13 +261,13 @@ func TestSlowConsumerResumes(t *testing.T) {
 	obs := &slowObserver{release: release}
 	t.Cleanup(obs.SlowConsumer) // never leave the handler blocked
 	s := tethertest.NewServer(t, server.Config{SendQueue: 8, HistorySize: 2 * total, HistoryBytes: 2 * total * int64(len(body)+1024), MessageRate: -1, Observer: obs},
-		tethertest.WithDemo(demo.Config{TickerInterval: -1}), firstSendBuffer(16<<10))
+		tethertest.WithChat(), firstSendBuffer(16<<10))
 	c := tethertest.NewClient(t, client.Config{URL: s.URL("slowpoke"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 		Transport: firstReadBuffer(16 << 10)})
 	var mu sync.Mutex
 	var got []string
 	all := make(chan struct{})
-	client.On(c, func(n shared.Notification) {
+	client.On(c, func(n testmsg.Notification) {
 		<-release // the first handler call blocks the read loop: the client stops reading
 		mu.Lock()
 		defer mu.Unlock()
@@ -290,7 +290,7 @@ func TestSlowConsumerResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 1; i <= total; i++ {
-		if _, _, err := s.Server.Publish("firehose", shared.Notification{Title: fmt.Sprintf("n%04d", i), Body: body}); err != nil {
+		if _, _, err := s.Server.Publish("firehose", testmsg.Notification{Title: fmt.Sprintf("n%04d", i), Body: body}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -376,7 +376,7 @@ func TestFlakyNetworkLosesNothing(t *testing.T) {
 	tick := time.NewTicker(time.Second / rate)
 	for i := 1; i <= total; i++ {
 		<-tick.C
-		if _, _, err := s.Server.Publish("flaky", shared.ChatMessage{Room: "flaky", User: "pub", Name: "pub", Text: fmt.Sprintf("m%04d", i)}); err != nil {
+		if _, _, err := s.Server.Publish("flaky", testmsg.ChatMessage{Room: "flaky", User: "pub", Name: "pub", Text: fmt.Sprintf("m%04d", i)}); err != nil {
 			t.Fatalf("publish %d: %v", i, err)
 		}
 	}

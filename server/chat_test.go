@@ -5,8 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tetherkit/tether/demo/backend"
+	"github.com/tetherkit/tether/demo/msg"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/server/demo"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -16,7 +17,7 @@ func startDemo(t *testing.T, cfg server.Config) *testEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	var done <-chan struct{}
 	e := startServer(t, cfg, func(s *server.Server) {
-		done = demo.Register(ctx, s, demo.Config{TickerInterval: -1})
+		done = backend.Register(ctx, s, backend.Config{TickerInterval: -1})
 	})
 	t.Cleanup(func() { cancel(); <-done })
 	return e
@@ -31,9 +32,9 @@ func TestChatThreeClientsInARoom(t *testing.T) {
 		clients[i].join("lobby", 0)
 	}
 	for i, sender := range clients {
-		sender.send(0, shared.ChatSend{Room: "lobby", Text: "hi from " + users[i]})
+		sender.send(0, msg.ChatSend{Room: "lobby", Text: "hi from " + users[i]})
 		for _, c := range clients {
-			got := waitFor[shared.ChatMessage](c, nil)
+			got := waitFor[msg.ChatMessage](c, nil)
 			if got.msg.User != users[i] || got.msg.Text != "hi from "+users[i] || got.msg.Room != "lobby" {
 				t.Errorf("%s: chat message %d = %+v, want %s's", c.name, i+1, got.msg, users[i])
 			}
@@ -51,8 +52,8 @@ func TestDemoRequiresJoin(t *testing.T) {
 	e := startDemo(t, server.Config{})
 	c := e.dial("dave")
 	for _, m := range []shared.Message{
-		shared.ChatSend{Room: "lobby", Text: "hello?"},
-		shared.DanmakuSend{Room: "stage", Text: "wow"},
+		msg.ChatSend{Room: "lobby", Text: "hello?"},
+		msg.DanmakuSend{Room: "stage", Text: "wow"},
 	} {
 		id := c.request(m)
 		got := expectReply[shared.Error](c, id)
@@ -66,17 +67,17 @@ func TestDanmakuLanesRoundRobin(t *testing.T) {
 	e := startDemo(t, server.Config{})
 	c := e.dial("erin")
 	c.join("stage", 0)
-	for i := range demo.Lanes + 2 {
+	for i := range backend.Lanes + 2 {
 		color := ""
 		if i == 1 {
 			color = "#ff0066"
 		}
-		c.send(0, shared.DanmakuSend{Room: "stage", Text: "wow", Color: color})
-		got := waitFor[shared.DanmakuComment](c, nil)
-		if want := i % demo.Lanes; got.msg.Lane != want {
+		c.send(0, msg.DanmakuSend{Room: "stage", Text: "wow", Color: color})
+		got := waitFor[msg.DanmakuComment](c, nil)
+		if want := i % backend.Lanes; got.msg.Lane != want {
 			t.Errorf("comment %d: lane %d, want %d", i, got.msg.Lane, want)
 		}
-		wantColor := demo.DefaultColor
+		wantColor := backend.DefaultColor
 		if color != "" {
 			wantColor = color
 		}
@@ -90,14 +91,14 @@ func TestTickerFeed(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var done <-chan struct{}
 	e := startServer(t, server.Config{}, func(s *server.Server) {
-		done = demo.Register(ctx, s, demo.Config{TickerInterval: 5 * time.Millisecond, Seed: 7})
+		done = backend.Register(ctx, s, backend.Config{TickerInterval: 5 * time.Millisecond, Seed: 7})
 	})
 	c := e.dial("frank")
-	c.join(demo.TickerRoom, 0)
+	c.join(backend.TickerRoom, 0)
 	seen := map[string]bool{}
-	for len(seen) < len(demo.Symbols()) {
-		q := waitFor[shared.TickerQuote](c, nil)
-		if q.msg.Price <= 0 || q.env.Room != demo.TickerRoom || q.env.Seq == 0 {
+	for len(seen) < len(backend.Symbols()) {
+		q := waitFor[msg.TickerQuote](c, nil)
+		if q.msg.Price <= 0 || q.env.Room != backend.TickerRoom || q.env.Seq == 0 {
 			t.Fatalf("bad quote %+v in envelope %+v", q.msg, q.env)
 		}
 		seen[q.msg.Symbol] = true

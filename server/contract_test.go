@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -27,8 +28,8 @@ func TestIDLessAnswers(t *testing.T) {
 	if got := expect[shared.PresenceList](c); got.env.ID != 0 || len(got.msg.Members) != 1 {
 		t.Errorf("id-less presence.list answered %+v %+v", got.env, got.msg)
 	}
-	c.send(0, shared.ChatSend{Room: "lobby", Text: "hi"})
-	if got := expect[shared.ChatMessage](c); got.msg.Text != "hi" {
+	c.send(0, testmsg.ChatSend{Room: "lobby", Text: "hi"})
+	if got := expect[testmsg.ChatMessage](c); got.msg.Text != "hi" {
 		t.Errorf("after an id-less chat.send: %+v, want only the room's chat.message", got.msg)
 	}
 	c.send(0, shared.Leave{Room: "lobby"})
@@ -51,7 +52,7 @@ func TestJoinDefaultsAndSortedMembers(t *testing.T) {
 	}
 	pub := e.dial("bob")
 	pub.join("room", 0)
-	id := pub.request(shared.ChatSend{Room: "room", Text: "before"})
+	id := pub.request(testmsg.ChatSend{Room: "room", Text: "before"})
 	expectReply[shared.Reply](pub, id)
 
 	late := e.dial("kim")

@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/shared"
 )
 
 // A server with one handler: chat lines sent by clients that joined a room
@@ -20,11 +20,11 @@ func Example() {
 	}
 	defer srv.Shutdown(context.Background())
 
-	server.Handle(srv, func(ctx context.Context, c *server.Conn, m shared.ChatSend) error {
+	server.Handle(srv, func(ctx context.Context, c *server.Conn, m testmsg.ChatSend) error {
 		if !c.Joined(m.Room) {
 			return server.ErrNotJoined // the client gets an error with code not_joined
 		}
-		_, _, err := srv.Publish(m.Room, shared.ChatMessage{Room: m.Room, User: c.User(), Name: c.Name(), Text: m.Text})
+		_, _, err := srv.Publish(m.Room, testmsg.ChatMessage{Room: m.Room, User: c.User(), Name: c.Name(), Text: m.Text})
 		return err
 	})
 
@@ -32,9 +32,9 @@ func Example() {
 	mux.Handle("/ws", srv)
 	// go http.ListenAndServe("127.0.0.1:8080", mux)
 
-	seq, reached, err := srv.Publish("lobby", shared.Notification{Title: "Welcome to the lobby"})
+	seq, reached, err := srv.Publish("lobby", testmsg.Notification{Title: "Welcome to the lobby"})
 	fmt.Println(seq, reached, err)
-	seq, _, _ = srv.Publish("lobby", shared.Notification{Title: "Second"})
+	seq, _, _ = srv.Publish("lobby", testmsg.Notification{Title: "Second"})
 	fmt.Println(seq)
 	// Output:
 	// 1 0 <nil>

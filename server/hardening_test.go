@@ -20,6 +20,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsflate"
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -549,7 +550,7 @@ func TestObserverReceivesEvents(t *testing.T) {
 			OnConnect: func(_ context.Context, e server.ConnectEvent) error { conns <- e.Conn; return nil }})
 		e.dialRaw("slow", 0)
 		c := <-conns
-		big := shared.Notification{Title: "flood", Body: strings.Repeat("x", 32<<10)}
+		big := testmsg.Notification{Title: "flood", Body: strings.Repeat("x", 32<<10)}
 		for i := 0; i < 10000 && c.Send(big) == nil; i++ {
 		}
 		if err := c.Send(big); !errors.Is(err, server.ErrClosed) {

@@ -39,7 +39,7 @@ func (v Vote) Validate() error {
 // system messages plus its types, without the demo's, and hands the same
 // registry to the server and to its clients.
 func Example_ownMessageTypes() {
-	reg := shared.NewSystemRegistry()
+	reg := shared.NewRegistry()
 	shared.Register[Vote](reg)
 
 	srv, err := server.New(server.Config{Registry: reg})

@@ -36,10 +36,11 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/tetherkit/tether/demo/backend"
+	"github.com/tetherkit/tether/demo/msg"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/api"
 	"github.com/tetherkit/tether/server/auth"
-	"github.com/tetherkit/tether/server/demo"
 	"github.com/tetherkit/tether/server/metrics"
 	"github.com/tetherkit/tether/server/webapp"
 	"github.com/tetherkit/tether/shared"
@@ -82,7 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	types := shared.NewRegistry()
+	types := msg.NewRegistry()
 	met, err := metrics.New(metrics.Config{Registry: types, Logger: log})
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
@@ -125,7 +126,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// From here on srv runs a goroutine: every error path shuts it down.
 	demoCtx, stopDemo := context.WithCancel(ctx)
-	demoDone := demo.Register(demoCtx, srv, demo.Config{Logger: log, TickerInterval: o.ticker})
+	demoDone := backend.Register(demoCtx, srv, backend.Config{Logger: log, TickerInterval: o.ticker})
 	abort := func(err error) error {
 		stopDemo()
 		<-demoDone

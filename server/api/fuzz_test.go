@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/api"
 	"github.com/tetherkit/tether/shared"
@@ -60,7 +61,7 @@ func FuzzPushBody(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	reg := shared.NewRegistry()
+	reg := testmsg.NewRegistry()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		before := hub.calls
 		req := httptest.NewRequest(http.MethodPost, "/api/push", strings.NewReader(string(body)))

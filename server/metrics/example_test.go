@@ -8,14 +8,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/metrics"
-	"github.com/tetherkit/tether/shared"
 )
 
 // A server observed by Metrics, with its gauges and the /metrics page.
 func Example() {
-	types := shared.NewRegistry()
+	types := testmsg.NewRegistry()
 	m, err := metrics.New(metrics.Config{Registry: types})
 	if err != nil {
 		log.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/metrics"
 	"github.com/tetherkit/tether/shared"
@@ -27,13 +28,13 @@ func TestMain(m *testing.M) {
 }
 
 // newMetrics returns Metrics on a registry of their own, knowing the types
-// of shared.NewRegistry.
+// of testmsg.NewRegistry.
 func newMetrics(t testing.TB) (*metrics.Metrics, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(metrics.Config{
 		Prometheus: reg,
-		Registry:   shared.NewRegistry(),
+		Registry:   testmsg.NewRegistry(),
 		Logger:     slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -321,7 +322,7 @@ func TestHandshakeDurationBuckets(t *testing.T) {
 
 func TestMessageTypeCardinalityIsBounded(t *testing.T) {
 	m, reg := newMetrics(t)
-	known := len(shared.NewRegistry().Types())
+	known := len(testmsg.NewRegistry().Types())
 	for i := range 1000 {
 		typ := fmt.Sprintf("bogus.%d", i)
 		m.MessageIn(typ, 10)
@@ -369,7 +370,7 @@ func TestCloseCodeCardinalityIsBounded(t *testing.T) {
 
 func TestCustomTypeRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	types := shared.NewRegistry()
+	types := testmsg.NewRegistry()
 	m, err := metrics.New(metrics.Config{Prometheus: reg, Registry: types})
 	if err != nil {
 		t.Fatalf("metrics.New: %v", err)

@@ -28,7 +28,7 @@ import (
 	"github.com/andybalholm/brotli"
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
-	"github.com/tetherkit/tether/client/ui"
+	"github.com/tetherkit/tether/demo/ui"
 )
 
 // DefaultDir is the directory New serves when Config.Dir is empty.
