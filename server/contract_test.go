@@ -14,7 +14,7 @@ import (
 // and ping sent without id are answered (without id); hello and application
 // messages without id get nothing when they succeed.
 func TestIDLessAnswers(t *testing.T) {
-	e := startDemo(t, server.Config{})
+	e := startChat(t, server.Config{})
 	c := e.dial("ann")
 	c.send(0, shared.Ping{})
 	if got := expect[shared.Pong](c); got.env.ID != 0 {
@@ -46,7 +46,7 @@ func TestIDLessAnswers(t *testing.T) {
 // TestJoinDefaultsAndSortedMembers pins §4: a join without history replays
 // nothing, and joined.members is sorted by user.
 func TestJoinDefaultsAndSortedMembers(t *testing.T) {
-	e := startDemo(t, server.Config{})
+	e := startChat(t, server.Config{})
 	for _, u := range []string{"zed", "amy", "max"} {
 		e.dial(u).join("room", 0)
 	}

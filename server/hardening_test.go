@@ -430,6 +430,7 @@ func (o *recordingObserver) Dropped(reason string)        { o.add("dropped " + r
 func (o *recordingObserver) SlowConsumer()                { o.add("slow_consumer") }
 func (o *recordingObserver) HeartbeatTimeout()            { o.add("heartbeat_timeout") }
 func (o *recordingObserver) RateLimited()                 { o.add("rate_limited") }
+func (o *recordingObserver) Types(*shared.Registry)       {}
 
 // count returns how many events are ev or start with ev + " ".
 func (o *recordingObserver) count(ev string) int {

@@ -26,7 +26,7 @@ func (tc *testClient) sendKeyed(id uint64, key string, m shared.Message) {
 // is answered like the first and appears in the room once; another user's
 // identical key is another request.
 func TestIdempotentChatSend(t *testing.T) {
-	e := startDemo(t, server.Config{})
+	e := startChat(t, server.Config{})
 	watcher := e.dial("watcher")
 	watcher.join("keys", 0)
 	first := e.dial("alice")
@@ -76,7 +76,7 @@ func TestIdempotentChatSend(t *testing.T) {
 // TestIdempotencyKeyChecked: a key that is too long or not printable ASCII
 // is malformed (field key) and the message is not run.
 func TestIdempotencyKeyChecked(t *testing.T) {
-	e := startDemo(t, server.Config{})
+	e := startChat(t, server.Config{})
 	watcher := e.dial("watcher")
 	watcher.join("keys", 0)
 	c := e.dial("carol")
@@ -99,7 +99,7 @@ func TestIdempotencyKeyChecked(t *testing.T) {
 // TestIdempotencyWindowIsBounded: with a window of 3 keys per user, the
 // oldest key is forgotten once 3 newer ones ran, so it runs again.
 func TestIdempotencyWindowIsBounded(t *testing.T) {
-	e := startDemo(t, server.Config{IdempotencyKeys: 3})
+	e := startChat(t, server.Config{IdempotencyKeys: 3})
 	watcher := e.dial("watcher")
 	watcher.join("keys", 0)
 	c := e.dial("dan")

@@ -84,7 +84,7 @@ func newStressEnv(t *testing.T, cfg server.Config, onDisconnect func(c *server.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.New(api.Config{Hub: e.srv, Registry: cfg.Registry, Rate: rate.Inf, Logger: cfg.Logger})
+	h, err := api.New(api.Config{Hub: e.srv, Rate: rate.Inf, Logger: cfg.Logger})
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}

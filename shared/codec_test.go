@@ -310,27 +310,28 @@ func TestJSONField(t *testing.T) {
 }
 
 // TestRegistries pins what each registry holds: the protocol's own messages
-// in NewSystemRegistry, and the demo's on top of them in NewRegistry.
+// in NewRegistry (the nil default of every Config), and an app's on top of
+// them once it registers its types.
 func TestRegistries(t *testing.T) {
 	sys := shared.NewRegistry()
-	demo := []string{"chat.message", "chat.send", "danmaku.comment", "danmaku.send", "dice.roll", "dice.rolled", "notification", "ticker.quote", "chat.typing"}
-	for _, typ := range demo {
+	own := []string{"chat.message", "chat.send", "danmaku.comment", "danmaku.send", "dice.roll", "dice.rolled", "notification", "ticker.quote", "chat.typing"}
+	for _, typ := range own {
 		if sys.Known(typ) {
-			t.Errorf("NewSystemRegistry knows the demo's %q", typ)
+			t.Errorf("NewRegistry knows the app type %q", typ)
 		}
 	}
 	for _, typ := range []string{"hello", "welcome", "join", "joined", "leave", "left", "error", "ping", "pong", "reply", "kicked", "presence.list"} {
 		if !sys.Known(typ) {
-			t.Errorf("NewSystemRegistry does not know the system message %q", typ)
+			t.Errorf("NewRegistry does not know the system message %q", typ)
 		}
 	}
 	full := testmsg.NewRegistry()
-	if got, want := len(full.Types()), len(sys.Types())+len(demo); got != want {
-		t.Errorf("NewRegistry has %d types, want %d (system %d + demo %d): %v", got, want, len(sys.Types()), len(demo), full.Types())
+	if got, want := len(full.Types()), len(sys.Types())+len(own); got != want {
+		t.Errorf("the app's registry has %d types, want %d (system %d + own %d): %v", got, want, len(sys.Types()), len(own), full.Types())
 	}
-	for _, typ := range append(sys.Types(), demo...) {
+	for _, typ := range append(sys.Types(), own...) {
 		if !full.Known(typ) {
-			t.Errorf("NewRegistry does not know %q", typ)
+			t.Errorf("the app's registry does not know %q", typ)
 		}
 	}
 }

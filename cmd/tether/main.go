@@ -38,6 +38,7 @@ import (
 
 	"github.com/tetherkit/tether/demo/backend"
 	"github.com/tetherkit/tether/demo/msg"
+	"github.com/tetherkit/tether/demo/ui"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/api"
 	"github.com/tetherkit/tether/server/auth"
@@ -84,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	types := msg.NewRegistry()
-	met, err := metrics.New(metrics.Config{Registry: types, Logger: log})
+	met, err := metrics.New(metrics.Config{Logger: log})
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
@@ -254,7 +255,7 @@ func routes(srv *server.Server, a *auth.Auth, met *metrics.Metrics, types *share
 	if err := met.WatchServer(srv); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	apiH, err := api.New(api.Config{Hub: srv, Registry: types, Keys: o.apiKeys,
+	apiH, err := api.New(api.Config{Hub: srv, Keys: o.apiKeys,
 		Rate: rate.Limit(o.apiRate), Burst: o.apiBurst, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
@@ -280,7 +281,7 @@ func routes(srv *server.Server, a *auth.Auth, met *metrics.Metrics, types *share
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	if o.webDir != "" {
-		web, err := webapp.New(webapp.Config{Dir: o.webDir, Logger: log})
+		web, err := webapp.New(webapp.Config{Handler: ui.Handler(), Routes: ui.Routes, Dir: o.webDir, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("web app in %q (run make build): %w", o.webDir, err)
 		}

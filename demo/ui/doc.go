@@ -3,9 +3,9 @@
 // (bullet comment) stage, plus an admin page over the HTTP API.
 //
 // The same package runs in two places. Compiled to WebAssembly
-// (cmd/tether-web) it is the app; linked into the server (server/webapp) it
-// renders each page to HTML before the wasm takes over. Routes registers the
-// pages for both.
+// (demo/cmd/tether-web) it is the app; linked into the server (cmd/tether
+// hands Routes and Handler to server/webapp) it renders each page to HTML
+// before the wasm takes over. Routes registers the pages for both.
 //
 // Every page shares one connection, a [Session] holding a *client.Client:
 // the client core is the only path to the server. What the pages show lives

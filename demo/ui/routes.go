@@ -27,8 +27,8 @@ func pages() []page {
 
 // Routes registers every page with go-app. Call it once before
 // app.RunWhenOnBrowser in the wasm main, and on the server before serving
-// pages (server/webapp does). All pages share one new Session, so that the
-// connection survives navigation.
+// pages (server/webapp does, given it as Config.Routes). All pages share
+// one new Session, so that the connection survives navigation.
 func Routes() {
 	s := NewSession()
 	for _, p := range pages() {

@@ -3,7 +3,6 @@ package tethertest
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/tetherkit/tether/internal/testmsg"
@@ -32,22 +31,6 @@ func InstallChat(s *server.Server) {
 		}
 		if err := s.PublishEphemeral(m.Room, testmsg.ChatTyping{Room: m.Room, User: c.User(), Name: c.Name()}); err != nil {
 			return fmt.Errorf("typing in %q: %w", m.Room, err)
-		}
-		return nil
-	})
-	server.Handle(s, func(_ context.Context, c *server.Conn, m testmsg.DiceRoll) error {
-		if !c.Joined(m.Room) {
-			return notJoined(m.Room)
-		}
-		sides := m.Sides
-		if sides == 0 {
-			sides = 6
-		}
-		_, _, err := s.Publish(m.Room, testmsg.DiceRolled{
-			Room: m.Room, User: c.User(), Name: c.Name(), Sides: sides, Result: 1 + rand.IntN(sides),
-		})
-		if err != nil {
-			return fmt.Errorf("dice in %q: %w", m.Room, err)
 		}
 		return nil
 	})

@@ -69,9 +69,9 @@ func NewServer(t testing.TB, cfg server.Config, setup ...func(*Server)) *Server 
 // WithChat is a NewServer setup that installs chat handlers for the
 // types of internal/testmsg, the way an app would: chat.send publishes a
 // chat.message (User and Name from the connection, Time now), chat.typing
-// goes to the room as an ephemeral message, dice.roll publishes a
-// dice.rolled; each refuses a room the sender has not joined (not_joined).
-// The kit's tests use it instead of the demo's handlers.
+// goes to the room as an ephemeral message; each refuses a room the
+// sender has not joined (not_joined). The kit's tests use it instead of the
+// demo's handlers.
 func WithChat() func(*Server) {
 	return func(s *Server) { InstallChat(s.Server) }
 }

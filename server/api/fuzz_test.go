@@ -16,6 +16,8 @@ import (
 // recordingHub is a Hub that delivers nowhere and counts calls.
 type recordingHub struct{ calls int }
 
+func (h *recordingHub) Registry() *shared.Registry { return testmsg.NewRegistry() }
+
 func (h *recordingHub) Send(string, shared.Message) error     { h.calls++; return server.ErrNotFound }
 func (h *recordingHub) SendToUser(string, shared.Message) int { h.calls++; return 0 }
 func (h *recordingHub) Publish(string, shared.Message) (uint64, int, error) {

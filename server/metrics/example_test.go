@@ -16,7 +16,7 @@ import (
 // A server observed by Metrics, with its gauges and the /metrics page.
 func Example() {
 	types := testmsg.NewRegistry()
-	m, err := metrics.New(metrics.Config{Registry: types})
+	m, err := metrics.New(metrics.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

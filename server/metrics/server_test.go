@@ -43,7 +43,7 @@ func hasLine(body, line string) bool {
 
 func TestRealServerIsObserved(t *testing.T) {
 	types := testmsg.NewRegistry()
-	m, err := metrics.New(metrics.Config{Prometheus: prometheus.NewRegistry(), Registry: types})
+	m, err := metrics.New(metrics.Config{Prometheus: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatalf("metrics.New: %v", err)
 	}

@@ -1,6 +1,6 @@
 // Command tether-web is Tether's browser app, compiled to WebAssembly:
 //
-//	GOOS=js GOARCH=wasm go build -trimpath -ldflags="-s -w" -o web/app.wasm ./cmd/tether-web
+//	GOOS=js GOARCH=wasm go build -trimpath -ldflags="-s -w" -o web/app.wasm ./demo/cmd/tether-web
 //
 // (build.sh does that and precompresses the result). The server
 // (cmd/tether, through server/webapp) serves the bundle and renders the same

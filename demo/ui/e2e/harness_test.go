@@ -4,7 +4,7 @@
 // server binary: the bundle that build.sh makes and the bin/tether that
 // cmd/tether builds, talking over 127.0.0.1.
 //
-//	make e2e            # or: go test -race -run E2E ./client/ui/e2e/
+//	make e2e            # or: go test -race -run E2E ./demo/ui/e2e/
 //
 // Chromium is Debian's (/usr/bin/chromium; override with TETHER_CHROMIUM).
 // On failure each page's screenshot and console log are saved under
