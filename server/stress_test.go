@@ -73,6 +73,9 @@ func newStressEnv(t *testing.T, cfg server.Config, onDisconnect func(c *server.C
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Registry == nil {
+		cfg.Registry = testmsg.NewRegistry()
+	}
 	cfg.OnDisconnect = func(d server.DisconnectEvent) {
 		if onDisconnect != nil {
 			onDisconnect(d.Conn, d.Code)
