@@ -11,7 +11,7 @@ import (
 // room message its seq, keeps the rooms' history, feeds every node the
 // messages of the rooms it subscribed to, and carries presence and control
 // messages between nodes. The in-memory broker (Config.Broker nil) is the
-// single-node default; server/natsbroker runs a cluster on NATS JetStream.
+// single-node default; broker/nats runs a cluster on NATS JetStream.
 //
 // The contract every implementation keeps:
 //

@@ -174,7 +174,7 @@ type Config struct {
 	OnError func(e ErrorEvent)
 
 	// Broker keeps the rooms' seqs, history and presence and carries
-	// messages between the nodes of a cluster. See server/natsbroker for a
+	// messages between the nodes of a cluster. See broker/nats for a
 	// cluster on NATS JetStream. The server does not close it. Nil means an
 	// in-memory broker (one node; rooms are lost when the process stops).
 	Broker Broker

@@ -34,7 +34,7 @@ func validKey(key string) error {
 // IdempotencyStore keeps the idempotency window of keyed requests
 // (docs/protocol.md §3): which keys of a user ran and what they answered.
 // A Broker that also implements it makes the window shared by every node
-// that uses the broker (server/natsbroker does); otherwise each server keeps
+// that uses the broker (broker/nats does); otherwise each server keeps
 // its window in process, bounded by Config.IdempotencyKeys per user and
 // Config.IdempotencyTTL.
 //

@@ -14,9 +14,9 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/auth"
-	"github.com/tetherkit/tether/server/natsbroker"
 )
 
 // natsEmbedded is the -nats value that runs NATS inside the process.
