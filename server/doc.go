@@ -49,7 +49,7 @@
 // of all of it, for metrics.
 //
 // Rooms are created by their first join or publish. A room's seqs, history
-// and presence belong to its Broker (Config.Broker; in memory by default,
+// and presence belong to its broker.Broker (Config.Broker; in memory by default,
 // broker/nats for a cluster): the broker assigns each publish the
 // room's next seq and appends it to the history in one step, and feeds each
 // node the room's messages in one order. A node keeps only its own members

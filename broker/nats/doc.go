@@ -1,4 +1,4 @@
-// Package natsbroker is a server.Broker on NATS JetStream: several Tether
+// Package natsbroker is a broker.Broker on NATS JetStream: several Tether
 // nodes behind a load balancer share their rooms' seqs, history, presence
 // and sends, with the same protocol and guarantees as one node.
 //
@@ -26,7 +26,7 @@
 //     node. Every node watches the bucket, so presence.join and
 //     presence.leave fire once per room cluster-wide, and a dead node's
 //     members leave when its liveness key expires.
-//   - The idempotency window of keyed requests (server.IdempotencyStore) is
+//   - The idempotency window of keyed requests (broker.IdempotencyStore) is
 //     the TETHER_KEYS bucket: a KV create claims a user's key (one node
 //     wins), the claim is replaced by the outcome, and a repeat on any node
 //     waits for and answers with that outcome. Entries expire with the
