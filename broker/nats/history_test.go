@@ -17,7 +17,7 @@ import (
 // node a, with more and dropped as docs/protocol.md §4 says, and a gap
 // filled with the messages still kept.
 func TestHistoryRequestAcrossNodes(t *testing.T) {
-	_, nodes := startCluster(t, 2, natsbroker.Config{HistorySize: 10}, server.Config{HistorySize: 10})
+	_, nodes := startCluster(t, 2, natsbroker.Config{HistorySize: 10}, server.Config{MaxReplay: 10})
 	sub := newClient(t, nodes[0], "sub")
 	tethertest.Run(t, sub)
 	j := join(t, sub, "paged", 0)
