@@ -49,8 +49,9 @@
 // of all of it, for metrics.
 //
 // Rooms are created by their first join or publish. A room's seqs, history
-// and presence belong to its broker.Broker (Config.Broker; in memory by default,
-// broker/nats for a cluster): the broker assigns each publish the
+// and presence belong to its broker.Broker (Config.Broker; broker/memory by
+// default, broker/nats for a cluster), and the server never asks which one it
+// has: one process is a one-node cluster. The broker assigns each publish the
 // room's next seq and appends it to the history in one step, and feeds each
 // node the room's messages in one order. A node keeps only its own members
 // and frames each message once for them. A join is gap-free: the joiner is

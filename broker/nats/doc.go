@@ -1,6 +1,8 @@
-// Package natsbroker is a broker.Broker on NATS JetStream: several Tether
-// nodes behind a load balancer share their rooms' seqs, history, presence
-// and sends, with the same protocol and guarantees as one node.
+// Package natsbroker (import path broker/nats) is a broker.Broker on NATS
+// JetStream: several Tether nodes behind a load balancer share their rooms'
+// seqs, history, presence, idempotency window and sends, with the same
+// protocol and guarantees as one node. The package is named natsbroker so
+// that it does not collide with nats.go's package nats.
 //
 // Design (docs/cluster.md has the long version):
 //
