@@ -14,9 +14,9 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
-	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/broker"
 	"github.com/tetherkit/tether/broker/memory"
+	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/server/auth"
 )
 
