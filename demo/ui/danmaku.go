@@ -20,6 +20,16 @@ const (
 	danmakuSeconds = 9 // time to cross the stage
 )
 
+// danmakuFeed is the danmaku feature: comments as they arrive, to the
+// stage that watches them (a comment flies once and is not kept).
+type danmakuFeed struct {
+	observable[msg.DanmakuComment]
+	noReset
+}
+
+// wire implements feature.
+func (f *danmakuFeed) wire(l login) { handle(l, f.publish) }
+
 // danmakuColors are the colour picker's presets.
 func danmakuColors() []string {
 	return []string{"#ffffff", "#ffd166", "#ef476f", "#06d6a0", "#4cc9f0", "#b388ff"}

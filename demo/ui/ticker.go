@@ -33,10 +33,13 @@ type Quote struct {
 	Spark   []float64
 }
 
-// tickerStore holds the latest quote of each symbol. It has no change
-// events: the ticker page polls its version once per tickerFrame, so a
-// burst of quotes costs one render.
+// tickerStore is the ticker feature: the latest quote of each symbol. It
+// has no change events: the ticker page polls its version once per
+// tickerFrame, so a burst of quotes costs one render. The quotes outlive a
+// login.
 type tickerStore struct {
+	noReset
+
 	mu      sync.Mutex
 	quotes  map[string]*Quote
 	symbols []string // in order of first appearance
@@ -44,6 +47,9 @@ type tickerStore struct {
 }
 
 func newTickerStore() *tickerStore { return &tickerStore{quotes: make(map[string]*Quote)} }
+
+// wire implements feature.
+func (ts *tickerStore) wire(l login) { handle(l, ts.onQuote) }
 
 // onQuote records a ticker quote.
 func (ts *tickerStore) onQuote(q msg.TickerQuote) {
