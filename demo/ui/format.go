@@ -26,11 +26,17 @@ func initial(name string) string {
 	return string(unicode.ToUpper(r))
 }
 
-// avatarColor is a stable colour for a user id.
-func avatarColor(user string) string {
+// hueBuckets is how many hues avatars are drawn in: web/app.css has a
+// class hue-0 … hue-23 for each (15° apart).
+const hueBuckets = 24
+
+// hueClass is a stable colour class for a user id (or a ticker symbol).
+// A class, not a style attribute: the page's Content-Security-Policy
+// allows no inline style.
+func hueClass(user string) string {
 	h := fnv.New32a()
 	h.Write([]byte(user))
-	return "hsl(" + strconv.Itoa(int(h.Sum32()%360)) + " 62% 48%)"
+	return "hue-" + strconv.Itoa(int(h.Sum32()%360)*hueBuckets/360)
 }
 
 // plural says "1 member", "2 members".

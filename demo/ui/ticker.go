@@ -166,7 +166,7 @@ func (t *TickerPage) Render() app.UI {
 			trend, arrow = "neg", "▼"
 		}
 		rows = append(rows, ha("tr", "ticker-row", []string{"data-symbol", q.Symbol},
-			h("td", "", h("div", "sym", ht("span", "sym-badge", q.Symbol[:1], "style", "background:"+avatarColor(q.Symbol)), app.Text(q.Symbol))),
+			h("td", "", h("div", "sym", ht("span", cls("sym-badge", hueClass(q.Symbol)), q.Symbol[:1]), app.Text(q.Symbol))),
 			h("td", "num", ht("span", cls("price", flash), price(q.Price))),
 			ht("td", "num change "+trend, arrow+" "+percent(q.Change)),
 			h("td", "spark-cell", app.Raw(sparkline(q.Spark, 120, 28, q.Change >= 0))),

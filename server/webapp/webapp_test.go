@@ -384,3 +384,56 @@ func TestServiceWorkerFollowsBundle(t *testing.T) {
 		t.Error("a new bundle leaves the service worker unchanged: browsers would keep the old app")
 	}
 }
+
+// TestSecurityHeaders: every response (page, script, static file, bundle,
+// 404) carries the CSP, the framing and sniffing refusals and the
+// referrer policy; Config.ContentSecurityPolicy replaces the default.
+func TestSecurityHeaders(t *testing.T) {
+	dir := fakeBundle(t, wasmContent("secure"))
+	h := newHandler(t, dir)
+	for _, path := range []string{"/", "/other", "/app.js", "/wasm_exec.js", "/app-worker.js", "/manifest.webmanifest",
+		"/web/app.css", WasmPath, "/no-such-page"} {
+		w := get(h, path, "Accept-Encoding", "br")
+		for name, want := range map[string]string{
+			"Content-Security-Policy": DefaultContentSecurityPolicy,
+			"X-Frame-Options":         "DENY",
+			"X-Content-Type-Options":  "nosniff",
+			"Referrer-Policy":         DefaultReferrerPolicy,
+		} {
+			if got := w.Header().Get(name); got != want {
+				t.Errorf("GET %s: %s = %q, want %q", path, name, got, want)
+			}
+		}
+	}
+	for _, want := range []string{"frame-ancestors 'none'", "script-src 'self' 'wasm-unsafe-eval'", "style-src 'self';"} {
+		if !strings.Contains(DefaultContentSecurityPolicy, want) {
+			t.Errorf("the default policy lacks %s", want)
+		}
+	}
+	if strings.Contains(DefaultContentSecurityPolicy, "unsafe-inline") || strings.Contains(DefaultContentSecurityPolicy, "'unsafe-eval'") {
+		t.Error("the default policy allows inline code or eval")
+	}
+
+	own := "default-src 'self' https://cdn.example"
+	h2, err := New(Config{Handler: testApp(), Routes: testRoutes, Dir: dir, Logger: quietLogger(), ContentSecurityPolicy: own})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := get(h2, "/").Header().Get("Content-Security-Policy"); got != own {
+		t.Errorf("with Config.ContentSecurityPolicy the header is %q, want %q", got, own)
+	}
+}
+
+// TestPageHasNoInlineCode: go-app's generated page loads its scripts from
+// files, so the default policy (no 'unsafe-inline') runs it.
+func TestPageHasNoInlineCode(t *testing.T) {
+	body := get(newHandler(t, fakeBundle(t, wasmContent("inline"))), "/").Body.String()
+	for _, bad := range []string{"<script>", "<script type", " onload=", " onclick=", " style="} {
+		if strings.Contains(body, bad) {
+			t.Errorf("the page has inline code %q:\n%s", bad, body)
+		}
+	}
+	if !strings.Contains(body, `<script defer src="/app.js"></script>`) {
+		t.Errorf("the page does not load /app.js from a file:\n%s", body)
+	}
+}
