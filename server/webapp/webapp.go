@@ -4,9 +4,9 @@
 // routes and go-app settings (Config.Routes, Config.Handler); webapp knows
 // nothing of any particular app.
 //
-// The build writes DIR/app.wasm and its precompressed copies app.wasm.br and
-// app.wasm.gz (build.sh does, with cmd/compress); New reads them once. The
-// bundle goes out in the best encoding the browser accepts, as
+// The build writes DIR/app.wasm and its precompressed copies app.wasm.br
+// and app.wasm.gz (cmd/tether-build does, for any wasm main); New reads them
+// once. The bundle goes out in the best encoding the browser accepts, as
 // application/wasm. Its content hash is the app version: it names the
 // service worker's cache, so every rebuild makes browsers install the new
 // bundle, and it is the bundle's ETag, so a revalidation never returns a
@@ -272,7 +272,7 @@ func sameContent(compressed, raw []byte, open func(io.Reader) (io.Reader, error)
 		return fmt.Errorf("decompress: %w", err)
 	}
 	if !bytes.Equal(got, raw) {
-		return errors.New("stale: does not match app.wasm (run build.sh again)")
+		return errors.New("stale: does not match app.wasm (build again with cmd/tether-build)")
 	}
 	return nil
 }
