@@ -23,8 +23,10 @@ const sendAgainPause = 250 * time.Millisecond
 
 // outgoing is a message in the outbox.
 type outgoing struct {
-	msg shared.Message
-	key string
+	msg    shared.Message
+	key    string
+	stored StoredSend // its stored form (outboxstore.go)
+	saved  bool       // in the client's record of Config.OutboxStore
 }
 
 // newKey returns a fresh idempotency key: the client's random prefix and a
@@ -55,7 +57,9 @@ func (c *Client) Send(ctx context.Context, m shared.Message) error {
 	if c.opts.Outbox < 0 {
 		return c.sendNow(ctx, m)
 	}
-	if _, err := shared.Encode(shared.Envelope{}, m); err != nil {
+	key := c.newKey()
+	stored, err := storedSend(key, m)
+	if err != nil {
 		return fmt.Errorf("send %s: %w", m.MessageType(), err)
 	}
 	c.mu.Lock()
@@ -67,7 +71,8 @@ func (c *Client) Send(ctx context.Context, m shared.Message) error {
 		c.mu.Unlock()
 		return fmt.Errorf("send %s: %d messages waiting: %w", m.MessageType(), len(c.outbox), ErrOutboxFull)
 	}
-	c.outbox = append(c.outbox, &outgoing{msg: m, key: c.newKey()})
+	c.outbox = append(c.outbox, &outgoing{msg: m, key: key, stored: stored})
+	c.storeOutboxLocked()
 	c.mu.Unlock()
 	select {
 	case c.outboxWake <- struct{}{}:
@@ -118,6 +123,7 @@ func (c *Client) outboxDone(o *outgoing) {
 	if len(c.outbox) > 0 && c.outbox[0] == o {
 		c.outbox[0] = nil
 		c.outbox = c.outbox[1:]
+		c.storeOutboxLocked()
 	}
 }
 
@@ -129,14 +135,29 @@ func (c *Client) flushOutbox(cn *conn) {
 	case <-cn.done:
 		return
 	}
+	c.adoptOutbox(cn.ctx, cn.user)
 	for {
 		o := c.outboxHead()
 		if o == nil {
 			select {
 			case <-c.outboxWake:
 				continue
+			case <-c.claimTick():
+				// What a page that died without pagehide left is free
+				// once its lease ran out.
+				c.adoptOutbox(cn.ctx, cn.user)
+				continue
 			case <-cn.done:
 				return
+			}
+		}
+		if c.opts.OutboxStore != nil {
+			// Renew the lease, and make sure the line is still this
+			// client's to send: another page of the user may have taken
+			// it over while this one was frozen.
+			c.storeOutbox()
+			if c.outboxHead() != o {
+				continue
 			}
 		}
 		env, err := c.keyedRoundTrip(cn, o.msg, o.key, true)
