@@ -46,7 +46,10 @@ func (c *Client) newKey() string {
 //
 // Exactly once holds while the client comes back within the server's
 // window (5 minutes by default); a message written before a longer outage
-// and never answered may be applied twice. Close drops what is still queued.
+// and never answered may be applied twice. Close stops sending what is
+// still queued; with an OutboxStore (in the browser: localStorage) the
+// user's next client sends it (docs/protocol.md §3), and DropOutbox
+// forgets it.
 //
 // With a negative Config.Outbox there is no outbox: Send writes m at once
 // and returns ErrNotConnected (possibly wrapped) when the client is not
