@@ -58,6 +58,7 @@ type Client struct {
 	conn      *conn         // the open connection; nil unless Open
 	hidden    bool          // the page is hidden (lifecycle.go): no connection until shown
 	scope     string        // of the stored outbox, once the server named the user (outboxstore.go)
+	joinedCh  chan struct{} // closed and replaced on every joined
 	endConn   context.CancelCauseFunc
 	rooms     map[string]*roomState
 	outbox    []*outgoing // Send's queue, oldest first; the head may be in flight
@@ -92,6 +93,7 @@ func New(cfg Config) (*Client, error) {
 		closeCtx:    closeCtx,
 		closeCancel: closeCancel,
 		changed:     make(chan struct{}),
+		joinedCh:    make(chan struct{}),
 		rooms:       make(map[string]*roomState),
 		handlers:    make(map[string][]handler),
 	}

@@ -27,6 +27,9 @@ type outgoing struct {
 	key    string
 	stored StoredSend // its stored form (outboxstore.go)
 	saved  bool       // in the client's record of Config.OutboxStore
+	// adoptedAt is when the client took the message over from an earlier
+	// client of the user (zero: its own).
+	adoptedAt time.Time
 }
 
 // newKey returns a fresh idempotency key: the client's random prefix and a
@@ -163,7 +166,9 @@ func (c *Client) flushOutbox(cn *conn) {
 				continue
 			}
 		}
-		env, err := c.keyedRoundTrip(cn, o.msg, o.key, true)
+		// An adopted send's error answer is not the handlers' news: the
+		// page that made it is gone (see adoptedNotJoined).
+		env, err := c.keyedRoundTrip(cn, o.msg, o.key, o.adoptedAt.IsZero())
 		switch {
 		case err != nil && cn.ctx.Err() != nil:
 			return // the connection ended: sent again on the next one
@@ -178,6 +183,8 @@ func (c *Client) flushOutbox(cn *conn) {
 			if !sleepCtx(cn.ctx, sendAgainPause) {
 				return
 			}
+			continue
+		case c.adoptedNotJoined(cn, o, env):
 			continue
 		}
 		c.outboxDone(o)

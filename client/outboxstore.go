@@ -138,7 +138,7 @@ func (c *Client) adoptOutbox(ctx context.Context, user string) {
 			c.log.Warn("tether client: dropping a stored send this client cannot decode", "type", s.Type, "key", s.Key, "err", err)
 			continue
 		}
-		adopted = append(adopted, &outgoing{msg: m, key: s.Key, stored: s, saved: true})
+		adopted = append(adopted, &outgoing{msg: m, key: s.Key, stored: s, saved: true, adoptedAt: time.Now()})
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -201,4 +201,38 @@ func (c *Client) claimTick() <-chan time.Time {
 		return nil
 	}
 	return time.After(OutboxLease)
+}
+
+// adoptedNotJoined handles a send taken over from an earlier page that the
+// server refused with not_joined: the new page adopts the sends as soon as
+// it is connected, usually before the app has joined its rooms again. The
+// refusal used the send's key (the server remembers that outcome, and
+// nothing was applied), so the send gets a fresh key and goes again after
+// the next joined, for up to RequestTimeout after the adoption. It reports
+// whether the send is to go again; otherwise the refusal is final (and
+// logged: the page that made the send is gone).
+func (c *Client) adoptedNotJoined(cn *conn, o *outgoing, env shared.Envelope) bool {
+	code := errorCodeOf(env)
+	if o.adoptedAt.IsZero() || code == "" {
+		return false
+	}
+	left := c.opts.RequestTimeout - time.Since(o.adoptedAt)
+	if code != shared.CodeNotJoined || left <= 0 {
+		c.log.Warn("tether client: a send left by an earlier page was refused", "type", o.stored.Type, "code", code)
+		return false
+	}
+	c.mu.Lock()
+	joined := c.joinedCh
+	o.key = c.newKey()
+	o.stored.Key = o.key
+	c.storeOutboxLocked()
+	c.mu.Unlock()
+	t := time.NewTimer(left)
+	defer t.Stop()
+	select {
+	case <-joined:
+	case <-t.C:
+	case <-cn.done:
+	}
+	return true
 }
