@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -132,7 +133,7 @@ func watchRoom(t *testing.T, s *tethertest.Server, room string) *chatWatcher {
 	t.Helper()
 	w := &chatWatcher{seen: make(chan string, 100)}
 	c := tethertest.NewClient(t, client.Config{URL: s.URL("watcher")})
-	client.On(c, func(m shared.ChatMessage) {
+	client.On(c, func(m testmsg.ChatMessage) {
 		w.mu.Lock()
 		w.lines = append(w.lines, m.Text)
 		w.mu.Unlock()
@@ -176,7 +177,7 @@ func hiddenWithSends(t *testing.T, s *tethertest.Server, store client.OutboxStor
 		return st.State == client.Reconnecting && st.Hidden
 	})
 	for _, text := range texts {
-		if err := a.Send(context.Background(), shared.ChatSend{Room: room, Text: text}); err != nil {
+		if err := a.Send(context.Background(), testmsg.ChatSend{Room: room, Text: text}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -203,7 +204,7 @@ func TestStoredOutboxSentByTheNextPage(t *testing.T) {
 	if _, err := b.Join(context.Background(), "r", 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Send(context.Background(), shared.ChatSend{Room: "r", Text: "three"}); err != nil {
+	if err := b.Send(context.Background(), testmsg.ChatSend{Room: "r", Text: "three"}); err != nil {
 		t.Fatal(err)
 	}
 	w.waitLine(t, "three")
@@ -232,7 +233,7 @@ func TestStoredOutboxTakenOverIsNotSentTwice(t *testing.T) {
 	tethertest.WaitUntil(t, "alice open again with an empty outbox", func() bool {
 		return a.State().State == client.Open && a.Outbox() == 0
 	})
-	if err := a.Send(context.Background(), shared.ChatSend{Room: "r", Text: "back"}); err != nil {
+	if err := a.Send(context.Background(), testmsg.ChatSend{Room: "r", Text: "back"}); err != nil {
 		t.Fatal(err)
 	}
 	w.waitLine(t, "back")
@@ -259,7 +260,7 @@ func TestDropOutbox(t *testing.T) {
 	if _, err := b.Join(context.Background(), "r", 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Send(context.Background(), shared.ChatSend{Room: "r", Text: "after"}); err != nil {
+	if err := b.Send(context.Background(), testmsg.ChatSend{Room: "r", Text: "after"}); err != nil {
 		t.Fatal(err)
 	}
 	w.waitLine(t, "after")
@@ -285,7 +286,7 @@ func TestHideLeavesAndShowResumes(t *testing.T) {
 
 	a := tethertest.NewClient(t, client.Config{URL: s.URL("alice")})
 	lines := make(chan string, 10)
-	client.On(a, func(m shared.ChatMessage) { lines <- m.Text })
+	client.On(a, func(m testmsg.ChatMessage) { lines <- m.Text })
 	var mu sync.Mutex
 	var states []string
 	a.OnState(func(si client.StateInfo) {
@@ -304,7 +305,7 @@ func TestHideLeavesAndShowResumes(t *testing.T) {
 	for tethertest.Receive(t, presence, "alice leaves") != "leave alice" {
 	}
 	a.Reconnect() // the online event, say: still hidden
-	if err := wc.Send(context.Background(), shared.ChatSend{Room: "r", Text: "while hidden"}); err != nil {
+	if err := wc.Send(context.Background(), testmsg.ChatSend{Room: "r", Text: "while hidden"}); err != nil {
 		t.Fatal(err)
 	}
 	a.Show()
