@@ -88,7 +88,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.ldflags, "ldflags", DefaultLDFlags, "go build -ldflags")
 	fs.StringVar(&o.tags, "tags", "", "go build -tags")
 	fs.BoolVar(&o.force, "f", false, "compress even when the compressed copies are up to date")
-	fs.StringVar(&o.goCmd, "go", goCommand(), "the go `command` (default $GO, else go)")
+	fs.StringVar(&o.goCmd, "go", goCommand(), "the go `command`; $GO when set")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: tether-build [flags] [PACKAGE]\n\n"+
 			"Compiles the main PACKAGE (default .) to WebAssembly with the size flags\n"+
@@ -184,7 +184,7 @@ func checkMain(ctx context.Context, o options) error {
 		args = append(args, "-tags="+o.tags)
 	}
 	if err := goRun(ctx, o, &out, &msg, append(args, o.pkg)...); err != nil {
-		return fmt.Errorf("package %s: %w: %s", o.pkg, err, strings.TrimSpace(msg.String()))
+		return fmt.Errorf("package %s: %s (go list: %w)", o.pkg, strings.TrimSpace(msg.String()), err)
 	}
 	if name := strings.TrimSpace(out.String()); name != "main" {
 		return fmt.Errorf("package %s is package %s, not a main package: build the wasm main (the one that calls app.RunWhenOnBrowser)", o.pkg, name)
