@@ -1,6 +1,7 @@
 package natsbroker_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -27,7 +28,7 @@ func TestBanAcrossNodes(t *testing.T) {
 	tethertest.Run(t, bob)
 	join(t, bob, "lobby", 0)
 
-	n, err := nodes[0].srv.KickWith("bob", server.KickOptions{Reason: "spam", Ban: time.Hour})
+	n, err := nodes[0].srv.Kick(context.Background(), "bob", server.KickOptions{Reason: "spam", Ban: time.Hour})
 	if err != nil || n != 1 {
 		t.Fatalf("KickWith through node a = %d, %v; want bob's 1 connection on node b", n, err)
 	}
