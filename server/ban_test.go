@@ -26,7 +26,7 @@ func TestKickWithBan(t *testing.T) {
 
 	closed, err := srv.Kick(context.Background(), "mallory", server.KickOptions{Reason: "spamming the lobby", Ban: 10 * time.Minute})
 	if err != nil || closed != 1 {
-		t.Fatalf("KickWith = %d, %v; want 1 connection closed", closed, err)
+		t.Fatalf("Kick = %d, %v; want 1 connection closed", closed, err)
 	}
 	waitFor[shared.Kicked](mallory, func(shared.Kicked, shared.Envelope) bool { return true })
 
@@ -66,12 +66,12 @@ func TestKickWithBanLimits(t *testing.T) {
 	e := startServer(t, server.Config{}, func(s *server.Server) { srv = s })
 	for _, d := range []time.Duration{-time.Second, server.MaxBan + time.Second} {
 		if _, err := srv.Kick(context.Background(), "x", server.KickOptions{Ban: d}); err == nil {
-			t.Errorf("KickWith(ban %v) accepted", d)
+			t.Errorf("Kick(ban %v) accepted", d)
 		}
 	}
 	closed, err := srv.Kick(context.Background(), "ghost", server.KickOptions{Reason: "pre-emptive", Ban: time.Hour})
 	if err != nil || closed != 0 {
-		t.Fatalf("KickWith(offline user) = %d, %v", closed, err)
+		t.Fatalf("Kick(offline user) = %d, %v", closed, err)
 	}
 	if _, res, err := websocket.DefaultDialer.Dial(e.wsURL("ghost"), nil); err == nil || res == nil || res.StatusCode != http.StatusForbidden {
 		t.Fatalf("handshake of a user banned while offline: %v, %v; want 403", err, res)

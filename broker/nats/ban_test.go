@@ -30,7 +30,7 @@ func TestBanAcrossNodes(t *testing.T) {
 
 	n, err := nodes[0].srv.Kick(context.Background(), "bob", server.KickOptions{Reason: "spam", Ban: time.Hour})
 	if err != nil || n != 1 {
-		t.Fatalf("KickWith through node a = %d, %v; want bob's 1 connection on node b", n, err)
+		t.Fatalf("Kick through node a = %d, %v; want bob's 1 connection on node b", n, err)
 	}
 	select {
 	case got := <-kicked:

@@ -31,7 +31,7 @@ func TestReloginDuringBan(t *testing.T) {
 	waitFor(t, s, "connected", func() bool { return s.Status().Info.State == client.Open })
 
 	if n, err := ts.Server.Kick(context.Background(), "mallory-x1y2z3", server.KickOptions{Reason: "spamming", Ban: time.Hour}); err != nil || n != 1 {
-		t.Fatalf("KickWith = %d, %v", n, err)
+		t.Fatalf("Kick = %d, %v", n, err)
 	}
 	waitFor(t, s, "kicked", func() bool { return s.Status().Info.CloseCode == shared.CloseKicked })
 	if got := s.Ended(); got != "You were kicked: spamming." {
