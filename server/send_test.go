@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -25,27 +26,27 @@ func TestServerSends(t *testing.T) {
 		want  []*testClient
 	}{
 		{"Send to a connection", func() int {
-			if err := e.srv.Send(context.Background(), bob2.welcome.Conn, shared.Notification{Title: "conn"}); err != nil {
+			if err := e.srv.Send(context.Background(), bob2.welcome.Conn, testmsg.Notification{Title: "conn"}); err != nil {
 				t.Fatalf("Send: %v", err)
 			}
 			return 1
 		}, "conn", []*testClient{bob2}},
 		{"SendToUser", func() int {
-			n, err := e.srv.SendToUser(context.Background(), "bob", shared.Notification{Title: "user"})
+			n, err := e.srv.SendToUser(context.Background(), "bob", testmsg.Notification{Title: "user"})
 			if err != nil {
 				t.Fatalf("SendToUser: %v", err)
 			}
 			return n
 		}, "user", []*testClient{bob1, bob2}},
 		{"Publish to a room", func() int {
-			seq, reached, err := e.srv.Publish(context.Background(), "news", shared.Notification{Title: "room"})
+			seq, reached, err := e.srv.Publish(context.Background(), "news", testmsg.Notification{Title: "room"})
 			if err != nil || seq != 1 {
 				t.Fatalf("Publish = seq %d, %v; want seq 1", seq, err)
 			}
 			return reached
 		}, "room", []*testClient{alice, bob1}},
 		{"Broadcast", func() int {
-			n, err := e.srv.Broadcast(context.Background(), shared.Notification{Title: "all"})
+			n, err := e.srv.Broadcast(context.Background(), testmsg.Notification{Title: "all"})
 			if err != nil {
 				t.Fatalf("Broadcast: %v", err)
 			}
@@ -58,7 +59,7 @@ func TestServerSends(t *testing.T) {
 				t.Errorf("reached %d connections, want %d", got, len(tt.want))
 			}
 			for _, c := range tt.want {
-				if got := expect[shared.Notification](c); got.msg.Title != tt.title {
+				if got := expect[testmsg.Notification](c); got.msg.Title != tt.title {
 					t.Errorf("%s got %q, want %q", c.name, got.msg.Title, tt.title)
 				}
 			}
@@ -69,13 +70,13 @@ func TestServerSends(t *testing.T) {
 		})
 	}
 
-	if err := e.srv.Send(context.Background(), "nope", shared.Notification{Title: "x"}); !errors.Is(err, server.ErrNotFound) {
+	if err := e.srv.Send(context.Background(), "nope", testmsg.Notification{Title: "x"}); !errors.Is(err, server.ErrNotFound) {
 		t.Errorf("Send to an unknown connection = %v, want ErrNotFound", err)
 	}
-	if got, err := e.srv.SendToUser(context.Background(), "nobody", shared.Notification{Title: "x"}); err != nil || got != 0 {
+	if got, err := e.srv.SendToUser(context.Background(), "nobody", testmsg.Notification{Title: "x"}); err != nil || got != 0 {
 		t.Errorf("SendToUser(nobody) = %d, %v; want 0", got, err)
 	}
-	if _, _, err := e.srv.Publish(context.Background(), "bad room", shared.Notification{Title: "x"}); err == nil {
+	if _, _, err := e.srv.Publish(context.Background(), "bad room", testmsg.Notification{Title: "x"}); err == nil {
 		t.Error("Publish to an invalid room name succeeded")
 	}
 

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	natsbroker "github.com/tetherkit/tether/broker/nats"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/shared"
 )
 
 // TestEphemeralAcrossNodes: an ephemeral message published on node a reaches
@@ -23,7 +23,7 @@ func TestEphemeralAcrossNodes(t *testing.T) {
 		tethertest.Run(t, c)
 		join(t, c, "typing", 0)
 	}
-	if err := nodes[0].srv.PublishEphemeral(context.Background(), "typing", shared.Notification{Title: "u0 is typing"}); err != nil {
+	if err := nodes[0].srv.PublishEphemeral(context.Background(), "typing", testmsg.Notification{Title: "u0 is typing"}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
