@@ -37,7 +37,7 @@ func Example() {
 	reg := shared.NewRegistry() // the protocol's own messages
 	shared.Register[Say](reg)
 	shared.Register[Said](reg) // the same registry goes to the app's clients
-	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := server.New(server.Config{Registry: reg, Authenticate: server.InsecureQueryIdentity, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		log.Fatal(err)
 	}

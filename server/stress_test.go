@@ -83,6 +83,9 @@ func newStressEnv(t *testing.T, cfg server.Config, onDisconnect func(c *server.C
 		}
 		e.closes.add(d.Conn.ID(), d.Code)
 	}
+	if cfg.Authenticate == nil {
+		cfg.Authenticate = server.InsecureQueryIdentity
+	}
 	var err error
 	e.srv, err = server.New(cfg)
 	if err != nil {

@@ -92,6 +92,9 @@ func startNodeVia(t testing.TB, natsURL, name string, cfg natsbroker.Config, scf
 	if scfg.Registry == nil {
 		scfg.Registry = testmsg.NewRegistry()
 	}
+	if scfg.Authenticate == nil {
+		scfg.Authenticate = server.InsecureQueryIdentity
+	}
 	srv, err := server.New(scfg)
 	if err != nil {
 		t.Fatal(err)

@@ -252,7 +252,7 @@ func TestKeysAndRateLimit(t *testing.T) {
 }
 
 func TestNewRejectsShortKeys(t *testing.T) {
-	srv, err := server.New(server.Config{})
+	srv, err := server.New(server.Config{Authenticate: server.InsecureQueryIdentity})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestNewRefusesMeaninglessConfig(t *testing.T) {
 
 func TestGuardProtectsOtherEndpoints(t *testing.T) {
 	const key = "0123456789abcdef-metrics"
-	srv, err := server.New(server.Config{})
+	srv, err := server.New(server.Config{Authenticate: server.InsecureQueryIdentity})
 	if err != nil {
 		t.Fatal(err)
 	}
