@@ -118,8 +118,21 @@ func (s *Server) Kick(ctx context.Context, user string, opts KickOptions) (int, 
 	return closed + n, nil
 }
 
-// Unban lifts a ban of user early; it reports whether one was in force.
-func (s *Server) Unban(user string) bool { return s.bans.remove(user, s.now()) }
+// Unban lifts a ban of user early, on every node of a cluster; it reports
+// whether one was in force on some node. With the broker's error (the other
+// nodes could not all be told) the ban is lifted here all the same. A ctx
+// without a deadline is bounded by 5s.
+func (s *Server) Unban(ctx context.Context, user string) (bool, error) {
+	lifted := s.bans.remove(user, s.now())
+	if lifted {
+		s.log.Info("unbanned", "user", user)
+	}
+	n, err := s.control(ctx, broker.Control{Kind: broker.ControlUnban, Target: user}, nil)
+	if err != nil {
+		return lifted || n > 0, fmt.Errorf("unban %q on the other nodes: %w", user, err)
+	}
+	return lifted || n > 0, nil
+}
 
 // Banned returns when the ban of user ends and its reason, if the user is
 // banned now.

@@ -53,8 +53,11 @@ func TestKickWithBan(t *testing.T) {
 	}
 	e.dial("alice") // others still get in
 
-	if !srv.Unban("mallory") {
-		t.Fatal("Unban found no ban")
+	if lifted, err := srv.Unban(context.Background(), "mallory"); !lifted || err != nil {
+		t.Fatalf("Unban = %v, %v; want the ban lifted", lifted, err)
+	}
+	if lifted, err := srv.Unban(context.Background(), "mallory"); lifted || err != nil {
+		t.Errorf("second Unban = %v, %v; want no ban in force", lifted, err)
 	}
 	e.dial("mallory")
 }

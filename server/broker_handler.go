@@ -77,6 +77,11 @@ func (h nodeHandler) HandleControl(c broker.Control) int {
 			s.bans.add(c.Target, ban{until: c.BanUntil, reason: c.Reason}, s.now())
 		}
 		return s.kickLocal(c.Target, c.Reason)
+	case broker.ControlUnban:
+		if s.bans.remove(c.Target, s.now()) {
+			return 1
+		}
+		return 0
 	case broker.ControlSendConn, broker.ControlSendUser, broker.ControlBroadcast:
 	default:
 		s.log.Warn("unknown control message", "kind", c.Kind)

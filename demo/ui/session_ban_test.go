@@ -50,7 +50,9 @@ func TestReloginDuringBan(t *testing.T) {
 		t.Errorf("Relogin during the ban connected: %+v", conns)
 	}
 
-	ts.Server.Unban("mallory-x1y2z3")
+	if lifted, err := ts.Server.Unban(context.Background(), "mallory-x1y2z3"); !lifted || err != nil {
+		t.Fatalf("Unban = %v, %v; want the ban lifted", lifted, err)
+	}
 	s.Relogin(context.Background())
 	waitFor(t, s, "connected after the ban", func() bool { return s.Status().Info.State == client.Open })
 	if st := s.Status(); st.Banned != "" || s.Ended() != "" {
