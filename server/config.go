@@ -246,7 +246,7 @@ func (cfg Config) validate() error {
 		}
 	}
 	if cfg.Authenticate == nil {
-		errs = append(errs, errors.New("Authenticate is nil: set it to your authentication (auth.Auth.Authenticate for signed tokens); server.InsecureQueryIdentity trusts ?user= and is for tests only"))
+		errs = append(errs, errors.New("Config.Authenticate is nil: set it to your authentication (auth.Auth.Authenticate for signed tokens); server.InsecureQueryIdentity trusts ?user= and is for tests only"))
 	}
 	if cfg.Heartbeat > 0 && cfg.HeartbeatTimeout > 0 && cfg.HeartbeatTimeout <= cfg.Heartbeat {
 		errs = append(errs, fmt.Errorf("HeartbeatTimeout %v is not longer than Heartbeat %v: every connection would time out between two pings", cfg.HeartbeatTimeout, cfg.Heartbeat))
