@@ -414,6 +414,11 @@ func TestSlowConsumer(t *testing.T) {
 		SendQueue:    slowQueue,
 		Broker:       tethertest.Memory(t, memory.Config{HistorySize: -1}),
 		WriteTimeout: slowWriteTimeout,
+		// The stalled client never answers a ping: on a loaded machine
+		// the 8 s of publishing can outlast the default heartbeat
+		// timeout (55 s), which would close it with 4003 before its
+		// queue overflows. Heartbeats are not what this test is about.
+		Heartbeat: 10 * slowWriteTimeout,
 	}), func(c *server.Conn, _ int) {
 		stalledMu.Lock()
 		defer stalledMu.Unlock()
