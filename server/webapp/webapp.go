@@ -18,7 +18,9 @@
 // inline, no framing), X-Frame-Options DENY, X-Content-Type-Options nosniff
 // and a Referrer-Policy. go-app's generated page has no inline script; an
 // app that styles elements must do it with classes or the CSSOM
-// (element.style), not with style attributes.
+// (element.style), not with style attributes. An app that names no icon
+// gets Tether's, served under DefaultIconPrefix, rather than go-app's
+// default on GitHub, which that policy refuses.
 package webapp
 
 import (
@@ -121,6 +123,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 
 	pages := cfg.Handler
+	defaultIcon(&pages.Icon)
 	pages.Resources = staticDir{dir: cfg.Dir, files: http.FileServer(noDirFS{http.Dir(cfg.Dir)})}
 	pages.Version = b.version
 	// The bundle travels compressed: Content-Length is the compressed size,
@@ -131,6 +134,7 @@ func New(cfg Config) (http.Handler, error) {
 	mux.Handle("GET "+WasmPath, b)
 	mux.Handle("GET /app.wasm", b)
 	mux.Handle("GET /goapp.wasm", b)
+	mux.Handle("GET "+DefaultIconPrefix, iconFiles())
 	mux.Handle("/", pages)
 	return secured{next: mux, csp: cfg.ContentSecurityPolicy}, nil
 }

@@ -450,3 +450,46 @@ func TestPageHasNoInlineCode(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultIcon: an app that names no icon gets icons on its own origin
+// (go-app's default points at GitHub, which the policy refuses), served by
+// webapp; an app's own PNG stays, and is its SVG too when it has none.
+func TestDefaultIcon(t *testing.T) {
+	dir := fakeBundle(t, wasmContent("icon"))
+	h := newHandler(t, dir) // testApp names no icon
+	for _, path := range []string{"/", "/manifest.webmanifest", "/app-worker.js"} {
+		body := get(h, path).Body.String()
+		if strings.Contains(body, "githubusercontent") || strings.Contains(body, "https://raw.") {
+			t.Errorf("GET %s points at an icon elsewhere:\n%s", path, body)
+		}
+	}
+	if page := get(h, "/").Body.String(); !strings.Contains(page, DefaultIconPrefix+"icon.svg") || !strings.Contains(page, DefaultIconPrefix+"icon-192.png") {
+		t.Errorf("the page does not use the default icons:\n%s", page)
+	}
+	for name, ctype := range map[string]string{"icon-192.png": "image/png", "icon-512.png": "image/png", "icon.svg": "image/svg+xml"} {
+		w := get(h, DefaultIconPrefix+name)
+		if w.Code != http.StatusOK || !strings.HasPrefix(w.Header().Get("Content-Type"), ctype) || w.Body.Len() == 0 {
+			t.Errorf("GET %s%s: %d %q, %d B; want 200 %s", DefaultIconPrefix, name, w.Code, w.Header().Get("Content-Type"), w.Body.Len(), ctype)
+		}
+	}
+	if w := get(h, DefaultIconPrefix); w.Code != http.StatusNotFound {
+		t.Errorf("GET %s: %d, want 404 (no listing)", DefaultIconPrefix, w.Code)
+	}
+
+	for _, tc := range []struct {
+		name string
+		in   app.Icon
+		want app.Icon
+	}{
+		{"none", app.Icon{}, app.Icon{Default: "/webapp/icon-192.png", Large: "/webapp/icon-512.png", Maskable: "/webapp/icon-512.png", SVG: "/webapp/icon.svg"}},
+		{"own png", app.Icon{Default: "/web/me.png"}, app.Icon{Default: "/web/me.png", SVG: "/web/me.png"}},
+		{"own set", app.Icon{Default: "/web/a.png", Large: "/web/b.png", SVG: "/web/c.svg", Maskable: "/web/d.png"},
+			app.Icon{Default: "/web/a.png", Large: "/web/b.png", SVG: "/web/c.svg", Maskable: "/web/d.png"}},
+	} {
+		got := tc.in
+		defaultIcon(&got)
+		if got != tc.want {
+			t.Errorf("%s: defaultIcon = %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
