@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 	"weak"
 
@@ -38,30 +37,9 @@ type Conn struct {
 	ctx    context.Context    // cancelled when the connection starts closing
 	cancel context.CancelFunc // cancels ctx
 
-	bc *batchConn // the socket under ws, which buffers the writer's batches
-
-	// The send queue: frames queued and not yet taken by the writer, and the
-	// count of items not yet written (queued or in the writer's batch),
-	// bounded by Config.SendQueue. The slice grows as needed, so an idle
-	// connection holds no queue buffer; spare is the writer's other buffer.
-	qmu       sync.Mutex
-	queued    []*outFrame
-	unwritten int
-	spare     []*outFrame   // writer only
-	wake      chan struct{} // capacity 1: the writer has something to do
-	pingDue   atomic.Bool   // the heartbeat timer fired: send a ping
-
-	// The writer goroutine runs while there is something to write (see
-	// writeLoop): writerRuns and writerGone (it closed the socket) are
-	// guarded by qmu; wrote (something was written since the last ping)
-	// belongs to the running writer.
-	writerRuns, writerGone bool
-	// held keeps the writer from starting until serve has registered the
-	// connection: a client that has read welcome can then be reached by
-	// Kick and the sends to its user.
-	held      bool
-	wrote     bool
-	heartbeat *time.Timer // startHeartbeat's
+	bc        *batchConn  // the socket under ws: buffers every write until the writer flushes
+	q         sendQueue   // the frames for the writer, and when it runs
+	heartbeat *time.Timer // has the writer send a ping (startHeartbeat)
 
 	closing    chan struct{} // closed by startClose
 	readerDone chan struct{} // closed when the reader stops reading
@@ -73,14 +51,6 @@ type Conn struct {
 	mu     sync.Mutex
 	rooms  map[string]struct{} // joined rooms; changed under the room's lock too
 	client string              // from hello
-}
-
-// closeRequest is how a connection is to be closed. The first request wins.
-type closeRequest struct {
-	code   int
-	reason string
-	send   bool // send a close frame (false when the peer or gorilla already did)
-	flush  bool // write the queued frames first
 }
 
 func newConn(s *Server, ws *websocket.Conn, bc *batchConn, id Identity, remote string) *Conn {
@@ -102,13 +72,12 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, id Identity, remote s
 		limiter:    limiter,
 		ctx:        ctx,
 		cancel:     cancel,
-		wake:       make(chan struct{}, 1),
-		held:       true,
 		closing:    make(chan struct{}),
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
 		rooms:      make(map[string]struct{}),
 	}
+	c.q.init(s.cfg.SendQueue, c.writeLoop)
 	c.startHeartbeat()
 	return c
 }
@@ -258,22 +227,21 @@ func (c *Conn) sendEnv(env shared.Envelope, m shared.Message) error {
 // client does not keep up: the frame is dropped and the connection closed
 // with 4002.
 func (c *Conn) enqueue(f *outFrame) error {
-	select {
-	case <-c.closing:
-		c.srv.obs.Dropped("closed")
-		return fmt.Errorf("send to %s: %w", c.id, ErrClosed)
-	default:
+	if !c.isClosing() {
+		switch c.q.push(f) {
+		case pushed:
+			return nil
+		case pushFull:
+			c.overflowed()
+			return fmt.Errorf("send to %s: queue full: %w", c.id, ErrClosed)
+		}
 	}
-	c.qmu.Lock()
-	if c.unwritten < c.srv.cfg.SendQueue {
-		c.queued = append(c.queued, f)
-		c.unwritten++
-		start := c.claimWriter()
-		c.qmu.Unlock()
-		c.wakeWriter(start)
-		return nil
-	}
-	c.qmu.Unlock()
+	c.srv.obs.Dropped("closed")
+	return fmt.Errorf("send to %s: %w", c.id, ErrClosed)
+}
+
+// overflowed closes the connection whose send queue is full, with 4002.
+func (c *Conn) overflowed() {
 	c.srv.stats.dropped.Add(1)
 	c.srv.obs.Dropped("slow_consumer")
 	if c.startClose(closeRequest{code: shared.CloseSlowConsumer, reason: "slow consumer", send: true}) {
@@ -285,75 +253,6 @@ func (c *Conn) enqueue(f *outFrame) error {
 		// it, so the connection and its queue are freed within a second,
 		// not after the write timeout.
 		c.bc.expire(time.Now().Add(min(closeGrace, c.srv.cfg.WriteTimeout)))
-	}
-	return fmt.Errorf("send to %s: queue full: %w", c.id, ErrClosed)
-}
-
-// takeQueued takes the queued frames, at most maxBatchFrames of them, for
-// the writer; more reports whether some were left queued.
-func (c *Conn) takeQueued() (batch []*outFrame, more bool) {
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
-	if len(c.queued) <= maxBatchFrames {
-		batch, c.queued = c.queued, c.spare
-		c.spare = nil
-		return batch, false
-	}
-	batch = append(c.spare, c.queued[:maxBatchFrames]...)
-	c.spare = nil
-	n := copy(c.queued, c.queued[maxBatchFrames:])
-	clear(c.queued[n:])
-	c.queued = c.queued[:n]
-	return batch, true
-}
-
-// maxSpare is the largest queue buffer the writer keeps for reuse once a
-// batch is written: a burst's larger one is left to the garbage collector,
-// so that an idle connection goes back to holding a small one.
-const maxSpare = 64
-
-// recycle keeps batch, emptied, as the writer's spare queue buffer.
-func (c *Conn) recycle(batch []*outFrame) {
-	clear(batch)
-	if cap(batch) > maxSpare {
-		return
-	}
-	c.spare = batch[:0]
-}
-
-// startClose records how the connection closes and wakes the writer, which
-// performs it. Only the first request counts; it reports whether this one did.
-func (c *Conn) startClose(req closeRequest) bool {
-	c.closeMu.Lock()
-	defer c.closeMu.Unlock()
-	if c.closed != nil {
-		return false
-	}
-	req.reason = closeReason(req.reason)
-	c.closed = &req
-	close(c.closing)
-	c.signal()
-	c.cancel()
-	return true
-}
-
-// closeState returns the first close request, or false while open.
-func (c *Conn) closeState() (closeRequest, bool) {
-	c.closeMu.Lock()
-	defer c.closeMu.Unlock()
-	if c.closed == nil {
-		return closeRequest{}, false
-	}
-	return *c.closed, true
-}
-
-// isClosing reports whether the connection has started closing.
-func (c *Conn) isClosing() bool {
-	select {
-	case <-c.closing:
-		return true
-	default:
-		return false
 	}
 }
 

@@ -27,12 +27,14 @@
 // type is not in Config.Registry, as client.On does on the client.
 //
 // Concurrency model. Every connection has a reader goroutine, which decodes
-// frames and runs handlers in order, and a writer goroutine, which owns every
-// data write to the socket and sends the heartbeat pings; the writer runs
-// while there is something to write (an idle connection's returns after a
-// heartbeat interval and is started again by the next message or ping).
-// Everything else (handlers of other connections, Publish, Broadcast, Kick)
-// hands frames to the writer through a bounded queue and never blocks: a
+// frames and runs handlers in order, and a writer goroutine, the only one
+// that writes to the socket: data, the heartbeat pings, the pongs to the
+// client's pings and every close frame (the reader hands those to the
+// writer, and they go ahead of queued data). The writer runs while there is
+// something to write (an idle connection's returns after a heartbeat
+// interval and is started again by the next message or ping). Everything
+// else (handlers of other connections, Publish, Broadcast, Kick) hands
+// frames to the writer through a bounded queue and never blocks: a
 // connection whose queue overflows is closed with code 4002 (slow consumer).
 // Messages for several connections are framed once, as a
 // websocket.PreparedMessage, and the writer sends everything queued when it

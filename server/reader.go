@@ -1,20 +1,23 @@
 package server
 
 import (
-	"compress/flate"
 	"errors"
 	"io"
-	"net"
-	"strings"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/tetherkit/tether/shared"
 )
 
+// readBufferSize is gorilla's read buffer of a connection: it only has to
+// hold a frame header and a control frame, since clients send small
+// messages and larger ones are read past it.
+const readBufferSize = 1024
+
 // readLoop is the connection's reader goroutine: it reads frames, keeps the
 // heartbeat deadline, and dispatches messages (handlers run here, in order).
-// It returns when the socket fails or closes, having recorded why.
+// It never writes to the socket: pongs and the answer to a close frame are
+// the writer's (see batchConn). It returns when the socket fails or closes,
+// having recorded why (readFailed).
 func (c *Conn) readLoop() {
 	defer close(c.readerDone)
 	s := c.srv
@@ -30,14 +33,10 @@ func (c *Conn) readLoop() {
 			return nil // a ping flood gets no pongs
 		}
 		s.onPing(c)
-		// Answer like gorilla's default handler does.
-		err := c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(s.cfg.WriteTimeout))
-		var ne net.Error
-		if errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &ne) && ne.Timeout() {
-			return nil
-		}
-		return err
+		c.q.sendPong([]byte(data)) // the writer answers, ahead of queued data
+		return nil
 	})
+	c.ws.SetCloseHandler(c.onPeerClose)
 	if s.cfg.OnConnect != nil && !c.isClosing() {
 		if err := s.cfg.OnConnect(c.ctx, ConnectEvent{Conn: c}); err != nil {
 			c.startClose(closeRequest{code: shared.CloseRejected, reason: err.Error(), send: true, flush: true})
@@ -92,73 +91,4 @@ func (c *Conn) readMessage() (int, []byte, error) {
 // just finished, so no time passed waiting for the client).
 func (c *Conn) alive() {
 	_ = c.ws.SetReadDeadline(time.Now().Add(c.srv.cfg.HeartbeatTimeout))
-}
-
-// readFailed records why reading stopped.
-func (c *Conn) readFailed(err error) {
-	var ce *websocket.CloseError
-	var ne net.Error
-	var fe flate.CorruptInputError
-	switch {
-	case errors.As(err, &ce):
-		// The peer closed; gorilla already answered with a close frame.
-		c.startClose(closeRequest{code: ce.Code, reason: ce.Text})
-	case errors.Is(err, websocket.ErrReadLimit):
-		// gorilla already sent close 1009. Drain what the client still sends,
-		// so that closing the socket does not reset the connection before the
-		// client has read that close frame.
-		c.startClose(closeRequest{code: shared.CloseTooBig, reason: "message too big"})
-		c.drain()
-	case errors.As(err, &ne) && ne.Timeout():
-		if c.startClose(closeRequest{code: shared.CloseHeartbeat, reason: "heartbeat timeout", send: true}) {
-			c.srv.obs.HeartbeatTimeout()
-		}
-	case errors.As(err, &fe):
-		// A compressed message that does not inflate (RFC 7692 §6.2: fail
-		// the connection): its payload data is invalid, like bad UTF-8.
-		c.startClose(closeRequest{code: shared.CloseInvalidPayload, reason: "invalid compressed data", send: true})
-		c.drain()
-	case isProtocolError(err):
-		// gorilla already sent close 1002 (RFC 6455 §7.1.7: fail the
-		// connection). Drain, as for the read limit.
-		c.startClose(closeRequest{code: shared.CloseProtocolError, reason: "protocol error"})
-		c.drain()
-	default:
-		c.startClose(closeRequest{code: websocket.CloseAbnormalClosure, reason: "connection lost"})
-	}
-}
-
-// isProtocolError reports whether err is gorilla's report of a frame that
-// breaks RFC 6455 (reserved bits or opcodes, bad control frames, unmasked
-// frames, bad close codes or reasons...), after which it has sent close
-// 1002. gorilla gives those no type of their own, only the "websocket: "
-// prefix of its own errors; the ones it does type (close frames, the read
-// limit) and network errors are told apart before this is asked.
-func isProtocolError(err error) bool {
-	return strings.HasPrefix(err.Error(), "websocket: ")
-}
-
-// drainIdle is how long the peer may stay silent before drain gives up.
-const drainIdle = 100 * time.Millisecond
-
-// drain discards what the peer still sends (the rest of an oversized
-// message, its answering close frame) until it is silent for drainIdle, at
-// most closeGrace: closing a socket with unread data would reset the
-// connection, and a reset can make the client lose the close frame.
-func (c *Conn) drain() {
-	nc := c.ws.NetConn()
-	end := time.Now().Add(closeGrace)
-	buf := make([]byte, 32<<10)
-	for time.Now().Before(end) {
-		deadline := time.Now().Add(drainIdle)
-		if deadline.After(end) {
-			deadline = end
-		}
-		if err := nc.SetReadDeadline(deadline); err != nil {
-			return
-		}
-		if _, err := nc.Read(buf); err != nil {
-			return
-		}
-	}
 }

@@ -192,6 +192,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.obs.HandshakeDone("ok", time.Since(start))
+	hw.bc.attach() // from now on only the connection's writer writes to the socket
 	c := newConn(s, ws, hw.bc, id, r.RemoteAddr)
 	// The connection is served by goroutines of its own, and this handler
 	// returns: net/http's goroutine, its deep stack and the buffers it held
@@ -290,13 +291,10 @@ func (s *Server) serve(c *Conn) {
 	if !registered {
 		c.startClose(closeRequest{code: shared.CloseGoingAway, reason: "going away", send: true, flush: true})
 	}
-	c.qmu.Lock()
-	c.held = false
-	c.qmu.Unlock()
 	c.startExpiry()
 	defer c.stopExpiry()
 	s.log.Debug("connected", "conn", c.id, "user", c.user, "remote", c.remote)
-	c.signal() // start the writer: welcome is queued
+	c.q.release() // start the writer: welcome is queued
 	c.readLoop()
 	<-c.writerDone
 
