@@ -175,7 +175,10 @@ func TestBatchConnPinsGorilla(t *testing.T) {
 			t.Errorf("client got pings %q, want [ping]", pings)
 		}
 		// The pong is the last frame: it is read with the next message.
-		go func() { _ = u.ws.WriteMessage(websocket.TextMessage, []byte("end")); _ = u.bc.flush(time.Now().Add(5 * time.Second)) }()
+		go func() {
+			_ = u.ws.WriteMessage(websocket.TextMessage, []byte("end"))
+			_ = u.bc.flush(time.Now().Add(5 * time.Second))
+		}()
 		if _, b, err := u.client.ReadMessage(); err != nil || string(b) != "end" {
 			t.Fatalf("client read %q (%v), want end", b, err)
 		}
@@ -379,5 +382,3 @@ func TestOneSocketWriter(t *testing.T) {
 	}
 	t.Logf("%d socket writes, %d not by the writer", len(l.writes), len(l.bad))
 }
-
-

@@ -33,9 +33,9 @@ type sendQueue struct {
 	spare     []*outFrame // the writer's other buffer, handed back by recycle
 	ping      bool        // a heartbeat ping is due
 	pongs     [][]byte    // the payloads of the pongs due, at most maxPongs
-	running   bool // a writer runs: started, and neither parked nor ended
-	held      bool // no writer starts until release
-	ended     bool // the writer ended for good: none starts again
+	running   bool        // a writer runs: started, and neither parked nor ended
+	held      bool        // no writer starts until release
+	ended     bool        // the writer ended for good: none starts again
 }
 
 // pushResult is what became of a pushed frame.
