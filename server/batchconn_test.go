@@ -139,18 +139,10 @@ func TestBatchConnPinsGorilla(t *testing.T) {
 			func() error { return u.ws.WriteMessage(websocket.TextMessage, []byte(big)) },
 			func() error { return u.ws.WriteControl(websocket.PongMessage, []byte("pong"), deadline) },
 		}
-		// Two goroutines framing at once, as the writer and gorilla on
-		// the reader may: frames must stay whole.
-		var wg sync.WaitGroup
 		for _, step := range steps {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := step(); err != nil {
-					t.Errorf("write: %v", err)
-				}
-			}()
-			wg.Wait()
+			if err := step(); err != nil {
+				t.Fatalf("write: %v", err)
+			}
 		}
 		if n := u.l.count(); n != u.writes {
 			t.Fatalf("%d socket writes before flush, want none: gorilla wrote around the buffer", n-u.writes)
@@ -184,6 +176,60 @@ func TestBatchConnPinsGorilla(t *testing.T) {
 		}
 		if len(pongs) != 1 || pongs[0] != "pong" {
 			t.Errorf("client got pongs %q, want [pong]", pongs)
+		}
+	})
+
+	t.Run("frames stay whole when two goroutines frame at once", func(t *testing.T) {
+		u := upgrade(t, 0)
+		u.bc.attach()
+		const n = 200
+		deadline := time.Now().Add(5 * time.Second)
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { // as the writer
+			defer wg.Done()
+			for i := range n {
+				if err := u.ws.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("d", i))); err != nil {
+					t.Errorf("write: %v", err)
+					return
+				}
+			}
+		}()
+		go func() { // as gorilla on the reader
+			defer wg.Done()
+			for range n {
+				if err := u.ws.WriteControl(websocket.PongMessage, []byte("p"), deadline); err != nil {
+					t.Errorf("write control: %v", err)
+					return
+				}
+			}
+		}()
+		wg.Wait()
+		// A last message, so that the client reads every pong before it.
+		if err := u.ws.WriteMessage(websocket.TextMessage, []byte("end")); err != nil {
+			t.Fatal(err)
+		}
+		if err := u.bc.flush(deadline); err != nil {
+			t.Fatal(err)
+		}
+		pongs := 0
+		u.client.SetPongHandler(func(s string) error {
+			if s == "p" {
+				pongs++
+			}
+			return nil
+		})
+		_ = u.client.SetReadDeadline(deadline)
+		for i := range n {
+			if _, b, err := u.client.ReadMessage(); err != nil || len(b) != i {
+				t.Fatalf("message %d: read %d bytes (%v), want %d", i, len(b), err, i)
+			}
+		}
+		if _, b, err := u.client.ReadMessage(); err != nil || string(b) != "end" {
+			t.Fatalf("read %q (%v), want end", b, err)
+		}
+		if pongs != n {
+			t.Errorf("client got %d pongs of %d", pongs, n)
 		}
 	})
 

@@ -30,7 +30,7 @@ type sendQueue struct {
 	mu        sync.Mutex
 	data      []*outFrame // pushed, not yet taken by the writer
 	unwritten int         // pushed and not yet done: queued, or in the writer's batch
-	spare     []*outFrame // the writer's other buffer, handed back by recycle
+	spare     []*outFrame // the writer's other buffer, handed back by done
 	ping      bool        // a heartbeat ping is due
 	pongs     [][]byte    // the payloads of the pongs due, at most maxPongs
 	running   bool        // a writer runs: started, and neither parked nor ended
