@@ -14,12 +14,12 @@ import (
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/client"
 	"github.com/tetherkit/tether/internal/natstest"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/demo"
-	"github.com/tetherkit/tether/server/natsbroker"
 	"github.com/tetherkit/tether/shared"
 	"go.uber.org/goleak"
 )
