@@ -382,13 +382,18 @@ func (l *load) close(members []*member) {
 	}
 }
 
-// print writes the report.
-func (r *report) print(w io.Writer) {
+// printConnect writes the report's connection lines.
+func (r *report) printConnect(w io.Writer) {
 	fmt.Fprintf(w, "connected %d of %d clients in %v (%d rooms of about %d)\n",
 		r.connected, r.clients, r.connectTook.Round(time.Millisecond), r.rooms, max(r.connected/r.rooms, 1))
 	if len(r.refused) > 0 {
 		fmt.Fprintf(w, "refused   %s\n", summarise(r.refused, 3))
 	}
+}
+
+// print writes the report.
+func (r *report) print(w io.Writer) {
+	r.printConnect(w)
 	if r.connected == 0 {
 		return
 	}
