@@ -67,7 +67,7 @@ bench-peers:
 	fi
 
 ## bench-idle: memory per idle connection (.ci/bench-idle): CLIENTS (15000)
-## idle connections over ROOMS (150), held IDLE (30s); RSS, goroutines, heap
+## idle connections over ROOMS (150), held IDLE (60s); RSS, goroutines, heap
 ## and stacks per connection, and beside centrifuge when ../shared/peerbench
 ## is present
 bench-idle:

@@ -193,12 +193,15 @@ func (b *batchConn) SetDeadline(t time.Time) error {
 }
 
 // hijackWriter is the http.ResponseWriter handed to gorilla's Upgrade: its
-// Hijack wraps the connection in a batchConn.
+// Hijack wraps the connection in a batchConn, and hands gorilla the
+// connection's own read buffer (see readBuffer).
 type hijackWriter struct {
 	http.ResponseWriter
 	pools *writePools
+	reads *readPool
 	slack time.Duration // batchConn.slack
 	bc    *batchConn    // set by Hijack
+	rb    *readBuffer   // set by Hijack; nil when the client sent data too early
 }
 
 // Hijack implements http.Hijacker.
@@ -208,7 +211,13 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, fmt.Errorf("hijack: %w", err)
 	}
 	w.bc = &batchConn{Conn: nc, pools: w.pools, slack: w.slack}
-	return w.bc, brw, nil
+	if brw.Reader.Buffered() > 0 {
+		// Bytes after the handshake request, before its answer: gorilla
+		// refuses the upgrade when it sees them in the reader.
+		return w.bc, brw, nil
+	}
+	w.rb = newReadBuffer(w.bc, w.reads)
+	return w.bc, bufio.NewReadWriter(w.rb.br, brw.Writer), nil
 }
 
 // Unwrap returns the underlying writer, for http.ResponseController.

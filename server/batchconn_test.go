@@ -79,10 +79,11 @@ type upgraded struct {
 func upgrade(t *testing.T, readLimit int64) *upgraded {
 	t.Helper()
 	var pools writePools
-	up := websocket.Upgrader{ReadBufferSize: readBufferSize, WriteBufferPool: &pools.frame, HandshakeTimeout: 5 * time.Second}
+	var reads readPool
+	up := websocket.Upgrader{WriteBufferPool: &pools.frame, HandshakeTimeout: 5 * time.Second}
 	got := make(chan *upgraded, 1)
 	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hw := &hijackWriter{ResponseWriter: w, pools: &pools}
+		hw := &hijackWriter{ResponseWriter: w, pools: &pools, reads: &reads}
 		ws, err := up.Upgrade(hw, r, nil)
 		if err != nil {
 			t.Errorf("upgrade: %v", err)

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
-	"weak"
 
 	"github.com/gorilla/websocket"
 	"github.com/tetherkit/tether/shared"
@@ -23,9 +23,10 @@ type Conn struct {
 	remote string
 	since  time.Time
 
-	expMu   sync.Mutex
-	expires time.Time   // Identity.Expires, moved by refresh; zero: never
-	expiry  *time.Timer // closes the connection at expires; nil when zero
+	expMu     sync.Mutex
+	expires   time.Time    // Identity.Expires, moved by refresh; zero: never
+	expiresAt atomic.Int64 // expires in Unix ns, 0: never; read by the node's timers
+	pingedAt  atomic.Int64 // when the node's timers last had a ping sent, in Unix ns
 
 	// limiter is the message rate limit (nil: unlimited); refusals and
 	// refusedSince count the refusals of the current RateLimitWindow. All
@@ -37,9 +38,9 @@ type Conn struct {
 	ctx    context.Context    // cancelled when the connection starts closing
 	cancel context.CancelFunc // cancels ctx
 
-	bc        *batchConn  // the socket under ws: buffers every write until the writer flushes
-	q         sendQueue   // the frames for the writer, and when it runs
-	heartbeat *time.Timer // has the writer send a ping (startHeartbeat)
+	bc *batchConn  // the socket under ws: buffers every write until the writer flushes
+	rb *readBuffer // ws's read buffer, held while a frame arrives (reader only)
+	q  sendQueue   // the frames for the writer, and when it runs
 
 	closing    chan struct{} // closed by startClose
 	readerDone chan struct{} // closed when the reader stops reading
@@ -53,7 +54,7 @@ type Conn struct {
 	client string              // from hello
 }
 
-func newConn(s *Server, ws *websocket.Conn, bc *batchConn, id Identity, remote string) *Conn {
+func newConn(s *Server, ws *websocket.Conn, bc *batchConn, rb *readBuffer, id Identity, remote string) *Conn {
 	ctx, cancel := context.WithCancel(s.ctx)
 	var limiter *rate.Limiter
 	if s.cfg.MessageRate != rate.Inf {
@@ -63,6 +64,7 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, id Identity, remote s
 		srv:        s,
 		ws:         ws,
 		bc:         bc,
+		rb:         rb,
 		id:         randomID(8),
 		user:       id.User,
 		name:       id.Name,
@@ -78,7 +80,8 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, id Identity, remote s
 		rooms:      make(map[string]struct{}),
 	}
 	c.q.init(s.cfg.SendQueue, c.writeLoop)
-	c.startHeartbeat()
+	c.expiresAt.Store(unixNano(id.Expires))
+	c.pingedAt.Store(time.Now().UnixNano())
 	return c
 }
 
@@ -100,43 +103,6 @@ func (c *Conn) Expires() time.Time {
 	return c.expires
 }
 
-// startExpiry arms the 1008 "token expired" close at the connection's
-// expiry.
-func (c *Conn) startExpiry() {
-	c.expMu.Lock()
-	defer c.expMu.Unlock()
-	if !c.expires.IsZero() {
-		c.expiry = time.AfterFunc(time.Until(c.expires), c.weakly((*Conn).expire))
-	}
-}
-
-// stopExpiry disarms it when the connection has ended, so an expiry far in
-// the future holds nothing once the connection is gone. (The connection is
-// closing by then, so moveExpiry arms nothing new.)
-func (c *Conn) stopExpiry() {
-	c.expMu.Lock()
-	defer c.expMu.Unlock()
-	if c.expiry != nil {
-		c.expiry.Stop()
-	}
-}
-
-// weakly returns a timer function that calls fn with c without keeping c
-// reachable. Go stops a timer lazily: a stopped timer stays in the runtime's
-// timer heap, with its function, until its old due time comes round (or the
-// heap is tidied), so a timer function holding c would keep a closed
-// connection (its socket, gorilla's buffers, its queue) in memory for up to
-// a heartbeat interval or a token's lifetime. While the connection is open
-// its goroutines hold it, so fn runs whenever it matters.
-func (c *Conn) weakly(fn func(*Conn)) func() {
-	w := weak.Make(c)
-	return func() {
-		if c := w.Value(); c != nil {
-			fn(c)
-		}
-	}
-}
-
 // expire closes the connection for an expired token.
 func (c *Conn) expire() {
 	if c.startClose(closeRequest{code: shared.ClosePolicyViolation, reason: "token expired", send: true, flush: true}) {
@@ -145,23 +111,28 @@ func (c *Conn) expire() {
 }
 
 // moveExpiry sets the connection's expiry to exp (zero: never), unless the
-// old one has already passed and closed the connection. It reports whether
-// it moved.
+// old one has already passed (the node's timers close the connection for
+// it). It reports whether it moved.
 func (c *Conn) moveExpiry(exp time.Time) bool {
 	c.expMu.Lock()
 	defer c.expMu.Unlock()
 	if c.isClosing() {
 		return false
 	}
-	if c.expiry != nil && !c.expiry.Stop() {
-		return false // fired: the connection is closing for the old token
+	if old := c.expiresAt.Load(); old != 0 && time.Now().UnixNano() >= old {
+		return false // passed: the connection is closing for the old token
 	}
 	c.expires = exp
-	c.expiry = nil
-	if !exp.IsZero() {
-		c.expiry = time.AfterFunc(time.Until(exp), c.weakly((*Conn).expire))
-	}
+	c.expiresAt.Store(unixNano(exp))
 	return true
+}
+
+// unixNano is t in Unix ns, 0 for the zero time.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // RemoteAddr returns the client's network address as seen by the HTTP server.

@@ -8,11 +8,6 @@ import (
 	"github.com/tetherkit/tether/shared"
 )
 
-// readBufferSize is gorilla's read buffer of a connection: it only has to
-// hold a frame header and a control frame, since clients send small
-// messages and larger ones are read past it.
-const readBufferSize = 1024
-
 // readLoop is the connection's reader goroutine: it reads frames, keeps the
 // heartbeat deadline, and dispatches messages (handlers run here, in order).
 // It never writes to the socket: pongs and the answer to a close frame are
@@ -38,12 +33,23 @@ func (c *Conn) readLoop() {
 	})
 	c.ws.SetCloseHandler(c.onPeerClose)
 	if s.cfg.OnConnect != nil && !c.isClosing() {
-		if err := s.cfg.OnConnect(c.ctx, ConnectEvent{Conn: c}); err != nil {
-			c.startClose(closeRequest{code: shared.CloseRejected, reason: err.Error(), send: true, flush: true})
-		}
+		offReader(func() {
+			if err := s.cfg.OnConnect(c.ctx, ConnectEvent{Conn: c}); err != nil {
+				c.startClose(closeRequest{code: shared.CloseRejected, reason: err.Error(), send: true, flush: true})
+			}
+		})
 	}
 	for {
 		c.alive()
+		// At a message boundary with nothing buffered: wait for the next
+		// byte without a read buffer.
+		if c.rb.release() {
+			if err := c.rb.waitFirst(); err != nil {
+				c.readFailed(err)
+				return
+			}
+			c.rb.acquire()
+		}
 		typ, data, err := c.readMessage()
 		if errors.Is(err, errTooBig) {
 			// Over the limit once decompressed. gorilla has not noticed (it
@@ -60,8 +66,23 @@ func (c *Conn) readLoop() {
 			continue // wait for the peer's close frame; ignore what it still sends
 		}
 		s.stats.messagesIn.Add(1)
-		s.dispatchFrame(c, typ, data)
+		offReader(func() { s.dispatchFrame(c, typ, data) })
 	}
+}
+
+// offReader runs fn, a hook or a message's handling, on a goroutine of its
+// own and waits for it: the stack fn grows is that goroutine's, freed when
+// it returns, not the reader's, which an idle connection keeps while it
+// waits for its next frame (Go seldom shrinks a stack). The reader still
+// reads nothing while fn runs, so handlers of one connection run one at a
+// time, in order.
+func offReader(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	<-done
 }
 
 // errTooBig means a message is larger than Config.ReadLimit once

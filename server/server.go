@@ -31,6 +31,7 @@ type Server struct {
 	obs      Observer // cfg.Observer, never nil
 	upgrader websocket.Upgrader
 	pools    writePools       // the connections' write buffers
+	reads    readPool         // the read buffers of the connections reading a frame
 	now      func() time.Time // the clock of history and presence; tests replace it
 
 	ctx    context.Context    // parent of every connection's context
@@ -105,7 +106,9 @@ func New(cfg Config) (*Server, error) {
 			// error and to tell the Observer why.
 			CheckOrigin:       func(*http.Request) bool { return true },
 			EnableCompression: cfg.Compression,
-			ReadBufferSize:    readBufferSize,
+			// 0: gorilla reads through the reader Hijack hands it, the
+			// connection's readBuffer, held only while a frame arrives.
+			ReadBufferSize: 0,
 		},
 		now:      time.Now,
 		ctx:      ctx,
@@ -169,7 +172,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("too many connections from this address (at most %d)", s.cfg.MaxConnsPerIP))
 		return
 	}
-	hw := &hijackWriter{ResponseWriter: w, pools: &s.pools, slack: s.cfg.WriteTimeout / 64}
+	hw := &hijackWriter{ResponseWriter: w, pools: &s.pools, reads: &s.reads, slack: s.cfg.WriteTimeout / 64}
 	ws, err := s.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
 		s.hub.end(id.User, ip)
@@ -181,7 +184,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.obs.HandshakeDone("ok", time.Since(start))
 	hw.bc.attach() // from now on only the connection's writer writes to the socket
-	c := newConn(s, ws, hw.bc, id, r.RemoteAddr)
+	hw.rb.release()
+	c := newConn(s, ws, hw.bc, hw.rb, id, r.RemoteAddr)
 	// The connection is served by goroutines of its own, and this handler
 	// returns: net/http's goroutine, its deep stack and the buffers it held
 	// for the request are freed instead of being kept for the connection's
@@ -279,8 +283,6 @@ func (s *Server) serve(c *Conn) {
 	if !registered {
 		c.startClose(closeRequest{code: shared.CloseGoingAway, reason: "going away", send: true, flush: true})
 	}
-	c.startExpiry()
-	defer c.stopExpiry()
 	s.log.Debug("connected", "conn", c.id, "user", c.user, "remote", c.remote)
 	c.q.release() // start the writer: welcome is queued
 	c.readLoop()

@@ -537,7 +537,8 @@ func TestSlowConsumer(t *testing.T) {
 		if st.Connections == slowSubscribers && !listed {
 			return nil
 		}
-		return fmt.Errorf("Stats().Connections = %d (want %d), still listed by Connections: %v", st.Connections, slowSubscribers, listed)
+		return fmt.Errorf("Stats().Connections = %d (want %d), still listed by Connections: %v; closes by code: %v",
+			st.Connections, slowSubscribers, listed, e.closes.counts())
 	})
 	tethertest.Poll(t, "the slow consumer's memory is freed", func() error {
 		runtime.GC()

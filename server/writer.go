@@ -1,7 +1,6 @@
 package server
 
 import (
-	"math"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -35,7 +34,6 @@ func (c *Conn) writeLoop() {
 			return
 		}
 		if pinged {
-			c.heartbeat.Reset(c.srv.cfg.Heartbeat)
 			idle := !wrote && n == 0
 			wrote = n > 0
 			if idle && c.q.park() {
@@ -49,24 +47,10 @@ func (c *Conn) writeLoop() {
 }
 
 // writerEnded records that the writer closed the socket: no writer starts
-// again, the heartbeat stops, and writerDone is closed.
+// again, and writerDone is closed.
 func (c *Conn) writerEnded() {
 	c.q.end()
-	c.heartbeat.Stop()
 	close(c.writerDone)
-}
-
-// startHeartbeat arms the heartbeat timer: every Heartbeat without a ping
-// sent, it has the writer send one. The timer's function reaches c weakly
-// (Conn.weakly, as the token-expiry timer does): a stopped timer must not
-// keep a closed connection reachable.
-func (c *Conn) startHeartbeat() {
-	// Created idle and armed once assigned: the writer the timer starts
-	// resets c.heartbeat, and a heartbeat short enough (or a stall long
-	// enough) had the timer fire before AfterFunc returned, so the writer
-	// reset a nil timer.
-	c.heartbeat = time.AfterFunc(math.MaxInt64, c.weakly(func(c *Conn) { c.q.sendPing() }))
-	c.heartbeat.Reset(c.srv.cfg.Heartbeat)
 }
 
 // writeQueued writes the control frames due and what is queued, in batches
