@@ -107,7 +107,7 @@ func (c *Conn) finishClose() {
 	// gorilla wrote on the reader) included.
 	_ = c.bc.flush(deadline)
 	c.awaitReader()
-	_ = c.ws.Close()
+	c.closeSocket()
 }
 
 // writeFailed ends the connection after a failed write.
@@ -121,7 +121,7 @@ func (c *Conn) writeFailed(err error) {
 	} else if c.startClose(closeRequest{code: websocket.CloseAbnormalClosure, reason: "write failed"}) {
 		c.srv.onError(c, fmt.Errorf("write to %s: %w", c.id, err))
 	}
-	_ = c.ws.Close()
+	c.closeSocket()
 }
 
 // awaitReader waits, at most closeGrace, for the reader to stop.

@@ -42,6 +42,21 @@ type Conn struct {
 	rb *readBuffer // ws's read buffer, held while a frame arrives (reader only)
 	q  sendQueue   // the frames for the writer, and when it runs
 
+	// The reader (reader.go). readMu guards rstate, sockClosed and the
+	// poller's token and fd; midMessage belongs to the reader.
+	readMu     sync.Mutex
+	rstate     readerState
+	sockClosed bool   // closeSocket has run
+	pollToken  uint64 // the poller's token for the socket; 0: not watched
+	pollFD     int
+	polled     atomic.Bool  // watched by the poller: read by runs, not a goroutine
+	midMessage bool         // a message was left unread (too big): no control frame can be next
+	lastRead   atomic.Int64 // when something was last received, in Unix ns (alive)
+
+	registered bool         // in the hub (serve)
+	ip         string       // the client IP whose slot the connection holds (hub.begin)
+	ends       atomic.Int32 // the reader and the writer that have ended: at 2, finish
+
 	closing    chan struct{} // closed by startClose
 	readerDone chan struct{} // closed when the reader stops reading
 	writerDone chan struct{} // closed when the writer has closed the socket
@@ -54,7 +69,7 @@ type Conn struct {
 	client string              // from hello
 }
 
-func newConn(s *Server, ws *websocket.Conn, bc *batchConn, rb *readBuffer, id Identity, remote string) *Conn {
+func newConn(s *Server, ws *websocket.Conn, bc *batchConn, rb *readBuffer, id Identity, remote, ip string) *Conn {
 	ctx, cancel := context.WithCancel(s.ctx)
 	var limiter *rate.Limiter
 	if s.cfg.MessageRate != rate.Inf {
@@ -69,6 +84,7 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, rb *readBuffer, id Id
 		user:       id.User,
 		name:       id.Name,
 		remote:     remote,
+		ip:         ip,
 		since:      s.now(),
 		expires:    id.Expires,
 		limiter:    limiter,

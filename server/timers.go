@@ -2,12 +2,17 @@ package server
 
 import (
 	"time"
+
+	"github.com/tetherkit/tether/shared"
 )
 
 // The connections' timers are the node's: an idle connection keeps no timer
 // of its own. One goroutine, tickLoop, runs while the node has connections;
 // every tick it has a ping sent to each connection that has had none for a
-// Heartbeat, and closes the connections whose token has expired (1008).
+// Heartbeat, closes the connections whose token has expired (1008), and
+// closes the parked ones (see Conn.park) that have received nothing for the
+// HeartbeatTimeout (4003; a reader blocked in a read has its read deadline
+// instead).
 
 // maxTick bounds the tick of the node's timers: a token's expiry closes its
 // connection at most this late.
@@ -26,24 +31,34 @@ func (s *Server) tickLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(tickEvery(s.cfg))
 	defer t.Stop()
-	var due []*Conn // connections to close, reused
+	type closing struct {
+		c       *Conn
+		expired bool // else: heartbeat timeout
+	}
+	var due []closing // connections to close, reused
 	for {
 		select {
 		case <-t.C:
 		case <-s.hub.emptied:
 		}
 		now := time.Now().UnixNano()
-		hb := s.cfg.Heartbeat.Nanoseconds()
 		due = due[:0]
 		more := s.hub.tick(func(c *Conn) {
-			if c.tickDue(now, hb) {
-				due = append(due, c)
+			switch c.tickDue(now) {
+			case tickExpired:
+				due = append(due, closing{c, true})
+			case tickTimedOut:
+				due = append(due, closing{c, false})
 			}
 		})
 		// Closed outside the hub's lock: a close runs the connection's
 		// context's callbacks.
-		for _, c := range due {
-			c.expire()
+		for _, d := range due {
+			if d.expired {
+				d.c.expire()
+			} else if d.c.startClose(closeRequest{code: shared.CloseHeartbeat, reason: "heartbeat timeout", send: true}) {
+				s.obs.HeartbeatTimeout()
+			}
 		}
 		clear(due)
 		if !more {
@@ -52,14 +67,32 @@ func (s *Server) tickLoop() {
 	}
 }
 
+// tickAction is what the node's timers have due for a connection.
+type tickAction int
+
+const (
+	tickNothing  tickAction = iota
+	tickExpired             // its token has expired
+	tickTimedOut            // parked, it has received nothing for HeartbeatTimeout
+)
+
 // tickDue does what the node's timers have due for c at now (Unix ns): a
-// ping when none was asked for since hb ns. It reports whether c's token
-// has expired.
-func (c *Conn) tickDue(now, hb int64) (expired bool) {
-	if now-c.pingedAt.Load() >= hb {
+// ping when none was asked for since a Heartbeat; and it reports a close
+// that is due.
+func (c *Conn) tickDue(now int64) tickAction {
+	cfg := &c.srv.cfg
+	if now-c.pingedAt.Load() >= cfg.Heartbeat.Nanoseconds() {
 		c.pingedAt.Store(now)
 		c.q.sendPing()
 	}
-	exp := c.expiresAt.Load()
-	return exp != 0 && now >= exp && !c.isClosing()
+	if c.isClosing() {
+		return tickNothing
+	}
+	if exp := c.expiresAt.Load(); exp != 0 && now >= exp {
+		return tickExpired
+	}
+	if c.polled.Load() && now-c.lastRead.Load() > cfg.HeartbeatTimeout.Nanoseconds() && c.isParked() {
+		return tickTimedOut
+	}
+	return tickNothing
 }

@@ -47,10 +47,12 @@ func (c *Conn) writeLoop() {
 }
 
 // writerEnded records that the writer closed the socket: no writer starts
-// again, and writerDone is closed.
+// again, writerDone is closed, and the connection finishes once its reader
+// has ended too.
 func (c *Conn) writerEnded() {
 	c.q.end()
 	close(c.writerDone)
+	c.ended()
 }
 
 // writeQueued writes the control frames due and what is queued, in batches
