@@ -370,12 +370,14 @@ func (l *load) close(members []*member) {
 		m.closing.Store(true)
 		_ = m.ws.WriteControl(websocket.CloseMessage, msg, deadline)
 	}
-	wait := time.NewTimer(time.Until(deadline))
-	defer wait.Stop()
+	// Done at the deadline and after: with thousands of clients some close
+	// frames are not even written by then, and their answers never come.
+	wait, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
 	for _, m := range members {
 		select {
 		case <-m.done:
-		case <-wait.C:
+		case <-wait.Done():
 		}
 		_ = m.ws.Close()
 		<-m.done
