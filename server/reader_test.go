@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -278,7 +279,7 @@ func TestReaderSlowConsumer(t *testing.T) {
 			big := strings.Repeat("x", 60<<10)
 			var err error
 			for i := 0; err == nil && i < 10000; i++ {
-				err = c.Send(shared.ChatMessage{Room: "r", Text: big})
+				err = c.Send(testmsg.ChatMessage{Room: "r", Text: big})
 			}
 			if !errors.Is(err, ErrClosed) {
 				t.Fatalf("Send never failed (%v): the queue did not overflow", err)
@@ -302,7 +303,7 @@ func TestHandlersInOrder(t *testing.T) {
 				mu      sync.Mutex
 				got     []string
 				done    = make(chan struct{})
-				reg     = shared.NewSystemRegistry()
+				reg     = shared.NewRegistry()
 			)
 			shared.Register[orderMsg](reg)
 			e := newReaderEnv(t, polled, Config{Registry: reg, MessageRate: -1})
