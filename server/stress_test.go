@@ -294,6 +294,7 @@ type roomReader struct {
 
 	mu      sync.Mutex
 	problem error // the first gap, duplicate or unreadable stamp
+	readErr error // why reading stopped, once done is closed
 }
 
 func newRoomReader(ws *websocket.Conn, conn string, want int) *roomReader {
@@ -307,6 +308,9 @@ func (r *roomReader) run() {
 	for {
 		_, frame, err := r.ws.ReadMessage()
 		if err != nil {
+			r.mu.Lock()
+			r.readErr = err
+			r.mu.Unlock()
 			return
 		}
 		now := time.Now()
@@ -343,34 +347,44 @@ func (r *roomReader) err() error {
 	return r.problem
 }
 
-// waitReaders waits until every reader has its messages or has stopped,
-// for as long as they make progress: a loaded machine (the race detector,
-// other builds) may leave the readers seconds behind the publisher, while
-// a message the server lost or never wrote leaves a reader short for good.
-// It gives up when no incomplete reader counted a message for quiet, or
-// after most in all, and returns the readers still short.
+// stopped returns why reading stopped; nil while it reads.
+func (r *roomReader) stopped() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.readErr
+}
+
+// waitReaders waits until every reader has its messages, for as long as
+// they make progress: a loaded machine (the race detector, other builds)
+// may leave the readers many seconds behind the publisher, while a message
+// the server lost or never wrote leaves a reader short for good. It gives
+// up when no reader short of its messages counted one for quiet, or after
+// most in all, and returns the readers short of their messages (those that
+// stopped reading among them).
 func waitReaders(readers []*roomReader, quiet, most time.Duration) []int {
 	deadline := time.Now().Add(most)
-	total := func() (n int64, short []int) {
+	total := func() (n int64, short []int, reading int) {
 		for i, r := range readers {
 			select {
 			case <-r.complete:
 			case <-r.done:
+				short = append(short, i)
 			default:
 				short = append(short, i)
+				reading++
 			}
 			n += r.got.Load()
 		}
-		return n, short
+		return n, short, reading
 	}
-	last, short := total()
+	last, short, reading := total()
 	progressed := time.Now()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	for len(short) > 0 && time.Now().Before(deadline) && time.Since(progressed) < quiet {
+	for reading > 0 && time.Now().Before(deadline) && time.Since(progressed) < quiet {
 		<-tick.C
 		var n int64
-		n, short = total()
+		n, short, reading = total()
 		if n != last {
 			last, progressed = n, time.Now()
 		}
@@ -431,10 +445,23 @@ const (
 	// write times out, which would close it with 1006 instead of 4002. With
 	// the default (10 s) a loaded machine lost that race: under the race
 	// detector beside other tests the publisher fell more than 6 s behind
-	// its schedule, and the write timed out at message 207. This test is
-	// about the queue's cap, so the write timeout is out of its way; the
-	// overflow itself cuts the blocked write after closeGrace.
-	slowWriteTimeout = time.Minute
+	// its schedule, and the write timed out at message 207; with a minute,
+	// on a 2-core machine at load average 35, where the publisher (one
+	// goroutine among the thousand of the server and its clients) took 1m49s
+	// for the 8 s schedule, it timed out at message 218. This test is about
+	// the queue's cap, so the write timeout is out of its way; the overflow
+	// itself cuts the blocked write after closeGrace.
+	slowWriteTimeout = 5 * time.Minute
+	// slowHeartbeatTimeout is the server's heartbeat timeout. The stalled
+	// client answers no ping (it reads nothing), and a reader far behind
+	// answers late (the ping waits behind what it has not read), so the
+	// default (55 s) closed the stalled client and a few readers with 4003
+	// on that machine. The timeout is out of this test's way for the same
+	// reason as the write timeout. (The readers answer pings with
+	// raw.AnswerPings: gorilla's own handler gave a pong one second, and a
+	// starved reader that missed it stopped reading, short of its messages,
+	// while the server still served it.)
+	slowHeartbeatTimeout = 10 * time.Minute
 	// slowP99 bounds the 99th percentile of publish→receive latency; checked
 	// without the race detector only (see raceEnabled).
 	slowP99 = 100 * time.Millisecond
@@ -457,9 +484,10 @@ func TestSlowConsumer(t *testing.T) {
 		stalledConn weak.Pointer[server.Conn]
 	)
 	e := newStressEnv(t, unlimited(server.Config{
-		SendQueue:    slowQueue,
-		Broker:       tethertest.Memory(t, memory.Config{HistorySize: -1}),
-		WriteTimeout: slowWriteTimeout,
+		SendQueue:        slowQueue,
+		Broker:           tethertest.Memory(t, memory.Config{HistorySize: -1}),
+		WriteTimeout:     slowWriteTimeout,
+		HeartbeatTimeout: slowHeartbeatTimeout,
 	}), func(c *server.Conn, _ int) {
 		stalledMu.Lock()
 		defer stalledMu.Unlock()
@@ -608,17 +636,19 @@ func TestSlowConsumer(t *testing.T) {
 	// still be catching up on a loaded machine: a reader short of messages
 	// fails the test only once no reader has progressed for waitTime.
 	var all []time.Duration
+	waitStart := time.Now()
 	short := waitReaders(readers, waitTime, slowCatchUp)
 	incomplete := len(short)
-	t.Logf("the readers had every message %v after the last publish (or gave up)", time.Since(lastPublish).Round(time.Millisecond))
+	t.Logf("publishing took %v; the readers had every message %v after the last publish (waited %v for them after the checks above)",
+		lastPublish.Sub(publishStart).Round(time.Millisecond), time.Since(lastPublish).Round(time.Millisecond), time.Since(waitStart).Round(time.Millisecond))
 	for i, n := range short {
 		if i == 3 {
 			break
 		}
 		r := readers[n]
 		code, closed := e.closes.wait(r.conn, 0)
-		t.Errorf("subscriber %d got %d of %d messages (closed: %v, code %d; seq problem: %v)",
-			n, r.got.Load(), slowMessages, closed, code, r.err())
+		t.Errorf("subscriber %d got %d of %d messages (closed by the server: %v, code %d; its reading stopped: %v; seq problem: %v)",
+			n, r.got.Load(), slowMessages, closed, code, r.stopped(), r.err())
 	}
 	for i, r := range readers {
 		select {
