@@ -278,6 +278,7 @@ func (s *Server) serve(c *Conn) {
 		HeartbeatMS: s.cfg.Heartbeat.Milliseconds(),
 		Server:      Version,
 		ExpiresMS:   unixMS(c.Expires()),
+		AppPingMS:   max(s.cfg.AppPing.Milliseconds(), 0),
 	})
 	// Welcome is queued first, so that it is the first message; the writer
 	// is held until the connection is registered, so that whoever reads
