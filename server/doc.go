@@ -63,9 +63,10 @@
 // locks (the room's, a connection's queue): it frames a message once and
 // queues it to each member, closing a member whose queue is full (4002)
 // instead of waiting. So a room's delivery never waits for a slow client.
-// Your message handlers (Handle, HandleRequest) run on each connection's
-// reader goroutine, never inside a broker callback: they may call Publish
-// and the other sends, which may block on the broker (bounded by their ctx).
+// Your message handlers (Handle, HandleRequest) run for each connection's
+// reader (one at a time, in order), never inside a broker callback: they may
+// call Publish and the other sends, which may block on the broker (bounded by
+// their ctx).
 //
 // Hardening. Before the upgrade a handshake is authenticated (an expired
 // Identity is refused), its Origin checked and its user's and IP's connection
