@@ -303,9 +303,10 @@ func TestOneSocketWriter(t *testing.T) {
 		return errors.New(stack)
 	}
 	srv, err := New(Config{
-		Logger:    slog.New(slog.DiscardHandler),
-		Heartbeat: 20 * time.Millisecond,
-		ReadLimit: 64,
+		Logger:       slog.New(slog.DiscardHandler),
+		Authenticate: InsecureQueryIdentity,
+		Heartbeat:    20 * time.Millisecond,
+		ReadLimit:    64,
 	})
 	if err != nil {
 		t.Fatal(err)

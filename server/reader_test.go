@@ -49,6 +49,7 @@ func newReaderEnv(t *testing.T, polled bool, cfg Config) *readerEnv {
 	t.Helper()
 	e := &readerEnv{t: t, conns: make(chan *Conn, 16), closed: make(chan int, 16)}
 	cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.Authenticate = InsecureQueryIdentity
 	onConnect := cfg.OnConnect
 	cfg.OnConnect = func(ctx context.Context, ev ConnectEvent) error {
 		e.conns <- ev.Conn
