@@ -357,6 +357,38 @@ func (r *roomReader) stopped() error {
 	return r.readErr
 }
 
+// waitLag waits until every reader still reading has counted at least n
+// messages, for as long as one of those behind makes progress within
+// quiet.
+func waitLag(readers []*roomReader, n int, quiet time.Duration) {
+	progressed := time.Now()
+	var last int64 = -1
+	for {
+		behind, sum := false, int64(0)
+		for _, r := range readers {
+			got := r.got.Load()
+			select {
+			case <-r.done:
+				continue
+			default:
+			}
+			if got < int64(n) {
+				behind = true
+				sum += got
+			}
+		}
+		if !behind {
+			return
+		}
+		if sum != last {
+			last, progressed = sum, time.Now()
+		} else if time.Since(progressed) > quiet {
+			return // the final check names the readers short of messages
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // waitReaders waits until every reader has its messages, for as long as
 // they make progress: a loaded machine (the race detector, other builds)
 // may leave the readers many seconds behind the publisher, while a message
@@ -468,6 +500,13 @@ const (
 	// slowP99 bounds the 99th percentile of publish→receive latency; checked
 	// without the race detector only (see raceEnabled).
 	slowP99 = 100 * time.Millisecond
+	// slowMaxLag is how far behind the publisher the readers may fall: it
+	// waits for them beyond it. Without it, on a 2-core machine at load
+	// average 40 under the race detector, where publishing took a minute,
+	// readers starved of CPU fell 256 messages behind and were rightly cut
+	// as slow consumers; the stalled client, which is not a reader, still
+	// overflows.
+	slowMaxLag = slowQueue / 2
 	// slowCatchUp bounds how long the readers may take, after the stalled
 	// client's close, to get every message, as long as they make progress
 	// (see waitReaders).
@@ -572,7 +611,8 @@ func TestSlowConsumer(t *testing.T) {
 
 	// Publish on a fixed schedule (catching up when the publisher was held
 	// up, so that a loaded machine does not slow the stalled client's
-	// backlog down), sampling the heap (after GC) when everyone has joined
+	// backlog down, but never more than slowMaxLag ahead of the readers),
+	// sampling the heap (after GC) when everyone has joined
 	// and after the last message, when the stalled client's writer is still
 	// blocked with its full queue. A collection while publishing would
 	// itself show in the latencies measured.
@@ -581,6 +621,7 @@ func TestSlowConsumer(t *testing.T) {
 	publishStart := time.Now()
 	for i := 1; i <= slowMessages; i++ {
 		time.Sleep(time.Until(publishStart.Add(time.Duration(i) * time.Second / slowRate))) // pacing
+		waitLag(readers, i-1-slowMaxLag, waitTime)
 		now := time.Now()
 		_, reached, err := e.srv.Publish(context.Background(), room, testmsg.ChatMessage{Room: room, User: "publisher", Text: stampedText(now, slowMessageSize), Time: now.UnixMilli()})
 		if err != nil {
