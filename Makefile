@@ -30,7 +30,7 @@ cluster: build
 ## test: lint, then every test with the race detector; the wasm bundle is
 ## built first because the browser tests load it
 test: lint wasm
-	$(GO) test -race ./...
+	$(GO) test -race -timeout 30m ./...
 
 ## lint: fails on unformatted code, an untidy go.mod, go vet (native and
 ## wasm) and staticcheck findings
