@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -136,7 +137,14 @@ func (s *Session) login(nick, wsURL string, expires time.Time) {
 		defer close(done)
 		err := cl.Run(ctx)
 		var ce *client.CloseError
-		if err != nil && !errors.As(err, &ce) {
+		var he *client.HandshakeError
+		switch {
+		case errors.As(err, &he) && he.Status == http.StatusUnauthorized && !expires.IsZero() && ctx.Err() == nil:
+			// The login cookie is no good any more (expired, or the server
+			// restarted with another secret): the client stopped for good,
+			// so sign in anew rather than wait for a probe's Reconnect.
+			go s.signInAgain(ctx, cl, nick)
+		case err != nil && !errors.As(err, &ce):
 			s.log.Warn("tether ui: client stopped", "err", err)
 		}
 	}()
