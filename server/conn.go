@@ -72,6 +72,7 @@ type Conn struct {
 
 	mu     sync.Mutex
 	rooms  map[string]struct{} // joined rooms; changed under the room's lock too
+	maps   map[string]struct{} // subscribed maps
 	client string              // from hello
 }
 
@@ -108,6 +109,7 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, id Identity, remote s
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
 		rooms:      make(map[string]struct{}),
+		maps:       make(map[string]struct{}),
 	}
 	c.startHeartbeat()
 	return c

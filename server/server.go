@@ -49,6 +49,12 @@ type Server struct {
 
 	keys IdempotencyStore // keyed requests run, per user: the broker's or in process
 
+	mapBroker  MapBroker   // the maps' store: the broker's
+	lastValues LastValues  // the rooms' last values: the broker's
+	memMaps    *memoryMaps // the maps and last values when the broker is the default
+	mapsMu     sync.Mutex
+	maps       map[string]*mapRoom // declared by NewMap
+
 	stats struct {
 		messagesIn, messagesOut, dropped atomic.Uint64
 	}
@@ -117,6 +123,7 @@ func New(cfg Config) (*Server, error) {
 		hub:       newHub(),
 		rooms:     roomTable{m: make(map[string]*room)},
 		handlers:  make(map[string]handlerFunc),
+		maps:      make(map[string]*mapRoom),
 	}
 	s.broker = cfg.Broker
 	if st, ok := s.broker.(IdempotencyStore); ok {
@@ -128,6 +135,13 @@ func New(cfg Config) (*Server, error) {
 		s.mem = newMemoryBroker(cfg.HistorySize, max(cfg.HistoryTTL, 0), func() time.Time { return s.now() })
 		s.mem.setMemory(cfg.HistoryBytes, cfg.HistoryMemory)
 		s.broker = s.mem
+	}
+	if s.mem != nil {
+		s.memMaps = newMemoryMaps(func() time.Time { return s.now() })
+		s.mapBroker, s.lastValues = s.memMaps, s.memMaps
+	} else {
+		s.mapBroker, _ = s.broker.(MapBroker)   // TODO(state): part of Broker after the broker move
+		s.lastValues, _ = s.broker.(LastValues) // TODO(state): part of Broker after the broker move
 	}
 	s.broker.Register(nodeHandler{s})
 	s.upgrader.WriteBufferPool = &s.pools.frame
@@ -304,6 +318,7 @@ func (s *Server) serve(c *Conn) {
 		s.hub.remove(c)
 	}
 	s.leaveAll(c)
+	s.unsubscribeMaps(c)
 	req, _ := c.closeState()
 	s.obs.ConnClosed(req.code)
 	s.log.Debug("disconnected", "conn", c.id, "user", c.user, "code", req.code, "why", closeCodeText(req.code), "reason", req.reason)
@@ -329,9 +344,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		s.closeMaps()
 		s.cancel()
 		return nil
 	case <-ctx.Done():
+		s.closeMaps()
 		s.cancel()
 		for _, c := range conns {
 			_ = c.ws.Close()
