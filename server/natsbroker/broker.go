@@ -132,6 +132,9 @@ type Broker struct {
 		published, retries, headReads, filled, resets atomic.Uint64
 	}
 
+	lastMu sync.Mutex
+	last   jetstream.KeyValue // TETHER_LAST, opened on first use
+
 	pres    *presence
 	keys    *keyStore
 	control *nats.Subscription
