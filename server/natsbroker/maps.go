@@ -64,7 +64,10 @@ func (b *Broker) OpenMap(ctx context.Context, name string, feed server.MapFeed) 
 	}
 	mctx, cancel := context.WithCancel(b.ctx)
 	m := &natsMap{b: b, name: name, kv: kv, epoch: epoch, feed: feed, ctx: mctx, cancel: cancel,
-		subjPrefix: "$KV." + MapBucketPrefix + name + "."}
+		subjPrefix: "$KV." + MapBucketPrefix + name + ".", rewatch: make(chan struct{}, 1)}
+	b.mapsMu.Lock()
+	b.maps[m] = struct{}{}
+	b.mapsMu.Unlock()
 	b.wg.Add(1)
 	m.done.Add(1)
 	go m.watchLoop()
@@ -83,6 +86,23 @@ type natsMap struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   sync.WaitGroup // the watch loop
+
+	rewatch chan struct{} // capacity 1: NATS reconnected, watch again
+	rev     uint64        // the last revision fed; watch loop only
+	fed     bool          // a snapshot was fed; watch loop only
+}
+
+// rewatchMaps restarts every map's watch after NATS reconnected: a watch
+// (an ordered consumer) does not always survive a NATS restart.
+func (b *Broker) rewatchMaps() {
+	b.mapsMu.Lock()
+	defer b.mapsMu.Unlock()
+	for m := range b.maps {
+		select {
+		case m.rewatch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // watchLoop feeds the map to the node until the store is closed: a watch of
@@ -102,22 +122,32 @@ func (m *natsMap) watchLoop() {
 	}
 }
 
-// watch runs one watch: the snapshot, then the changes.
+// watch runs one watch: the snapshot, then the changes. After a first
+// snapshot, a watch resumes after the last revision fed instead: the
+// bucket keeps each key's latest change (and its delete or expiry
+// marker), so the changes from there bring the node's copy to the
+// bucket's state, in order, without a new snapshot.
 func (m *natsMap) watch() error {
-	w, err := m.kv.WatchAll(m.ctx)
+	var opts []jetstream.WatchOpt
+	if m.fed {
+		opts = append(opts, jetstream.ResumeFromRevision(m.rev+1))
+	}
+	w, err := m.kv.WatchAll(m.ctx, opts...)
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}
 	defer func() { _ = w.Stop() }()
 	initial := make(map[string]server.MapEntry)
 	var rev uint64
-	loading := true
+	loading := !m.fed
 	for {
 		var e jetstream.KeyValueEntry
 		var ok bool
 		select {
 		case <-m.ctx.Done():
 			return nil
+		case <-m.rewatch:
+			return errors.New("NATS reconnected")
 		case e, ok = <-w.Updates():
 		}
 		if !ok {
@@ -131,10 +161,14 @@ func (m *natsMap) watch() error {
 					st.Entries = append(st.Entries, en)
 				}
 				m.feed.MapSnapshot(st)
+				m.rev, m.fed = rev, true
 			}
 			continue
 		}
 		rev = max(rev, e.Revision())
+		if !loading && e.Revision() <= m.rev {
+			continue // fed already
+		}
 		if loading {
 			if e.Operation() == jetstream.KeyValuePut {
 				initial[e.Key()] = server.MapEntry{Key: e.Key(), Rev: e.Revision(), Value: e.Value()}
@@ -153,6 +187,7 @@ func (m *natsMap) watch() error {
 			c.Op = shared.MapOpExpire
 		}
 		m.feed.MapChange(c)
+		m.rev = c.Rev
 	}
 }
 
@@ -242,6 +277,9 @@ func natsTTL(d time.Duration) time.Duration {
 func (m *natsMap) Close() error {
 	m.cancel()
 	m.done.Wait()
+	m.b.mapsMu.Lock()
+	delete(m.b.maps, m)
+	m.b.mapsMu.Unlock()
 	return nil
 }
 
