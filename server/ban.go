@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/tetherkit/tether/broker"
 )
 
 // Limits of bans.
@@ -105,10 +107,7 @@ func (s *Server) KickWith(user string, opts KickOptions) (int, error) {
 	s.bans.add(user, ban{until: until, reason: opts.Reason}, now)
 	s.log.Info("banned", "user", user, "for", opts.Ban, "reason", opts.Reason)
 	closed := s.kickLocal(user, opts.Reason)
-	if s.mem != nil {
-		return closed, nil
-	}
-	n, err := s.control(Control{Kind: ControlKick, Target: user, Reason: opts.Reason, BanUntil: until}, nil)
+	n, err := s.control(broker.Control{Kind: broker.ControlKick, Target: user, Reason: opts.Reason, BanUntil: until}, nil)
 	if err != nil {
 		s.log.Warn("kick with ban on other nodes failed", "user", user, "err", err)
 	}

@@ -1,13 +1,9 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"time"
-
-	"github.com/tetherkit/tether/shared"
 )
 
 // MaxKeyLen bounds an idempotency key (docs/protocol.md §3).
@@ -31,42 +27,6 @@ func validKey(key string) error {
 	return nil
 }
 
-// IdempotencyStore keeps the idempotency window of keyed requests
-// (docs/protocol.md §3): which keys of a user ran and what they answered.
-// A Broker that also implements it makes the window shared by every node
-// that uses the broker (server/natsbroker does); otherwise each server keeps
-// its window in process, bounded by Config.IdempotencyKeys per user and
-// Config.IdempotencyTTL.
-//
-// Claim is called for a keyed request that reached its handler. It returns
-// a non-nil KeyedRun when the key is new to the window (the caller runs the
-// request and calls Finish with its outcome); otherwise the first run's
-// Outcome, waiting while that run has not finished, until ctx is done (then
-// ctx's error). Any other error means the window could not be consulted:
-// the server does not run the request (it fails closed) and answers
-// internal. window is how long a claim and its outcome are remembered.
-type IdempotencyStore interface {
-	Claim(ctx context.Context, user, key string, window time.Duration) (KeyedRun, Outcome, error)
-}
-
-// KeyedRun is the claim of the first run of a keyed request.
-type KeyedRun interface {
-	// Finish records the run's outcome, the answer of every repeat of the
-	// key within the window.
-	Finish(ctx context.Context, out Outcome) error
-}
-
-// Outcome is the answer a keyed request got: its reply message, reply ok
-// (Type "" and no Err), or an error.
-type Outcome struct {
-	// Type is the reply message's type; "" for reply ok or an error.
-	Type string `json:"type,omitempty"`
-	// Data is the reply message's data.
-	Data json.RawMessage `json:"data,omitempty"`
-	// Err is the error answer.
-	Err *shared.Error `json:"error,omitempty"`
-}
-
 // rawReply is a reply message kept as its type and encoded data.
 type rawReply struct {
 	typ  string
@@ -75,117 +35,3 @@ type rawReply struct {
 
 func (r rawReply) MessageType() string          { return r.typ }
 func (r rawReply) MarshalJSON() ([]byte, error) { return r.data, nil }
-
-// keyedRun is one keyed request that reached its handler.
-type keyedRun struct {
-	key  string
-	at   time.Time
-	done chan struct{} // closed when res is set
-	once sync.Once
-	res  Outcome
-}
-
-// Finish implements KeyedRun.
-func (r *keyedRun) Finish(_ context.Context, out Outcome) error {
-	r.once.Do(func() {
-		r.res = out
-		close(r.done)
-	})
-	return nil
-}
-
-// wait returns the outcome of an earlier run, or ctx's error when ctx ends
-// first.
-func (r *keyedRun) wait(ctx context.Context) (Outcome, error) {
-	select {
-	case <-r.done:
-		return r.res, nil
-	case <-ctx.Done():
-		return Outcome{}, ctx.Err()
-	}
-}
-
-// userKeys is one user's window: the keyed runs in the order they started.
-type userKeys struct {
-	byKey map[string]*keyedRun
-	order []*keyedRun
-}
-
-// idempotency is the in-process IdempotencyStore: per user, the keyed
-// requests that ran, so that a request sent again after a reconnect to this
-// server is answered without running twice. It is bounded by size per user
-// and by ttl; users whose window emptied are forgotten by a sweep at most
-// once per ttl, on the next keyed request.
-type idempotency struct {
-	size int           // per user; 0: off
-	ttl  time.Duration // how long a key is remembered
-	now  func() time.Time
-
-	mu        sync.Mutex
-	users     map[string]*userKeys
-	lastSweep time.Time
-}
-
-func newIdempotency(size int, ttl time.Duration, now func() time.Time) *idempotency {
-	return &idempotency{size: size, ttl: ttl, now: now, users: make(map[string]*userKeys)}
-}
-
-// Claim implements IdempotencyStore; the window is the store's ttl.
-func (d *idempotency) Claim(ctx context.Context, user, key string, _ time.Duration) (KeyedRun, Outcome, error) {
-	run, first := d.start(user, key, d.now())
-	if first {
-		return run, Outcome{}, nil
-	}
-	out, err := run.wait(ctx)
-	return nil, out, err
-}
-
-// start returns the run of user's key: first reports whether it is new (the
-// caller runs the handler and calls Finish), otherwise the caller waits for
-// the earlier run's outcome.
-func (d *idempotency) start(user, key string, now time.Time) (run *keyedRun, first bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if now.Sub(d.lastSweep) >= d.ttl {
-		d.lastSweep = now
-		for u, w := range d.users {
-			w.expire(now, d.ttl, d.size)
-			if len(w.order) == 0 {
-				delete(d.users, u)
-			}
-		}
-	}
-	w := d.users[user]
-	if w == nil {
-		w = &userKeys{byKey: make(map[string]*keyedRun)}
-		d.users[user] = w
-	}
-	w.expire(now, d.ttl, d.size)
-	if r := w.byKey[key]; r != nil {
-		return r, false
-	}
-	for len(w.order) >= d.size {
-		w.drop()
-	}
-	r := &keyedRun{key: key, at: now, done: make(chan struct{})}
-	w.byKey[key] = r
-	w.order = append(w.order, r)
-	return r, true
-}
-
-// expire drops the runs older than ttl, and the oldest beyond size.
-func (w *userKeys) expire(now time.Time, ttl time.Duration, size int) {
-	for len(w.order) > 0 && (now.Sub(w.order[0].at) >= ttl || len(w.order) > size) {
-		w.drop()
-	}
-}
-
-// drop forgets the oldest run.
-func (w *userKeys) drop() {
-	r := w.order[0]
-	w.order[0] = nil
-	w.order = w.order[1:]
-	if w.byKey[r.key] == r {
-		delete(w.byKey, r.key)
-	}
-}

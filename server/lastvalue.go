@@ -1,12 +1,15 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 
+	"github.com/tetherkit/tether/broker"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -85,13 +88,13 @@ func lastSlot(lv LastValue, typ string, data json.RawMessage) string {
 
 // keepLast records a publication as its room's last value when a rule says
 // so. A failure is logged: the publication itself went out.
-func (s *Server) keepLast(ctx context.Context, room, typ string, data json.RawMessage, payload []byte, res PublishResult) {
+func (s *Server) keepLast(ctx context.Context, room, typ string, data json.RawMessage, payload []byte, res broker.PublishResult) {
 	lv, ok := s.lastValueOf(room, typ)
-	if !ok || s.lastValues == nil {
+	if !ok {
 		return
 	}
-	p := Publication{Epoch: res.Epoch, Seq: res.Seq, Type: typ, Payload: payload, Time: s.now()}
-	if err := s.lastValues.SetLast(ctx, room, lastSlot(lv, typ, data), p); err != nil {
+	p := broker.Publication{Epoch: res.Epoch, Seq: res.Seq, Type: typ, Payload: payload, Time: s.now()}
+	if err := s.broker.SetLast(ctx, room, lastSlot(lv, typ, data), p); err != nil {
 		s.log.Warn("last value not kept", "room", room, "type", typ, "seq", res.Seq, "err", err)
 	}
 }
@@ -105,11 +108,11 @@ const lastOverlay = 100
 // position h and the replay (docs/protocol.md §10): the kept ones and the
 // newest publications, the latest per slot, without those that the replay
 // or the live stream carry.
-func (s *Server) lastFor(ctx context.Context, room string, h History) ([]json.RawMessage, error) {
-	if s.lastValues == nil || !s.hasLastValues(room) {
+func (s *Server) lastFor(ctx context.Context, room string, h broker.History) ([]json.RawMessage, error) {
+	if !s.hasLastValues(room) {
 		return nil, nil
 	}
-	kept, err := s.lastValues.Last(ctx, room)
+	kept, err := s.broker.Last(ctx, room)
 	if err != nil {
 		return nil, fmt.Errorf("last values of %q: %w", room, err)
 	}
@@ -117,14 +120,14 @@ func (s *Server) lastFor(ctx context.Context, room string, h History) ([]json.Ra
 	if err != nil {
 		return nil, fmt.Errorf("last values of %q: %w", room, err)
 	}
-	slots := make(map[string]Publication, len(kept))
+	slots := make(map[string]broker.Publication, len(kept))
 	order := make([]string, 0, len(kept))
-	put := func(slot string, p Publication) {
+	put := func(slot string, p broker.Publication) {
 		cur, ok := slots[slot]
 		if !ok {
 			order = append(order, slot)
 		}
-		if !ok || newerPublication(p, cur) {
+		if !ok || broker.NewerPublication(p, cur) {
 			slots[slot] = p
 		}
 	}
@@ -152,7 +155,7 @@ func (s *Server) lastFor(ctx context.Context, room string, h History) ([]json.Ra
 	if len(h.Publications) > 0 {
 		first = h.Publications[0].Seq
 	}
-	out := make([]Publication, 0, len(slots))
+	out := make([]broker.Publication, 0, len(slots))
 	for _, slot := range order {
 		p := slots[slot]
 		if p.Epoch == h.Epoch && (p.Seq > h.Seq || (first > 0 && p.Seq >= first)) {
@@ -160,7 +163,9 @@ func (s *Server) lastFor(ctx context.Context, room string, h History) ([]json.Ra
 		}
 		out = append(out, p)
 	}
-	sortPublications(out)
+	slices.SortFunc(out, func(a, b broker.Publication) int {
+		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Seq, b.Seq))
+	})
 	raws := make([]json.RawMessage, len(out))
 	for i, p := range out {
 		raws[i] = p.Payload

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tetherkit/tether/broker/memory"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -27,9 +28,11 @@ func lastSymbols(t *testing.T, l shared.Last) string {
 }
 
 func TestLastValuesOnJoin(t *testing.T) {
+	mb := memory.New(memory.Config{HistorySize: 2}) // the history forgets the early quotes; the last values do not
+	t.Cleanup(func() { _ = mb.Close() })
 	e := startServer(t, server.Config{
-		HistorySize: 2, // the history forgets the early quotes; the last values do not
-		LastValues:  []server.LastValue{{Rooms: "tick*", Type: "ticker.quote", Key: "symbol"}},
+		Broker:     mb,
+		LastValues: []server.LastValue{{Rooms: "tick*", Type: "ticker.quote", Key: "symbol"}},
 	})
 	publish := func(sym string, price float64) {
 		t.Helper()

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tetherkit/tether/broker"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -53,17 +54,21 @@ type Entry[V any] struct {
 	Rev uint64
 }
 
+// ErrConflict is returned by a conditional write (IfRev) whose key's
+// revision moved: nothing was written; read the key again and retry.
+var ErrConflict = broker.ErrConflict
+
 // MapWriteOption conditions a Map write.
-type MapWriteOption func(*MapWrite)
+type MapWriteOption func(*broker.MapWrite)
 
 // IfRev makes a write conditional: it is applied only if the key's current
 // revision is rev (0: only if the key does not exist); otherwise it fails
 // with ErrConflict and changes nothing.
-func IfRev(rev uint64) MapWriteOption { return func(w *MapWrite) { w.IfRev = &rev } }
+func IfRev(rev uint64) MapWriteOption { return func(w *broker.MapWrite) { w.IfRev = &rev } }
 
 // TTL makes the key expire d after the write (a set only), unless written
 // again: subscribers then get an expire change.
-func TTL(d time.Duration) MapWriteOption { return func(w *MapWrite) { w.TTL = d } }
+func TTL(d time.Duration) MapWriteOption { return func(w *broker.MapWrite) { w.TTL = d } }
 
 // ClientWrite is a client's map.set or map.delete, as the application's
 // write handler (Map.OnWrite) sees it.
@@ -100,9 +105,6 @@ func NewMap[K ~string, V any](ctx context.Context, s *Server, name string, opts 
 	if opts.MaxValueBytes == 0 {
 		opts.MaxValueBytes = shared.DefaultMapValueBytes
 	}
-	if s.mapBroker == nil {
-		return nil, fmt.Errorf("new map %q: the server's broker keeps no maps", name)
-	}
 	r := &mapRoom{s: s, name: name, opts: opts, loaded: make(chan struct{}), subs: make(map[*Conn]struct{})}
 	s.mapsMu.Lock()
 	if _, dup := s.maps[name]; dup {
@@ -111,7 +113,7 @@ func NewMap[K ~string, V any](ctx context.Context, s *Server, name string, opts 
 	}
 	s.maps[name] = r
 	s.mapsMu.Unlock()
-	st, err := s.mapBroker.OpenMap(ctx, name, r)
+	st, err := s.broker.OpenMap(ctx, name, r)
 	if err == nil {
 		select {
 		case <-r.loaded:
@@ -142,7 +144,7 @@ func (m *Map[K, V]) Set(ctx context.Context, key K, v V, opts ...MapWriteOption)
 	if err != nil {
 		return 0, fmt.Errorf("map %q set %q: %w", m.r.name, key, err)
 	}
-	w := MapWrite{Key: string(key), Value: raw}
+	w := broker.MapWrite{Key: string(key), Value: raw}
 	for _, o := range opts {
 		o(&w)
 	}
@@ -152,7 +154,7 @@ func (m *Map[K, V]) Set(ctx context.Context, key K, v V, opts ...MapWriteOption)
 // Delete removes key and returns the change's revision. With IfRev it fails
 // with ErrConflict when the key's revision moved.
 func (m *Map[K, V]) Delete(ctx context.Context, key K, opts ...MapWriteOption) (uint64, error) {
-	w := MapWrite{Key: string(key), Delete: true}
+	w := broker.MapWrite{Key: string(key), Delete: true}
 	for _, o := range opts {
 		o(&w)
 	}
@@ -180,7 +182,7 @@ func (m *Map[K, V]) Get(key K) (V, uint64, bool) {
 // All returns this node's copy of the map, the values that decode as V.
 func (m *Map[K, V]) All() map[K]Entry[V] {
 	m.r.mu.Lock()
-	raw := make([]MapEntry, 0, len(m.r.entries))
+	raw := make([]broker.MapEntry, 0, len(m.r.entries))
 	for _, e := range m.r.entries {
 		raw = append(raw, e)
 	}
@@ -210,24 +212,24 @@ func (m *Map[K, V]) Position() (epoch string, rev uint64) {
 func (m *Map[K, V]) OnWrite(fn func(ctx context.Context, w ClientWrite[K, V]) (V, error)) {
 	m.r.mu.Lock()
 	defer m.r.mu.Unlock()
-	m.r.onWrite = func(ctx context.Context, c *Conn, key string, value json.RawMessage, del bool, ifRev *uint64, ttl time.Duration) (MapWrite, error) {
+	m.r.onWrite = func(ctx context.Context, c *Conn, key string, value json.RawMessage, del bool, ifRev *uint64, ttl time.Duration) (broker.MapWrite, error) {
 		cw := ClientWrite[K, V]{Conn: c, Key: K(key), Delete: del, IfRev: ifRev, TTL: ttl}
 		if !del {
 			dec := json.NewDecoder(bytes.NewReader(value))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&cw.Value); err != nil {
-				return MapWrite{}, &shared.Error{Code: shared.CodeBadData, Field: fieldPath("data.value", err),
+				return broker.MapWrite{}, &shared.Error{Code: shared.CodeBadData, Field: fieldPath("data.value", err),
 					Message: fmt.Sprintf("The value does not fit map %q: %v.", m.r.name, err)}
 			}
 		}
 		v, err := fn(ctx, cw)
 		if err != nil {
-			return MapWrite{}, err
+			return broker.MapWrite{}, err
 		}
-		w := MapWrite{Key: key, Delete: del, IfRev: ifRev, TTL: ttl}
+		w := broker.MapWrite{Key: key, Delete: del, IfRev: ifRev, TTL: ttl}
 		if !del {
 			if w.Value, err = json.Marshal(v); err != nil {
-				return MapWrite{}, fmt.Errorf("encode value: %w", err)
+				return broker.MapWrite{}, fmt.Errorf("encode value: %w", err)
 			}
 		}
 		return w, nil
@@ -260,24 +262,24 @@ type mapRoom struct {
 	loaded chan struct{} // closed at the first snapshot
 
 	mu      sync.Mutex
-	store   MapStore
+	store   broker.MapStore
 	epoch   string
 	rev     uint64
-	entries map[string]MapEntry
-	log     []MapChange // the latest changes, oldest first
-	logFrom uint64      // log holds every change after this revision
+	entries map[string]broker.MapEntry
+	log     []broker.MapChange // the latest changes, oldest first
+	logFrom uint64             // log holds every change after this revision
 	subs    map[*Conn]struct{}
-	onWrite func(ctx context.Context, c *Conn, key string, value json.RawMessage, del bool, ifRev *uint64, ttl time.Duration) (MapWrite, error)
+	onWrite func(ctx context.Context, c *Conn, key string, value json.RawMessage, del bool, ifRev *uint64, ttl time.Duration) (broker.MapWrite, error)
 	canSub  func(ctx context.Context, c *Conn) error
 }
 
-// MapSnapshot implements MapFeed: the copy is replaced, and every
+// MapSnapshot implements broker.MapFeed: the copy is replaced, and every
 // subscriber here gets the new snapshot (an unsolicited map.subscribed).
-func (r *mapRoom) MapSnapshot(st MapState) {
+func (r *mapRoom) MapSnapshot(st broker.MapState) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.epoch, r.rev = st.Epoch, st.Rev
-	r.entries = make(map[string]MapEntry, len(st.Entries))
+	r.entries = make(map[string]broker.MapEntry, len(st.Entries))
 	for _, e := range st.Entries {
 		r.entries[e.Key] = e
 	}
@@ -295,9 +297,9 @@ func (r *mapRoom) MapSnapshot(st MapState) {
 	}
 }
 
-// MapChange implements MapFeed: the change is applied to the copy, kept for
+// broker.MapChange implements broker.MapFeed: the change is applied to the copy, kept for
 // resumes, and sent to every subscriber here, framed once.
-func (r *mapRoom) MapChange(ch MapChange) {
+func (r *mapRoom) MapChange(ch broker.MapChange) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if ch.Rev <= r.rev {
@@ -305,7 +307,7 @@ func (r *mapRoom) MapChange(ch MapChange) {
 	}
 	switch ch.Op {
 	case shared.MapOpSet:
-		r.entries[ch.Key] = MapEntry{Key: ch.Key, Rev: ch.Rev, Value: ch.Value}
+		r.entries[ch.Key] = broker.MapEntry{Key: ch.Key, Rev: ch.Rev, Value: ch.Value}
 	default:
 		delete(r.entries, ch.Key)
 	}
@@ -328,7 +330,7 @@ func (r *mapRoom) MapChange(ch MapChange) {
 	}
 }
 
-func changeMsg(name string, ch MapChange) shared.MapChange {
+func changeMsg(name string, ch broker.MapChange) shared.MapChange {
 	return shared.MapChange{Map: name, Rev: ch.Rev, Op: ch.Op, Key: ch.Key, Value: ch.Value}
 }
 
@@ -377,7 +379,7 @@ func (r *mapRoom) catchUpFrames(reqID uint64, epoch string, rev uint64) (f *outF
 	if epoch != r.epoch || rev > r.rev || rev < r.logFrom {
 		return nil, false, nil
 	}
-	i, _ := slices.BinarySearchFunc(r.log, rev+1, func(c MapChange, rev uint64) int {
+	i, _ := slices.BinarySearchFunc(r.log, rev+1, func(c broker.MapChange, rev uint64) int {
 		switch {
 		case c.Rev < rev:
 			return -1
@@ -404,7 +406,7 @@ func (r *mapRoom) catchUpFrames(reqID uint64, epoch string, rev uint64) (f *outF
 }
 
 // write makes w through the broker.
-func (r *mapRoom) write(ctx context.Context, w MapWrite) (uint64, error) {
+func (r *mapRoom) write(ctx context.Context, w broker.MapWrite) (uint64, error) {
 	if err := shared.ValidMapKey(w.Key); err != nil {
 		return 0, fmt.Errorf("map %q write %q: %w", r.name, w.Key, err)
 	}
@@ -547,7 +549,7 @@ func (s *Server) mapWrite(c *Conn, reqID uint64, name, key string, value json.Ra
 	}
 	rev, err := r.write(ctx, w)
 	switch {
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, broker.ErrConflict):
 		c.sendError(reqID, &shared.Error{Code: shared.CodeConflict, Field: "data.if_rev",
 			Message: fmt.Sprintf("Key %q of map %q has changed since revision %d: apply the change and try again.", key, name, derefRev(ifRev))})
 	case err != nil:
@@ -574,9 +576,6 @@ func (s *Server) closeMaps() {
 		rooms = append(rooms, r)
 	}
 	s.mapsMu.Unlock()
-	if s.memMaps != nil {
-		defer s.memMaps.close()
-	}
 	for _, r := range rooms {
 		r.mu.Lock()
 		st := r.store

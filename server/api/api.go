@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -29,8 +30,8 @@ type Hub interface {
 	Kick(user, reason string) int
 	KickWith(user string, opts server.KickOptions) (int, error)
 	Presence(room string) []shared.Member
-	Connections() []server.ConnInfo
-	Stats() server.Stats
+	Connections(ctx context.Context) ([]server.ConnInfo, server.Coverage, error)
+	Stats(ctx context.Context) (server.Stats, server.Coverage, error)
 }
 
 // Defaults applied by New to zero Config fields.

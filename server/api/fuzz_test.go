@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -32,8 +33,12 @@ func (h *recordingHub) KickWith(string, server.KickOptions) (int, error) {
 	return 0, nil
 }
 func (h *recordingHub) Presence(string) []shared.Member { return nil }
-func (h *recordingHub) Connections() []server.ConnInfo  { return nil }
-func (h *recordingHub) Stats() server.Stats             { return server.Stats{} }
+func (h *recordingHub) Connections(context.Context) ([]server.ConnInfo, server.Coverage, error) {
+	return nil, server.Coverage{Nodes: 1, Answered: 1}, nil
+}
+func (h *recordingHub) Stats(context.Context) (server.Stats, server.Coverage, error) {
+	return server.Stats{}, server.Coverage{Nodes: 1, Answered: 1}, nil
+}
 
 // FuzzPushBody sends arbitrary bodies to POST /api/push. The handler must
 // never panic, must answer 200 only for a body ParsePush accepts (and only

@@ -1,0 +1,54 @@
+package natsbroker_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	natsbroker "github.com/tetherkit/tether/broker/nats"
+	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/tethertest"
+	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/shared"
+)
+
+// TestBanAcrossNodes: a kick with a ban taken by node a closes bob's
+// connection on node b, and node b then refuses bob's handshakes with 403
+// "banned" too: a banned user cannot come back through another node.
+func TestBanAcrossNodes(t *testing.T) {
+	_, nodes := startCluster(t, 2, natsbroker.Config{}, server.Config{})
+	bob := newClient(t, nodes[1], "bob")
+	kicked := make(chan string, 1)
+	client.On(bob, func(k shared.Kicked) { kicked <- k.Reason })
+	tethertest.Run(t, bob)
+	join(t, bob, "lobby", 0)
+
+	n, err := nodes[0].srv.KickWith("bob", server.KickOptions{Reason: "spam", Ban: time.Hour})
+	if err != nil || n != 1 {
+		t.Fatalf("KickWith through node a = %d, %v; want bob's 1 connection on node b", n, err)
+	}
+	select {
+	case got := <-kicked:
+		if got != "spam" {
+			t.Errorf("bob's kick reason %q, want spam", got)
+		}
+	case <-time.After(waitTime):
+		t.Fatal("bob was not kicked")
+	}
+	for _, nd := range nodes {
+		_, res, err := websocket.DefaultDialer.Dial(nd.wsURL("bob"), nil)
+		if err == nil || res == nil || res.StatusCode != http.StatusForbidden {
+			t.Fatalf("node %s: bob's handshake during the ban: %v (%v), want 403", nd.name, err, res)
+		}
+		var body shared.Error
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if body.Code != "banned" || !strings.Contains(body.Message, "spam") {
+			t.Errorf("node %s refuses bob with %+v, want code banned and the reason", nd.name, body)
+		}
+	}
+}
