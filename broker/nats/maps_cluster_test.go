@@ -21,7 +21,7 @@ import (
 )
 
 // declareMap declares map name (string keys, int values) on every node.
-func declareMap(t *testing.T, nodes []*node, name string) []*server.Map[string, int] {
+func declareMap(t testing.TB, nodes []*node, name string) []*server.Map[string, int] {
 	t.Helper()
 	out := make([]*server.Map[string, int], len(nodes))
 	for i, n := range nodes {
@@ -37,7 +37,7 @@ func declareMap(t *testing.T, nodes []*node, name string) []*server.Map[string, 
 }
 
 // fill sets keys k00000.. to their index, 8 writers at once.
-func fill(t *testing.T, m *server.Map[string, int], from, n int) {
+func fill(t testing.TB, m *server.Map[string, int], from, n int) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
