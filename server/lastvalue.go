@@ -31,7 +31,7 @@ type LastValue struct {
 
 func (lv LastValue) validate() error {
 	if lv.Rooms == "" {
-		return errors.New("Rooms is empty: name a room or a pattern such as \"poll.*\"")
+		return errors.New("the Rooms pattern is empty: name a room or a pattern such as \"poll.*\"")
 	}
 	if _, err := path.Match(lv.Rooms, ""); err != nil {
 		return fmt.Errorf("Rooms %q is not a valid pattern: %w", lv.Rooms, err)

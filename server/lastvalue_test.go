@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -96,5 +97,29 @@ func TestLastValuesOnJoin(t *testing.T) {
 	// A room without a rule gets no last message.
 	if j := tc3.join("lobby", 0); j.Last != 0 {
 		t.Errorf("joined lobby %+v: want no last", j)
+	}
+}
+
+func TestLastValuesConfig(t *testing.T) {
+	for _, tc := range []struct {
+		lv   server.LastValue
+		want string // "" when valid
+	}{
+		{server.LastValue{Rooms: "ticker", Type: "ticker.quote", Key: "symbol"}, ""},
+		{server.LastValue{Rooms: "poll.*", Type: "ticker.quote"}, ""},
+		{server.LastValue{Type: "ticker.quote"}, "LastValues[0]: the Rooms pattern is empty"},
+		{server.LastValue{Rooms: "[", Type: "ticker.quote"}, "LastValues[0]: Rooms \"[\" is not a valid pattern"},
+		{server.LastValue{Rooms: "ticker", Type: "Bad Type"}, "LastValues[0]: Type \"Bad Type\""},
+	} {
+		s, err := server.New(server.Config{LastValues: []server.LastValue{tc.lv}})
+		if err == nil {
+			_ = s.Shutdown(context.Background())
+		}
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%+v refused: %v", tc.lv, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%+v: %v, want an error with %q", tc.lv, err, tc.want)
+		}
 	}
 }
