@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -98,13 +99,13 @@ func TestMapWithServer(t *testing.T) {
 func TestLastValuesWithServer(t *testing.T) {
 	ts := tethertest.NewServer(t, server.Config{LastValues: []server.LastValue{{Rooms: "ticker", Type: "ticker.quote", Key: "symbol"}}})
 	for _, sym := range []string{"BTC", "ETH", "BTC"} {
-		if _, _, err := ts.Server.Publish("ticker", shared.TickerQuote{Symbol: sym, Price: 1}); err != nil {
+		if _, _, err := ts.Server.Publish("ticker", testmsg.TickerQuote{Symbol: sym, Price: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	c := tethertest.NewClient(t, client.Config{URL: ts.URL("alice")})
 	got := make(chan string, 8)
-	client.OnMeta(c, func(q shared.TickerQuote, meta client.Meta) {
+	client.OnMeta(c, func(q testmsg.TickerQuote, meta client.Meta) {
 		if meta.Last {
 			got <- q.Symbol + "(last)"
 		} else {
@@ -116,7 +117,7 @@ func TestLastValuesWithServer(t *testing.T) {
 	if err != nil || j.Last != 2 {
 		t.Fatalf("join: %+v %v, want last=2", j, err)
 	}
-	if _, _, err := ts.Server.Publish("ticker", shared.TickerQuote{Symbol: "SOL", Price: 1}); err != nil {
+	if _, _, err := ts.Server.Publish("ticker", testmsg.TickerQuote{Symbol: "SOL", Price: 1}); err != nil {
 		t.Fatal(err)
 	}
 	var seen []string

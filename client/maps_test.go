@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -235,7 +236,7 @@ func TestLastValuesAreStateNotReplay(t *testing.T) {
 		got []string
 	)
 	h := start(t, Config{}, func(c *Client) {
-		OnMeta(c, func(q shared.TickerQuote, meta Meta) {
+		OnMeta(c, func(q testmsg.TickerQuote, meta Meta) {
 			mu.Lock()
 			defer mu.Unlock()
 			got = append(got, q.Symbol+map[bool]string{true: "(last)", false: ""}[meta.Last])
@@ -250,11 +251,11 @@ func TestLastValuesAreStateNotReplay(t *testing.T) {
 		sym string
 		seq uint64
 	}{{"BTC", 12}, {"ETH", 40}} {
-		b, _ := shared.Encode(shared.Envelope{Room: "ticker", Seq: q.seq}, shared.TickerQuote{Symbol: q.sym, Price: 1})
+		b, _ := shared.Encode(shared.Envelope{Room: "ticker", Seq: q.seq}, testmsg.TickerQuote{Symbol: q.sym, Price: 1})
 		pubs = append(pubs, b)
 	}
 	p.push(t, shared.Envelope{Room: "ticker"}, shared.Last{Room: "ticker", Publications: pubs})
-	p.push(t, shared.Envelope{Room: "ticker", Seq: 41}, shared.TickerQuote{Symbol: "SOL", Price: 1})
+	p.push(t, shared.Envelope{Room: "ticker", Seq: 41}, testmsg.TickerQuote{Symbol: "SOL", Price: 1})
 	if _, err := await(t, res); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -115,7 +116,7 @@ func ExampleLastValue() {
 		log.Fatal(err)
 	}
 	defer srv.Shutdown(context.Background())
-	_, _, err = srv.Publish("ticker", shared.TickerQuote{Symbol: "BTC", Price: 64000})
+	_, _, err = srv.Publish("ticker", testmsg.TickerQuote{Symbol: "BTC", Price: 64000})
 	fmt.Println(err)
 	// Output:
 	// <nil>

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tetherkit/tether/broker/memory"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -16,7 +17,7 @@ func lastSymbols(t *testing.T, l shared.Last) string {
 	t.Helper()
 	var out []string
 	for _, raw := range l.Publications {
-		q, env, err := shared.UnmarshalFrame[shared.TickerQuote](raw)
+		q, env, err := shared.UnmarshalFrame[testmsg.TickerQuote](raw)
 		if err != nil {
 			t.Fatalf("last value %s: %v", raw, err)
 		}
@@ -37,7 +38,7 @@ func TestLastValuesOnJoin(t *testing.T) {
 	})
 	publish := func(sym string, price float64) {
 		t.Helper()
-		if _, _, err := e.srv.Publish("ticker", shared.TickerQuote{Symbol: sym, Price: price}); err != nil {
+		if _, _, err := e.srv.Publish("ticker", testmsg.TickerQuote{Symbol: sym, Price: price}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -61,7 +62,7 @@ func TestLastValuesOnJoin(t *testing.T) {
 		t.Errorf("the last message's envelope %+v: want room ticker and no seq", l.env)
 	}
 	publish("SOL", 6)
-	if q := expect[shared.TickerQuote](tc); q.env.Seq != 6 {
+	if q := expect[testmsg.TickerQuote](tc); q.env.Seq != 6 {
 		t.Errorf("live after the last values: seq %d, want 6", q.env.Seq)
 	}
 
@@ -75,7 +76,7 @@ func TestLastValuesOnJoin(t *testing.T) {
 		t.Errorf("last values %q, want %q", got, want)
 	}
 	for _, seq := range []uint64{5, 6} {
-		if q := expect[shared.TickerQuote](tc2); q.env.Seq != seq {
+		if q := expect[testmsg.TickerQuote](tc2); q.env.Seq != seq {
 			t.Errorf("replay seq %d, want %d", q.env.Seq, seq)
 		}
 	}
@@ -90,7 +91,7 @@ func TestLastValuesOnJoin(t *testing.T) {
 	if !j.Recovered || j.Replayed != 1 || j.Last != 0 {
 		t.Fatalf("resume: %+v, want recovered with 1 replayed and no last", j)
 	}
-	if q := expect[shared.TickerQuote](tc3); q.env.Seq != 7 {
+	if q := expect[testmsg.TickerQuote](tc3); q.env.Seq != 7 {
 		t.Errorf("the replay is seq %d, want 7", q.env.Seq)
 	}
 
