@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tetherkit/tether/demo/backend"
 	"github.com/tetherkit/tether/broker/memory"
+	"github.com/tetherkit/tether/demo/backend"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/api"
 	"golang.org/x/time/rate"

@@ -43,6 +43,7 @@ type Session struct {
 	apiKey  apiKey // the HTTP API key typed on the Admin page, in memory only
 	tabs    *tabLink
 	pending *pendingStore // chat lines in the outbox, and who is typing (outbox.go)
+	where   *whereStore   // who is on which page (where.go)
 
 	// status tells watchers that Status changed.
 	status changes
@@ -80,6 +81,7 @@ func NewSession() *Session {
 		notes:   &noteStore{},
 		ticker:  newTickerStore(),
 		pending: newPendingStore(),
+		where:   newWhereStore(slog.Default()),
 		state:   client.StateInfo{State: client.Closed},
 	}
 	s.rooms.gone = s.chat.drop
@@ -133,6 +135,7 @@ func (s *Session) login(nick, wsURL string, expires time.Time) {
 	}
 	s.watchBrowser(ctx, cl)
 	s.rooms.attach(ctx, cl)
+	s.where.attach(ctx, cl)
 	s.status.changed()
 }
 
@@ -244,6 +247,7 @@ func (s *Session) Logout() {
 	s.state = client.StateInfo{State: client.Closed}
 	s.mu.Unlock()
 	s.rooms.detach()
+	s.where.detach()
 	s.chat.reset()
 	s.pending.reset()
 	if cl == nil {
@@ -271,7 +275,7 @@ func (s *Session) wire(cl *client.Client) {
 	client.On(cl, only(mine, func(m shared.PresenceJoin) { s.rooms.onPresence(m.Room, m.Member, true) }))
 	client.On(cl, only(mine, func(m shared.PresenceLeave) { s.rooms.onPresence(m.Room, m.Member, false) }))
 	client.On(cl, only(mine, s.onNotification))
-	client.On(cl, only(mine, s.ticker.onQuote))
+	client.OnMeta(cl, onlyMeta(mine, s.ticker.onQuote))
 	client.On(cl, only(mine, s.danmaku.publish))
 	client.On(cl, only(mine, s.onServerError))
 	client.OnMeta(cl, onlyMeta(mine, s.onTyping))
