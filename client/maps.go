@@ -19,9 +19,15 @@ import (
 // where it stopped, by the changes it missed or by a fresh snapshot. Its
 // read methods are safe for concurrent use and never block on the network.
 //
-// A go-app component reads the copy in Render and re-renders from OnChange:
+// A go-app component reads the copy in Render (All, Get) and is rendered
+// again from OnChange, registered with its own context in OnMount and
+// stopped in OnDismount (a component's app.Context is not canceled when it
+// is dismounted, and go-app drops the dispatches of a dismounted one):
 //
-//	scores.OnChange(func(client.Change[string, Score]) { ctx.Dispatch(nil) })
+//	func (b *board) OnMount(ctx app.Context) {
+//		b.stop = scores.OnChange(func(client.Change[string, Score]) { ctx.Dispatch(nil) })
+//	}
+//	func (b *board) OnDismount() { b.stop() }
 type Map[K ~string, V any] struct {
 	c    *Client
 	name string
@@ -36,7 +42,7 @@ type Map[K ~string, V any] struct {
 	catchup int           // changes still to come in a resume's catch-up
 	ready   chan struct{} // closed when the copy is in step (synced)
 	moved   chan struct{} // closed at the copy's next change; nil: nobody waits
-	fns     []func(Change[K, V])
+	fns     []*func(Change[K, V]) // copied on write: a notifier ranges over its own slice
 }
 
 // Entry is a key's value in a Map with the revision that set it.
@@ -209,11 +215,19 @@ func (m *Map[K, V]) forget() {
 // OnChange registers fn to be called after every change of the copy: each
 // set, delete and expiry, and ChangeSnapshot when a snapshot replaced it.
 // fn runs on the client's Run goroutine, after the copy changed (Get and
-// Entries already see the change), and must not block.
-func (m *Map[K, V]) OnChange(fn func(Change[K, V])) {
+// All already see the change), and must not block. The returned stop
+// unregisters fn (a call already under way may still finish); calling it
+// again does nothing.
+func (m *Map[K, V]) OnChange(fn func(Change[K, V])) (stop func()) {
+	p := &fn
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.fns = append(m.fns[:len(m.fns):len(m.fns)], fn)
+	m.fns = append(m.fns[:len(m.fns):len(m.fns)], p)
+	return func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.fns = slices.DeleteFunc(slices.Clone(m.fns), func(q *func(Change[K, V])) bool { return q == p })
+	}
 }
 
 // Get returns key's value in the copy and the revision that set it.
@@ -476,7 +490,7 @@ func (m *Map[K, V]) applySnapshot(p *pendingSnap) {
 	m.notify()
 	m.mu.Unlock()
 	for _, fn := range fns {
-		fn(Change[K, V]{Op: ChangeSnapshot, Rev: p.rev})
+		(*fn)(Change[K, V]{Op: ChangeSnapshot, Rev: p.rev})
 	}
 }
 
@@ -525,7 +539,7 @@ func (m *Map[K, V]) change(ch shared.MapChange) {
 		c.Value = v
 	}
 	for _, fn := range fns {
-		fn(c)
+		(*fn)(c)
 	}
 }
 

@@ -79,8 +79,9 @@ func TestMapSnapshotPagesThenChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log changeLog
+	var log, stopped changeLog
 	m.OnChange(log.record)
+	stop := m.OnChange(stopped.record)
 	p := h.open(t)
 	subscribeMap(t, p, m, func(s shared.MapSub) {
 		if s.Epoch != "" || s.Rev != 0 {
@@ -95,6 +96,8 @@ func TestMapSnapshotPagesThenChanges(t *testing.T) {
 	if e, r := m.Position(); e != "e1" || r != 10 || !m.Synced() {
 		t.Fatalf("position %s/%d synced %v, want e1/10 synced", e, r, m.Synced())
 	}
+	stop() // a component dismounted: its callback hears no more
+	stop() // twice is harmless
 	p.push(t, shared.Envelope{}, setChange("a", 11, 5))
 	p.push(t, shared.Envelope{}, setChange("b", 9, 99)) // a repeat: below the position
 	p.push(t, shared.Envelope{}, shared.MapChange{Map: "scores", Rev: 12, Op: shared.MapOpDelete, Key: "b"})
@@ -106,6 +109,9 @@ func TestMapSnapshotPagesThenChanges(t *testing.T) {
 	}
 	if got, want := log.all(), []string{"snapshot:", "set:a", "delete:b", "expire:c"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("OnChange saw %v, want %v", got, want)
+	}
+	if got, want := stopped.all(), []string{"snapshot:"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("the callback stopped after the snapshot saw %v, want %v", got, want)
 	}
 }
 
