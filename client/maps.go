@@ -36,12 +36,12 @@ type Map[K ~string, V any] struct {
 	entries map[K]Entry[V]
 	epoch   string // the copy's position; "" before the first snapshot
 	rev     uint64
-	want    bool          // subscribed: resubscribe after a reconnect
-	synced  bool          // in step with the server on the current connection
-	pend    *pendingSnap  // snapshot pages being collected
-	catchup int           // changes still to come in a resume's catch-up
-	ready   chan struct{} // closed when the copy is in step (synced)
-	moved   chan struct{} // closed at the copy's next change; nil: nobody waits
+	want    bool                  // subscribed: resubscribe after a reconnect
+	synced  bool                  // in step with the server on the current connection
+	pend    *pendingSnap          // snapshot pages being collected
+	catchup int                   // changes still to come in a resume's catch-up
+	ready   chan struct{}         // closed when the copy is in step (synced)
+	moved   chan struct{}         // closed at the copy's next change; nil: nobody waits
 	fns     []*func(Change[K, V]) // copied on write: a notifier ranges over its own slice
 }
 
