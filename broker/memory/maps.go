@@ -2,9 +2,9 @@ package memory
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"errors"
-
 	"fmt"
 	"slices"
 	"sync"
@@ -58,9 +58,35 @@ type memMap struct {
 	rev     uint64
 	entries map[string]*memEntry
 	feeds   map[*memMapStore]struct{}
+	due     expiries    // the keys with a TTL, earliest first (stale items are skipped)
 	timer   *time.Timer // the next expiry; nil when no key has a TTL
 	timerAt time.Time
 	stopped bool
+}
+
+// expiry is a key's expiry as set by the write of revision rev; it is
+// stale once the key was written again or deleted.
+type expiry struct {
+	at  time.Time
+	key string
+	rev uint64
+}
+
+// expiries is a min-heap of expiry (container/heap), by time then key, so a
+// write costs O(log n) however many keys the map holds.
+type expiries []expiry
+
+func (h expiries) Len() int { return len(h) }
+func (h expiries) Less(i, j int) bool {
+	return cmp.Or(h[i].at.Compare(h[j].at), cmp.Compare(h[i].key, h[j].key)) < 0
+}
+func (h expiries) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *expiries) Push(x any)   { *h = append(*h, x.(expiry)) }
+func (h *expiries) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 type memEntry struct {
@@ -136,6 +162,7 @@ func (st *memMapStore) Write(ctx context.Context, w broker.MapWrite) (uint64, er
 		e := &memEntry{rev: m.rev, value: w.Value}
 		if w.TTL > 0 {
 			e.expires = now.Add(w.TTL)
+			heap.Push(&m.due, expiry{at: e.expires, key: w.Key, rev: e.rev})
 		}
 		m.entries[w.Key] = e
 		m.armLocked(now)
@@ -161,33 +188,29 @@ func (m *memMap) deliverLocked(c broker.MapChange) {
 // expireLocked removes the keys whose TTL has passed, each as an expire
 // change, oldest expiry first.
 func (m *memMap) expireLocked(now time.Time) {
-	var gone []string
-	for k, e := range m.entries {
-		if !e.expires.IsZero() && !e.expires.After(now) {
-			gone = append(gone, k)
+	for len(m.due) > 0 && !m.due[0].at.After(now) {
+		x := heap.Pop(&m.due).(expiry)
+		if e := m.entries[x.key]; e == nil || e.rev != x.rev {
+			continue // written again or deleted since
 		}
-	}
-	slices.SortFunc(gone, func(a, b string) int {
-		return cmp.Or(m.entries[a].expires.Compare(m.entries[b].expires), cmp.Compare(a, b))
-	})
-	for _, k := range gone {
-		delete(m.entries, k)
+		delete(m.entries, x.key)
 		m.rev++
-		m.deliverLocked(broker.MapChange{Rev: m.rev, Op: shared.MapOpExpire, Key: k})
+		m.deliverLocked(broker.MapChange{Rev: m.rev, Op: shared.MapOpExpire, Key: x.key})
 	}
 }
 
 // armLocked sets the timer for the earliest expiry.
 func (m *memMap) armLocked(now time.Time) {
-	var next time.Time
-	for _, e := range m.entries {
-		if !e.expires.IsZero() && (next.IsZero() || e.expires.Before(next)) {
-			next = e.expires
+	for len(m.due) > 0 { // drop stale items on top: the timer is for a live key
+		if e := m.entries[m.due[0].key]; e != nil && e.rev == m.due[0].rev {
+			break
 		}
+		heap.Pop(&m.due)
 	}
-	if m.stopped || next.IsZero() || (m.timer != nil && m.timerAt.Equal(next)) {
+	if m.stopped || len(m.due) == 0 || (m.timer != nil && m.timerAt.Equal(m.due[0].at)) {
 		return
 	}
+	next := m.due[0].at
 	if m.timer != nil {
 		m.timer.Stop()
 	}
