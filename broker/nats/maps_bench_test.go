@@ -38,31 +38,21 @@ type benchValue struct {
 	Points int    `json:"points"`
 }
 
-// benchNode is a Tether node of a benchmark: its server and its map.
+// benchNode is a Tether node of a benchmark: its server's map, its
+// WebSocket URL without the user, its host:port, and on NATS the node.
 type benchNode struct {
-	url string
-	m   *server.Map[string, benchValue]
+	url  string
+	addr string
+	m    *server.Map[string, benchValue]
+	n    *node // nil on memory
 }
 
 // benchCluster starts n nodes on kind's broker ("memory": one node, n
-// ignored) with the map "bench" filled with benchKeys keys.
+// ignored; "nats": a NATS server of its own) with the map "bench" filled
+// with benchKeys keys.
 func benchCluster(b *testing.B, kind string, n int) []benchNode {
 	b.Helper()
-	var nodes []benchNode
-	declare := func(s *server.Server, url string) {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTime)
-		defer cancel()
-		m, err := server.NewMap[string, benchValue](ctx, s, "bench", server.MapOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		m.OnWrite(func(ctx context.Context, w server.ClientWrite[string, benchValue]) (benchValue, error) {
-			return w.Value, nil
-		})
-		nodes = append(nodes, benchNode{url: url, m: m})
-	}
-	switch kind {
-	case "memory":
+	if kind == "memory" {
 		s, err := server.New(server.Config{Logger: quiet, MessageRate: -1})
 		if err != nil {
 			b.Fatal(err)
@@ -76,13 +66,44 @@ func benchCluster(b *testing.B, kind string, n int) []benchNode {
 			_ = s.Shutdown(ctx)
 			ts.Close()
 		})
-		declare(s, "ws"+strings.TrimPrefix(ts.URL, "http")+"/ws?user=")
-	default:
-		_, cl := startCluster(b, n, natsbroker.Config{}, server.Config{})
-		for _, nd := range cl {
-			declare(nd.srv, strings.TrimSuffix(nd.wsURL("x"), "x"))
-		}
+		nodes := []benchNode{{url: "ws" + strings.TrimPrefix(ts.URL, "http") + "/ws?user=", addr: strings.TrimPrefix(ts.URL, "http://"), m: benchMap(b, s)}}
+		benchFill(b, nodes)
+		return nodes
 	}
+	_, cl := startCluster(b, n, natsbroker.Config{}, server.Config{})
+	return benchNodes(b, cl)
+}
+
+// benchNodes declares the map "bench" on the NATS nodes and fills it.
+func benchNodes(b *testing.B, cl []*node) []benchNode {
+	b.Helper()
+	var nodes []benchNode
+	for _, nd := range cl {
+		nodes = append(nodes, benchNode{url: strings.TrimSuffix(nd.wsURL("x"), "x"), addr: nd.addr(), m: benchMap(b, nd.srv), n: nd})
+	}
+	benchFill(b, nodes)
+	return nodes
+}
+
+// benchMap declares the map "bench" on s, writable by clients.
+func benchMap(b *testing.B, s *server.Server) *server.Map[string, benchValue] {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	m, err := server.NewMap[string, benchValue](ctx, s, "bench", server.MapOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.OnWrite(func(ctx context.Context, w server.ClientWrite[string, benchValue]) (benchValue, error) {
+		return w.Value, nil
+	})
+	return m
+}
+
+// benchFill writes the benchKeys keys through the first node and waits
+// until every node holds them.
+func benchFill(b *testing.B, nodes []benchNode) {
+	b.Helper()
 	var wg sync.WaitGroup
 	for w := range 16 {
 		wg.Go(func() {
@@ -102,7 +123,6 @@ func benchCluster(b *testing.B, kind string, n int) []benchNode {
 			return rev >= r0 && len(nd.m.All()) == benchKeys
 		})
 	}
-	return nodes
 }
 
 // countingTransport counts the bytes of the frames its sockets read.
