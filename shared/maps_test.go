@@ -37,7 +37,7 @@ func TestMapNamesAndKeys(t *testing.T) {
 }
 
 func TestMapMessagesDecode(t *testing.T) {
-	r := NewSystemRegistry()
+	r := NewRegistry()
 	for _, tc := range []struct {
 		frame string
 		field string // "" when valid
