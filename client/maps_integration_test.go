@@ -99,7 +99,7 @@ func TestMapWithServer(t *testing.T) {
 func TestLastValuesWithServer(t *testing.T) {
 	ts := tethertest.NewServer(t, server.Config{LastValues: []server.LastValue{{Rooms: "ticker", Type: "ticker.quote", Key: "symbol"}}})
 	for _, sym := range []string{"BTC", "ETH", "BTC"} {
-		if _, _, err := ts.Server.Publish("ticker", testmsg.TickerQuote{Symbol: sym, Price: 1}); err != nil {
+		if _, _, err := ts.Server.Publish(context.Background(), "ticker", testmsg.TickerQuote{Symbol: sym, Price: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -117,7 +117,7 @@ func TestLastValuesWithServer(t *testing.T) {
 	if err != nil || j.Last != 2 {
 		t.Fatalf("join: %+v %v, want last=2", j, err)
 	}
-	if _, _, err := ts.Server.Publish("ticker", testmsg.TickerQuote{Symbol: "SOL", Price: 1}); err != nil {
+	if _, _, err := ts.Server.Publish(context.Background(), "ticker", testmsg.TickerQuote{Symbol: "SOL", Price: 1}); err != nil {
 		t.Fatal(err)
 	}
 	var seen []string

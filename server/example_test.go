@@ -39,7 +39,7 @@ func Example() {
 	reg := shared.NewRegistry() // the protocol's own messages
 	shared.Register[Say](reg)
 	shared.Register[Said](reg) // the same registry goes to the app's clients
-	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := server.New(server.Config{Registry: reg, Authenticate: server.InsecureQueryIdentity, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func Example() {
 		if !c.Joined(m.Room) {
 			return server.ErrNotJoined // the client gets an error with code not_joined
 		}
-		_, _, err := srv.Publish(m.Room, Said{Room: m.Room, User: c.User(), Text: m.Text})
+		_, _, err := srv.Publish(ctx, m.Room, Said{Room: m.Room, User: c.User(), Text: m.Text})
 		return err
 	})
 
@@ -57,9 +57,9 @@ func Example() {
 	mux.Handle("/ws", srv)
 	// go http.ListenAndServe("127.0.0.1:8080", mux)
 
-	seq, reached, err := srv.Publish("lobby", Said{Room: "lobby", User: "bot", Text: "Welcome to the lobby"})
+	seq, reached, err := srv.Publish(context.Background(), "lobby", Said{Room: "lobby", User: "bot", Text: "Welcome to the lobby"})
 	fmt.Println(seq, reached, err)
-	seq, _, _ = srv.Publish("lobby", Said{Room: "lobby", User: "bot", Text: "Second"})
+	seq, _, _ = srv.Publish(context.Background(), "lobby", Said{Room: "lobby", User: "bot", Text: "Second"})
 	fmt.Println(seq)
 	// Output:
 	// 1 0 <nil>
@@ -70,7 +70,7 @@ func Example() {
 // (client.Map on the other end). The server writes to it; clients write
 // through the handler, which decides who may write what.
 func ExampleNewMap() {
-	srv, err := server.New(server.Config{Logger: slog.New(slog.DiscardHandler)})
+	srv, err := server.New(server.Config{Authenticate: server.InsecureQueryIdentity, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -109,14 +109,15 @@ func ExampleNewMap() {
 // symbol at once, however slow the feed and whatever the history keeps.
 func ExampleLastValue() {
 	srv, err := server.New(server.Config{
-		Logger:     slog.New(slog.DiscardHandler),
-		LastValues: []server.LastValue{{Rooms: "ticker", Type: "ticker.quote", Key: "symbol"}},
+		Authenticate: server.InsecureQueryIdentity,
+		Logger:       slog.New(slog.DiscardHandler),
+		LastValues:   []server.LastValue{{Rooms: "ticker", Type: "ticker.quote", Key: "symbol"}},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer srv.Shutdown(context.Background())
-	_, _, err = srv.Publish("ticker", testmsg.TickerQuote{Symbol: "BTC", Price: 64000})
+	_, _, err = srv.Publish(context.Background(), "ticker", testmsg.TickerQuote{Symbol: "BTC", Price: 64000})
 	fmt.Println(err)
 	// Output:
 	// <nil>

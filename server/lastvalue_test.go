@@ -38,7 +38,7 @@ func TestLastValuesOnJoin(t *testing.T) {
 	})
 	publish := func(sym string, price float64) {
 		t.Helper()
-		if _, _, err := e.srv.Publish("ticker", testmsg.TickerQuote{Symbol: sym, Price: price}); err != nil {
+		if _, _, err := e.srv.Publish(context.Background(), "ticker", testmsg.TickerQuote{Symbol: sym, Price: price}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -112,7 +112,7 @@ func TestLastValuesConfig(t *testing.T) {
 		{server.LastValue{Rooms: "[", Type: "ticker.quote"}, "LastValues[0]: Rooms \"[\" is not a valid pattern"},
 		{server.LastValue{Rooms: "ticker", Type: "Bad Type"}, "LastValues[0]: Type \"Bad Type\""},
 	} {
-		s, err := server.New(server.Config{LastValues: []server.LastValue{tc.lv}})
+		s, err := server.New(server.Config{Authenticate: server.InsecureQueryIdentity, LastValues: []server.LastValue{tc.lv}})
 		if err == nil {
 			_ = s.Shutdown(context.Background())
 		}

@@ -8,18 +8,10 @@ import (
 	"time"
 
 	"github.com/tetherkit/tether/broker"
+	"github.com/tetherkit/tether/broker/brokertest"
 	"github.com/tetherkit/tether/broker/memory"
-	"github.com/tetherkit/tether/broker/statetest"
 	"github.com/tetherkit/tether/shared"
 )
-
-// TestMapConformance runs the keyed-state conformance suite on the memory
-// broker (one node).
-func TestMapConformance(t *testing.T) {
-	b := memory.New(memory.Config{})
-	t.Cleanup(func() { _ = b.Close() })
-	statetest.Run(t, statetest.Nodes{N: 1, Open: func(int) broker.Maps { return b }}, "mem")
-}
 
 // TestMapTTLBookkeeping drives the memory map's expiries with a fake clock
 // (a write applies the expiries that are due): a key written again with a
@@ -32,7 +24,7 @@ func TestMapTTLBookkeeping(t *testing.T) {
 	at := func(d time.Duration) { mu.Lock(); now = t0.Add(d); mu.Unlock() }
 	b := memory.New(memory.Config{Clock: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }})
 	t.Cleanup(func() { _ = b.Close() })
-	feed := statetest.NewFeed()
+	feed := brokertest.NewFeed()
 	st, err := b.OpenMap(context.Background(), "ttl", feed)
 	if err != nil {
 		t.Fatal(err)

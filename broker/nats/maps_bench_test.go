@@ -54,7 +54,7 @@ type benchNode struct {
 func benchCluster(b *testing.B, kind string, n int) []benchNode {
 	b.Helper()
 	if kind == "memory" {
-		s, err := server.New(server.Config{Logger: quiet, MessageRate: -1})
+		s, err := server.New(server.Config{Authenticate: server.InsecureQueryIdentity, Logger: quiet, MessageRate: -1})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,9 +1,4 @@
-// Package statetest is the conformance suite of the keyed-state concern of
-// a broker (broker.Maps): snapshot then changes, compare-and-set with one
-// winner per revision across nodes, per-key TTL. It is written once and
-// run by the memory broker's and the NATS broker's tests, and by any other
-// implementation.
-package statetest
+package brokertest
 
 import (
 	"context"
@@ -17,17 +12,9 @@ import (
 	"github.com/tetherkit/tether/shared"
 )
 
-// Wait bounds every wait of the suite.
-const Wait = 10 * time.Second
-
-// Nodes opens maps as n nodes of one cluster would: Open(i) is node i's
-// broker (the memory broker is one node: every i gives the same broker).
-type Nodes struct {
-	// N is how many nodes there are.
-	N int
-	// Open returns node i's MapBroker.
-	Open func(i int) broker.Maps
-}
+// The keyed-state concern (broker.Maps): snapshot then changes,
+// compare-and-set with one winner per revision across nodes, per-key TTL;
+// and last values (broker.LastValues).
 
 // Feed records what a broker feeds a node of a map. It implements
 // broker.MapFeed.
@@ -145,22 +132,21 @@ func (f *Feed) WaitFor(t testing.TB, what string, cond func(state map[string]str
 	}
 }
 
-// Run runs the suite on nodes. Each test uses a map of its own, named
-// after prefix.
-func Run(t *testing.T, nodes Nodes, prefix string) {
-	t.Run("SnapshotThenChanges", func(t *testing.T) { snapshotThenChanges(t, nodes, prefix+"-snap") })
-	t.Run("ConditionalWrites", func(t *testing.T) { conditionalWrites(t, nodes, prefix+"-cas") })
-	t.Run("RaceOneWinnerPerRevision", func(t *testing.T) { race(t, nodes, prefix+"-race") })
-	t.Run("KeyTTL", func(t *testing.T) { keyTTL(t, nodes, prefix+"-ttl") })
+// mapNodes makes the nodes of a map test: three where the broker has them.
+func (s Suite) mapNodes(t *testing.T) []broker.Broker {
+	t.Helper()
+	nodes, _ := s.start(t, 3, 10)
+	return nodes
 }
 
-// open opens map name on node i with a fresh feed, closed at the test's end.
-func open(t *testing.T, nodes Nodes, i int, name string) (broker.MapStore, *Feed) {
+// openMap opens map name on node i with a fresh feed, closed at the test's
+// end.
+func openMap(t *testing.T, nodes []broker.Broker, i int, name string) (broker.MapStore, *Feed) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), Wait)
 	defer cancel()
 	f := NewFeed()
-	st, err := nodes.Open(i).OpenMap(ctx, name, f)
+	st, err := nodes[i].OpenMap(ctx, name, f)
 	if err != nil {
 		t.Fatalf("node %d: OpenMap(%q): %v", i, name, err)
 	}
@@ -169,7 +155,7 @@ func open(t *testing.T, nodes Nodes, i int, name string) (broker.MapStore, *Feed
 	return st, f
 }
 
-func write(t *testing.T, st broker.MapStore, w broker.MapWrite) uint64 {
+func mapWrite(t *testing.T, st broker.MapStore, w broker.MapWrite) uint64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), Wait)
 	defer cancel()
@@ -180,21 +166,25 @@ func write(t *testing.T, st broker.MapStore, w broker.MapWrite) uint64 {
 	return rev
 }
 
-func snapshotThenChanges(t *testing.T, nodes Nodes, name string) {
-	a, fa := open(t, nodes, 0, name)
-	r1 := write(t, a, broker.MapWrite{Key: "k1", Value: []byte(`1`)})
-	r2 := write(t, a, broker.MapWrite{Key: "k2", Value: []byte(`"two"`)})
+// mapSnapshotThenChanges: a node that opens a map later gets a snapshot at
+// the map's revision, then every change after it, in order, like the
+// first.
+func (s Suite) mapSnapshotThenChanges(t *testing.T) {
+	nodes := s.mapNodes(t)
+	a, fa := openMap(t, nodes, 0, "snap")
+	r1 := mapWrite(t, a, broker.MapWrite{Key: "k1", Value: []byte(`1`)})
+	r2 := mapWrite(t, a, broker.MapWrite{Key: "k2", Value: []byte(`"two"`)})
 	if r2 <= r1 {
 		t.Fatalf("revisions %d then %d: want increasing", r1, r2)
 	}
 	fa.WaitRev(t, r2)
-	_, fb := open(t, nodes, nodes.N-1, name)
+	_, fb := openMap(t, nodes, len(nodes)-1, "snap")
 	st, rev, epoch := fb.State()
 	if rev != r2 || len(st) != 2 || st["k1"] != "1" || st["k2"] != `"two"` || epoch == "" {
 		t.Fatalf("a later node's snapshot: %v at %d (epoch %q), want k1=1 k2=\"two\" at %d", st, rev, epoch, r2)
 	}
-	r3 := write(t, a, broker.MapWrite{Key: "k1", Value: []byte(`3`)})
-	r4 := write(t, a, broker.MapWrite{Key: "k2", Delete: true})
+	r3 := mapWrite(t, a, broker.MapWrite{Key: "k1", Value: []byte(`3`)})
+	r4 := mapWrite(t, a, broker.MapWrite{Key: "k2", Delete: true})
 	for _, f := range []*Feed{fa, fb} {
 		f.WaitRev(t, r4)
 		st, _, e := f.State()
@@ -210,12 +200,15 @@ func snapshotThenChanges(t *testing.T, nodes Nodes, name string) {
 	}
 }
 
-func conditionalWrites(t *testing.T, nodes Nodes, name string) {
-	a, fa := open(t, nodes, 0, name)
+// mapConditionalWrites: a write with IfRev is made only at that revision
+// of the key (0: the key does not exist), else ErrConflict.
+func (s Suite) mapConditionalWrites(t *testing.T) {
+	nodes := s.mapNodes(t)
+	a, fa := openMap(t, nodes, 0, "cas")
 	ctx, cancel := context.WithTimeout(context.Background(), Wait)
 	defer cancel()
 	ifRev := func(r uint64) *uint64 { return &r }
-	r1 := write(t, a, broker.MapWrite{Key: "k", Value: []byte(`1`), IfRev: ifRev(0)})
+	r1 := mapWrite(t, a, broker.MapWrite{Key: "k", Value: []byte(`1`), IfRev: ifRev(0)})
 	for _, w := range []broker.MapWrite{
 		{Key: "k", Value: []byte(`2`), IfRev: ifRev(0)},
 		{Key: "k", Value: []byte(`2`), IfRev: ifRev(r1 + 1000)},
@@ -226,9 +219,9 @@ func conditionalWrites(t *testing.T, nodes Nodes, name string) {
 			t.Errorf("write %+v (if_rev %d): %v, want ErrConflict", w, *w.IfRev, err)
 		}
 	}
-	r2 := write(t, a, broker.MapWrite{Key: "k", Value: []byte(`2`), IfRev: ifRev(r1)})
-	r3 := write(t, a, broker.MapWrite{Key: "k", Delete: true, IfRev: ifRev(r2)})
-	r4 := write(t, a, broker.MapWrite{Key: "k", Value: []byte(`4`), IfRev: ifRev(0)}) // deleted: does not exist
+	r2 := mapWrite(t, a, broker.MapWrite{Key: "k", Value: []byte(`2`), IfRev: ifRev(r1)})
+	r3 := mapWrite(t, a, broker.MapWrite{Key: "k", Delete: true, IfRev: ifRev(r2)})
+	r4 := mapWrite(t, a, broker.MapWrite{Key: "k", Value: []byte(`4`), IfRev: ifRev(0)}) // deleted: does not exist
 	fa.WaitRev(t, r4)
 	if st, _, _ := fa.State(); st["k"] != "4" || r3 <= r2 {
 		t.Errorf("after create, update, delete, create: %v (revisions %d %d %d %d)", st, r1, r2, r3, r4)
@@ -238,21 +231,23 @@ func conditionalWrites(t *testing.T, nodes Nodes, name string) {
 	}
 }
 
-// race has one writer per node race on the same key's revision, 20
-// rounds: exactly one wins each round, the others get ErrConflict.
-func race(t *testing.T, nodes Nodes, name string) {
+// mapRace has three writers, one per node where there are three, race on
+// the same key's revision, 20 rounds: exactly one wins each round, the
+// others get ErrConflict.
+func (s Suite) mapRace(t *testing.T) {
 	const rounds = 20
-	writers := max(nodes.N, 3)
+	nodes := s.mapNodes(t)
+	writers := max(len(nodes), 3)
 	stores := make([]broker.MapStore, writers)
 	var f0 *Feed
 	for i := range writers {
-		st, f := open(t, nodes, i%nodes.N, name)
+		st, f := openMap(t, nodes, i%len(nodes), "race")
 		stores[i] = st
 		if i == 0 {
 			f0 = f
 		}
 	}
-	rev := write(t, stores[0], broker.MapWrite{Key: "score", Value: []byte(`0`)})
+	rev := mapWrite(t, stores[0], broker.MapWrite{Key: "score", Value: []byte(`0`)})
 	for round := range rounds {
 		ctx, cancel := context.WithTimeout(context.Background(), Wait)
 		var wg sync.WaitGroup
@@ -286,14 +281,18 @@ func race(t *testing.T, nodes Nodes, name string) {
 	}
 }
 
-// keyTTL: a key written with a TTL is removed by the broker, fed as an
+// mapKeyTTL: a key written with a TTL is removed by the broker, fed as an
 // expire change; a key without one stays.
-func keyTTL(t *testing.T, nodes Nodes, name string) {
-	a, fa := open(t, nodes, 0, name)
-	write(t, a, broker.MapWrite{Key: "stays", Value: []byte(`1`)})
-	r := write(t, a, broker.MapWrite{Key: "blip", Value: []byte(`2`), TTL: time.Second})
+func (s Suite) mapKeyTTL(t *testing.T) {
+	nodes := s.mapNodes(t)
+	a, fa := openMap(t, nodes, 0, "ttl")
+	mapWrite(t, a, broker.MapWrite{Key: "stays", Value: []byte(`1`)})
+	r := mapWrite(t, a, broker.MapWrite{Key: "blip", Value: []byte(`2`), TTL: time.Second})
 	fa.WaitRev(t, r)
 	start := time.Now()
+	if s.Elapse != nil {
+		s.Elapse(t, nodes, time.Second)
+	}
 	fa.WaitFor(t, "expiry of blip", func(st map[string]string, _ uint64) bool { _, ok := st["blip"]; return !ok })
 	if d := time.Since(start); d < 500*time.Millisecond {
 		t.Errorf("blip expired after %s, want about its TTL of 1s", d)
@@ -305,8 +304,49 @@ func keyTTL(t *testing.T, nodes Nodes, name string) {
 	if st, _, _ := fa.State(); st["stays"] != "1" {
 		t.Errorf("the key without TTL went: %v", st)
 	}
-	_, fb := open(t, nodes, nodes.N-1, name)
+	_, fb := openMap(t, nodes, len(nodes)-1, "ttl")
 	if st, _, _ := fb.State(); len(st) != 1 {
 		t.Errorf("a snapshot after the expiry holds %v, want only stays", st)
+	}
+}
+
+// lastValues: a slot keeps its newest publication (a higher seq in the same
+// epoch), whichever node set it, and every node reads a room's slots oldest
+// first.
+func (s Suite) lastValues(t *testing.T) {
+	nodes, _ := s.start(t, 3, 10)
+	ctx := waitCtx(t)
+	t0 := time.Unix(1_700_000_000, 0).UTC()
+	pub := func(seq uint64, data string) broker.Publication {
+		return broker.Publication{Epoch: "e1", Seq: seq, Type: "quote", Payload: []byte(data), Time: t0.Add(time.Duration(seq) * time.Second)}
+	}
+	for i, c := range []struct {
+		slot string
+		p    broker.Publication
+	}{
+		{"BTC", pub(1, `{"p":1}`)},
+		{"ETH", pub(2, `{"p":2}`)},
+		{"BTC", pub(3, `{"p":3}`)},
+		{"BTC", pub(2, `{"p":"stale"}`)}, // older than what the slot holds: ignored
+	} {
+		if err := nodes[i%len(nodes)].SetLast(ctx, "ticker", c.slot, c.p); err != nil {
+			t.Fatalf("SetLast %s seq %d: %v", c.slot, c.p.Seq, err)
+		}
+	}
+	for i, b := range nodes {
+		got, err := b.Last(ctx, "ticker")
+		if err != nil {
+			t.Fatalf("node %d: Last: %v", i, err)
+		}
+		var seqs []string
+		for _, p := range got {
+			seqs = append(seqs, fmt.Sprintf("%d:%s", p.Seq, p.Payload))
+		}
+		if want := []string{`2:{"p":2}`, `3:{"p":3}`}; fmt.Sprint(seqs) != fmt.Sprint(want) {
+			t.Errorf("node %d: Last = %v, want %v (ETH's, then BTC's newest, oldest first)", i, seqs, want)
+		}
+	}
+	if got, err := nodes[0].Last(ctx, "elsewhere"); err != nil || len(got) != 0 {
+		t.Errorf("Last of a room without last values = %v, %v; want none", got, err)
 	}
 }
