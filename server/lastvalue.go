@@ -34,10 +34,10 @@ func (lv LastValue) validate() error {
 		return errors.New("the Rooms pattern is empty: name a room or a pattern such as \"poll.*\"")
 	}
 	if _, err := path.Match(lv.Rooms, ""); err != nil {
-		return fmt.Errorf("Rooms %q is not a valid pattern: %w", lv.Rooms, err)
+		return fmt.Errorf("the Rooms pattern %q is not valid: %w", lv.Rooms, err)
 	}
 	if err := shared.ValidTypeName(lv.Type); err != nil {
-		return fmt.Errorf("Type %q: %w", lv.Type, err)
+		return fmt.Errorf("the Type %q: %w", lv.Type, err)
 	}
 	return nil
 }

@@ -109,8 +109,8 @@ func TestLastValuesConfig(t *testing.T) {
 		{server.LastValue{Rooms: "ticker", Type: "ticker.quote", Key: "symbol"}, ""},
 		{server.LastValue{Rooms: "poll.*", Type: "ticker.quote"}, ""},
 		{server.LastValue{Type: "ticker.quote"}, "LastValues[0]: the Rooms pattern is empty"},
-		{server.LastValue{Rooms: "[", Type: "ticker.quote"}, "LastValues[0]: Rooms \"[\" is not a valid pattern"},
-		{server.LastValue{Rooms: "ticker", Type: "Bad Type"}, "LastValues[0]: Type \"Bad Type\""},
+		{server.LastValue{Rooms: "[", Type: "ticker.quote"}, "LastValues[0]: the Rooms pattern \"[\" is not valid"},
+		{server.LastValue{Rooms: "ticker", Type: "Bad Type"}, "LastValues[0]: the Type \"Bad Type\""},
 	} {
 		s, err := server.New(server.Config{Authenticate: server.InsecureQueryIdentity, LastValues: []server.LastValue{tc.lv}})
 		if err == nil {
