@@ -45,6 +45,7 @@ type Session struct {
 	features []feature     // all of the above but toasts, and dice and gap filling
 	apiKey   apiKey        // the HTTP API key typed on the Admin page, in memory only
 	tabs     *tabLink
+	where    *whereStore // who is on which page (where.go)
 
 	// status tells watchers that Status changed.
 	status changes
@@ -80,6 +81,7 @@ func NewSession() *Session {
 		toasts:  &toastStore{},
 		ticker:  newTickerStore(),
 		danmaku: &danmakuFeed{},
+		where:   newWhereStore(slog.Default()),
 		state:   client.StateInfo{State: client.Closed},
 	}
 	s.pending = newPendingStore(s.rooms, s.toasts)
@@ -90,7 +92,7 @@ func NewSession() *Session {
 	// order) on every login's client and forgets its login at logout.
 	s.features = []feature{
 		s.rooms, s.chat, &dice{chat: s.chat, rooms: s.rooms}, s.pending, s.notes, s.ticker, s.danmaku,
-		&gapFiller{chat: s.chat, rooms: s.rooms, log: s.log},
+		&gapFiller{chat: s.chat, rooms: s.rooms, log: s.log}, s.where,
 	}
 	return s
 }
