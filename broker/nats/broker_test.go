@@ -9,6 +9,7 @@ import (
 	"github.com/tetherkit/tether/broker"
 	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/internal/brokertest"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -38,7 +39,7 @@ func TestHistoryPages(t *testing.T) {
 	b.Register(nopHandler{})
 	for i := range 25 { // keeps 6..25
 		_, err := b.Publish(ctx, "lobby", "notification", func(seq uint64) ([]byte, error) {
-			return shared.Encode(shared.Envelope{Room: "lobby", Seq: seq}, shared.Notification{Title: fmt.Sprint(i)})
+			return shared.Encode(shared.Envelope{Room: "lobby", Seq: seq}, testmsg.Notification{Title: fmt.Sprint(i)})
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -66,7 +67,7 @@ func TestEphemeralAcrossNodes(t *testing.T) {
 		tethertest.Run(t, c)
 		join(t, c, "typing", 0)
 	}
-	if err := nodes[0].srv.PublishEphemeral("typing", shared.Notification{Title: "u0 is typing"}); err != nil {
+	if err := nodes[0].srv.PublishEphemeral("typing", testmsg.Notification{Title: "u0 is typing"}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/api"
 	"github.com/tetherkit/tether/shared"
@@ -15,6 +16,8 @@ import (
 
 // recordingHub is a Hub that delivers nowhere and counts calls.
 type recordingHub struct{ calls int }
+
+func (h *recordingHub) Registry() *shared.Registry { return testmsg.NewRegistry() }
 
 func (h *recordingHub) Send(string, shared.Message) error     { h.calls++; return server.ErrNotFound }
 func (h *recordingHub) SendToUser(string, shared.Message) int { h.calls++; return 0 }
@@ -65,7 +68,7 @@ func FuzzPushBody(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	reg := shared.NewRegistry()
+	reg := testmsg.NewRegistry()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		before := hub.calls
 		req := httptest.NewRequest(http.MethodPost, "/api/push", strings.NewReader(string(body)))
