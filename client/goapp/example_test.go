@@ -58,7 +58,7 @@ func (r *results) Render() app.UI {
 // The client's state and an app's own messages, shown by a go-app
 // component.
 func Example() {
-	reg := shared.NewSystemRegistry()
+	reg := shared.NewRegistry()
 	shared.Register[Voted](reg)
 	c, err := client.New(client.Config{URL: "ws://localhost:8080/ws", Registry: reg})
 	if err != nil {
