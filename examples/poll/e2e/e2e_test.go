@@ -119,10 +119,11 @@ func buildPage(t *testing.T) string {
 	return dir
 }
 
-// chromium finds the browser: $CHROMIUM, or chromium on PATH.
+// chromium finds the browser as the kit's other browser tests do:
+// $TETHER_CHROMIUM, else chromium on PATH (make test checks it is there).
 func chromium(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("CHROMIUM"); p != "" {
+	if p := os.Getenv("TETHER_CHROMIUM"); p != "" {
 		return p
 	}
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -130,7 +131,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	t.Fatal("no Chromium: install it (sudo apt-get install -y chromium) or set CHROMIUM")
+	t.Fatal("no Chromium: install it (sudo apt-get install -y chromium) or set TETHER_CHROMIUM")
 	return ""
 }
 
