@@ -40,7 +40,8 @@ func TestBrowserTransportInNode(t *testing.T) {
 	}
 
 	srv, err := server.New(server.Config{
-		Registry: testmsg.NewRegistry(),
+		Registry:     testmsg.NewRegistry(),
+		Authenticate: server.InsecureQueryIdentity,
 		OnConnect: func(_ context.Context, e server.ConnectEvent) error {
 			c := e.Conn
 			if c.User() == "rejected" {
@@ -52,7 +53,7 @@ func TestBrowserTransportInNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.KickWith("js-banned", server.KickOptions{Ban: time.Hour, Reason: "spamming"}); err != nil {
+	if _, err := srv.Kick(context.Background(), "js-banned", server.KickOptions{Ban: time.Hour, Reason: "spamming"}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)

@@ -244,7 +244,7 @@ func TestSlowConsumerResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 1; i <= total; i++ {
-		if _, _, err := s.Server.Publish("firehose", testmsg.Notification{Title: fmt.Sprintf("n%04d", i), Body: body}); err != nil {
+		if _, _, err := s.Server.Publish(context.Background(), "firehose", testmsg.Notification{Title: fmt.Sprintf("n%04d", i), Body: body}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -330,7 +330,7 @@ func TestFlakyNetworkLosesNothing(t *testing.T) {
 	tick := time.NewTicker(time.Second / rate)
 	for i := 1; i <= total; i++ {
 		<-tick.C
-		if _, _, err := s.Server.Publish("flaky", testmsg.ChatMessage{Room: "flaky", User: "pub", Name: "pub", Text: fmt.Sprintf("m%04d", i)}); err != nil {
+		if _, _, err := s.Server.Publish(context.Background(), "flaky", testmsg.ChatMessage{Room: "flaky", User: "pub", Name: "pub", Text: fmt.Sprintf("m%04d", i)}); err != nil {
 			t.Fatalf("publish %d: %v", i, err)
 		}
 	}
@@ -396,7 +396,7 @@ func TestRefusedHandshakeIsTerminal(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := startServer(t, tt.cfg)
 			if tt.ban {
-				if _, err := s.KickWith("bot", server.KickOptions{Ban: time.Hour, Reason: "spamming the poll"}); err != nil {
+				if _, err := s.Kick(context.Background(), "bot", server.KickOptions{Ban: time.Hour, Reason: "spamming the poll"}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -165,8 +165,8 @@ func (a *App) look(_ context.Context, c *server.Conn, _ msg.Look) (msg.Ballot, e
 
 // publish sends t to every page in the room. Two publications may race: a
 // page shows the one with the higher Rev.
-func (a *App) publish(_ context.Context, t msg.Tally) error {
-	if _, _, err := a.hub.Publish(msg.Room, t); err != nil {
+func (a *App) publish(ctx context.Context, t msg.Tally) error {
+	if _, _, err := a.hub.Publish(ctx, msg.Room, t); err != nil {
 		return fmt.Errorf("publish tally: %w", err)
 	}
 	return nil
