@@ -214,12 +214,29 @@ func (p *page) do(what string, d time.Duration, actions ...chromedp.Action[chrom
 	}
 }
 
+// waitJS waits until the JavaScript expression is true, evaluating it from
+// the test every 50 ms: an in-page polling loop runs on the page's timers,
+// which the browser throttles in a background tab.
 func (p *page) waitJS(what, expr string) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, time.Minute)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
-		p.fail("waiting for %s: %v", what, err)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		if err == nil && ok {
+			return
+		}
+		if err != nil && ctx.Err() == nil {
+			last = err // a page still loading answers nothing yet: try again
+		}
+		select {
+		case <-ctx.Done():
+			p.fail("waiting for %s: %v (last evaluation: %v)", what, ctx.Err(), last)
+		case <-tick.C:
+		}
 	}
 }
 
