@@ -30,7 +30,7 @@ cluster: build
 ## test: lint, then every test with the race detector; the wasm bundle is
 ## built first because the browser tests load it, and Chromium must be there
 test: lint chromium wasm
-	$(GO) test -race ./...
+	$(GO) test -race -timeout 30m ./...
 
 ## chromium: the browser tests drive /usr/bin/chromium (or $$TETHER_CHROMIUM).
 ## When it is missing, root on Debian installs it as .ci/run does; anyone
