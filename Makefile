@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: all build wasm run test lint e2e bench bench-peers bench-idle size clean vet-wasm cluster
+.PHONY: all build wasm run test lint e2e bench bench-peers bench-idle size clean vet-wasm cluster chromium
 
 # STATICCHECK is the staticcheck release `make lint` runs (through the Go
 # module proxy); v0.8.2 (2026.1.2) supports Go 1.26.
@@ -28,9 +28,26 @@ cluster: build
 	./.ci/cluster
 
 ## test: lint, then every test with the race detector; the wasm bundle is
-## built first because the browser tests load it
-test: lint wasm
+## built first because the browser tests load it, and Chromium must be there
+test: lint chromium wasm
 	$(GO) test -race -timeout 30m ./...
+
+## chromium: the browser tests drive /usr/bin/chromium (or $$TETHER_CHROMIUM).
+## When it is missing, root on Debian installs it as .ci/run does; anyone
+## else gets the one command to run
+chromium:
+	@if [ -n "$$TETHER_CHROMIUM" ] || [ -x /usr/bin/chromium ]; then \
+		exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "» installing chromium for the browser tests (as .ci/run does)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+	else \
+		echo "make test needs Chromium for the browser tests. Install it with:"; \
+		echo "    sudo apt-get update && sudo apt-get install -y --no-install-recommends chromium"; \
+		echo "(or set TETHER_CHROMIUM=/path/to/chromium)"; \
+		exit 1; \
+	fi
 
 ## lint: fails on unformatted code, an untidy go.mod, go vet (native and
 ## wasm) and staticcheck findings
@@ -41,11 +58,11 @@ lint: vet-wasm
 	$(GO) run $(STATICCHECK) ./...
 
 vet-wasm:
-	GOOS=js GOARCH=wasm $(GO) vet ./shared/... ./client/... ./demo/...
+	GOOS=js GOARCH=wasm $(GO) vet ./shared/... ./client/... ./demo/... ./examples/poll/msg/... ./examples/poll/ui/... ./examples/poll/cmd/poll-web/...
 
 ## e2e: the browser end-to-end tests only (needs chromium)
 E2E_PKG ?= ./demo/ui/e2e/...
-e2e: wasm
+e2e: chromium wasm
 	$(GO) test -race -run E2E $(E2E_PKG)
 
 ## bench: the Go micro-benchmarks (the writer's: ns/delivery, frames/write,

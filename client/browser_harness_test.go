@@ -53,6 +53,9 @@ func TestBrowserTransportInNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := srv.Kick(context.Background(), "js-banned", server.KickOptions{Ban: time.Hour, Reason: "spamming"}); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	tethertest.InstallChat(srv)
@@ -82,7 +85,7 @@ func TestBrowserTransportInNode(t *testing.T) {
 	if err != nil {
 		t.Fatalf("js/wasm tests failed: %v\n%s", err, out)
 	}
-	for _, name := range []string{"TestBrowserTransportRoundTrip", "TestBrowserTransportServerClose", "TestBrowserTransportDialErrors", "TestBrowserClient", "TestBrowserWatch"} {
+	for _, name := range []string{"TestBrowserTransportRoundTrip", "TestBrowserTransportServerClose", "TestBrowserTransportDialErrors", "TestBrowserClient", "TestBrowserWatch", "TestBrowserHandshakeRefused"} {
 		if !strings.Contains(string(out), "--- PASS: "+name) {
 			t.Errorf("%s did not pass under Node.js:\n%s", name, out)
 		}

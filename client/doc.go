@@ -19,6 +19,11 @@
 //	joined, err := c.Join(ctx, "lobby", 50)
 //	err = c.Send(ctx, chat.Send{Room: "lobby", Text: "hi"})
 //
+// In a web page, package client/session signs the user in and gives the
+// client its URL and token refresh, and package client/goapp shows the
+// client's events in go-app components; `tether new` writes an app that uses
+// both (README, "Build your own app").
+//
 // # Concurrency
 //
 // All methods are safe for concurrent use. Message handlers ([On],
@@ -62,7 +67,9 @@
 // # Tokens
 //
 // A handshake refused with HTTP 401 or 403 is final: [Client.Run] returns a
-// [*HandshakeError] and a waiting [Client.Join] fails with it. With
+// [*HandshakeError] and a waiting [Client.Join] fails with it, in the
+// browser too (the browser hides the status of a failed handshake, so
+// BrowserTransport asks the server with a plain GET, docs/protocol.md §1). With
 // [Config.Token] the client refreshes the connection's token in-band
 // before it expires ([Client.Refresh] does it by hand), so the server does
 // not close the connection with 1008.

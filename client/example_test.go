@@ -84,3 +84,39 @@ func ExampleRequest() {
 		fmt.Println(m.User)
 	}
 }
+
+// Score is a value of the app's own, kept in a map (a keyed-state room).
+type Score struct {
+	Points int `json:"points"`
+}
+
+// A typed copy of the server's "scores" map: the snapshot, then every
+// change in order; Update retries on a conflict with another writer.
+func ExampleNewMap() {
+	c, err := client.New(client.Config{
+		URL: "ws://localhost:8080/ws",
+		Transport: client.NativeTransport{
+			Header: http.Header{"Authorization": {"Bearer " + os.Getenv("TETHER_TOKEN")}},
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+
+	scores, err := client.NewMap[string, Score](c, "scores")
+	if err != nil {
+		log.Fatal(err)
+	}
+	stop := scores.OnChange(func(ch client.Change[string, Score]) { fmt.Println(ch.Op, ch.Key) })
+	defer stop()
+	if err := scores.Subscribe(ctx); err != nil { // the snapshot is in scores.All()
+		log.Fatal(err)
+	}
+	me := c.State().Welcome.User
+	if _, err := scores.Update(ctx, me, func(s Score, _ bool) (Score, error) { s.Points++; return s, nil }); err != nil {
+		log.Fatal(err)
+	}
+}

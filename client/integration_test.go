@@ -373,9 +373,10 @@ func TestOutboxExactlyOnce(t *testing.T) {
 }
 
 // TestRefusedHandshakeIsTerminal: a handshake refused with 401 (no valid
-// token) or 403 (origin) stops the client at once with an explained
+// token) or 403 (origin, ban) stops the client at once with an explained
 // *client.HandshakeError: Run returns it, the state says it, and a Join
-// waiting for the connection fails with it instead of a timeout.
+// waiting for the connection fails with it instead of a timeout. A ban's
+// error has its reason and the time left.
 func TestRefusedHandshakeIsTerminal(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -383,15 +384,22 @@ func TestRefusedHandshakeIsTerminal(t *testing.T) {
 		header http.Header
 		status int
 		code   string
+		ban    bool
 	}{
 		{"no token", server.Config{Authenticate: func(*http.Request) (server.Identity, error) {
 			return server.Identity{}, errors.New("no token: log in first")
-		}}, nil, http.StatusUnauthorized, "unauthorized"},
-		{"foreign origin", server.Config{}, http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden, shared.CodeForbidden},
+		}}, nil, http.StatusUnauthorized, "unauthorized", false},
+		{"foreign origin", server.Config{}, http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden, shared.CodeForbidden, false},
+		{"banned", server.Config{}, nil, http.StatusForbidden, "banned", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := startServer(t, tt.cfg)
+			if tt.ban {
+				if _, err := s.Kick(context.Background(), "bot", server.KickOptions{Ban: time.Hour, Reason: "spamming the poll"}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			var dials atomic.Int32
 			c := tethertest.NewClient(t, client.Config{
 				URL: s.URL("bot"),
@@ -415,6 +423,9 @@ func TestRefusedHandshakeIsTerminal(t *testing.T) {
 			var he *client.HandshakeError
 			if !errors.As(err, &he) || he.Status != tt.status || he.Code != tt.code || he.Message == "" {
 				t.Fatalf("Run = %v, want a HandshakeError with HTTP %d %s and the server's message", err, tt.status, tt.code)
+			}
+			if tt.ban && (!strings.Contains(he.Message, "spamming the poll") || he.RetryAfter < 59*time.Minute || he.RetryAfter > time.Hour) {
+				t.Errorf("banned: %v with RetryAfter %v, want the reason and about an hour", he, he.RetryAfter)
 			}
 			if !errors.As(joinErr, &he) || he.Status != tt.status {
 				t.Errorf("Join = %v, want the HandshakeError", joinErr)

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Socket is one open WebSocket connection, as seen by the client core. The
@@ -54,17 +55,22 @@ func (e *CloseError) Error() string {
 // (too many connections), 503 closed (shutting down). A 401 or 403 is
 // terminal: the same handshake will be refused again, so Run stops and
 // returns it, and Join and Request fail with it. The others are retried
-// with backoff. Transports that can see the HTTP response return it
-// (NativeTransport does; browsers do not expose the status of a refused
-// WebSocket).
+// with backoff. Both transports return it: NativeTransport reads the HTTP
+// response; browsers hide it from scripts, so BrowserTransport asks the
+// same URL with a plain GET after a failed handshake (docs/protocol.md §1),
+// which the server refuses the same way.
 type HandshakeError struct {
 	// Status is the HTTP status code, e.g. 401.
 	Status int
 	// Code is the error code of the response body, e.g. "unauthorized",
 	// when it had one.
 	Code string
-	// Message is the body's human sentence, when it had one.
+	// Message is the body's human sentence, when it had one: for a ban
+	// (Code "banned") the time left and the reason.
 	Message string
+	// RetryAfter is the response's Retry-After: how long a ban still lasts,
+	// when to try again after a 429. Zero when it had none.
+	RetryAfter time.Duration
 }
 
 // Error implements error.

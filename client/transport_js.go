@@ -26,8 +26,10 @@ type BrowserTransport struct{}
 var errLocalClose = errors.New("websocket closed by this client")
 
 // Dial opens a WebSocket to url and waits until it is open, the browser gives
-// up (a *CloseError, usually code 1006: the browser does not tell scripts
-// why a handshake failed), or ctx is done.
+// up, or ctx is done. When the handshake failed it asks the server why with
+// a plain GET: a refusal (401, 403, banned, 429, 503) is returned as a
+// *HandshakeError, as NativeTransport does; anything else as the browser's
+// *CloseError (usually code 1006).
 func (BrowserTransport) Dial(ctx context.Context, url string) (Socket, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -47,6 +49,9 @@ func (BrowserTransport) Dial(ctx context.Context, url string) (Socket, error) {
 	case <-s.opened:
 		return s, nil
 	case <-s.done:
+		if he := probeRefusal(ctx, url); he != nil { // handshake_js.go
+			return nil, fmt.Errorf("websocket %s: %w", url, he)
+		}
 		return nil, fmt.Errorf("websocket %s: handshake failed: %w", url, s.closeErr)
 	case <-ctx.Done():
 		s.Close(shared.CloseNormal, "dial cancelled")

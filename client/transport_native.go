@@ -4,7 +4,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -151,18 +150,12 @@ func (s *nativeSocket) Close(code int, reason string) error {
 	return nil
 }
 
-// handshakeError reads a refused handshake's JSON error body (at most 4 KiB)
-// into a *HandshakeError.
+// handshakeError reads a refused handshake's status, JSON error body (at
+// most 4 KiB) and Retry-After into a *HandshakeError.
 func handshakeError(resp *http.Response) *HandshakeError {
-	he := &HandshakeError{Status: resp.StatusCode}
+	var body []byte
 	if resp.Body != nil {
-		var body struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		}
-		if json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&body) == nil {
-			he.Code, he.Message = body.Code, body.Message
-		}
+		body, _ = io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	}
-	return he
+	return refused(resp.StatusCode, body, resp.Header.Get("Retry-After"))
 }

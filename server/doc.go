@@ -9,7 +9,7 @@
 // package of message types (chat.Send, chat.Message), registered in reg (a
 // shared.NewRegistry() plus shared.Register for each type):
 //
-//	srv, err := server.New(server.Config{Registry: reg, Authenticate: a.Authenticate, Logger: logger})
+//	srv, err := server.New(server.Config{Registry: reg, Authenticate: a.Authenticate, VerifyToken: a.Verify, Logger: logger})
 //	if err != nil { ... }
 //	server.Handle(srv, func(ctx context.Context, c *server.Conn, m chat.Send) error {
 //		_, _, err := srv.Publish(ctx, m.Room, chat.Message{Room: m.Room, User: c.User(), Text: m.Text})

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"time"
 
 	"github.com/tetherkit/tether/client"
 	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/server/auth"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -37,12 +39,25 @@ func (v Vote) Validate() error {
 
 // A program with message types of its own builds its registry from the
 // system messages plus its types and hands the same registry to the server
-// and to its clients.
+// and to its clients. The server lets in clients with a token signed with
+// its secret (server/auth); this client is given one.
 func Example_ownMessageTypes() {
 	reg := shared.NewRegistry()
 	shared.Register[Vote](reg)
 
-	srv, err := server.New(server.Config{Registry: reg, Authenticate: server.InsecureQueryIdentity})
+	secret, err := auth.RandomSecret() // in production: the same secret on every instance
+	if err != nil {
+		log.Fatal(err)
+	}
+	a, err := auth.New(auth.Config{Secret: secret})
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv, err := server.New(server.Config{
+		Registry:     reg,
+		Authenticate: a.Authenticate, // the handshake's token
+		VerifyToken:  a.Verify,       // a client's in-band refresh
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -61,7 +76,15 @@ func Example_ownMessageTypes() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cl, err := client.New(client.Config{URL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws?user=ann", Registry: reg})
+	token, _, err := a.Issue("ann", "Ann")
+	if err != nil {
+		log.Fatal(err)
+	}
+	cl, err := client.New(client.Config{
+		URL:       "ws" + strings.TrimPrefix(hs.URL, "http"),
+		Registry:  reg,
+		Transport: client.NativeTransport{Header: http.Header{"Authorization": {"Bearer " + token}}},
+	})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -12,6 +12,7 @@
 //	tether connections [--offset 0 --limit 100]
 //	tether stats
 //	tether token --user bot --name Bot     # a connection token for a bot (needs -secret/TETHER_SECRET)
+//	tether new board -module example.com/board [-kit ../tether]   # a new app of your own
 //
 // Every server flag has a TETHER_* environment variable fallback; the
 // subcommands read TETHER_URL (default http://127.0.0.1:8080) and
@@ -58,6 +59,8 @@ func main() {
 	defer stop()
 	var err error
 	switch {
+	case len(os.Args) > 1 && os.Args[1] == "new":
+		err = runNew(os.Args[2:], os.Stdout, os.Stderr)
 	case len(os.Args) > 1 && os.Args[1] == "token":
 		err = runToken(os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
 	case len(os.Args) > 1 && isCommand(os.Args[1]):

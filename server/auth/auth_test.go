@@ -23,6 +23,7 @@ import (
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/auth"
 	"github.com/tetherkit/tether/shared"
+	"github.com/tetherkit/tether/shared/authwire"
 )
 
 func TestMain(m *testing.M) {
@@ -573,7 +574,7 @@ func TestGuestLogin(t *testing.T) {
 		if w.Code != http.StatusOK {
 			t.Fatalf("guest login: %d %s", w.Code, w.Body)
 		}
-		var s auth.Session
+		var s authwire.Session
 		decode(t, w, &s)
 		if m := guestUser.FindStringSubmatch(s.User); m == nil || m[1] != "alice" || s.Name != "Alice" {
 			t.Errorf("guest Alice got user %q name %q; want alice-xxxxxx and the trimmed nickname", s.User, s.Name)
@@ -622,12 +623,12 @@ func TestGuestUsers(t *testing.T) {
 	seen := map[string]bool{}
 	for _, tt := range tests {
 		for range 2 { // two guests with the same nickname are two users
-			body, _ := json.Marshal(auth.GuestRequest{Name: tt.nick})
+			body, _ := json.Marshal(authwire.GuestRequest{Name: tt.nick})
 			w := do(h, http.MethodPost, auth.PathGuest, "application/json", string(body))
 			if w.Code != http.StatusOK {
 				t.Fatalf("guest %q: %d %s", tt.nick, w.Code, w.Body)
 			}
-			var s auth.Session
+			var s authwire.Session
 			decode(t, w, &s)
 			m := guestUser.FindStringSubmatch(s.User)
 			if m == nil || m[1] != tt.slug {
@@ -687,7 +688,7 @@ func TestGuestRefused(t *testing.T) {
 			if w.Code != tt.wantStatus {
 				t.Fatalf("got HTTP %d %s, want %d", w.Code, w.Body, tt.wantStatus)
 			}
-			var e auth.ErrorBody
+			var e authwire.ErrorBody
 			decode(t, w, &e)
 			if e.Error.Code != tt.wantCode || !strings.Contains(e.Error.Message, tt.wantMsg) {
 				t.Fatalf("error %+v, want code %q with a message mentioning %q", e.Error, tt.wantCode, tt.wantMsg)
@@ -706,13 +707,13 @@ func TestRefreshLogoutMe(t *testing.T) {
 	a, clk := newAuth(t, auth.Config{Guest: true, TTL: time.Hour})
 	h := a.Handler()
 	w := do(h, http.MethodPost, auth.PathGuest, "application/json", `{"name":"Bob"}`)
-	var login auth.Session
+	var login authwire.Session
 	decode(t, w, &login)
 	ck := loginCookie(w)
 
 	// Who am I, from the cookie: no token in the answer.
 	w = do(h, http.MethodGet, auth.PathMe, "", "", ck)
-	var me auth.Session
+	var me authwire.Session
 	decode(t, w, &me)
 	if w.Code != 200 || me.User != login.User || me.Name != "Bob" || !me.Expires.Equal(login.Expires) || me.Token != "" {
 		t.Fatalf("GET /auth/me = %d %+v, want %s without a token", w.Code, me, login.User)
@@ -721,7 +722,7 @@ func TestRefreshLogoutMe(t *testing.T) {
 	// 50 minutes later, the web app refreshes: same user, a later expiry.
 	clk.Set(t0.Add(50 * time.Minute))
 	w = do(h, http.MethodPost, auth.PathRefresh, "", "", ck)
-	var fresh auth.Session
+	var fresh authwire.Session
 	decode(t, w, &fresh)
 	if w.Code != 200 || fresh.User != login.User || fresh.Name != "Bob" || !fresh.Expires.Equal(t0.Add(110*time.Minute)) {
 		t.Fatalf("refresh = %d %+v; want %s until %v", w.Code, fresh, login.User, t0.Add(110*time.Minute))
@@ -744,7 +745,7 @@ func TestRefreshLogoutMe(t *testing.T) {
 	// still be refreshed, within the grace window...
 	clk.Set(t0.Add(61 * time.Minute))
 	w = do(h, http.MethodPost, auth.PathRefresh, "", "", ck)
-	var late auth.Session
+	var late authwire.Session
 	decode(t, w, &late)
 	if w.Code != 200 || late.User != login.User || !late.Expires.Equal(t0.Add(121*time.Minute)) {
 		t.Fatalf("refresh one minute after expiry = %d %+v; want %s until %v (within the %s grace)", w.Code, late, login.User, t0.Add(121*time.Minute), auth.DefaultRefreshGrace)
@@ -785,7 +786,7 @@ func TestRefreshLogoutMe(t *testing.T) {
 			if tt.want == 200 {
 				return
 			}
-			var e auth.ErrorBody
+			var e authwire.ErrorBody
 			decode(t, w, &e)
 			if !strings.Contains(e.Error.Message, tt.msg) {
 				t.Errorf("error %+v does not say %q", e.Error, tt.msg)

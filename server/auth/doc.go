@@ -5,7 +5,11 @@
 // An Auth plugs into the server before the WebSocket upgrade:
 //
 //	a, err := auth.New(auth.Config{Secret: secret, Guest: true})
-//	srv, err := server.New(server.Config{Authenticate: a.Authenticate})
+//	if err != nil { ... }
+//	srv, err := server.New(server.Config{
+//		Authenticate: a.Authenticate, // the handshake's token
+//		VerifyToken:  a.Verify,       // a client's in-band token refresh
+//	})
 //	if err != nil { ... }
 //	mux.Handle("/ws", srv)
 //	mux.Handle("/auth/", a.Handler())

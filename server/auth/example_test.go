@@ -24,7 +24,11 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Authenticate: a.Authenticate, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := server.New(server.Config{
+		Authenticate: a.Authenticate, // the handshake's token
+		VerifyToken:  a.Verify,       // a client's in-band refresh (client.Config.Token)
+		Logger:       slog.New(slog.DiscardHandler),
+	})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -10,59 +10,24 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/tetherkit/tether/shared"
+	"github.com/tetherkit/tether/shared/authwire"
 )
 
-// Paths of the endpoints Handler serves.
+// The endpoints' paths, bodies and limits are authwire's: the browser's
+// session helper (client/session) compiles the same declarations.
 const (
-	PathGuest   = "/auth/guest"
-	PathRefresh = "/auth/refresh"
-	PathLogout  = "/auth/logout"
-	PathMe      = "/auth/me"
+	PathGuest        = authwire.PathGuest
+	PathRefresh      = authwire.PathRefresh
+	PathLogout       = authwire.PathLogout
+	PathMe           = authwire.PathMe
+	MaxBody          = authwire.MaxBody
+	MaxNickLen       = authwire.MaxNickLen
+	CodeUnauthorized = authwire.CodeUnauthorized
 )
-
-// MaxBody bounds a request body of the login endpoints, in bytes.
-const MaxBody = 4 << 10
-
-// MaxNickLen bounds a guest's nickname, in characters.
-const MaxNickLen = 32
-
-// CodeUnauthorized is the error code of a request without a valid token
-// (HTTP 401), as in docs/api.md.
-const CodeUnauthorized = "unauthorized"
-
-// GuestRequest is the body of POST /auth/guest.
-type GuestRequest struct {
-	// Name is the nickname: 1–32 printable characters once trimmed.
-	Name string `json:"name"`
-}
-
-// Session is the answer of the login endpoints: who the token is for and
-// until when. Token is also set as an HttpOnly cookie; it is in the body for
-// native clients, which send it as Authorization: Bearer. GET /auth/me omits
-// it.
-type Session struct {
-	// User is the user id.
-	User string `json:"user"`
-	// Name is the display name.
-	Name string `json:"name"`
-	// Expires is when the token expires, and the connections it opened are
-	// closed with 1008.
-	Expires time.Time `json:"expires"`
-	// Token is the signed token.
-	Token string `json:"token,omitempty"`
-}
-
-// ErrorBody is the JSON shape of every error of these endpoints, the same
-// as the HTTP API's: {"error":{"code":…,"message":…}}.
-type ErrorBody struct {
-	// Error describes the failure with a stable code.
-	Error shared.Error `json:"error"`
-}
 
 // Handler serves the login endpoints; mount it at "/auth/":
 //
@@ -71,7 +36,7 @@ type ErrorBody struct {
 //	POST /auth/logout   forget the cookie
 //	GET  /auth/me       the identity of the cookie or Bearer token, or 401
 //
-// Each answers a Session (or 204 for logout) and sets or clears the cookie.
+// Each answers an authwire.Session (or 204 for logout) and sets or clears the cookie.
 func (a *Auth) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(PathGuest, a.GuestHandler())
@@ -86,7 +51,7 @@ func (a *Auth) Handler() http.Handler {
 
 // GuestHandler serves POST /auth/guest on its own (Handler includes it): it
 // validates the nickname, derives a fresh user id from it, and answers a
-// Session with the token, also set as the cookie.
+// authwire.Session with the token, also set as the cookie.
 func (a *Auth) GuestHandler() http.Handler {
 	return only(http.MethodPost, a.guest)
 }
@@ -97,13 +62,13 @@ func (a *Auth) guest(w http.ResponseWriter, r *http.Request) {
 			"guest login is disabled on this server: connect with a token issued by its operator (or start the server with -guest)")
 		return
 	}
-	var req GuestRequest
+	var req authwire.GuestRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
 	name, err := cleanNick(req.Name)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: shared.Error{Code: shared.CodeBadData, Field: "name", Message: err.Error()}})
+		writeJSON(w, http.StatusBadRequest, authwire.ErrorBody{Error: shared.Error{Code: shared.CodeBadData, Field: "name", Message: err.Error()}})
 		return
 	}
 	user, err := guestUser(name)
@@ -136,11 +101,11 @@ func (a *Auth) me(w http.ResponseWriter, r *http.Request) {
 		unauthorized(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, Session{User: id.User, Name: id.Name, Expires: id.Expires})
+	writeJSON(w, http.StatusOK, authwire.Session{User: id.User, Name: id.Name, Expires: id.Expires})
 }
 
 // issueSession issues a token for user, sets the cookie and answers the
-// Session.
+// authwire.Session.
 func (a *Auth) issueSession(w http.ResponseWriter, r *http.Request, user, name string) {
 	token, exp, err := a.Issue(user, name)
 	if err != nil {
@@ -148,7 +113,7 @@ func (a *Auth) issueSession(w http.ResponseWriter, r *http.Request, user, name s
 		return
 	}
 	http.SetCookie(w, a.cookie(r, token, int(math.Ceil(a.cfg.TTL.Seconds()))))
-	writeJSON(w, http.StatusOK, Session{User: user, Name: name, Expires: exp, Token: token})
+	writeJSON(w, http.StatusOK, authwire.Session{User: user, Name: name, Expires: exp, Token: token})
 }
 
 // cookie is the login cookie, for the answer to r, holding token for maxAge
@@ -300,7 +265,7 @@ func unauthorized(w http.ResponseWriter, err error) {
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, ErrorBody{Error: shared.Error{Code: code, Message: msg}})
+	writeJSON(w, status, authwire.ErrorBody{Error: shared.Error{Code: code, Message: msg}})
 }
 
 // writeJSON answers v; never cached, since it may hold a token.
