@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetherkit/tether/shared"
@@ -183,3 +185,50 @@ type Control struct {
 // brokerTimeout bounds a broker call made for a client request or an API
 // call that has no context of its own.
 const brokerTimeout = 5 * time.Second
+
+// publishIDKey is the context key of a publication's deduplication id.
+type publishIDKey struct{}
+
+// WithPublishID returns ctx carrying id, the deduplication id of the one
+// publication Broker.Publish makes with it. A broker whose Publish can fail
+// after the message was kept (its acknowledgement lost: the NATS broker)
+// keeps a publication with an id at most once within the idempotency window
+// (DefaultIdempotencyTTL): a repeat returns the first one's position and is
+// not delivered again. Server.Publish sets it for the publications of a
+// keyed request; brokers that cannot fail that way may ignore it.
+func WithPublishID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, publishIDKey{}, id)
+}
+
+// PublishID returns the deduplication id ctx carries for Broker.Publish
+// (WithPublishID), "" for none.
+func PublishID(ctx context.Context) string {
+	id, _ := ctx.Value(publishIDKey{}).(string)
+	return id
+}
+
+// keyedRunKey is the context key of the keyed request a handler runs.
+type keyedRunKey struct{}
+
+// keyedRunIDs numbers the publications of one run of a keyed request.
+type keyedRunIDs struct {
+	base string // the user and the key
+	n    atomic.Uint64
+}
+
+// withKeyedRun returns the handler's ctx for a run of user's request with
+// key: the publications it makes get ids base.1, base.2… in their order,
+// the same ids when the request runs again after an unavailable answer.
+func withKeyedRun(ctx context.Context, user, key string) context.Context {
+	return context.WithValue(ctx, keyedRunKey{}, &keyedRunIDs{base: strconv.Itoa(len(user)) + ":" + user + ":" + key})
+}
+
+// nextPublishID is the id of the next publication of the keyed run in ctx,
+// "" outside a keyed run.
+func nextPublishID(ctx context.Context) string {
+	r, _ := ctx.Value(keyedRunKey{}).(*keyedRunIDs)
+	if r == nil {
+		return ""
+	}
+	return r.base + ":" + strconv.FormatUint(r.n.Add(1), 10)
+}

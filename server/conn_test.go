@@ -212,7 +212,7 @@ func TestSlowConsumerIsClosedOthersKeepReceiving(t *testing.T) {
 		if published == 20000 {
 			t.Fatalf("no drop after %d messages of %d bytes", published, len(text))
 		}
-		if _, _, err := e.srv.Publish("feed", shared.Notification{Title: "tick", Body: text}); err != nil {
+		if _, _, err := e.srv.Publish(context.Background(), "feed", shared.Notification{Title: "tick", Body: text}); err != nil {
 			t.Fatal(err)
 		}
 		published++
@@ -227,7 +227,7 @@ func TestSlowConsumerIsClosedOthersKeepReceiving(t *testing.T) {
 	t.Logf("slow consumer read %d of %d messages before the close", n, published+4)
 
 	// The others keep receiving.
-	if _, reached, err := e.srv.Publish("feed", shared.Notification{Title: "after"}); err != nil || reached < 2 {
+	if _, reached, err := e.srv.Publish(context.Background(), "feed", shared.Notification{Title: "after"}); err != nil || reached < 2 {
 		t.Errorf("Publish after the drop reached %d, %v; want the 2 fast clients", reached, err)
 	}
 	for _, c := range []*testClient{fast1, fast2} {

@@ -10,7 +10,7 @@
 //	srv, err := server.New(server.Config{Logger: logger})
 //	if err != nil { ... }
 //	server.Handle(srv, func(ctx context.Context, c *server.Conn, m shared.ChatSend) error {
-//		_, _, err := srv.Publish(m.Room, shared.ChatMessage{Room: m.Room, User: c.User(), Text: m.Text})
+//		_, _, err := srv.Publish(ctx, m.Room, shared.ChatMessage{Room: m.Room, User: c.User(), Text: m.Text})
 //		return err
 //	})
 //	mux.Handle("/ws", srv)

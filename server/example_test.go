@@ -24,7 +24,7 @@ func Example() {
 		if !c.Joined(m.Room) {
 			return server.ErrNotJoined // the client gets an error with code not_joined
 		}
-		_, _, err := srv.Publish(m.Room, shared.ChatMessage{Room: m.Room, User: c.User(), Name: c.Name(), Text: m.Text})
+		_, _, err := srv.Publish(context.Background(), m.Room, shared.ChatMessage{Room: m.Room, User: c.User(), Name: c.Name(), Text: m.Text})
 		return err
 	})
 
@@ -32,9 +32,9 @@ func Example() {
 	mux.Handle("/ws", srv)
 	// go http.ListenAndServe("127.0.0.1:8080", mux)
 
-	seq, reached, err := srv.Publish("lobby", shared.Notification{Title: "Welcome to the lobby"})
+	seq, reached, err := srv.Publish(context.Background(), "lobby", shared.Notification{Title: "Welcome to the lobby"})
 	fmt.Println(seq, reached, err)
-	seq, _, _ = srv.Publish("lobby", shared.Notification{Title: "Second"})
+	seq, _, _ = srv.Publish(context.Background(), "lobby", shared.Notification{Title: "Second"})
 	fmt.Println(seq)
 	// Output:
 	// 1 0 <nil>

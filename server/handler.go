@@ -31,7 +31,8 @@ func isSystemType(typ string) bool {
 // Handle registers fn as the handler of client messages of type T. Handlers
 // of one connection run one at a time, in the order the messages arrived, on
 // that connection's reader goroutine; ctx is cancelled when the connection
-// closes. When the message carried a request id and fn returns nil, the
+// closes. Pass ctx to Publish: for a keyed request it makes the handler's
+// publications safe to run again (docs/protocol.md §3). When the message carried a request id and fn returns nil, the
 // client gets reply{ok:true}; an error reaches it as an error message (see
 // HandleRequest). While a handler runs its connection is not read, so long
 // work belongs in a goroutine of its own.
@@ -217,8 +218,10 @@ func (s *Server) dispatch(c *Conn, env shared.Envelope, m shared.Message) {
 // broker's when it keeps one, so that the window spans every node): a key
 // already claimed gets the first run's answer, waiting at most KeyWait for
 // it, and the handler does not run again. When the window cannot be
-// consulted the request is not run and is answered internal (fail closed:
-// a request never runs twice because its store was unreachable).
+// consulted the request is not run and is answered unavailable (fail
+// closed: a request never runs twice because its store was unreachable).
+// A run answered unavailable (a dependency failed under the handler) is not
+// a final answer: its key is released instead of recorded.
 func (s *Server) runHandler(c *Conn, env shared.Envelope, m shared.Message) {
 	h := s.handler(env.Type)
 	if h == nil {
@@ -226,7 +229,7 @@ func (s *Server) runHandler(c *Conn, env shared.Envelope, m shared.Message) {
 		return
 	}
 	if env.Key == "" || s.cfg.IdempotencyKeys <= 0 {
-		s.answer(c, env, s.runOnce(c, env, h, m))
+		s.answer(c, env, s.runOnce(c.ctx, c, env, h, m))
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, KeyWait)
@@ -252,23 +255,34 @@ func (s *Server) runHandler(c *Conn, env shared.Envelope, m shared.Message) {
 		s.answer(c, env, out)
 		return
 	}
-	out = s.runOnce(c, env, h, m)
-	// Recorded even when the connection closed meanwhile: its client
-	// sends the key again, most likely to another node.
+	out = s.runOnce(withKeyedRun(c.ctx, c.user, env.Key), c, env, h, m)
+	// Recorded (or released) even when the connection closed meanwhile: its
+	// client sends the key again, most likely to another node.
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(c.ctx), brokerTimeout)
-	if err := run.Finish(fctx, out); err != nil {
+	if out.Err != nil && out.Err.Code == shared.CodeUnavailable {
+		// Not a final answer: the same key sent again runs the request
+		// again (its publications are not kept twice: Publish).
+		if err := run.Release(fctx, out); err != nil {
+			s.log.Warn("keyed request: release of its key failed", "conn", c.id, "user", c.user, "id", env.ID, "key", env.Key, "err", err)
+		}
+	} else if err := run.Finish(fctx, out); err != nil {
 		s.onError(c, fmt.Errorf("record outcome of %s from %s: %w", env.Type, c.id, err))
 	}
 	fcancel()
 	s.answer(c, env, out)
 }
 
-// runOnce runs the handler h of m and returns its outcome as the client is
-// to see it, the reply encoded.
-func (s *Server) runOnce(c *Conn, env shared.Envelope, h handlerFunc, m shared.Message) Outcome {
-	reply, err := s.call(c, h, m)
+// runOnce runs the handler h of m with ctx and returns its outcome as the
+// client is to see it, the reply encoded. A dependency's failure
+// (ErrUnavailable) is logged with the request's id and key: the client sees
+// a fixed sentence.
+func (s *Server) runOnce(ctx context.Context, c *Conn, env shared.Envelope, h handlerFunc, m shared.Message) Outcome {
+	reply, err := s.call(ctx, c, h, m)
 	if err != nil {
-		s.onError(c, fmt.Errorf("handle %s from %s: %w", env.Type, c.id, err))
+		if errors.Is(err, ErrUnavailable) {
+			s.log.Warn("request not applied: a dependency is unavailable", "conn", c.id, "user", c.user, "type", env.Type, "id", env.ID, "key", env.Key, "err", err)
+		}
+		s.onError(c, fmt.Errorf("handle %s (id %d) from %s: %w", env.Type, env.ID, c.id, err))
 		return Outcome{Err: wireError(err)}
 	}
 	if reply == nil {
@@ -300,14 +314,14 @@ func (s *Server) answer(c *Conn, env shared.Envelope, out Outcome) {
 
 // call runs h, turning a panic into an internal error so that one bad
 // message does not take the server down.
-func (s *Server) call(c *Conn, h handlerFunc, m shared.Message) (reply shared.Message, err error) {
+func (s *Server) call(ctx context.Context, c *Conn, h handlerFunc, m shared.Message) (reply shared.Message, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("handler panicked", "conn", c.id, "type", m.MessageType(), "panic", p)
 			reply, err = nil, &shared.Error{Code: shared.CodeInternal, Message: "internal error"}
 		}
 	}()
-	return h(c.ctx, c, m)
+	return h(ctx, c, m)
 }
 
 // replyOK acknowledges a request that has no reply message.

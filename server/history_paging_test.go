@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -15,7 +16,7 @@ import (
 func TestHistoryRequest(t *testing.T) {
 	e := startServer(t, server.Config{HistorySize: 10})
 	for i := range 25 {
-		if _, _, err := e.srv.Publish("lobby", shared.Notification{Title: fmt.Sprint("n", i+1)}); err != nil {
+		if _, _, err := e.srv.Publish(context.Background(), "lobby", shared.Notification{Title: fmt.Sprint("n", i+1)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -56,7 +57,7 @@ func TestHistoryRequest(t *testing.T) {
 	}
 
 	// The history answers were the only traffic: the next message is live.
-	seq, _, err := e.srv.Publish("lobby", shared.Notification{Title: "live"})
+	seq, _, err := e.srv.Publish(context.Background(), "lobby", shared.Notification{Title: "live"})
 	if err != nil {
 		t.Fatal(err)
 	}

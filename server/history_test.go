@@ -142,7 +142,7 @@ func TestExpiredRoomIsForgottenAndGetsANewEpoch(t *testing.T) {
 		defer s.mem.unlockRoom(r)
 		return r.epoch
 	}
-	if seq, _, err := s.Publish("news", shared.Notification{Title: "a"}); err != nil || seq != 1 {
+	if seq, _, err := s.Publish(context.Background(), "news", shared.Notification{Title: "a"}); err != nil || seq != 1 {
 		t.Fatalf("Publish = %d, %v; want seq 1", seq, err)
 	}
 	first := epochOf()
@@ -156,7 +156,7 @@ func TestExpiredRoomIsForgottenAndGetsANewEpoch(t *testing.T) {
 	if got := s.Stats().Rooms; got != 0 {
 		t.Fatalf("Stats().Rooms = %d after the history expired, want 0", got)
 	}
-	if seq, _, _ := s.Publish("news", shared.Notification{Title: "b"}); seq != 1 {
+	if seq, _, _ := s.Publish(context.Background(), "news", shared.Notification{Title: "b"}); seq != 1 {
 		t.Errorf("first seq of the new room = %d, want 1", seq)
 	}
 	if second := epochOf(); second == first || second == "" {

@@ -54,6 +54,12 @@ type KeyedRun interface {
 	// Finish records the run's outcome, the answer of every repeat of the
 	// key within the window.
 	Finish(ctx context.Context, out Outcome) error
+	// Release gives the key up without an outcome: the run was not applied
+	// (it was answered unavailable), and the key sent again runs it again.
+	// Repeats waiting for this run get out (an unavailable answer) or claim
+	// the key themselves. A store that cannot record the release now keeps
+	// trying until it can or the window ends, and returns the error.
+	Release(ctx context.Context, out Outcome) error
 }
 
 // Outcome is the answer a keyed request got: its reply message, reply ok
@@ -92,6 +98,20 @@ func (r *keyedRun) Finish(_ context.Context, out Outcome) error {
 		close(r.done)
 	})
 	return nil
+}
+
+// inProcessRun is a claim in the in-process window.
+type inProcessRun struct {
+	*keyedRun
+	d    *idempotency
+	user string
+}
+
+// Release implements KeyedRun: the key is forgotten, and the repeats
+// waiting for this run get out.
+func (r inProcessRun) Release(ctx context.Context, out Outcome) error {
+	r.d.forget(r.user, r.keyedRun)
+	return r.Finish(ctx, out)
 }
 
 // wait returns the outcome of an earlier run, or ctx's error when ctx ends
@@ -134,7 +154,7 @@ func newIdempotency(size int, ttl time.Duration, now func() time.Time) *idempote
 func (d *idempotency) Claim(ctx context.Context, user, key string, _ time.Duration) (KeyedRun, Outcome, error) {
 	run, first := d.start(user, key, d.now())
 	if first {
-		return run, Outcome{}, nil
+		return inProcessRun{keyedRun: run, d: d, user: user}, Outcome{}, nil
 	}
 	out, err := run.wait(ctx)
 	return nil, out, err
@@ -171,6 +191,23 @@ func (d *idempotency) start(user, key string, now time.Time) (run *keyedRun, fir
 	w.byKey[key] = r
 	w.order = append(w.order, r)
 	return r, true
+}
+
+// forget removes run r of user from the window, if it is still there.
+func (d *idempotency) forget(user string, r *keyedRun) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	w := d.users[user]
+	if w == nil || w.byKey[r.key] != r {
+		return
+	}
+	delete(w.byKey, r.key)
+	for i, x := range w.order {
+		if x == r {
+			w.order = append(w.order[:i], w.order[i+1:]...)
+			break
+		}
+	}
 }
 
 // expire drops the runs older than ttl, and the oldest beyond size.

@@ -92,7 +92,15 @@ func (s *Server) sweep() {
 // history, creating the room if needed. It returns the seq assigned to m and
 // how many connections of this node it reached (in a cluster: 0 when the
 // message had not reached this node's members when Publish returned).
-func (s *Server) Publish(room string, m shared.Message) (seq uint64, reached int, err error) {
+//
+// ctx bounds the call (at most 5 s whatever its deadline). Called with the
+// ctx a handler got for a keyed request (docs/protocol.md §3), the
+// publication carries an id made of the user, the key and its place among
+// the run's publications, and the broker keeps it at most once: when the
+// request runs again after an unavailable answer, a message the first run
+// published after all is not published twice. A broker failure is returned
+// wrapped in ErrUnavailable.
+func (s *Server) Publish(ctx context.Context, room string, m shared.Message) (seq uint64, reached int, err error) {
 	if err := shared.ValidRoom(room); err != nil {
 		return 0, 0, fmt.Errorf("publish to %q: %w", room, err)
 	}
@@ -101,21 +109,25 @@ func (s *Server) Publish(room string, m shared.Message) (seq uint64, reached int
 	if err != nil {
 		return 0, 0, fmt.Errorf("publish %s to %q: %w", typ, room, err)
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, brokerTimeout)
+	ctx, cancel := context.WithTimeout(ctx, brokerTimeout)
 	defer cancel()
+	if id := nextPublishID(ctx); id != "" {
+		ctx = WithPublishID(ctx, id)
+	}
 	res, err := s.broker.Publish(ctx, room, typ, func(seq uint64) ([]byte, error) {
 		return shared.EncodeEnvelope(shared.Envelope{Type: typ, Room: room, Seq: seq, Data: data})
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("publish %s: %w", typ, err)
+		return 0, 0, fmt.Errorf("publish %s: %w: %w", typ, ErrUnavailable, err)
 	}
 	return res.Seq, res.Reached, nil
 }
 
 // PublishEphemeral sends m to the members of room on every node now, with
 // no seq and without keeping it in history ("is typing" and the like): a
-// member that is not connected at that moment never gets it.
-func (s *Server) PublishEphemeral(room string, m shared.Message) error {
+// member that is not connected at that moment never gets it. A broker
+// failure is returned wrapped in ErrUnavailable.
+func (s *Server) PublishEphemeral(ctx context.Context, room string, m shared.Message) error {
 	if err := shared.ValidRoom(room); err != nil {
 		return fmt.Errorf("publish to %q: %w", room, err)
 	}
@@ -123,10 +135,10 @@ func (s *Server) PublishEphemeral(room string, m shared.Message) error {
 	if err != nil {
 		return fmt.Errorf("publish %s to %q: %w", m.MessageType(), room, err)
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, brokerTimeout)
+	ctx, cancel := context.WithTimeout(ctx, brokerTimeout)
 	defer cancel()
 	if err := s.broker.PublishEphemeral(ctx, room, b); err != nil {
-		return fmt.Errorf("publish %s: %w", m.MessageType(), err)
+		return fmt.Errorf("publish %s: %w: %w", m.MessageType(), ErrUnavailable, err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -30,7 +31,7 @@ func TestServerSends(t *testing.T) {
 		}, "conn", []*testClient{bob2}},
 		{"SendToUser", func() int { return e.srv.SendToUser("bob", shared.Notification{Title: "user"}) }, "user", []*testClient{bob1, bob2}},
 		{"Publish to a room", func() int {
-			seq, reached, err := e.srv.Publish("news", shared.Notification{Title: "room"})
+			seq, reached, err := e.srv.Publish(context.Background(), "news", shared.Notification{Title: "room"})
 			if err != nil || seq != 1 {
 				t.Fatalf("Publish = seq %d, %v; want seq 1", seq, err)
 			}
@@ -61,7 +62,7 @@ func TestServerSends(t *testing.T) {
 	if got := e.srv.SendToUser("nobody", shared.Notification{Title: "x"}); got != 0 {
 		t.Errorf("SendToUser(nobody) = %d, want 0", got)
 	}
-	if _, _, err := e.srv.Publish("bad room", shared.Notification{Title: "x"}); err == nil {
+	if _, _, err := e.srv.Publish(context.Background(), "bad room", shared.Notification{Title: "x"}); err == nil {
 		t.Error("Publish to an invalid room name succeeded")
 	}
 

@@ -497,7 +497,7 @@ func TestSlowConsumer(t *testing.T) {
 	for i := 1; i <= slowMessages; i++ {
 		time.Sleep(time.Until(publishStart.Add(time.Duration(i) * time.Second / slowRate))) // pacing
 		now := time.Now()
-		_, reached, err := e.srv.Publish(room, shared.ChatMessage{Room: room, User: "publisher", Text: stampedText(now, slowMessageSize), Time: now.UnixMilli()})
+		_, reached, err := e.srv.Publish(context.Background(), room, shared.ChatMessage{Room: room, User: "publisher", Text: stampedText(now, slowMessageSize), Time: now.UnixMilli()})
 		if err != nil {
 			t.Fatalf("Publish %d: %v", i, err)
 		}
@@ -1022,7 +1022,7 @@ func TestConcurrentPushBroadcastHeartbeat(t *testing.T) {
 	})
 	run("publisher", 5*time.Millisecond, func(i int) error {
 		r := rooms[i%soakRooms]
-		_, _, err := e.srv.Publish(r, shared.ChatMessage{Room: r, User: "soak-bot", Text: "publish", Time: time.Now().UnixMilli()})
+		_, _, err := e.srv.Publish(context.Background(), r, shared.ChatMessage{Room: r, User: "soak-bot", Text: "publish", Time: time.Now().UnixMilli()})
 		return err
 	})
 	run("broadcaster", 20*time.Millisecond, func(int) error {
@@ -1075,7 +1075,7 @@ func TestConcurrentPushBroadcastHeartbeat(t *testing.T) {
 	e.srv.Broadcast(shared.Notification{Title: sourceNames[fromBroadcast]})
 	final(api.Target{Kind: api.TargetAll})
 	for _, r := range rooms {
-		if _, _, err := e.srv.Publish(r, shared.ChatMessage{Room: r, User: "soak-bot", Text: "publish", Time: time.Now().UnixMilli()}); err != nil {
+		if _, _, err := e.srv.Publish(context.Background(), r, shared.ChatMessage{Room: r, User: "soak-bot", Text: "publish", Time: time.Now().UnixMilli()}); err != nil {
 			t.Errorf("Publish to %s after the soak: %v", r, err)
 		}
 		final(api.Target{Kind: api.TargetRoom, ID: r})

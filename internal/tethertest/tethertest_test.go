@@ -23,8 +23,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // the package, join one room on one server and see each other's chat.
 func TestRawAndNativeClientsMeet(t *testing.T) {
 	s := tethertest.NewServer(t, server.Config{}, func(s *tethertest.Server) {
-		server.Handle(s.Server, func(_ context.Context, c *server.Conn, m shared.ChatSend) error {
-			_, _, err := s.Publish(m.Room, shared.ChatMessage{Room: m.Room, User: c.User(), Name: c.Name(), Text: m.Text})
+		server.Handle(s.Server, func(ctx context.Context, c *server.Conn, m shared.ChatSend) error {
+			_, _, err := s.Publish(ctx, m.Room, shared.ChatMessage{Room: m.Room, User: c.User(), Name: c.Name(), Text: m.Text})
 			return err
 		})
 	})

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -23,8 +24,8 @@ import (
 type Hub interface {
 	Send(connID string, m shared.Message) error
 	SendToUser(user string, m shared.Message) int
-	Publish(room string, m shared.Message) (seq uint64, reached int, err error)
-	PublishEphemeral(room string, m shared.Message) error
+	Publish(ctx context.Context, room string, m shared.Message) (seq uint64, reached int, err error)
+	PublishEphemeral(ctx context.Context, room string, m shared.Message) error
 	Broadcast(m shared.Message) int
 	Kick(user, reason string) int
 	KickWith(user string, opts server.KickOptions) (int, error)

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -17,13 +18,13 @@ type recordingHub struct{ calls int }
 
 func (h *recordingHub) Send(string, shared.Message) error     { h.calls++; return server.ErrNotFound }
 func (h *recordingHub) SendToUser(string, shared.Message) int { h.calls++; return 0 }
-func (h *recordingHub) Publish(string, shared.Message) (uint64, int, error) {
+func (h *recordingHub) Publish(context.Context, string, shared.Message) (uint64, int, error) {
 	h.calls++
 	return 1, 0, nil
 }
 func (h *recordingHub) Broadcast(shared.Message) int { h.calls++; return 0 }
 func (h *recordingHub) Kick(string, string) int      { h.calls++; return 0 }
-func (h *recordingHub) PublishEphemeral(string, shared.Message) error {
+func (h *recordingHub) PublishEphemeral(context.Context, string, shared.Message) error {
 	h.calls++
 	return nil
 }

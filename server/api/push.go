@@ -181,7 +181,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 				Message: "only a room push can be ephemeral"})
 			return
 		}
-		if err := h.cfg.Hub.PublishEphemeral(req.Target.ID, m); err != nil {
+		if err := h.cfg.Hub.PublishEphemeral(r.Context(), req.Target.ID, m); err != nil {
 			h.internalError(w, "ephemeral push to room", err)
 			return
 		}
@@ -202,7 +202,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 	case TargetUser:
 		resp.Delivered = h.cfg.Hub.SendToUser(req.Target.ID, m)
 	case TargetRoom:
-		seq, n, err := h.cfg.Hub.Publish(req.Target.ID, m)
+		seq, n, err := h.cfg.Hub.Publish(r.Context(), req.Target.ID, m)
 		if err != nil {
 			h.internalError(w, "push to room", err)
 			return

@@ -32,7 +32,7 @@ func TestHistoryMemoryMetrics(t *testing.T) {
 	}
 	text := strings.Repeat("x", 1000)
 	for i := range 1000 { // 1 MB into 50 rooms: four times the budget
-		if _, _, err := srv.Publish(fmt.Sprint("room-", i%50), shared.Notification{Title: "t", Body: text}); err != nil {
+		if _, _, err := srv.Publish(context.Background(), fmt.Sprint("room-", i%50), shared.Notification{Title: "t", Body: text}); err != nil {
 			t.Fatal(err)
 		}
 	}

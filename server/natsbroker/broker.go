@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -129,7 +130,7 @@ type Broker struct {
 	pubLocks [256]sync.Mutex
 
 	stats struct {
-		published, retries, headReads, filled, resets atomic.Uint64
+		published, retries, headReads, filled, resets, duplicates atomic.Uint64
 	}
 
 	pres    *presence
@@ -204,7 +205,10 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		Storage:           jetstream.FileStorage,
 		Replicas:          cfg.Replicas,
 		AllowDirect:       true,
-		RePublish:         &jetstream.RePublish{Source: roomPrefix + ">", Destination: livePrefix + ">"},
+		// A keyed request's publications carry an id (server.PublishID):
+		// a repeat within the idempotency window is not kept twice.
+		Duplicates: server.DefaultIdempotencyTTL,
+		RePublish:  &jetstream.RePublish{Source: roomPrefix + ">", Destination: livePrefix + ">"},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("natsbroker: stream %s: %w", StreamName, err)
@@ -283,6 +287,9 @@ type Stats struct {
 	// Resets counts the rooms whose members had to resume because a gap
 	// could not be filled or the room's epoch changed.
 	Resets uint64
+	// Duplicates counts the publications the stream had kept already (a
+	// keyed request run again after its answer was lost): not kept twice.
+	Duplicates uint64
 }
 
 // Stats returns the broker's counters.
@@ -293,6 +300,8 @@ func (b *Broker) Stats() Stats {
 		HeadReads: b.stats.headReads.Load(),
 		Filled:    b.stats.filled.Load(),
 		Resets:    b.stats.resets.Load(),
+
+		Duplicates: b.stats.duplicates.Load(),
 	}
 }
 
@@ -467,6 +476,7 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 	b.mu.Lock()
 	h, known := b.heads[room]
 	b.mu.Unlock()
+	msgID := dedupID(server.PublishID(ctx))
 	start := time.Now()
 	try := 0
 	for ; try < publishTries || time.Since(start) < publishContention; try++ {
@@ -491,7 +501,16 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 			hdrType:                             {typ},
 			jetstream.ExpectedLastSubjSeqHeader: {strconv.FormatUint(h.sseq, 10)},
 		}}
-		sseq, err := b.publishCAS(ctx, msg)
+		if msgID != "" {
+			msg.Header.Set(jetstream.MsgIDHeader, msgID)
+		}
+		sseq, dup, err := b.publishCAS(ctx, msg)
+		if err == nil && dup {
+			// Kept already, by an earlier run whose answer was lost: its
+			// position is the answer.
+			b.stats.duplicates.Add(1)
+			return b.storedPosition(ctx, room, sseq)
+		}
 		if err != nil {
 			if isWrongLastSeq(err) {
 				b.stats.retries.Add(1)
@@ -520,12 +539,42 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 	return server.PublishResult{}, fmt.Errorf("publish to %q: gave up after %d tries in %v: too much contention", room, try, time.Since(start).Round(time.Millisecond))
 }
 
+// dedupID is the stream's message id of a publication with id (""
+// without): a hash, so that any user id and key make one short header value.
+func dedupID(id string) string {
+	if id == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "t1-" + base64.RawURLEncoding.EncodeToString(sum[:18])
+}
+
+// storedPosition is the position of the room message at stream sequence
+// sseq: the answer to a publication the stream had kept already. When it is
+// gone from the stream the position is unknown (zero), not an error: the
+// message was published.
+func (b *Broker) storedPosition(ctx context.Context, room string, sseq uint64) (server.PublishResult, error) {
+	m, err := b.stream.GetMsg(ctx, sseq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return server.PublishResult{}, nil
+	}
+	if err != nil {
+		return server.PublishResult{}, fmt.Errorf("publish to %q: read the message kept already: %w", room, err)
+	}
+	p, err := decode(m.Header, m.Data, m.Time)
+	if err != nil {
+		return server.PublishResult{}, fmt.Errorf("publish to %q: read the message kept already: %w", room, err)
+	}
+	return server.PublishResult{Position: server.Position{Epoch: p.Epoch, Seq: p.Seq}}, nil
+}
+
 // publishCAS stores msg, whose headers carry the expected last subject
-// sequence, and returns its stream sequence. It is jetstream's PublishMsg
+// sequence, and returns its stream sequence and whether the stream had it
+// already (its message id is a duplicate). It is jetstream's PublishMsg
 // without its per-call costs: the usual ack is read without encoding/json,
 // only an error or an unusual ack is decoded in full. Like PublishMsg it
 // retries a "no responders" (a JetStream leader change) twice, 250ms apart.
-func (b *Broker) publishCAS(ctx context.Context, msg *nats.Msg) (uint64, error) {
+func (b *Broker) publishCAS(ctx context.Context, msg *nats.Msg) (uint64, bool, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, publishTimeout)
@@ -537,16 +586,16 @@ func (b *Broker) publishCAS(ctx context.Context, msg *nats.Msg) (uint64, error) 
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return 0, ctx.Err()
+			return 0, false, ctx.Err()
 		case <-t.C:
 		}
 		resp, err = b.nc.RequestMsgWithContext(ctx, msg)
 	}
 	if errors.Is(err, nats.ErrNoResponders) {
-		return 0, jetstream.ErrNoStreamResponse
+		return 0, false, jetstream.ErrNoStreamResponse
 	}
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	return parseAck(resp.Data)
 }
@@ -556,33 +605,36 @@ func (b *Broker) publishCAS(ctx context.Context, msg *nats.Msg) (uint64, error) 
 const ackPrefix = `{"stream":"` + StreamName + `","seq":`
 
 // parseAck reads a JetStream publish ack: the stored message's stream
-// sequence, or the API error.
-func parseAck(data []byte) (uint64, error) {
+// sequence and whether it was a duplicate (kept already), or the API error.
+func parseAck(data []byte) (uint64, bool, error) {
 	if rest, ok := bytes.CutPrefix(data, []byte(ackPrefix)); ok {
 		var seq uint64
 		n := 0
 		for ; n < len(rest) && n < 20 && rest[n] >= '0' && rest[n] <= '9'; n++ {
 			seq = seq*10 + uint64(rest[n]-'0')
 		}
-		if n > 0 && n < 20 && n < len(rest) && (rest[n] == ',' || rest[n] == '}') && seq > 0 {
-			return seq, nil
+		// Only the plain ack ends here: anything after the seq (a domain,
+		// a duplicate flag) is read in full below.
+		if n > 0 && n < 20 && n < len(rest) && rest[n] == '}' && seq > 0 {
+			return seq, false, nil
 		}
 	}
 	var ack struct {
-		Error  *jetstream.APIError `json:"error"`
-		Stream string              `json:"stream"`
-		Seq    uint64              `json:"seq"`
+		Error     *jetstream.APIError `json:"error"`
+		Stream    string              `json:"stream"`
+		Seq       uint64              `json:"seq"`
+		Duplicate bool                `json:"duplicate"`
 	}
 	if err := json.Unmarshal(data, &ack); err != nil {
-		return 0, jetstream.ErrInvalidJSAck
+		return 0, false, jetstream.ErrInvalidJSAck
 	}
 	if ack.Error != nil {
-		return 0, fmt.Errorf("nats: %w", ack.Error)
+		return 0, false, fmt.Errorf("nats: %w", ack.Error)
 	}
 	if ack.Stream == "" || ack.Seq == 0 {
-		return 0, jetstream.ErrInvalidJSAck
+		return 0, false, jetstream.ErrInvalidJSAck
 	}
-	return ack.Seq, nil
+	return ack.Seq, ack.Duplicate, nil
 }
 
 // maxHeads bounds the head cache: past it, it starts again empty.

@@ -65,7 +65,7 @@ func TestEphemeralAcrossNodes(t *testing.T) {
 		tethertest.Run(t, c)
 		join(t, c, "typing", 0)
 	}
-	if err := nodes[0].srv.PublishEphemeral("typing", shared.Notification{Title: "u0 is typing"}); err != nil {
+	if err := nodes[0].srv.PublishEphemeral(context.Background(), "typing", shared.Notification{Title: "u0 is typing"}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {

@@ -222,7 +222,7 @@ func TestFirstPublishesRace(t *testing.T) {
 				<-start
 				room := fmt.Sprintf("fresh%d", r)
 				for k := range perNode {
-					if _, _, err := n.srv.Publish(room, shared.ChatMessage{Room: room, User: n.name, Text: fmt.Sprint(k)}); err != nil {
+					if _, _, err := n.srv.Publish(context.Background(), room, shared.ChatMessage{Room: room, User: n.name, Text: fmt.Sprint(k)}); err != nil {
 						t.Errorf("publish to %s on %s: %v", room, n.name, err)
 						return
 					}

@@ -120,6 +120,7 @@ func (p *presence) heartbeat() {
 				p.b.log.Warn("liveness refresh failed", "err", err)
 			}
 			p.retryDeletes(ctx)
+			p.b.keys.retryReleases(ctx)
 			cancel()
 		}
 	}
