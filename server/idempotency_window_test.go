@@ -91,3 +91,30 @@ func TestIdempotencyClaimWaits(t *testing.T) {
 		t.Fatalf("waiting repeat got %+v, want %+v", out, want)
 	}
 }
+
+// TestIdempotencyRelease: a released key is not an answer: a repeat waiting
+// for the run gets the run's unavailable answer, and the key sent again
+// afterwards runs again.
+func TestIdempotencyRelease(t *testing.T) {
+	d := newIdempotency(10, time.Minute, time.Now)
+	ctx := context.Background()
+	run, _, err := d.Claim(ctx, "u", "k", time.Minute)
+	if err != nil || run == nil {
+		t.Fatalf("first claim: run %v, err %v", run, err)
+	}
+	pending, first := d.start("u", "k", time.Now()) // a repeat, before the release
+	if first {
+		t.Fatal("a repeat of a claimed key is a first run")
+	}
+	unavailable := Outcome{Err: wireError(ErrUnavailable)}
+	if err := run.Release(ctx, unavailable); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := pending.wait(ctx); out.Err == nil || out.Err.Code != "unavailable" {
+		t.Fatalf("a repeat waiting for a released run got %+v, want unavailable", out)
+	}
+	again, _, err := d.Claim(ctx, "u", "k", time.Minute)
+	if err != nil || again == nil {
+		t.Fatalf("claim after release: run %v, err %v; want a new run", again, err)
+	}
+}

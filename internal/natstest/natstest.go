@@ -5,6 +5,11 @@
 package natstest
 
 import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,4 +37,132 @@ func Start(t testing.TB, storeDir string, port int) *natsserver.Server {
 		t.Fatal("nats-server not ready within 10s")
 	}
 	return ns
+}
+
+// Cluster is an in-process cluster of nats-servers with JetStream, joined
+// by routes on 127.0.0.1, for the tests of what a cluster survives: kill a
+// server (Kill) and bring it back (Restart) with its store, name and ports.
+type Cluster struct {
+	t       testing.TB
+	Servers []*natsserver.Server // by index; a killed one is nil until Restart
+	opts    []*natsserver.Options
+}
+
+// StartCluster runs n nats-servers named n1…nN, each storing under its own
+// temporary directory, routes between all of them, and waits up to 20s for
+// JetStream to have a meta leader. They shut down when the test ends.
+func StartCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, Servers: make([]*natsserver.Server, n), opts: make([]*natsserver.Options, n)}
+	t.Cleanup(func() {
+		for i := range c.Servers {
+			c.Kill(i)
+		}
+	})
+	// JetStream in a cluster needs its routes from the start, so the route
+	// ports are chosen first; a restart keeps every port.
+	for i := range n {
+		c.opts[i] = &natsserver.Options{
+			ServerName: fmt.Sprintf("n%d", i+1),
+			Host:       "127.0.0.1", Port: freePort(t),
+			JetStream: true, StoreDir: t.TempDir(),
+			Cluster: natsserver.ClusterOpts{Name: "tether-test", Host: "127.0.0.1", Port: freePort(t)},
+			NoLog:   true, NoSigs: true,
+		}
+	}
+	for i := range n {
+		c.opts[i].Routes = c.routes(i)
+		c.start(i)
+	}
+	c.waitMetaLeader()
+	return c
+}
+
+// freePort is a TCP port of 127.0.0.1 free at the moment.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// routes are the route URLs of the servers other than i that have a port.
+func (c *Cluster) routes(i int) []*url.URL {
+	var rs []*url.URL
+	for j, o := range c.opts {
+		if j != i && o != nil && o.Cluster.Port > 0 {
+			rs = append(rs, &url.URL{Scheme: "nats-route", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(o.Cluster.Port))})
+		}
+	}
+	return rs
+}
+
+func (c *Cluster) start(i int) {
+	c.t.Helper()
+	ns, err := natsserver.NewServer(c.opts[i])
+	if err != nil {
+		c.t.Fatalf("nats-server %s: %v", c.opts[i].ServerName, err)
+	}
+	ns.Start()
+	c.Servers[i] = ns
+	if !ns.ReadyForConnections(10 * time.Second) {
+		c.t.Fatalf("nats-server %s not ready within 10s", c.opts[i].ServerName)
+	}
+}
+
+// waitMetaLeader waits up to 20s for a running server to see JetStream's
+// meta leader.
+func (c *Cluster) waitMetaLeader() {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, ns := range c.Servers {
+			if ns != nil && ns.JetStreamIsCurrent() {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.t.Fatal("nats cluster: no JetStream meta leader within 20s")
+}
+
+// URLs is the client URLs of every server, comma-separated, for
+// nats.Connect: a client reconnects to the others when its server dies.
+func (c *Cluster) URLs() string {
+	urls := make([]string, len(c.opts))
+	for i, o := range c.opts {
+		urls[i] = fmt.Sprintf("nats://127.0.0.1:%d", o.Port)
+	}
+	return strings.Join(urls, ",")
+}
+
+// Kill shuts server i down at once (its clients lose it, its replicas go
+// quiet), if it runs.
+func (c *Cluster) Kill(i int) {
+	if ns := c.Servers[i]; ns != nil {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		c.Servers[i] = nil
+	}
+}
+
+// Restart starts server i again, with its name, store and ports.
+func (c *Cluster) Restart(i int) {
+	c.t.Helper()
+	c.opts[i].Routes = c.routes(i)
+	c.start(i)
+}
+
+// StreamLeader is the index of the server that leads stream (of the
+// global account), or -1 when none does now.
+func (c *Cluster) StreamLeader(stream string) int {
+	for i, ns := range c.Servers {
+		if ns != nil && ns.JetStreamIsStreamLeader(natsserver.DEFAULT_GLOBAL_ACCOUNT, stream) {
+			return i
+		}
+	}
+	return -1
 }

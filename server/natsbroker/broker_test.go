@@ -84,3 +84,43 @@ func TestEphemeralAcrossNodes(t *testing.T) {
 		t.Errorf("a later join replayed %d messages, want 0: ephemeral messages are not history", j.Replayed)
 	}
 }
+
+// TestPublishIDKeptOnce: a publication sent again with its id (a keyed
+// request run again after its answer was lost) is not kept twice: the
+// repeat gets the first one's seq, even after other messages.
+func TestPublishIDKeptOnce(t *testing.T) {
+	nc := connectNATS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	b, err := natsbroker.New(ctx, natsbroker.Config{Conn: nc, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.Register(nopHandler{})
+	pub := func(ctx context.Context, text string) uint64 {
+		t.Helper()
+		res, err := b.Publish(ctx, "dedup", "notification", func(seq uint64) ([]byte, error) {
+			return shared.Encode(shared.Envelope{Room: "dedup", Seq: seq}, shared.Notification{Title: text})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Seq
+	}
+	first := pub(server.WithPublishID(ctx, "alice:k-1:1"), "once")
+	pub(ctx, "other")
+	if again := pub(server.WithPublishID(ctx, "alice:k-1:1"), "once"); again != first {
+		t.Fatalf("the repeat got seq %d, want the first one's %d", again, first)
+	}
+	h, err := b.HistoryBefore(ctx, "dedup", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Publications) != 2 || h.Seq != 2 {
+		t.Fatalf("the room has %d messages up to seq %d, want 2 (the repeat not kept)", len(h.Publications), h.Seq)
+	}
+	if st := b.Stats(); st.Duplicates != 1 {
+		t.Fatalf("Stats().Duplicates = %d, want 1", st.Duplicates)
+	}
+}
