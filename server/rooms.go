@@ -201,8 +201,9 @@ func (s *Server) join(c *Conn, reqID uint64, j shared.Join) {
 	ctx, cancel := context.WithTimeout(c.ctx, brokerTimeout)
 	defer cancel()
 	fail := func(err error) {
+		s.log.Warn("join not done: the broker is unavailable", "conn", c.id, "user", c.user, "room", j.Room, "id", reqID, "err", err)
 		s.onError(c, fmt.Errorf("join %q: %w", j.Room, err))
-		c.sendError(reqID, &shared.Error{Code: shared.CodeInternal, Message: "the room is not available, try again"})
+		c.sendError(reqID, &shared.Error{Code: shared.CodeUnavailable, Message: "the room is not available now: join again"})
 	}
 	r, err := s.acquireRoom(ctx, j.Room)
 	if err != nil {

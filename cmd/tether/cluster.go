@@ -137,14 +137,14 @@ func startCluster(ctx context.Context, o options, log *slog.Logger) (*cluster, e
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	c.broker, err = natsbroker.New(cctx, natsbroker.Config{
-		Conn: nc, Node: o.node, HistorySize: o.history, HistoryTTL: o.historyTTL, Logger: log,
+		Conn: nc, Node: o.node, HistorySize: o.history, HistoryTTL: o.historyTTL, Logger: log, Replicas: o.replicas,
 		MaxBytes: max(o.historyMemory, 0), // -history-memory bounds the stream (0: natsbroker's default)
 	})
 	if err != nil {
 		c.close()
 		return nil, err
 	}
-	log.Info("cluster mode", "nats", redactNATS(o.nats), "node", c.broker.Node())
+	log.Info("cluster mode", "nats", redactNATS(o.nats), "node", c.broker.Node(), "replicas", o.replicas)
 	return c, nil
 }
 

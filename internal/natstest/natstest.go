@@ -166,3 +166,14 @@ func (c *Cluster) StreamLeader(stream string) int {
 	}
 	return -1
 }
+
+// HaveLeaders reports whether each of streams (of the global account; a KV
+// bucket B is stream KV_B) has a leader among the running servers.
+func (c *Cluster) HaveLeaders(streams ...string) bool {
+	for _, st := range streams {
+		if c.StreamLeader(st) < 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -57,6 +57,8 @@ const (
 	DefaultCheckInterval = 2 * time.Second
 	DefaultEpochTTL      = 24 * time.Hour
 	DefaultReplicas      = 1
+	// MaxReplicas is the most copies JetStream keeps of a stream.
+	MaxReplicas = 5
 )
 
 // Config configures a Broker. Every node of a cluster must use the same
@@ -77,8 +79,12 @@ type Config struct {
 	// MaxBytes bounds the stream; the oldest messages go first. Zero means
 	// 1 GiB (DefaultMaxBytes).
 	MaxBytes int64
-	// Replicas is the stream's and buckets' replication. Zero means 1
-	// (DefaultReplicas).
+	// Replicas is how many copies of the rooms stream and of every bucket
+	// the NATS cluster keeps (JetStream's replicas): 3 on a 3-server cluster
+	// keeps everything through the loss of any one server. Zero means 1
+	// (DefaultReplicas); at most 5 (MaxReplicas). New checks it against the
+	// cluster it is connected to and refuses, with an error that says so, a
+	// count the cluster cannot place.
 	Replicas int
 	// NodeTTL is how long a node that stopped refreshing its liveness key
 	// (it died, or lost NATS) keeps its members in presence. Zero means 5s
@@ -190,6 +196,9 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.KeysBytes == 0 {
 		cfg.KeysBytes = DefaultKeysBytes
 	}
+	if err := checkReplicas(cfg.Conn, cfg.Replicas); err != nil {
+		return nil, err
+	}
 	js, err := jetstream.New(cfg.Conn)
 	if err != nil {
 		return nil, fmt.Errorf("natsbroker: %w", err)
@@ -211,6 +220,9 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		RePublish:  &jetstream.RePublish{Source: roomPrefix + ">", Destination: livePrefix + ">"},
 	})
 	if err != nil {
+		if cfg.Replicas > 1 {
+			return nil, fmt.Errorf("natsbroker: stream %s with %d replicas: the NATS cluster could not place them (are %d of its JetStream servers up?): %w", StreamName, cfg.Replicas, cfg.Replicas, err)
+		}
 		return nil, fmt.Errorf("natsbroker: stream %s: %w", StreamName, err)
 	}
 	epochs, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
@@ -268,6 +280,24 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	b.wg.Add(1)
 	go b.checkLoop()
 	return b, nil
+}
+
+// checkReplicas refuses a replication that the NATS cluster nc is connected
+// to cannot give: more than MaxReplicas, more than one on a server that is
+// not in a cluster, more than the cluster's servers.
+func checkReplicas(nc *nats.Conn, n int) error {
+	switch {
+	case n > MaxReplicas:
+		return fmt.Errorf("natsbroker: Replicas %d: JetStream keeps at most %d copies", n, MaxReplicas)
+	case n <= 1:
+		return nil
+	case nc.ConnectedClusterName() == "":
+		return fmt.Errorf("natsbroker: Replicas %d: the NATS server at %s is not in a cluster, so it keeps one copy: use 1 replica, or a JetStream cluster of at least %d servers", n, nc.ConnectedUrlRedacted(), n)
+	}
+	if servers := len(nc.Servers()); servers < n {
+		return fmt.Errorf("natsbroker: Replicas %d: the NATS cluster %q has %d servers: use at most %d replicas, or add servers", n, nc.ConnectedClusterName(), servers, servers)
+	}
+	return nil
 }
 
 // Stats are a broker's counters.

@@ -413,6 +413,30 @@ func (p *presence) waitRev(ctx context.Context, rev uint64) error {
 	}
 }
 
+// watchStall is how long the watch may take to bring this node's own
+// acknowledged write before it is thought stuck and started again.
+const watchStall = 750 * time.Millisecond
+
+// waitOwn waits until the watch has processed revision rev, this node's own
+// write, which the bucket acknowledged. A watch that has not brought it
+// within watchStall is started again from where it was: its consumer may be
+// gone with a NATS server of the cluster, while this node's connection (to
+// another server) never dropped, and the client library would take two
+// missed heartbeats (10 s and more) to notice. Joins wait on this: without
+// it they failed for that long after a server died or came back.
+func (p *presence) waitOwn(ctx context.Context, rev uint64) error {
+	for {
+		wctx, cancel := context.WithTimeout(ctx, watchStall)
+		err := p.waitRev(wctx, rev)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		p.b.log.Warn("presence watch stalled: watching again", "want_rev", rev)
+		p.rewatch()
+	}
+}
+
 // nodes returns the live nodes other than this one.
 func (p *presence) otherNodes() int {
 	p.mu.Lock()
@@ -445,7 +469,7 @@ func (b *Broker) AddPresence(ctx context.Context, room, conn string, m shared.Me
 	if err != nil {
 		return fmt.Errorf("presence of %q: %w", room, err)
 	}
-	return b.pres.waitRev(ctx, ack.Sequence)
+	return b.pres.waitOwn(ctx, ack.Sequence)
 }
 
 // RemovePresence implements server.Broker. It returns once this node's view
@@ -466,7 +490,7 @@ func (b *Broker) RemovePresence(ctx context.Context, room, conn string) error {
 	b.pres.mu.Lock()
 	delete(b.pres.undone, key)
 	b.pres.mu.Unlock()
-	return b.pres.waitRev(ctx, ack.Sequence)
+	return b.pres.waitOwn(ctx, ack.Sequence)
 }
 
 // Presence implements server.Broker: the members of room on every node.
