@@ -14,6 +14,7 @@ import (
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/tetherkit/tether/internal/tethertest"
 )
 
 // Start runs a nats-server with JetStream on 127.0.0.1:port (0: a free
@@ -42,10 +43,17 @@ func Start(t testing.TB, storeDir string, port int) *natsserver.Server {
 // Cluster is an in-process cluster of nats-servers with JetStream, joined
 // by routes on 127.0.0.1, for the tests of what a cluster survives: kill a
 // server (Kill) and bring it back (Restart) with its store, name and ports.
+//
+// Every server is reached, by clients and by the other servers' routes,
+// through two CutProxies of its own, so that Kill is a crash as the others
+// see it: its connections are reset and nothing it says while it shuts down
+// gets out (no leader step-down, no consumer-deleted notice).
 type Cluster struct {
-	t       testing.TB
-	Servers []*natsserver.Server // by index; a killed one is nil until Restart
-	opts    []*natsserver.Options
+	t            testing.TB
+	Servers      []*natsserver.Server // by index; a killed one is nil until Restart
+	opts         []*natsserver.Options
+	clients      []*tethertest.CutProxy // in front of each server's client port
+	routeProxies []*tethertest.CutProxy // in front of each server's route port
 }
 
 // StartCluster runs n nats-servers named n1…nN, each storing under its own
@@ -53,7 +61,8 @@ type Cluster struct {
 // JetStream to have a meta leader. They shut down when the test ends.
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, Servers: make([]*natsserver.Server, n), opts: make([]*natsserver.Options, n)}
+	c := &Cluster{t: t, Servers: make([]*natsserver.Server, n), opts: make([]*natsserver.Options, n),
+		clients: make([]*tethertest.CutProxy, n), routeProxies: make([]*tethertest.CutProxy, n)}
 	t.Cleanup(func() {
 		for i := range c.Servers {
 			c.Kill(i)
@@ -62,11 +71,14 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	// JetStream in a cluster needs its routes from the start, so the route
 	// ports are chosen first; a restart keeps every port.
 	for i := range n {
+		port, routePort := freePort(t), freePort(t)
+		c.clients[i] = tethertest.NewCutProxy(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		c.routeProxies[i] = tethertest.NewCutProxy(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(routePort)))
 		c.opts[i] = &natsserver.Options{
 			ServerName: fmt.Sprintf("n%d", i+1),
-			Host:       "127.0.0.1", Port: freePort(t),
+			Host:       "127.0.0.1", Port: port, ClientAdvertise: c.clients[i].Addr(),
 			JetStream: true, StoreDir: t.TempDir(),
-			Cluster: natsserver.ClusterOpts{Name: "tether-test", Host: "127.0.0.1", Port: freePort(t)},
+			Cluster: natsserver.ClusterOpts{Name: "tether-test", Host: "127.0.0.1", Port: routePort, Advertise: c.routeProxies[i].Addr()},
 			NoLog:   true, NoSigs: true,
 		}
 	}
@@ -92,9 +104,9 @@ func freePort(t testing.TB) int {
 // routes are the route URLs of the servers other than i that have a port.
 func (c *Cluster) routes(i int) []*url.URL {
 	var rs []*url.URL
-	for j, o := range c.opts {
-		if j != i && o != nil && o.Cluster.Port > 0 {
-			rs = append(rs, &url.URL{Scheme: "nats-route", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(o.Cluster.Port))})
+	for j, p := range c.routeProxies {
+		if j != i {
+			rs = append(rs, &url.URL{Scheme: "nats-route", Host: p.Addr()})
 		}
 	}
 	return rs
@@ -133,16 +145,21 @@ func (c *Cluster) waitMetaLeader() {
 // nats.Connect: a client reconnects to the others when its server dies.
 func (c *Cluster) URLs() string {
 	urls := make([]string, len(c.opts))
-	for i, o := range c.opts {
-		urls[i] = fmt.Sprintf("nats://127.0.0.1:%d", o.Port)
+	for i := range c.opts {
+		urls[i] = c.URL(i)
 	}
 	return strings.Join(urls, ",")
 }
 
-// Kill shuts server i down at once (its clients lose it, its replicas go
-// quiet), if it runs.
+// URL is the client URL of server i.
+func (c *Cluster) URL(i int) string { return "nats://" + c.clients[i].Addr() }
+
+// Kill crashes server i, if it runs: its connections are reset (its clients
+// lose it, its peers stop hearing from it), then it shuts down unheard.
 func (c *Cluster) Kill(i int) {
 	if ns := c.Servers[i]; ns != nil {
+		c.clients[i].Shut()
+		c.routeProxies[i].Shut()
 		ns.Shutdown()
 		ns.WaitForShutdown()
 		c.Servers[i] = nil
@@ -152,7 +169,8 @@ func (c *Cluster) Kill(i int) {
 // Restart starts server i again, with its name, store and ports.
 func (c *Cluster) Restart(i int) {
 	c.t.Helper()
-	c.opts[i].Routes = c.routes(i)
+	c.clients[i].Open()
+	c.routeProxies[i].Open()
 	c.start(i)
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -32,7 +33,8 @@ func TestMain(m *testing.M) {
 const waitTime = 15 * time.Second
 
 // quiet is the logger of the nodes: warnings and errors only.
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var _ = io.Discard
+var quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 // startNATS runs an embedded nats-server with JetStream on 127.0.0.1.
 func startNATS(t testing.TB, storeDir string) *natsserver.Server {
