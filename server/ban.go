@@ -1,8 +1,11 @@
 package server
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -25,6 +28,31 @@ type KickOptions struct {
 	// (at most MaxBan) with HTTP 403 and the reason, even when the user has
 	// no connection now. Zero: the user may reconnect at once.
 	Ban time.Duration
+}
+
+// Ban is a user whose handshakes are refused until a time.
+type Ban struct {
+	// User is the banned user's id.
+	User string `json:"user"`
+	// Until is when the ban ends.
+	Until time.Time `json:"until"`
+	// Reason is shown to the user when a handshake is refused.
+	Reason string `json:"reason,omitempty"`
+}
+
+// BanStore keeps the bans where a restart of the server, and the other
+// nodes of a cluster (also those started after the ban), find them
+// (Config.Bans). server/natsbroker keeps them in a NATS KV bucket, with each
+// ban's end as its TTL; FileBans keeps them in a file (one node, its data
+// dir). The methods are safe for concurrent use.
+type BanStore interface {
+	// SaveBan records b, replacing an earlier ban of b.User; it is
+	// forgotten when b.Until passes.
+	SaveBan(ctx context.Context, b Ban) error
+	// DeleteBan lifts the ban of user, if there is one.
+	DeleteBan(ctx context.Context, user string) error
+	// LoadBans returns the bans in force.
+	LoadBans(ctx context.Context) ([]Ban, error)
 }
 
 // ban is one entry of the ban table.
@@ -78,6 +106,20 @@ func (t *banTable) check(user string, now time.Time) (ban, bool) {
 	return b, ok
 }
 
+// list returns the bans in force at now, sorted by user.
+func (t *banTable) list(now time.Time) []Ban {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]Ban, 0, len(t.m))
+	for u, b := range t.m {
+		if b.until.After(now) {
+			out = append(out, Ban{User: u, Until: b.until, Reason: b.reason})
+		}
+	}
+	slices.SortFunc(out, func(a, b Ban) int { return cmp.Compare(a.User, b.User) })
+	return out
+}
+
 // remove lifts the ban of user; it reports whether there was one in force.
 func (t *banTable) remove(user string, now time.Time) bool {
 	t.mu.Lock()
@@ -90,10 +132,11 @@ func (t *banTable) remove(user string, now time.Time) bool {
 // KickWith is Kick with options: with opts.Ban it also bans the user, so
 // that every handshake of theirs until the ban ends is refused before the
 // upgrade with HTTP 403 (code "banned") and the reason — on every node of a
-// cluster, which learn the ban with the kick (a node that starts later does
-// not know it). It returns how many connections it closed; a ban applies
-// even when that is 0.
-func (s *Server) KickWith(user string, opts KickOptions) (int, error) {
+// cluster, which learn the ban with the kick. With Config.Bans the ban is
+// stored first (a restart, and a node started later, keep it): when it
+// cannot be, nothing is done and the error wraps ErrUnavailable. It returns
+// how many connections it closed; a ban applies even when that is 0.
+func (s *Server) KickWith(ctx context.Context, user string, opts KickOptions) (int, error) {
 	if opts.Ban < 0 || opts.Ban > MaxBan {
 		return 0, fmt.Errorf("kick %q: ban of %v is not between 0 and %v", user, opts.Ban, MaxBan)
 	}
@@ -102,6 +145,14 @@ func (s *Server) KickWith(user string, opts KickOptions) (int, error) {
 	}
 	now := s.now()
 	until := now.Add(opts.Ban)
+	if s.cfg.Bans != nil {
+		sctx, cancel := context.WithTimeout(ctx, brokerTimeout)
+		err := s.cfg.Bans.SaveBan(sctx, Ban{User: user, Until: until, Reason: opts.Reason})
+		cancel()
+		if err != nil {
+			return 0, fmt.Errorf("ban %q: %w: %w", user, ErrUnavailable, err)
+		}
+	}
 	s.bans.add(user, ban{until: until, reason: opts.Reason}, now)
 	s.log.Info("banned", "user", user, "for", opts.Ban, "reason", opts.Reason)
 	closed := s.kickLocal(user, opts.Reason)
@@ -115,8 +166,67 @@ func (s *Server) KickWith(user string, opts KickOptions) (int, error) {
 	return closed + n, nil
 }
 
-// Unban lifts a ban of user early; it reports whether one was in force.
-func (s *Server) Unban(user string) bool { return s.bans.remove(user, s.now()) }
+// Unban lifts a ban of user early, on every node and in Config.Bans; it
+// reports whether one was in force. When the store cannot be reached the
+// ban is not lifted and the error wraps ErrUnavailable.
+func (s *Server) Unban(ctx context.Context, user string) (bool, error) {
+	was := false
+	if s.cfg.Bans != nil {
+		sctx, cancel := context.WithTimeout(ctx, brokerTimeout)
+		defer cancel()
+		stored, err := s.cfg.Bans.LoadBans(sctx)
+		if err == nil {
+			err = s.cfg.Bans.DeleteBan(sctx, user)
+		}
+		if err != nil {
+			return false, fmt.Errorf("unban %q: %w: %w", user, ErrUnavailable, err)
+		}
+		was = slices.ContainsFunc(stored, func(b Ban) bool { return b.User == user && b.Until.After(s.now()) })
+	}
+	if s.bans.remove(user, s.now()) {
+		was = true
+	}
+	if s.mem == nil {
+		if _, err := s.control(Control{Kind: ControlUnban, Target: user}, nil); err != nil {
+			s.log.Warn("unban on other nodes failed", "user", user, "err", err)
+		}
+	}
+	s.log.Info("unbanned", "user", user, "was_banned", was)
+	return was, nil
+}
+
+// Bans returns the bans in force, sorted by user: Config.Bans's (those of
+// every node, and the earlier lives of this one), else this server's.
+func (s *Server) Bans(ctx context.Context) ([]Ban, error) {
+	if s.cfg.Bans == nil {
+		return s.bans.list(s.now()), nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, brokerTimeout)
+	defer cancel()
+	stored, err := s.cfg.Bans.LoadBans(sctx)
+	if err != nil {
+		return nil, fmt.Errorf("bans: %w: %w", ErrUnavailable, err)
+	}
+	now := s.now()
+	out := slices.DeleteFunc(stored, func(b Ban) bool { return !b.Until.After(now) })
+	slices.SortFunc(out, func(a, b Ban) int { return cmp.Compare(a.User, b.User) })
+	return out, nil
+}
+
+// loadBans fills the ban table from Config.Bans, at start.
+func (s *Server) loadBans(ctx context.Context) error {
+	stored, err := s.cfg.Bans.LoadBans(ctx)
+	if err != nil {
+		return fmt.Errorf("load bans: %w", err)
+	}
+	now := s.now()
+	for _, b := range stored {
+		if b.Until.After(now) {
+			s.bans.add(b.User, ban{until: b.Until, reason: b.Reason}, now)
+		}
+	}
+	return nil
+}
 
 // Banned returns when the ban of user ends and its reason, if the user is
 // banned now.

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -23,7 +24,7 @@ func TestKickWithBan(t *testing.T) {
 	mallory := e.dial("mallory")
 	e.dial("alice")
 
-	closed, err := srv.KickWith("mallory", server.KickOptions{Reason: "spamming the lobby", Ban: 10 * time.Minute})
+	closed, err := srv.KickWith(context.Background(), "mallory", server.KickOptions{Reason: "spamming the lobby", Ban: 10 * time.Minute})
 	if err != nil || closed != 1 {
 		t.Fatalf("KickWith = %d, %v; want 1 connection closed", closed, err)
 	}
@@ -52,7 +53,7 @@ func TestKickWithBan(t *testing.T) {
 	}
 	e.dial("alice") // others still get in
 
-	if !srv.Unban("mallory") {
+	if ok, err := srv.Unban(context.Background(), "mallory"); err != nil || !ok {
 		t.Fatal("Unban found no ban")
 	}
 	e.dial("mallory")
@@ -64,18 +65,18 @@ func TestKickWithBanLimits(t *testing.T) {
 	var srv *server.Server
 	e := startServer(t, server.Config{}, func(s *server.Server) { srv = s })
 	for _, d := range []time.Duration{-time.Second, server.MaxBan + time.Second} {
-		if _, err := srv.KickWith("x", server.KickOptions{Ban: d}); err == nil {
+		if _, err := srv.KickWith(context.Background(), "x", server.KickOptions{Ban: d}); err == nil {
 			t.Errorf("KickWith(ban %v) accepted", d)
 		}
 	}
-	closed, err := srv.KickWith("ghost", server.KickOptions{Reason: "pre-emptive", Ban: time.Hour})
+	closed, err := srv.KickWith(context.Background(), "ghost", server.KickOptions{Reason: "pre-emptive", Ban: time.Hour})
 	if err != nil || closed != 0 {
 		t.Fatalf("KickWith(offline user) = %d, %v", closed, err)
 	}
 	if _, res, err := websocket.DefaultDialer.Dial(e.wsURL("ghost"), nil); err == nil || res == nil || res.StatusCode != http.StatusForbidden {
 		t.Fatalf("handshake of a user banned while offline: %v, %v; want 403", err, res)
 	}
-	if n, err := srv.KickWith("nobody", server.KickOptions{Reason: "r"}); err != nil || n != 0 {
+	if n, err := srv.KickWith(context.Background(), "nobody", server.KickOptions{Reason: "r"}); err != nil || n != 0 {
 		t.Fatalf("kick without ban of nobody = %d, %v", n, err)
 	}
 	if _, _, ok := srv.Banned("nobody"); ok {

@@ -71,6 +71,9 @@ func (h nodeHandler) HandleControl(c Control) int {
 			s.bans.add(c.Target, ban{until: c.BanUntil, reason: c.Reason}, s.now())
 		}
 		return s.kickLocal(c.Target, c.Reason)
+	case ControlUnban:
+		s.bans.remove(c.Target, s.now())
+		return 0
 	case ControlSendConn, ControlSendUser, ControlBroadcast:
 	default:
 		s.log.Warn("unknown control message", "kind", c.Kind)

@@ -178,6 +178,12 @@ type Config struct {
 	// cluster on NATS JetStream. The server does not close it. Nil means an
 	// in-memory broker (one node; rooms are lost when the process stops).
 	Broker Broker
+	// Bans keeps the bans (KickWith, Unban) where a restart and the other
+	// nodes find them: New loads them, each ban and unban is stored before
+	// it is applied. server/natsbroker's Broker is one (a NATS KV bucket),
+	// FileBans another (one node). Nil means in this process only: a
+	// restart lifts them, and a node started later does not know them.
+	Bans BanStore
 
 	// Observer receives the server's events, for metrics. Nil means none.
 	Observer Observer

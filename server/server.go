@@ -129,6 +129,15 @@ func New(cfg Config) (*Server, error) {
 		s.mem.setMemory(cfg.HistoryBytes, cfg.HistoryMemory)
 		s.broker = s.mem
 	}
+	if cfg.Bans != nil {
+		lctx, lcancel := context.WithTimeout(ctx, 10*time.Second)
+		err := s.loadBans(lctx)
+		lcancel()
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("server: %w", err)
+		}
+	}
 	s.broker.Register(nodeHandler{s})
 	s.upgrader.WriteBufferPool = &s.pools.frame
 	s.wg.Add(1)

@@ -30,7 +30,7 @@ func TestReloginDuringBan(t *testing.T) {
 	s.Login("Mallory", socketURL(page, "mallory-x1y2z3", "Mallory"))
 	waitFor(t, s, "connected", func() bool { return s.Status().Info.State == client.Open })
 
-	if n, err := ts.Server.KickWith("mallory-x1y2z3", server.KickOptions{Reason: "spamming", Ban: time.Hour}); err != nil || n != 1 {
+	if n, err := ts.Server.KickWith(context.Background(), "mallory-x1y2z3", server.KickOptions{Reason: "spamming", Ban: time.Hour}); err != nil || n != 1 {
 		t.Fatalf("KickWith = %d, %v", n, err)
 	}
 	waitFor(t, s, "kicked", func() bool { return s.Status().Info.CloseCode == shared.CloseKicked })
@@ -50,7 +50,7 @@ func TestReloginDuringBan(t *testing.T) {
 		t.Errorf("Relogin during the ban connected: %+v", conns)
 	}
 
-	ts.Server.Unban("mallory-x1y2z3")
+	_, _ = ts.Server.Unban(context.Background(), "mallory-x1y2z3")
 	s.Relogin(context.Background())
 	waitFor(t, s, "connected after the ban", func() bool { return s.Status().Info.State == client.Open })
 	if st := s.Status(); st.Banned != "" || s.Ended() != "" {

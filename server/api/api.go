@@ -28,7 +28,9 @@ type Hub interface {
 	PublishEphemeral(ctx context.Context, room string, m shared.Message) error
 	Broadcast(m shared.Message) int
 	Kick(user, reason string) int
-	KickWith(user string, opts server.KickOptions) (int, error)
+	KickWith(ctx context.Context, user string, opts server.KickOptions) (int, error)
+	Unban(ctx context.Context, user string) (bool, error)
+	Bans(ctx context.Context) ([]server.Ban, error)
 	Presence(room string) []shared.Member
 	Connections() []server.ConnInfo
 	Stats() server.Stats
@@ -115,6 +117,8 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), limiters: make(map[string]*rate.Limiter)}
 	h.mux.HandleFunc("POST /api/push", h.push)
 	h.mux.HandleFunc("POST /api/kick", h.kick)
+	h.mux.HandleFunc("POST /api/unban", h.unban)
+	h.mux.HandleFunc("GET /api/bans", h.bans)
 	h.mux.HandleFunc("GET /api/presence", h.presence)
 	h.mux.HandleFunc("GET /api/connections", h.connections)
 	h.mux.HandleFunc("GET /api/stats", h.stats)

@@ -28,7 +28,14 @@ func (h *recordingHub) PublishEphemeral(context.Context, string, shared.Message)
 	h.calls++
 	return nil
 }
-func (h *recordingHub) KickWith(string, server.KickOptions) (int, error) {
+func (h *recordingHub) Unban(context.Context, string) (bool, error) {
+	h.calls++
+	return false, nil
+}
+
+func (h *recordingHub) Bans(context.Context) ([]server.Ban, error) { return nil, nil }
+
+func (h *recordingHub) KickWith(context.Context, string, server.KickOptions) (int, error) {
 	h.calls++
 	return 0, nil
 }

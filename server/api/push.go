@@ -240,7 +240,7 @@ func (h *Handler) kick(w http.ResponseWriter, r *http.Request) {
 	if req.Reason == "" {
 		req.Reason = "kicked by an administrator"
 	}
-	closed, err := h.cfg.Hub.KickWith(req.User, server.KickOptions{Reason: req.Reason, Ban: ban})
+	closed, err := h.cfg.Hub.KickWith(r.Context(), req.User, server.KickOptions{Reason: req.Reason, Ban: ban})
 	if err != nil {
 		h.internalError(w, "kick", err)
 		return

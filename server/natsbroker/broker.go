@@ -141,6 +141,7 @@ type Broker struct {
 
 	pres    *presence
 	keys    *keyStore
+	bans    jetstream.KeyValue
 	control *nats.Subscription
 	query   *nats.Subscription
 }
@@ -245,6 +246,10 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		checkNow: make(chan struct{}, 1),
 	}
 	if b.keys, err = newKeyStore(ctx, b); err != nil {
+		cancel()
+		return nil, err
+	}
+	if b.bans, err = newBansBucket(ctx, b); err != nil {
 		cancel()
 		return nil, err
 	}
