@@ -63,6 +63,10 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, Servers: make([]*natsserver.Server, n), opts: make([]*natsserver.Options, n),
 		clients: make([]*tethertest.CutProxy, n), routeProxies: make([]*tethertest.CutProxy, n)}
+	stores := make([]string, n) // made first: removed after the servers are down
+	for i := range stores {
+		stores[i] = t.TempDir()
+	}
 	t.Cleanup(func() {
 		for i := range c.Servers {
 			c.Kill(i)
@@ -77,7 +81,7 @@ func StartCluster(t testing.TB, n int) *Cluster {
 		c.opts[i] = &natsserver.Options{
 			ServerName: fmt.Sprintf("n%d", i+1),
 			Host:       "127.0.0.1", Port: port, ClientAdvertise: c.clients[i].Addr(),
-			JetStream: true, StoreDir: t.TempDir(),
+			JetStream: true, StoreDir: stores[i],
 			Cluster: natsserver.ClusterOpts{Name: "tether-test", Host: "127.0.0.1", Port: routePort, Advertise: c.routeProxies[i].Addr()},
 			NoLog:   true, NoSigs: true,
 		}
