@@ -58,7 +58,7 @@ type Cluster struct {
 
 // StartCluster runs n nats-servers named n1…nN, each storing under its own
 // temporary directory, routes between all of them, and waits up to 20s for
-// JetStream to have a meta leader. They shut down when the test ends.
+// JetStream to have a meta leader with all of them as peers. They shut down when the test ends.
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, Servers: make([]*natsserver.Server, n), opts: make([]*natsserver.Options, n),
@@ -129,20 +129,20 @@ func (c *Cluster) start(i int) {
 	}
 }
 
-// waitMetaLeader waits up to 20s for a running server to see JetStream's
-// meta leader.
+// waitMetaLeader waits up to 20s for JetStream's meta leader to count
+// every server as its peer.
 func (c *Cluster) waitMetaLeader() {
 	c.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, ns := range c.Servers {
-			if ns != nil && ns.JetStreamIsCurrent() {
+			if ns != nil && ns.JetStreamIsLeader() && len(ns.JetStreamClusterPeers()) == len(c.Servers) {
 				return
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	c.t.Fatal("nats cluster: no JetStream meta leader within 20s")
+	c.t.Fatal("nats cluster: no JetStream meta leader with every server as its peer within 20s")
 }
 
 // URLs is the client URLs of every server, comma-separated, for
