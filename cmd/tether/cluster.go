@@ -157,6 +157,24 @@ func (c *cluster) serverBroker() server.Broker {
 	return c.broker
 }
 
+// bansFile is the name of the bans kept in the data dir of a single node.
+const bansFile = "bans.json"
+
+// banStore is where the server keeps its bans: the cluster's bucket, else
+// the data dir's bans.json, else nowhere (nil: in memory).
+func banStore(c *cluster, o options) (server.BanStore, error) {
+	switch {
+	case c != nil:
+		return c.broker, nil
+	case o.dataDir != "":
+		if err := ensureDataDir(o.dataDir); err != nil {
+			return nil, err
+		}
+		return server.NewFileBans(filepath.Join(o.dataDir, bansFile))
+	}
+	return nil, nil
+}
+
 // close stops the broker, the connection and the embedded server, in that
 // order. Call it after the server's Shutdown.
 func (c *cluster) close() {

@@ -91,8 +91,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	bans, err := banStore(cl, o)
+	if err != nil {
+		cl.close()
+		return err
+	}
 	srv, err := server.New(server.Config{
 		Broker:            cl.serverBroker(),
+		Bans:              bans,
 		Registry:          types,
 		Logger:            log,
 		Observer:          met,

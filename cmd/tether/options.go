@@ -63,7 +63,7 @@ type options struct {
 
 // serveUsage is printed by "tether -h".
 const serveUsage = `usage: tether [flags]            run the server
-       tether push|kick|presence|connections|stats [flags]   call a running server's HTTP API
+       tether push|kick|unban|bans|presence|connections|stats [flags]   call a running server's HTTP API
        tether token --user ID [--name NAME] [--ttl 24h]      print a connection token (needs -secret/TETHER_SECRET)
 
 Every flag has an environment variable fallback, shown in brackets.
