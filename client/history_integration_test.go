@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tetherkit/tether/broker/memory"
 	"github.com/tetherkit/tether/client"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
@@ -20,7 +21,7 @@ import (
 // it was not sent (OnGap), FillGap pages back the ones still kept, and says
 // that the oldest are gone; History pages the room as the server keeps it.
 func TestGapReportedAndFilled(t *testing.T) {
-	s := startServer(t, server.Config{HistorySize: 10})
+	s := startServer(t, server.Config{Broker: tethertest.Memory(t, memory.Config{HistorySize: 10})})
 	gate := tethertest.NewCutProxy(t, strings.TrimPrefix(s.HTTP.URL, "http://"))
 	sub := tethertest.NewClient(t, client.Config{URL: gate.URL("sub"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	seen := make(chan uint64, 100)

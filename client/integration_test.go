@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/tetherkit/tether/broker/memory"
 	"github.com/tetherkit/tether/client"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
@@ -84,7 +85,7 @@ func firstReadBuffer(size int) client.Transport {
 // with all 1,000, each once, in order.
 func TestResumeAcrossRandomDisconnects(t *testing.T) {
 	const total = 1000
-	s := startServer(t, server.Config{HistorySize: 2 * total, MessageRate: -1})
+	s := startServer(t, server.Config{Broker: tethertest.Memory(t, memory.Config{HistorySize: 2 * total}), MessageRate: -1})
 	proxy := tethertest.NewCutProxy(t, strings.TrimPrefix(s.HTTP.URL, "http://"))
 
 	sub := tethertest.NewClient(t, client.Config{
@@ -260,7 +261,7 @@ func TestSlowConsumerResumes(t *testing.T) {
 	release := make(chan struct{})
 	obs := &slowObserver{release: release}
 	t.Cleanup(obs.SlowConsumer) // never leave the handler blocked
-	s := tethertest.NewServer(t, server.Config{SendQueue: 8, HistorySize: 2 * total, HistoryBytes: 2 * total * int64(len(body)+1024), MessageRate: -1, Observer: obs},
+	s := tethertest.NewServer(t, server.Config{SendQueue: 8, Broker: tethertest.Memory(t, memory.Config{HistorySize: 2 * total, HistoryBytes: 2 * total * int64(len(body)+1024)}), MessageRate: -1, Observer: obs},
 		tethertest.WithDemo(demo.Config{TickerInterval: -1}), firstSendBuffer(16<<10))
 	c := tethertest.NewClient(t, client.Config{URL: s.URL("slowpoke"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 		Transport: firstReadBuffer(16 << 10)})
@@ -294,7 +295,7 @@ func TestSlowConsumerResumes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if d := s.Server.Stats().Dropped; d == 0 {
+	if d := tethertest.Stats(t, s.Server).Dropped; d == 0 {
 		t.Fatalf("publishing %d frames of 32 KiB to a client that does not read dropped none: the test did not make it slow", total)
 	}
 	select {
@@ -336,7 +337,7 @@ func TestFlakyNetworkLosesNothing(t *testing.T) {
 		total = 1000
 		rate  = 40 // messages per second
 	)
-	s := startServer(t, server.Config{HistorySize: 200, HistoryTTL: time.Hour, MessageRate: -1})
+	s := startServer(t, server.Config{Broker: tethertest.Memory(t, memory.Config{HistorySize: 200, HistoryTTL: time.Hour}), MessageRate: -1})
 	proxy := tethertest.NewCutProxy(t, strings.TrimPrefix(s.HTTP.URL, "http://"))
 	sub := tethertest.NewClient(t, client.Config{URL: proxy.URL("sub")}) // default backoff
 	rec := tethertest.RecordChat(sub, total)

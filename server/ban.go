@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/tetherkit/tether/broker"
 )
 
 // Limits of bans.
@@ -28,31 +30,6 @@ type KickOptions struct {
 	// (at most MaxBan) with HTTP 403 and the reason, even when the user has
 	// no connection now. Zero: the user may reconnect at once.
 	Ban time.Duration
-}
-
-// Ban is a user whose handshakes are refused until a time.
-type Ban struct {
-	// User is the banned user's id.
-	User string `json:"user"`
-	// Until is when the ban ends.
-	Until time.Time `json:"until"`
-	// Reason is shown to the user when a handshake is refused.
-	Reason string `json:"reason,omitempty"`
-}
-
-// BanStore keeps the bans where a restart of the server, and the other
-// nodes of a cluster (also those started after the ban), find them
-// (Config.Bans). server/natsbroker keeps them in a NATS KV bucket, with each
-// ban's end as its TTL; FileBans keeps them in a file (one node, its data
-// dir). The methods are safe for concurrent use.
-type BanStore interface {
-	// SaveBan records b, replacing an earlier ban of b.User; it is
-	// forgotten when b.Until passes.
-	SaveBan(ctx context.Context, b Ban) error
-	// DeleteBan lifts the ban of user, if there is one.
-	DeleteBan(ctx context.Context, user string) error
-	// LoadBans returns the bans in force.
-	LoadBans(ctx context.Context) ([]Ban, error)
 }
 
 // ban is one entry of the ban table.
@@ -107,16 +84,16 @@ func (t *banTable) check(user string, now time.Time) (ban, bool) {
 }
 
 // list returns the bans in force at now, sorted by user.
-func (t *banTable) list(now time.Time) []Ban {
+func (t *banTable) list(now time.Time) []broker.Ban {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]Ban, 0, len(t.m))
+	out := make([]broker.Ban, 0, len(t.m))
 	for u, b := range t.m {
 		if b.until.After(now) {
-			out = append(out, Ban{User: u, Until: b.until, Reason: b.reason})
+			out = append(out, broker.Ban{User: u, Until: b.until, Reason: b.reason})
 		}
 	}
-	slices.SortFunc(out, func(a, b Ban) int { return cmp.Compare(a.User, b.User) })
+	slices.SortFunc(out, func(a, b broker.Ban) int { return cmp.Compare(a.User, b.User) })
 	return out
 }
 
@@ -147,7 +124,7 @@ func (s *Server) KickWith(ctx context.Context, user string, opts KickOptions) (i
 	until := now.Add(opts.Ban)
 	if s.cfg.Bans != nil {
 		sctx, cancel := context.WithTimeout(ctx, brokerTimeout)
-		err := s.cfg.Bans.SaveBan(sctx, Ban{User: user, Until: until, Reason: opts.Reason})
+		err := s.cfg.Bans.SaveBan(sctx, broker.Ban{User: user, Until: until, Reason: opts.Reason})
 		cancel()
 		if err != nil {
 			return 0, fmt.Errorf("ban %q: %w: %w", user, ErrUnavailable, err)
@@ -156,10 +133,7 @@ func (s *Server) KickWith(ctx context.Context, user string, opts KickOptions) (i
 	s.bans.add(user, ban{until: until, reason: opts.Reason}, now)
 	s.log.Info("banned", "user", user, "for", opts.Ban, "reason", opts.Reason)
 	closed := s.kickLocal(user, opts.Reason)
-	if s.mem != nil {
-		return closed, nil
-	}
-	n, err := s.control(Control{Kind: ControlKick, Target: user, Reason: opts.Reason, BanUntil: until}, nil)
+	n, err := s.control(broker.Control{Kind: broker.ControlKick, Target: user, Reason: opts.Reason, BanUntil: until}, nil)
 	if err != nil {
 		s.log.Warn("kick with ban on other nodes failed", "user", user, "err", err)
 	}
@@ -181,15 +155,13 @@ func (s *Server) Unban(ctx context.Context, user string) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("unban %q: %w: %w", user, ErrUnavailable, err)
 		}
-		was = slices.ContainsFunc(stored, func(b Ban) bool { return b.User == user && b.Until.After(s.now()) })
+		was = slices.ContainsFunc(stored, func(b broker.Ban) bool { return b.User == user && b.Until.After(s.now()) })
 	}
 	if s.bans.remove(user, s.now()) {
 		was = true
 	}
-	if s.mem == nil {
-		if _, err := s.control(Control{Kind: ControlUnban, Target: user}, nil); err != nil {
-			s.log.Warn("unban on other nodes failed", "user", user, "err", err)
-		}
+	if _, err := s.control(broker.Control{Kind: broker.ControlUnban, Target: user}, nil); err != nil {
+		s.log.Warn("unban on other nodes failed", "user", user, "err", err)
 	}
 	s.log.Info("unbanned", "user", user, "was_banned", was)
 	return was, nil
@@ -197,7 +169,7 @@ func (s *Server) Unban(ctx context.Context, user string) (bool, error) {
 
 // Bans returns the bans in force, sorted by user: Config.Bans's (those of
 // every node, and the earlier lives of this one), else this server's.
-func (s *Server) Bans(ctx context.Context) ([]Ban, error) {
+func (s *Server) Bans(ctx context.Context) ([]broker.Ban, error) {
 	if s.cfg.Bans == nil {
 		return s.bans.list(s.now()), nil
 	}
@@ -208,8 +180,8 @@ func (s *Server) Bans(ctx context.Context) ([]Ban, error) {
 		return nil, fmt.Errorf("bans: %w: %w", ErrUnavailable, err)
 	}
 	now := s.now()
-	out := slices.DeleteFunc(stored, func(b Ban) bool { return !b.Until.After(now) })
-	slices.SortFunc(out, func(a, b Ban) int { return cmp.Compare(a.User, b.User) })
+	out := slices.DeleteFunc(stored, func(b broker.Ban) bool { return !b.Until.After(now) })
+	slices.SortFunc(out, func(a, b broker.Ban) int { return cmp.Compare(a.User, b.User) })
 	return out, nil
 }
 

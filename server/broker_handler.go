@@ -1,14 +1,19 @@
 package server
 
-import "github.com/tetherkit/tether/shared"
+import (
+	"time"
 
-// nodeHandler is the Server's BrokerHandler: it hands the broker's events to
+	"github.com/tetherkit/tether/broker"
+	"github.com/tetherkit/tether/shared"
+)
+
+// nodeHandler is the Server's broker.Handler: it hands the broker's events to
 // this node's connections.
 type nodeHandler struct{ s *Server }
 
-// HandlePublication implements BrokerHandler: it frames p once for this
+// HandlePublication implements broker.Handler: it frames p once for this
 // node and queues it to the room's members here.
-func (h nodeHandler) HandlePublication(name string, p Publication) int {
+func (h nodeHandler) HandlePublication(name string, p broker.Publication) int {
 	r := h.s.rooms.get(name)
 	if r == nil {
 		return 0
@@ -23,7 +28,7 @@ func (h nodeHandler) HandlePublication(name string, p Publication) int {
 	return r.deliver(f, p.Epoch, p.Seq, "", h.s.cfg.SendQueue)
 }
 
-// HandleEphemeral implements BrokerHandler.
+// HandleEphemeral implements broker.Handler.
 func (h nodeHandler) HandleEphemeral(name string, payload []byte) {
 	r := h.s.rooms.get(name)
 	if r == nil {
@@ -42,9 +47,9 @@ func (h nodeHandler) HandleEphemeral(name string, payload []byte) {
 	r.deliver(f, "", 0, "", h.s.cfg.SendQueue)
 }
 
-// HandlePresence implements BrokerHandler: the room's members here hear
+// HandlePresence implements broker.Handler: the room's members here hear
 // presence.join or presence.leave, except the connection that caused it.
-func (h nodeHandler) HandlePresence(name string, e PresenceEvent) {
+func (h nodeHandler) HandlePresence(name string, e broker.PresenceEvent) {
 	r := h.s.rooms.get(name)
 	if r == nil {
 		return
@@ -62,19 +67,19 @@ func (h nodeHandler) HandlePresence(name string, e PresenceEvent) {
 	r.deliver(f, "", 0, e.Conn, h.s.cfg.SendQueue)
 }
 
-// HandleControl implements BrokerHandler.
-func (h nodeHandler) HandleControl(c Control) int {
+// HandleControl implements broker.Handler.
+func (h nodeHandler) HandleControl(c broker.Control) int {
 	s := h.s
 	switch c.Kind {
-	case ControlKick:
+	case broker.ControlKick:
 		if !c.BanUntil.IsZero() {
 			s.bans.add(c.Target, ban{until: c.BanUntil, reason: c.Reason}, s.now())
 		}
 		return s.kickLocal(c.Target, c.Reason)
-	case ControlUnban:
+	case broker.ControlUnban:
 		s.bans.remove(c.Target, s.now())
 		return 0
-	case ControlSendConn, ControlSendUser, ControlBroadcast:
+	case broker.ControlSendConn, broker.ControlSendUser, broker.ControlBroadcast:
 	default:
 		s.log.Warn("unknown control message", "kind", c.Kind)
 		return 0
@@ -86,11 +91,11 @@ func (h nodeHandler) HandleControl(c Control) int {
 	}
 	var conns []*Conn
 	switch c.Kind {
-	case ControlSendConn:
+	case broker.ControlSendConn:
 		if conn := s.hub.get(c.Target); conn != nil {
 			conns = []*Conn{conn}
 		}
-	case ControlSendUser:
+	case broker.ControlSendUser:
 		conns = s.hub.byUser(c.Target)
 	default:
 		conns = s.hub.all()
@@ -98,7 +103,7 @@ func (h nodeHandler) HandleControl(c Control) int {
 	return enqueueAll(conns, f)
 }
 
-// HandleReset implements BrokerHandler: the room's members here are closed
+// HandleReset implements broker.Handler: the room's members here are closed
 // with 1001 so that they reconnect and resume, and learn from recovered
 // whether they lost messages.
 func (h nodeHandler) HandleReset(name string) {
@@ -128,3 +133,7 @@ func enqueueAll(conns []*Conn, f *outFrame) int {
 	}
 	return reached
 }
+
+// brokerTimeout bounds a broker call made for a client request or an API
+// call that has no context of its own.
+const brokerTimeout = 5 * time.Second

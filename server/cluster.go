@@ -33,21 +33,26 @@ type nodeStats struct {
 	Rooms []string `json:"rooms"`
 }
 
-// HandleQuery implements BrokerHandler.
+// HandleQuery implements broker.Handler.
 func (h nodeHandler) HandleQuery(kind string) ([]byte, error) {
 	switch kind {
 	case queryStats:
 		return json.Marshal(h.s.localStats())
 	case queryConnections:
-		return json.Marshal(h.s.Connections())
+		return json.Marshal(h.s.localConnections())
 	}
 	return nil, fmt.Errorf("unknown query %q", kind)
 }
 
 // localStats is this node's counters with its users and rooms.
 func (s *Server) localStats() nodeStats {
-	st := s.Stats()
-	st.Rooms = s.rooms.len()
+	conns, _ := s.hub.counts()
+	st := Stats{
+		Connections: conns,
+		MessagesIn:  s.stats.messagesIn.Load(),
+		MessagesOut: s.stats.messagesOut.Load(),
+		Dropped:     s.stats.dropped.Load(),
+	}
 	users := make([]string, 0)
 	s.hub.mu.RLock()
 	for u := range s.hub.users {
@@ -60,19 +65,18 @@ func (s *Server) localStats() nodeStats {
 		rooms = append(rooms, name)
 	}
 	s.rooms.mu.Unlock()
+	st.Users, st.Rooms = len(users), len(rooms)
 	return nodeStats{Stats: st, Users: users, Rooms: rooms}
 }
 
-// ClusterStats returns the counters of every node of the cluster added up,
-// users and rooms (with members) counted once, and how many nodes answered.
-// On a single node it is Stats.
-func (s *Server) ClusterStats(ctx context.Context) (Stats, Coverage, error) {
-	if s.mem != nil {
-		return s.Stats(), Coverage{Nodes: 1, Answered: 1}, nil
-	}
+// Stats returns the counters of every node of the cluster added up, users
+// and rooms (with members) counted once, and how many nodes answered before
+// ctx was done. A single node is a one-node cluster: its own counters, and
+// Coverage{1, 1}. With the nodes that answered it returns the error of the
+// others, if any.
+func (s *Server) Stats(ctx context.Context) (Stats, Coverage, error) {
 	answers, nodes, err := s.broker.Gather(ctx, queryStats)
-	own := s.localStats()
-	all := []nodeStats{own}
+	all := []nodeStats{s.localStats()}
 	for _, a := range answers {
 		var ns nodeStats
 		if json.Unmarshal(a, &ns) == nil {
@@ -94,17 +98,19 @@ func (s *Server) ClusterStats(ctx context.Context) (Stats, Coverage, error) {
 		}
 	}
 	st.Users, st.Rooms = len(users), len(rooms)
+	if err != nil {
+		err = fmt.Errorf("stats: %w", err)
+	}
 	return st, Coverage{Nodes: nodes + 1, Answered: len(all)}, err
 }
 
-// ClusterConnections describes every open connection of every node that
-// answered, sorted by user, then id. On a single node it is Connections.
-func (s *Server) ClusterConnections(ctx context.Context) ([]ConnInfo, Coverage, error) {
-	if s.mem != nil {
-		return s.Connections(), Coverage{Nodes: 1, Answered: 1}, nil
-	}
+// Connections describes every open connection of every node that answered
+// before ctx was done, sorted by user, then id, and how many nodes answered.
+// A single node is a one-node cluster: its own connections, and
+// Coverage{1, 1}.
+func (s *Server) Connections(ctx context.Context) ([]ConnInfo, Coverage, error) {
 	answers, nodes, err := s.broker.Gather(ctx, queryConnections)
-	infos := s.Connections()
+	infos := s.localConnections()
 	answered := 1
 	for _, a := range answers {
 		var more []ConnInfo
@@ -116,5 +122,18 @@ func (s *Server) ClusterConnections(ctx context.Context) ([]ConnInfo, Coverage, 
 	slices.SortFunc(infos, func(a, b ConnInfo) int {
 		return cmp.Or(cmp.Compare(a.User, b.User), cmp.Compare(a.ID, b.ID))
 	})
+	if err != nil {
+		err = fmt.Errorf("connections: %w", err)
+	}
 	return infos, Coverage{Nodes: nodes + 1, Answered: answered}, err
+}
+
+// localConnections describes this node's open connections.
+func (s *Server) localConnections() []ConnInfo {
+	conns := s.hub.all()
+	infos := make([]ConnInfo, 0, len(conns))
+	for _, c := range conns {
+		infos = append(infos, c.info())
+	}
+	return infos
 }

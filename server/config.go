@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tetherkit/tether/broker"
 	"github.com/tetherkit/tether/shared"
 	"golang.org/x/time/rate"
 )
@@ -24,14 +25,9 @@ const (
 	DefaultReadLimit      = 64 << 10
 	DefaultSendQueue      = 256
 	DefaultWriteTimeout   = 10 * time.Second
-	DefaultHistorySize    = 1000
-	DefaultHistoryTTL     = 2 * time.Minute
+	DefaultMaxReplay      = 1000
 
-	DefaultHistoryBytes    = 1 << 20   // per room
-	DefaultHistoryMemory   = 256 << 20 // all rooms
 	DefaultMaxRoomsPerConn = 100
-
-	DefaultIdempotencyKeys = 1000
 	DefaultIdempotencyTTL  = 5 * time.Minute
 
 	DefaultMessageRate       rate.Limit = 50
@@ -100,41 +96,21 @@ type Config struct {
 	// less: the deadline is not set anew for every write). Zero means 10s
 	// (DefaultWriteTimeout).
 	WriteTimeout time.Duration
-	// HistorySize is how many messages each room keeps for replay. With
-	// HistoryTTL's default it lets a client resume after an outage of up to
-	// 2 minutes in a room that gets up to 8 messages a second. Zero means
-	// 1000 (DefaultHistorySize); negative means no history.
-	HistorySize int
-	// HistoryTTL is how long a room message is kept for replay. Zero means
-	// 2m (DefaultHistoryTTL); negative means until pushed out by HistorySize.
-	HistoryTTL time.Duration
-	// HistoryBytes bounds each room's history in bytes (the messages'
-	// encoded envelopes plus about 100 bytes of bookkeeping each): the oldest
-	// messages go first. It applies to the in-memory broker. Zero means
-	// 1 MiB (DefaultHistoryBytes); negative means no byte bound.
-	HistoryBytes int64
-	// HistoryMemory is the in-memory broker's budget for the history of all
-	// rooms, counted as HistoryBytes is. When a publication takes the total
-	// over it, the whole history of the rooms that have gone longest without
-	// a message is dropped, oldest first, until the total is at most 90% of
-	// it (never the room just published to); their members then resume with
-	// recovered false. A cluster broker has its own bound
-	// (natsbroker.Config.MaxBytes). Zero means 256 MiB
-	// (DefaultHistoryMemory); negative means no budget.
-	HistoryMemory int64
+	// MaxReplay bounds how many room messages a join replays: a resume
+	// (docs/protocol.md §7) that is further behind than this is not
+	// recovered, and a fresh join's history is cut to it. How many messages
+	// a room keeps is the Broker's (memory.Config.HistorySize,
+	// natsbroker.Config.HistorySize). Zero means 1000 (DefaultMaxReplay);
+	// negative means no replay.
+	MaxReplay int
 	// MaxRoomsPerConn bounds the rooms one connection may have joined at
 	// once; a join over it is refused with code too_many_rooms. Zero means
 	// 100 (DefaultMaxRoomsPerConn); negative means unlimited.
 	MaxRoomsPerConn int
-	// IdempotencyKeys is how many keyed requests (docs/protocol.md §3) the
-	// server remembers per user, so that a request sent again with the same
-	// key is answered without running twice. Zero means 1000
-	// (DefaultIdempotencyKeys); negative means keys are ignored. When the
-	// Broker is also an IdempotencyStore (natsbroker) the window is the
-	// broker's, shared by every node and bounded by its own size, and this
-	// count only switches keys on or off.
-	IdempotencyKeys int
-	// IdempotencyTTL is how long a keyed request is remembered. Zero means
+	// IdempotencyTTL is how long a keyed request (docs/protocol.md §3) is
+	// remembered, so that the same key sent again within it is answered
+	// without running twice: the window the server asks of the Broker's
+	// IdempotencyStore (how many keys it keeps is the broker's). Zero means
 	// 5m (DefaultIdempotencyTTL).
 	IdempotencyTTL time.Duration
 	// Authenticate establishes the identity of a handshake before the
@@ -173,17 +149,19 @@ type Config struct {
 	// OnError is called with decode errors, handler errors and write errors.
 	OnError func(e ErrorEvent)
 
-	// Broker keeps the rooms' seqs, history and presence and carries
-	// messages between the nodes of a cluster. See server/natsbroker for a
-	// cluster on NATS JetStream. The server does not close it. Nil means an
-	// in-memory broker (one node; rooms are lost when the process stops).
-	Broker Broker
+	// Broker keeps the rooms' seqs, history and presence, the idempotency
+	// window, and carries messages between the nodes of a cluster:
+	// broker/memory for one process, broker/nats for a cluster on NATS
+	// JetStream. The server does not close it. Nil means a memory broker
+	// with memory.Config's defaults (one node; rooms are lost when the
+	// process stops), which Shutdown closes.
+	Broker broker.Broker
 	// Bans keeps the bans (KickWith, Unban) where a restart and the other
 	// nodes find them: New loads them, each ban and unban is stored before
-	// it is applied. server/natsbroker's Broker is one (a NATS KV bucket),
-	// FileBans another (one node). Nil means in this process only: a
-	// restart lifts them, and a node started later does not know them.
-	Bans BanStore
+	// it is applied. broker/nats's Broker is one (a NATS KV bucket),
+	// FileBans another (one node, a file). Nil means in this process only:
+	// a restart lifts them, and a node started later does not know them.
+	Bans broker.BanStore
 
 	// Observer receives the server's events, for metrics. Nil means none.
 	Observer Observer
@@ -307,18 +285,11 @@ func (cfg Config) withDefaults() Config {
 	positiveOr(&cfg.ReadLimit, DefaultReadLimit)
 	positiveOr(&cfg.SendQueue, DefaultSendQueue)
 	positiveOr(&cfg.WriteTimeout, DefaultWriteTimeout)
-	orDefault(&cfg.HistorySize, DefaultHistorySize)
-	if cfg.HistorySize < 0 {
-		cfg.HistorySize = 0
+	orDefault(&cfg.MaxReplay, DefaultMaxReplay)
+	if cfg.MaxReplay < 0 {
+		cfg.MaxReplay = 0
 	}
-	orDefault(&cfg.HistoryTTL, DefaultHistoryTTL)
-	orDefault(&cfg.HistoryBytes, DefaultHistoryBytes)
-	orDefault(&cfg.HistoryMemory, DefaultHistoryMemory)
 	orDefault(&cfg.MaxRoomsPerConn, DefaultMaxRoomsPerConn)
-	orDefault(&cfg.IdempotencyKeys, DefaultIdempotencyKeys)
-	if cfg.IdempotencyKeys < 0 {
-		cfg.IdempotencyKeys = 0
-	}
 	positiveOr(&cfg.IdempotencyTTL, DefaultIdempotencyTTL)
 	if cfg.Authenticate == nil {
 		cfg.Authenticate = QueryIdentity

@@ -19,8 +19,8 @@ func TestNewRefusesMeaninglessConfig(t *testing.T) {
 		want string // in the error; "" means accepted
 	}{
 		{"zero value", server.Config{}, ""},
-		{"documented negatives", server.Config{HistorySize: -1, HistoryTTL: -1, HistoryBytes: -1, HistoryMemory: -1,
-			MaxRoomsPerConn: -1, IdempotencyKeys: -1, MessageRate: -1, MaxConnsPerUser: -1, MaxConnsPerIP: -1, MaxHTTPConnsPerIP: -1}, ""},
+		{"documented negatives", server.Config{MaxReplay: -1,
+			MaxRoomsPerConn: -1, MessageRate: -1, MaxConnsPerUser: -1, MaxConnsPerIP: -1, MaxHTTPConnsPerIP: -1}, ""},
 		{"negative heartbeat", server.Config{Heartbeat: -time.Second}, "Heartbeat is -1s"},
 		{"negative read limit", server.Config{ReadLimit: -1}, "ReadLimit is -1"},
 		{"negative send queue", server.Config{SendQueue: -8}, "SendQueue is -8"},

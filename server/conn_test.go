@@ -27,7 +27,7 @@ func TestHeartbeatTimeoutClosesSilentConnection(t *testing.T) {
 
 	var silentID string
 	tethertest.WaitUntil(t, "mallory is connected", func() bool {
-		for _, c := range e.srv.Connections() {
+		for _, c := range tethertest.Connections(t, e.srv) {
 			if c.User == "mallory" {
 				silentID = c.ID
 				return true
@@ -208,7 +208,7 @@ func TestSlowConsumerIsClosedOthersKeepReceiving(t *testing.T) {
 
 	text := strings.Repeat("x", 16<<10)
 	published := 0
-	for e.srv.Stats().Dropped == 0 {
+	for tethertest.Stats(t, e.srv).Dropped == 0 {
 		if published == 20000 {
 			t.Fatalf("no drop after %d messages of %d bytes", published, len(text))
 		}

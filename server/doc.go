@@ -3,7 +3,7 @@
 // rooms with sequence numbers, bounded history and resume, presence, and
 // server-side sends to a connection, a user, a room or everyone. One process
 // by default; several behind a load balancer with Config.Broker set to a
-// cluster broker (server/natsbroker).
+// cluster broker (broker/nats).
 //
 // A Server is an http.Handler; mount it at /ws:
 //
@@ -49,8 +49,9 @@
 // of all of it, for metrics.
 //
 // Rooms are created by their first join or publish. A room's seqs, history
-// and presence belong to its Broker (Config.Broker; in memory by default,
-// server/natsbroker for a cluster): the broker assigns each publish the
+// and presence belong to its broker.Broker (Config.Broker; broker/memory by
+// default, broker/nats for a cluster), and the server never asks which one it
+// has: one process is a one-node cluster. The broker assigns each publish the
 // room's next seq and appends it to the history in one step, and feeds each
 // node the room's messages in one order. A node keeps only its own members
 // and frames each message once for them. A join is gap-free: the joiner is

@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/tetherkit/tether/broker"
 )
 
-// FileBans is a BanStore in one JSON file, for a single node: its bans
+// FileBans is a broker.BanStore in one JSON file, for a single node: its bans
 // survive a restart. Expired bans are dropped when the file is written.
 // Create it with NewFileBans.
 type FileBans struct {
@@ -22,7 +24,7 @@ type FileBans struct {
 	mu sync.Mutex // one writer at a time
 }
 
-// NewFileBans returns the BanStore kept in the file at path (created on the
+// NewFileBans returns the broker.BanStore kept in the file at path (created on the
 // first ban, 0600, its directory 0700). An existing file must hold bans.
 func NewFileBans(path string) (*FileBans, error) {
 	f := &FileBans{path: path, now: time.Now}
@@ -33,7 +35,7 @@ func NewFileBans(path string) (*FileBans, error) {
 }
 
 // read returns the file's bans, none when there is no file.
-func (f *FileBans) read() ([]Ban, error) {
+func (f *FileBans) read() ([]broker.Ban, error) {
 	b, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -41,7 +43,7 @@ func (f *FileBans) read() ([]Ban, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bans: %w", err)
 	}
-	var bans []Ban
+	var bans []broker.Ban
 	if err := json.Unmarshal(b, &bans); err != nil {
 		return nil, fmt.Errorf("bans in %s: %w", f.path, err)
 	}
@@ -50,9 +52,9 @@ func (f *FileBans) read() ([]Ban, error) {
 
 // write replaces the file with bans, those in force only, through a
 // temporary file and a rename: a crash never leaves half a file.
-func (f *FileBans) write(bans []Ban) error {
+func (f *FileBans) write(bans []broker.Ban) error {
 	now := f.now()
-	keep := make([]Ban, 0, len(bans))
+	keep := make([]broker.Ban, 0, len(bans))
 	for _, b := range bans {
 		if b.Until.After(now) {
 			keep = append(keep, b)
@@ -89,7 +91,7 @@ func (f *FileBans) write(bans []Ban) error {
 }
 
 // update applies fn to the file's bans and writes them back.
-func (f *FileBans) update(fn func([]Ban) []Ban) error {
+func (f *FileBans) update(fn func([]broker.Ban) []broker.Ban) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	bans, err := f.read()
@@ -99,20 +101,20 @@ func (f *FileBans) update(fn func([]Ban) []Ban) error {
 	return f.write(fn(bans))
 }
 
-// SaveBan implements BanStore.
-func (f *FileBans) SaveBan(_ context.Context, b Ban) error {
-	return f.update(func(bans []Ban) []Ban {
+// SaveBan implements broker.BanStore.
+func (f *FileBans) SaveBan(_ context.Context, b broker.Ban) error {
+	return f.update(func(bans []broker.Ban) []broker.Ban {
 		return append(without(bans, b.User), b)
 	})
 }
 
-// DeleteBan implements BanStore.
+// DeleteBan implements broker.BanStore.
 func (f *FileBans) DeleteBan(_ context.Context, user string) error {
-	return f.update(func(bans []Ban) []Ban { return without(bans, user) })
+	return f.update(func(bans []broker.Ban) []broker.Ban { return without(bans, user) })
 }
 
-// LoadBans implements BanStore.
-func (f *FileBans) LoadBans(context.Context) ([]Ban, error) {
+// LoadBans implements broker.BanStore.
+func (f *FileBans) LoadBans(context.Context) ([]broker.Ban, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	bans, err := f.read()
@@ -130,7 +132,7 @@ func (f *FileBans) LoadBans(context.Context) ([]Ban, error) {
 }
 
 // without is bans without user's.
-func without(bans []Ban, user string) []Ban {
+func without(bans []broker.Ban, user string) []broker.Ban {
 	out := bans[:0]
 	for _, b := range bans {
 		if b.User != user {

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/broker"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -214,8 +215,8 @@ func (s *Server) dispatch(c *Conn, env shared.Envelope, m shared.Message) {
 }
 
 // runHandler runs the handler of m's type and answers per docs/protocol.md §3.
-// A keyed request is first claimed in the idempotency window (s.keys, the
-// broker's when it keeps one, so that the window spans every node): a key
+// A keyed request is first claimed in the idempotency window (the broker's,
+// so that in a cluster the window spans every node): a key
 // already claimed gets the first run's answer, waiting at most KeyWait for
 // it, and the handler does not run again. When the window cannot be
 // consulted the request is not run and is answered unavailable (fail
@@ -228,12 +229,12 @@ func (s *Server) runHandler(c *Conn, env shared.Envelope, m shared.Message) {
 		c.sendError(env.ID, &shared.Error{Code: shared.CodeNoHandler, Message: fmt.Sprintf("the server does not accept %q messages", env.Type)})
 		return
 	}
-	if env.Key == "" || s.cfg.IdempotencyKeys <= 0 {
+	if env.Key == "" {
 		s.answer(c, env, s.runOnce(c.ctx, c, env, h, m))
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, KeyWait)
-	run, out, err := s.keys.Claim(ctx, c.user, env.Key, s.cfg.IdempotencyTTL)
+	run, out, err := s.broker.Claim(ctx, c.user, env.Key, s.cfg.IdempotencyTTL)
 	waited := ctx.Err() != nil
 	cancel()
 	switch {
@@ -276,29 +277,29 @@ func (s *Server) runHandler(c *Conn, env shared.Envelope, m shared.Message) {
 // client is to see it, the reply encoded. A dependency's failure
 // (ErrUnavailable) is logged with the request's id and key: the client sees
 // a fixed sentence.
-func (s *Server) runOnce(ctx context.Context, c *Conn, env shared.Envelope, h handlerFunc, m shared.Message) Outcome {
+func (s *Server) runOnce(ctx context.Context, c *Conn, env shared.Envelope, h handlerFunc, m shared.Message) broker.Outcome {
 	reply, err := s.call(ctx, c, h, m)
 	if err != nil {
 		if errors.Is(err, ErrUnavailable) {
 			s.log.Warn("request not applied: a dependency is unavailable", "conn", c.id, "user", c.user, "type", env.Type, "id", env.ID, "key", env.Key, "err", err)
 		}
 		s.onError(c, fmt.Errorf("handle %s (id %d) from %s: %w", env.Type, env.ID, c.id, err))
-		return Outcome{Err: wireError(err)}
+		return broker.Outcome{Err: wireError(err)}
 	}
 	if reply == nil {
-		return Outcome{}
+		return broker.Outcome{}
 	}
 	data, err := json.Marshal(reply)
 	if err != nil {
 		s.onError(c, fmt.Errorf("reply to %s: %w", env.Type, err))
-		return Outcome{Err: &shared.Error{Code: shared.CodeInternal, Message: "the reply could not be encoded"}}
+		return broker.Outcome{Err: &shared.Error{Code: shared.CodeInternal, Message: "the reply could not be encoded"}}
 	}
-	return Outcome{Type: reply.MessageType(), Data: data}
+	return broker.Outcome{Type: reply.MessageType(), Data: data}
 }
 
 // answer sends the outcome of the request in env: the reply message, reply
 // ok, or the error.
-func (s *Server) answer(c *Conn, env shared.Envelope, out Outcome) {
+func (s *Server) answer(c *Conn, env shared.Envelope, out broker.Outcome) {
 	switch {
 	case out.Err != nil:
 		c.sendError(env.ID, out.Err)

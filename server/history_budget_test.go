@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tetherkit/tether/broker/memory"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -37,7 +39,7 @@ func TestRoomCapPerConnection(t *testing.T) {
 	if joined != server.DefaultMaxRoomsPerConn || refused != 10_000-server.DefaultMaxRoomsPerConn {
 		t.Fatalf("%d joined, %d refused; want %d joined, the rest refused", joined, refused, server.DefaultMaxRoomsPerConn)
 	}
-	if rooms := e.srv.Stats().Rooms; rooms > server.DefaultMaxRoomsPerConn {
+	if rooms := tethertest.Stats(t, e.srv).Rooms; rooms > server.DefaultMaxRoomsPerConn {
 		t.Fatalf("the server holds %d rooms after the attack, want at most %d", rooms, server.DefaultMaxRoomsPerConn)
 	}
 	mallory.ping()
@@ -50,7 +52,7 @@ func TestRoomCapPerConnection(t *testing.T) {
 	if j := mallory.join("another", 0); j.Room != "another" {
 		t.Fatalf("join after a leave: %+v", j)
 	}
-	t.Logf("10,000 joins on one connection: %d joined, %d refused, %d rooms on the server", joined, refused, e.srv.Stats().Rooms)
+	t.Logf("10,000 joins on one connection: %d joined, %d refused, %d rooms on the server", joined, refused, tethertest.Stats(t, e.srv).Rooms)
 }
 
 // TestHistoryMemoryBudget is the other attack of issue 8: 1,000 rooms
@@ -64,7 +66,8 @@ func TestHistoryMemoryBudget(t *testing.T) {
 		budget    = 32 << 20  // a quarter of 1,000 full rooms
 		perRoom   = 125
 	)
-	srv := startServer(t, server.Config{HistoryBytes: roomBytes, HistoryMemory: budget}).srv
+	mb := tethertest.Memory(t, memory.Config{HistoryBytes: roomBytes, HistoryMemory: budget})
+	srv := startServer(t, server.Config{Broker: mb}).srv
 	body := strings.Repeat("x", 1000)
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -75,19 +78,19 @@ func TestHistoryMemoryBudget(t *testing.T) {
 			if _, _, err := srv.Publish(context.Background(), fmt.Sprint("room-", r), shared.Notification{Title: fmt.Sprint(i), Body: body}); err != nil {
 				t.Fatal(err)
 			}
-			hm, _ := srv.HistoryMemory()
-			if hm.Bytes > budget {
-				t.Fatalf("after %d messages in %d rooms the history holds %d bytes, over the %d budget", i+1, rooms, hm.Bytes, budget)
+			hm := mb.Stats()
+			if hm.HistoryBytes > budget {
+				t.Fatalf("after %d messages in %d rooms the history holds %d bytes, over the %d budget", i+1, rooms, hm.HistoryBytes, budget)
 			}
-			maxBytes = max(maxBytes, hm.Bytes)
+			maxBytes = max(maxBytes, hm.HistoryBytes)
 		}
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	hm, _ := srv.HistoryMemory()
+	hm := mb.Stats()
 	growth := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	t.Logf("%d messages of 1 KB into %d rooms: history %d bytes (peak %d) of a %d budget, %d trimmed; heap grew %d bytes (%.2f × budget), %d rooms left",
-		perRoom*rooms, rooms, hm.Bytes, maxBytes, budget, hm.Trimmed, growth, float64(growth)/budget, srv.Stats().Rooms)
+		perRoom*rooms, rooms, hm.HistoryBytes, maxBytes, budget, hm.Trimmed, growth, float64(growth)/budget, hm.Rooms)
 	if hm.Trimmed == 0 {
 		t.Fatal("nothing was trimmed: the attack did not reach the budget")
 	}
@@ -104,7 +107,8 @@ func TestHistoryMemoryBudget(t *testing.T) {
 // §7 holds), history says dropped; the room just published to resumes.
 func TestTrimmedRoomIsNotRecoverable(t *testing.T) {
 	const budget = 1 << 20
-	e := startServer(t, server.Config{HistoryBytes: 64 << 10, HistoryMemory: budget})
+	mb := tethertest.Memory(t, memory.Config{HistoryBytes: 64 << 10, HistoryMemory: budget})
+	e := startServer(t, server.Config{Broker: mb})
 	alice := e.dial("alice")
 	quiet := alice.join("quiet", 0)
 	publish := func(room string, n int) {
@@ -121,7 +125,7 @@ func TestTrimmedRoomIsNotRecoverable(t *testing.T) {
 	for i := range 40 { // 40 rooms × 60 KiB: more than twice the budget
 		publish(fmt.Sprint("busy-", i), 60)
 	}
-	if hm, _ := e.srv.HistoryMemory(); hm.Bytes > budget || hm.Trimmed == 0 {
+	if hm := mb.Stats(); hm.HistoryBytes > budget || hm.Trimmed == 0 {
 		t.Fatalf("history %+v, want within %d and some trimmed", hm, budget)
 	}
 

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/broker/memory"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -14,7 +16,7 @@ import (
 // refused before the join, the envelopes as published once joined, limits
 // enforced, and nothing of it delivered as a live message.
 func TestHistoryRequest(t *testing.T) {
-	e := startServer(t, server.Config{HistorySize: 10})
+	e := startServer(t, server.Config{Broker: tethertest.Memory(t, memory.Config{HistorySize: 10})})
 	for i := range 25 {
 		if _, _, err := e.srv.Publish(context.Background(), "lobby", shared.Notification{Title: fmt.Sprint("n", i+1)}); err != nil {
 			t.Fatal(err)

@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/tetherkit/tether/broker"
 	"github.com/tetherkit/tether/shared"
 )
 
 // historyPage answers a history request (docs/protocol.md §4): the newest
 // limit kept publications of room below before, and whether older ones are
 // kept (more) or were dropped.
-func historyPage(ctx context.Context, b Broker, req shared.History) (shared.History, error) {
+func historyPage(ctx context.Context, b broker.Broker, req shared.History) (shared.History, error) {
 	limit := req.Limit
 	if limit <= 0 {
 		limit = shared.DefaultHistoryLimit
@@ -66,26 +67,4 @@ func (s *Server) history(c *Conn, reqID uint64, req shared.History) {
 	if err := c.sendEnv(shared.Envelope{ID: reqID}, page); err != nil {
 		s.onError(c, fmt.Errorf("history reply to %s: %w", c.id, err))
 	}
-}
-
-// HistoryMemory is what the in-memory broker's history holds
-// (Server.HistoryMemory).
-type HistoryMemory struct {
-	// Bytes is the history of all rooms, in bytes as Config.HistoryBytes
-	// counts them.
-	Bytes int64
-	// Budget is Config.HistoryMemory; 0: none.
-	Budget int64
-	// Trimmed counts the messages dropped to keep Bytes within Budget.
-	Trimmed uint64
-}
-
-// HistoryMemory reports the in-memory broker's history memory; ok is false
-// when the server uses another broker (Config.Broker).
-func (s *Server) HistoryMemory() (m HistoryMemory, ok bool) {
-	if s.mem == nil {
-		return HistoryMemory{}, false
-	}
-	bytes, trimmed := s.mem.historyBytes()
-	return HistoryMemory{Bytes: bytes, Budget: max(s.mem.budget, 0), Trimmed: trimmed}, true
 }

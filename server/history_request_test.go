@@ -14,7 +14,7 @@ import (
 // TestHistoryPage is the paging table of docs/protocol.md §4 "history":
 // which seqs a page holds, and what more and dropped say about the rest.
 func TestHistoryPage(t *testing.T) {
-	_, b := replayServer(10, 0, &fakeClock{t: time.Unix(0, 0)})
+	_, b := replayServer(t, 10, 0, &fakeClock{t: time.Unix(0, 0)})
 	publishN(t, b, "full", 25) // keeps 16..25
 	publishN(t, b, "small", 3) // keeps 1..3
 	epoch := epochOf(t, b, "full")

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tetherkit/tether/broker"
+	"github.com/tetherkit/tether/broker/memory"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -48,7 +50,7 @@ func TestReplayRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-			s, b := replayServer(10, time.Minute, clock)
+			s, b := replayServer(t, 10, time.Minute, clock)
 			if err := b.Subscribe(context.Background(), "lobby"); err != nil { // as a member would
 				t.Fatal(err)
 			}
@@ -73,17 +75,24 @@ func TestReplayRules(t *testing.T) {
 	}
 }
 
-// replayServer is a Server with just a memory broker on clock, enough for
-// replay.
-func replayServer(size int, ttl time.Duration, clock *fakeClock) (*Server, *memoryBroker) {
-	b := newMemoryBroker(size, ttl, clock.now)
-	s := &Server{cfg: Config{HistorySize: size}, broker: b, mem: b}
+// replayServer is a Server with just a memory broker keeping size messages
+// for ttl on clock, enough for replay.
+func replayServer(t *testing.T, size int, ttl time.Duration, clock *fakeClock) (*Server, *memory.Broker) {
+	if size == 0 {
+		size = -1 // none
+	}
+	if ttl == 0 {
+		ttl = -1 // none
+	}
+	b := memory.New(memory.Config{HistorySize: size, HistoryTTL: ttl, Clock: clock.now})
+	t.Cleanup(func() { _ = b.Close() })
+	s := &Server{cfg: Config{MaxReplay: DefaultMaxReplay}, broker: b}
 	b.Register(nodeHandler{s})
 	return s, b
 }
 
 // publishN publishes n notifications to room.
-func publishN(t *testing.T, b Broker, room string, n int) {
+func publishN(t *testing.T, b broker.Broker, room string, n int) {
 	t.Helper()
 	for range n {
 		_, err := b.Publish(context.Background(), room, "notification", func(seq uint64) ([]byte, error) {
@@ -96,7 +105,7 @@ func publishN(t *testing.T, b Broker, room string, n int) {
 }
 
 // epochOf returns the epoch of room, opening it.
-func epochOf(t *testing.T, b Broker, room string) string {
+func epochOf(t *testing.T, b broker.Broker, room string) string {
 	t.Helper()
 	h, err := b.HistorySince(context.Background(), room, 0, 0)
 	if err != nil {
@@ -106,7 +115,7 @@ func epochOf(t *testing.T, b Broker, room string) string {
 }
 
 func TestNoHistoryStillResumesAtHead(t *testing.T) {
-	s, b := replayServer(0, 0, &fakeClock{t: time.Unix(0, 0)})
+	s, b := replayServer(t, 0, 0, &fakeClock{t: time.Unix(0, 0)})
 	publishN(t, b, "lobby", 3)
 	// With no history a room is forgotten after each publish: keep it open
 	// with a subscriber, as a member would.
@@ -121,56 +130,6 @@ func TestNoHistoryStillResumesAtHead(t *testing.T) {
 	}
 	if ok, h, _ := s.replay(ctx, shared.Join{Room: "lobby", Since: ptr[uint64](2), Epoch: e, History: 5}); ok || len(h.Publications) != 0 {
 		t.Errorf("resume behind head without history: recovered %v, %d messages; want false, 0", ok, len(h.Publications))
-	}
-}
-
-// TestExpiredRoomIsForgottenAndGetsANewEpoch uses the server's clock.
-func TestExpiredRoomIsForgottenAndGetsANewEpoch(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	s, err := New(Config{HistoryTTL: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Shutdown(context.Background()) }()
-	s.now = clock.now
-
-	epochOf := func() string {
-		r := s.mem.lockRoom("news", false)
-		if r == nil {
-			return ""
-		}
-		defer s.mem.unlockRoom(r)
-		return r.epoch
-	}
-	if seq, _, err := s.Publish(context.Background(), "news", shared.Notification{Title: "a"}); err != nil || seq != 1 {
-		t.Fatalf("Publish = %d, %v; want seq 1", seq, err)
-	}
-	first := epochOf()
-	clock.advance(30 * time.Second)
-	s.sweep()
-	if s.Stats().Rooms != 1 || epochOf() != first {
-		t.Fatalf("room forgotten before its history expired")
-	}
-	clock.advance(31 * time.Second)
-	s.sweep()
-	if got := s.Stats().Rooms; got != 0 {
-		t.Fatalf("Stats().Rooms = %d after the history expired, want 0", got)
-	}
-	if seq, _, _ := s.Publish(context.Background(), "news", shared.Notification{Title: "b"}); seq != 1 {
-		t.Errorf("first seq of the new room = %d, want 1", seq)
-	}
-	if second := epochOf(); second == first || second == "" {
-		t.Errorf("epoch after re-creation = %q, want a new one (was %q)", second, first)
-	}
-}
-
-func TestHistoryKeepsNewestWithinSize(t *testing.T) {
-	h := newHistory(3, 0)
-	for i := range uint64(5) {
-		h.add(Publication{Seq: i + 1})
-	}
-	if got := h.before(0, 10); len(got) != 3 || got[0].Seq != 3 || got[2].Seq != 5 {
-		t.Errorf("before(0, 10) = %v, want seqs 3..5", got)
 	}
 }
 

@@ -1,12 +1,11 @@
 package server
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 
+	"github.com/tetherkit/tether/broker"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -164,10 +163,7 @@ func (s *Server) Send(connID string, m shared.Message) error {
 	if c := s.hub.get(connID); c != nil {
 		return c.Send(m)
 	}
-	if s.mem != nil {
-		return fmt.Errorf("send to connection %q: %w", connID, ErrNotFound)
-	}
-	n, err := s.control(Control{Kind: ControlSendConn, Target: connID}, m)
+	n, err := s.control(broker.Control{Kind: broker.ControlSendConn, Target: connID}, m)
 	if err != nil {
 		return fmt.Errorf("send to connection %q: %w", connID, err)
 	}
@@ -180,18 +176,18 @@ func (s *Server) Send(connID string, m shared.Message) error {
 // SendToUser queues m for every connection of user, on every node, and
 // returns how many it reached.
 func (s *Server) SendToUser(user string, m shared.Message) int {
-	return s.sendTo(s.hub.byUser(user), Control{Kind: ControlSendUser, Target: user}, m)
+	return s.sendTo(s.hub.byUser(user), broker.Control{Kind: broker.ControlSendUser, Target: user}, m)
 }
 
 // Broadcast queues m for every connection, on every node, and returns how
 // many it reached.
 func (s *Server) Broadcast(m shared.Message) int {
-	return s.sendTo(s.hub.all(), Control{Kind: ControlBroadcast}, m)
+	return s.sendTo(s.hub.all(), broker.Control{Kind: broker.ControlBroadcast}, m)
 }
 
 // sendTo frames m once and queues it for conns, and has the broker carry it
 // to the other nodes as c.
-func (s *Server) sendTo(conns []*Conn, c Control, m shared.Message) int {
+func (s *Server) sendTo(conns []*Conn, c broker.Control, m shared.Message) int {
 	reached := 0
 	if len(conns) > 0 {
 		f, err := prepare(shared.Envelope{}, m)
@@ -201,9 +197,6 @@ func (s *Server) sendTo(conns []*Conn, c Control, m shared.Message) int {
 		}
 		reached = enqueueAll(conns, f)
 	}
-	if s.mem != nil {
-		return reached // a single node
-	}
 	n, err := s.control(c, m)
 	if err != nil {
 		s.log.Warn("send to other nodes failed", "kind", c.Kind, "err", err)
@@ -212,7 +205,7 @@ func (s *Server) sendTo(conns []*Conn, c Control, m shared.Message) int {
 }
 
 // control sends c, carrying m when it is not nil, to the other nodes.
-func (s *Server) control(c Control, m shared.Message) (int, error) {
+func (s *Server) control(c broker.Control, m shared.Message) (int, error) {
 	if m != nil {
 		b, err := shared.Encode(shared.Envelope{}, m)
 		if err != nil {
@@ -230,10 +223,7 @@ func (s *Server) control(c Control, m shared.Message) (int, error) {
 // closed.
 func (s *Server) Kick(user, reason string) int {
 	closed := s.kickLocal(user, reason)
-	if s.mem != nil {
-		return closed
-	}
-	n, err := s.control(Control{Kind: ControlKick, Target: user, Reason: reason}, nil)
+	n, err := s.control(broker.Control{Kind: broker.ControlKick, Target: user, Reason: reason}, nil)
 	if err != nil {
 		s.log.Warn("kick on other nodes failed", "user", user, "err", err)
 	}
@@ -262,17 +252,4 @@ func (s *Server) kickLocal(user, reason string) int {
 	}
 	s.log.Info("kicked", "user", user, "conns", closed, "reason", reason)
 	return closed
-}
-
-// Connections describes every open connection, sorted by user, then id.
-func (s *Server) Connections() []ConnInfo {
-	conns := s.hub.all()
-	infos := make([]ConnInfo, 0, len(conns))
-	for _, c := range conns {
-		infos = append(infos, c.info())
-	}
-	slices.SortFunc(infos, func(a, b ConnInfo) int {
-		return cmp.Or(cmp.Compare(a.User, b.User), cmp.Compare(a.ID, b.ID))
-	})
-	return infos
 }

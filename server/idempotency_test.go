@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/broker/memory"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -98,7 +100,7 @@ func TestIdempotencyKeyChecked(t *testing.T) {
 // TestIdempotencyWindowIsBounded: with a window of 3 keys per user, the
 // oldest key is forgotten once 3 newer ones ran, so it runs again.
 func TestIdempotencyWindowIsBounded(t *testing.T) {
-	e := startDemo(t, server.Config{IdempotencyKeys: 3})
+	e := startDemo(t, server.Config{Broker: tethertest.Memory(t, memory.Config{IdempotencyKeys: 3})})
 	watcher := e.dial("watcher")
 	watcher.join("keys", 0)
 	c := e.dial("dan")

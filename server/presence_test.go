@@ -3,6 +3,7 @@ package server_test
 import (
 	"testing"
 
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -78,7 +79,7 @@ func TestPresenceUserWithTwoConnectionsCountsOnce(t *testing.T) {
 	if pl := expect[shared.PresenceLeave](alice); pl.msg.Member.User != "bob" {
 		t.Errorf("alice got presence.leave of %q, want bob", pl.msg.Member.User)
 	}
-	if got := e.srv.Stats().Users; got != 1 {
+	if got := tethertest.Stats(t, e.srv).Users; got != 1 {
 		t.Errorf("Stats().Users = %d after bob left, want 1", got)
 	}
 }

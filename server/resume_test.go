@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/tetherkit/tether/broker/memory"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -15,7 +17,7 @@ func ptr[T any](v T) *T { return &v }
 // after joined: the replay of docs/protocol.md §7, then live messages with
 // nothing skipped or repeated. The full recovery table is TestReplayRules.
 func TestJoinReplaysThenLive(t *testing.T) {
-	e := startServer(t, server.Config{HistorySize: 10})
+	e := startServer(t, server.Config{Broker: tethertest.Memory(t, memory.Config{HistorySize: 10})})
 	probe, bob := e.dial("alice"), e.dial("bob")
 	const sameEpoch = "<the room's epoch>"
 	tests := []struct {
@@ -90,7 +92,7 @@ func TestRejoinAndCanJoin(t *testing.T) {
 	}
 	expect[shared.Notification](alice)
 	alice.ping()
-	if rooms := e.srv.Connections()[0].Rooms; len(rooms) != 1 {
+	if rooms := tethertest.Connections(t, e.srv)[0].Rooms; len(rooms) != 1 {
 		t.Errorf("alice's rooms = %v, want [vip]", rooms)
 	}
 }
@@ -102,7 +104,7 @@ type vipErr struct{}
 func (*vipErr) Error() string { return "members only" }
 
 func TestRoomWithoutHistoryIsForgottenWhenEmpty(t *testing.T) {
-	e := startServer(t, server.Config{HistorySize: -1})
+	e := startServer(t, server.Config{Broker: tethertest.Memory(t, memory.Config{HistorySize: -1})})
 	c := e.dial("alice")
 	first := c.join("quiet", 10)
 	if _, _, err := e.srv.Publish(context.Background(), "quiet", shared.Notification{Title: "x"}); err != nil {
@@ -111,7 +113,7 @@ func TestRoomWithoutHistoryIsForgottenWhenEmpty(t *testing.T) {
 	expect[shared.Notification](c)
 	id := c.request(shared.Leave{Room: "quiet"})
 	expectReply[shared.Left](c, id)
-	if got := e.srv.Stats().Rooms; got != 0 {
+	if got := tethertest.Stats(t, e.srv).Rooms; got != 0 {
 		t.Errorf("Stats().Rooms = %d after the last member left a room without history, want 0", got)
 	}
 	again := c.join("quiet", 10)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/internal/tethertest/raw"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -135,7 +136,7 @@ func TestClosedConnFreedWithTimersPending(t *testing.T) {
 		t.Fatalf("%d of %d closed connections' *server.Conn still reachable after their goroutines ended and a full collection: their memory is kept (by their stopped timers?)",
 			len(reachable), closers)
 	}
-	if st := e.srv.Stats(); st.Connections != keepers {
+	if st := tethertest.Stats(t, e.srv); st.Connections != keepers {
 		t.Errorf("Stats().Connections = %d, want the %d still open", st.Connections, keepers)
 	}
 }

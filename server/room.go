@@ -3,6 +3,7 @@ package server
 import (
 	"sync"
 
+	"github.com/tetherkit/tether/broker"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -85,7 +86,7 @@ func (r *room) deliver(f *outFrame, epoch string, seq uint64, except string, lim
 // that the first live message follows the replay without gap or repeat.
 // It reports false when c's buffer overflowed (c is then closed as a slow
 // consumer).
-func (r *room) finishJoin(c *Conn, reqID uint64, joined shared.Joined, replay []Publication) (bool, error) {
+func (r *room) finishJoin(c *Conn, reqID uint64, joined shared.Joined, replay []broker.Publication) (bool, error) {
 	m := r.members[c]
 	if m == nil {
 		return true, nil // left meanwhile

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/tetherkit/tether/broker"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -80,14 +81,6 @@ func (s *Server) releaseRoomLocked(r *room) {
 	}
 }
 
-// sweep drops expired history and forgets the rooms left empty, in the
-// memory broker.
-func (s *Server) sweep() {
-	if s.mem != nil {
-		s.mem.sweep()
-	}
-}
-
 // Publish sends m to every member of room and keeps it in the room's
 // history, creating the room if needed. It returns the seq assigned to m and
 // how many connections of this node it reached (in a cluster: 0 when the
@@ -112,7 +105,7 @@ func (s *Server) Publish(ctx context.Context, room string, m shared.Message) (se
 	ctx, cancel := context.WithTimeout(ctx, brokerTimeout)
 	defer cancel()
 	if id := nextPublishID(ctx); id != "" {
-		ctx = WithPublishID(ctx, id)
+		ctx = broker.WithPublishID(ctx, id)
 	}
 	res, err := s.broker.Publish(ctx, room, typ, func(seq uint64) ([]byte, error) {
 		return shared.EncodeEnvelope(shared.Envelope{Type: typ, Room: room, Seq: seq, Data: data})
@@ -159,22 +152,22 @@ func (s *Server) Presence(room string) []shared.Member {
 // replay decides what a join gets after joined (docs/protocol.md §7):
 // whether it recovered the position it asked for, and the room's position
 // and the publications to send.
-func (s *Server) replay(ctx context.Context, j shared.Join) (bool, History, error) {
+func (s *Server) replay(ctx context.Context, j shared.Join) (bool, broker.History, error) {
 	if j.Since != nil {
-		h, err := s.broker.HistorySince(ctx, j.Room, *j.Since, s.cfg.HistorySize)
+		h, err := s.broker.HistorySince(ctx, j.Room, *j.Since, s.cfg.MaxReplay)
 		if err != nil {
-			return false, History{}, err
+			return false, broker.History{}, err
 		}
 		if j.Epoch == h.Epoch && *j.Since <= h.Seq {
 			if *j.Since == h.Seq {
-				return true, History{Position: h.Position}, nil
+				return true, broker.History{Position: h.Position}, nil
 			}
 			if n := len(h.Publications); n > 0 && h.Publications[0].Seq == *j.Since+1 && h.Publications[n-1].Seq == h.Seq {
 				return true, h, nil
 			}
 		}
 	}
-	h, err := s.broker.HistoryBefore(ctx, j.Room, 0, min(j.History, s.cfg.HistorySize))
+	h, err := s.broker.HistoryBefore(ctx, j.Room, 0, min(j.History, s.cfg.MaxReplay))
 	return false, h, err
 }
 

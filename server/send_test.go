@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -66,11 +67,11 @@ func TestServerSends(t *testing.T) {
 		t.Error("Publish to an invalid room name succeeded")
 	}
 
-	infos := e.srv.Connections()
+	infos := tethertest.Connections(t, e.srv)
 	if len(infos) != 3 || infos[0].User != "alice" || len(infos[0].Rooms) != 1 || infos[0].Rooms[0] != "news" {
 		t.Errorf("Connections() = %+v, want alice (in news) and bob twice", infos)
 	}
-	st := e.srv.Stats()
+	st := tethertest.Stats(t, e.srv)
 	if st.Connections != 3 || st.Users != 2 || st.Rooms != 1 || st.MessagesIn == 0 || st.MessagesOut == 0 {
 		t.Errorf("Stats() = %+v, want 3 connections, 2 users, 1 room and traffic", st)
 	}

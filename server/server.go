@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/broker"
+	"github.com/tetherkit/tether/broker/memory"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -34,20 +36,16 @@ type Server struct {
 	ctx    context.Context    // parent of every connection's context
 	cancel context.CancelFunc // cancels ctx, at the end of Shutdown
 
-	wg        sync.WaitGroup // every goroutine the server started
-	stopSweep chan struct{}  // closed by Shutdown to stop the sweeper
-	stopOnce  sync.Once
+	wg sync.WaitGroup // every goroutine the server started
 
-	hub    hub
-	rooms  roomTable
-	broker Broker
-	mem    *memoryBroker // the broker when it is the default; nil in a cluster
-	bans   banTable      // users whose handshakes are refused (ban.go)
+	hub         hub
+	rooms       roomTable
+	broker      broker.Broker
+	closeBroker func() error // closes the broker New made (Config.Broker nil); nil otherwise
+	bans        banTable     // users whose handshakes are refused (ban.go)
 
 	handlersMu sync.RWMutex
 	handlers   map[string]handlerFunc
-
-	keys IdempotencyStore // keyed requests run, per user: the broker's or in process
 
 	stats struct {
 		messagesIn, messagesOut, dropped atomic.Uint64
@@ -60,8 +58,7 @@ type Stats struct {
 	Connections int `json:"connections"`
 	// Users is the number of distinct users connected.
 	Users int `json:"users"`
-	// Rooms is the number of rooms (with members or history); in a cluster,
-	// the rooms with members on this node.
+	// Rooms is the number of rooms with members.
 	Rooms int `json:"rooms"`
 	// MessagesIn counts the data frames received.
 	MessagesIn uint64 `json:"messages_in"`
@@ -90,8 +87,8 @@ type ConnInfo struct {
 }
 
 // New returns a Server configured by cfg (see Config for the defaults), or
-// an error naming every field of cfg that has no meaning. It starts a
-// goroutine that forgets expired rooms; call Shutdown to stop it.
+// an error naming every field of cfg that has no meaning. Call Shutdown to
+// stop it.
 func New(cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -110,24 +107,17 @@ func New(cfg Config) (*Server, error) {
 			EnableCompression: cfg.Compression,
 			ReadBufferSize:    readBufferSize,
 		},
-		now:       time.Now,
-		ctx:       ctx,
-		cancel:    cancel,
-		stopSweep: make(chan struct{}),
-		hub:       newHub(),
-		rooms:     roomTable{m: make(map[string]*room)},
-		handlers:  make(map[string]handlerFunc),
-	}
-	s.broker = cfg.Broker
-	if st, ok := s.broker.(IdempotencyStore); ok {
-		s.keys = st
-	} else {
-		s.keys = newIdempotency(cfg.IdempotencyKeys, cfg.IdempotencyTTL, func() time.Time { return s.now() })
+		now:      time.Now,
+		ctx:      ctx,
+		cancel:   cancel,
+		hub:      newHub(),
+		rooms:    roomTable{m: make(map[string]*room)},
+		handlers: make(map[string]handlerFunc),
+		broker:   cfg.Broker,
 	}
 	if s.broker == nil {
-		s.mem = newMemoryBroker(cfg.HistorySize, max(cfg.HistoryTTL, 0), func() time.Time { return s.now() })
-		s.mem.setMemory(cfg.HistoryBytes, cfg.HistoryMemory)
-		s.broker = s.mem
+		mb := memory.New(memory.Config{})
+		s.broker, s.closeBroker = mb, mb.Close
 	}
 	if cfg.Bans != nil {
 		lctx, lcancel := context.WithTimeout(ctx, 10*time.Second)
@@ -140,8 +130,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.broker.Register(nodeHandler{s})
 	s.upgrader.WriteBufferPool = &s.pools.frame
-	s.wg.Add(1)
-	go s.sweepLoop()
 	return s, nil
 }
 
@@ -324,10 +312,11 @@ func (s *Server) serve(c *Conn) {
 // Shutdown stops accepting connections, closes every connection with 1001
 // "going away" (after what is already queued to it) and waits until every
 // goroutine of the server has returned, or ctx is done: then it closes the
-// remaining sockets at once and returns ctx's error.
+// remaining sockets at once and returns ctx's error. It closes the broker
+// New made when Config.Broker was nil, not one it was given.
 func (s *Server) Shutdown(ctx context.Context) error {
 	conns := s.hub.shutdown()
-	s.stopOnce.Do(func() { close(s.stopSweep) })
+	defer s.closeOwnBroker()
 	for _, c := range conns {
 		c.startClose(closeRequest{code: shared.CloseGoingAway, reason: "going away", send: true, flush: true})
 	}
@@ -349,40 +338,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Stats returns the server's counters.
-func (s *Server) Stats() Stats {
-	conns, users := s.hub.counts()
-	rooms := s.rooms.len()
-	if s.mem != nil {
-		rooms = s.mem.roomCount()
+// closeOwnBroker closes the broker New made, once.
+func (s *Server) closeOwnBroker() {
+	if s.closeBroker == nil {
+		return
 	}
-	return Stats{
-		Connections: conns,
-		Users:       users,
-		Rooms:       rooms,
-		MessagesIn:  s.stats.messagesIn.Load(),
-		MessagesOut: s.stats.messagesOut.Load(),
-		Dropped:     s.stats.dropped.Load(),
-	}
-}
-
-// sweepLoop forgets, now and then, the rooms that have no members and whose
-// history has expired, until Shutdown.
-func (s *Server) sweepLoop() {
-	defer s.wg.Done()
-	every := time.Minute
-	if ttl := s.cfg.HistoryTTL; ttl > 0 {
-		every = min(max(ttl/2, time.Second), time.Minute)
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopSweep:
-			return
-		case <-t.C:
-			s.sweep()
-		}
+	if err := s.closeBroker(); err != nil {
+		s.log.Warn("closing the memory broker", "err", err)
 	}
 }
 

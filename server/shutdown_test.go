@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 	"go.uber.org/goleak"
@@ -39,7 +40,7 @@ func TestShutdownSendsGoingAwayAndStopsEverything(t *testing.T) {
 	if code, body := httpStatus(t, e.wsURL("carol"), nil); code != http.StatusServiceUnavailable {
 		t.Errorf("handshake after Shutdown: status %d %s, want 503", code, body)
 	}
-	if st := e.srv.Stats(); st.Connections != 0 {
+	if st := tethertest.Stats(t, e.srv); st.Connections != 0 {
 		t.Errorf("Stats().Connections = %d after Shutdown, want 0", st.Connections)
 	}
 	for _, c := range clients {

@@ -29,6 +29,7 @@ import (
 	"weak"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/broker/memory"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/internal/tethertest/raw"
 	"go.uber.org/goleak"
@@ -404,7 +405,7 @@ func TestSlowConsumer(t *testing.T) {
 	)
 	e := newStressEnv(t, unlimited(server.Config{
 		SendQueue:    slowQueue,
-		HistorySize:  -1,
+		Broker:       tethertest.Memory(t, memory.Config{HistorySize: -1}),
 		WriteTimeout: slowWriteTimeout,
 	}), func(c *server.Conn, _ int) {
 		stalledMu.Lock()
@@ -506,7 +507,7 @@ func TestSlowConsumer(t *testing.T) {
 		}
 	}
 	endHeap := heapInuse()
-	stillOpen := slices.ContainsFunc(e.srv.Connections(), func(c server.ConnInfo) bool { return c.ID == id })
+	stillOpen := slices.ContainsFunc(tethertest.Connections(t, e.srv), func(c server.ConnInfo) bool { return c.ID == id })
 	peakHeap := max(joinedHeap, endHeap)
 
 	// The stalled client is closed with 4002 at its queue cap: the
@@ -524,15 +525,15 @@ func TestSlowConsumer(t *testing.T) {
 	} else if overflowAt <= slowQueue {
 		t.Errorf("the stalled client overflowed at message %d, before its queue of %d could fill", overflowAt, slowQueue)
 	}
-	if st := e.srv.Stats(); st.Dropped != 1 {
+	if st := tethertest.Stats(t, e.srv); st.Dropped != 1 {
 		t.Errorf("Stats().Dropped = %d, want 1: only the stalled client's overflowing frame", st.Dropped)
 	}
 	t.Logf("stalled client: its queue of %d overflowed at message %d of %d", slowQueue, overflowAt, slowMessages)
 
 	// Its connection is forgotten and its memory freed.
 	tethertest.Poll(t, "the slow consumer's connection is forgotten", func() error {
-		st := e.srv.Stats()
-		listed := slices.ContainsFunc(e.srv.Connections(), func(c server.ConnInfo) bool { return c.ID == id })
+		st := tethertest.Stats(t, e.srv)
+		listed := slices.ContainsFunc(tethertest.Connections(t, e.srv), func(c server.ConnInfo) bool { return c.ID == id })
 		if st.Connections == slowSubscribers && !listed {
 			return nil
 		}
@@ -680,7 +681,7 @@ func TestChurn(t *testing.T) {
 	// Everything returns to the baseline.
 	upgraded := int(done[churnClean].Load() + done[churnAbrupt].Load() + done[churnHalfFrame].Load())
 	tethertest.Poll(t, "the churn's connections are all gone", func() error {
-		g, fd, st := runtime.NumGoroutine(), openFDs(), e.srv.Stats()
+		g, fd, st := runtime.NumGoroutine(), openFDs(), tethertest.Stats(t, e.srv)
 		closed := 0
 		for _, n := range e.closes.counts() {
 			closed += n
@@ -1048,7 +1049,7 @@ func TestConcurrentPushBroadcastHeartbeat(t *testing.T) {
 	for k, kind := range kinds {
 		t.Logf("API pushes to %-4s: %5d, delivered to %6d connections", kind, pushes[k].Load(), delivered[k].Load())
 	}
-	st := e.srv.Stats()
+	st := tethertest.Stats(t, e.srv)
 	t.Logf("soak of %v: %d frames in, %d out, %d dropped; %d connection cuts; closes by code %v",
 		soak, st.MessagesIn, st.MessagesOut, st.Dropped, cuts.Load(), e.closes.counts())
 
@@ -1119,7 +1120,7 @@ func TestConcurrentPushBroadcastHeartbeat(t *testing.T) {
 	if err := e.stop(); err != nil {
 		t.Errorf("Shutdown after the soak: %v", err)
 	}
-	if n := e.srv.Stats().Connections; n != 0 {
+	if n := tethertest.Stats(t, e.srv).Connections; n != 0 {
 		t.Errorf("Stats().Connections = %d after Shutdown, want 0", n)
 	}
 	stopAll()
@@ -1257,5 +1258,5 @@ func TestPushRacingCloses(t *testing.T) {
 	if zero == 0 || one == 0 {
 		t.Errorf("pushes: %d delivered, %d not: the pushes did not race the closes", one, zero)
 	}
-	tethertest.WaitUntil(t, "Stats().Connections is 0 after every connection closed", func() bool { return e.srv.Stats().Connections == 0 })
+	tethertest.WaitUntil(t, "Stats().Connections is 0 after every connection closed", func() bool { return tethertest.Stats(t, e.srv).Connections == 0 })
 }

@@ -19,6 +19,6 @@ func TestKickRightAfterWelcome(t *testing.T) {
 			t.Fatalf("attempt %d: Kick right after welcome closed %d connections, want 1", i, n)
 		}
 		_ = ws.Close()
-		tethertest.WaitUntil(t, "the kicked connection is gone", func() bool { return s.Stats().Connections == 0 })
+		tethertest.WaitUntil(t, "the kicked connection is gone", func() bool { return tethertest.Stats(t, s.Server).Connections == 0 })
 	}
 }

@@ -113,9 +113,9 @@ func newFanOut(tb testing.TB, subscribers, sendQueue int, checkOrder bool, obs O
 	// counted, or a caller's snapshot of Stats could count one as its own
 	// frame later (TestWriterCoalesces saw 201 of its 200).
 	deadline := time.Now().Add(10 * time.Second)
-	for f.srv.Stats().MessagesOut < uint64(subscribers) {
+	for f.srv.localStats().Stats.MessagesOut < uint64(subscribers) {
 		if time.Now().After(deadline) {
-			tb.Fatalf("Stats.MessagesOut = %d after the %d welcomes were read", f.srv.Stats().MessagesOut, subscribers)
+			tb.Fatalf("Stats.MessagesOut = %d after the %d welcomes were read", f.srv.localStats().Stats.MessagesOut, subscribers)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -236,7 +236,7 @@ func TestWriterCoalesces(t *testing.T) {
 		frames[i] = fr
 	}
 	writes0 := f.writes.Load()
-	out0 := f.srv.Stats().MessagesOut
+	out0 := f.srv.localStats().Stats.MessagesOut
 	f.want.Add(n)
 	c.qmu.Lock() // hold the writer off while all n are queued
 	for _, fr := range frames {
@@ -264,10 +264,10 @@ func TestWriterCoalesces(t *testing.T) {
 	// Counted just after the write returns, so possibly after the client
 	// read the frames: polled, with a deadline.
 	deadline := time.Now().Add(5 * time.Second)
-	for f.srv.Stats().MessagesOut-out0 < n && time.Now().Before(deadline) {
+	for f.srv.localStats().Stats.MessagesOut-out0 < n && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if got := f.srv.Stats().MessagesOut - out0; got != n {
+	if got := f.srv.localStats().Stats.MessagesOut - out0; got != n {
 		t.Errorf("Stats.MessagesOut grew by %d, want %d", got, n)
 	}
 	pongs, calls := obs.pongs()

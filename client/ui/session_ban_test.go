@@ -46,7 +46,7 @@ func TestReloginDuringBan(t *testing.T) {
 	if got := s.Ended(); !strings.HasPrefix(got, "You are banned for ") {
 		t.Errorf("Ended during the ban = %q", got)
 	}
-	if conns := ts.Server.Connections(); len(conns) != 0 {
+	if conns := tethertest.Connections(t, ts.Server); len(conns) != 0 {
 		t.Errorf("Relogin during the ban connected: %+v", conns)
 	}
 

@@ -14,9 +14,11 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/tetherkit/tether/broker"
+	"github.com/tetherkit/tether/broker/memory"
+	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/auth"
-	"github.com/tetherkit/tether/server/natsbroker"
 )
 
 // natsEmbedded is the -nats value that runs NATS inside the process.
@@ -148,13 +150,20 @@ func startCluster(ctx context.Context, o options, log *slog.Logger) (*cluster, e
 	return c, nil
 }
 
-// serverBroker is the broker for server.Config: nil (in memory) without
-// NATS.
-func (c *cluster) serverBroker() server.Broker {
-	if c == nil {
-		return nil
+// nodeBroker is the broker for server.Config: the cluster's with NATS;
+// otherwise a memory broker configured by the -history flags, which the
+// caller closes after the server's Shutdown (mem, nil in cluster mode).
+func (c *cluster) nodeBroker(o options) (b broker.Broker, mem *memory.Broker) {
+	if c != nil {
+		return c.broker, nil
 	}
-	return c.broker
+	mem = memory.New(memory.Config{
+		HistorySize:   o.history,
+		HistoryTTL:    o.historyTTL,
+		HistoryBytes:  o.historyBytes,
+		HistoryMemory: o.historyMemory,
+	})
+	return mem, mem
 }
 
 // bansFile is the name of the bans kept in the data dir of a single node.
@@ -162,7 +171,7 @@ const bansFile = "bans.json"
 
 // banStore is where the server keeps its bans: the cluster's bucket, else
 // the data dir's bans.json, else nowhere (nil: in memory).
-func banStore(c *cluster, o options) (server.BanStore, error) {
+func banStore(c *cluster, o options) (broker.BanStore, error) {
 	switch {
 	case c != nil:
 		return c.broker, nil

@@ -48,6 +48,9 @@ import (
 // shutdownTimeout bounds the graceful shutdown.
 const shutdownTimeout = 10 * time.Second
 
+// healthzTimeout bounds the stats /healthz gathers from the cluster.
+const healthzTimeout = 2 * time.Second
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -91,13 +94,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	nodeBroker, mem := cl.nodeBroker(o)
+	closeBrokers := func() {
+		if mem != nil {
+			_ = mem.Close()
+		}
+		cl.close()
+	}
+	if mem != nil {
+		if err := met.WatchMemory(mem); err != nil {
+			closeBrokers()
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
 	bans, err := banStore(cl, o)
 	if err != nil {
-		cl.close()
+		closeBrokers()
 		return err
 	}
 	srv, err := server.New(server.Config{
-		Broker:            cl.serverBroker(),
+		Broker:            nodeBroker,
 		Bans:              bans,
 		Registry:          types,
 		Logger:            log,
@@ -108,10 +124,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ClientIP:          o.proxies.clientIP,
 		Heartbeat:         o.heartbeat,
 		HeartbeatTimeout:  o.heartbeatTimeout,
-		HistorySize:       o.history,
-		HistoryTTL:        o.historyTTL,
-		HistoryBytes:      o.historyBytes,
-		HistoryMemory:     o.historyMemory,
+		MaxReplay:         o.history,
 		MaxRoomsPerConn:   o.maxRoomsConn,
 		ReadLimit:         o.readLimit,
 		MessageRate:       o.msgLimit(),
@@ -126,7 +139,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		TrustedPeer:       o.proxies.trustsHost,
 	})
 	if err != nil {
-		cl.close()
+		closeBrokers()
 		return err
 	}
 	// From here on srv runs a goroutine: every error path shuts it down.
@@ -136,7 +149,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		stopDemo()
 		<-demoDone
 		_ = srv.Shutdown(context.Background())
-		cl.close()
+		closeBrokers()
 		return err
 	}
 	var ready atomic.Bool
@@ -206,7 +219,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		_ = debug.Close() // a profile in progress is cut short
 		<-debugDone
 	}
-	cl.close()
+	closeBrokers()
 	if serveErr == nil {
 		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 			serveErr = fmt.Errorf("serve: %w", err)
@@ -274,8 +287,16 @@ func routes(srv *server.Server, a *auth.Auth, met *metrics.Metrics, types *share
 	// /metrics needs an API key when keys are configured (Prometheus sends
 	// it with `authorization: {credentials: KEY}`).
 	mux.Handle("GET /metrics", apiH.Guard(met.Handler()))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "stats": srv.Stats()})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		// This node's health: its own counters, without asking the others.
+		ctx, cancel := context.WithTimeout(r.Context(), healthzTimeout)
+		defer cancel()
+		st, cov, err := srv.Stats(ctx)
+		body := map[string]any{"status": "ok", "stats": st}
+		if err != nil {
+			body["partial"] = cov
+		}
+		writeJSON(w, http.StatusOK, body)
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !ready.Load() {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tetherkit/tether/broker/memory"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/api"
 	"github.com/tetherkit/tether/server/demo"
@@ -58,7 +59,7 @@ type options struct {
 	nats     string // "", a NATS URL, or "embedded"
 	replicas int    // copies of the stream and buckets on a NATS cluster
 	node     string // this node's name in a cluster; "" → random
-	dataDir string // state: the signing secret, embedded JetStream; "" → none
+	dataDir  string // state: the signing secret, embedded JetStream; "" → none
 }
 
 // serveUsage is printed by "tether -h".
@@ -93,7 +94,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.webDir, "web-dir", env("TETHER_WEB_DIR", ""), "directory of the built web app (make build); empty → no web app [TETHER_WEB_DIR]")
 	heartbeat := str("heartbeat", "TETHER_HEARTBEAT", server.DefaultHeartbeat.String(), "WebSocket ping interval")
 	heartbeatTimeout := str("heartbeat-timeout", "TETHER_HEARTBEAT_TIMEOUT", "0", "close a connection silent this long; 0 → 2*heartbeat+5s")
-	history := str("history", "TETHER_HISTORY", strconv.Itoa(server.DefaultHistorySize), "messages kept per room for resume; 0 → none")
+	history := str("history", "TETHER_HISTORY", strconv.Itoa(memory.DefaultHistorySize), "messages kept per room for resume; 0 → none")
 	historyTTL := str("history-ttl", "TETHER_HISTORY_TTL", "2m", "how long room messages are kept for resume (a duration with its unit, e.g. 90s)")
 	historyBytes := str("history-bytes", "TETHER_HISTORY_BYTES", "1MiB", "history bytes kept per room (with a unit: B, KiB, MiB, GiB); the oldest messages go first; 0 → no byte bound")
 	historyMemory := str("history-memory", "TETHER_HISTORY_MEMORY", "256MiB", "history bytes of all rooms together; over it the rooms idle longest lose their history first (docs/protocol.md §7); in cluster mode the NATS stream's byte limit; 0 → no budget")
@@ -172,7 +173,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		errs = append(errs, fmt.Errorf("-nats-replicas: %d is not between 1 and 5", o.replicas))
 	}
 	if o.history == 0 {
-		o.history = -1 // 0 means "none" here; server.Config's 0 means the default
+		o.history = -1 // 0 means "none" here; the brokers' 0 means the default
 	}
 	size := func(name, s string, dst *int64) {
 		n, err := parseSize(s)
@@ -180,7 +181,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 			errs = append(errs, fmt.Errorf("-%s: %w", name, err))
 		}
 		if n == 0 {
-			n = -1 // 0 means "no bound" here; server.Config's 0 means the default
+			n = -1 // 0 means "no bound" here; the brokers' 0 means the default
 		}
 		*dst = n
 	}

@@ -1,6 +1,6 @@
 // Package brokertest is the conformance tests every server.Broker must
 // pass, written once and run by each broker's own tests (the memory broker
-// in package server, the NATS broker in server/natsbroker). It does not
+// in package server, the NATS broker in broker/nats). It does not
 // import server, so that package server's internal tests can use it: a
 // test hands it the broker's methods and a reader of its answers.
 package brokertest

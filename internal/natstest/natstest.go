@@ -1,5 +1,5 @@
 // Package natstest runs an embedded nats-server for the tests of a
-// cluster (server/natsbroker, the browser end-to-end tests), written once.
+// cluster (broker/nats, the browser end-to-end tests), written once.
 // It is apart from tethertest so that only the tests that need NATS link
 // nats-server.
 package natstest

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/tetherkit/tether/broker"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -30,10 +31,10 @@ type Hub interface {
 	Kick(user, reason string) int
 	KickWith(ctx context.Context, user string, opts server.KickOptions) (int, error)
 	Unban(ctx context.Context, user string) (bool, error)
-	Bans(ctx context.Context) ([]server.Ban, error)
+	Bans(ctx context.Context) ([]broker.Ban, error)
 	Presence(room string) []shared.Member
-	Connections() []server.ConnInfo
-	Stats() server.Stats
+	Connections(ctx context.Context) ([]server.ConnInfo, server.Coverage, error)
+	Stats(ctx context.Context) (server.Stats, server.Coverage, error)
 }
 
 // Defaults applied by New to zero Config fields.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tetherkit/tether/broker"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/api"
 	"github.com/tetherkit/tether/shared"
@@ -33,15 +34,19 @@ func (h *recordingHub) Unban(context.Context, string) (bool, error) {
 	return false, nil
 }
 
-func (h *recordingHub) Bans(context.Context) ([]server.Ban, error) { return nil, nil }
+func (h *recordingHub) Bans(context.Context) ([]broker.Ban, error) { return nil, nil }
 
 func (h *recordingHub) KickWith(context.Context, string, server.KickOptions) (int, error) {
 	h.calls++
 	return 0, nil
 }
 func (h *recordingHub) Presence(string) []shared.Member { return nil }
-func (h *recordingHub) Connections() []server.ConnInfo  { return nil }
-func (h *recordingHub) Stats() server.Stats             { return server.Stats{} }
+func (h *recordingHub) Connections(context.Context) ([]server.ConnInfo, server.Coverage, error) {
+	return nil, server.Coverage{Nodes: 1, Answered: 1}, nil
+}
+func (h *recordingHub) Stats(context.Context) (server.Stats, server.Coverage, error) {
+	return server.Stats{}, server.Coverage{Nodes: 1, Answered: 1}, nil
+}
 
 // FuzzPushBody sends arbitrary bodies to POST /api/push. The handler must
 // never panic, must answer 200 only for a body ParsePush accepts (and only

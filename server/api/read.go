@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 
@@ -31,21 +30,13 @@ type ConnectionsResponse struct {
 	Partial bool `json:"partial,omitempty"`
 }
 
-// StatsResponse is the reply to GET /api/stats: the server's counters, for
-// the whole cluster when the Hub is a ClusterHub.
+// StatsResponse is the reply to GET /api/stats: the counters of every node
+// of the cluster (one node is a one-node cluster).
 type StatsResponse struct {
 	server.Stats
 	// Nodes and Partial are set in a cluster, as in ConnectionsResponse.
 	Nodes   int  `json:"nodes,omitempty"`
 	Partial bool `json:"partial,omitempty"`
-}
-
-// ClusterHub is a Hub that can answer for every node of a cluster;
-// *server.Server implements it. When the Hub is one, GET /api/connections
-// and GET /api/stats answer for the whole cluster.
-type ClusterHub interface {
-	ClusterConnections(ctx context.Context) ([]server.ConnInfo, server.Coverage, error)
-	ClusterStats(ctx context.Context) (server.Stats, server.Coverage, error)
 }
 
 // Paging limits of GET /api/connections.
@@ -78,13 +69,9 @@ func (h *Handler) connections(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	all := h.cfg.Hub.Connections()
-	var cov server.Coverage
-	if ch, ok := h.cfg.Hub.(ClusterHub); ok {
-		var err error
-		if all, cov, err = ch.ClusterConnections(r.Context()); err != nil {
-			h.cfg.Logger.Warn("connections: not every node answered", "err", err)
-		}
+	all, cov, err := h.cfg.Hub.Connections(r.Context())
+	if err != nil {
+		h.cfg.Logger.Warn("connections: not every node answered", "err", err)
 	}
 	page := []server.ConnInfo{}
 	if offset < len(all) {
@@ -94,15 +81,11 @@ func (h *Handler) connections(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) stats(w http.ResponseWriter, r *http.Request) {
-	if ch, ok := h.cfg.Hub.(ClusterHub); ok {
-		st, cov, err := ch.ClusterStats(r.Context())
-		if err != nil {
-			h.cfg.Logger.Warn("stats: not every node answered", "err", err)
-		}
-		writeJSON(w, http.StatusOK, StatsResponse{Stats: st, Nodes: clusterNodes(cov), Partial: cov.Partial()})
-		return
+	st, cov, err := h.cfg.Hub.Stats(r.Context())
+	if err != nil {
+		h.cfg.Logger.Warn("stats: not every node answered", "err", err)
 	}
-	writeJSON(w, http.StatusOK, StatsResponse{Stats: h.cfg.Hub.Stats()})
+	writeJSON(w, http.StatusOK, StatsResponse{Stats: st, Nodes: clusterNodes(cov), Partial: cov.Partial()})
 }
 
 // clusterNodes is the node count to report: none for a single node.

@@ -5,16 +5,19 @@
 // latency, closes by code, messages and bytes in and out by message type,
 // dropped frames, slow-consumer and heartbeat closes and rate-limited
 // messages. WatchServer adds the gauges read from the server at scrape time
-// (connections, users, rooms; the history's memory), InstrumentAPI counts the HTTP API's requests,
-// and Handler serves everything at /metrics, with the Go runtime and process
-// collectors:
+// (connections, users, rooms: in a cluster, the cluster's), WatchMemory
+// those of a memory broker's history, InstrumentAPI counts the HTTP API's
+// requests, and Handler serves everything at /metrics, with the Go runtime
+// and process collectors:
 //
 //	reg := shared.NewRegistry()
 //	m, err := metrics.New(metrics.Config{Registry: reg, Logger: logger})
 //	...
-//	srv, err := server.New(server.Config{Registry: reg, Observer: m})
+//	mb := memory.New(memory.Config{})
+//	srv, err := server.New(server.Config{Registry: reg, Observer: m, Broker: mb})
 //	if err != nil { ... }
 //	if err := m.WatchServer(srv); err != nil { ... }
+//	if err := m.WatchMemory(mb); err != nil { ... }
 //	mux.Handle("/ws", srv)
 //	mux.Handle("/api/", m.InstrumentAPI(apiHandler))
 //	mux.Handle("GET /metrics", m.Handler())
@@ -31,9 +34,9 @@
 //	tether_slow_consumer_closes_total           closes with 4002
 //	tether_heartbeat_timeouts_total             closes with 4003
 //	tether_rate_limited_total                   client messages refused by the rate limit
-//	tether_connections, tether_users, tether_rooms   gauges (WatchServer)
-//	tether_history_bytes, tether_history_budget_bytes  gauges (WatchServer, in-memory broker)
-//	tether_history_trimmed_total                room messages dropped to keep the history budget
+//	tether_connections, tether_users, tether_rooms   gauges (WatchServer; a cluster's totals)
+//	tether_history_bytes, tether_history_budget_bytes  gauges (WatchMemory, memory broker)
+//	tether_history_trimmed_total                room messages dropped to keep the history budget (WatchMemory)
 //	tether_api_requests_total{route,status}     push, kick, presence, connections, stats, other
 //
 // Label values are bounded whatever clients send: a message type is a label

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/tetherkit/tether/broker/memory"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -17,7 +18,9 @@ import (
 // server itself counts them, and the names pass promlint.
 func TestHistoryMemoryMetrics(t *testing.T) {
 	const budget = 256 << 10
-	srv, err := server.New(server.Config{HistoryMemory: budget, HistoryBytes: 32 << 10})
+	mb := memory.New(memory.Config{HistoryMemory: budget, HistoryBytes: 32 << 10})
+	t.Cleanup(func() { _ = mb.Close() })
+	srv, err := server.New(server.Config{Broker: mb})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,19 +33,22 @@ func TestHistoryMemoryMetrics(t *testing.T) {
 	if err := m.WatchServer(srv); err != nil {
 		t.Fatal(err)
 	}
+	if err := m.WatchMemory(mb); err != nil {
+		t.Fatal(err)
+	}
 	text := strings.Repeat("x", 1000)
 	for i := range 1000 { // 1 MB into 50 rooms: four times the budget
 		if _, _, err := srv.Publish(context.Background(), fmt.Sprint("room-", i%50), shared.Notification{Title: "t", Body: text}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	hm, ok := srv.HistoryMemory()
-	if !ok || hm.Bytes > budget || hm.Bytes == 0 || hm.Trimmed == 0 || hm.Budget != budget {
-		t.Fatalf("HistoryMemory = %+v, %v; want 0 < bytes ≤ %d, some trimmed", hm, ok, budget)
+	hm := mb.Stats()
+	if hm.HistoryBytes > budget || hm.HistoryBytes == 0 || hm.Trimmed == 0 || hm.HistoryBudget != budget {
+		t.Fatalf("memory broker Stats = %+v; want 0 < bytes ≤ %d, some trimmed", hm, budget)
 	}
-	t.Logf("history: %d bytes of a %d budget, %d messages trimmed", hm.Bytes, hm.Budget, hm.Trimmed)
+	t.Logf("history: %d bytes of a %d budget, %d messages trimmed", hm.HistoryBytes, hm.HistoryBudget, hm.Trimmed)
 	expect(t, reg,
-		sample{"tether_history_bytes", "", float64(hm.Bytes)},
+		sample{"tether_history_bytes", "", float64(hm.HistoryBytes)},
 		sample{"tether_history_budget_bytes", "", budget},
 		sample{"tether_history_trimmed_total", "", float64(hm.Trimmed)},
 	)

@@ -72,6 +72,7 @@ type Config struct {
 // create it with New. Its methods are safe for concurrent use.
 type Metrics struct {
 	reg     *prometheus.Registry
+	log     *slog.Logger
 	handler http.Handler
 
 	handshakes        map[string]prometheus.Counter // by outcome, Other included
@@ -123,7 +124,7 @@ func New(cfg Config) (*Metrics, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	m := &Metrics{reg: cfg.Prometheus}
+	m := &Metrics{reg: cfg.Prometheus, log: cfg.Logger}
 
 	handshakes := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "handshakes_total",

@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -465,11 +466,11 @@ type fakeStats struct {
 	calls atomic.Int64
 }
 
-func (f *fakeStats) Stats() server.Stats {
+func (f *fakeStats) Stats(context.Context) (server.Stats, server.Coverage, error) {
 	f.calls.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.st
+	return f.st, server.Coverage{Nodes: 1, Answered: 1}, nil
 }
 
 func (f *fakeStats) set(st server.Stats) {

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
+	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/client"
 	"github.com/tetherkit/tether/internal/natstest"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/server/natsbroker"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -23,7 +23,7 @@ import (
 // order.
 func TestResumeAcrossNodes(t *testing.T) {
 	const total = 1000
-	_, nodes := startCluster(t, 3, natsbroker.Config{HistorySize: 2 * total}, server.Config{HistorySize: 2 * total})
+	_, nodes := startCluster(t, 3, natsbroker.Config{HistorySize: 2 * total}, server.Config{MaxReplay: 2 * total})
 	proxy := tethertest.NewCutProxy(t, nodes[0].addr(), nodes[1].addr(), nodes[2].addr())
 
 	sub := tethertest.NewClient(t, client.Config{URL: proxy.URL("sub"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: quiet})

@@ -8,7 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/broker"
 )
 
 // BansKV is the bucket of the cluster's bans (server.Config.Bans): one
@@ -33,10 +33,10 @@ func newBansBucket(ctx context.Context, b *Broker) (jetstream.KeyValue, error) {
 // banKey is the bucket key of user's ban.
 func banKey(user string) string { return "b." + token(user) }
 
-// SaveBan implements server.BanStore: the ban is kept in TETHER_BANS until
+// SaveBan implements broker.BanStore: the ban is kept in TETHER_BANS until
 // it ends (its TTL), on the stream's replicas, where every node, also one
 // started later, finds it.
-func (b *Broker) SaveBan(ctx context.Context, ban server.Ban) error {
+func (b *Broker) SaveBan(ctx context.Context, ban broker.Ban) error {
 	ttl := time.Until(ban.Until).Round(time.Second)
 	if ttl < time.Second {
 		return nil // ends now: nothing to keep
@@ -51,7 +51,7 @@ func (b *Broker) SaveBan(ctx context.Context, ban server.Ban) error {
 	return nil
 }
 
-// DeleteBan implements server.BanStore.
+// DeleteBan implements broker.BanStore.
 func (b *Broker) DeleteBan(ctx context.Context, user string) error {
 	if err := b.bans.Purge(ctx, banKey(user), jetstream.PurgeTTL(time.Second)); err != nil {
 		return fmt.Errorf("delete ban of %q: %w", user, err)
@@ -59,15 +59,15 @@ func (b *Broker) DeleteBan(ctx context.Context, user string) error {
 	return nil
 }
 
-// LoadBans implements server.BanStore: the bans in force in TETHER_BANS.
-func (b *Broker) LoadBans(ctx context.Context) ([]server.Ban, error) {
+// LoadBans implements broker.BanStore: the bans in force in TETHER_BANS.
+func (b *Broker) LoadBans(ctx context.Context) ([]broker.Ban, error) {
 	w, err := b.bans.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("load bans: %w", err)
 	}
 	defer func() { _ = w.Stop() }()
 	now := time.Now()
-	var out []server.Ban
+	var out []broker.Ban
 	for {
 		select {
 		case e, ok := <-w.Updates():
@@ -77,7 +77,7 @@ func (b *Broker) LoadBans(ctx context.Context) ([]server.Ban, error) {
 			if e == nil {
 				return out, nil // all read
 			}
-			var ban server.Ban
+			var ban broker.Ban
 			if err := json.Unmarshal(e.Value(), &ban); err != nil {
 				b.log.Warn("bad ban entry", "key", e.Key(), "err", err)
 				continue

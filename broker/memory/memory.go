@@ -1,4 +1,4 @@
-package server
+package memory
 
 import (
 	"cmp"
@@ -9,21 +9,24 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tetherkit/tether/broker"
 	"github.com/tetherkit/tether/shared"
 )
 
-// memoryBroker is the single-node Broker, the default: rooms live in this
-// process and are lost when it stops. Every event is delivered to the
-// handler synchronously, under the room's lock, which gives the room its one
-// order.
-type memoryBroker struct {
+// Broker is the single-node broker.Broker: rooms live in this process and
+// are lost when it stops. Every event is delivered to the handler
+// synchronously, on the goroutine of the call that caused it and under the
+// room's lock, which gives the room its one order. Create it with New and
+// stop it with Close.
+type Broker struct {
 	size      int              // history size per room; 0: none
 	ttl       time.Duration    // history TTL; <= 0: none
-	roomBytes int64            // history bytes per room (history.bytes); <= 0: no bound
+	roomBytes int64            // history bytes per room; <= 0: no bound
 	budget    int64            // history bytes of all rooms; <= 0: no bound
-	now       func() time.Time // the clock of history
+	now       func() time.Time // the clock of history and keys
+	keys      *idempotency     // the idempotency window; nil: keys off
 
-	h BrokerHandler // set by Register, before any other call
+	h broker.Handler // set by Register, before any other call
 
 	bytes   atomic.Int64  // history bytes of all rooms, as last settled
 	trimmed atomic.Uint64 // messages dropped to keep within budget
@@ -32,6 +35,10 @@ type memoryBroker struct {
 
 	mu    sync.Mutex
 	rooms map[string]*memRoom
+
+	stop     chan struct{} // closed by Close: stops the sweeper
+	stopOnce sync.Once
+	swept    sync.WaitGroup
 }
 
 // memRoom is one room of the memory broker. Its fields are guarded by mu.
@@ -55,25 +62,77 @@ type memPresence struct {
 	conns  map[string]struct{}
 }
 
-func newMemoryBroker(size int, ttl time.Duration, now func() time.Time) *memoryBroker {
-	return &memoryBroker{size: size, ttl: ttl, now: now, rooms: make(map[string]*memRoom)}
+// New returns a memory broker configured by cfg (see Config for the
+// defaults; every value has a meaning). When its history has a TTL it runs
+// a goroutine that forgets expired rooms; Close stops it.
+func New(cfg Config) *Broker {
+	cfg = cfg.withDefaults()
+	b := &Broker{
+		size:      max(cfg.HistorySize, 0),
+		ttl:       max(cfg.HistoryTTL, 0),
+		roomBytes: cfg.HistoryBytes,
+		budget:    cfg.HistoryMemory,
+		now:       cfg.Clock,
+		rooms:     make(map[string]*memRoom),
+		stop:      make(chan struct{}),
+	}
+	if cfg.IdempotencyKeys > 0 {
+		b.keys = newIdempotency(cfg.IdempotencyKeys, cfg.Clock)
+	}
+	if b.ttl > 0 {
+		b.swept.Add(1)
+		go b.sweepLoop(min(max(b.ttl/2, time.Second), time.Minute))
+	}
+	return b
 }
 
-// setMemory bounds the history's memory: per room (roomBytes) and of all
-// rooms (budget); <= 0: no bound. Call it before the broker is used.
-func (b *memoryBroker) setMemory(roomBytes, budget int64) {
-	b.roomBytes, b.budget = roomBytes, budget
+// Close stops the broker's sweeper and waits for it. The broker keeps
+// working, without forgetting expired rooms on its own. Calling it again
+// does nothing.
+func (b *Broker) Close() error {
+	b.stopOnce.Do(func() { close(b.stop) })
+	b.swept.Wait()
+	return nil
 }
 
-// historyBytes is the memory held by every room's history; trimmed is how
-// many messages were dropped to keep it within the budget.
-func (b *memoryBroker) historyBytes() (bytes int64, trimmed uint64) {
-	return b.bytes.Load(), b.trimmed.Load()
+// sweepLoop forgets, every interval, the rooms that have no subscriber and
+// no presence and whose history has expired, until Close.
+func (b *Broker) sweepLoop(every time.Duration) {
+	defer b.swept.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.sweep()
+		}
+	}
+}
+
+// Stats is what a memory broker holds.
+type Stats struct {
+	// Rooms is the number of rooms with a subscriber, presence or history.
+	Rooms int `json:"rooms"`
+	// HistoryBytes is the history of all rooms, in bytes as
+	// Config.HistoryBytes counts them.
+	HistoryBytes int64 `json:"history_bytes"`
+	// HistoryBudget is Config.HistoryMemory; 0: none.
+	HistoryBudget int64 `json:"history_budget"`
+	// Trimmed counts the messages dropped to keep HistoryBytes within
+	// HistoryBudget.
+	Trimmed uint64 `json:"trimmed"`
+}
+
+// Stats returns the broker's counters.
+func (b *Broker) Stats() Stats {
+	return Stats{Rooms: b.roomCount(), HistoryBytes: b.bytes.Load(), HistoryBudget: max(b.budget, 0), Trimmed: b.trimmed.Load()}
 }
 
 // settle brings the broker's byte count up to date with r's history.
 // Called with r's lock held, after every change of its history.
-func (b *memoryBroker) settle(r *memRoom) {
+func (b *Broker) settle(r *memRoom) {
 	if n := r.hist.bytes(); n != r.settled {
 		b.bytes.Add(n - r.settled)
 		r.settled = n
@@ -84,7 +143,7 @@ func (b *memoryBroker) settle(r *memRoom) {
 // without a publication, never except's, until the history bytes of all
 // rooms are at most 90% of the budget. Called with no lock held; when
 // another goroutine is trimming already, that one does it.
-func (b *memoryBroker) keepBudget(except *memRoom) {
+func (b *Broker) keepBudget(except *memRoom) {
 	for b.budget > 0 && b.bytes.Load() > b.budget {
 		if !b.trimMu.TryLock() {
 			return // the trimming goroutine checks again once done
@@ -100,7 +159,7 @@ func (b *memoryBroker) keepBudget(except *memRoom) {
 // trim drops whole histories, least recently published rooms first, until
 // the count is at most low. It reports whether it dropped any. Called with
 // trimMu held.
-func (b *memoryBroker) trim(except *memRoom, low int64) bool {
+func (b *Broker) trim(except *memRoom, low int64) bool {
 	b.mu.Lock()
 	rooms := make([]*memRoom, 0, len(b.rooms))
 	for _, r := range b.rooms {
@@ -137,7 +196,7 @@ func (r *memRoom) empty() bool {
 // (with a fresh epoch) when create is set; nil when it does not exist and
 // create is not set. The table's lock and a room's lock are never held
 // together.
-func (b *memoryBroker) lockRoom(name string, create bool) *memRoom {
+func (b *Broker) lockRoom(name string, create bool) *memRoom {
 	for {
 		b.mu.Lock()
 		r := b.rooms[name]
@@ -146,7 +205,7 @@ func (b *memoryBroker) lockRoom(name string, create bool) *memRoom {
 				b.mu.Unlock()
 				return nil
 			}
-			r = &memRoom{name: name, epoch: randomID(8), hist: newHistory(b.size, b.ttl), presence: make(map[string]*memPresence), conns: make(map[string]string)}
+			r = &memRoom{name: name, epoch: randomID(), hist: newHistory(b.size, b.ttl), presence: make(map[string]*memPresence), conns: make(map[string]string)}
 			r.hist.maxBytes = b.roomBytes
 			b.rooms[name] = r
 		}
@@ -162,7 +221,7 @@ func (b *memoryBroker) lockRoom(name string, create bool) *memRoom {
 
 // unlockRoom settles r's byte count and releases r, forgetting it when it
 // is empty: the next room of that name gets a new epoch.
-func (b *memoryBroker) unlockRoom(r *memRoom) {
+func (b *Broker) unlockRoom(r *memRoom) {
 	b.settle(r)
 	forget := r.empty()
 	if forget {
@@ -175,7 +234,7 @@ func (b *memoryBroker) unlockRoom(r *memRoom) {
 }
 
 // forget removes r from the table if it is still the room of its name.
-func (b *memoryBroker) forget(r *memRoom) {
+func (b *Broker) forget(r *memRoom) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.rooms[r.name] == r {
@@ -184,14 +243,14 @@ func (b *memoryBroker) forget(r *memRoom) {
 }
 
 // roomCount is the number of rooms with a subscriber, presence or history.
-func (b *memoryBroker) roomCount() int {
+func (b *Broker) roomCount() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.rooms)
 }
 
 // sweep drops expired history and forgets the rooms left empty.
-func (b *memoryBroker) sweep() {
+func (b *Broker) sweep() {
 	b.mu.Lock()
 	rooms := make([]*memRoom, 0, len(b.rooms))
 	for _, r := range b.rooms {
@@ -210,26 +269,26 @@ func (b *memoryBroker) sweep() {
 	}
 }
 
-// Register implements Broker.
-func (b *memoryBroker) Register(h BrokerHandler) { b.h = h }
+// Register implements broker.Broker.
+func (b *Broker) Register(h broker.Handler) { b.h = h }
 
-// Publish implements Broker: the seq, the history append and the delivery
+// Publish implements broker.Broker: the seq, the history append and the delivery
 // happen under the room's lock.
-func (b *memoryBroker) Publish(_ context.Context, room, typ string, encode func(seq uint64) ([]byte, error)) (PublishResult, error) {
+func (b *Broker) Publish(_ context.Context, room, typ string, encode func(seq uint64) ([]byte, error)) (broker.PublishResult, error) {
 	r := b.lockRoom(room, true)
 	seq := r.head + 1
 	payload, err := encode(seq)
 	if err != nil {
 		b.unlockRoom(r)
-		return PublishResult{}, fmt.Errorf("publish to %q: %w", room, err)
+		return broker.PublishResult{}, fmt.Errorf("publish to %q: %w", room, err)
 	}
 	r.head = seq
 	r.last.Store(b.tick.Add(1))
 	now := b.now()
-	p := Publication{Epoch: r.epoch, Seq: seq, Type: typ, Payload: payload, Time: now}
+	p := broker.Publication{Epoch: r.epoch, Seq: seq, Type: typ, Payload: payload, Time: now}
 	r.hist.expire(now)
 	r.hist.add(p)
-	res := PublishResult{Position: Position{Epoch: r.epoch, Seq: seq}}
+	res := broker.PublishResult{Position: broker.Position{Epoch: r.epoch, Seq: seq}}
 	if r.subs > 0 {
 		res.Reached = b.h.HandlePublication(room, p)
 	}
@@ -238,8 +297,8 @@ func (b *memoryBroker) Publish(_ context.Context, room, typ string, encode func(
 	return res, nil
 }
 
-// PublishEphemeral implements Broker.
-func (b *memoryBroker) PublishEphemeral(_ context.Context, room string, payload []byte) error {
+// PublishEphemeral implements broker.Broker.
+func (b *Broker) PublishEphemeral(_ context.Context, room string, payload []byte) error {
 	r := b.lockRoom(room, false)
 	if r == nil {
 		return nil
@@ -251,16 +310,16 @@ func (b *memoryBroker) PublishEphemeral(_ context.Context, room string, payload 
 	return nil
 }
 
-// Subscribe implements Broker.
-func (b *memoryBroker) Subscribe(_ context.Context, room string) error {
+// Subscribe implements broker.Broker.
+func (b *Broker) Subscribe(_ context.Context, room string) error {
 	r := b.lockRoom(room, true)
 	defer b.unlockRoom(r)
 	r.subs++
 	return nil
 }
 
-// Unsubscribe implements Broker.
-func (b *memoryBroker) Unsubscribe(_ context.Context, room string) error {
+// Unsubscribe implements broker.Broker.
+func (b *Broker) Unsubscribe(_ context.Context, room string) error {
 	r := b.lockRoom(room, false)
 	if r == nil {
 		return nil
@@ -272,24 +331,24 @@ func (b *memoryBroker) Unsubscribe(_ context.Context, room string) error {
 	return nil
 }
 
-// HistorySince implements Broker.
-func (b *memoryBroker) HistorySince(_ context.Context, room string, since uint64, limit int) (History, error) {
+// HistorySince implements broker.Broker.
+func (b *Broker) HistorySince(_ context.Context, room string, since uint64, limit int) (broker.History, error) {
 	r := b.lockRoom(room, true)
 	defer b.unlockRoom(r)
 	r.hist.expire(b.now())
-	return History{Position: Position{Epoch: r.epoch, Seq: r.head}, Publications: r.hist.since(since, limit)}, nil
+	return broker.History{Position: broker.Position{Epoch: r.epoch, Seq: r.head}, Publications: r.hist.since(since, limit)}, nil
 }
 
-// HistoryBefore implements Broker.
-func (b *memoryBroker) HistoryBefore(_ context.Context, room string, before uint64, limit int) (History, error) {
+// HistoryBefore implements broker.Broker.
+func (b *Broker) HistoryBefore(_ context.Context, room string, before uint64, limit int) (broker.History, error) {
 	r := b.lockRoom(room, true)
 	defer b.unlockRoom(r)
 	r.hist.expire(b.now())
-	return History{Position: Position{Epoch: r.epoch, Seq: r.head}, Publications: r.hist.before(before, limit)}, nil
+	return broker.History{Position: broker.Position{Epoch: r.epoch, Seq: r.head}, Publications: r.hist.before(before, limit)}, nil
 }
 
-// AddPresence implements Broker.
-func (b *memoryBroker) AddPresence(_ context.Context, room, conn string, member shared.Member) error {
+// AddPresence implements broker.Broker.
+func (b *Broker) AddPresence(_ context.Context, room, conn string, member shared.Member) error {
 	r := b.lockRoom(room, true)
 	defer b.unlockRoom(r)
 	p := r.presence[member.User]
@@ -297,7 +356,7 @@ func (b *memoryBroker) AddPresence(_ context.Context, room, conn string, member 
 		p = &memPresence{member: member, conns: make(map[string]struct{})}
 		r.presence[member.User] = p
 		if r.subs > 0 {
-			b.h.HandlePresence(room, PresenceEvent{Join: true, Member: member, Conn: conn})
+			b.h.HandlePresence(room, broker.PresenceEvent{Join: true, Member: member, Conn: conn})
 		}
 	}
 	p.conns[conn] = struct{}{}
@@ -305,8 +364,8 @@ func (b *memoryBroker) AddPresence(_ context.Context, room, conn string, member 
 	return nil
 }
 
-// RemovePresence implements Broker.
-func (b *memoryBroker) RemovePresence(_ context.Context, room, conn string) error {
+// RemovePresence implements broker.Broker.
+func (b *Broker) RemovePresence(_ context.Context, room, conn string) error {
 	r := b.lockRoom(room, false)
 	if r == nil {
 		return nil
@@ -322,14 +381,14 @@ func (b *memoryBroker) RemovePresence(_ context.Context, room, conn string) erro
 	if len(p.conns) == 0 {
 		delete(r.presence, user)
 		if r.subs > 0 {
-			b.h.HandlePresence(room, PresenceEvent{Join: false, Member: p.member, Conn: conn})
+			b.h.HandlePresence(room, broker.PresenceEvent{Join: false, Member: p.member, Conn: conn})
 		}
 	}
 	return nil
 }
 
-// Presence implements Broker.
-func (b *memoryBroker) Presence(_ context.Context, room string) ([]shared.Member, error) {
+// Presence implements broker.Broker.
+func (b *Broker) Presence(_ context.Context, room string) ([]shared.Member, error) {
 	r := b.lockRoom(room, false)
 	if r == nil {
 		return nil, nil
@@ -343,8 +402,8 @@ func (b *memoryBroker) Presence(_ context.Context, room string) ([]shared.Member
 	return list, nil
 }
 
-// Control implements Broker: there is no other node.
-func (b *memoryBroker) Control(context.Context, Control) (int, error) { return 0, nil }
+// Control implements broker.Nodes: there is no other node.
+func (b *Broker) Control(context.Context, broker.Control) (int, error) { return 0, nil }
 
-// Gather implements Broker: there is no other node.
-func (b *memoryBroker) Gather(context.Context, string) ([][]byte, int, error) { return nil, 0, nil }
+// Gather implements broker.Nodes: there is no other node.
+func (b *Broker) Gather(context.Context, string) ([][]byte, int, error) { return nil, 0, nil }

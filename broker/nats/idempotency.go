@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/broker"
 )
 
 // KeysKV is the bucket of the cluster's idempotency window
@@ -48,7 +48,7 @@ type keyEntry struct {
 	Node    string          `json:"node"`
 	Life    string          `json:"life"`
 	Done    bool            `json:"done,omitempty"`
-	Outcome *server.Outcome `json:"outcome,omitempty"`
+	Outcome *broker.Outcome `json:"outcome,omitempty"`
 }
 
 func newKeyStore(ctx context.Context, b *Broker) (*keyStore, error) {
@@ -72,7 +72,7 @@ func newKeyStore(ctx context.Context, b *Broker) (*keyStore, error) {
 // user id and key make one valid KV key.
 func entryKey(user, key string) string { return "k.u" + token(user) + ".k" + token(key) }
 
-// Claim implements server.IdempotencyStore on the TETHER_KEYS bucket. A new
+// Claim implements broker.IdempotencyStore on the TETHER_KEYS bucket. A new
 // key is claimed with a KV create; a claimed one is polled until its outcome
 // is there, or ctx is done. A claim whose node died (its liveness key in the
 // presence bucket expired) or that an earlier life of this node made is
@@ -83,19 +83,19 @@ func entryKey(user, key string) string { return "k.u" + token(user) + ".k" + tok
 // The create is not abandoned when ctx ends: once a key is claimed the
 // caller gets the run (and runs it), since the client will send the key
 // again and must then get this run's answer.
-func (b *Broker) Claim(ctx context.Context, user, key string, window time.Duration) (server.KeyedRun, server.Outcome, error) {
+func (b *Broker) Claim(ctx context.Context, user, key string, window time.Duration) (broker.KeyedRun, broker.Outcome, error) {
 	return b.keys.claim(ctx, entryKey(user, key), window)
 }
 
-func (s *keyStore) claim(ctx context.Context, k string, window time.Duration) (server.KeyedRun, server.Outcome, error) {
+func (s *keyStore) claim(ctx context.Context, k string, window time.Duration) (broker.KeyedRun, broker.Outcome, error) {
 	mine, err := json.Marshal(keyEntry{Node: s.b.node, Life: s.life})
 	if err != nil {
-		return nil, server.Outcome{}, fmt.Errorf("claim key: %w", err)
+		return nil, broker.Outcome{}, fmt.Errorf("claim key: %w", err)
 	}
 	if !s.b.nc.IsConnected() {
 		// A create sent now would wait in the client's reconnect buffer and
 		// could claim the key long after this request was refused.
-		return nil, server.Outcome{}, fmt.Errorf("claim key: %w", nats.ErrDisconnected)
+		return nil, broker.Outcome{}, fmt.Errorf("claim key: %w", nats.ErrDisconnected)
 	}
 	pause := 2 * time.Millisecond
 	for {
@@ -104,22 +104,22 @@ func (s *keyStore) claim(ctx context.Context, k string, window time.Duration) (s
 		rev, err := s.kv.Create(cctx, k, mine, jetstream.KeyTTL(window))
 		cancel()
 		if err == nil {
-			return &keyRun{s: s, key: k, rev: rev, window: window}, server.Outcome{}, nil
+			return &keyRun{s: s, key: k, rev: rev, window: window}, broker.Outcome{}, nil
 		}
 		s.hold(k, -1)
 		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return nil, server.Outcome{}, fmt.Errorf("claim key: %w", err)
+			return nil, broker.Outcome{}, fmt.Errorf("claim key: %w", err)
 		}
 		e, err := s.kv.Get(ctx, k)
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 			// Gone since the create (its window ended): claim it again.
 		case err != nil:
-			return nil, server.Outcome{}, fmt.Errorf("read key: %w", err)
+			return nil, broker.Outcome{}, fmt.Errorf("read key: %w", err)
 		default:
 			var v keyEntry
 			if err := json.Unmarshal(e.Value(), &v); err != nil {
-				return nil, server.Outcome{}, fmt.Errorf("read key: %w", err)
+				return nil, broker.Outcome{}, fmt.Errorf("read key: %w", err)
 			}
 			if v.Done && v.Outcome != nil {
 				return nil, *v.Outcome, nil
@@ -129,11 +129,11 @@ func (s *keyStore) claim(ctx context.Context, k string, window time.Duration) (s
 				rev, err := s.put(context.WithoutCancel(ctx), k, mine, e.Revision(), window)
 				if err == nil {
 					s.b.log.Warn("took over the claim of a keyed request that its node will not finish: it may have run", "node", v.Node)
-					return &keyRun{s: s, key: k, rev: rev, window: window}, server.Outcome{}, nil
+					return &keyRun{s: s, key: k, rev: rev, window: window}, broker.Outcome{}, nil
 				}
 				s.hold(k, -1)
 				if !isWrongLastSeq(err) {
-					return nil, server.Outcome{}, fmt.Errorf("take over key: %w", err)
+					return nil, broker.Outcome{}, fmt.Errorf("take over key: %w", err)
 				}
 				continue // another node took it over, or it finished: read again
 			}
@@ -143,7 +143,7 @@ func (s *keyStore) claim(ctx context.Context, k string, window time.Duration) (s
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, server.Outcome{}, fmt.Errorf("wait for the first run: %w", ctx.Err())
+			return nil, broker.Outcome{}, fmt.Errorf("wait for the first run: %w", ctx.Err())
 		}
 		pause = min(2*pause, 100*time.Millisecond)
 	}
@@ -217,9 +217,9 @@ type keyRun struct {
 	window time.Duration
 }
 
-// Finish implements server.KeyedRun: the outcome replaces the claim, if the
+// Finish implements broker.KeyedRun: the outcome replaces the claim, if the
 // claim is still this node's.
-func (r *keyRun) Finish(ctx context.Context, out server.Outcome) error {
+func (r *keyRun) Finish(ctx context.Context, out broker.Outcome) error {
 	defer r.s.hold(r.key, -1)
 	v, err := json.Marshal(keyEntry{Node: r.s.b.node, Life: r.s.life, Done: true, Outcome: &out})
 	if err != nil {
@@ -250,7 +250,7 @@ func (p *presence) nodeAlive(node string) bool {
 // heartbeat until it is written or the window ends; meanwhile this node
 // takes the claim over at once (it holds the key no more), and another node
 // waits for the purge.
-func (r *keyRun) Release(ctx context.Context, _ server.Outcome) error {
+func (r *keyRun) Release(ctx context.Context, _ broker.Outcome) error {
 	defer r.s.hold(r.key, -1)
 	if err := r.s.purge(ctx, r.key, r.rev, r.window); err != nil {
 		r.s.mu.Lock()

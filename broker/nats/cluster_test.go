@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,12 +14,12 @@ import (
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/client"
 	"github.com/tetherkit/tether/internal/natstest"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/demo"
-	"github.com/tetherkit/tether/server/natsbroker"
 	"github.com/tetherkit/tether/shared"
 	"go.uber.org/goleak"
 )
@@ -33,8 +32,7 @@ func TestMain(m *testing.M) {
 const waitTime = 15 * time.Second
 
 // quiet is the logger of the nodes: warnings and errors only.
-var _ = io.Discard
-var quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // startNATS runs an embedded nats-server with JetStream on 127.0.0.1.
 func startNATS(t testing.TB, storeDir string) *natsserver.Server {

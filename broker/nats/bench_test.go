@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/client"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/server/natsbroker"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -39,11 +39,12 @@ func BenchmarkClusterPublish(b *testing.B) {
 	drain(b, nodes, &got, int64(b.N*len(nodes)*perNode), start)
 }
 
-// benchNodeStats describes the nodes' counters, for a failure.
-func benchNodeStats(nodes []*node) string {
-	var s []string
+// benchNodeStats describes the cluster's and the nodes' brokers' counters,
+// for a failure.
+func benchNodeStats(tb testing.TB, nodes []*node) string {
+	s := []string{fmt.Sprintf("cluster: dropped %d", tethertest.Stats(tb, nodes[0].srv).Dropped)}
 	for _, n := range nodes {
-		s = append(s, fmt.Sprintf("%s: dropped %d, broker %+v", n.name, n.srv.Stats().Dropped, n.broker.Stats()))
+		s = append(s, fmt.Sprintf("%s: broker %+v", n.name, n.broker.Stats()))
 	}
 	return strings.Join(s, "; ")
 }
@@ -58,7 +59,7 @@ func drain(b *testing.B, nodes []*node, got *atomic.Int64, want int64, start tim
 	}
 	b.StopTimer()
 	if got.Load() < want {
-		b.Fatalf("received %d of %d (%s)", got.Load(), want, benchNodeStats(nodes))
+		b.Fatalf("received %d of %d (%s)", got.Load(), want, benchNodeStats(b, nodes))
 	}
 	b.ReportMetric(float64(want)/time.Since(start).Seconds(), "deliveries/s")
 	reportRetries(b, nodes)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/broker"
 )
 
 // controlTimeout bounds how long a send waits for the other nodes' counts.
@@ -17,13 +17,13 @@ const controlTimeout = 2 * time.Second
 // controlMsg is a control message on the wire.
 type controlMsg struct {
 	Origin  string         `json:"origin"`
-	Control server.Control `json:"control"`
+	Control broker.Control `json:"control"`
 }
 
-// Control implements server.Broker: a request to every node; each other node
+// Control implements broker.Broker: a request to every node; each other node
 // answers with how many of its connections it reached. It waits for the live
 // nodes' answers, at most controlTimeout.
-func (b *Broker) Control(ctx context.Context, c server.Control) (int, error) {
+func (b *Broker) Control(ctx context.Context, c broker.Control) (int, error) {
 	data, err := json.Marshal(controlMsg{Origin: b.node, Control: c})
 	if err != nil {
 		return 0, fmt.Errorf("control %s: %w", c.Kind, err)
@@ -80,7 +80,7 @@ type queryMsg struct {
 	Kind   string `json:"kind"`
 }
 
-// Gather implements server.Broker: a request to every node on core NATS,
+// Gather implements broker.Broker: a request to every node on core NATS,
 // answered by each other node's HandleQuery, collected until every live node
 // answered or controlTimeout.
 func (b *Broker) Gather(ctx context.Context, kind string) ([][]byte, int, error) {

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"testing"
 
+	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/client"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/server/natsbroker"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -17,7 +17,7 @@ import (
 // node a, with more and dropped as docs/protocol.md §4 says, and a gap
 // filled with the messages still kept.
 func TestHistoryRequestAcrossNodes(t *testing.T) {
-	_, nodes := startCluster(t, 2, natsbroker.Config{HistorySize: 10}, server.Config{HistorySize: 10})
+	_, nodes := startCluster(t, 2, natsbroker.Config{HistorySize: 10}, server.Config{MaxReplay: 10})
 	sub := newClient(t, nodes[0], "sub")
 	tethertest.Run(t, sub)
 	j := join(t, sub, "paged", 0)

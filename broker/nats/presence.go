@@ -13,7 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/broker"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -231,7 +231,7 @@ func (p *presence) rewatch() {
 // event is a presence change to deliver.
 type event struct {
 	room string
-	e    server.PresenceEvent
+	e    broker.PresenceEvent
 }
 
 // sync ends the initial replay of the bucket: entries of nodes that are no
@@ -342,7 +342,7 @@ func (p *presence) addLocked(key string, en presEntry) []event {
 	if !first {
 		return nil
 	}
-	return []event{{room: en.Room, e: server.PresenceEvent{Join: true, Member: u.member, Conn: en.Conn}}}
+	return []event{{room: en.Room, e: broker.PresenceEvent{Join: true, Member: u.member, Conn: en.Conn}}}
 }
 
 // removeLocked forgets the entry of key; a user's last connection in the
@@ -370,7 +370,7 @@ func (p *presence) removeLocked(key string) []event {
 	if en.Node != p.b.node && !p.alive[en.Node] {
 		conn = "" // its node died
 	}
-	return []event{{room: en.Room, e: server.PresenceEvent{Join: false, Member: u.member, Conn: conn}}}
+	return []event{{room: en.Room, e: broker.PresenceEvent{Join: false, Member: u.member, Conn: conn}}}
 }
 
 // deliver hands events to the handler for the rooms this node subscribed.
@@ -486,7 +486,7 @@ func (p *presence) otherNodes() int {
 	return n
 }
 
-// AddPresence implements server.Broker. It returns once this node's view
+// AddPresence implements broker.Broker. It returns once this node's view
 // has the entry.
 func (b *Broker) AddPresence(ctx context.Context, room, conn string, m shared.Member) error {
 	key := roomKey(room, conn)
@@ -509,7 +509,7 @@ func (b *Broker) AddPresence(ctx context.Context, room, conn string, m shared.Me
 	return b.pres.waitOwn(ctx, key, ack.Sequence, &en)
 }
 
-// RemovePresence implements server.Broker. It returns once this node's view
+// RemovePresence implements broker.Broker. It returns once this node's view
 // no longer has the entry.
 func (b *Broker) RemovePresence(ctx context.Context, room, conn string) error {
 	key := roomKey(room, conn)
@@ -530,7 +530,7 @@ func (b *Broker) RemovePresence(ctx context.Context, room, conn string) error {
 	return b.pres.waitOwn(ctx, key, ack.Sequence, nil)
 }
 
-// Presence implements server.Broker: the members of room on every node.
+// Presence implements broker.Broker: the members of room on every node.
 func (b *Broker) Presence(_ context.Context, room string) ([]shared.Member, error) {
 	p := b.pres
 	p.mu.Lock()

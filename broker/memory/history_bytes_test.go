@@ -1,15 +1,17 @@
-package server
+package memory
 
 import (
 	"testing"
 	"time"
+
+	"github.com/tetherkit/tether/broker"
 )
 
 // TestHistoryByteBound: a room's history keeps the newest messages that fit
 // its byte bound (payload plus pubOverhead each) as well as its size.
 func TestHistoryByteBound(t *testing.T) {
-	pub := func(seq uint64, n int) Publication {
-		return Publication{Seq: seq, Payload: make([]byte, n), Time: time.Unix(0, 0)}
+	pub := func(seq uint64, n int) broker.Publication {
+		return broker.Publication{Seq: seq, Payload: make([]byte, n), Time: time.Unix(0, 0)}
 	}
 	per := 100 + pubOverhead
 	tests := []struct {

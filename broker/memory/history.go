@@ -1,24 +1,26 @@
-package server
+package memory
 
 import (
 	"time"
 	"unsafe"
+
+	"github.com/tetherkit/tether/broker"
 )
 
 // history is a room's bounded replay buffer in the memory broker: the newest
 // size publications not older than ttl, with consecutive seqs. It is not
 // safe for concurrent use; its room's lock guards it.
 type history struct {
-	size     int           // 0: keep nothing
-	ttl      time.Duration // <= 0: no age limit
-	maxBytes int64         // bound of payloads + pubOverhead each; <= 0: none
-	entries  []Publication // oldest first, seqs consecutive
-	payload  int64         // bytes of the entries' payloads
+	size     int                  // 0: keep nothing
+	ttl      time.Duration        // <= 0: no age limit
+	maxBytes int64                // bound of payloads + pubOverhead each; <= 0: none
+	entries  []broker.Publication // oldest first, seqs consecutive
+	payload  int64                // bytes of the entries' payloads
 }
 
 // pubOverhead is what a kept publication costs besides its payload: its
 // slot in the entries array.
-const pubOverhead = int64(unsafe.Sizeof(Publication{}))
+const pubOverhead = int64(unsafe.Sizeof(broker.Publication{}))
 
 func newHistory(size int, ttl time.Duration) history {
 	return history{size: size, ttl: ttl}
@@ -26,7 +28,7 @@ func newHistory(size int, ttl time.Duration) history {
 
 // add appends a publication, dropping the oldest beyond size and beyond
 // maxBytes.
-func (h *history) add(p Publication) {
+func (h *history) add(p broker.Publication) {
 	if h.size <= 0 {
 		return
 	}
@@ -89,7 +91,7 @@ func (h *history) len() int { return len(h.entries) }
 
 // since returns the kept publications with a seq above since, at most limit
 // of them, oldest first. Call expire first.
-func (h *history) since(since uint64, limit int) []Publication {
+func (h *history) since(since uint64, limit int) []broker.Publication {
 	if len(h.entries) == 0 || limit <= 0 {
 		return nil
 	}
@@ -103,7 +105,7 @@ func (h *history) since(since uint64, limit int) []Publication {
 
 // before returns the newest limit kept publications with a seq below before
 // (0: below none, i.e. the newest of all), oldest first. Call expire first.
-func (h *history) before(before uint64, limit int) []Publication {
+func (h *history) before(before uint64, limit int) []broker.Publication {
 	if len(h.entries) == 0 || limit <= 0 {
 		return nil
 	}

@@ -20,7 +20,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/broker"
 )
 
 // Names of the JetStream assets, shared by every node of a cluster.
@@ -50,8 +50,8 @@ const (
 
 // Defaults of the zero Config fields.
 const (
-	DefaultHistorySize   = server.DefaultHistorySize
-	DefaultHistoryTTL    = server.DefaultHistoryTTL
+	DefaultHistorySize   = 1000
+	DefaultHistoryTTL    = 2 * time.Minute
 	DefaultMaxBytes      = 1 << 30
 	DefaultNodeTTL       = 5 * time.Second
 	DefaultCheckInterval = 2 * time.Second
@@ -59,6 +59,10 @@ const (
 	DefaultReplicas      = 1
 	// MaxReplicas is the most copies JetStream keeps of a stream.
 	MaxReplicas = 5
+	// DefaultDuplicates is the rooms stream's duplicate window: a
+	// publication with an id (broker.WithPublishID) sent again within it is
+	// not kept twice. It is the server's default idempotency window.
+	DefaultDuplicates = 5 * time.Minute
 )
 
 // Config configures a Broker. Every node of a cluster must use the same
@@ -106,7 +110,7 @@ type Config struct {
 	dropLive func() bool // test hook: drops a republished message when true
 }
 
-// Broker is a server.Broker on NATS JetStream. Create it with New and stop
+// Broker is a broker.Broker on NATS JetStream. Create it with New and stop
 // it with Close, after the server's Shutdown.
 type Broker struct {
 	cfg    Config
@@ -122,7 +126,7 @@ type Broker struct {
 	wg     sync.WaitGroup
 
 	hmu sync.RWMutex
-	h   server.BrokerHandler
+	h   broker.Handler
 
 	mu    sync.Mutex
 	feeds map[string]*feed // subscribed rooms
@@ -217,7 +221,7 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		AllowDirect:       true,
 		// A keyed request's publications carry an id (server.PublishID):
 		// a repeat within the idempotency window is not kept twice.
-		Duplicates: server.DefaultIdempotencyTTL,
+		Duplicates: DefaultDuplicates,
 		RePublish:  &jetstream.RePublish{Source: roomPrefix + ">", Destination: livePrefix + ">"},
 	})
 	if err != nil {
@@ -362,14 +366,14 @@ func (b *Broker) Close() error {
 	return nil
 }
 
-// Register implements server.Broker.
-func (b *Broker) Register(h server.BrokerHandler) {
+// Register implements broker.Broker.
+func (b *Broker) Register(h broker.Handler) {
 	b.hmu.Lock()
 	defer b.hmu.Unlock()
 	b.h = h
 }
 
-func (b *Broker) handler() server.BrokerHandler {
+func (b *Broker) handler() broker.Handler {
 	b.hmu.RLock()
 	defer b.hmu.RUnlock()
 	return b.h
@@ -492,18 +496,18 @@ func (b *Broker) markUsed(ctx context.Context, room, epoch string) {
 }
 
 // decode reads a publication from a stream message.
-func decode(h nats.Header, data []byte, at time.Time) (server.Publication, error) {
+func decode(h nats.Header, data []byte, at time.Time) (broker.Publication, error) {
 	seq, err := strconv.ParseUint(h.Get(hdrSeq), 10, 64)
 	if err != nil || h.Get(hdrEpoch) == "" {
-		return server.Publication{}, fmt.Errorf("message without %s/%s headers", hdrEpoch, hdrSeq)
+		return broker.Publication{}, fmt.Errorf("message without %s/%s headers", hdrEpoch, hdrSeq)
 	}
-	return server.Publication{Epoch: h.Get(hdrEpoch), Seq: seq, Type: h.Get(hdrType), Payload: data, Time: at}, nil
+	return broker.Publication{Epoch: h.Get(hdrEpoch), Seq: seq, Type: h.Get(hdrType), Payload: data, Time: at}, nil
 }
 
-// Publish implements server.Broker: the next seq of the room's epoch, kept
+// Publish implements broker.Broker: the next seq of the room's epoch, kept
 // only if no other node published to the room meanwhile (the stream checks
 // the subject's last sequence), else retried on the new head.
-func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq uint64) ([]byte, error)) (server.PublishResult, error) {
+func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq uint64) ([]byte, error)) (broker.PublishResult, error) {
 	subj := roomPrefix + token(room)
 	lock := &b.pubLocks[roomShard(room)]
 	lock.Lock()
@@ -511,24 +515,24 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 	b.mu.Lock()
 	h, known := b.heads[room]
 	b.mu.Unlock()
-	msgID := dedupID(server.PublishID(ctx))
+	msgID := dedupID(broker.PublishID(ctx))
 	start := time.Now()
 	try := 0
 	for ; try < publishTries || time.Since(start) < publishContention; try++ {
 		if try > 1 && !backoff(ctx, try) { // the first retry at once, with the fresh head
-			return server.PublishResult{}, fmt.Errorf("publish to %q: %w", room, ctx.Err())
+			return broker.PublishResult{}, fmt.Errorf("publish to %q: %w", room, ctx.Err())
 		}
 		if !known {
 			var err error
 			b.stats.headReads.Add(1)
 			if h, err = b.readHead(ctx, room); err != nil {
-				return server.PublishResult{}, err
+				return broker.PublishResult{}, err
 			}
 		}
 		seq := h.seq + 1
 		payload, err := encode(seq)
 		if err != nil {
-			return server.PublishResult{}, fmt.Errorf("publish to %q: %w", room, err)
+			return broker.PublishResult{}, fmt.Errorf("publish to %q: %w", room, err)
 		}
 		msg := &nats.Msg{Subject: subj, Data: payload, Header: nats.Header{
 			hdrEpoch:                            {h.epoch},
@@ -557,7 +561,7 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 				}
 				continue
 			}
-			return server.PublishResult{}, fmt.Errorf("publish to %q: %w", room, err)
+			return broker.PublishResult{}, fmt.Errorf("publish to %q: %w", room, err)
 		}
 		b.noteHead(room, head{epoch: h.epoch, seq: seq, sseq: sseq})
 		b.stats.published.Add(1)
@@ -569,9 +573,9 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 			f.active.Store(true) // its republished copy is checked for
 		}
 		b.mu.Unlock()
-		return server.PublishResult{Position: server.Position{Epoch: h.epoch, Seq: seq}}, nil
+		return broker.PublishResult{Position: broker.Position{Epoch: h.epoch, Seq: seq}}, nil
 	}
-	return server.PublishResult{}, fmt.Errorf("publish to %q: gave up after %d tries in %v: too much contention", room, try, time.Since(start).Round(time.Millisecond))
+	return broker.PublishResult{}, fmt.Errorf("publish to %q: gave up after %d tries in %v: too much contention", room, try, time.Since(start).Round(time.Millisecond))
 }
 
 // dedupID is the stream's message id of a publication with id (""
@@ -588,19 +592,19 @@ func dedupID(id string) string {
 // sseq: the answer to a publication the stream had kept already. When it is
 // gone from the stream the position is unknown (zero), not an error: the
 // message was published.
-func (b *Broker) storedPosition(ctx context.Context, room string, sseq uint64) (server.PublishResult, error) {
+func (b *Broker) storedPosition(ctx context.Context, room string, sseq uint64) (broker.PublishResult, error) {
 	m, err := b.stream.GetMsg(ctx, sseq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return server.PublishResult{}, nil
+		return broker.PublishResult{}, nil
 	}
 	if err != nil {
-		return server.PublishResult{}, fmt.Errorf("publish to %q: read the message kept already: %w", room, err)
+		return broker.PublishResult{}, fmt.Errorf("publish to %q: read the message kept already: %w", room, err)
 	}
 	p, err := decode(m.Header, m.Data, m.Time)
 	if err != nil {
-		return server.PublishResult{}, fmt.Errorf("publish to %q: read the message kept already: %w", room, err)
+		return broker.PublishResult{}, fmt.Errorf("publish to %q: read the message kept already: %w", room, err)
 	}
-	return server.PublishResult{Position: server.Position{Epoch: p.Epoch, Seq: p.Seq}}, nil
+	return broker.PublishResult{Position: broker.Position{Epoch: p.Epoch, Seq: p.Seq}}, nil
 }
 
 // publishCAS stores msg, whose headers carry the expected last subject
@@ -726,7 +730,7 @@ func lastSeqOf(err error) uint64 {
 	return seq
 }
 
-// PublishEphemeral implements server.Broker, over core NATS.
+// PublishEphemeral implements broker.Broker, over core NATS.
 func (b *Broker) PublishEphemeral(_ context.Context, room string, payload []byte) error {
 	if err := b.nc.Publish(ephPrefix+token(room), payload); err != nil {
 		return fmt.Errorf("publish ephemeral to %q: %w", room, err)
@@ -734,11 +738,11 @@ func (b *Broker) PublishEphemeral(_ context.Context, room string, payload []byte
 	return nil
 }
 
-// HistorySince implements server.Broker.
-func (b *Broker) HistorySince(ctx context.Context, room string, since uint64, limit int) (server.History, error) {
+// HistorySince implements broker.Broker.
+func (b *Broker) HistorySince(ctx context.Context, room string, since uint64, limit int) (broker.History, error) {
 	h, pubs, err := b.history(ctx, room)
 	if err != nil {
-		return server.History{}, err
+		return broker.History{}, err
 	}
 	start := len(pubs)
 	for i, p := range pubs {
@@ -753,14 +757,14 @@ func (b *Broker) HistorySince(ctx context.Context, room string, since uint64, li
 	} else if len(pubs) > limit {
 		pubs = pubs[:limit]
 	}
-	return server.History{Position: h, Publications: pubs}, nil
+	return broker.History{Position: h, Publications: pubs}, nil
 }
 
-// HistoryBefore implements server.Broker.
-func (b *Broker) HistoryBefore(ctx context.Context, room string, before uint64, limit int) (server.History, error) {
+// HistoryBefore implements broker.Broker.
+func (b *Broker) HistoryBefore(ctx context.Context, room string, before uint64, limit int) (broker.History, error) {
 	h, pubs, err := b.history(ctx, room)
 	if err != nil {
-		return server.History{}, err
+		return broker.History{}, err
 	}
 	end := len(pubs)
 	if before != 0 {
@@ -776,35 +780,35 @@ func (b *Broker) HistoryBefore(ctx context.Context, room string, before uint64, 
 	if limit <= 0 {
 		pubs = nil
 	}
-	return server.History{Position: h, Publications: pubs}, nil
+	return broker.History{Position: h, Publications: pubs}, nil
 }
 
 // history reads every kept message of room of its current epoch and not
 // older than the TTL, oldest first, and the room's position.
-func (b *Broker) history(ctx context.Context, room string) (server.Position, []server.Publication, error) {
+func (b *Broker) history(ctx context.Context, room string) (broker.Position, []broker.Publication, error) {
 	subj := roomPrefix + token(room)
 	msgs, err := b.batchGet(ctx, subj, 1, max(b.cfg.HistorySize, 1))
 	if err != nil {
-		return server.Position{}, nil, fmt.Errorf("history of %q: %w", room, err)
+		return broker.Position{}, nil, fmt.Errorf("history of %q: %w", room, err)
 	}
 	if len(msgs) == 0 {
 		h, err := b.readHead(ctx, room)
 		if err != nil {
-			return server.Position{}, nil, err
+			return broker.Position{}, nil, err
 		}
 		if h.seq == 0 {
-			return server.Position{Epoch: h.epoch}, nil, nil
+			return broker.Position{Epoch: h.epoch}, nil, nil
 		}
 		// The first message arrived between the two reads: read again.
 		if msgs, err = b.batchGet(ctx, subj, 1, max(b.cfg.HistorySize, 1)); err != nil {
-			return server.Position{}, nil, fmt.Errorf("history of %q: %w", room, err)
+			return broker.Position{}, nil, fmt.Errorf("history of %q: %w", room, err)
 		}
 		if len(msgs) == 0 {
-			return server.Position{Epoch: h.epoch, Seq: h.seq}, nil, nil
+			return broker.Position{Epoch: h.epoch, Seq: h.seq}, nil, nil
 		}
 	}
 	last := msgs[len(msgs)-1]
-	pos := server.Position{Epoch: last.p.Epoch, Seq: last.p.Seq}
+	pos := broker.Position{Epoch: last.p.Epoch, Seq: last.p.Seq}
 	b.noteHead(room, head{epoch: last.p.Epoch, seq: last.p.Seq, sseq: last.sseq})
 	if b.cfg.HistorySize == 0 {
 		return pos, nil, nil
@@ -813,7 +817,7 @@ func (b *Broker) history(ctx context.Context, room string) (server.Position, []s
 	if b.cfg.HistoryTTL > 0 {
 		cut = time.Now().Add(-b.cfg.HistoryTTL)
 	}
-	pubs := make([]server.Publication, 0, len(msgs))
+	pubs := make([]broker.Publication, 0, len(msgs))
 	for _, m := range msgs {
 		if m.p.Epoch != pos.Epoch || m.p.Time.Before(cut) {
 			pubs = pubs[:0] // keep only the consecutive run up to the head
@@ -826,7 +830,7 @@ func (b *Broker) history(ctx context.Context, room string) (server.Position, []s
 
 // storedPub is a publication with its stream sequence.
 type storedPub struct {
-	p    server.Publication
+	p    broker.Publication
 	sseq uint64
 }
 

@@ -1,6 +1,8 @@
-// Package natsbroker is a server.Broker on NATS JetStream: several Tether
-// nodes behind a load balancer share their rooms' seqs, history, presence
-// and sends, with the same protocol and guarantees as one node.
+// Package natsbroker (import path broker/nats) is a broker.Broker on NATS
+// JetStream: several Tether nodes behind a load balancer share their rooms'
+// seqs, history, presence, idempotency window and sends, with the same
+// protocol and guarantees as one node. The package is named natsbroker so
+// that it does not collide with nats.go's package nats.
 //
 // Design (docs/cluster.md has the long version):
 //
@@ -26,7 +28,7 @@
 //     node. Every node watches the bucket, so presence.join and
 //     presence.leave fire once per room cluster-wide, and a dead node's
 //     members leave when its liveness key expires.
-//   - The idempotency window of keyed requests (server.IdempotencyStore) is
+//   - The idempotency window of keyed requests (broker.IdempotencyStore) is
 //     the TETHER_KEYS bucket: a KV create claims a user's key (one node
 //     wins), the claim is replaced by the outcome, and a repeat on any node
 //     waits for and answers with that outcome. Entries expire with the

@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
+	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/internal/natstest"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/server/natsbroker"
 	"github.com/tetherkit/tether/shared"
 )
 

@@ -10,10 +10,11 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/broker"
+	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/client"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/server/natsbroker"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -149,8 +150,8 @@ func TestKeyStore(t *testing.T) {
 		t.Fatalf("first claim: run %v, err %v; want a run", run, err)
 	}
 	// A repeat on b while a's run is pending waits for its outcome.
-	want := server.Outcome{Type: "dice.result", Data: json.RawMessage(`{"value":4}`)}
-	got := make(chan server.Outcome, 1)
+	want := broker.Outcome{Type: "dice.result", Data: json.RawMessage(`{"value":4}`)}
+	got := make(chan broker.Outcome, 1)
 	go func() {
 		r, out, err := b.broker.Claim(ctx, "u", "reply", window)
 		if err != nil || r != nil {
@@ -166,7 +167,7 @@ func TestKeyStore(t *testing.T) {
 	}
 	// An error outcome too.
 	run, _, _ = b.broker.Claim(ctx, "u", "error", window)
-	_ = run.Finish(ctx, server.Outcome{Err: &shared.Error{Code: shared.CodeRejected, Message: "no"}})
+	_ = run.Finish(ctx, broker.Outcome{Err: &shared.Error{Code: shared.CodeRejected, Message: "no"}})
 	if r, out, err := a.broker.Claim(ctx, "u", "error", window); err != nil || r != nil || out.Err == nil || out.Err.Code != shared.CodeRejected {
 		t.Fatalf("repeat of an error: run %v, outcome %+v, err %v", r, out, err)
 	}
@@ -287,7 +288,7 @@ func TestKeyStoreFull(t *testing.T) {
 			t.Fatalf("key %s: no run and no error: a new key must be claimed", key)
 		}
 		claimed++
-		if err := r.Finish(ctx, server.Outcome{}); err != nil {
+		if err := r.Finish(ctx, broker.Outcome{}); err != nil {
 			unrecorded = key
 			break
 		}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/broker"
 )
 
 // feed is this node's live feed of one room: the republished messages,
@@ -34,7 +34,7 @@ type feed struct {
 	sseq    uint64 // stream sequence of seq
 }
 
-// Subscribe implements server.Broker: it subscribes to the room's
+// Subscribe implements broker.Broker: it subscribes to the room's
 // republished messages, then reads the room's head, which is where the feed
 // starts; what arrived meanwhile waits for it.
 func (b *Broker) Subscribe(ctx context.Context, room string) error {
@@ -92,7 +92,7 @@ func (f *feed) start(ctx context.Context) error {
 	return nil
 }
 
-// Unsubscribe implements server.Broker.
+// Unsubscribe implements broker.Broker.
 func (b *Broker) Unsubscribe(_ context.Context, room string) error {
 	b.mu.Lock()
 	f := b.feeds[room]
@@ -150,7 +150,7 @@ func (f *feed) onLive(m *nats.Msg) {
 }
 
 // accept delivers p after filling any gap before it. Called with f.mu held.
-func (f *feed) accept(ctx context.Context, p server.Publication, sseq uint64) {
+func (f *feed) accept(ctx context.Context, p broker.Publication, sseq uint64) {
 	if p.Epoch != f.epoch {
 		// The room started a new epoch: the members' positions mean nothing
 		// in it, they must resume.
@@ -168,7 +168,7 @@ func (f *feed) accept(ctx context.Context, p server.Publication, sseq uint64) {
 }
 
 // deliver hands p, the next seq, to the handler.
-func (f *feed) deliver(p server.Publication, sseq uint64) {
+func (f *feed) deliver(p broker.Publication, sseq uint64) {
 	f.active.Store(true)
 	f.epoch, f.seq, f.sseq = p.Epoch, p.Seq, sseq
 	f.b.noteHead(f.room, head{epoch: p.Epoch, seq: p.Seq, sseq: sseq})
@@ -179,7 +179,7 @@ func (f *feed) deliver(p server.Publication, sseq uint64) {
 
 // reset moves the feed to p without delivering what is missing, and tells
 // the handler the room's members must resume.
-func (f *feed) reset(p server.Publication, sseq uint64) {
+func (f *feed) reset(p broker.Publication, sseq uint64) {
 	f.b.stats.resets.Add(1)
 	f.b.log.Warn("room feed reset", "room", f.room, "from_epoch", f.epoch, "from_seq", f.seq, "to_epoch", p.Epoch, "to_seq", p.Seq)
 	f.epoch, f.seq, f.sseq = p.Epoch, p.Seq, sseq

@@ -6,20 +6,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tetherkit/tether/broker"
+	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/internal/brokertest"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/server/natsbroker"
 	"github.com/tetherkit/tether/shared"
 )
 
 // nopHandler is a BrokerHandler that ignores everything.
 type nopHandler struct{}
 
-func (nopHandler) HandlePublication(string, server.Publication) int { return 0 }
+func (nopHandler) HandlePublication(string, broker.Publication) int { return 0 }
 func (nopHandler) HandleEphemeral(string, []byte)                   {}
-func (nopHandler) HandlePresence(string, server.PresenceEvent)      {}
-func (nopHandler) HandleControl(server.Control) int                 { return 0 }
+func (nopHandler) HandlePresence(string, broker.PresenceEvent)      {}
+func (nopHandler) HandleControl(broker.Control) int                 { return 0 }
 func (nopHandler) HandleQuery(string) ([]byte, error)               { return nil, nil }
 func (nopHandler) HandleReset(string)                               {}
 
@@ -43,9 +44,9 @@ func TestHistoryPages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	brokertest.HistoryPages(t, ctx, brokertest.Pages[server.History]{
+	brokertest.HistoryPages(t, ctx, brokertest.Pages[broker.History]{
 		Since: b.HistorySince, Before: b.HistoryBefore,
-		Read: func(h server.History) (s []uint64, head uint64, epoch string) {
+		Read: func(h broker.History) (s []uint64, head uint64, epoch string) {
 			for _, p := range h.Publications {
 				s = append(s, p.Seq)
 			}
@@ -108,9 +109,9 @@ func TestPublishIDKeptOnce(t *testing.T) {
 		}
 		return res.Seq
 	}
-	first := pub(server.WithPublishID(ctx, "alice:k-1:1"), "once")
+	first := pub(broker.WithPublishID(ctx, "alice:k-1:1"), "once")
 	pub(ctx, "other")
-	if again := pub(server.WithPublishID(ctx, "alice:k-1:1"), "once"); again != first {
+	if again := pub(broker.WithPublishID(ctx, "alice:k-1:1"), "once"); again != first {
 		t.Fatalf("the repeat got seq %d, want the first one's %d", again, first)
 	}
 	h, err := b.HistoryBefore(ctx, "dedup", 0, 10)
