@@ -170,18 +170,26 @@ func (c *cluster) nodeBroker(o options) (b broker.Broker, mem *memory.Broker) {
 const bansFile = "bans.json"
 
 // banStore is where the server keeps its bans: the cluster's bucket, else
-// the data dir's bans.json, else nowhere (nil: in memory).
-func banStore(c *cluster, o options) (broker.BanStore, error) {
+// the data dir's bans.json, else nowhere (nil: in memory). A data dir that
+// cannot hold them is logged and the bans stay in memory: the server still
+// serves, as with the signing secret.
+func banStore(c *cluster, o options, log *slog.Logger) broker.BanStore {
 	switch {
 	case c != nil:
-		return c.broker, nil
+		return c.broker
 	case o.dataDir != "":
-		if err := ensureDataDir(o.dataDir); err != nil {
-			return nil, err
+		path := filepath.Join(o.dataDir, bansFile)
+		err := ensureDataDir(o.dataDir)
+		var fb *server.FileBans
+		if err == nil {
+			fb, err = server.NewFileBans(path)
 		}
-		return server.NewFileBans(filepath.Join(o.dataDir, bansFile))
+		if err == nil {
+			return fb
+		}
+		log.Warn("cannot keep bans in the data dir: they are kept in memory, a restart lifts them", "path", path, "err", err)
 	}
-	return nil, nil
+	return nil
 }
 
 // close stops the broker, the connection and the embedded server, in that

@@ -107,14 +107,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("metrics: %w", err)
 		}
 	}
-	bans, err := banStore(cl, o)
-	if err != nil {
-		closeBrokers()
-		return err
-	}
 	srv, err := server.New(server.Config{
 		Broker:            nodeBroker,
-		Bans:              bans,
+		Bans:              banStore(cl, o, log),
 		Registry:          types,
 		Logger:            log,
 		Observer:          met,
