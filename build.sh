@@ -17,7 +17,7 @@ build_wasm() {
 	# the bundle bigger and compress worse (about -70 KB brotli); the UI is
 	# not CPU-bound. WASM_GCFLAGS="" restores the compiler's defaults.
 	GOOS=js GOARCH=wasm go build -trimpath -gcflags="${WASM_GCFLAGS-all=-l}" -gcflags=runtime= \
-		-ldflags="-s -w" -o web/app.wasm ./cmd/tether-web
+		-ldflags="-s -w" -o web/app.wasm ./demo/cmd/tether-web
 	go build -o bin/compress ./cmd/compress
 	# compress skips the slow brotli pass when web/app.wasm did not change.
 	bin/compress web/app.wasm >/dev/null

@@ -13,8 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tetherkit/tether/internal/testmsg"
+	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/server/demo"
 )
 
 // TestBrowserTransportInNode runs the js/wasm tests of this package
@@ -39,6 +40,7 @@ func TestBrowserTransportInNode(t *testing.T) {
 	}
 
 	srv, err := server.New(server.Config{
+		Registry: testmsg.NewRegistry(),
 		OnConnect: func(_ context.Context, e server.ConnectEvent) error {
 			c := e.Conn
 			if c.User() == "rejected" {
@@ -52,11 +54,10 @@ func TestBrowserTransportInNode(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	feedDone := demo.Register(ctx, srv, demo.Config{TickerInterval: -1})
+	tethertest.InstallChat(srv)
 	ts := httptest.NewServer(srv)
 	defer func() {
 		cancel()
-		<-feedDone
 		ts.Close()
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer scancel()

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/tetherkit/tether/shared"
+
+	"github.com/tetherkit/tether/internal/testmsg"
 )
 
 // events collects what handlers saw, in order.
@@ -79,23 +81,23 @@ func joinRoom(t *testing.T, c *Client, p *fakePeer, joined shared.Joined, histor
 func TestOnDispatchesTypedMessagesInOrder(t *testing.T) {
 	ev := newEvents()
 	h := start(t, Config{}, func(c *Client) {
-		On(c, func(m shared.ChatMessage) { ev.add("first %s", m.Text) })
-		On(c, func(m shared.ChatMessage) { ev.add("second %s", m.Text) })
-		OnMeta(c, func(m shared.TickerQuote, meta Meta) { ev.add("quote %s %s/%d", m.Symbol, meta.Room, meta.Seq) })
-		On(c, func(m shared.Notification) { ev.add("notification %s", m.Title) })
+		On(c, func(m testmsg.ChatMessage) { ev.add("first %s", m.Text) })
+		On(c, func(m testmsg.ChatMessage) { ev.add("second %s", m.Text) })
+		OnMeta(c, func(m testmsg.TickerQuote, meta Meta) { ev.add("quote %s %s/%d", m.Symbol, meta.Room, meta.Seq) })
+		On(c, func(m testmsg.Notification) { ev.add("notification %s", m.Title) })
 		On(c, func(w shared.Welcome) { ev.add("welcome %s", w.Conn) })
 	})
 	p := h.open(t)
 	joinRoom(t, h.c, p, shared.Joined{Room: "ticker", Epoch: "e1"}, 0)
 
-	p.push(t, shared.Envelope{}, shared.ChatMessage{Room: "x", User: "bob", Text: "hi"})
+	p.push(t, shared.Envelope{}, testmsg.ChatMessage{Room: "x", User: "bob", Text: "hi"})
 	p.pushRaw(t, []byte(`{"type":"x.unknown","data":{"a":1}}`))    // unknown type: ignored
 	p.pushRaw(t, []byte(`not json`))                               // malformed: ignored
 	p.pushRaw(t, []byte(`{"type":"notification","data":{"x":1}}`)) // bad data: ignored
-	p.push(t, shared.Envelope{Room: "ticker", Seq: 1}, shared.TickerQuote{Symbol: "ACME", Price: 1})
-	p.push(t, shared.Envelope{Room: "other", Seq: 1}, shared.TickerQuote{Symbol: "NOTJOINED"}) // room not joined: dropped
-	p.push(t, shared.Envelope{ID: 999}, shared.Notification{Title: "stray reply"})             // reply to nothing: not dispatched
-	p.push(t, shared.Envelope{}, shared.Notification{Title: "done"})
+	p.push(t, shared.Envelope{Room: "ticker", Seq: 1}, testmsg.TickerQuote{Symbol: "ACME", Price: 1})
+	p.push(t, shared.Envelope{Room: "other", Seq: 1}, testmsg.TickerQuote{Symbol: "NOTJOINED"}) // room not joined: dropped
+	p.push(t, shared.Envelope{ID: 999}, testmsg.Notification{Title: "stray reply"})             // reply to nothing: not dispatched
+	p.push(t, shared.Envelope{}, testmsg.Notification{Title: "done"})
 
 	sameEvents(t, ev.waitN(t, 5), []string{
 		"welcome c1", "first hi", "second hi", "quote ACME ticker/1", "notification done",
@@ -245,17 +247,17 @@ func TestRequestWaitsForConnection(t *testing.T) {
 func TestSendWithoutOutbox(t *testing.T) {
 	ft := newFakeTransport()
 	c := newClient(t, Config{Transport: ft, Outbox: -1})
-	if err := c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "hi"}); !errors.Is(err, ErrNotConnected) {
+	if err := c.Send(context.Background(), testmsg.ChatSend{Room: "lobby", Text: "hi"}); !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("Send before Run = %v, want ErrNotConnected", err)
 	}
 
 	h := start(t, Config{Outbox: -1}, nil)
 	p := h.open(t)
-	if err := h.c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "hi"}); err != nil {
+	if err := h.c.Send(context.Background(), testmsg.ChatSend{Room: "lobby", Text: "hi"}); err != nil {
 		t.Fatalf("Send while open: %v", err)
 	}
 	env := p.recv(t, "chat.send")
-	var m shared.ChatSend
+	var m testmsg.ChatSend
 	decodeData(t, env, &m)
 	if env.ID != 0 || env.Key != "" || m.Text != "hi" || m.Room != "lobby" {
 		t.Errorf("server got %+v %+v, want chat.send without id or key", env, m)
@@ -263,7 +265,7 @@ func TestSendWithoutOutbox(t *testing.T) {
 
 	p.drop()
 	h.states.waitFor(t, "reconnecting", isState(Reconnecting))
-	if err := h.c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "hi"}); !errors.Is(err, ErrNotConnected) {
+	if err := h.c.Send(context.Background(), testmsg.ChatSend{Room: "lobby", Text: "hi"}); !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("Send while reconnecting = %v, want ErrNotConnected", err)
 	}
 }
@@ -277,18 +279,18 @@ func TestSendOutbox(t *testing.T) {
 		On(c, func(e shared.Error) { errs <- e })
 	})
 	for _, text := range []string{"one", "two", "three"} {
-		if err := h.c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: text}); err != nil {
+		if err := h.c.Send(context.Background(), testmsg.ChatSend{Room: "lobby", Text: text}); err != nil {
 			t.Fatalf("Send %q before the connection opened: %v", text, err)
 		}
 	}
-	if err := h.c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "four"}); !errors.Is(err, ErrOutboxFull) {
+	if err := h.c.Send(context.Background(), testmsg.ChatSend{Room: "lobby", Text: "four"}); !errors.Is(err, ErrOutboxFull) {
 		t.Fatalf("fourth Send with an outbox of 3 = %v, want ErrOutboxFull", err)
 	}
 	if n := h.c.Outbox(); n != 3 {
 		t.Fatalf("Outbox() = %d, want 3", n)
 	}
 	text := func(env shared.Envelope) string {
-		var m shared.ChatSend
+		var m testmsg.ChatSend
 		decodeData(t, env, &m)
 		return m.Text
 	}
@@ -330,7 +332,7 @@ func TestSendOutbox(t *testing.T) {
 		t.Fatal("the error answer never reached the handlers")
 	}
 	// Answered: "three" left the outbox, so the next message goes out.
-	if err := h.c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "four"}); err != nil {
+	if err := h.c.Send(context.Background(), testmsg.ChatSend{Room: "lobby", Text: "four"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := text(p2.recv(t, "chat.send")); got != "four" {
@@ -356,7 +358,7 @@ func TestSendOutboxWaitsForRejoin(t *testing.T) {
 	}
 	p.drop()
 	h.states.waitFor(t, "reconnecting", isState(Reconnecting))
-	if err := h.c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "queued"}); err != nil {
+	if err := h.c.Send(context.Background(), testmsg.ChatSend{Room: "lobby", Text: "queued"}); err != nil {
 		t.Fatal(err)
 	}
 	p2 := h.open(t)
@@ -397,7 +399,7 @@ func TestReconnectRejoinsAndDropsDuplicates(t *testing.T) {
 	var joinedMu sync.Mutex
 	var joins []shared.Joined
 	h := start(t, Config{}, func(c *Client) {
-		OnMeta(c, func(m shared.ChatMessage, meta Meta) { ev.add("%s#%d %s", meta.Room, meta.Seq, m.Text) })
+		OnMeta(c, func(m testmsg.ChatMessage, meta Meta) { ev.add("%s#%d %s", meta.Room, meta.Seq, m.Text) })
 		c.OnJoined(func(j shared.Joined) {
 			joinedMu.Lock()
 			joins = append(joins, j)
@@ -406,7 +408,7 @@ func TestReconnectRejoinsAndDropsDuplicates(t *testing.T) {
 		})
 	})
 	msg := func(p *fakePeer, seq uint64) {
-		p.push(t, shared.Envelope{Room: "lobby", Seq: seq}, shared.ChatMessage{Room: "lobby", Text: fmt.Sprint("m", seq)})
+		p.push(t, shared.Envelope{Room: "lobby", Seq: seq}, testmsg.ChatMessage{Room: "lobby", Text: fmt.Sprint("m", seq)})
 	}
 
 	// Fresh join with history: the last 2 of 5 are replayed.
@@ -467,7 +469,7 @@ func TestReconnectRejoinsAndDropsDuplicates(t *testing.T) {
 func TestLeaveForgetsRoom(t *testing.T) {
 	ev := newEvents()
 	h := start(t, Config{}, func(c *Client) {
-		OnMeta(c, func(m shared.ChatMessage, meta Meta) { ev.add("%s#%d", meta.Room, meta.Seq) })
+		OnMeta(c, func(m testmsg.ChatMessage, meta Meta) { ev.add("%s#%d", meta.Room, meta.Seq) })
 	})
 	p := h.open(t)
 	joinRoom(t, h.c, p, shared.Joined{Room: "a", Epoch: "e"}, 0)
@@ -478,8 +480,8 @@ func TestLeaveForgetsRoom(t *testing.T) {
 	if _, err := await(t, res); err != nil {
 		t.Fatalf("Leave: %v", err)
 	}
-	p.push(t, shared.Envelope{Room: "a", Seq: 1}, shared.ChatMessage{}) // in flight after leave: dropped
-	p.push(t, shared.Envelope{Room: "b", Seq: 1}, shared.ChatMessage{})
+	p.push(t, shared.Envelope{Room: "a", Seq: 1}, testmsg.ChatMessage{}) // in flight after leave: dropped
+	p.push(t, shared.Envelope{Room: "b", Seq: 1}, testmsg.ChatMessage{})
 	sameEvents(t, ev.waitN(t, 1), []string{"b#1"})
 
 	p.drop()
@@ -722,7 +724,7 @@ func TestRequestRetry(t *testing.T) {
 	h := start(t, Config{}, nil)
 	p := h.open(t)
 	res := async(func() (shared.Reply, error) {
-		return Request[shared.Reply](context.Background(), h.c, shared.ChatSend{Room: "lobby", Text: "hi"}, Retry())
+		return Request[shared.Reply](context.Background(), h.c, testmsg.ChatSend{Room: "lobby", Text: "hi"}, Retry())
 	})
 	first := p.recv(t, "chat.send")
 	if first.Key == "" {
@@ -740,7 +742,7 @@ func TestRequestRetry(t *testing.T) {
 	}
 
 	plain := async(func() (shared.Reply, error) {
-		return Request[shared.Reply](context.Background(), h.c, shared.ChatSend{Room: "lobby", Text: "hi"})
+		return Request[shared.Reply](context.Background(), h.c, testmsg.ChatSend{Room: "lobby", Text: "hi"})
 	})
 	if env := p2.recv(t, "chat.send"); env.Key != "" {
 		t.Errorf("a request without Retry carries key %q", env.Key)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/tetherkit/tether/shared"
+
+	"github.com/tetherkit/tether/internal/testmsg"
 )
 
 // TestNewRefusesMeaninglessConfig: a negative duration, or a MaxBackoff
@@ -44,7 +46,7 @@ func TestNewRefusesMeaninglessConfig(t *testing.T) {
 // could never run, so On panics at setup with a message naming the type, as
 // server.Handle does; a known type registers fine.
 func TestOnIsStrict(t *testing.T) {
-	bare := newClient(t, Config{Registry: shared.NewSystemRegistry()})
+	bare := newClient(t, Config{Registry: shared.NewRegistry()})
 	full := newClient(t, Config{})
 	panicText := func(f func()) (msg string) {
 		defer func() {
@@ -55,14 +57,14 @@ func TestOnIsStrict(t *testing.T) {
 		f()
 		return ""
 	}
-	if got := panicText(func() { On(full, func(shared.ChatMessage) {}) }); got != "" {
+	if got := panicText(func() { On(full, func(testmsg.ChatMessage) {}) }); got != "" {
 		t.Fatalf("On for a registered type panicked: %s", got)
 	}
 	want := `client.On: message type "chat.message" is not in the client's registry`
-	if got := panicText(func() { On(bare, func(shared.ChatMessage) {}) }); !strings.Contains(got, want) {
+	if got := panicText(func() { On(bare, func(testmsg.ChatMessage) {}) }); !strings.Contains(got, want) {
 		t.Fatalf("On for an unregistered type: panic %q, want one containing %q", got, want)
 	}
-	if got := panicText(func() { OnMeta(bare, func(shared.ChatMessage, Meta) {}) }); !strings.Contains(got, want) {
+	if got := panicText(func() { OnMeta(bare, func(testmsg.ChatMessage, Meta) {}) }); !strings.Contains(got, want) {
 		t.Fatalf("OnMeta for an unregistered type: panic %q, want one containing %q", got, want)
 	}
 }

@@ -8,14 +8,16 @@
 // of the package imports neither net/http nor syscall/js, so the same code
 // runs in a server-side bot and in the browser.
 //
-// A typical program:
+// A typical program, with chat the app's own package of message types
+// (chat.Send, chat.Message) registered in reg, the registry its server has
+// too (shared.NewRegistry() plus shared.Register for each type):
 //
-//	c, err := client.New(client.Config{URL: "ws://localhost:8080/ws?user=alice"})
+//	c, err := client.New(client.Config{URL: "wss://example.com/ws", Registry: reg, Token: fetchToken})
 //	if err != nil { ... }
-//	client.On(c, func(m shared.ChatMessage) { show(m) })
+//	client.On(c, func(m chat.Message) { show(m) })
 //	go c.Run(ctx)
 //	joined, err := c.Join(ctx, "lobby", 50)
-//	err = c.Send(ctx, shared.ChatSend{Room: "lobby", Text: "hi"})
+//	err = c.Send(ctx, chat.Send{Room: "lobby", Text: "hi"})
 //
 // # Concurrency
 //

@@ -13,21 +13,31 @@ import (
 	"github.com/tetherkit/tether/shared"
 )
 
+// Line is a message type of the app's own (declared in its module, not in
+// Tether): a chat line, sent by clients and published by the server.
+type Line struct {
+	Room string `json:"room"`
+	Name string `json:"name,omitempty"`
+	Text string `json:"text"`
+}
+
+// MessageType implements shared.Message.
+func (Line) MessageType() string { return "app.line" }
+
 // A chat bot: connect, print every chat line, join a room and say hello.
 //
-// The server only lets in clients with a token signed with its secret. Run
-// the server with a secret and give the bot a token issued with the same
-// one:
-//
-//	export TETHER_SECRET=$(openssl rand -base64 48)
-//	bin/tether -web-dir web &
-//	TETHER_TOKEN=$(bin/tether token --user bot --name Bot --ttl 720h) go run ./mybot
+// The app's server (with Line in its registry) only lets in clients with a
+// token signed with its secret (server/auth); the bot is given a token
+// issued with the same one, here in $TETHER_TOKEN.
 func Example() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
+	reg := shared.NewRegistry() // the protocol's own messages
+	shared.Register[Line](reg)  // and the app's, as its server has them
 	c, err := client.New(client.Config{
-		URL: "ws://localhost:8080/ws",
+		URL:      "ws://localhost:8080/ws",
+		Registry: reg,
 		Transport: client.NativeTransport{
 			Header: http.Header{"Authorization": {"Bearer " + os.Getenv("TETHER_TOKEN")}},
 		},
@@ -35,7 +45,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	client.On(c, func(m shared.ChatMessage) {
+	client.On(c, func(m Line) {
 		fmt.Printf("%s: %s\n", m.Name, m.Text) // runs on the read goroutine: do not block
 	})
 	c.OnState(func(s client.StateInfo) { log.Printf("connection %s", s.State) })
@@ -57,7 +67,7 @@ func Example() {
 	log.Printf("in %s with %d members", joined.Room, len(joined.Members))
 
 	// Send queues the line and sends it exactly once, also across reconnects.
-	if err := c.Send(ctx, shared.ChatSend{Room: "lobby", Text: "hello"}); err != nil {
+	if err := c.Send(ctx, Line{Room: "lobby", Text: "hello"}); err != nil {
 		log.Printf("send: %v", err)
 	}
 }

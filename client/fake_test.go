@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -303,6 +304,9 @@ type harness struct {
 // newClient is New that fails the test on an error.
 func newClient(t testing.TB, cfg Config) *Client {
 	t.Helper()
+	if cfg.Registry == nil {
+		cfg.Registry = testmsg.NewRegistry()
+	}
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tetherkit/tether/broker/memory"
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -25,7 +26,7 @@ func TestGapReportedAndFilled(t *testing.T) {
 	gate := tethertest.NewCutProxy(t, strings.TrimPrefix(s.HTTP.URL, "http://"))
 	sub := tethertest.NewClient(t, client.Config{URL: gate.URL("sub"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	seen := make(chan uint64, 100)
-	client.OnMeta(sub, func(_ shared.Notification, meta client.Meta) { seen <- meta.Seq })
+	client.OnMeta(sub, func(_ testmsg.Notification, meta client.Meta) { seen <- meta.Seq })
 	gaps := make(chan client.Gap, 4)
 	sub.OnGap(func(g client.Gap) { gaps <- g })
 	states := make(chan client.State, 100)
@@ -43,7 +44,7 @@ func TestGapReportedAndFilled(t *testing.T) {
 	}
 	publish := func(from, to int) {
 		for i := from; i <= to; i++ {
-			if _, _, err := s.Server.Publish(context.Background(), "gap", shared.Notification{Title: fmt.Sprint("n", i)}); err != nil {
+			if _, _, err := s.Server.Publish(context.Background(), "gap", testmsg.Notification{Title: fmt.Sprint("n", i)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -92,7 +93,7 @@ func TestGapReportedAndFilled(t *testing.T) {
 		t.Fatalf("FillGap: %d publications, dropped %v; want 16..22 and dropped (6..15 are gone)", len(pubs), dropped)
 	}
 	for i, p := range pubs {
-		n, ok := p.Message.(shared.Notification)
+		n, ok := p.Message.(testmsg.Notification)
 		if want := uint64(16 + i); !ok || p.Seq != want || p.Room != "gap" || n.Title != fmt.Sprint("n", want) {
 			t.Errorf("filled %d: %+v, want seq %d notification n%d", i, p, want, want)
 		}

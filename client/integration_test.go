@@ -19,9 +19,9 @@ import (
 
 	"github.com/tetherkit/tether/broker/memory"
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/server/demo"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -29,7 +29,7 @@ import (
 // ticker off) on 127.0.0.1 until the test ends.
 func startServer(t *testing.T, cfg server.Config) *tethertest.Server {
 	t.Helper()
-	return tethertest.NewServer(t, cfg, tethertest.WithDemo(demo.Config{TickerInterval: -1}))
+	return tethertest.NewServer(t, cfg, tethertest.WithChat())
 }
 
 // firstSendBuffer is a tethertest.NewServer setup that sets the send buffer
@@ -117,7 +117,7 @@ func TestResumeAcrossRandomDisconnects(t *testing.T) {
 			cuts++
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := client.Request[shared.Reply](ctx, pub, shared.ChatSend{Room: "resume", Text: fmt.Sprintf("m%04d", i)})
+		_, err := client.Request[shared.Reply](ctx, pub, testmsg.ChatSend{Room: "resume", Text: fmt.Sprintf("m%04d", i)})
 		cancel()
 		if err != nil {
 			t.Fatalf("publish %d: %v", i, err)
@@ -137,14 +137,14 @@ func TestResumeAcrossRandomDisconnects(t *testing.T) {
 func TestThreeClientsChat(t *testing.T) {
 	s := startServer(t, server.Config{})
 	users := []string{"ann", "ben", "cat"}
-	inbox := make([]chan shared.ChatMessage, len(users))
+	inbox := make([]chan testmsg.ChatMessage, len(users))
 	left := make(chan shared.PresenceLeave, 4)
 	clients := make([]*client.Client, len(users))
 	for i, u := range users {
 		c := tethertest.NewClient(t, client.Config{URL: s.URL(u)})
-		inbox[i] = make(chan shared.ChatMessage, 16)
+		inbox[i] = make(chan testmsg.ChatMessage, 16)
 		ch := inbox[i]
-		client.On(c, func(m shared.ChatMessage) { ch <- m })
+		client.On(c, func(m testmsg.ChatMessage) { ch <- m })
 		if u == "ann" {
 			client.On(c, func(m shared.PresenceLeave) { left <- m })
 		}
@@ -159,7 +159,7 @@ func TestThreeClientsChat(t *testing.T) {
 		clients[i] = c
 	}
 	for i, c := range clients {
-		if err := c.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "hi from " + users[i]}); err != nil {
+		if err := c.Send(context.Background(), testmsg.ChatSend{Room: "lobby", Text: "hi from " + users[i]}); err != nil {
 			t.Fatal(err)
 		}
 		for j := range clients {
@@ -191,7 +191,7 @@ func TestThreeClientsChat(t *testing.T) {
 func TestRequestTimesOutAgainstRealServer(t *testing.T) {
 	s := startServer(t, server.Config{})
 	release := make(chan struct{})
-	server.Handle(s.Server, func(ctx context.Context, c *server.Conn, m shared.Notification) error {
+	server.Handle(s.Server, func(ctx context.Context, c *server.Conn, m testmsg.Notification) error {
 		select {
 		case <-release:
 		case <-ctx.Done():
@@ -201,60 +201,13 @@ func TestRequestTimesOutAgainstRealServer(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 	c := tethertest.NewClient(t, client.Config{URL: s.URL("waiter"), RequestTimeout: 200 * time.Millisecond})
 	tethertest.Run(t, c)
-	_, err := client.Request[shared.Reply](context.Background(), c, shared.Notification{Title: "t"})
+	_, err := client.Request[shared.Reply](context.Background(), c, testmsg.Notification{Title: "t"})
 	var e *shared.Error
 	if !errors.As(err, &e) || e.Code != shared.CodeTimeout {
 		t.Fatalf("Request = %v, want *shared.Error with code %s", err, shared.CodeTimeout)
 	}
 }
 
-// TestDiceRoll exercises the README's worked example end to end: a client
-// asks for a roll, the server rolls and publishes the result to the room.
-func TestDiceRoll(t *testing.T) {
-	s := startServer(t, server.Config{})
-	c := tethertest.NewClient(t, client.Config{URL: s.URL("roller")})
-	rolled := make(chan shared.DiceRolled, 4)
-	client.On(c, func(m shared.DiceRolled) { rolled <- m })
-	tethertest.Run(t, c)
-	_, err := client.Request[shared.Reply](context.Background(), c, shared.DiceRoll{Room: "table", Sides: 20})
-	var e *shared.Error
-	if !errors.As(err, &e) || e.Code != shared.CodeNotJoined {
-		t.Fatalf("roll before joining = %v, want code %s", err, shared.CodeNotJoined)
-	}
-	if _, err := c.Join(context.Background(), "table", 0); err != nil {
-		t.Fatal(err)
-	}
-	_, err = client.Request[shared.Reply](context.Background(), c, shared.DiceRoll{Room: "table", Sides: 1})
-	if !errors.As(err, &e) || e.Code != shared.CodeBadData || e.Field != "data.sides" {
-		t.Fatalf("roll with 1 side = %v, want bad_data on data.sides", err)
-	}
-	if _, err := client.Request[shared.Reply](context.Background(), c, shared.DiceRoll{Room: "table", Sides: 20}); err != nil {
-		t.Fatalf("roll: %v", err)
-	}
-	select {
-	case r := <-rolled:
-		if r.User != "roller" || r.Sides != 20 || r.Result < 1 || r.Result > 20 {
-			t.Fatalf("rolled %+v, want a d20 result by roller", r)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no dice.rolled arrived")
-	}
-}
-
-// TestSlowConsumerResumes: a client too slow to keep up is closed by the
-// server with 4002 (slow consumer), reconnects by itself and resumes from
-// history, so it still ends with every message once, in order.
-//
-// The client starts reading again the moment the server decides to close it
-// (the observer's SlowConsumer): the server's writer is then blocked writing
-// to the full socket, and gets one second (closeGrace) to finish before it
-// gives up and drops the connection without a close frame (1006). Releasing
-// the client only after publishing everything made that second a race a
-// loaded machine lost. So did the socket buffers: on loopback they grow to
-// megabytes, dozens of 32 KiB frames that the client had to read and handle
-// within that second (under the race detector, beside other tests). Small
-// buffers on both sides of its first connection leave it a frame or two to
-// read before the close frame.
 func TestSlowConsumerResumes(t *testing.T) {
 	const total = 300
 	body := strings.Repeat("x", 32<<10) // big frames fill the socket buffers fast
@@ -262,13 +215,13 @@ func TestSlowConsumerResumes(t *testing.T) {
 	obs := &slowObserver{release: release}
 	t.Cleanup(obs.SlowConsumer) // never leave the handler blocked
 	s := tethertest.NewServer(t, server.Config{SendQueue: 8, Broker: tethertest.Memory(t, memory.Config{HistorySize: 2 * total, HistoryBytes: 2 * total * int64(len(body)+1024)}), MessageRate: -1, Observer: obs},
-		tethertest.WithDemo(demo.Config{TickerInterval: -1}), firstSendBuffer(16<<10))
+		tethertest.WithChat(), firstSendBuffer(16<<10))
 	c := tethertest.NewClient(t, client.Config{URL: s.URL("slowpoke"), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 		Transport: firstReadBuffer(16 << 10)})
 	var mu sync.Mutex
 	var got []string
 	all := make(chan struct{})
-	client.On(c, func(n shared.Notification) {
+	client.On(c, func(n testmsg.Notification) {
 		<-release // the first handler call blocks the read loop: the client stops reading
 		mu.Lock()
 		defer mu.Unlock()
@@ -291,7 +244,7 @@ func TestSlowConsumerResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 1; i <= total; i++ {
-		if _, _, err := s.Server.Publish(context.Background(), "firehose", shared.Notification{Title: fmt.Sprintf("n%04d", i), Body: body}); err != nil {
+		if _, _, err := s.Server.Publish(context.Background(), "firehose", testmsg.Notification{Title: fmt.Sprintf("n%04d", i), Body: body}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -377,7 +330,7 @@ func TestFlakyNetworkLosesNothing(t *testing.T) {
 	tick := time.NewTicker(time.Second / rate)
 	for i := 1; i <= total; i++ {
 		<-tick.C
-		if _, _, err := s.Server.Publish(context.Background(), "flaky", shared.ChatMessage{Room: "flaky", User: "pub", Name: "pub", Text: fmt.Sprintf("m%04d", i)}); err != nil {
+		if _, _, err := s.Server.Publish(context.Background(), "flaky", testmsg.ChatMessage{Room: "flaky", User: "pub", Name: "pub", Text: fmt.Sprintf("m%04d", i)}); err != nil {
 			t.Fatalf("publish %d: %v", i, err)
 		}
 	}
@@ -548,3 +501,4 @@ func (o *slowObserver) MessageOut(string, int)              {}
 func (o *slowObserver) Dropped(string)                      {}
 func (o *slowObserver) HeartbeatTimeout()                   {}
 func (o *slowObserver) RateLimited()                        {}
+func (o *slowObserver) Types(*shared.Registry)              {}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/tetherkit/tether/shared"
+
+	"github.com/tetherkit/tether/internal/testmsg"
 )
 
 // browserServer returns the test server's WebSocket URL for user.
@@ -139,8 +141,8 @@ func TestBrowserTransportDialErrors(t *testing.T) {
 func TestBrowserClient(t *testing.T) {
 	url := browserServer(t, "carl")
 	c := newClient(t, Config{URL: url}) // the default transport is BrowserTransport here
-	got := make(chan shared.ChatMessage, 1)
-	On(c, func(m shared.ChatMessage) { got <- m })
+	got := make(chan testmsg.ChatMessage, 1)
+	On(c, func(m testmsg.ChatMessage) { got <- m })
 	runDone := make(chan error, 1)
 	go func() { runDone <- c.Run(context.Background()) }()
 
@@ -149,7 +151,7 @@ func TestBrowserClient(t *testing.T) {
 	if _, err := c.Join(ctx, "js-chat", 0); err != nil {
 		t.Fatalf("Join: %v", err)
 	}
-	if _, err := Request[shared.Reply](ctx, c, shared.ChatSend{Room: "js-chat", Text: "from wasm"}); err != nil {
+	if _, err := Request[shared.Reply](ctx, c, testmsg.ChatSend{Room: "js-chat", Text: "from wasm"}); err != nil {
 		t.Fatalf("chat.send: %v", err)
 	}
 	select {

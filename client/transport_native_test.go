@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -179,12 +180,12 @@ func TestNativeClient(t *testing.T) {
 				continue
 			}
 			_ = ws.WriteMessage(websocket.TextMessage, frame(t, shared.Envelope{ID: env.ID}, shared.Joined{Room: "lobby", Epoch: "e1", Seq: 1, Replayed: 1}))
-			_ = ws.WriteMessage(websocket.TextMessage, frame(t, shared.Envelope{Room: "lobby", Seq: 1}, shared.ChatMessage{Room: "lobby", User: "bob", Text: "hello"}))
+			_ = ws.WriteMessage(websocket.TextMessage, frame(t, shared.Envelope{Room: "lobby", Seq: 1}, testmsg.ChatMessage{Room: "lobby", User: "bob", Text: "hello"}))
 		}
 	})
-	got := make(chan shared.ChatMessage, 1)
+	got := make(chan testmsg.ChatMessage, 1)
 	c := newClient(t, Config{URL: url})
-	On(c, func(m shared.ChatMessage) { got <- m })
+	On(c, func(m testmsg.ChatMessage) { got <- m })
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	runErr := make(chan error, 1)

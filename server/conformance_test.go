@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -143,7 +144,7 @@ func dialFrames(t *testing.T, e *testEnv) *frameConn {
 	if err != nil {
 		t.Fatalf("welcome: %v", err)
 	}
-	m, err := shared.NewRegistry().Decode(env)
+	m, err := testmsg.NewRegistry().Decode(env)
 	w, ok := m.(shared.Welcome)
 	if err != nil || !ok {
 		t.Fatalf("first message %s (%v), want welcome", env.Type, err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -122,20 +123,20 @@ func TestDecodeErrorsKeepTheConnectionOpen(t *testing.T) {
 
 func TestHandlerResults(t *testing.T) {
 	e := startServer(t, server.Config{}, func(s *server.Server) {
-		server.HandleRequest(s, func(_ context.Context, c *server.Conn, m shared.ChatSend) (shared.ChatMessage, error) {
+		server.HandleRequest(s, func(_ context.Context, c *server.Conn, m testmsg.ChatSend) (testmsg.ChatMessage, error) {
 			switch m.Text {
 			case "plain error":
-				return shared.ChatMessage{}, errWrapped
+				return testmsg.ChatMessage{}, errWrapped
 			case "typed error":
-				return shared.ChatMessage{}, &shared.Error{Code: shared.CodeRateLimited, Message: "slow down"}
+				return testmsg.ChatMessage{}, &shared.Error{Code: shared.CodeRateLimited, Message: "slow down"}
 			case "not joined":
-				return shared.ChatMessage{}, server.ErrNotJoined
+				return testmsg.ChatMessage{}, server.ErrNotJoined
 			case "panic":
 				panic("boom")
 			}
-			return shared.ChatMessage{Room: m.Room, User: c.User(), Text: strings.ToUpper(m.Text)}, nil
+			return testmsg.ChatMessage{Room: m.Room, User: c.User(), Text: strings.ToUpper(m.Text)}, nil
 		})
-		server.Handle(s, func(ctx context.Context, c *server.Conn, m shared.DanmakuSend) error {
+		server.Handle(s, func(ctx context.Context, c *server.Conn, m testmsg.DanmakuSend) error {
 			if ctx.Err() != nil {
 				t.Errorf("handler context already done: %v", ctx.Err())
 			}
@@ -150,12 +151,12 @@ func TestHandlerResults(t *testing.T) {
 		wantCode string
 		wantText string
 	}{
-		{"reply message", shared.ChatSend{Room: "r", Text: "hi"}, "chat.message", "", "HI"},
-		{"plain error is rejected", shared.ChatSend{Room: "r", Text: "plain error"}, "error", shared.CodeRejected, errWrapped.Error()},
-		{"shared.Error passes through", shared.ChatSend{Room: "r", Text: "typed error"}, "error", shared.CodeRateLimited, "slow down"},
-		{"ErrNotJoined", shared.ChatSend{Room: "r", Text: "not joined"}, "error", shared.CodeNotJoined, server.ErrNotJoined.Error()},
-		{"panic is internal", shared.ChatSend{Room: "r", Text: "panic"}, "error", shared.CodeInternal, "internal error"},
-		{"no reply message", shared.DanmakuSend{Room: "r", Text: "wow"}, "reply", "", ""},
+		{"reply message", testmsg.ChatSend{Room: "r", Text: "hi"}, "chat.message", "", "HI"},
+		{"plain error is rejected", testmsg.ChatSend{Room: "r", Text: "plain error"}, "error", shared.CodeRejected, errWrapped.Error()},
+		{"shared.Error passes through", testmsg.ChatSend{Room: "r", Text: "typed error"}, "error", shared.CodeRateLimited, "slow down"},
+		{"ErrNotJoined", testmsg.ChatSend{Room: "r", Text: "not joined"}, "error", shared.CodeNotJoined, server.ErrNotJoined.Error()},
+		{"panic is internal", testmsg.ChatSend{Room: "r", Text: "panic"}, "error", shared.CodeInternal, "internal error"},
+		{"no reply message", testmsg.DanmakuSend{Room: "r", Text: "wow"}, "reply", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -169,7 +170,7 @@ func TestHandlerResults(t *testing.T) {
 				if m.Code != tt.wantCode || m.Message != tt.wantText {
 					t.Errorf("error %+v, want code %s message %q", m, tt.wantCode, tt.wantText)
 				}
-			case shared.ChatMessage:
+			case testmsg.ChatMessage:
 				if m.Text != tt.wantText {
 					t.Errorf("reply text %q, want %q", m.Text, tt.wantText)
 				}
@@ -181,8 +182,8 @@ func TestHandlerResults(t *testing.T) {
 		})
 	}
 	// Without a request id, success is silent and failure is reported.
-	c.send(0, shared.DanmakuSend{Room: "r", Text: "wow"})
-	c.send(0, shared.ChatSend{Room: "r", Text: "plain error"})
+	c.send(0, testmsg.DanmakuSend{Room: "r", Text: "wow"})
+	c.send(0, testmsg.ChatSend{Room: "r", Text: "plain error"})
 	if got := expect[shared.Error](c); got.env.ID != 0 || got.msg.Code != shared.CodeRejected {
 		t.Errorf("got %+v id %d, want a rejected error without id", got.msg, got.env.ID)
 	}
@@ -212,12 +213,12 @@ func TestSlowConsumerIsClosedOthersKeepReceiving(t *testing.T) {
 		if published == 20000 {
 			t.Fatalf("no drop after %d messages of %d bytes", published, len(text))
 		}
-		if _, _, err := e.srv.Publish(context.Background(), "feed", shared.Notification{Title: "tick", Body: text}); err != nil {
+		if _, _, err := e.srv.Publish(context.Background(), "feed", testmsg.Notification{Title: "tick", Body: text}); err != nil {
 			t.Fatal(err)
 		}
 		published++
 		for _, c := range []*testClient{fast1, fast2} {
-			waitFor[shared.Notification](c, nil)
+			waitFor[testmsg.Notification](c, nil)
 		}
 	}
 	ce, n := readUntilClose(t, slow)
@@ -227,11 +228,11 @@ func TestSlowConsumerIsClosedOthersKeepReceiving(t *testing.T) {
 	t.Logf("slow consumer read %d of %d messages before the close", n, published+4)
 
 	// The others keep receiving.
-	if _, reached, err := e.srv.Publish(context.Background(), "feed", shared.Notification{Title: "after"}); err != nil || reached < 2 {
+	if _, reached, err := e.srv.Publish(context.Background(), "feed", testmsg.Notification{Title: "after"}); err != nil || reached < 2 {
 		t.Errorf("Publish after the drop reached %d, %v; want the 2 fast clients", reached, err)
 	}
 	for _, c := range []*testClient{fast1, fast2} {
-		if got := waitFor[shared.Notification](c, nil); got.msg.Title != "after" {
+		if got := waitFor[testmsg.Notification](c, nil); got.msg.Title != "after" {
 			t.Errorf("%s got %q, want after", c.name, got.msg.Title)
 		}
 	}
@@ -300,7 +301,7 @@ func TestCloseCancelsHandlerContext(t *testing.T) {
 	handlerDone := make(chan error, 1)
 	started := make(chan struct{})
 	e := startServer(t, server.Config{}, func(s *server.Server) {
-		server.Handle(s, func(ctx context.Context, _ *server.Conn, _ shared.ChatSend) error {
+		server.Handle(s, func(ctx context.Context, _ *server.Conn, _ testmsg.ChatSend) error {
 			close(started)
 			<-ctx.Done()
 			handlerDone <- ctx.Err()
@@ -308,7 +309,7 @@ func TestCloseCancelsHandlerContext(t *testing.T) {
 		})
 	})
 	c := e.dial("alice")
-	c.send(0, shared.ChatSend{Room: "lobby", Text: "wait for me"})
+	c.send(0, testmsg.ChatSend{Room: "lobby", Text: "wait for me"})
 	<-started
 	e.srv.Kick("alice", "enough")
 	select {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -13,7 +14,7 @@ import (
 // and ping sent without id are answered (without id); hello and application
 // messages without id get nothing when they succeed.
 func TestIDLessAnswers(t *testing.T) {
-	e := startDemo(t, server.Config{})
+	e := startChat(t, server.Config{})
 	c := e.dial("ann")
 	c.send(0, shared.Ping{})
 	if got := expect[shared.Pong](c); got.env.ID != 0 {
@@ -27,8 +28,8 @@ func TestIDLessAnswers(t *testing.T) {
 	if got := expect[shared.PresenceList](c); got.env.ID != 0 || len(got.msg.Members) != 1 {
 		t.Errorf("id-less presence.list answered %+v %+v", got.env, got.msg)
 	}
-	c.send(0, shared.ChatSend{Room: "lobby", Text: "hi"})
-	if got := expect[shared.ChatMessage](c); got.msg.Text != "hi" {
+	c.send(0, testmsg.ChatSend{Room: "lobby", Text: "hi"})
+	if got := expect[testmsg.ChatMessage](c); got.msg.Text != "hi" {
 		t.Errorf("after an id-less chat.send: %+v, want only the room's chat.message", got.msg)
 	}
 	c.send(0, shared.Leave{Room: "lobby"})
@@ -45,13 +46,13 @@ func TestIDLessAnswers(t *testing.T) {
 // TestJoinDefaultsAndSortedMembers pins §4: a join without history replays
 // nothing, and joined.members is sorted by user.
 func TestJoinDefaultsAndSortedMembers(t *testing.T) {
-	e := startDemo(t, server.Config{})
+	e := startChat(t, server.Config{})
 	for _, u := range []string{"zed", "amy", "max"} {
 		e.dial(u).join("room", 0)
 	}
 	pub := e.dial("bob")
 	pub.join("room", 0)
-	id := pub.request(shared.ChatSend{Room: "room", Text: "before"})
+	id := pub.request(testmsg.ChatSend{Room: "room", Text: "before"})
 	expectReply[shared.Reply](pub, id)
 
 	late := e.dial("kim")

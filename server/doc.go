@@ -5,12 +5,14 @@
 // by default; several behind a load balancer with Config.Broker set to a
 // cluster broker (broker/nats).
 //
-// A Server is an http.Handler; mount it at /ws:
+// A Server is an http.Handler; mount it at /ws. With chat, the app's own
+// package of message types (chat.Send, chat.Message), registered in reg (a
+// shared.NewRegistry() plus shared.Register for each type):
 //
-//	srv, err := server.New(server.Config{Logger: logger})
+//	srv, err := server.New(server.Config{Registry: reg, Authenticate: a.Authenticate, Logger: logger})
 //	if err != nil { ... }
-//	server.Handle(srv, func(ctx context.Context, c *server.Conn, m shared.ChatSend) error {
-//		_, _, err := srv.Publish(ctx, m.Room, shared.ChatMessage{Room: m.Room, User: c.User(), Text: m.Text})
+//	server.Handle(srv, func(ctx context.Context, c *server.Conn, m chat.Send) error {
+//		_, _, err := srv.Publish(context.Background(), m.Room, chat.Message{Room: m.Room, User: c.User(), Text: m.Text})
 //		return err
 //	})
 //	mux.Handle("/ws", srv)

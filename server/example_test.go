@@ -11,20 +11,43 @@ import (
 	"github.com/tetherkit/tether/shared"
 )
 
-// A server with one handler: chat lines sent by clients that joined a room
-// are published to it. The backend can publish to rooms too.
+// Say is a message type of the app's own (declared in its module, not in
+// Tether): a line a client says in a room.
+type Say struct {
+	Room string `json:"room"`
+	Text string `json:"text"`
+}
+
+// MessageType implements shared.Message.
+func (Say) MessageType() string { return "app.say" }
+
+// Said is the line as the server publishes it to the room.
+type Said struct {
+	Room string `json:"room"`
+	User string `json:"user"`
+	Text string `json:"text"`
+}
+
+// MessageType implements shared.Message.
+func (Said) MessageType() string { return "app.said" }
+
+// A server with one handler: lines said by clients that joined a room are
+// published to it. The backend can publish to rooms too.
 func Example() {
-	srv, err := server.New(server.Config{Logger: slog.New(slog.DiscardHandler)})
+	reg := shared.NewRegistry() // the protocol's own messages
+	shared.Register[Say](reg)
+	shared.Register[Said](reg) // the same registry goes to the app's clients
+	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer srv.Shutdown(context.Background())
 
-	server.Handle(srv, func(ctx context.Context, c *server.Conn, m shared.ChatSend) error {
+	server.Handle(srv, func(ctx context.Context, c *server.Conn, m Say) error {
 		if !c.Joined(m.Room) {
 			return server.ErrNotJoined // the client gets an error with code not_joined
 		}
-		_, _, err := srv.Publish(context.Background(), m.Room, shared.ChatMessage{Room: m.Room, User: c.User(), Name: c.Name(), Text: m.Text})
+		_, _, err := srv.Publish(context.Background(), m.Room, Said{Room: m.Room, User: c.User(), Text: m.Text})
 		return err
 	})
 
@@ -32,9 +55,9 @@ func Example() {
 	mux.Handle("/ws", srv)
 	// go http.ListenAndServe("127.0.0.1:8080", mux)
 
-	seq, reached, err := srv.Publish(context.Background(), "lobby", shared.Notification{Title: "Welcome to the lobby"})
+	seq, reached, err := srv.Publish(context.Background(), "lobby", Said{Room: "lobby", User: "bot", Text: "Welcome to the lobby"})
 	fmt.Println(seq, reached, err)
-	seq, _, _ = srv.Publish(context.Background(), "lobby", shared.Notification{Title: "Second"})
+	seq, _, _ = srv.Publish(context.Background(), "lobby", Said{Room: "lobby", User: "bot", Text: "Second"})
 	fmt.Println(seq)
 	// Output:
 	// 1 0 <nil>

@@ -26,9 +26,13 @@ func TestFileBans(t *testing.T) {
 		do   func(*FileBans) error
 		want []string // users banned after the step
 	}{
-		{"ban", func(f *FileBans) error { return f.SaveBan(ctx, broker.Ban{User: "m", Until: now.Add(time.Hour), Reason: "spam"}) }, []string{"m"}},
+		{"ban", func(f *FileBans) error {
+			return f.SaveBan(ctx, broker.Ban{User: "m", Until: now.Add(time.Hour), Reason: "spam"})
+		}, []string{"m"}},
 		{"second", func(f *FileBans) error { return f.SaveBan(ctx, broker.Ban{User: "x", Until: now.Add(time.Hour)}) }, []string{"m", "x"}},
-		{"replace", func(f *FileBans) error { return f.SaveBan(ctx, broker.Ban{User: "m", Until: now.Add(2 * time.Hour), Reason: "again"}) }, []string{"x", "m"}},
+		{"replace", func(f *FileBans) error {
+			return f.SaveBan(ctx, broker.Ban{User: "m", Until: now.Add(2 * time.Hour), Reason: "again"})
+		}, []string{"x", "m"}},
 		{"expired", func(f *FileBans) error { return f.SaveBan(ctx, broker.Ban{User: "old", Until: now.Add(-time.Second)}) }, []string{"x", "m"}},
 		{"unban", func(f *FileBans) error { return f.DeleteBan(ctx, "x") }, []string{"m"}},
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsflate"
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -429,6 +430,7 @@ func (o *recordingObserver) Dropped(reason string)        { o.add("dropped " + r
 func (o *recordingObserver) SlowConsumer()                { o.add("slow_consumer") }
 func (o *recordingObserver) HeartbeatTimeout()            { o.add("heartbeat_timeout") }
 func (o *recordingObserver) RateLimited()                 { o.add("rate_limited") }
+func (o *recordingObserver) Types(*shared.Registry)       {}
 
 // count returns how many events are ev or start with ev + " ".
 func (o *recordingObserver) count(ev string) int {
@@ -549,7 +551,7 @@ func TestObserverReceivesEvents(t *testing.T) {
 			OnConnect: func(_ context.Context, e server.ConnectEvent) error { conns <- e.Conn; return nil }})
 		e.dialRaw("slow", 0)
 		c := <-conns
-		big := shared.Notification{Title: "flood", Body: strings.Repeat("x", 32<<10)}
+		big := testmsg.Notification{Title: "flood", Body: strings.Repeat("x", 32<<10)}
 		for i := 0; i < 10000 && c.Send(big) == nil; i++ {
 		}
 		if err := c.Send(big); !errors.Is(err, server.ErrClosed) {

@@ -402,3 +402,10 @@ func httpStatus(t *testing.T, rawURL string, header http.Header) (int, string) {
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
 }
+
+// startChat starts a server with tethertest's chat handlers (chat.send,
+// chat.typing for internal/testmsg's types).
+func startChat(t *testing.T, cfg server.Config) *testEnv {
+	t.Helper()
+	return startServer(t, cfg, tethertest.InstallChat)
+}

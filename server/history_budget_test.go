@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tetherkit/tether/broker/memory"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -75,7 +76,7 @@ func TestHistoryMemoryBudget(t *testing.T) {
 	maxBytes := int64(0)
 	for i := range perRoom {
 		for r := range rooms {
-			if _, _, err := srv.Publish(context.Background(), fmt.Sprint("room-", r), shared.Notification{Title: fmt.Sprint(i), Body: body}); err != nil {
+			if _, _, err := srv.Publish(context.Background(), fmt.Sprint("room-", r), testmsg.Notification{Title: fmt.Sprint(i), Body: body}); err != nil {
 				t.Fatal(err)
 			}
 			hm := mb.Stats()
@@ -113,14 +114,14 @@ func TestTrimmedRoomIsNotRecoverable(t *testing.T) {
 	quiet := alice.join("quiet", 0)
 	publish := func(room string, n int) {
 		for range n {
-			if _, _, err := e.srv.Publish(context.Background(), room, shared.Notification{Title: "t", Body: strings.Repeat("y", 1000)}); err != nil {
+			if _, _, err := e.srv.Publish(context.Background(), room, testmsg.Notification{Title: "t", Body: strings.Repeat("y", 1000)}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	publish("quiet", 10)
 	for range 10 {
-		expect[shared.Notification](alice)
+		expect[testmsg.Notification](alice)
 	}
 	for i := range 40 { // 40 rooms × 60 KiB: more than twice the budget
 		publish(fmt.Sprint("busy-", i), 60)

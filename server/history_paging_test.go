@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/tetherkit/tether/broker/memory"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -18,7 +19,7 @@ import (
 func TestHistoryRequest(t *testing.T) {
 	e := startServer(t, server.Config{Broker: tethertest.Memory(t, memory.Config{HistorySize: 10})})
 	for i := range 25 {
-		if _, _, err := e.srv.Publish(context.Background(), "lobby", shared.Notification{Title: fmt.Sprint("n", i+1)}); err != nil {
+		if _, _, err := e.srv.Publish(context.Background(), "lobby", testmsg.Notification{Title: fmt.Sprint("n", i+1)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -45,7 +46,7 @@ func TestHistoryRequest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n, err := shared.Unmarshal[shared.Notification](env)
+		n, err := shared.Unmarshal[testmsg.Notification](env)
 		if want := uint64(22 + i); err != nil || env.Seq != want || env.Room != "lobby" || n.Title != fmt.Sprint("n", want) {
 			t.Errorf("publication %d: %+v %+v (%v), want seq %d title n%d", i, env, n, err, want, want)
 		}
@@ -59,11 +60,11 @@ func TestHistoryRequest(t *testing.T) {
 	}
 
 	// The history answers were the only traffic: the next message is live.
-	seq, _, err := e.srv.Publish(context.Background(), "lobby", shared.Notification{Title: "live"})
+	seq, _, err := e.srv.Publish(context.Background(), "lobby", testmsg.Notification{Title: "live"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := expect[shared.Notification](alice); got.env.Seq != seq || got.msg.Title != "live" {
+	if got := expect[testmsg.Notification](alice); got.env.Seq != seq || got.msg.Title != "live" {
 		t.Errorf("after the history pages got %+v seq %d, want the live message %d", got.msg, got.env.Seq, seq)
 	}
 }

@@ -68,7 +68,7 @@ func TestHistoryPage(t *testing.T) {
 
 // TestHistoryValidate: limit bounds and room name are checked on decode.
 func TestHistoryValidate(t *testing.T) {
-	reg := shared.NewSystemRegistry()
+	reg := shared.NewRegistry()
 	tests := []struct {
 		data      string
 		wantField string // "" → valid

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/tetherkit/tether/broker/memory"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -27,46 +28,46 @@ func (tc *testClient) sendKeyed(id uint64, key string, m shared.Message) {
 // is answered like the first and appears in the room once; another user's
 // identical key is another request.
 func TestIdempotentChatSend(t *testing.T) {
-	e := startDemo(t, server.Config{})
+	e := startChat(t, server.Config{})
 	watcher := e.dial("watcher")
 	watcher.join("keys", 0)
 	first := e.dial("alice")
 	first.join("keys", 0)
 
-	first.sendKeyed(1, "k-1", shared.ChatSend{Room: "keys", Text: "once"})
+	first.sendKeyed(1, "k-1", testmsg.ChatSend{Room: "keys", Text: "once"})
 	if r := expectReply[shared.Reply](first, 1); !r.OK {
 		t.Fatalf("first send answered %+v", r)
 	}
-	first.sendKeyed(2, "k-1", shared.ChatSend{Room: "keys", Text: "once"})
+	first.sendKeyed(2, "k-1", testmsg.ChatSend{Room: "keys", Text: "once"})
 	if r := expectReply[shared.Reply](first, 2); !r.OK {
 		t.Fatalf("repeat on the same connection answered %+v, want the first answer (ok)", r)
 	}
 	second := e.dial("alice") // the same user after a reconnect
 	second.join("keys", 0)
-	second.sendKeyed(1, "k-1", shared.ChatSend{Room: "keys", Text: "once"})
+	second.sendKeyed(1, "k-1", testmsg.ChatSend{Room: "keys", Text: "once"})
 	if r := expectReply[shared.Reply](second, 1); !r.OK {
 		t.Fatalf("repeat on another connection answered %+v, want ok", r)
 	}
 	// A repeat of a request that failed gets the same error, not a new run.
-	second.sendKeyed(2, "k-2", shared.ChatSend{Room: "elsewhere", Text: "nope"})
+	second.sendKeyed(2, "k-2", testmsg.ChatSend{Room: "elsewhere", Text: "nope"})
 	if got := expectReply[shared.Error](second, 2); got.Code != shared.CodeNotJoined {
 		t.Fatalf("send to a room not joined = %+v, want not_joined", got)
 	}
 	second.join("elsewhere", 0)
-	second.sendKeyed(3, "k-2", shared.ChatSend{Room: "elsewhere", Text: "nope"})
+	second.sendKeyed(3, "k-2", testmsg.ChatSend{Room: "elsewhere", Text: "nope"})
 	if got := expectReply[shared.Error](second, 3); got.Code != shared.CodeNotJoined {
 		t.Fatalf("repeat of a failed send = %+v, want the first answer (not_joined)", got)
 	}
 	bob := e.dial("bob")
 	bob.join("keys", 0)
-	bob.sendKeyed(1, "k-1", shared.ChatSend{Room: "keys", Text: "bob's"})
+	bob.sendKeyed(1, "k-1", testmsg.ChatSend{Room: "keys", Text: "bob's"})
 	expectReply[shared.Reply](bob, 1)
-	first.sendKeyed(3, "k-3", shared.ChatSend{Room: "keys", Text: "last"})
+	first.sendKeyed(3, "k-3", testmsg.ChatSend{Room: "keys", Text: "last"})
 	expectReply[shared.Reply](first, 3)
 
 	var got []string
 	for len(got) < 3 {
-		m := waitFor[shared.ChatMessage](watcher, nil)
+		m := waitFor[testmsg.ChatMessage](watcher, nil)
 		got = append(got, m.msg.User+":"+m.msg.Text)
 	}
 	if want := "alice:once bob:bob's alice:last"; strings.Join(got, " ") != want {
@@ -77,22 +78,22 @@ func TestIdempotentChatSend(t *testing.T) {
 // TestIdempotencyKeyChecked: a key that is too long or not printable ASCII
 // is malformed (field key) and the message is not run.
 func TestIdempotencyKeyChecked(t *testing.T) {
-	e := startDemo(t, server.Config{})
+	e := startChat(t, server.Config{})
 	watcher := e.dial("watcher")
 	watcher.join("keys", 0)
 	c := e.dial("carol")
 	c.join("keys", 0)
 	for i, key := range []string{strings.Repeat("k", server.MaxKeyLen+1), "has space", "tab\there", "é"} {
 		id := uint64(10 + i)
-		c.sendKeyed(id, key, shared.ChatSend{Room: "keys", Text: "x"})
+		c.sendKeyed(id, key, testmsg.ChatSend{Room: "keys", Text: "x"})
 		got := expectReply[shared.Error](c, id)
 		if got.Code != shared.CodeMalformed || got.Field != "key" {
 			t.Errorf("key %q: %+v, want malformed on field key", key, got)
 		}
 	}
-	c.sendKeyed(20, strings.Repeat("k", server.MaxKeyLen), shared.ChatSend{Room: "keys", Text: "ok"})
+	c.sendKeyed(20, strings.Repeat("k", server.MaxKeyLen), testmsg.ChatSend{Room: "keys", Text: "ok"})
 	expectReply[shared.Reply](c, 20)
-	if m := waitFor[shared.ChatMessage](watcher, nil); m.msg.Text != "ok" {
+	if m := waitFor[testmsg.ChatMessage](watcher, nil); m.msg.Text != "ok" {
 		t.Fatalf("room got %q, want only the message with a valid key", m.msg.Text)
 	}
 }
@@ -100,13 +101,13 @@ func TestIdempotencyKeyChecked(t *testing.T) {
 // TestIdempotencyWindowIsBounded: with a window of 3 keys per user, the
 // oldest key is forgotten once 3 newer ones ran, so it runs again.
 func TestIdempotencyWindowIsBounded(t *testing.T) {
-	e := startDemo(t, server.Config{Broker: tethertest.Memory(t, memory.Config{IdempotencyKeys: 3})})
+	e := startChat(t, server.Config{Broker: tethertest.Memory(t, memory.Config{IdempotencyKeys: 3})})
 	watcher := e.dial("watcher")
 	watcher.join("keys", 0)
 	c := e.dial("dan")
 	c.join("keys", 0)
 	send := func(id uint64, key string) {
-		c.sendKeyed(id, key, shared.ChatSend{Room: "keys", Text: key})
+		c.sendKeyed(id, key, testmsg.ChatSend{Room: "keys", Text: key})
 		expectReply[shared.Reply](c, id)
 	}
 	for i := 1; i <= 4; i++ {
@@ -116,7 +117,7 @@ func TestIdempotencyWindowIsBounded(t *testing.T) {
 	send(6, "k1") // forgotten: runs again
 	var got []string
 	for len(got) < 5 {
-		got = append(got, waitFor[shared.ChatMessage](watcher, nil).msg.Text)
+		got = append(got, waitFor[testmsg.ChatMessage](watcher, nil).msg.Text)
 	}
 	if want := "k1 k2 k3 k4 k1"; strings.Join(got, " ") != want {
 		t.Fatalf("room got %q, want %q", strings.Join(got, " "), want)

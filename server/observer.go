@@ -1,12 +1,21 @@
 package server
 
-import "time"
+import (
+	"time"
+
+	"github.com/tetherkit/tether/shared"
+)
 
 // Observer receives the server's events, for metrics. Every method must be
 // fast, must not block and must be safe for concurrent use: they are called
 // on the hot paths of every connection. Gauges (connections, users, rooms)
 // are read from Stats instead.
 type Observer interface {
+	// Types is called once, by New, before any other method, with the
+	// server's message registry (Config.Registry or its default): the wire
+	// types MessageIn and MessageOut may report as known. An Observer given
+	// to several servers gets one call for each.
+	Types(r *shared.Registry)
 	// HandshakeDone is called once per WebSocket handshake attempt with its
 	// outcome: "ok", "unauthorized", "forbidden_origin", "banned", "too_many",
 	// "failed".
@@ -46,6 +55,7 @@ type BatchObserver interface {
 // nopObserver is the Observer used when Config.Observer is nil.
 type nopObserver struct{}
 
+func (nopObserver) Types(*shared.Registry)              {}
 func (nopObserver) HandshakeDone(string, time.Duration) {}
 func (nopObserver) ConnClosed(int)                      {}
 func (nopObserver) MessageIn(string, int)               {}

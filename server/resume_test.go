@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tetherkit/tether/broker/memory"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -39,7 +40,7 @@ func TestJoinReplaysThenLive(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			room := fmt.Sprintf("room-%d", i)
 			for range 5 {
-				if _, _, err := e.srv.Publish(context.Background(), room, shared.Notification{Title: "old"}); err != nil {
+				if _, _, err := e.srv.Publish(context.Background(), room, testmsg.Notification{Title: "old"}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -56,12 +57,12 @@ func TestJoinReplaysThenLive(t *testing.T) {
 					got.msg, got.env.ID, id, epoch, tt.wantRecovered, len(tt.wantSeqs))
 			}
 			for _, want := range tt.wantSeqs {
-				if m := expect[shared.Notification](bob); m.env.Seq != want || m.env.Room != room {
+				if m := expect[testmsg.Notification](bob); m.env.Seq != want || m.env.Room != room {
 					t.Errorf("replayed seq %d in %q, want %d in %s", m.env.Seq, m.env.Room, want, room)
 				}
 			}
-			seq, _, _ := e.srv.Publish(context.Background(), room, shared.Notification{Title: "live"})
-			if m := expect[shared.Notification](bob); m.env.Seq != seq || m.msg.Title != "live" {
+			seq, _, _ := e.srv.Publish(context.Background(), room, testmsg.Notification{Title: "live"})
+			if m := expect[testmsg.Notification](bob); m.env.Seq != seq || m.msg.Title != "live" {
 				t.Errorf("after the replay got seq %d %q, want live seq %d", m.env.Seq, m.msg.Title, seq)
 			}
 		})
@@ -81,16 +82,16 @@ func TestRejoinAndCanJoin(t *testing.T) {
 		t.Errorf("bob joining vip: %+v, want forbidden %q", got, errNotVIP.Error())
 	}
 	alice.join("vip", 0)
-	if _, _, err := e.srv.Publish(context.Background(), "vip", shared.Notification{Title: "one"}); err != nil {
+	if _, _, err := e.srv.Publish(context.Background(), "vip", testmsg.Notification{Title: "one"}); err != nil {
 		t.Fatal(err)
 	}
-	expect[shared.Notification](alice)
+	expect[testmsg.Notification](alice)
 	// Joining again is not an error and changes no presence.
 	again := alice.join("vip", 5)
 	if again.Replayed != 1 || members(again.Members) != "[alice/Alice]" {
 		t.Errorf("second joined = %+v, want 1 replayed and alice once", again)
 	}
-	expect[shared.Notification](alice)
+	expect[testmsg.Notification](alice)
 	alice.ping()
 	if rooms := tethertest.Connections(t, e.srv)[0].Rooms; len(rooms) != 1 {
 		t.Errorf("alice's rooms = %v, want [vip]", rooms)
@@ -107,10 +108,10 @@ func TestRoomWithoutHistoryIsForgottenWhenEmpty(t *testing.T) {
 	e := startServer(t, server.Config{Broker: tethertest.Memory(t, memory.Config{HistorySize: -1})})
 	c := e.dial("alice")
 	first := c.join("quiet", 10)
-	if _, _, err := e.srv.Publish(context.Background(), "quiet", shared.Notification{Title: "x"}); err != nil {
+	if _, _, err := e.srv.Publish(context.Background(), "quiet", testmsg.Notification{Title: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	expect[shared.Notification](c)
+	expect[testmsg.Notification](c)
 	id := c.request(shared.Leave{Room: "quiet"})
 	expectReply[shared.Left](c, id)
 	if got := tethertest.Stats(t, e.srv).Rooms; got != 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -25,20 +26,20 @@ func TestServerSends(t *testing.T) {
 		want  []*testClient
 	}{
 		{"Send to a connection", func() int {
-			if err := e.srv.Send(bob2.welcome.Conn, shared.Notification{Title: "conn"}); err != nil {
+			if err := e.srv.Send(bob2.welcome.Conn, testmsg.Notification{Title: "conn"}); err != nil {
 				t.Fatalf("Send: %v", err)
 			}
 			return 1
 		}, "conn", []*testClient{bob2}},
-		{"SendToUser", func() int { return e.srv.SendToUser("bob", shared.Notification{Title: "user"}) }, "user", []*testClient{bob1, bob2}},
+		{"SendToUser", func() int { return e.srv.SendToUser("bob", testmsg.Notification{Title: "user"}) }, "user", []*testClient{bob1, bob2}},
 		{"Publish to a room", func() int {
-			seq, reached, err := e.srv.Publish(context.Background(), "news", shared.Notification{Title: "room"})
+			seq, reached, err := e.srv.Publish(context.Background(), "news", testmsg.Notification{Title: "room"})
 			if err != nil || seq != 1 {
 				t.Fatalf("Publish = seq %d, %v; want seq 1", seq, err)
 			}
 			return reached
 		}, "room", []*testClient{alice, bob1}},
-		{"Broadcast", func() int { return e.srv.Broadcast(shared.Notification{Title: "all"}) }, "all", all},
+		{"Broadcast", func() int { return e.srv.Broadcast(testmsg.Notification{Title: "all"}) }, "all", all},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,7 +47,7 @@ func TestServerSends(t *testing.T) {
 				t.Errorf("reached %d connections, want %d", got, len(tt.want))
 			}
 			for _, c := range tt.want {
-				if got := expect[shared.Notification](c); got.msg.Title != tt.title {
+				if got := expect[testmsg.Notification](c); got.msg.Title != tt.title {
 					t.Errorf("%s got %q, want %q", c.name, got.msg.Title, tt.title)
 				}
 			}
@@ -57,13 +58,13 @@ func TestServerSends(t *testing.T) {
 		})
 	}
 
-	if err := e.srv.Send("nope", shared.Notification{Title: "x"}); !errors.Is(err, server.ErrNotFound) {
+	if err := e.srv.Send("nope", testmsg.Notification{Title: "x"}); !errors.Is(err, server.ErrNotFound) {
 		t.Errorf("Send to an unknown connection = %v, want ErrNotFound", err)
 	}
-	if got := e.srv.SendToUser("nobody", shared.Notification{Title: "x"}); got != 0 {
+	if got := e.srv.SendToUser("nobody", testmsg.Notification{Title: "x"}); got != 0 {
 		t.Errorf("SendToUser(nobody) = %d, want 0", got)
 	}
-	if _, _, err := e.srv.Publish(context.Background(), "bad room", shared.Notification{Title: "x"}); err == nil {
+	if _, _, err := e.srv.Publish(context.Background(), "bad room", testmsg.Notification{Title: "x"}); err == nil {
 		t.Error("Publish to an invalid room name succeeded")
 	}
 

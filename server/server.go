@@ -94,6 +94,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	cfg.Observer.Types(cfg.Registry)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg: cfg,
@@ -373,3 +374,8 @@ func writeHTTPError(w http.ResponseWriter, status int, code, msg string) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(shared.Error{Code: code, Message: msg})
 }
+
+// Registry returns the server's message registry: Config.Registry, or
+// shared.NewRegistry() when that was nil. The HTTP API (server/api) reads
+// it here, so that the types it accepts are always the server's.
+func (s *Server) Registry() *shared.Registry { return s.cfg.Registry }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -16,7 +17,7 @@ func TestShutdownSendsGoingAwayAndStopsEverything(t *testing.T) {
 	e := newEnv(t, server.Config{})
 	clients := []*testClient{e.dial("alice"), e.dial("bob"), e.dial("bob")}
 	clients[0].join("lobby", 10)
-	if _, _, err := e.srv.Publish(context.Background(), "lobby", shared.Notification{Title: "bye soon"}); err != nil {
+	if _, _, err := e.srv.Publish(context.Background(), "lobby", testmsg.Notification{Title: "bye soon"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -26,7 +27,7 @@ func TestShutdownSendsGoingAwayAndStopsEverything(t *testing.T) {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	// Queued messages are delivered before the close.
-	if got := waitFor[shared.Notification](clients[0], nil); got.msg.Title != "bye soon" {
+	if got := waitFor[testmsg.Notification](clients[0], nil); got.msg.Title != "bye soon" {
 		t.Errorf("alice got %q, want the message queued before the shutdown", got.msg.Title)
 	}
 	for _, c := range clients {
@@ -54,13 +55,13 @@ func TestShutdownGivesUpWhenContextEnds(t *testing.T) {
 	e := newEnv(t, server.Config{})
 	blocked := make(chan struct{})
 	release := make(chan struct{})
-	server.Handle(e.srv, func(ctx context.Context, _ *server.Conn, _ shared.ChatSend) error {
+	server.Handle(e.srv, func(ctx context.Context, _ *server.Conn, _ testmsg.ChatSend) error {
 		close(blocked)
 		<-release // a handler that ignores its context
 		return nil
 	})
 	c := e.dial("alice")
-	c.send(0, shared.ChatSend{Room: "r", Text: "block"})
+	c.send(0, testmsg.ChatSend{Room: "r", Text: "block"})
 	<-blocked
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -36,6 +36,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/api"
 	"github.com/tetherkit/tether/shared"
@@ -73,6 +74,9 @@ func newStressEnv(t *testing.T, cfg server.Config, onDisconnect func(c *server.C
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Registry == nil {
+		cfg.Registry = testmsg.NewRegistry()
+	}
 	cfg.OnDisconnect = func(d server.DisconnectEvent) {
 		if onDisconnect != nil {
 			onDisconnect(d.Conn, d.Code)
@@ -84,7 +88,7 @@ func newStressEnv(t *testing.T, cfg server.Config, onDisconnect func(c *server.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.New(api.Config{Hub: e.srv, Registry: cfg.Registry, Rate: rate.Inf, Logger: cfg.Logger})
+	h, err := api.New(api.Config{Hub: e.srv, Rate: rate.Inf, Logger: cfg.Logger})
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}
@@ -498,7 +502,7 @@ func TestSlowConsumer(t *testing.T) {
 	for i := 1; i <= slowMessages; i++ {
 		time.Sleep(time.Until(publishStart.Add(time.Duration(i) * time.Second / slowRate))) // pacing
 		now := time.Now()
-		_, reached, err := e.srv.Publish(context.Background(), room, shared.ChatMessage{Room: room, User: "publisher", Text: stampedText(now, slowMessageSize), Time: now.UnixMilli()})
+		_, reached, err := e.srv.Publish(context.Background(), room, testmsg.ChatMessage{Room: room, User: "publisher", Text: stampedText(now, slowMessageSize), Time: now.UnixMilli()})
 		if err != nil {
 			t.Fatalf("Publish %d: %v", i, err)
 		}
@@ -905,12 +909,12 @@ func TestConcurrentPushBroadcastHeartbeat(t *testing.T) {
 			// clients past 2 × 1 s, and they dropped with no close code).
 			PingInterval: 3 * time.Second,
 		})
-		client.On(sc.c, func(n shared.Notification) {
+		client.On(sc.c, func(n testmsg.Notification) {
 			if k := slices.Index(sourceNames[:], n.Title); k >= 0 {
 				sc.got[k].Add(1)
 			}
 		})
-		client.On(sc.c, func(shared.ChatMessage) { sc.got[fromPublish].Add(1) })
+		client.On(sc.c, func(testmsg.ChatMessage) { sc.got[fromPublish].Add(1) })
 		sc.c.OnState(func(s client.StateInfo) {
 			switch s.State {
 			case client.Open:
@@ -994,7 +998,7 @@ func TestConcurrentPushBroadcastHeartbeat(t *testing.T) {
 			case api.TargetConn:
 				target.ID, _ = clients[n%soakClients].connID.Load().(string) // maybe closed by now
 			}
-			resp, err := apiClient.Push(ctx, target, shared.Notification{Title: "push-" + target.Kind})
+			resp, err := apiClient.Push(ctx, target, testmsg.Notification{Title: "push-" + target.Kind})
 			if ctx.Err() != nil {
 				return nil // the soak ended during the request
 			}
@@ -1023,11 +1027,11 @@ func TestConcurrentPushBroadcastHeartbeat(t *testing.T) {
 	})
 	run("publisher", 5*time.Millisecond, func(i int) error {
 		r := rooms[i%soakRooms]
-		_, _, err := e.srv.Publish(context.Background(), r, shared.ChatMessage{Room: r, User: "soak-bot", Text: "publish", Time: time.Now().UnixMilli()})
+		_, _, err := e.srv.Publish(context.Background(), r, testmsg.ChatMessage{Room: r, User: "soak-bot", Text: "publish", Time: time.Now().UnixMilli()})
 		return err
 	})
 	run("broadcaster", 20*time.Millisecond, func(int) error {
-		e.srv.Broadcast(shared.Notification{Title: sourceNames[fromBroadcast]})
+		e.srv.Broadcast(testmsg.Notification{Title: sourceNames[fromBroadcast]})
 		return nil
 	})
 	var cuttable []*soakClient
@@ -1069,14 +1073,14 @@ func TestConcurrentPushBroadcastHeartbeat(t *testing.T) {
 		before[i] = sc.counts()
 	}
 	final := func(target api.Target) {
-		if _, err := apiClient.Push(context.Background(), target, shared.Notification{Title: "push-" + target.Kind}); err != nil {
+		if _, err := apiClient.Push(context.Background(), target, testmsg.Notification{Title: "push-" + target.Kind}); err != nil {
 			t.Errorf("push to %s %q after the soak: %v", target.Kind, target.ID, err)
 		}
 	}
-	e.srv.Broadcast(shared.Notification{Title: sourceNames[fromBroadcast]})
+	e.srv.Broadcast(testmsg.Notification{Title: sourceNames[fromBroadcast]})
 	final(api.Target{Kind: api.TargetAll})
 	for _, r := range rooms {
-		if _, _, err := e.srv.Publish(context.Background(), r, shared.ChatMessage{Room: r, User: "soak-bot", Text: "publish", Time: time.Now().UnixMilli()}); err != nil {
+		if _, _, err := e.srv.Publish(context.Background(), r, testmsg.ChatMessage{Room: r, User: "soak-bot", Text: "publish", Time: time.Now().UnixMilli()}); err != nil {
 			t.Errorf("Publish to %s after the soak: %v", r, err)
 		}
 		final(api.Target{Kind: api.TargetRoom, ID: r})

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -26,8 +27,8 @@ func panicText(f func()) (msg string) {
 // setup with a message naming the type, the way client.On does for the
 // client's registry.
 func TestHandleIsStrict(t *testing.T) {
-	chat := func(context.Context, *server.Conn, shared.ChatSend) error { return nil }
-	bare := tethertest.NewServer(t, server.Config{Registry: shared.NewSystemRegistry()}).Server
+	chat := func(context.Context, *server.Conn, testmsg.ChatSend) error { return nil }
+	bare := tethertest.NewServer(t, server.Config{Registry: shared.NewRegistry()}).Server
 	full := tethertest.NewServer(t, server.Config{}).Server
 	tests := []struct {
 		name string

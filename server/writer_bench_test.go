@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -188,7 +189,7 @@ func (f *fanOut) close(tb testing.TB) {
 // delivery (one frame to one connection) and frames per socket write.
 func BenchmarkWriter(b *testing.B) {
 	const subscribers = 100
-	msg, err := prepare(shared.Envelope{}, shared.ChatMessage{Room: "bench", Text: strings.Repeat("x", 128)})
+	msg, err := prepare(shared.Envelope{}, testmsg.ChatMessage{Room: "bench", Text: strings.Repeat("x", 128)})
 	if err != nil {
 		b.Fatal(err)
 	}

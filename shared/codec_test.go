@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/tetherkit/tether/shared"
+
+	"github.com/tetherkit/tether/internal/testmsg"
 )
 
 func TestDecodeEnvelope(t *testing.T) {
@@ -64,7 +66,7 @@ func TestDecodeEnvelope(t *testing.T) {
 }
 
 func TestRegistryDecode(t *testing.T) {
-	reg := shared.NewRegistry()
+	reg := testmsg.NewRegistry()
 	tests := []struct {
 		name    string
 		frame   string
@@ -73,7 +75,7 @@ func TestRegistryDecode(t *testing.T) {
 		field   string
 	}{
 		{name: "chat send", frame: `{"type":"chat.send","id":1,"data":{"room":"lobby","text":"hi"}}`,
-			want: shared.ChatSend{Room: "lobby", Text: "hi"}},
+			want: testmsg.ChatSend{Room: "lobby", Text: "hi"}},
 		{name: "ping without data", frame: `{"type":"ping","id":2}`, want: shared.Ping{}},
 		{name: "join with resume", frame: `{"type":"join","data":{"room":"r","since":0,"epoch":"e"}}`,
 			want: shared.Join{Room: "r", Since: new(uint64), Epoch: "e"}},
@@ -96,11 +98,11 @@ func TestRegistryDecode(t *testing.T) {
 		{name: "key twice in nested data", frame: `{"type":"joined","data":{"room":"a","members":[{"user":"x","user":"y"}]}}`,
 			wantErr: shared.ErrBadData, field: "data.members.user"},
 		{name: "2000 Chinese characters", frame: `{"type":"chat.send","data":{"room":"r","text":"` + strings.Repeat("汉", 2000) + `"}}`,
-			want: shared.ChatSend{Room: "r", Text: strings.Repeat("汉", 2000)}},
+			want: testmsg.ChatSend{Room: "r", Text: strings.Repeat("汉", 2000)}},
 		{name: "2001 characters", frame: `{"type":"chat.send","data":{"room":"r","text":"` + strings.Repeat("a", 2001) + `"}}`,
 			wantErr: shared.ErrBadData, field: "data.text"},
 		{name: "100 Chinese characters of danmaku", frame: `{"type":"danmaku.send","data":{"room":"r","text":"` + strings.Repeat("弹", 100) + `"}}`,
-			want: shared.DanmakuSend{Room: "r", Text: strings.Repeat("弹", 100)}},
+			want: testmsg.DanmakuSend{Room: "r", Text: strings.Repeat("弹", 100)}},
 		{name: "101 characters of danmaku", frame: `{"type":"danmaku.send","data":{"room":"r","text":"` + strings.Repeat("弹", 101) + `"}}`,
 			wantErr: shared.ErrBadData, field: "data.text"},
 	}
@@ -149,14 +151,14 @@ func TestRoundTrip(t *testing.T) {
 		shared.Welcome{Conn: "c1", User: "u", Name: "U", HeartbeatMS: 25000},
 		shared.Join{Room: "lobby", Since: &since, Epoch: "e1", History: 5},
 		shared.Joined{Room: "lobby", Epoch: "e1", Seq: 42, Recovered: true, Replayed: 1, Members: []shared.Member{{User: "u"}}},
-		shared.ChatMessage{Room: "lobby", User: "u", Text: "héllo ✓", Time: 1},
-		shared.Notification{Title: "t", Body: "b", Level: "warning"},
-		shared.TickerQuote{Symbol: "ACME", Price: 101.25, Change: -0.5, Time: 2},
-		shared.DanmakuComment{Room: "s", User: "u", Text: "wow", Color: "#ff0066", Lane: 3},
+		testmsg.ChatMessage{Room: "lobby", User: "u", Text: "héllo ✓", Time: 1},
+		testmsg.Notification{Title: "t", Body: "b", Level: "warning"},
+		testmsg.TickerQuote{Symbol: "ACME", Price: 101.25, Change: -0.5, Time: 2},
+		testmsg.DanmakuComment{Room: "s", User: "u", Text: "wow", Color: "#ff0066", Lane: 3},
 		shared.Error{Code: shared.CodeBadData, Message: "m", Field: "data.text"},
 		shared.Kicked{Reason: "bye"},
 	}
-	reg := shared.NewRegistry()
+	reg := testmsg.NewRegistry()
 	for _, m := range msgs {
 		t.Run(m.MessageType(), func(t *testing.T) {
 			frame, err := shared.Encode(shared.Envelope{ID: 9, Room: "lobby", Seq: 4}, m)
@@ -185,11 +187,11 @@ func TestRoundTrip(t *testing.T) {
 
 func TestUnmarshal(t *testing.T) {
 	env := shared.Envelope{Type: "notification", Data: json.RawMessage(`{"title":"hi"}`)}
-	n, err := shared.Unmarshal[shared.Notification](env)
+	n, err := shared.Unmarshal[testmsg.Notification](env)
 	if err != nil || n.Title != "hi" {
 		t.Fatalf("Unmarshal = %+v, %v", n, err)
 	}
-	if _, err := shared.Unmarshal[shared.ChatMessage](env); !errors.Is(err, shared.ErrUnknownType) {
+	if _, err := shared.Unmarshal[testmsg.ChatMessage](env); !errors.Is(err, shared.ErrUnknownType) {
 		t.Fatalf("Unmarshal into wrong type: err = %v, want ErrUnknownType", err)
 	}
 }
@@ -241,13 +243,13 @@ func TestRegisterPanicsOnProgrammingErrors(t *testing.T) {
 					t.Fatal("Register did not panic")
 				}
 			}()
-			tt.reg(shared.NewRegistry())
+			tt.reg(testmsg.NewRegistry())
 		})
 	}
 }
 
 func TestRegistryTypes(t *testing.T) {
-	types := shared.NewRegistry().Types()
+	types := testmsg.NewRegistry().Types()
 	for _, want := range []string{"welcome", "join", "joined", "presence.list", "error", "kicked", "chat.message", "ticker.quote", "danmaku.comment"} {
 		found := false
 		for _, got := range types {
@@ -308,27 +310,28 @@ func TestJSONField(t *testing.T) {
 }
 
 // TestRegistries pins what each registry holds: the protocol's own messages
-// in NewSystemRegistry, and the demo's on top of them in NewRegistry.
+// in NewRegistry (the nil default of every Config), and an app's on top of
+// them once it registers its types.
 func TestRegistries(t *testing.T) {
-	sys := shared.NewSystemRegistry()
-	demo := []string{"chat.message", "chat.send", "danmaku.comment", "danmaku.send", "dice.roll", "dice.rolled", "notification", "ticker.quote", "chat.typing"}
-	for _, typ := range demo {
+	sys := shared.NewRegistry()
+	own := []string{"chat.message", "chat.send", "danmaku.comment", "danmaku.send", "dice.roll", "dice.rolled", "notification", "ticker.quote", "chat.typing"}
+	for _, typ := range own {
 		if sys.Known(typ) {
-			t.Errorf("NewSystemRegistry knows the demo's %q", typ)
+			t.Errorf("NewRegistry knows the app type %q", typ)
 		}
 	}
 	for _, typ := range []string{"hello", "welcome", "join", "joined", "leave", "left", "error", "ping", "pong", "reply", "kicked", "presence.list"} {
 		if !sys.Known(typ) {
-			t.Errorf("NewSystemRegistry does not know the system message %q", typ)
+			t.Errorf("NewRegistry does not know the system message %q", typ)
 		}
 	}
-	full := shared.NewRegistry()
-	if got, want := len(full.Types()), len(sys.Types())+len(demo); got != want {
-		t.Errorf("NewRegistry has %d types, want %d (system %d + demo %d): %v", got, want, len(sys.Types()), len(demo), full.Types())
+	full := testmsg.NewRegistry()
+	if got, want := len(full.Types()), len(sys.Types())+len(own); got != want {
+		t.Errorf("the app's registry has %d types, want %d (system %d + own %d): %v", got, want, len(sys.Types()), len(own), full.Types())
 	}
-	for _, typ := range append(sys.Types(), demo...) {
+	for _, typ := range append(sys.Types(), own...) {
 		if !full.Known(typ) {
-			t.Errorf("NewRegistry does not know %q", typ)
+			t.Errorf("the app's registry does not know %q", typ)
 		}
 	}
 }
@@ -397,7 +400,7 @@ func TestDuplicateKey(t *testing.T) {
 // TestErrorSentences pins the sentences sent back for bad frames: human,
 // naming the field once (the error message's field carries it).
 func TestErrorSentences(t *testing.T) {
-	reg := shared.NewRegistry()
+	reg := testmsg.NewRegistry()
 	tests := []struct {
 		frame string
 		want  string

@@ -36,10 +36,10 @@ func (v Vote) Validate() error {
 }
 
 // A program with message types of its own builds its registry from the
-// system messages plus its types, without the demo's, and hands the same
-// registry to the server and to its clients.
+// system messages plus its types and hands the same registry to the server
+// and to its clients.
 func Example_ownMessageTypes() {
-	reg := shared.NewSystemRegistry()
+	reg := shared.NewRegistry()
 	shared.Register[Vote](reg)
 
 	srv, err := server.New(server.Config{Registry: reg})

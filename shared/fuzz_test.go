@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/tetherkit/tether/shared"
+
+	"github.com/tetherkit/tether/internal/testmsg"
 )
 
 // FuzzDecode feeds arbitrary frames to the decoder. It must never panic, must
@@ -30,7 +32,7 @@ func FuzzDecode(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	reg := shared.NewRegistry()
+	reg := testmsg.NewRegistry()
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		env, err := shared.DecodeEnvelope(frame)
 		if err != nil {

@@ -37,27 +37,20 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Field + " " + e.Problem }
 
 // Registry maps wire type names to Go types. Build it with NewRegistry (the
-// demo app's) or NewSystemRegistry plus Register for each type of your own,
-// before handing it to a server or client: from then on it is read-only and
-// safe for concurrent use.
+// system messages) plus Register for each type of your own, before handing
+// it to a server or client: from then on it is read-only and safe for
+// concurrent use. Wherever a Config takes a Registry, nil means
+// NewRegistry(): the protocol alone, which decodes no message of an app.
 type Registry struct {
 	types map[string]reflect.Type
 }
 
-// NewRegistry returns the registry of Tether's demo app, which the server,
-// the client, the HTTP API and the metrics use when given none: the system
-// messages and the demo's types (RegisterDemo).
+// NewRegistry returns a registry of the system messages only (hello, join,
+// error, …: the protocol itself). A program with message types of its own
+// starts from it, registers them with Register and passes the registry to
+// server.Config and client.Config; the server's HTTP API and metrics read
+// it from the server.
 func NewRegistry() *Registry {
-	r := NewSystemRegistry()
-	RegisterDemo(r)
-	return r
-}
-
-// NewSystemRegistry returns a registry of the system messages only (hello,
-// join, error, …: the protocol itself). A program with message types of
-// its own starts from it, registers them and passes the registry to
-// server.Config, client.Config, api.Config and metrics.Config alike.
-func NewSystemRegistry() *Registry {
 	r := &Registry{types: make(map[string]reflect.Type)}
 	registerSystem(r)
 	return r

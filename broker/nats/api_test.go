@@ -9,6 +9,7 @@ import (
 
 	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/api"
@@ -28,7 +29,7 @@ func TestAPIAnswersForTheCluster(t *testing.T) {
 
 	alice, bob := newClient(t, nodes[0], "alice"), newClient(t, nodes[1], "bob")
 	notes := make(chan string, 4)
-	client.On(bob, func(n shared.Notification) { notes <- n.Title })
+	client.On(bob, func(n testmsg.Notification) { notes <- n.Title })
 	kicked := make(chan string, 1)
 	client.On(bob, func(k shared.Kicked) { kicked <- k.Reason })
 	tethertest.Run(t, alice)

@@ -10,9 +10,9 @@ import (
 
 	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/shared"
 )
 
 // BenchmarkClusterPublish publishes into one room from three nodes in turn;
@@ -24,7 +24,7 @@ func BenchmarkClusterPublish(b *testing.B) {
 	for _, nd := range nodes {
 		for k := range perNode {
 			c := tethertest.NewClient(b, client.Config{URL: nd.wsURL(fmt.Sprintf("u%s%d", nd.name, k)), Logger: quiet})
-			client.On(c, func(shared.ChatMessage) { got.Add(1) })
+			client.On(c, func(testmsg.ChatMessage) { got.Add(1) })
 			tethertest.Run(b, c)
 			join(b, c, "bench", 0)
 		}
@@ -32,7 +32,7 @@ func BenchmarkClusterPublish(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for i := range b.N {
-		if _, _, err := nodes[i%len(nodes)].srv.Publish(context.Background(), "bench", shared.ChatMessage{Room: "bench", User: "x", Text: "a benchmark line"}); err != nil {
+		if _, _, err := nodes[i%len(nodes)].srv.Publish(context.Background(), "bench", testmsg.ChatMessage{Room: "bench", User: "x", Text: "a benchmark line"}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -86,7 +86,7 @@ func BenchmarkClusterPublishRooms(b *testing.B) {
 		for r := range rooms {
 			for k := range perNode {
 				c := tethertest.NewClient(b, client.Config{URL: nd.wsURL(fmt.Sprintf("u%s%d-%d", nd.name, r, k)), Logger: quiet})
-				client.On(c, func(shared.ChatMessage) { got.Add(1) })
+				client.On(c, func(testmsg.ChatMessage) { got.Add(1) })
 				tethertest.Run(b, c)
 				join(b, c, fmt.Sprintf("room%d", r), 0)
 			}
@@ -100,7 +100,7 @@ func BenchmarkClusterPublishRooms(b *testing.B) {
 		for pb.Next() {
 			i := next.Add(1)
 			room := fmt.Sprintf("room%d", i%rooms)
-			if _, _, err := nodes[i%int64(len(nodes))].srv.Publish(context.Background(), room, shared.ChatMessage{Room: room, User: "x", Text: "a benchmark line"}); err != nil {
+			if _, _, err := nodes[i%int64(len(nodes))].srv.Publish(context.Background(), room, testmsg.ChatMessage{Room: room, User: "x", Text: "a benchmark line"}); err != nil {
 				b.Error(err)
 				return
 			}

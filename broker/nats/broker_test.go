@@ -9,6 +9,7 @@ import (
 	"github.com/tetherkit/tether/broker"
 	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/internal/brokertest"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -38,7 +39,7 @@ func TestHistoryPages(t *testing.T) {
 	b.Register(nopHandler{})
 	for i := range 25 { // keeps 6..25
 		_, err := b.Publish(ctx, "lobby", "notification", func(seq uint64) ([]byte, error) {
-			return shared.Encode(shared.Envelope{Room: "lobby", Seq: seq}, shared.Notification{Title: fmt.Sprint(i)})
+			return shared.Encode(shared.Envelope{Room: "lobby", Seq: seq}, testmsg.Notification{Title: fmt.Sprint(i)})
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -66,7 +67,7 @@ func TestEphemeralAcrossNodes(t *testing.T) {
 		tethertest.Run(t, c)
 		join(t, c, "typing", 0)
 	}
-	if err := nodes[0].srv.PublishEphemeral(context.Background(), "typing", shared.Notification{Title: "u0 is typing"}); err != nil {
+	if err := nodes[0].srv.PublishEphemeral(context.Background(), "typing", testmsg.Notification{Title: "u0 is typing"}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
@@ -83,45 +84,5 @@ func TestEphemeralAcrossNodes(t *testing.T) {
 	tethertest.Run(t, late)
 	if j := join(t, late, "typing", 10); j.Replayed != 0 {
 		t.Errorf("a later join replayed %d messages, want 0: ephemeral messages are not history", j.Replayed)
-	}
-}
-
-// TestPublishIDKeptOnce: a publication sent again with its id (a keyed
-// request run again after its answer was lost) is not kept twice: the
-// repeat gets the first one's seq, even after other messages.
-func TestPublishIDKeptOnce(t *testing.T) {
-	nc := connectNATS(t)
-	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
-	defer cancel()
-	b, err := natsbroker.New(ctx, natsbroker.Config{Conn: nc, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	b.Register(nopHandler{})
-	pub := func(ctx context.Context, text string) uint64 {
-		t.Helper()
-		res, err := b.Publish(ctx, "dedup", "notification", func(seq uint64) ([]byte, error) {
-			return shared.Encode(shared.Envelope{Room: "dedup", Seq: seq}, shared.Notification{Title: text})
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res.Seq
-	}
-	first := pub(broker.WithPublishID(ctx, "alice:k-1:1"), "once")
-	pub(ctx, "other")
-	if again := pub(broker.WithPublishID(ctx, "alice:k-1:1"), "once"); again != first {
-		t.Fatalf("the repeat got seq %d, want the first one's %d", again, first)
-	}
-	h, err := b.HistoryBefore(ctx, "dedup", 0, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(h.Publications) != 2 || h.Seq != 2 {
-		t.Fatalf("the room has %d messages up to seq %d, want 2 (the repeat not kept)", len(h.Publications), h.Seq)
-	}
-	if st := b.Stats(); st.Duplicates != 1 {
-		t.Fatalf("Stats().Duplicates = %d, want 1", st.Duplicates)
 	}
 }

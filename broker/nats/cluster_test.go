@@ -17,9 +17,9 @@ import (
 	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/client"
 	"github.com/tetherkit/tether/internal/natstest"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/server/demo"
 	"github.com/tetherkit/tether/shared"
 	"go.uber.org/goleak"
 )
@@ -89,19 +89,19 @@ func startNodeVia(t testing.TB, natsURL, name string, cfg natsbroker.Config, scf
 	if scfg.MessageRate == 0 {
 		scfg.MessageRate = -1
 	}
+	if scfg.Registry == nil {
+		scfg.Registry = testmsg.NewRegistry()
+	}
 	srv, err := server.New(scfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dctx, dcancel := context.WithCancel(context.Background())
-	demoDone := demo.Register(dctx, srv, demo.Config{TickerInterval: -1})
+	tethertest.InstallChat(srv)
 	mux := http.NewServeMux()
 	mux.Handle("/ws", srv)
 	ts := httptest.NewServer(mux)
 	n := &node{t: t, name: name, nc: nc, broker: b, srv: srv, ts: ts}
 	n.stop = func() {
-		dcancel()
-		<-demoDone
 		sctx, scancel := context.WithTimeout(context.Background(), waitTime)
 		defer scancel()
 		_ = srv.Shutdown(sctx)
@@ -153,7 +153,7 @@ type recorder struct {
 
 func newRecorder(c *client.Client) *recorder {
 	r := &recorder{change: make(chan struct{}, 1)}
-	client.OnMeta(c, func(m shared.ChatMessage, meta client.Meta) {
+	client.OnMeta(c, func(m testmsg.ChatMessage, meta client.Meta) {
 		r.mu.Lock()
 		r.texts = append(r.texts, m.Text)
 		r.seqs = append(r.seqs, meta.Seq)
@@ -240,7 +240,7 @@ func say(t testing.TB, c *client.Client, room, text string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
 	defer cancel()
-	if _, err := client.Request[shared.Reply](ctx, c, shared.ChatSend{Room: room, Text: text}); err != nil {
+	if _, err := client.Request[shared.Reply](ctx, c, testmsg.ChatSend{Room: room, Text: text}); err != nil {
 		t.Fatalf("say %q: %v", text, err)
 	}
 }
@@ -340,5 +340,5 @@ func TestNewRefusesNegativeConfig(t *testing.T) {
 
 // onNote calls fn with each notification's title and seq.
 func onNote(c *client.Client, fn func(title string, seq uint64)) {
-	client.OnMeta(c, func(n shared.Notification, meta client.Meta) { fn(n.Title, meta.Seq) })
+	client.OnMeta(c, func(n testmsg.Notification, meta client.Meta) { fn(n.Title, meta.Seq) })
 }

@@ -8,6 +8,7 @@ import (
 
 	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/internal/natstest"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -125,7 +126,7 @@ func (p *prober) step() {
 	p.id++
 	k := p.k
 	start := time.Now()
-	env := p.lines.request(p.id, fmt.Sprintf("k-%d", k), shared.ChatSend{Room: p.room, Text: fmt.Sprintf("line %d", k)})
+	env := p.lines.request(p.id, fmt.Sprintf("k-%d", k), testmsg.ChatSend{Room: p.room, Text: fmt.Sprintf("line %d", k)})
 	if unavailable(p.t, fmt.Sprintf("line %d", k), env, shared.TypeOf[shared.Reply]()) {
 		p.acked[k] = true
 		if time.Since(start) > slowOp {
@@ -155,7 +156,7 @@ func (p *prober) resendFailed() {
 	for _, k := range p.failed {
 		tethertest.Poll(p.t, fmt.Sprintf("line %d sent again with its key", k), func() error {
 			p.id++
-			env := p.lines.request(p.id, fmt.Sprintf("k-%d", k), shared.ChatSend{Room: p.room, Text: fmt.Sprintf("line %d", k)})
+			env := p.lines.request(p.id, fmt.Sprintf("k-%d", k), testmsg.ChatSend{Room: p.room, Text: fmt.Sprintf("line %d", k)})
 			if !unavailable(p.t, fmt.Sprintf("line %d again", k), env, shared.TypeOf[shared.Reply]()) {
 				return fmt.Errorf("answered %s", answer(env))
 			}

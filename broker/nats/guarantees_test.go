@@ -13,6 +13,7 @@ import (
 
 	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -46,7 +47,7 @@ func TestThreePublishersOneOrder(t *testing.T) {
 			defer wg.Done()
 			for k := range perPublisher {
 				ctx, cancel := context.WithTimeout(context.Background(), waitTime)
-				_, err := client.Request[shared.Reply](ctx, pub, shared.ChatSend{Room: "race", Text: fmt.Sprintf("p%d-%03d", i, k)})
+				_, err := client.Request[shared.Reply](ctx, pub, testmsg.ChatSend{Room: "race", Text: fmt.Sprintf("p%d-%03d", i, k)})
 				cancel()
 				if err != nil {
 					errs <- fmt.Errorf("publisher %d message %d: %w", i, k, err)
@@ -222,7 +223,7 @@ func TestFirstPublishesRace(t *testing.T) {
 				<-start
 				room := fmt.Sprintf("fresh%d", r)
 				for k := range perNode {
-					if _, _, err := n.srv.Publish(context.Background(), room, shared.ChatMessage{Room: room, User: n.name, Text: fmt.Sprint(k)}); err != nil {
+					if _, _, err := n.srv.Publish(context.Background(), room, testmsg.ChatMessage{Room: room, User: n.name, Text: fmt.Sprint(k)}); err != nil {
 						t.Errorf("publish to %s on %s: %v", room, n.name, err)
 						return
 					}

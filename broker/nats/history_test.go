@@ -7,9 +7,9 @@ import (
 
 	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/shared"
 )
 
 // TestHistoryRequestAcrossNodes: the history request pages a room kept in
@@ -22,7 +22,7 @@ func TestHistoryRequestAcrossNodes(t *testing.T) {
 	tethertest.Run(t, sub)
 	j := join(t, sub, "paged", 0)
 	for i := 1; i <= 25; i++ {
-		if _, _, err := nodes[1].srv.Publish(context.Background(), "paged", shared.Notification{Title: fmt.Sprint("n", i)}); err != nil {
+		if _, _, err := nodes[1].srv.Publish(context.Background(), "paged", testmsg.Notification{Title: fmt.Sprint("n", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -53,7 +53,7 @@ func TestHistoryRequestAcrossNodes(t *testing.T) {
 				tt.before, tt.limit, page.Epoch, page.Head, first, last, page.More, page.Dropped, j.Epoch, tt.first, tt.last, tt.more, tt.dropped)
 		}
 		for i, p := range page.Publications {
-			if n, ok := p.Message.(shared.Notification); !ok || n.Title != fmt.Sprint("n", first+uint64(i)) {
+			if n, ok := p.Message.(testmsg.Notification); !ok || n.Title != fmt.Sprint("n", first+uint64(i)) {
 				t.Errorf("before %d: publication %d is %+v", tt.before, i, p)
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/tetherkit/tether/broker"
 	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -95,16 +96,16 @@ func TestKeyedSendAcrossNodes(t *testing.T) {
 			t.Fatalf("join: %s", answer(env))
 		}
 	}
-	first := onA.request(2, "k-1", shared.ChatSend{Room: "keys", Text: "once"})
-	again := onB.request(2, "k-1", shared.ChatSend{Room: "keys", Text: "once"})
+	first := onA.request(2, "k-1", testmsg.ChatSend{Room: "keys", Text: "once"})
+	again := onB.request(2, "k-1", testmsg.ChatSend{Room: "keys", Text: "once"})
 	if answer(first) != answer(again) || first.Type != shared.TypeOf[shared.Reply]() {
 		t.Fatalf("node a answered %q, node b %q: want the same reply ok", answer(first), answer(again))
 	}
 
 	// Failed on a (not joined there), repeated on b where it would run.
-	failed := onA.request(3, "k-2", shared.ChatSend{Room: "elsewhere", Text: "nope"})
+	failed := onA.request(3, "k-2", testmsg.ChatSend{Room: "elsewhere", Text: "nope"})
 	onB.request(4, "", shared.Join{Room: "elsewhere"})
-	repeat := onB.request(5, "k-2", shared.ChatSend{Room: "elsewhere", Text: "nope"})
+	repeat := onB.request(5, "k-2", testmsg.ChatSend{Room: "elsewhere", Text: "nope"})
 	if answer(failed) != answer(repeat) || !strings.Contains(answer(failed), shared.CodeNotJoined) {
 		t.Fatalf("failed send answered %q on a, its repeat %q on b: want the same not_joined", answer(failed), answer(repeat))
 	}
@@ -113,13 +114,13 @@ func TestKeyedSendAcrossNodes(t *testing.T) {
 	var wg sync.WaitGroup
 	answers := make([]string, 2)
 	for i, c := range []*wsConn{onA, onB} {
-		wg.Go(func() { answers[i] = answer(c.request(6, "k-3", shared.ChatSend{Room: "keys", Text: "race"})) })
+		wg.Go(func() { answers[i] = answer(c.request(6, "k-3", testmsg.ChatSend{Room: "keys", Text: "race"})) })
 	}
 	wg.Wait()
 	if answers[0] != answers[1] {
 		t.Fatalf("concurrent repeats answered %q and %q, want the same", answers[0], answers[1])
 	}
-	onA.request(7, "k-4", shared.ChatSend{Room: "keys", Text: "end"})
+	onA.request(7, "k-4", testmsg.ChatSend{Room: "keys", Text: "end"})
 
 	rec.wait(t, "the end marker", func(r *recorder) bool { return len(r.texts) > 0 && r.texts[len(r.texts)-1] == "end" })
 	texts, seqs, _ := rec.snapshot()
@@ -218,7 +219,7 @@ func TestKeyedSendNATSDown(t *testing.T) {
 	c := dialRaw(t, n, "alice")
 	c.request(1, "", shared.Join{Room: "down"})
 	natsLink.Shut() // no reconnect until Open
-	env := c.request(2, "k-1", shared.ChatSend{Room: "down", Text: "x"})
+	env := c.request(2, "k-1", testmsg.ChatSend{Room: "down", Text: "x"})
 	e, err := shared.Unmarshal[shared.Error](env)
 	if err != nil || e.Code != shared.CodeUnavailable || !strings.Contains(e.Message, "not run") {
 		t.Fatalf("keyed send with NATS down answered %q, want internal saying the request was not run", answer(env))
@@ -229,15 +230,15 @@ func TestKeyedSendNATSDown(t *testing.T) {
 	id := uint64(3)
 	tethertest.Poll(t, "the keyed send runs once NATS is back", func() error {
 		id++
-		if env := c.request(id, "k-1", shared.ChatSend{Room: "down", Text: "x"}); env.Type != shared.TypeOf[shared.Reply]() {
+		if env := c.request(id, "k-1", testmsg.ChatSend{Room: "down", Text: "x"}); env.Type != shared.TypeOf[shared.Reply]() {
 			return fmt.Errorf("answered %s", answer(env))
 		}
 		return nil
 	})
-	if env := c.request(100, "k-1", shared.ChatSend{Room: "down", Text: "x"}); env.Type != shared.TypeOf[shared.Reply]() {
+	if env := c.request(100, "k-1", testmsg.ChatSend{Room: "down", Text: "x"}); env.Type != shared.TypeOf[shared.Reply]() {
 		t.Fatalf("repeat after the run answered %s, want reply ok", answer(env))
 	}
-	c.request(101, "", shared.ChatSend{Room: "down", Text: "end"})
+	c.request(101, "", testmsg.ChatSend{Room: "down", Text: "end"})
 	late := newClient(t, n, "late")
 	rec := newRecorder(late)
 	tethertest.Run(t, late)

@@ -12,6 +12,7 @@ import (
 	natsbroker "github.com/tetherkit/tether/broker/nats"
 	"github.com/tetherkit/tether/client"
 	"github.com/tetherkit/tether/internal/natstest"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
@@ -46,7 +47,7 @@ func TestResumeAcrossNodes(t *testing.T) {
 			proxy.Cut()
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), waitTime)
-		_, err := client.Request[shared.Reply](ctx, pub, shared.ChatSend{Room: "resume", Text: fmt.Sprintf("m%04d", i)})
+		_, err := client.Request[shared.Reply](ctx, pub, testmsg.ChatSend{Room: "resume", Text: fmt.Sprintf("m%04d", i)})
 		cancel()
 		if err != nil {
 			t.Fatalf("publish %d: %v", i, err)
@@ -129,7 +130,7 @@ func TestNATSRestart(t *testing.T) {
 		tethertest.WaitUntil(t, "publish "+text+" after the NATS restart", func() bool {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			_, err := client.Request[shared.Reply](ctx, pub, shared.ChatSend{Room: "restart", Text: text})
+			_, err := client.Request[shared.Reply](ctx, pub, testmsg.ChatSend{Room: "restart", Text: text})
 			return err == nil
 		})
 	}

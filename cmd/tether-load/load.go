@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/tetherkit/tether/demo/msg"
 	"github.com/tetherkit/tether/internal/tethertest/raw"
 	"github.com/tetherkit/tether/shared"
 )
@@ -345,7 +346,7 @@ pace:
 func (l *load) write(m *member) error {
 	m.wmu.Lock()
 	defer m.wmu.Unlock()
-	frame, err := shared.Encode(shared.Envelope{}, shared.ChatSend{Room: roomName(m.room), Text: l.text(time.Now())})
+	frame, err := shared.Encode(shared.Envelope{}, msg.ChatSend{Room: roomName(m.room), Text: l.text(time.Now())})
 	if err != nil {
 		return fmt.Errorf("encode: %w", err)
 	}

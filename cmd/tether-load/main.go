@@ -59,7 +59,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tetherkit/tether/shared"
+	"github.com/tetherkit/tether/demo/msg"
 )
 
 func main() {
@@ -102,7 +102,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.rooms, "rooms", 10, "rooms to spread the clients over (client i joins room i mod rooms)")
 	fs.Float64Var(&o.rate, "rate", 100, "chat.send messages per second, all clients together")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send; also the longest the connecting may take")
-	fs.IntVar(&o.size, "size", 100, fmt.Sprintf("bytes of chat text per message (%d to %d)", minSize, shared.MaxTextLen))
+	fs.IntVar(&o.size, "size", 100, fmt.Sprintf("bytes of chat text per message (%d to %d)", minSize, msg.MaxTextLen))
 	fs.StringVar(&o.token, "token", "", "token sent as Authorization: Bearer on every handshake, for a server that requires one (cmd/tether: POST /auth/guest returns one; all clients are then one user, so start it with -max-conns-user -1)")
 	fs.IntVar(&o.pubs, "publishers", 0, "members of each room that send, in turn (0: every member); e.g. 1 for one publisher per room")
 	fs.IntVar(&o.dialers, "dialers", 32, "WebSocket handshakes under way at once")
@@ -156,8 +156,8 @@ func (o options) check() error {
 		return fmt.Errorf("-rate %v: want more than 0 messages per second", o.rate)
 	case o.duration <= 0:
 		return fmt.Errorf("-duration %v: want more than 0", o.duration)
-	case o.size < minSize || o.size > shared.MaxTextLen:
-		return fmt.Errorf("-size %d: want %d to %d bytes", o.size, minSize, shared.MaxTextLen)
+	case o.size < minSize || o.size > msg.MaxTextLen:
+		return fmt.Errorf("-size %d: want %d to %d bytes", o.size, minSize, msg.MaxTextLen)
 	case o.dialers < 1:
 		return fmt.Errorf("-dialers %d: want at least 1", o.dialers)
 	}

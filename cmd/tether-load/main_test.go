@@ -13,9 +13,9 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/tetherkit/tether/internal/tethertest"
+	"github.com/tetherkit/tether/demo/backend"
+	"github.com/tetherkit/tether/demo/demotest"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/server/demo"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -144,8 +144,8 @@ func TestStampRoundTrip(t *testing.T) {
 // TestLoadAgainstServer runs the tool for a second against the demo server
 // and checks that every message came back.
 func TestLoadAgainstServer(t *testing.T) {
-	hs := tethertest.NewServer(t, server.Config{MessageRate: -1, MaxConnsPerIP: -1},
-		tethertest.WithDemo(demo.Config{TickerInterval: -1, Logger: slog.New(slog.DiscardHandler)})).HTTP
+	hs := demotest.NewServer(t, server.Config{MessageRate: -1, MaxConnsPerIP: -1},
+		backend.Config{TickerInterval: -1, Logger: slog.New(slog.DiscardHandler)}).HTTP
 
 	var out, errOut bytes.Buffer
 	args := []string{"-url", "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws", "-clients", "20", "-rooms", "4",

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/tetherkit/tether/demo/msg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/shared"
 )
@@ -30,7 +31,7 @@ func TestEmbeddedNATSRestartKeepsRoomsAndIdentity(t *testing.T) {
 	var joined shared.Joined
 	decodeData(t, tethertest.ReadType(t, ws, "joined"), &joined)
 	for i := range 3 {
-		send(t, ws, uint64(2+i), shared.ChatSend{Room: "lobby", Text: "before the restart"})
+		send(t, ws, uint64(2+i), msg.ChatSend{Room: "lobby", Text: "before the restart"})
 	}
 	var last shared.Envelope
 	for range 3 {
@@ -70,7 +71,7 @@ func TestEmbeddedNATSRestartKeepsRoomsAndIdentity(t *testing.T) {
 	if !rejoined.Recovered || rejoined.Epoch != joined.Epoch || rejoined.Seq != 3 {
 		t.Errorf("resume after the restart = %+v, want recovered at seq 3 in epoch %q", rejoined, joined.Epoch)
 	}
-	send(t, ws, 2, shared.ChatSend{Room: "lobby", Text: "after the restart"})
+	send(t, ws, 2, msg.ChatSend{Room: "lobby", Text: "after the restart"})
 	if env := tethertest.ReadType(t, ws, "chat.message"); env.Seq != 4 {
 		t.Errorf("first message after the restart has seq %d, want 4", env.Seq)
 	}

@@ -36,10 +36,12 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/tetherkit/tether/demo/backend"
+	"github.com/tetherkit/tether/demo/msg"
+	"github.com/tetherkit/tether/demo/ui"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/api"
 	"github.com/tetherkit/tether/server/auth"
-	"github.com/tetherkit/tether/server/demo"
 	"github.com/tetherkit/tether/server/metrics"
 	"github.com/tetherkit/tether/server/webapp"
 	"github.com/tetherkit/tether/shared"
@@ -85,8 +87,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	types := shared.NewRegistry()
-	met, err := metrics.New(metrics.Config{Registry: types, Logger: log})
+	types := msg.NewRegistry()
+	met, err := metrics.New(metrics.Config{Logger: log})
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
@@ -139,7 +141,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// From here on srv runs a goroutine: every error path shuts it down.
 	demoCtx, stopDemo := context.WithCancel(ctx)
-	demoDone := demo.Register(demoCtx, srv, demo.Config{Logger: log, TickerInterval: o.ticker})
+	demoDone := backend.Register(demoCtx, srv, backend.Config{Logger: log, TickerInterval: o.ticker})
 	abort := func(err error) error {
 		stopDemo()
 		<-demoDone
@@ -267,7 +269,7 @@ func routes(srv *server.Server, a *auth.Auth, met *metrics.Metrics, types *share
 	if err := met.WatchServer(srv); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	apiH, err := api.New(api.Config{Hub: srv, Registry: types, Keys: o.apiKeys,
+	apiH, err := api.New(api.Config{Hub: srv, Keys: o.apiKeys,
 		Rate: rate.Limit(o.apiRate), Burst: o.apiBurst, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
@@ -301,7 +303,7 @@ func routes(srv *server.Server, a *auth.Auth, met *metrics.Metrics, types *share
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	if o.webDir != "" {
-		web, err := webapp.New(webapp.Config{Dir: o.webDir, Logger: log})
+		web, err := webapp.New(webapp.Config{Handler: ui.Handler(), Routes: ui.Routes, Dir: o.webDir, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("web app in %q (run make build): %w", o.webDir, err)
 		}

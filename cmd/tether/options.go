@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/tetherkit/tether/broker/memory"
+	"github.com/tetherkit/tether/demo/backend"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/api"
-	"github.com/tetherkit/tether/server/demo"
 	"golang.org/x/time/rate"
 )
 
@@ -119,7 +119,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	apiRate := str("api-rate", "TETHER_API_RATE", fmt.Sprint(float64(api.DefaultRate)), "HTTP API requests per second per key")
 	apiBurst := str("api-burst", "TETHER_API_BURST", strconv.Itoa(api.DefaultBurst), "HTTP API burst per key")
 	fs.StringVar(&o.debugAddr, "debug-addr", env("TETHER_DEBUG_ADDR", ""), "serve net/http/pprof at http://ADDR/debug/pprof/ on this loopback address, e.g. 127.0.0.1:6060; empty → off [TETHER_DEBUG_ADDR]")
-	ticker := str("ticker", "TETHER_TICKER", demo.DefaultTickerInterval.String(), "demo ticker interval; negative → no ticker feed")
+	ticker := str("ticker", "TETHER_TICKER", backend.DefaultTickerInterval.String(), "demo ticker interval; negative → no ticker feed")
 	fs.StringVar(&o.nats, "nats", env("TETHER_NATS", ""), "cluster mode: a NATS URL (with JetStream) shared by every node, or \"embedded\" to run NATS in-process on -data-dir; empty → one node, rooms in memory [TETHER_NATS]")
 	replicas := str("nats-replicas", "TETHER_NATS_REPLICAS", "1", "cluster mode: copies of the rooms stream and of every bucket on the NATS cluster, 1 to 5, at most its JetStream servers (3 on a 3-server cluster: any one may die)")
 	fs.StringVar(&o.node, "node", env("TETHER_NODE", ""), "this node's name in a cluster ([A-Za-z0-9_-]); empty → random [TETHER_NODE]")

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/tetherkit/tether/client"
-	"github.com/tetherkit/tether/internal/tethertest"
+	"github.com/tetherkit/tether/demo/demotest"
+	"github.com/tetherkit/tether/demo/msg"
 	"github.com/tetherkit/tether/server/auth"
-	"github.com/tetherkit/tether/shared"
 )
 
 const testSecret = "0123456789abcdef0123456789abcdef-test-secret"
@@ -69,11 +69,11 @@ func TestBotWithIssuedToken(t *testing.T) {
 		t.Fatalf("the printed token verifies as %+v, %v; want bot/Bot", id, err)
 	}
 
-	bot := tethertest.NewClient(t, client.Config{URL: wsURL, Transport: client.NativeTransport{
+	bot := demotest.NewClient(t, client.Config{URL: wsURL, Transport: client.NativeTransport{
 		Header: http.Header{"Authorization": {"Bearer " + token}},
 	}})
-	lines := make(chan shared.ChatMessage, 4)
-	client.On(bot, func(m shared.ChatMessage) { lines <- m })
+	lines := make(chan msg.ChatMessage, 4)
+	client.On(bot, func(m msg.ChatMessage) { lines <- m })
 	runCtx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() { runDone <- bot.Run(runCtx) }()
@@ -81,7 +81,7 @@ func TestBotWithIssuedToken(t *testing.T) {
 	if _, err := bot.Join(context.Background(), "lobby", 0); err != nil {
 		t.Fatalf("bot join: %v", err)
 	}
-	if err := bot.Send(context.Background(), shared.ChatSend{Room: "lobby", Text: "hello"}); err != nil {
+	if err := bot.Send(context.Background(), msg.ChatSend{Room: "lobby", Text: "hello"}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -93,7 +93,7 @@ func TestBotWithIssuedToken(t *testing.T) {
 		t.Fatal("the bot's line never reached the room")
 	}
 
-	anon := tethertest.NewClient(t, client.Config{URL: wsURL + "?user=bot"})
+	anon := demotest.NewClient(t, client.Config{URL: wsURL + "?user=bot"})
 	err = anon.Run(context.Background())
 	var he *client.HandshakeError
 	if !errors.As(err, &he) || he.Status != http.StatusUnauthorized {

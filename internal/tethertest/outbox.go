@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -52,7 +53,7 @@ func (o OutboxScenario) Run(t testing.TB) OutboxResult {
 	var mu sync.Mutex
 	var got []string
 	end := make(chan struct{})
-	client.On(o.Watcher, func(m shared.ChatMessage) {
+	client.On(o.Watcher, func(m testmsg.ChatMessage) {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, m.Text)
@@ -100,12 +101,12 @@ func (o OutboxScenario) Run(t testing.TB) OutboxResult {
 			}
 			o.Cut()
 		}
-		if err := o.Sender.Send(context.Background(), shared.ChatSend{Room: o.Room, Text: fmt.Sprintf("s%03d", i)}); err != nil {
+		if err := o.Sender.Send(context.Background(), testmsg.ChatSend{Room: o.Room, Text: fmt.Sprintf("s%03d", i)}); err != nil {
 			t.Fatalf("seed %d: send %d: %v", seed, i, err)
 		}
 		maxQueued = max(maxQueued, o.Sender.Outbox())
 	}
-	if err := o.Sender.Send(context.Background(), shared.ChatSend{Room: o.Room, Text: "end"}); err != nil {
+	if err := o.Sender.Send(context.Background(), testmsg.ChatSend{Room: o.Room, Text: "end"}); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -25,7 +26,7 @@ type ChatRecorder struct {
 // until want texts have arrived. Call it before c runs.
 func RecordChat(c *client.Client, want int) *ChatRecorder {
 	r := &ChatRecorder{want: want, all: make(chan struct{})}
-	client.On(c, func(m shared.ChatMessage) {
+	client.On(c, func(m testmsg.ChatMessage) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.texts = append(r.texts, m.Text)

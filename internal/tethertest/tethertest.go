@@ -22,9 +22,9 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest/raw"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/server/demo"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -52,7 +52,7 @@ type Server struct {
 
 // NewServer starts a server with cfg and shuts it down when the test ends.
 // A nil cfg.Logger discards the logs; a nil cfg.Registry is
-// shared.NewRegistry(). Each setup function runs before the server accepts
+// testmsg.NewRegistry() (the system messages and the test types). Each setup function runs before the server accepts
 // a connection (registering handlers, adding routes); cleanups it registers
 // run before the server shuts down.
 func NewServer(t testing.TB, cfg server.Config, setup ...func(*Server)) *Server {
@@ -66,16 +66,19 @@ func NewServer(t testing.TB, cfg server.Config, setup ...func(*Server)) *Server 
 	return s
 }
 
-// WithDemo is a NewServer setup that installs the demo's handlers and feed
-// (demo.Register with cfg) and stops the feed, waiting for it, before the
-// server shuts down.
-func WithDemo(cfg demo.Config) func(*Server) {
-	return func(s *Server) {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := demo.Register(ctx, s.Server, cfg)
-		s.t.Cleanup(func() { cancel(); <-done })
-	}
+// WithChat is a NewServer setup that installs chat handlers for the
+// types of internal/testmsg, the way an app would: chat.send publishes a
+// chat.message (User and Name from the connection, Time now), chat.typing
+// goes to the room as an ephemeral message; each refuses a room the
+// sender has not joined (not_joined). The kit's tests use it instead of the
+// demo's handlers.
+func WithChat() func(*Server) {
+	return func(s *Server) { InstallChat(s.Server) }
 }
+
+// Cleanup registers f with the test the server was made for; registered by
+// a setup function, f runs before the server shuts down.
+func (s *Server) Cleanup(f func()) { s.t.Cleanup(f) }
 
 // NewUnstartedServer is NewServer without starting HTTP and without the
 // shutdown at the end: the caller may replace s.HTTP.Listener, then calls
@@ -86,7 +89,7 @@ func NewUnstartedServer(t testing.TB, cfg server.Config) *Server {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Registry == nil {
-		cfg.Registry = shared.NewRegistry()
+		cfg.Registry = testmsg.NewRegistry()
 	}
 	srv, err := server.New(cfg)
 	if err != nil {
@@ -225,9 +228,13 @@ func Receive[T any](t testing.TB, ch <-chan T, what string) T {
 	panic("unreachable")
 }
 
-// NewClient is client.New that fails the test on an error.
+// NewClient is client.New that fails the test on an error. A nil
+// cfg.Registry is testmsg.NewRegistry(), as for NewServer.
 func NewClient(t testing.TB, cfg client.Config) *client.Client {
 	t.Helper()
+	if cfg.Registry == nil {
+		cfg.Registry = testmsg.NewRegistry()
+	}
 	c, err := client.New(cfg)
 	if err != nil {
 		t.Fatalf("tethertest: %v", err)
@@ -236,10 +243,13 @@ func NewClient(t testing.TB, cfg client.Config) *client.Client {
 }
 
 // Client makes a native client for user with cfg (URL set to the
-// server's), runs it until the test ends and waits for it to be open.
+// server's; a nil Registry is the server's), runs it until the test ends and waits for it to be open.
 func (s *Server) Client(t testing.TB, user string, cfg client.Config) *client.Client {
 	t.Helper()
 	cfg.URL = s.URL(user)
+	if cfg.Registry == nil {
+		cfg.Registry = s.Registry
+	}
 	c := NewClient(t, cfg)
 	Run(t, c)
 	return c

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/internal/tethertest/raw"
 	"github.com/tetherkit/tether/server"
@@ -23,8 +24,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // the package, join one room on one server and see each other's chat.
 func TestRawAndNativeClientsMeet(t *testing.T) {
 	s := tethertest.NewServer(t, server.Config{}, func(s *tethertest.Server) {
-		server.Handle(s.Server, func(ctx context.Context, c *server.Conn, m shared.ChatSend) error {
-			_, _, err := s.Publish(ctx, m.Room, shared.ChatMessage{Room: m.Room, User: c.User(), Name: c.Name(), Text: m.Text})
+		server.Handle(s.Server, func(_ context.Context, c *server.Conn, m testmsg.ChatSend) error {
+			_, _, err := s.Publish(context.Background(), m.Room, testmsg.ChatMessage{Room: m.Room, User: c.User(), Name: c.Name(), Text: m.Text})
 			return err
 		})
 	})
@@ -35,14 +36,14 @@ func TestRawAndNativeClientsMeet(t *testing.T) {
 	tethertest.Join(t, ws, "lobby")
 
 	c := s.Client(t, "bob", client.Config{})
-	got := make(chan shared.ChatMessage, 1)
-	client.On(c, func(m shared.ChatMessage) { got <- m })
+	got := make(chan testmsg.ChatMessage, 1)
+	client.On(c, func(m testmsg.ChatMessage) { got <- m })
 	if _, err := c.Join(context.Background(), "lobby", 0); err != nil {
 		t.Fatalf("bob joins: %v", err)
 	}
 	tethertest.WaitUntil(t, "two members in the lobby", func() bool { return len(s.Presence("lobby")) == 2 })
 
-	frame, err := shared.Encode(shared.Envelope{ID: 7}, shared.ChatSend{Room: "lobby", Text: "hi bob"})
+	frame, err := shared.Encode(shared.Envelope{ID: 7}, testmsg.ChatSend{Room: "lobby", Text: "hi bob"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestRawAndNativeClientsMeet(t *testing.T) {
 	if m := tethertest.Receive(t, got, "bob gets ann's line"); m.Text != "hi bob" || m.User != "ann" {
 		t.Fatalf("bob got %+v, want ann's \"hi bob\"", m)
 	}
-	env := tethertest.ReadType(t, ws, shared.TypeOf[shared.ChatMessage]())
+	env := tethertest.ReadType(t, ws, shared.TypeOf[testmsg.ChatMessage]())
 	if !strings.Contains(string(env.Data), "hi bob") {
 		t.Fatalf("ann's own line came back as %s", env.Data)
 	}

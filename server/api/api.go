@@ -35,6 +35,9 @@ type Hub interface {
 	Presence(room string) []shared.Member
 	Connections(ctx context.Context) ([]server.ConnInfo, server.Coverage, error)
 	Stats(ctx context.Context) (server.Stats, server.Coverage, error)
+	// Registry is the server's message registry: pushed messages are
+	// validated against it.
+	Registry() *shared.Registry
 }
 
 // Defaults applied by New to zero Config fields.
@@ -52,8 +55,6 @@ const MinKeyLen = 16
 type Config struct {
 	// Hub is the server the API drives. Required.
 	Hub Hub
-	// Registry validates pushed messages. Nil means shared.NewRegistry().
-	Registry *shared.Registry
 	// Keys are the accepted API keys, each at least MinKeyLen characters.
 	// Empty means the API is open to anyone who can reach it (the local
 	// demo); set keys in production.
@@ -88,9 +89,6 @@ type Handler struct {
 func New(cfg Config) (*Handler, error) {
 	if cfg.Hub == nil {
 		return nil, errors.New("api: Config.Hub is required")
-	}
-	if cfg.Registry == nil {
-		cfg.Registry = shared.NewRegistry()
 	}
 	if cfg.Burst < 0 || cfg.MaxBody < 0 {
 		return nil, fmt.Errorf("api: Burst %d and MaxBody %d: want 0 (the default) or more", cfg.Burst, cfg.MaxBody)

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/api"
@@ -26,7 +27,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestParsePush(t *testing.T) {
-	reg := shared.NewRegistry()
+	reg := testmsg.NewRegistry()
 	tests := []struct {
 		name  string
 		body  string
@@ -87,11 +88,11 @@ func newStack(t *testing.T, cfg api.Config) *stack {
 
 // connect runs a native client for user and returns the notifications it
 // receives.
-func (s *stack) connect(t *testing.T, user string) (*client.Client, <-chan shared.Notification) {
+func (s *stack) connect(t *testing.T, user string) (*client.Client, <-chan testmsg.Notification) {
 	t.Helper()
 	c := tethertest.NewClient(t, client.Config{URL: s.URL(user)})
-	got := make(chan shared.Notification, 16)
-	client.On(c, func(n shared.Notification) { got <- n })
+	got := make(chan testmsg.Notification, 16)
+	client.On(c, func(n testmsg.Notification) { got <- n })
 	tethertest.Run(t, c)
 	return c, got
 }
@@ -103,29 +104,29 @@ func TestPushReachesTheRightUsers(t *testing.T) {
 	ac := &api.Client{BaseURL: s.HTTP.URL}
 	ctx := context.Background()
 
-	res, err := ac.Push(ctx, api.Target{Kind: api.TargetUser, ID: "alice"}, shared.Notification{Title: "for alice"})
+	res, err := ac.Push(ctx, api.Target{Kind: api.TargetUser, ID: "alice"}, testmsg.Notification{Title: "for alice"})
 	if err != nil || res.Delivered != 1 {
 		t.Fatalf("push to alice = %+v, %v; want delivered 1", res, err)
 	}
 	expectNote(t, alice, "for alice")
-	res, err = ac.Push(ctx, api.Target{Kind: api.TargetAll}, shared.Notification{Title: "for all"})
+	res, err = ac.Push(ctx, api.Target{Kind: api.TargetAll}, testmsg.Notification{Title: "for all"})
 	if err != nil || res.Delivered != 2 {
 		t.Fatalf("push to all = %+v, %v; want delivered 2", res, err)
 	}
 	expectNote(t, bob, "for all") // bob's first: the alice-only push never reached him
 	expectNote(t, alice, "for all")
 
-	res, err = ac.Push(ctx, api.Target{Kind: api.TargetUser, ID: "nobody"}, shared.Notification{Title: "x"})
+	res, err = ac.Push(ctx, api.Target{Kind: api.TargetUser, ID: "nobody"}, testmsg.Notification{Title: "x"})
 	if err != nil || res.Delivered != 0 {
 		t.Fatalf("push to an offline user = %+v, %v; want delivered 0 and no error", res, err)
 	}
-	res, err = ac.Push(ctx, api.Target{Kind: api.TargetConn, ID: "no-such-conn"}, shared.Notification{Title: "x"})
+	res, err = ac.Push(ctx, api.Target{Kind: api.TargetConn, ID: "no-such-conn"}, testmsg.Notification{Title: "x"})
 	if err != nil || res.Delivered != 0 {
 		t.Fatalf("push to a missing conn = %+v, %v; want delivered 0 and no error", res, err)
 	}
 }
 
-func expectNote(t *testing.T, ch <-chan shared.Notification, title string) {
+func expectNote(t *testing.T, ch <-chan testmsg.Notification, title string) {
 	t.Helper()
 	if n := tethertest.Receive(t, ch, fmt.Sprintf("notification %q", title)); n.Title != title {
 		t.Fatalf("got notification %q, want %q", n.Title, title)
@@ -394,13 +395,13 @@ func TestPushEphemeral(t *testing.T) {
 	s := newStack(t, api.Config{})
 	c, _ := s.connect(t, "alice-v7iidm")
 	got := make(chan client.Meta, 4)
-	client.OnMeta(c, func(m shared.ChatTyping, meta client.Meta) { got <- meta })
+	client.OnMeta(c, func(m testmsg.ChatTyping, meta client.Meta) { got <- meta })
 	if _, err := c.Join(context.Background(), "lobby", 0); err != nil {
 		t.Fatal(err)
 	}
 	ac := &api.Client{BaseURL: s.HTTP.URL}
 	ctx := context.Background()
-	if err := ac.PushEphemeral(ctx, "lobby", shared.ChatTyping{Room: "lobby", User: "bot", Name: "Bot"}); err != nil {
+	if err := ac.PushEphemeral(ctx, "lobby", testmsg.ChatTyping{Room: "lobby", User: "bot", Name: "Bot"}); err != nil {
 		t.Fatalf("ephemeral push: %v", err)
 	}
 	select {

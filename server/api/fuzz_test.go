@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tetherkit/tether/broker"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/api"
 	"github.com/tetherkit/tether/shared"
@@ -16,6 +17,8 @@ import (
 
 // recordingHub is a Hub that delivers nowhere and counts calls.
 type recordingHub struct{ calls int }
+
+func (h *recordingHub) Registry() *shared.Registry { return testmsg.NewRegistry() }
 
 func (h *recordingHub) Send(string, shared.Message) error     { h.calls++; return server.ErrNotFound }
 func (h *recordingHub) SendToUser(string, shared.Message) int { h.calls++; return 0 }
@@ -29,18 +32,16 @@ func (h *recordingHub) PublishEphemeral(context.Context, string, shared.Message)
 	h.calls++
 	return nil
 }
-func (h *recordingHub) Unban(context.Context, string) (bool, error) {
-	h.calls++
-	return false, nil
-}
-
-func (h *recordingHub) Bans(context.Context) ([]broker.Ban, error) { return nil, nil }
-
 func (h *recordingHub) KickWith(context.Context, string, server.KickOptions) (int, error) {
 	h.calls++
 	return 0, nil
 }
-func (h *recordingHub) Presence(string) []shared.Member { return nil }
+func (h *recordingHub) Unban(context.Context, string) (bool, error) {
+	h.calls++
+	return false, nil
+}
+func (h *recordingHub) Bans(context.Context) ([]broker.Ban, error) { return nil, nil }
+func (h *recordingHub) Presence(string) []shared.Member            { return nil }
 func (h *recordingHub) Connections(context.Context) ([]server.ConnInfo, server.Coverage, error) {
 	return nil, server.Coverage{Nodes: 1, Answered: 1}, nil
 }
@@ -73,7 +74,7 @@ func FuzzPushBody(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	reg := shared.NewRegistry()
+	reg := testmsg.NewRegistry()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		before := hub.calls
 		req := httptest.NewRequest(http.MethodPost, "/api/push", strings.NewReader(string(body)))

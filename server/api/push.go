@@ -169,7 +169,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 	if !h.decodeBody(w, r, &req) {
 		return
 	}
-	m, err := ParsePush(h.cfg.Registry, req)
+	m, err := ParsePush(h.cfg.Hub.Registry(), req)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return

@@ -10,8 +10,7 @@
 // requests, and Handler serves everything at /metrics, with the Go runtime
 // and process collectors:
 //
-//	reg := shared.NewRegistry()
-//	m, err := metrics.New(metrics.Config{Registry: reg, Logger: logger})
+//	m, err := metrics.New(metrics.Config{Logger: logger})
 //	...
 //	mb := memory.New(memory.Config{})
 //	srv, err := server.New(server.Config{Registry: reg, Observer: m, Broker: mb})
@@ -40,8 +39,9 @@
 //	tether_api_requests_total{route,status}     push, kick, presence, connections, stats, other
 //
 // Label values are bounded whatever clients send: a message type is a label
-// only when Config.Registry knows it (others are "unknown", an undecodable frame
-// is "malformed"), close codes outside the registered ones are "other", and
-// API routes outside the documented ones are "other". The Observer methods
-// allocate nothing: every label child they use is created by New.
+// only when the server's registry knows it (the server hands it over through
+// the Observer's Types; others are "unknown", an undecodable frame is
+// "malformed"), close codes outside the registered ones are "other", and API
+// routes outside the documented ones are "other". The Observer methods
+// allocate nothing: every label child they use is created by New or Types.
 package metrics

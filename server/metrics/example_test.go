@@ -13,10 +13,20 @@ import (
 	"github.com/tetherkit/tether/shared"
 )
 
-// A server observed by Metrics, with its gauges and the /metrics page.
+// Vote is a message type of the app's own (declared in its module).
+type Vote struct {
+	Choice string `json:"choice"`
+}
+
+// MessageType implements shared.Message.
+func (Vote) MessageType() string { return "poll.vote" }
+
+// A server observed by Metrics, with its gauges and the /metrics page. The
+// metrics learn the server's message types from the server itself.
 func Example() {
 	types := shared.NewRegistry()
-	m, err := metrics.New(metrics.Config{Registry: types})
+	shared.Register[Vote](types)
+	m, err := metrics.New(metrics.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -31,13 +41,13 @@ func Example() {
 
 	// What the server reports on its hot paths:
 	m.HandshakeDone("ok", 800*time.Microsecond)
-	m.MessageIn("chat.send", 42)
+	m.MessageIn("poll.vote", 42)
 	m.MessageIn("something.made.up", 10)
 
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	for line := range strings.Lines(rec.Body.String()) {
-		for _, prefix := range []string{`tether_handshakes_total{outcome="ok"}`, `tether_messages_in_total{type="chat.send"}`,
+		for _, prefix := range []string{`tether_handshakes_total{outcome="ok"}`, `tether_messages_in_total{type="poll.vote"}`,
 			`tether_messages_in_total{type="unknown"}`, "tether_bytes_in_total", "tether_connections "} {
 			if strings.HasPrefix(line, prefix) {
 				fmt.Print(line)
@@ -48,6 +58,6 @@ func Example() {
 	// tether_bytes_in_total 52
 	// tether_connections 0
 	// tether_handshakes_total{outcome="ok"} 1
-	// tether_messages_in_total{type="chat.send"} 1
+	// tether_messages_in_total{type="poll.vote"} 1
 	// tether_messages_in_total{type="unknown"} 1
 }

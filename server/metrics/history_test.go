@@ -9,8 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/tetherkit/tether/broker/memory"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/shared"
 )
 
 // TestHistoryMemoryMetrics: a server whose history outgrows its budget
@@ -38,7 +38,7 @@ func TestHistoryMemoryMetrics(t *testing.T) {
 	}
 	text := strings.Repeat("x", 1000)
 	for i := range 1000 { // 1 MB into 50 rooms: four times the budget
-		if _, _, err := srv.Publish(context.Background(), fmt.Sprint("room-", i%50), shared.Notification{Title: "t", Body: text}); err != nil {
+		if _, _, err := srv.Publish(context.Background(), fmt.Sprint("room-", i%50), testmsg.Notification{Title: "t", Body: text}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,7 +23,8 @@ const Namespace = "tether"
 
 // Label values used when the real value is outside the bounded set.
 const (
-	// TypeUnknown labels a message whose type Config.Registry does not know.
+	// TypeUnknown labels a message whose type the server's registry does
+	// not know.
 	TypeUnknown = "unknown"
 	// TypeMalformed labels a frame that could not be decoded (type "").
 	TypeMalformed = "malformed"
@@ -59,10 +63,6 @@ type Config struct {
 	// your own to the same /metrics page. Nil means a new
 	// prometheus.NewRegistry().
 	Prometheus *prometheus.Registry
-	// Registry is the message registry: its types are labels of themselves
-	// in tether_messages_{in,out}_total. Use the server's Config.Registry.
-	// Nil means shared.NewRegistry().
-	Registry *shared.Registry
 	// Logger receives the errors of the /metrics handler. Nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -79,7 +79,9 @@ type Metrics struct {
 	handshakeDuration prometheus.Histogram
 	closed            map[int]prometheus.Counter // by close code
 	closedOther       prometheus.Counter
-	byType            map[string]typeCounters // by wire type; read-only after New
+	byType            atomic.Pointer[map[string]typeCounters] // by wire type; replaced whole by Types
+	typesMu           sync.Mutex                              // serialises Types
+	typeSeries        func(label string) typeCounters
 	unknown           typeCounters
 	malformed         typeCounters
 	bytesIn, bytesOut prometheus.Counter
@@ -118,9 +120,6 @@ func New(cfg Config) (*Metrics, error) {
 	if cfg.Prometheus == nil {
 		cfg.Prometheus = prometheus.NewRegistry()
 	}
-	if cfg.Registry == nil {
-		cfg.Registry = shared.NewRegistry()
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -155,11 +154,8 @@ func New(cfg Config) (*Metrics, error) {
 	series := func(label string) typeCounters {
 		return typeCounters{in: in.WithLabelValues(label), out: out.WithLabelValues(label)}
 	}
-	types := cfg.Registry.Types()
-	m.byType = make(map[string]typeCounters, len(types))
-	for _, t := range types {
-		m.byType[t] = series(t)
-	}
+	m.typeSeries = series
+	m.Types(shared.NewRegistry())
 	// A registry may one day know a type named like a fallback label; it then
 	// shares that series, which keeps the label set bounded all the same.
 	m.unknown = series(TypeUnknown)
@@ -274,12 +270,31 @@ func (m *Metrics) MessagesOut(typ string, frames, bytes int) {
 	}
 }
 
+// Types implements server.Observer: the server's registry's types become
+// labels of themselves in tether_messages_{in,out}_total, created at 0;
+// other types are counted as TypeUnknown. The system messages are labels
+// from New on.
+func (m *Metrics) Types(r *shared.Registry) {
+	m.typesMu.Lock()
+	defer m.typesMu.Unlock()
+	next := make(map[string]typeCounters)
+	if cur := m.byType.Load(); cur != nil {
+		maps.Copy(next, *cur)
+	}
+	for _, t := range r.Types() {
+		if _, ok := next[t]; !ok {
+			next[t] = m.typeSeries(t)
+		}
+	}
+	m.byType.Store(&next)
+}
+
 // series returns the counters that typ is labelled with.
 func (m *Metrics) series(typ string) typeCounters {
 	if typ == "" {
 		return m.malformed
 	}
-	if c, ok := m.byType[typ]; ok {
+	if c, ok := (*m.byType.Load())[typ]; ok {
 		return c
 	}
 	return m.unknown

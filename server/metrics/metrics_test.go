@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/metrics"
 	"github.com/tetherkit/tether/shared"
@@ -28,18 +29,18 @@ func TestMain(m *testing.M) {
 }
 
 // newMetrics returns Metrics on a registry of their own, knowing the types
-// of shared.NewRegistry.
+// of testmsg.NewRegistry (given through Types, as the server does).
 func newMetrics(t testing.TB) (*metrics.Metrics, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(metrics.Config{
 		Prometheus: reg,
-		Registry:   shared.NewRegistry(),
 		Logger:     slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatalf("metrics.New: %v", err)
 	}
+	m.Types(testmsg.NewRegistry())
 	return m, reg
 }
 
@@ -322,7 +323,7 @@ func TestHandshakeDurationBuckets(t *testing.T) {
 
 func TestMessageTypeCardinalityIsBounded(t *testing.T) {
 	m, reg := newMetrics(t)
-	known := len(shared.NewRegistry().Types())
+	known := len(testmsg.NewRegistry().Types())
 	for i := range 1000 {
 		typ := fmt.Sprintf("bogus.%d", i)
 		m.MessageIn(typ, 10)
@@ -368,20 +369,30 @@ func TestCloseCodeCardinalityIsBounded(t *testing.T) {
 	)
 }
 
+// TestCustomTypeRegistry: an app's types are labels once the server hands
+// its registry over (Types), not before; the system messages are from New.
 func TestCustomTypeRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	types := shared.NewRegistry()
-	m, err := metrics.New(metrics.Config{Prometheus: reg, Registry: types})
+	types := testmsg.NewRegistry()
+	m, err := metrics.New(metrics.Config{Prometheus: reg})
 	if err != nil {
 		t.Fatalf("metrics.New: %v", err)
 	}
+	m.MessageIn("chat.send", 1)
+	m.MessageIn("ping", 1)
+	expect(t, reg, sample{"tether_messages_in_total", `type="unknown"`, 1}, sample{"tether_messages_in_total", `type="ping"`, 1})
+	m.Types(types)
 	for _, typ := range types.Types() {
 		m.MessageIn(typ, 1)
 	}
 	for _, typ := range types.Types() {
-		expect(t, reg, sample{"tether_messages_in_total", fmt.Sprintf("type=%q", typ), 1})
+		want := 1.0
+		if typ == "ping" { // counted once before Types too
+			want = 2
+		}
+		expect(t, reg, sample{"tether_messages_in_total", fmt.Sprintf("type=%q", typ), want})
 	}
-	expect(t, reg, sample{"tether_messages_in_total", `type="unknown"`, 0})
+	expect(t, reg, sample{"tether_messages_in_total", `type="unknown"`, 1})
 }
 
 func TestAPIInstrumentation(t *testing.T) {

@@ -12,10 +12,10 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/metrics"
-	"github.com/tetherkit/tether/shared"
 )
 
 // waitTime bounds every wait of the server tests.
@@ -42,8 +42,8 @@ func hasLine(body, line string) bool {
 }
 
 func TestRealServerIsObserved(t *testing.T) {
-	types := shared.NewRegistry()
-	m, err := metrics.New(metrics.Config{Prometheus: prometheus.NewRegistry(), Registry: types})
+	types := testmsg.NewRegistry()
+	m, err := metrics.New(metrics.Config{Prometheus: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatalf("metrics.New: %v", err)
 	}

@@ -1,12 +1,16 @@
-// Package webapp serves Tether's browser app: the go-app pages (rendered on
-// the server first, then taken over by the WebAssembly client), the static
-// files under /web/, and the wasm bundle itself, precompressed.
+// Package webapp serves a go-app web app: its pages (rendered on the server
+// first, then taken over by the WebAssembly client), the static files under
+// /web/, and the wasm bundle itself, precompressed. The app brings its own
+// routes and go-app settings (Config.Routes, Config.Handler); webapp knows
+// nothing of any particular app.
 //
-// build.sh writes web/app.wasm and its precompressed copies web/app.wasm.br
-// and web/app.wasm.gz; New reads them once. The bundle's content hash is the
-// app version: it names the service worker's cache, so every rebuild makes
-// browsers install the new bundle, and it is the bundle's ETag, so a
-// revalidation never returns a stale one.
+// The build writes DIR/app.wasm and its precompressed copies app.wasm.br and
+// app.wasm.gz (build.sh does, with cmd/compress); New reads them once. The
+// bundle goes out in the best encoding the browser accepts, as
+// application/wasm. Its content hash is the app version: it names the
+// service worker's cache, so every rebuild makes browsers install the new
+// bundle, and it is the bundle's ETag, so a revalidation never returns a
+// stale one. The loader's progress bar gets the uncompressed size.
 package webapp
 
 import (
@@ -27,18 +31,30 @@ import (
 
 	"github.com/andybalholm/brotli"
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
-
-	"github.com/tetherkit/tether/client/ui"
 )
 
 // DefaultDir is the directory New serves when Config.Dir is empty.
 const DefaultDir = "web"
 
-// Config configures the web app handler. The zero value is usable: every
-// zero field has the default documented on it.
+// Config configures the web app handler. Every zero field has the default
+// documented on it; Handler is required.
 type Config struct {
+	// Handler is the app's go-app settings: name, title, description,
+	// colours, styles, icons, scripts, … (see app.Handler). New sets its
+	// Resources (the Dir under /web/), Version (the bundle's content hash)
+	// and WasmContentLength (the uncompressed size), which must be left
+	// empty, and serves it; do not use it elsewhere. Its paths under /web/
+	// (Styles, Icon, …) are files of Dir.
+	Handler *app.Handler
+	// Routes registers the app's pages with go-app (app.Route, app.RouteWithRegexp),
+	// the function the wasm main calls before app.RunWhenOnBrowser: the
+	// server needs the same routes to render each page before the wasm
+	// takes over, and answers 404 for any other path. New calls it once.
+	// Nil means the caller has registered them already.
+	Routes func()
 	// Dir is the directory holding app.wasm (with app.wasm.br and
-	// app.wasm.gz), app.css and the icons. Empty means "web" (DefaultDir).
+	// app.wasm.gz) and the app's static files, served under /web/. Empty
+	// means "web" (DefaultDir).
 	Dir string
 	// Logger receives start-up warnings (e.g. a stale precompressed copy).
 	// Nil means slog.Default().
@@ -51,8 +67,12 @@ const WasmPath = "/web/app.wasm"
 // New returns the handler of the web app. Mount it at "/" next to the
 // WebSocket endpoint and the HTTP API; it answers the app's pages, /web/...,
 // the service worker, the manifest and the wasm bundle, and 404 elsewhere.
-// It fails when Dir has no app.wasm (run build.sh or make build first).
+// It fails when Dir has no app.wasm (build the app first), and when Handler
+// is nil or has a field set that New owns.
 func New(cfg Config) (http.Handler, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	if cfg.Dir == "" {
 		cfg.Dir = DefaultDir
 	}
@@ -63,29 +83,18 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-
-	// go-app keeps routes in a package-level router; the server needs them
-	// too, to render each page before the wasm takes over.
-	ui.Routes()
-
-	pages := &app.Handler{
-		Name:               "Tether",
-		ShortName:          "Tether",
-		Title:              "Tether — real-time kit",
-		Description:        "Chat, notifications, live ticker and danmaku over one WebSocket, in Go.",
-		Lang:               "en",
-		BackgroundColor:    "#0f172a",
-		ThemeColor:         "#4f46e5",
-		LoadingLabel:       "Loading Tether… {progress}%",
-		Styles:             []string{"/web/app.css"},
-		Icon:               app.Icon{Default: "/web/icon-192.png", Large: "/web/icon-512.png", Maskable: "/web/icon-512.png", SVG: "/web/icon.svg"},
-		CacheableResources: []string{"/web/icon.svg"},
-		Resources:          staticDir{dir: cfg.Dir, files: http.FileServer(noDirFS{http.Dir(cfg.Dir)})},
-		Version:            b.version,
-		// The bundle travels compressed: Content-Length is the compressed
-		// size, so the loader needs the raw size for its progress bar.
-		WasmContentLength: strconv.Itoa(b.rawSize),
+	if cfg.Routes != nil {
+		// go-app keeps routes in a package-level router; the server needs
+		// them too, to render each page before the wasm takes over.
+		cfg.Routes()
 	}
+
+	pages := cfg.Handler
+	pages.Resources = staticDir{dir: cfg.Dir, files: http.FileServer(noDirFS{http.Dir(cfg.Dir)})}
+	pages.Version = b.version
+	// The bundle travels compressed: Content-Length is the compressed size,
+	// so the loader needs the raw size for its progress bar.
+	pages.WasmContentLength = strconv.Itoa(b.rawSize)
 
 	mux := http.NewServeMux()
 	mux.Handle("GET "+WasmPath, b)
@@ -93,6 +102,22 @@ func New(cfg Config) (http.Handler, error) {
 	mux.Handle("GET /goapp.wasm", b)
 	mux.Handle("/", pages)
 	return mux, nil
+}
+
+// check refuses a Config New cannot serve, naming the field.
+func (cfg Config) check() error {
+	h := cfg.Handler
+	switch {
+	case h == nil:
+		return errors.New("webapp: Config.Handler is nil: give the app's *app.Handler (its name, title, styles)")
+	case h.Resources != nil:
+		return errors.New("webapp: Config.Handler.Resources is set: webapp serves Config.Dir under /web/; leave it nil")
+	case h.Version != "":
+		return fmt.Errorf("webapp: Config.Handler.Version is %q: webapp sets it to the bundle's content hash; leave it empty", h.Version)
+	case h.WasmContentLength != "":
+		return fmt.Errorf("webapp: Config.Handler.WasmContentLength is %q: webapp sets it to the bundle's size; leave it empty", h.WasmContentLength)
+	}
+	return nil
 }
 
 // staticDir resolves /web/... to itself and serves it from a directory, so

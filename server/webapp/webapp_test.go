@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/andybalholm/brotli"
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"go.uber.org/goleak"
 )
 
@@ -58,9 +59,30 @@ func wasmContent(seed string) []byte {
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// page is the test app's only component: a go-app app of its own, as any
+// app that webapp serves.
+type page struct {
+	app.Compo
+	title string
+}
+
+func (p *page) Render() app.UI {
+	return app.Main().Class("test-page").Body(app.H1().Text(p.title))
+}
+
+// testRoutes are the test app's pages.
+func testRoutes() {
+	app.Route("/", func() app.Composer { return &page{title: "Home of the test app"} })
+	app.Route("/other", func() app.Composer { return &page{title: "Another page"} })
+}
+
+func testApp() *app.Handler {
+	return &app.Handler{Name: "Test app", Title: "A test app", Styles: []string{"/web/app.css"}}
+}
+
 func newHandler(t *testing.T, dir string) http.Handler {
 	t.Helper()
-	h, err := New(Config{Dir: dir, Logger: quietLogger()})
+	h, err := New(Config{Handler: testApp(), Routes: testRoutes, Dir: dir, Logger: quietLogger()})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -271,7 +293,7 @@ func TestStalePrecompressedCopyIgnored(t *testing.T) {
 }
 
 func TestMissingBundle(t *testing.T) {
-	_, err := New(Config{Dir: t.TempDir(), Logger: quietLogger()})
+	_, err := New(Config{Handler: testApp(), Dir: t.TempDir(), Logger: quietLogger()})
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("New without app.wasm: err = %v, want one wrapping fs.ErrNotExist", err)
 	}
@@ -280,32 +302,16 @@ func TestMissingBundle(t *testing.T) {
 func TestPagesAndStatic(t *testing.T) {
 	h := newHandler(t, fakeBundle(t, wasmContent("pages")))
 
-	for _, path := range []string{"/", "/notifications", "/ticker", "/danmaku", "/admin"} {
+	for path, title := range map[string]string{"/": "Home of the test app", "/other": "Another page"} {
 		w := get(h, path)
 		if w.Code != http.StatusOK {
 			t.Errorf("GET %s: status %d, want 200 (server-side rendered page)", path, w.Code)
 			continue
 		}
 		body := w.Body.String()
-		for _, want := range []string{`class="topbar"`, `href="/web/app.css"`, "/app.js", "Tether"} {
+		for _, want := range []string{title, `class="test-page"`, `href="/web/app.css"`, "/app.js", "A test app"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("GET %s: page lacks %s", path, want)
-			}
-		}
-	}
-	if body := get(h, "/").Body.String(); !strings.Contains(body, "Welcome to Tether") {
-		t.Error("the chat page is not prerendered with its sign-in card")
-	}
-	if body := get(h, "/admin").Body.String(); !strings.Contains(body, `id="admin-stats"`) {
-		t.Error("the admin page is not prerendered")
-	}
-	// Controls exist only in the live app: typed into the prerendered page,
-	// text would be lost when the wasm replaces it.
-	for _, path := range []string{"/", "/admin"} {
-		body := get(h, path).Body.String()
-		for _, id := range []string{`id="login-name"`, `id="login-btn"`, `id="admin-kick-user"`, `id="admin-push-btn"`} {
-			if strings.Contains(body, id) {
-				t.Errorf("GET %s: the prerendered page has the control %s", path, id)
 			}
 		}
 	}
@@ -321,6 +327,43 @@ func TestPagesAndStatic(t *testing.T) {
 	}
 	if w := get(h, "/web/../webapp.go"); w.Code == http.StatusOK {
 		t.Error("/web/.. escapes the web directory")
+	}
+}
+
+// TestConfigRefused: a Config without the app's settings, or with a field
+// that webapp owns, is refused with an error naming the field.
+func TestConfigRefused(t *testing.T) {
+	dir := fakeBundle(t, wasmContent("refused"))
+	for _, tc := range []struct {
+		name string
+		h    *app.Handler
+		want string
+	}{
+		{"no handler", nil, "Config.Handler is nil"},
+		{"own version", &app.Handler{Version: "v1"}, "Config.Handler.Version"},
+		{"own size", &app.Handler{WasmContentLength: "12"}, "Config.Handler.WasmContentLength"},
+		{"own resources", &app.Handler{Resources: app.LocalDir("elsewhere")}, "Config.Handler.Resources"},
+	} {
+		_, err := New(Config{Handler: tc.h, Dir: dir, Logger: quietLogger()})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: New err = %v, want one naming %s", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestHandlerGetsVersionAndSize: the app's handler is served with the
+// bundle's content hash as its version and the raw size for the loader.
+func TestHandlerGetsVersionAndSize(t *testing.T) {
+	content := wasmContent("sized")
+	h := testApp()
+	if _, err := New(Config{Handler: h, Dir: fakeBundle(t, content), Logger: quietLogger()}); err != nil {
+		t.Fatal(err)
+	}
+	if h.WasmContentLength != strconv.Itoa(len(content)) {
+		t.Errorf("WasmContentLength = %q, want the raw size %d", h.WasmContentLength, len(content))
+	}
+	if len(h.Version) != 16 {
+		t.Errorf("Version = %q, want the bundle's 16-hex-digit content hash", h.Version)
 	}
 }
 

@@ -1,0 +1,382 @@
+//go:build !js
+
+// Package e2e drives the real web app in headless Chromium against the real
+// server binary: the bundle that build.sh makes and the bin/tether that
+// cmd/tether builds, talking over 127.0.0.1.
+//
+//	make e2e            # or: go test -race -run E2E ./demo/ui/e2e/
+//
+// Chromium is Debian's (/usr/bin/chromium; override with TETHER_CHROMIUM).
+// On failure each page's screenshot and console log are saved under
+// test-artifacts/<test>/ at the repository root; steps that check what a
+// page looks like also save named screenshots there when they pass.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/tetherkit/tether/internal/tethertest"
+)
+
+// Paths shared by every test, set by TestMain.
+var (
+	repoRoot  string // the repository
+	serverBin string // the tether binary built for this run
+)
+
+// testSecret signs tokens in every server this package starts, so a page's
+// cookie stays valid across a server restart.
+const testSecret = "e2e-secret-0123456789abcdef-0123456789"
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		root, err := filepath.Abs("../../..")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		repoRoot = root
+		if _, err := os.Stat(chromiumPath()); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: Chromium not found at %s: install it (apt-get install -y chromium) or set TETHER_CHROMIUM\n", chromiumPath())
+			return 1
+		}
+		// build.sh is incremental: go build is cached and compression is
+		// skipped when the bundle did not change.
+		build := exec.Command("bash", "build.sh", "wasm")
+		build.Dir = repoRoot
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: build.sh wasm: %v\n%s", err, out)
+			return 1
+		}
+		dir, err := os.MkdirTemp("", "tether-e2e-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		serverBin = filepath.Join(dir, "tether")
+		gobuild := exec.Command("go", "build", "-o", serverBin, "./cmd/tether")
+		gobuild.Dir = repoRoot
+		if out, err := gobuild.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: go build ./cmd/tether: %v\n%s", err, out)
+			return 1
+		}
+		return m.Run()
+	}())
+}
+
+func chromiumPath() string {
+	if p := os.Getenv("TETHER_CHROMIUM"); p != "" {
+		return p
+	}
+	return "/usr/bin/chromium"
+}
+
+// tetherProc is a running server binary.
+type tetherProc struct {
+	t    *testing.T
+	addr string
+	args []string
+	cmd  *exec.Cmd
+	log  *tethertest.Buffer
+	done chan struct{}
+}
+
+// startTether runs the server binary on a free 127.0.0.1 port.
+func startTether(t *testing.T, args ...string) *tetherProc {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	p := &tetherProc{t: t, addr: addr, args: args, log: &tethertest.Buffer{}}
+	p.start()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			saveArtifact(t, "server.log", []byte(p.log.String()))
+		}
+	})
+	return p
+}
+
+// URL is the server's base address.
+func (p *tetherProc) URL() string { return "http://" + p.addr }
+
+func (p *tetherProc) start() {
+	p.t.Helper()
+	args := append([]string{"-addr", p.addr, "-web-dir", filepath.Join(repoRoot, "web"),
+		"-secret", testSecret, "-guest", "true", "-log-level", "debug"}, p.args...)
+	p.cmd = exec.Command(serverBin, args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatalf("start tether: %v", err)
+	}
+	p.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(p.cmd, p.done)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res, err := http.Get(p.URL() + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		select {
+		case <-p.done:
+			p.t.Fatalf("tether exited at start:\n%s", p.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("tether not ready after 15s:\n%s", p.log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop ends the server gracefully (SIGTERM: clients get 1001) and waits.
+func (p *tetherProc) stop() {
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+	p.cmd = nil
+}
+
+// newBrowser starts a headless Chromium for the test.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath()),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return browser
+}
+
+// page is one isolated browser context (its own cookies and storage) with
+// its console log.
+type page struct {
+	t    *testing.T
+	name string
+	ctx  context.Context
+	mu   sync.Mutex
+	logs []string
+}
+
+// newPage opens an isolated page; on failure its screenshot and console log
+// are saved as artifacts.
+func newPage(t *testing.T, browser context.Context, name string) *page {
+	t.Helper()
+	return openPage(t, browser, name, chromedp.WithNewBrowserContext())
+}
+
+// newTab opens another tab of the same browser context as p: the same
+// cookies and storage, as when a user opens the app twice.
+func (p *page) newTab(name string) *page {
+	p.t.Helper()
+	return openPage(p.t, p.ctx, name)
+}
+
+// openPage opens a page under parent with opts.
+func openPage(t *testing.T, parent context.Context, name string, opts ...chromedp.ContextOption) *page {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(parent, opts...)
+	p := &page{t: t, name: name, ctx: ctx}
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open page %s: %v", name, err)
+	}
+	console := chromedp.Events(ctx, cdpruntime.ConsoleAPICalled)
+	exceptions := chromedp.Events(ctx, cdpruntime.ExceptionThrown)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for ev, err := range console {
+			if err != nil {
+				return
+			}
+			var args []string
+			for _, a := range ev.Args {
+				if a.Value != nil {
+					args = append(args, string(a.Value))
+				} else {
+					args = append(args, a.Description)
+				}
+			}
+			p.addLog(fmt.Sprintf("console.%s: %s", ev.Type, strings.Join(args, " ")))
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for ev, err := range exceptions {
+			if err != nil {
+				return
+			}
+			p.addLog("exception: " + (&chromedp.ExceptionError{ExceptionDetails: ev.ExceptionDetails}).Error())
+		}
+	}()
+	t.Cleanup(func() {
+		if t.Failed() {
+			p.saveArtifacts()
+		}
+		cancel()
+		wg.Wait()
+	})
+	return p
+}
+
+func (p *page) addLog(line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.logs = append(p.logs, time.Now().Format("15:04:05.000 ")+line)
+}
+
+func (p *page) saveArtifacts() {
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+		saveArtifact(p.t, p.name+".png", png)
+	} else {
+		p.addLog("screenshot failed: " + err.Error())
+	}
+	if html, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html"))); err == nil {
+		saveArtifact(p.t, p.name+".html", []byte(html))
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	saveArtifact(p.t, p.name+".console.log", []byte(strings.Join(p.logs, "\n")+"\n"))
+}
+
+// saveArtifact writes test-artifacts/<test>/<name> at the repository root.
+func saveArtifact(t *testing.T, name string, data []byte) {
+	dir := filepath.Join(repoRoot, "test-artifacts", strings.ReplaceAll(t.Name(), "/", "_"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Logf("artifact %s: %v", name, err)
+		return
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Logf("artifact %s: %v", name, err)
+		return
+	}
+	t.Logf("saved %s", path)
+}
+
+// do runs actions on the page within timeout, failing the test with what
+// was being attempted.
+func (p *page) do(what string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, timeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		p.t.Fatalf("%s: %s: %v", p.name, what, err)
+	}
+}
+
+// waitJS waits until the JavaScript expression is true.
+func (p *page) waitJS(what string, timeout time.Duration, expr string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, timeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		p.t.Fatalf("%s: waiting for %s: %v", p.name, what, err)
+	}
+}
+
+// text returns the text content of the first element matching sel, or "".
+func (p *page) text(sel string) string {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`(document.querySelector(%q)||{}).textContent||""`, sel)))
+	if err != nil {
+		p.t.Fatalf("%s: text of %s: %v", p.name, sel, err)
+	}
+	return s
+}
+
+// TestE2EFirstPaint measures, in five fresh Chromium processes (empty HTTP
+// and compiled-wasm caches), the time from navigation to the status pill
+// saying "connected" after a login, and logs each and the median. It asserts
+// nothing about the figures: they depend on the machine.
+func TestE2EFirstPaint(t *testing.T) {
+	srv := startTether(t)
+	const loads = 5
+	var took []time.Duration
+	for i := range loads {
+		t.Run(fmt.Sprint("load", i+1), func(t *testing.T) {
+			p := newPage(t, newBrowser(t), fmt.Sprint("cold", i+1))
+			d := p.login(srv.URL(), fmt.Sprint("Cold", i+1))
+			t.Logf("cold load %d: navigation to connected in %v", i+1, d.Round(time.Millisecond))
+			took = append(took, d)
+		})
+	}
+	if len(took) == loads {
+		slices.Sort(took)
+		t.Logf("cold page load to connected: median of %d %v (min %v, max %v)", loads,
+			took[loads/2].Round(time.Millisecond), took[0].Round(time.Millisecond), took[loads-1].Round(time.Millisecond))
+	}
+}
+
+// screenshot saves what the page's viewport shows now as
+// test-artifacts/<test>/<page>-<name>.png, whether the test passes or not:
+// the visual steps are checked by looking at them too.
+func (p *page) screenshot(name string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		p.t.Logf("%s: screenshot %s: %v", p.name, name, err)
+		return
+	}
+	saveArtifact(p.t, p.name+"-"+name+".png", png)
+}
+
+// eval evaluates a JavaScript expression on the page and returns its value.
+func eval[T any](p *page, expr string) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		p.t.Fatalf("%s: evaluate %s: %v", p.name, expr, err)
+	}
+	return v
+}

@@ -1,0 +1,401 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/demo/msg"
+	"github.com/tetherkit/tether/shared"
+)
+
+// Session is the app's one connection to the server: the login and the
+// connection's state. What the pages show lives in one store per feature,
+// each with its own lock and change events: rooms (which rooms are joined,
+// and why), chat (the chat page's messages), toasts, notes (the
+// notification log), ticker (quotes) and danmaku (comments as they
+// arrive). The client's handlers update the stores on the client's
+// goroutine; components read them on go-app's UI goroutine.
+type Session struct {
+	log *slog.Logger
+
+	// dial creates the client for a login; tests replace it.
+	dial func(client.Config) (*client.Client, error)
+	// watchBrowser is client.WatchBrowser in the browser, a no-op elsewhere.
+	watchBrowser func(ctx context.Context, c *client.Client)
+	// zone is the browser's time zone, for message times.
+	zone *time.Location
+	// call calls the server's HTTP endpoints (/auth/): callAPI in the
+	// browser; tests replace it.
+	call func(ctx context.Context, method, path string, body any) apiResult
+
+	rooms   *roomStore
+	chat    *chatLog
+	toasts  *toastStore
+	notes   *noteStore
+	ticker  *tickerStore
+	danmaku observable[msg.DanmakuComment]
+	apiKey  apiKey // the HTTP API key typed on the Admin page, in memory only
+	tabs    *tabLink
+	pending *pendingStore // chat lines in the outbox, and who is typing (outbox.go)
+
+	// status tells watchers that Status changed.
+	status changes
+
+	mu        sync.Mutex
+	nick      string
+	user      string
+	cl        *client.Client
+	ctx       context.Context // the current login's; done at logout
+	stop      context.CancelFunc
+	runDone   chan struct{} // closed when the current client's Run returns
+	wsURL     string
+	expires   time.Time // of the login cookie; zero: not signed in with one
+	signingIn bool      // SignIn is talking to /auth/
+	problem   string    // why the last SignIn failed
+	probing   bool      // probe is running
+	probedAt  time.Time
+	state     client.StateInfo
+	banned    string // why the server refuses this user's handshakes, if it does
+}
+
+// NewSession returns a session that is not logged in.
+func NewSession() *Session {
+	s := &Session{
+		log:          slog.Default(),
+		dial:         client.New,
+		watchBrowser: watchBrowser,
+		zone:         localZone(),
+		call: func(ctx context.Context, method, path string, body any) apiResult {
+			return callAPI(ctx, method, path, "", body)
+		},
+		rooms:   newRoomStore(),
+		chat:    newChatLog(),
+		toasts:  &toastStore{},
+		notes:   &noteStore{},
+		ticker:  newTickerStore(),
+		pending: newPendingStore(),
+		state:   client.StateInfo{State: client.Closed},
+	}
+	s.rooms.gone = s.chat.drop
+	return s
+}
+
+// Login connects as nick through the WebSocket at wsURL, whose query names
+// the user (the ?user=&name= placeholder of docs/protocol.md §1), and joins
+// the lobby plus every room a page is waiting for. A previous login is ended
+// first. Browsers normally use SignIn, which gets a login cookie first.
+func (s *Session) Login(nick, wsURL string) {
+	s.login(nick, wsURL, time.Time{})
+}
+
+// login connects. A non-zero expires means the connection is authenticated
+// by the login cookie, valid until then: it is kept fresh (see keepToken).
+func (s *Session) login(nick, wsURL string, expires time.Time) {
+	s.Logout()
+	ctx, cancel := context.WithCancel(context.Background())
+	cl, err := s.dial(client.Config{URL: wsURL, Registry: msg.NewRegistry(), Logger: s.log})
+	if err != nil {
+		cancel()
+		s.log.Error("tether ui: cannot make the client", "err", err)
+		s.mu.Lock()
+		s.problem = err.Error()
+		s.mu.Unlock()
+		s.status.changed()
+		return
+	}
+	s.wire(cl)
+
+	done := make(chan struct{})
+	s.mu.Lock()
+	s.nick, s.user = nick, userID(nick)
+	s.cl, s.ctx, s.stop, s.runDone = cl, ctx, cancel, done
+	s.wsURL, s.expires = wsURL, expires
+	s.signingIn, s.problem, s.banned = false, "", ""
+	s.state = client.StateInfo{State: client.Connecting}
+	s.mu.Unlock()
+
+	go func() {
+		defer close(done)
+		err := cl.Run(ctx)
+		var ce *client.CloseError
+		if err != nil && !errors.As(err, &ce) {
+			s.log.Warn("tether ui: client stopped", "err", err)
+		}
+	}()
+	if !expires.IsZero() {
+		go s.keepToken(ctx, nick, expires)
+	}
+	s.watchBrowser(ctx, cl)
+	s.rooms.attach(ctx, cl)
+	s.status.changed()
+}
+
+// linkTabs starts listening to the app's other tabs in this browser, once
+// per tab (the Shell calls it when it mounts), so that a sign-in or a
+// sign-out in one reaches all (tabs.go).
+func (s *Session) linkTabs() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tabs == nil {
+		s.tabs = openTabs(s.onTab)
+	}
+}
+
+// tellTabs tells the app's other tabs in this browser about e.
+func (s *Session) tellTabs(e tabEvent) {
+	s.mu.Lock()
+	tabs := s.tabs
+	s.mu.Unlock()
+	tabs.tell(e)
+}
+
+// Relogin connects again the way the last login did, after a kick or a
+// rejection. A browser never learns why a WebSocket handshake was refused,
+// so it first asks the endpoint over plain HTTP: when the server says the
+// user is banned (403, code "banned"), it shows that instead of connecting.
+// It blocks on that request: call it from a goroutine.
+func (s *Session) Relogin(ctx context.Context) {
+	s.mu.Lock()
+	nick, wsURL, expires := s.nick, s.wsURL, s.expires
+	s.mu.Unlock()
+	if nick == "" {
+		return
+	}
+	if why := s.banCheck(ctx, wsURL); why != "" {
+		s.mu.Lock()
+		if s.wsURL == wsURL {
+			s.banned = why
+		}
+		s.mu.Unlock()
+		s.status.changed()
+		return
+	}
+	s.login(nick, wsURL, expires)
+}
+
+// banCheck asks the WebSocket endpoint at wsURL, over plain HTTP, whether it
+// would refuse this user as banned, and returns the server's sentence if so.
+func (s *Session) banCheck(ctx context.Context, wsURL string) string {
+	u, err := url.Parse(wsURL)
+	if err != nil {
+		return ""
+	}
+	r := s.call(ctx, "GET", u.RequestURI(), nil)
+	if r.Err != nil || r.Status != 403 {
+		return ""
+	}
+	var e shared.Error
+	if json.Unmarshal(r.Body, &e) != nil || e.Code != codeBanned {
+		return ""
+	}
+	return orDefault(e.Message, "banned")
+}
+
+// codeBanned is the error code of a handshake refused to a banned user
+// (docs/protocol.md §1).
+const codeBanned = "banned"
+
+// Ended says why the session's connection ended for good and will not come
+// back by itself (a kick, a rejection, a ban), as a sentence for the pages;
+// "" while it is open or coming back.
+func (s *Session) Ended() string {
+	st := s.Status()
+	if !st.LoggedIn || st.Info.State != client.Closed {
+		return ""
+	}
+	switch {
+	case st.Banned != "":
+		return "You are " + st.Banned + "."
+	case st.Info.CloseCode == shared.CloseKicked:
+		return "You were kicked: " + orDefault(st.Info.Reason, "by an administrator") + "."
+	case st.Info.CloseCode == shared.CloseRejected:
+		return "The server refused the connection: " + orDefault(st.Info.Reason, "no reason given") + "."
+	}
+	return "Disconnected."
+}
+
+// stopped returns a channel closed once the client of the last login has
+// stopped (at once when there was none). Logout does not wait for it: it
+// runs on the UI goroutine.
+func (s *Session) stopped() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.runDone == nil {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	return s.runDone
+}
+
+// Logout closes the connection and forgets the chat. Pages keep their own
+// rooms (ticker, danmaku) so that a later login joins them again.
+func (s *Session) Logout() {
+	s.mu.Lock()
+	cl, stop := s.cl, s.stop
+	s.cl, s.ctx, s.stop = nil, nil, nil
+	s.nick, s.user, s.expires, s.banned = "", "", time.Time{}, ""
+	s.state = client.StateInfo{State: client.Closed}
+	s.mu.Unlock()
+	s.rooms.detach()
+	s.chat.reset()
+	s.pending.reset()
+	if cl == nil {
+		return
+	}
+	stop()
+	_ = cl.Close()
+	s.status.changed()
+}
+
+// wire registers the session's handlers on a new client. Each handler runs
+// only while cl is the session's client: after a logout, the old client's
+// late events change nothing.
+func (s *Session) wire(cl *client.Client) {
+	mine := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.cl == cl
+	}
+	cl.OnState(only(mine, func(st client.StateInfo) { s.onState(cl, st) }))
+	cl.OnJoined(only(mine, s.onJoined))
+	cl.OnGap(only(mine, func(g client.Gap) { s.onGap(cl, g) }))
+	client.OnMeta(cl, onlyMeta(mine, s.onChat))
+	client.OnMeta(cl, onlyMeta(mine, s.onDice))
+	client.On(cl, only(mine, func(m shared.PresenceJoin) { s.rooms.onPresence(m.Room, m.Member, true) }))
+	client.On(cl, only(mine, func(m shared.PresenceLeave) { s.rooms.onPresence(m.Room, m.Member, false) }))
+	client.On(cl, only(mine, s.onNotification))
+	client.On(cl, only(mine, s.ticker.onQuote))
+	client.On(cl, only(mine, s.danmaku.publish))
+	client.On(cl, only(mine, s.onServerError))
+	client.OnMeta(cl, onlyMeta(mine, s.onTyping))
+}
+
+// only returns h guarded by mine: it does nothing once mine is false.
+func only[T any](mine func() bool, h func(T)) func(T) {
+	return func(v T) {
+		if mine() {
+			h(v)
+		}
+	}
+}
+
+// onlyMeta is only for handlers that take the message's Meta too.
+func onlyMeta[T any](mine func() bool, h func(T, client.Meta)) func(T, client.Meta) {
+	return func(v T, meta client.Meta) {
+		if mine() {
+			h(v, meta)
+		}
+	}
+}
+
+// onState records a connection state change, and starts a probe of the
+// login cookie when reconnecting keeps failing.
+func (s *Session) onState(cl *client.Client, st client.StateInfo) {
+	s.mu.Lock()
+	s.state = st
+	if st.State == client.Open && st.Welcome.User != "" {
+		s.user = st.Welcome.User // with a login cookie, the server picked it
+	}
+	probe := st.State == client.Reconnecting && !s.expires.IsZero() && !s.probing &&
+		s.cl == cl && s.ctx != nil && time.Since(s.probedAt) > probeEvery
+	if probe {
+		s.probing = true
+		go s.probe(s.ctx, cl, s.nick)
+	}
+	s.mu.Unlock()
+	s.rooms.onState(cl, st)
+	s.status.changed()
+}
+
+// onServerError shows an error the server sent outside any request.
+func (s *Session) onServerError(e shared.Error) {
+	if s.pending.fail(orDefault(e.Message, e.Code)) {
+		return // it was the answer to a chat line of the outbox: shown there
+	}
+	s.toasts.show("Server error", e.Message, "error")
+}
+
+// Send sends m as a request and returns the server's verdict as a sentence
+// ("" when accepted). It blocks; call it from a goroutine.
+func (s *Session) Send(ctx context.Context, m shared.Message) string {
+	s.mu.Lock()
+	cl := s.cl
+	s.mu.Unlock()
+	if cl == nil {
+		return "You are not signed in."
+	}
+	if _, err := client.Request[shared.Reply](ctx, cl, m); err != nil {
+		return errorText(err)
+	}
+	return ""
+}
+
+// Reconnect asks the client to reconnect now (the status pill's button).
+func (s *Session) Reconnect() {
+	s.mu.Lock()
+	cl := s.cl
+	s.mu.Unlock()
+	if cl != nil {
+		cl.Reconnect()
+	}
+}
+
+// Status is the session's state as the status pill shows it.
+type Status struct {
+	LoggedIn  bool
+	SigningIn bool   // talking to the login endpoints
+	Problem   string // why signing in failed
+	Nick      string
+	User      string
+	Banned    string // why the server refuses the user's handshakes, if it does
+	Info      client.StateInfo
+}
+
+// Status returns the login and connection state.
+func (s *Session) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Status{LoggedIn: s.cl != nil, SigningIn: s.signingIn, Problem: s.problem, Nick: s.nick, User: s.user,
+		Banned: s.banned, Info: s.state}
+}
+
+// Members returns the members of any room the session is in.
+func (s *Session) Members(name string) []shared.Member { return s.rooms.info(name).members }
+
+// RoomState reports whether the session is joined to name, and the last
+// join error.
+func (s *Session) RoomState(name string) (ready bool, failed string) {
+	r := s.rooms.info(name)
+	return r.joined, r.failed
+}
+
+// errorText turns a client error into a sentence for the user.
+func errorText(err error) string {
+	var se *shared.Error
+	if errors.As(err, &se) {
+		switch se.Code {
+		case shared.CodeTimeout:
+			return "No answer from the server in time."
+		case shared.CodeClosed:
+			return "The connection closed before the server answered."
+		}
+		if se.Message != "" {
+			return se.Message
+		}
+		return se.Code
+	}
+	if errors.Is(err, client.ErrNotConnected) {
+		return "Not connected; wait for the connection to come back."
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "No answer from the server in time."
+	}
+	return err.Error()
+}
