@@ -34,6 +34,9 @@ type Conn struct {
 	limiter      *rate.Limiter
 	refusals     int
 	refusedSince time.Time
+	// heldRound holds back the connection's ordered sends (ordered.go):
+	// those whose round is not above it are refused. Reader goroutine only.
+	heldRound uint64
 
 	ctx    context.Context    // cancelled when the connection starts closing
 	cancel context.CancelFunc // cancels ctx

@@ -120,10 +120,15 @@ func (s *Server) dispatchFrame(c *Conn, typ int, frame []byte) {
 	var m shared.Message
 	if err == nil {
 		if !c.allow(env.ID) {
+			c.holdOrdered(env, shared.CodeRateLimited)
 			return // refused before its data is decoded: a flood costs less
 		}
 		if kerr := validKey(env.Key); kerr != nil {
 			c.sendError(env.ID, &shared.Error{Code: shared.CodeMalformed, Message: kerr.Error(), Field: "key"})
+			return
+		}
+		if env.Round != 0 && env.Key == "" {
+			c.sendError(env.ID, &shared.Error{Code: shared.CodeMalformed, Message: "round is only for keyed requests (with a key)", Field: "round"})
 			return
 		}
 		if m, err = s.cfg.Registry.Decode(env); err == nil {
@@ -233,6 +238,10 @@ func (s *Server) runHandler(c *Conn, env shared.Envelope, m shared.Message) {
 		s.answer(c, env, s.runOnce(c.ctx, c, env, h, m))
 		return
 	}
+	if c.orderedHeld(env) {
+		c.sendError(env.ID, &shared.Error{Code: shared.CodeUnavailable, Message: orderedHeldMessage})
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, KeyWait)
 	run, out, err := s.broker.Claim(ctx, c.user, env.Key, s.cfg.IdempotencyTTL)
 	waited := ctx.Err() != nil
@@ -242,11 +251,13 @@ func (s *Server) runHandler(c *Conn, env shared.Envelope, m shared.Message) {
 		return // closing
 	case err != nil && waited:
 		s.log.Warn("keyed request: the first run has not finished", "conn", c.id, "user", c.user, "key", env.Key, "wait", KeyWait)
+		c.holdOrdered(env, shared.CodeUnavailable)
 		c.sendError(env.ID, &shared.Error{Code: shared.CodeUnavailable,
 			Message: fmt.Sprintf("a request with this key is still running after %s: send it again later for its answer", KeyWait)})
 		return
 	case err != nil:
 		s.onError(c, fmt.Errorf("claim key of %s from %s: %w", env.Type, c.id, err))
+		c.holdOrdered(env, shared.CodeUnavailable)
 		c.sendError(env.ID, &shared.Error{Code: shared.CodeUnavailable,
 			Message: "the request was not run: its idempotency key could not be checked; try again"})
 		return
@@ -302,6 +313,7 @@ func (s *Server) runOnce(ctx context.Context, c *Conn, env shared.Envelope, h ha
 func (s *Server) answer(c *Conn, env shared.Envelope, out broker.Outcome) {
 	switch {
 	case out.Err != nil:
+		c.holdOrdered(env, out.Err.Code)
 		c.sendError(env.ID, out.Err)
 	case out.Type != "":
 		if err := c.sendEnv(shared.Envelope{ID: env.ID}, rawReply{typ: out.Type, data: out.Data}); err != nil && !errors.Is(err, ErrClosed) {
