@@ -23,8 +23,13 @@ const sendAgainPause = 250 * time.Millisecond
 
 // outgoing is a message in the outbox.
 type outgoing struct {
-	msg shared.Message
-	key string
+	msg    shared.Message
+	key    string
+	stored StoredSend // its stored form (outboxstore.go)
+	saved  bool       // in the client's record of Config.OutboxStore
+	// adoptedAt is when the client took the message over from an earlier
+	// client of the user (zero: its own).
+	adoptedAt time.Time
 }
 
 // newKey returns a fresh idempotency key: the client's random prefix and a
@@ -46,7 +51,10 @@ func (c *Client) newKey() string {
 //
 // Exactly once holds while the client comes back within the server's
 // window (5 minutes by default); a message written before a longer outage
-// and never answered may be applied twice. Close drops what is still queued.
+// and never answered may be applied twice. Close stops sending what is
+// still queued; with an OutboxStore (in the browser: localStorage) the
+// user's next client sends it (docs/protocol.md §3), and DropOutbox
+// forgets it.
 //
 // With a negative Config.Outbox there is no outbox: Send writes m at once
 // and returns ErrNotConnected (possibly wrapped) when the client is not
@@ -57,7 +65,9 @@ func (c *Client) Send(ctx context.Context, m shared.Message) error {
 	if c.opts.Outbox < 0 {
 		return c.sendNow(ctx, m)
 	}
-	if _, err := shared.Encode(shared.Envelope{}, m); err != nil {
+	key := c.newKey()
+	stored, err := storedSend(key, m)
+	if err != nil {
 		return fmt.Errorf("send %s: %w", m.MessageType(), err)
 	}
 	c.mu.Lock()
@@ -69,7 +79,8 @@ func (c *Client) Send(ctx context.Context, m shared.Message) error {
 		c.mu.Unlock()
 		return fmt.Errorf("send %s: %d messages waiting: %w", m.MessageType(), len(c.outbox), ErrOutboxFull)
 	}
-	c.outbox = append(c.outbox, &outgoing{msg: m, key: c.newKey()})
+	c.outbox = append(c.outbox, &outgoing{msg: m, key: key, stored: stored})
+	c.storeOutboxLocked()
 	c.mu.Unlock()
 	select {
 	case c.outboxWake <- struct{}{}:
@@ -105,7 +116,7 @@ func (c *Client) sendNow(ctx context.Context, m shared.Message) error {
 
 // outboxAfter returns the message queued after prev (the oldest when prev
 // is nil), or nil when there is none. ok is false when prev is no longer
-// queued (DropOutbox).
+// queued (DropOutbox, or another page took the stored outbox over).
 func (c *Client) outboxAfter(prev *outgoing) (o *outgoing, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -127,13 +138,15 @@ func (c *Client) outboxAfter(prev *outgoing) (o *outgoing, ok bool) {
 }
 
 // outboxDone removes o, answered, from the head of the outbox, and reports
-// false when o was not its head (the outbox was dropped meanwhile).
+// false when o was not its head (the outbox was dropped or taken over
+// meanwhile).
 func (c *Client) outboxDone(o *outgoing) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.outbox) > 0 && c.outbox[0] == o {
 		c.outbox[0] = nil
 		c.outbox = c.outbox[1:]
+		c.storeOutboxLocked()
 		return true
 	}
 	return false
@@ -147,6 +160,7 @@ func (c *Client) flushOutbox(cn *conn) {
 	case <-cn.done:
 		return
 	}
+	c.adoptOutbox(cn.ctx, cn.user)
 	s := &sender{c: c, cn: cn, round: 1, window: c.opts.SendWindow}
 	s.run()
 }

@@ -41,6 +41,11 @@ func (s *sender) run() {
 			select {
 			case <-s.c.outboxWake:
 				continue
+			case <-s.c.claimTick():
+				// What a page that died without pagehide left is free
+				// once its lease ran out (outboxstore.go).
+				s.c.adoptOutbox(s.cn.ctx, s.cn.user)
+				continue
 			case <-s.cn.done:
 				return
 			}
@@ -82,6 +87,7 @@ func (s *sender) run() {
 // fill writes the messages queued after the ones on the wire, up to the
 // window.
 func (s *sender) fill() {
+	renewed := false
 	for len(s.flying) < s.window {
 		var prev *outgoing
 		if n := len(s.flying); n > 0 {
@@ -95,8 +101,27 @@ func (s *sender) fill() {
 		if o == nil {
 			return
 		}
+		if n := len(s.flying); n > 0 && (!o.adoptedAt.IsZero() || !s.flying[n-1].o.adoptedAt.IsZero()) {
+			// A send taken over from an earlier page goes alone: the page
+			// may connect before the app joins its rooms again, and what
+			// meets not_joined then goes again with a fresh key
+			// (adoptedNotJoined), which a send written behind it would
+			// not get.
+			return
+		}
+		if s.c.opts.OutboxStore != nil && !renewed {
+			// Renew the lease on the stored outbox, and make sure what is
+			// queued is still this client's to send: another page of the
+			// user may have taken it over while this one was frozen
+			// (outboxstore.go). Then look again.
+			renewed = true
+			s.c.storeOutbox()
+			continue
+		}
 		env := shared.Envelope{ID: s.c.nextID.Add(1), Key: o.key, Round: s.round}
-		cl, err := s.cn.sendEnv(s.cn.ctx, env, o.msg, true)
+		// An adopted send's error answer is not the handlers' news: the
+		// page that made it is gone (see adoptedNotJoined).
+		cl, err := s.cn.sendEnv(s.cn.ctx, env, o.msg, o.adoptedAt.IsZero())
 		if err != nil {
 			return // the connection ended (run sees it) or the write failed, which ends it
 		}
@@ -118,6 +143,13 @@ func (s *sender) answered(env shared.Envelope) bool {
 		}
 		s.restart()
 		return false
+	}
+	if s.c.adoptedNotJoined(s.cn, head.o, env) {
+		// A send taken over from an earlier page, refused because the
+		// rooms were not joined yet: it goes again, with a fresh key,
+		// now that they are.
+		s.restart()
+		return true
 	}
 	s.flying = s.flying[1:]
 	if !s.c.outboxDone(head.o) {

@@ -22,10 +22,13 @@ const (
 	// DefaultHeartbeatGrace is what a zero HeartbeatTimeout adds to two
 	// Heartbeats.
 	DefaultHeartbeatGrace = 5 * time.Second
-	DefaultReadLimit      = 64 << 10
-	DefaultSendQueue      = 256
-	DefaultWriteTimeout   = 10 * time.Second
-	DefaultMaxReplay      = 1000
+	// DefaultAppPing is the application heartbeat offered to browser
+	// clients (Config.AppPing).
+	DefaultAppPing      = 10 * time.Second
+	DefaultReadLimit    = 64 << 10
+	DefaultSendQueue    = 256
+	DefaultWriteTimeout = 10 * time.Second
+	DefaultMaxReplay    = 1000
 
 	DefaultMaxRoomsPerConn = 100
 	DefaultIdempotencyTTL  = 5 * time.Minute
@@ -83,6 +86,15 @@ type Config struct {
 	// received this long. Zero means 2*Heartbeat + 5s
 	// (DefaultHeartbeatGrace).
 	HeartbeatTimeout time.Duration
+	// AppPing is the application heartbeat offered to clients that ask for
+	// it (hello's app_ping; browser clients do): after AppPing without a
+	// message from such a client the server sends it ping, and after
+	// another AppPing without one it closes the connection with 4003. A
+	// page the browser froze or cached with its socket open (it still
+	// answers WebSocket pings) thus leaves presence within 2*AppPing.
+	// Zero means 10s (DefaultAppPing); negative means no application pings
+	// (welcome's app_ping_ms is 0 and hello's app_ping is ignored).
+	AppPing time.Duration
 	// ReadLimit is the largest message accepted, in bytes; a larger one
 	// closes the connection with code 1009. Zero means 64 KiB
 	// (DefaultReadLimit).
@@ -282,6 +294,7 @@ func (cfg Config) withDefaults() Config {
 	}
 	positiveOr(&cfg.Heartbeat, DefaultHeartbeat)
 	positiveOr(&cfg.HeartbeatTimeout, 2*cfg.Heartbeat+DefaultHeartbeatGrace)
+	orDefault(&cfg.AppPing, DefaultAppPing)
 	positiveOr(&cfg.ReadLimit, DefaultReadLimit)
 	positiveOr(&cfg.SendQueue, DefaultSendQueue)
 	positiveOr(&cfg.WriteTimeout, DefaultWriteTimeout)
