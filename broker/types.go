@@ -73,7 +73,7 @@ const (
 	ControlUnban     ControlKind = "unban"     // lift the ban of user Target
 )
 
-// Control is a send or a kick for the connections of other nodes.
+// Control is a send, a kick or an unban for the other nodes.
 type Control struct {
 	// Kind is what to do.
 	Kind ControlKind `json:"kind"`

@@ -15,14 +15,14 @@ import (
 
 // Limits of bans.
 const (
-	// MaxBan is the longest ban KickWith accepts.
+	// MaxBan is the longest ban Kick accepts.
 	MaxBan = 30 * 24 * time.Hour
 	// maxBans bounds the ban table: a ban beyond it pushes out the one
 	// that ends first, so an API caller cannot grow the table without bound.
 	maxBans = 10000
 )
 
-// KickOptions say how KickWith disconnects a user.
+// KickOptions say how Kick disconnects a user.
 type KickOptions struct {
 	// Reason is shown to the user (in kicked and in the close frame).
 	Reason string
@@ -106,51 +106,58 @@ func (t *banTable) remove(user string, now time.Time) bool {
 	return ok && b.until.After(now)
 }
 
-// KickWith is Kick with options: with opts.Ban it also bans the user, so
-// that every handshake of theirs until the ban ends is refused before the
-// upgrade with HTTP 403 (code "banned") and the reason — on every node of a
-// cluster, which learn the ban with the kick. With Config.Bans the ban is
-// stored first (a restart, and a node started later, keep it): when it
-// cannot be, nothing is done and the error wraps ErrUnavailable. It returns
-// how many connections it closed; a ban applies even when that is 0.
-func (s *Server) KickWith(ctx context.Context, user string, opts KickOptions) (int, error) {
+// Kick sends kicked{reason} to every connection of user, on every node,
+// and then closes them with code 4000 and the reason. With opts.Ban it also
+// bans the user, so that every handshake of theirs until the ban ends is
+// refused before the upgrade with HTTP 403 (code "banned") and the reason —
+// on every node of a cluster, which learn the ban with the kick. With
+// Config.Bans the ban is stored first (a restart, and a node started later,
+// keep it): when it cannot be, nothing is done and the error wraps
+// ErrUnavailable. It returns how many connections it closed; a ban applies
+// even when that is 0. With the broker's error (the other nodes could not
+// all be told) it returns how many it closed all the same. A ctx without a
+// deadline is bounded by 5s.
+func (s *Server) Kick(ctx context.Context, user string, opts KickOptions) (int, error) {
 	if opts.Ban < 0 || opts.Ban > MaxBan {
 		return 0, fmt.Errorf("kick %q: ban of %v is not between 0 and %v", user, opts.Ban, MaxBan)
 	}
-	if opts.Ban == 0 {
-		return s.Kick(user, opts.Reason), nil
-	}
-	now := s.now()
-	until := now.Add(opts.Ban)
-	if s.cfg.Bans != nil {
-		sctx, cancel := context.WithTimeout(ctx, brokerTimeout)
-		err := s.cfg.Bans.SaveBan(sctx, broker.Ban{User: user, Until: until, Reason: opts.Reason})
-		cancel()
-		if err != nil {
-			return 0, fmt.Errorf("ban %q: %w: %w", user, ErrUnavailable, err)
+	ctx, cancel := brokerContext(ctx)
+	defer cancel()
+	c := broker.Control{Kind: broker.ControlKick, Target: user, Reason: opts.Reason}
+	if opts.Ban > 0 {
+		now := s.now()
+		c.BanUntil = now.Add(opts.Ban)
+		if s.cfg.Bans != nil {
+			err := s.cfg.Bans.SaveBan(ctx, broker.Ban{User: user, Until: c.BanUntil, Reason: opts.Reason})
+			if err != nil {
+				return 0, fmt.Errorf("ban %q: %w: %w", user, ErrUnavailable, err)
+			}
 		}
+		s.bans.add(user, ban{until: c.BanUntil, reason: opts.Reason}, now)
+		s.log.Info("banned", "user", user, "for", opts.Ban, "reason", opts.Reason)
 	}
-	s.bans.add(user, ban{until: until, reason: opts.Reason}, now)
-	s.log.Info("banned", "user", user, "for", opts.Ban, "reason", opts.Reason)
 	closed := s.kickLocal(user, opts.Reason)
-	n, err := s.control(broker.Control{Kind: broker.ControlKick, Target: user, Reason: opts.Reason, BanUntil: until}, nil)
+	n, err := s.control(ctx, c, nil)
 	if err != nil {
-		s.log.Warn("kick with ban on other nodes failed", "user", user, "err", err)
+		return closed + n, fmt.Errorf("kick %q on the other nodes: %w", user, err)
 	}
 	return closed + n, nil
 }
 
-// Unban lifts a ban of user early, on every node and in Config.Bans; it
-// reports whether one was in force. When the store cannot be reached the
-// ban is not lifted and the error wraps ErrUnavailable.
+// Unban lifts a ban of user early, on every node of a cluster and in
+// Config.Bans; it reports whether one was in force (in the store or on some
+// node). When the store cannot be reached the ban is not lifted and the
+// error wraps ErrUnavailable. With the broker's error (the other nodes could
+// not all be told) the ban is lifted here and in the store all the same. A
+// ctx without a deadline is bounded by 5s.
 func (s *Server) Unban(ctx context.Context, user string) (bool, error) {
+	ctx, cancel := brokerContext(ctx)
+	defer cancel()
 	was := false
 	if s.cfg.Bans != nil {
-		sctx, cancel := context.WithTimeout(ctx, brokerTimeout)
-		defer cancel()
-		stored, err := s.cfg.Bans.LoadBans(sctx)
+		stored, err := s.cfg.Bans.LoadBans(ctx)
 		if err == nil {
-			err = s.cfg.Bans.DeleteBan(sctx, user)
+			err = s.cfg.Bans.DeleteBan(ctx, user)
 		}
 		if err != nil {
 			return false, fmt.Errorf("unban %q: %w: %w", user, ErrUnavailable, err)
@@ -160,22 +167,24 @@ func (s *Server) Unban(ctx context.Context, user string) (bool, error) {
 	if s.bans.remove(user, s.now()) {
 		was = true
 	}
-	if _, err := s.control(broker.Control{Kind: broker.ControlUnban, Target: user}, nil); err != nil {
-		s.log.Warn("unban on other nodes failed", "user", user, "err", err)
-	}
 	s.log.Info("unbanned", "user", user, "was_banned", was)
-	return was, nil
+	n, err := s.control(ctx, broker.Control{Kind: broker.ControlUnban, Target: user}, nil)
+	if err != nil {
+		return was || n > 0, fmt.Errorf("unban %q on the other nodes: %w", user, err)
+	}
+	return was || n > 0, nil
 }
 
 // Bans returns the bans in force, sorted by user: Config.Bans's (those of
-// every node, and the earlier lives of this one), else this server's.
+// every node, and the earlier lives of this one), else this server's. A ctx
+// without a deadline is bounded by 5s.
 func (s *Server) Bans(ctx context.Context) ([]broker.Ban, error) {
 	if s.cfg.Bans == nil {
 		return s.bans.list(s.now()), nil
 	}
-	sctx, cancel := context.WithTimeout(ctx, brokerTimeout)
+	ctx, cancel := brokerContext(ctx)
 	defer cancel()
-	stored, err := s.cfg.Bans.LoadBans(sctx)
+	stored, err := s.cfg.Bans.LoadBans(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("bans: %w: %w", ErrUnavailable, err)
 	}

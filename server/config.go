@@ -126,7 +126,11 @@ type Config struct {
 	// 5m (DefaultIdempotencyTTL).
 	IdempotencyTTL time.Duration
 	// Authenticate establishes the identity of a handshake before the
-	// upgrade; an error refuses it with HTTP 401. Nil means QueryIdentity.
+	// upgrade; an error refuses it with HTTP 401. Required: New refuses a
+	// Config without it, so that no server trusts a claimed identity by
+	// accident. auth.Auth.Authenticate is one (signed tokens);
+	// InsecureQueryIdentity, which believes ?user=, is for tests only and is
+	// chosen by name.
 	Authenticate func(r *http.Request) (Identity, error)
 	// VerifyToken checks a token sent in-band by a refresh message
 	// (docs/protocol.md §4) the way Authenticate checks a handshake's, and
@@ -168,7 +172,7 @@ type Config struct {
 	// with memory.Config's defaults (one node; rooms are lost when the
 	// process stops), which Shutdown closes.
 	Broker broker.Broker
-	// Bans keeps the bans (KickWith, Unban) where a restart and the other
+	// Bans keeps the bans (Kick with a ban, Unban) where a restart and the other
 	// nodes find them: New loads them, each ban and unban is stored before
 	// it is applied. broker/nats's Broker is one (a NATS KV bucket),
 	// FileBans another (one node, a file). Nil means in this process only:
@@ -259,6 +263,9 @@ func (cfg Config) validate() error {
 			errs = append(errs, fmt.Errorf("%s is %d: want 0 (the default) or more", n.name, n.v))
 		}
 	}
+	if cfg.Authenticate == nil {
+		errs = append(errs, errors.New("Config.Authenticate is nil: set it to your authentication (auth.Auth.Authenticate for signed tokens); server.InsecureQueryIdentity trusts ?user= and is for tests only"))
+	}
 	if cfg.Heartbeat > 0 && cfg.HeartbeatTimeout > 0 && cfg.HeartbeatTimeout <= cfg.Heartbeat {
 		errs = append(errs, fmt.Errorf("HeartbeatTimeout %v is not longer than Heartbeat %v: every connection would time out between two pings", cfg.HeartbeatTimeout, cfg.Heartbeat))
 	}
@@ -304,9 +311,6 @@ func (cfg Config) withDefaults() Config {
 	}
 	orDefault(&cfg.MaxRoomsPerConn, DefaultMaxRoomsPerConn)
 	positiveOr(&cfg.IdempotencyTTL, DefaultIdempotencyTTL)
-	if cfg.Authenticate == nil {
-		cfg.Authenticate = QueryIdentity
-	}
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
@@ -327,10 +331,12 @@ func (cfg Config) withDefaults() Config {
 	return cfg
 }
 
-// QueryIdentity is the placeholder authentication of docs/protocol.md §1: it
-// reads the user id from the query parameter "user" and the display name
-// from "name" (default: the user id).
-func QueryIdentity(r *http.Request) (Identity, error) {
+// InsecureQueryIdentity is the tests' authentication (docs/protocol.md §1):
+// it believes the user id in the query parameter "user" and the display
+// name in "name" (default: the user id), so anyone can connect as anyone.
+// Use it in tests and demos on a private machine, never where a user's id
+// matters: set Config.Authenticate to it by name.
+func InsecureQueryIdentity(r *http.Request) (Identity, error) {
 	q := r.URL.Query()
 	id := Identity{User: q.Get("user"), Name: q.Get("name")}
 	if err := ValidUser(id.User); err != nil {

@@ -202,7 +202,7 @@ func TestSlowConsumerIsClosedOthersKeepReceiving(t *testing.T) {
 	if err := slow.WriteMessage(websocket.TextMessage, b); err != nil {
 		t.Fatal(err)
 	}
-	tethertest.WaitUntil(t, "slow joined", func() bool { return len(e.srv.Presence("feed")) == 1 })
+	tethertest.WaitUntil(t, "slow joined", func() bool { return len(tethertest.Presence(t, e.srv, "feed")) == 1 })
 	fast1, fast2 := e.dial("fast1"), e.dial("fast2")
 	fast1.join("feed", 0)
 	fast2.join("feed", 0)
@@ -311,7 +311,7 @@ func TestCloseCancelsHandlerContext(t *testing.T) {
 	c := e.dial("alice")
 	c.send(0, testmsg.ChatSend{Room: "lobby", Text: "wait for me"})
 	<-started
-	e.srv.Kick("alice", "enough")
+	_, _ = e.srv.Kick(context.Background(), "alice", server.KickOptions{Reason: "enough"})
 	select {
 	case err := <-handlerDone:
 		if err == nil {

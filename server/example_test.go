@@ -37,7 +37,7 @@ func Example() {
 	reg := shared.NewRegistry() // the protocol's own messages
 	shared.Register[Say](reg)
 	shared.Register[Said](reg) // the same registry goes to the app's clients
-	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := server.New(server.Config{Registry: reg, Authenticate: server.InsecureQueryIdentity, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func Example() {
 		if !c.Joined(m.Room) {
 			return server.ErrNotJoined // the client gets an error with code not_joined
 		}
-		_, _, err := srv.Publish(context.Background(), m.Room, Said{Room: m.Room, User: c.User(), Text: m.Text})
+		_, _, err := srv.Publish(ctx, m.Room, Said{Room: m.Room, User: c.User(), Text: m.Text})
 		return err
 	})
 

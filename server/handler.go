@@ -214,7 +214,7 @@ func (s *Server) dispatch(c *Conn, env shared.Envelope, m shared.Message) {
 	case shared.Leave:
 		s.leave(c, env.ID, m)
 	case shared.PresenceList:
-		_ = c.sendEnv(shared.Envelope{ID: env.ID}, shared.PresenceList{Room: m.Room, Members: s.Presence(m.Room)})
+		s.presenceList(c, env.ID, m)
 	case shared.History:
 		s.history(c, env.ID, m)
 	case shared.Ping:

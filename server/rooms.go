@@ -78,15 +78,15 @@ func (s *Server) releaseRoomLocked(r *room) {
 // Publish sends m to every member of room and keeps it in the room's
 // history, creating the room if needed. It returns the seq assigned to m and
 // how many connections of this node it reached (in a cluster: 0 when the
-// message had not reached this node's members when Publish returned).
+// message had not reached this node's members when Publish returned). A ctx
+// without a deadline is bounded by 5s.
 //
-// ctx bounds the call (at most 5 s whatever its deadline). Called with the
-// ctx a handler got for a keyed request (docs/protocol.md §3), the
-// publication carries an id made of the user, the key and its place among
-// the run's publications, and the broker keeps it at most once: when the
-// request runs again after an unavailable answer, a message the first run
-// published after all is not published twice. A broker failure is returned
-// wrapped in ErrUnavailable.
+// Called with the ctx a handler got for a keyed request (docs/protocol.md
+// §3), the publication carries an id made of the user, the key and its
+// place among the run's publications, and the broker keeps it at most once:
+// when the request runs again after an unavailable answer, a message the
+// first run published after all is not published twice. A broker failure
+// is returned wrapped in ErrUnavailable.
 func (s *Server) Publish(ctx context.Context, room string, m shared.Message) (seq uint64, reached int, err error) {
 	if err := shared.ValidRoom(room); err != nil {
 		return 0, 0, fmt.Errorf("publish to %q: %w", room, err)
@@ -96,7 +96,7 @@ func (s *Server) Publish(ctx context.Context, room string, m shared.Message) (se
 	if err != nil {
 		return 0, 0, fmt.Errorf("publish %s to %q: %w", typ, room, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, brokerTimeout)
+	ctx, cancel := brokerContext(ctx)
 	defer cancel()
 	if id := nextPublishID(ctx); id != "" {
 		ctx = broker.WithPublishID(ctx, id)
@@ -112,8 +112,9 @@ func (s *Server) Publish(ctx context.Context, room string, m shared.Message) (se
 
 // PublishEphemeral sends m to the members of room on every node now, with
 // no seq and without keeping it in history ("is typing" and the like): a
-// member that is not connected at that moment never gets it. A broker
-// failure is returned wrapped in ErrUnavailable.
+// member that is not connected at that moment never gets it. A ctx without
+// a deadline is bounded by 5s. A broker failure is returned wrapped in
+// ErrUnavailable.
 func (s *Server) PublishEphemeral(ctx context.Context, room string, m shared.Message) error {
 	if err := shared.ValidRoom(room); err != nil {
 		return fmt.Errorf("publish to %q: %w", room, err)
@@ -122,7 +123,7 @@ func (s *Server) PublishEphemeral(ctx context.Context, room string, m shared.Mes
 	if err != nil {
 		return fmt.Errorf("publish %s to %q: %w", m.MessageType(), room, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, brokerTimeout)
+	ctx, cancel := brokerContext(ctx)
 	defer cancel()
 	if err := s.broker.PublishEphemeral(ctx, room, b); err != nil {
 		return fmt.Errorf("publish %s: %w: %w", m.MessageType(), ErrUnavailable, err)
@@ -130,17 +131,32 @@ func (s *Server) PublishEphemeral(ctx context.Context, room string, m shared.Mes
 	return nil
 }
 
-// Presence returns the members of room, sorted by user; none when the room
-// does not exist.
-func (s *Server) Presence(room string) []shared.Member {
-	ctx, cancel := context.WithTimeout(s.ctx, brokerTimeout)
+// Presence returns the members of room on every node, sorted by user; none
+// when the room does not exist. When the broker cannot answer it returns
+// its error, never an empty list. A ctx without a deadline is bounded by
+// 5s.
+func (s *Server) Presence(ctx context.Context, room string) ([]shared.Member, error) {
+	ctx, cancel := brokerContext(ctx)
 	defer cancel()
 	members, err := s.broker.Presence(ctx, room)
 	if err != nil {
-		s.log.Warn("presence failed", "room", room, "err", err)
-		return nil
+		return nil, fmt.Errorf("presence of %q: %w", room, err)
 	}
-	return members
+	return members, nil
+}
+
+// presenceList answers a presence.list request from c: the room's members,
+// or unavailable when the broker cannot tell (docs/protocol.md §4).
+func (s *Server) presenceList(c *Conn, reqID uint64, req shared.PresenceList) {
+	ctx, cancel := context.WithTimeout(c.ctx, brokerTimeout)
+	defer cancel()
+	members, err := s.Presence(ctx, req.Room)
+	if err != nil {
+		s.onError(c, err)
+		c.sendError(reqID, &shared.Error{Code: shared.CodeUnavailable, Message: "the room's members are not known now, ask again later"})
+		return
+	}
+	_ = c.sendEnv(shared.Envelope{ID: reqID}, shared.PresenceList{Room: req.Room, Members: members})
 }
 
 // replay decides what a join gets after joined (docs/protocol.md §7):

@@ -83,6 +83,9 @@ func newStressEnv(t *testing.T, cfg server.Config, onDisconnect func(c *server.C
 		}
 		e.closes.add(d.Conn.ID(), d.Code)
 	}
+	if cfg.Authenticate == nil {
+		cfg.Authenticate = server.InsecureQueryIdentity
+	}
 	var err error
 	e.srv, err = server.New(cfg)
 	if err != nil {
@@ -411,6 +414,11 @@ func TestSlowConsumer(t *testing.T) {
 		SendQueue:    slowQueue,
 		Broker:       tethertest.Memory(t, memory.Config{HistorySize: -1}),
 		WriteTimeout: slowWriteTimeout,
+		// The stalled client never answers a ping: on a loaded machine
+		// the 8 s of publishing can outlast the default heartbeat
+		// timeout (55 s), which would close it with 4003 before its
+		// queue overflows. Heartbeats are not what this test is about.
+		Heartbeat: 10 * slowWriteTimeout,
 	}), func(c *server.Conn, _ int) {
 		stalledMu.Lock()
 		defer stalledMu.Unlock()
@@ -1031,8 +1039,8 @@ func TestConcurrentPushBroadcastHeartbeat(t *testing.T) {
 		return err
 	})
 	run("broadcaster", 20*time.Millisecond, func(int) error {
-		e.srv.Broadcast(testmsg.Notification{Title: sourceNames[fromBroadcast]})
-		return nil
+		_, err := e.srv.Broadcast(context.Background(), testmsg.Notification{Title: sourceNames[fromBroadcast]})
+		return err
 	})
 	var cuttable []*soakClient
 	for _, sc := range clients {
@@ -1077,7 +1085,9 @@ func TestConcurrentPushBroadcastHeartbeat(t *testing.T) {
 			t.Errorf("push to %s %q after the soak: %v", target.Kind, target.ID, err)
 		}
 	}
-	e.srv.Broadcast(testmsg.Notification{Title: sourceNames[fromBroadcast]})
+	if _, err := e.srv.Broadcast(context.Background(), testmsg.Notification{Title: sourceNames[fromBroadcast]}); err != nil {
+		t.Errorf("Broadcast after the soak: %v", err)
+	}
 	final(api.Target{Kind: api.TargetAll})
 	for _, r := range rooms {
 		if _, _, err := e.srv.Publish(context.Background(), r, testmsg.ChatMessage{Room: r, User: "soak-bot", Text: "publish", Time: time.Now().UnixMilli()}); err != nil {
@@ -1235,7 +1245,7 @@ func TestPushRacingCloses(t *testing.T) {
 								_ = tg.ws.NetConn().(*net.TCPConn).SetLinger(0)
 								_ = tg.ws.Close()
 							case 2:
-								e.srv.Kick(tg.user, "racing a push")
+								_, _ = e.srv.Kick(context.Background(), tg.user, server.KickOptions{Reason: "racing a push"})
 							}
 						}
 					}

@@ -228,7 +228,7 @@ const (
 	CodeRateLimited  = "rate_limited" // too many messages; slow down
 	CodeNotFound     = "not_found"    // no such connection, user or room
 	CodeInternal     = "internal"     // server-side failure; details are logged
-	CodeUnavailable  = "unavailable"  // not run now (its idempotency key could not be checked, or its first run has not finished): send it again later
+	CodeUnavailable  = "unavailable"  // not run or answered now (its idempotency key could not be checked, its first run has not finished, the room's presence is unknown): send it again later
 	CodeTimeout      = "timeout"      // client side: no reply in time
 	CodeClosed       = "closed"       // client side: the connection closed first
 	CodeRejected     = "rejected"     // the handler refused the request

@@ -185,7 +185,7 @@ func TestNodeDeath(t *testing.T) {
 	t.Logf("carol's leave seen %v after node a died (NodeTTL %v); alice resumed on b, recovered %v", took, ttl, rejoin.Recovered)
 	// Each node's view of the bucket catches up on its own.
 	tethertest.WaitUntil(t, "node b's presence without carol", func() bool {
-		return !strings.Contains(members(b.srv.Presence("room")), "carol")
+		return !strings.Contains(members(tethertest.Presence(t, b.srv, "room")), "carol")
 	})
 }
 

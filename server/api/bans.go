@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
+	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -18,6 +20,10 @@ type UnbanRequest struct {
 type UnbanResponse struct {
 	// Lifted reports whether the user was banned (false: nothing to lift).
 	Lifted bool `json:"lifted"`
+	// Partial is true when some node of a cluster did not answer in time:
+	// the ban is lifted in the store and on the nodes that answered; send
+	// the unban again to be sure (it is safe to repeat).
+	Partial bool `json:"partial,omitempty"`
 }
 
 // BanInfo is one ban in GET /api/bans.
@@ -46,11 +52,11 @@ func (h *Handler) unban(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lifted, err := h.cfg.Hub.Unban(r.Context(), req.User)
-	if err != nil {
-		h.internalError(w, "unban", err)
+	if errors.Is(err, server.ErrUnavailable) {
+		h.internalError(w, "unban", err) // the store could not be reached: not lifted
 		return
 	}
-	writeJSON(w, http.StatusOK, UnbanResponse{Lifted: lifted})
+	writeJSON(w, http.StatusOK, UnbanResponse{Lifted: lifted, Partial: h.partial("unban", err)})
 }
 
 func (h *Handler) bans(w http.ResponseWriter, r *http.Request) {

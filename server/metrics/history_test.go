@@ -20,7 +20,7 @@ func TestHistoryMemoryMetrics(t *testing.T) {
 	const budget = 256 << 10
 	mb := memory.New(memory.Config{HistoryMemory: budget, HistoryBytes: 32 << 10})
 	t.Cleanup(func() { _ = mb.Close() })
-	srv, err := server.New(server.Config{Broker: mb})
+	srv, err := server.New(server.Config{Broker: mb, Authenticate: server.InsecureQueryIdentity})
 	if err != nil {
 		t.Fatal(err)
 	}

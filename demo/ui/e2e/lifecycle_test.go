@@ -108,8 +108,8 @@ func TestE2ELeaveSiteAndBack(t *testing.T) {
 	// Through history.back(): a page restored from the cache fires no load
 	// event, which chromedp.NavigateBack waits for.
 	bob.do("go back", stepTimeout, chromedp.Evaluate[chromedp.Void](`history.back()`))
-	bob.pollJS("connected", stepTimeout, `(document.querySelector("#status .status-text")||{textContent:""}).textContent === "connected"`)
-	bob.pollJS("the line said while away", stepTimeout, `[...document.querySelectorAll(".chat-msg:not(.pending)")].some(e => e.textContent.includes("said while Bob was away"))`)
+	bob.waitJS("connected", stepTimeout, `(document.querySelector("#status .status-text")||{textContent:""}).textContent === "connected"`)
+	bob.waitJS("the line said while away", stepTimeout, `[...document.querySelectorAll(".chat-msg:not(.pending)")].some(e => e.textContent.includes("said while Bob was away"))`)
 	alice.waitMember("Bob")
 	t.Logf("Back: connected with the line said while away after %v", time.Since(back).Round(time.Millisecond))
 	waitConns(t, srv.URL(), "Bob", 1)
@@ -241,19 +241,5 @@ func (p *page) close() {
 	p.t.Helper()
 	if err := chromedp.Cancel(p.ctx); err != nil {
 		p.t.Fatalf("%s: close the tab: %v", p.name, err)
-	}
-}
-
-// pollJS waits until the JavaScript expression is true, evaluating it from
-// here: chromedp.Poll never resolves on a page that Chromium restored from
-// its back/forward cache.
-func (p *page) pollJS(what string, timeout time.Duration, expr string) {
-	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !eval[bool](p, expr) {
-		if time.Now().After(deadline) {
-			p.t.Fatalf("%s: waiting for %s: not within %v", p.name, what, timeout)
-		}
-		time.Sleep(50 * time.Millisecond) // a poll, as chromedp.Poll's own
 	}
 }
