@@ -16,14 +16,16 @@ import "github.com/tetherkit/tether/shared"
 const orderedHeldMessage = "not run: an earlier ordered send on this connection was not run; send it again first, then this one, in a new round"
 
 // orderedHeld reports whether env is an ordered send to refuse because an
-// earlier one of its round was refused. Reader goroutine only.
+// earlier one of its round was refused. Called where the connection's
+// messages are handled, one at a time.
 func (c *Conn) orderedHeld(env shared.Envelope) bool {
 	return env.Round != 0 && env.Key != "" && env.Round <= c.heldRound
 }
 
 // holdOrdered records that env was answered with code: when env is an
 // ordered send and the code means "not run, send it again", the sends of its
-// round that follow it are held back. Reader goroutine only.
+// round that follow it are held back. Called where the connection's
+// messages are handled, one at a time.
 func (c *Conn) holdOrdered(env shared.Envelope, code string) {
 	if env.Round == 0 || env.Key == "" {
 		return
