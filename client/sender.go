@@ -30,7 +30,8 @@ type sender struct {
 type flight struct {
 	o        *outgoing
 	call     *call
-	deadline time.Time // when it is given up for lost: RequestTimeout after its write
+	deadline time.Time       // when it is given up for lost: RequestTimeout after its write
+	joined   <-chan struct{} // the client's joined signal when it was written
 }
 
 // run sends until the connection ends.
@@ -118,6 +119,9 @@ func (s *sender) fill() {
 			s.c.storeOutbox()
 			continue
 		}
+		s.c.mu.Lock()
+		joined := s.c.joinedCh
+		s.c.mu.Unlock()
 		env := shared.Envelope{ID: s.c.nextID.Add(1), Key: o.key, Round: s.round}
 		// An adopted send's error answer is not the handlers' news: the
 		// page that made it is gone (see adoptedNotJoined).
@@ -125,7 +129,7 @@ func (s *sender) fill() {
 		if err != nil {
 			return // the connection ended (run sees it) or the write failed, which ends it
 		}
-		s.flying = append(s.flying, flight{o: o, call: cl, deadline: time.Now().Add(s.c.opts.RequestTimeout)})
+		s.flying = append(s.flying, flight{o: o, call: cl, deadline: time.Now().Add(s.c.opts.RequestTimeout), joined: joined})
 	}
 }
 
@@ -144,7 +148,7 @@ func (s *sender) answered(env shared.Envelope) bool {
 		s.restart()
 		return false
 	}
-	if s.c.adoptedNotJoined(s.cn, head.o, env) {
+	if s.c.adoptedNotJoined(s.cn, head.o, env, head.joined) {
 		// A send taken over from an earlier page, refused because the
 		// rooms were not joined yet: it goes again, with a fresh key,
 		// now that they are.
