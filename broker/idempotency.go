@@ -20,7 +20,7 @@ import (
 // Outcome, waiting while that run has not finished, until ctx is done (then
 // ctx's error). Any other error means the window could not be consulted:
 // the server does not run the request (it fails closed) and answers
-// internal. window is how long a claim and its outcome are remembered.
+// unavailable. window is how long a claim and its outcome are remembered.
 type IdempotencyStore interface {
 	Claim(ctx context.Context, user, key string, window time.Duration) (KeyedRun, Outcome, error)
 }
@@ -30,6 +30,13 @@ type KeyedRun interface {
 	// Finish records the run's outcome, the answer of every repeat of the
 	// key within the window.
 	Finish(ctx context.Context, out Outcome) error
+	// Release gives the key up without an outcome: the run was not applied
+	// (it was answered unavailable: a dependency failed under it), and the
+	// key sent again runs it again. Repeats waiting for this run get out (an
+	// unavailable answer) or claim the key themselves. A store that cannot
+	// record the release now keeps trying until it can or the window ends,
+	// and returns the error.
+	Release(ctx context.Context, out Outcome) error
 }
 
 // Outcome is the answer a keyed request got: its reply message, reply ok
@@ -56,4 +63,27 @@ func (NoIdempotency) Claim(context.Context, string, string, time.Duration) (Keye
 // nopRun is NoIdempotency's KeyedRun: its outcome is forgotten.
 type nopRun struct{}
 
-func (nopRun) Finish(context.Context, Outcome) error { return nil }
+func (nopRun) Finish(context.Context, Outcome) error  { return nil }
+func (nopRun) Release(context.Context, Outcome) error { return nil }
+
+// publishIDKey is the context key of a publication's deduplication id.
+type publishIDKey struct{}
+
+// WithPublishID returns ctx carrying id, the deduplication id of the one
+// publication Stream.Publish makes with it. A broker whose Publish can fail
+// after the message was kept (its acknowledgement lost: broker/nats) keeps
+// a publication with an id at most once within the idempotency window: a
+// repeat returns the first one's position and is not delivered again. The
+// server sets it for the publications of a keyed request, so that the
+// request can run again after an unavailable answer; a broker that cannot
+// fail that way may ignore it.
+func WithPublishID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, publishIDKey{}, id)
+}
+
+// PublishID returns the deduplication id ctx carries for Publish
+// (WithPublishID), "" for none.
+func PublishID(ctx context.Context) string {
+	id, _ := ctx.Value(publishIDKey{}).(string)
+	return id
+}

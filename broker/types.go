@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"time"
 
 	"github.com/tetherkit/tether/shared"
@@ -87,4 +88,29 @@ type Control struct {
 	// BanUntil, on a kick with a ban, is when the ban ends: every node
 	// refuses the user's handshakes until then.
 	BanUntil time.Time `json:"ban_until,omitzero"`
+}
+
+// Ban is a user whose handshakes are refused until a time.
+type Ban struct {
+	// User is the banned user's id.
+	User string `json:"user"`
+	// Until is when the ban ends.
+	Until time.Time `json:"until"`
+	// Reason is shown to the user when a handshake is refused.
+	Reason string `json:"reason,omitempty"`
+}
+
+// BanStore keeps the bans where a restart of the server, and the other
+// nodes of a cluster (also those started after the ban), find them
+// (server.Config.Bans). broker/nats keeps them in a NATS KV bucket, with
+// each ban's end as its TTL; server.FileBans keeps them in a file (one
+// node, its data dir). The methods are safe for concurrent use.
+type BanStore interface {
+	// SaveBan records b, replacing an earlier ban of b.User; it is
+	// forgotten when b.Until passes.
+	SaveBan(ctx context.Context, b Ban) error
+	// DeleteBan lifts the ban of user, if there is one.
+	DeleteBan(ctx context.Context, user string) error
+	// LoadBans returns the bans in force.
+	LoadBans(ctx context.Context) ([]Ban, error)
 }

@@ -431,7 +431,7 @@ func (c *Client) handleFrame(cn *conn, frame []byte) {
 		case send:
 			// The answer to an outbox message: its error, if final, goes to
 			// the handlers as Send promises.
-			if code := errorCodeOf(env); code != "" && code != shared.CodeRateLimited {
+			if code := errorCodeOf(env); code != "" && !sendAgain(env) {
 				c.dispatch(env, nil)
 			}
 		case !ok && env.Type != shared.TypeOf[shared.Pong]():

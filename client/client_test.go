@@ -275,7 +275,9 @@ func TestSendWithoutOutbox(t *testing.T) {
 // key after a reconnect, and hands an error answer to the handlers once.
 func TestSendOutbox(t *testing.T) {
 	errs := make(chan shared.Error, 4)
-	h := start(t, Config{Outbox: 3}, func(c *Client) {
+	// One at a time (SendWindow 1), so that what is in flight at the drop
+	// is known; TestSendWindow writes ahead.
+	h := start(t, Config{Outbox: 3, SendWindow: 1}, func(c *Client) {
 		On(c, func(e shared.Error) { errs <- e })
 	})
 	for _, text := range []string{"one", "two", "three"} {

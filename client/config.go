@@ -16,6 +16,9 @@ const (
 	DefaultMaxBackoff     = 30 * time.Second
 	DefaultRequestTimeout = 10 * time.Second
 	DefaultOutbox         = 1000
+	// DefaultSendWindow is how many Send messages the client writes ahead
+	// of their answers (Config.SendWindow).
+	DefaultSendWindow = 16
 	// DefaultPingInterval is the heartbeat when neither Config nor the
 	// server's welcome sets one (the server's DefaultHeartbeat).
 	DefaultPingInterval = 25 * time.Second
@@ -77,6 +80,14 @@ type Config struct {
 	// writes at once and fails with ErrNotConnected when the client is not
 	// Open.
 	Outbox int
+	// SendWindow is how many messages of the outbox may be on the wire at
+	// once, written without waiting for the answers of the ones before:
+	// the server still applies them exactly once and in the order of Send
+	// (they are ordered sends, docs/protocol.md §3), and the outbox drains
+	// at the link's speed instead of one message per round trip. After a
+	// rate_limited answer the client sends one at a time until it
+	// reconnects. Zero means 16 (DefaultSendWindow); 1 sends one at a time.
+	SendWindow int
 	// OutboxStore keeps the outbox beyond the client's life (see
 	// OutboxStore): what Send queued and the server has not answered is
 	// sent by the user's next client (the next page after a reload, Back,
@@ -116,6 +127,9 @@ func (o Config) validate() error {
 			errs = append(errs, fmt.Errorf("%s is %v: want 0 (the default) or more", d.name, d.v))
 		}
 	}
+	if o.SendWindow < 0 {
+		errs = append(errs, fmt.Errorf("SendWindow is %d: want 0 (the default) or more", o.SendWindow))
+	}
 	if o.MinBackoff > 0 && o.MaxBackoff > 0 && o.MaxBackoff < o.MinBackoff {
 		errs = append(errs, fmt.Errorf("MaxBackoff %v is below MinBackoff %v", o.MaxBackoff, o.MinBackoff))
 	}
@@ -150,6 +164,9 @@ func (o Config) withDefaults() Config {
 	}
 	if o.Outbox == 0 {
 		o.Outbox = DefaultOutbox
+	}
+	if o.SendWindow == 0 {
+		o.SendWindow = DefaultSendWindow
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = DefaultRequestTimeout

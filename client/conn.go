@@ -181,11 +181,18 @@ func (cn *conn) send(ctx context.Context, id uint64, m shared.Message) (*call, e
 // sendKeyed is send with an idempotency key (empty: none); send marks an
 // outbox message.
 func (cn *conn) sendKeyed(ctx context.Context, id uint64, key string, m shared.Message, send bool) (*call, error) {
+	return cn.sendEnv(ctx, shared.Envelope{ID: id, Key: key}, m, send)
+}
+
+// sendEnv registers a reply slot for env.ID and writes m in env as a
+// request; send marks an outbox message.
+func (cn *conn) sendEnv(ctx context.Context, env shared.Envelope, m shared.Message, send bool) (*call, error) {
+	id := env.ID
 	ch, err := cn.register(id, send)
 	if err != nil {
 		return nil, closedError(m.MessageType())
 	}
-	if err := cn.write(ctx, shared.Envelope{ID: id, Key: key}, m); err != nil {
+	if err := cn.write(ctx, env, m); err != nil {
 		cn.unregister(id)
 		switch {
 		case errors.Is(err, errConnEnded):

@@ -47,8 +47,11 @@
 // [Client.Send] queues the message in an outbox and sends it with an
 // idempotency key, again after a reconnect when it was not answered, so the
 // server applies it exactly once, in the order of the Send calls; a full
-// outbox is [ErrOutboxFull]. [Request] does the same with [Retry]. See
-// docs/protocol.md §3. With an [OutboxStore] (in the browser by default:
+// outbox is [ErrOutboxFull]. [Request] does the same with [Retry]. The
+// outbox writes up to [Config.SendWindow] messages ahead of their answers
+// (ordered sends, which the server applies in order even when one of them
+// fails), so it drains at the link's speed rather than one message per
+// round trip. See docs/protocol.md §3. With an [OutboxStore] (in the browser by default:
 // localStorage) the outbox also survives the client: what a page queued
 // and never had answered is sent by the user's next page, and
 // [Client.DropOutbox] forgets it at sign-out.

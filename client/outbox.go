@@ -15,10 +15,10 @@ import (
 // server does not answer. The message was not queued.
 var ErrOutboxFull = errors.New("client: outbox full")
 
-// sendAgainPause is how long a keyed send waits before trying again after
-// the server did not run it (rate_limited, unavailable). Sends are one at a
-// time, so this keeps the refusals (and the server's 1008 abuse rule) far
-// away.
+// sendAgainPause is how long the outbox waits before sending again after
+// the server did not run a message (rate_limited, unavailable) or did not
+// answer in time. It keeps the refusals (and the server's 1008 abuse rule)
+// far away: at most one round of them per pause.
 const sendAgainPause = 250 * time.Millisecond
 
 // outgoing is a message in the outbox.
@@ -39,10 +39,12 @@ func (c *Client) newKey() string {
 }
 
 // Send queues m for the server and returns without waiting for an answer.
-// Messages are sent in the order Send was called, one at a time, each with
-// an idempotency key (docs/protocol.md §3): when the connection is lost the
-// unanswered ones are sent again after the reconnect, once the rooms are
-// rejoined, and the server applies each exactly once. Sends made while the
+// Messages are sent in the order Send was called, up to Config.SendWindow
+// of them ahead of their answers, each with an idempotency key and as an
+// ordered send (docs/protocol.md §3): the server applies them in that
+// order; when the connection is lost the unanswered ones are sent again
+// after the reconnect, once the rooms are rejoined, and the server applies
+// each exactly once. Sends made while the
 // client is offline wait in the outbox (Config.Outbox messages at most;
 // beyond that Send returns ErrOutboxFull). An error answer from the server
 // reaches the handlers of shared.Error (see On), once per message.
@@ -112,29 +114,46 @@ func (c *Client) sendNow(ctx context.Context, m shared.Message) error {
 	return nil
 }
 
-// outboxHead returns the oldest queued message, or nil.
-func (c *Client) outboxHead() *outgoing {
+// outboxAfter returns the message queued after prev (the oldest when prev
+// is nil), or nil when there is none. ok is false when prev is no longer
+// queued (DropOutbox, or another page took the stored outbox over).
+func (c *Client) outboxAfter(prev *outgoing) (o *outgoing, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.outbox) == 0 {
-		return nil
+	if prev == nil {
+		if len(c.outbox) == 0 {
+			return nil, true
+		}
+		return c.outbox[0], true
 	}
-	return c.outbox[0]
+	for i, q := range c.outbox {
+		if q == prev {
+			if i+1 < len(c.outbox) {
+				return c.outbox[i+1], true
+			}
+			return nil, true
+		}
+	}
+	return nil, false
 }
 
-// outboxDone removes o, answered, from the head of the outbox.
-func (c *Client) outboxDone(o *outgoing) {
+// outboxDone removes o, answered, from the head of the outbox, and reports
+// false when o was not its head (the outbox was dropped or taken over
+// meanwhile).
+func (c *Client) outboxDone(o *outgoing) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.outbox) > 0 && c.outbox[0] == o {
 		c.outbox[0] = nil
 		c.outbox = c.outbox[1:]
 		c.storeOutboxLocked()
+		return true
 	}
+	return false
 }
 
-// flushOutbox sends the outbox on cn, one message at a time, each waiting
-// for its answer, from when cn is ready (its rooms rejoined) until it ends.
+// flushOutbox sends the outbox on cn, from when cn is ready (its rooms
+// rejoined) until it ends (sender.go).
 func (c *Client) flushOutbox(cn *conn) {
 	select {
 	case <-cn.ready:
@@ -142,66 +161,8 @@ func (c *Client) flushOutbox(cn *conn) {
 		return
 	}
 	c.adoptOutbox(cn.ctx, cn.user)
-	for {
-		o := c.outboxHead()
-		if o == nil {
-			select {
-			case <-c.outboxWake:
-				continue
-			case <-c.claimTick():
-				// What a page that died without pagehide left is free
-				// once its lease ran out.
-				c.adoptOutbox(cn.ctx, cn.user)
-				continue
-			case <-cn.done:
-				return
-			}
-		}
-		if c.opts.OutboxStore != nil {
-			// Renew the lease, and make sure the line is still this
-			// client's to send: another page of the user may have taken
-			// it over while this one was frozen.
-			c.storeOutbox()
-			if c.outboxHead() != o {
-				continue
-			}
-		}
-		// An adopted send's error answer is not the handlers' news: the
-		// page that made it is gone (see adoptedNotJoined).
-		env, err := c.keyedRoundTrip(cn, o.msg, o.key, o.adoptedAt.IsZero())
-		switch {
-		case err != nil && cn.ctx.Err() != nil:
-			return // the connection ended: sent again on the next one
-		case err != nil:
-			// No answer in time: ask again (the server answers a key once);
-			// the pause keeps an unexpected immediate failure from spinning.
-			if !sleepCtx(cn.ctx, sendAgainPause) {
-				return
-			}
-			continue
-		case sendAgain(env):
-			if !sleepCtx(cn.ctx, sendAgainPause) {
-				return
-			}
-			continue
-		case c.adoptedNotJoined(cn, o, env):
-			continue
-		}
-		c.outboxDone(o)
-	}
-}
-
-// keyedRoundTrip sends m with key as a request on cn and waits for its
-// answer, at most RequestTimeout. send marks an outbox message, whose error
-// answer the read loop hands to the handlers.
-func (c *Client) keyedRoundTrip(cn *conn, m shared.Message, key string, send bool) (shared.Envelope, error) {
-	ctx, cancel := context.WithTimeout(cn.ctx, c.opts.RequestTimeout)
-	defer cancel()
-	cl, err := cn.sendKeyed(ctx, c.nextID.Add(1), key, m, send)
-	if err != nil {
-		return shared.Envelope{}, err
-	}
-	return cn.wait(ctx, cl)
+	s := &sender{c: c, cn: cn, round: 1, window: c.opts.SendWindow}
+	s.run()
 }
 
 // sendAgain reports whether env is an error answer saying that the message

@@ -211,7 +211,11 @@ func (c *Client) claimTick() <-chan time.Time {
 // the next joined, for up to RequestTimeout after the adoption. It reports
 // whether the send is to go again; otherwise the refusal is final (and
 // logged: the page that made the send is gone).
-func (c *Client) adoptedNotJoined(cn *conn, o *outgoing, env shared.Envelope) bool {
+//
+// joined is the client's joined signal as it was when the send was
+// written: a join the server ran after the send closes it, even when the
+// client heard of it before the refusal.
+func (c *Client) adoptedNotJoined(cn *conn, o *outgoing, env shared.Envelope, joined <-chan struct{}) bool {
 	code := errorCodeOf(env)
 	if o.adoptedAt.IsZero() || code == "" {
 		return false
@@ -222,7 +226,6 @@ func (c *Client) adoptedNotJoined(cn *conn, o *outgoing, env shared.Envelope) bo
 		return false
 	}
 	c.mu.Lock()
-	joined := c.joinedCh
 	o.key = c.newKey()
 	o.stored.Key = o.key
 	c.storeOutboxLocked()

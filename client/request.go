@@ -133,8 +133,9 @@ type requestOptions struct {
 }
 
 // Retry makes Request send the request again, with the same idempotency key,
-// when the connection is lost before the reply (or the server refused it
-// with rate_limited), until the reply arrives or the request's time is up.
+// when the connection is lost before the reply or the server did not run it
+// now (rate_limited, or unavailable: a dependency of the server failed),
+// until the reply arrives or the request's time is up.
 // The server runs it at most once (docs/protocol.md §3), so retrying a
 // chat.send never doubles it. A retried request waits for the rooms to be
 // rejoined after a reconnect before it is sent.

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -81,6 +83,20 @@ func (t *banTable) check(user string, now time.Time) (ban, bool) {
 	return b, ok
 }
 
+// list returns the bans in force at now, sorted by user.
+func (t *banTable) list(now time.Time) []broker.Ban {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]broker.Ban, 0, len(t.m))
+	for u, b := range t.m {
+		if b.until.After(now) {
+			out = append(out, broker.Ban{User: u, Until: b.until, Reason: b.reason})
+		}
+	}
+	slices.SortFunc(out, func(a, b broker.Ban) int { return cmp.Compare(a.User, b.User) })
+	return out
+}
+
 // remove lifts the ban of user; it reports whether there was one in force.
 func (t *banTable) remove(user string, now time.Time) bool {
 	t.mu.Lock()
@@ -94,19 +110,29 @@ func (t *banTable) remove(user string, now time.Time) bool {
 // and then closes them with code 4000 and the reason. With opts.Ban it also
 // bans the user, so that every handshake of theirs until the ban ends is
 // refused before the upgrade with HTTP 403 (code "banned") and the reason —
-// on every node of a cluster, which learn the ban with the kick (a node that
-// starts later does not know it). It returns how many connections it
-// closed; a ban applies even when that is 0. With the broker's error (the
-// other nodes could not all be told) it returns how many it closed all the
-// same. A ctx without a deadline is bounded by 5s.
+// on every node of a cluster, which learn the ban with the kick. With
+// Config.Bans the ban is stored first (a restart, and a node started later,
+// keep it): when it cannot be, nothing is done and the error wraps
+// ErrUnavailable. It returns how many connections it closed; a ban applies
+// even when that is 0. With the broker's error (the other nodes could not
+// all be told) it returns how many it closed all the same. A ctx without a
+// deadline is bounded by 5s.
 func (s *Server) Kick(ctx context.Context, user string, opts KickOptions) (int, error) {
 	if opts.Ban < 0 || opts.Ban > MaxBan {
 		return 0, fmt.Errorf("kick %q: ban of %v is not between 0 and %v", user, opts.Ban, MaxBan)
 	}
+	ctx, cancel := brokerContext(ctx)
+	defer cancel()
 	c := broker.Control{Kind: broker.ControlKick, Target: user, Reason: opts.Reason}
 	if opts.Ban > 0 {
 		now := s.now()
 		c.BanUntil = now.Add(opts.Ban)
+		if s.cfg.Bans != nil {
+			err := s.cfg.Bans.SaveBan(ctx, broker.Ban{User: user, Until: c.BanUntil, Reason: opts.Reason})
+			if err != nil {
+				return 0, fmt.Errorf("ban %q: %w: %w", user, ErrUnavailable, err)
+			}
+		}
 		s.bans.add(user, ban{until: c.BanUntil, reason: opts.Reason}, now)
 		s.log.Info("banned", "user", user, "for", opts.Ban, "reason", opts.Reason)
 	}
@@ -118,20 +144,69 @@ func (s *Server) Kick(ctx context.Context, user string, opts KickOptions) (int, 
 	return closed + n, nil
 }
 
-// Unban lifts a ban of user early, on every node of a cluster; it reports
-// whether one was in force on some node. With the broker's error (the other
-// nodes could not all be told) the ban is lifted here all the same. A ctx
-// without a deadline is bounded by 5s.
+// Unban lifts a ban of user early, on every node of a cluster and in
+// Config.Bans; it reports whether one was in force (in the store or on some
+// node). When the store cannot be reached the ban is not lifted and the
+// error wraps ErrUnavailable. With the broker's error (the other nodes could
+// not all be told) the ban is lifted here and in the store all the same. A
+// ctx without a deadline is bounded by 5s.
 func (s *Server) Unban(ctx context.Context, user string) (bool, error) {
-	lifted := s.bans.remove(user, s.now())
-	if lifted {
-		s.log.Info("unbanned", "user", user)
+	ctx, cancel := brokerContext(ctx)
+	defer cancel()
+	was := false
+	if s.cfg.Bans != nil {
+		stored, err := s.cfg.Bans.LoadBans(ctx)
+		if err == nil {
+			err = s.cfg.Bans.DeleteBan(ctx, user)
+		}
+		if err != nil {
+			return false, fmt.Errorf("unban %q: %w: %w", user, ErrUnavailable, err)
+		}
+		was = slices.ContainsFunc(stored, func(b broker.Ban) bool { return b.User == user && b.Until.After(s.now()) })
 	}
+	if s.bans.remove(user, s.now()) {
+		was = true
+	}
+	s.log.Info("unbanned", "user", user, "was_banned", was)
 	n, err := s.control(ctx, broker.Control{Kind: broker.ControlUnban, Target: user}, nil)
 	if err != nil {
-		return lifted || n > 0, fmt.Errorf("unban %q on the other nodes: %w", user, err)
+		return was || n > 0, fmt.Errorf("unban %q on the other nodes: %w", user, err)
 	}
-	return lifted || n > 0, nil
+	return was || n > 0, nil
+}
+
+// Bans returns the bans in force, sorted by user: Config.Bans's (those of
+// every node, and the earlier lives of this one), else this server's. A ctx
+// without a deadline is bounded by 5s.
+func (s *Server) Bans(ctx context.Context) ([]broker.Ban, error) {
+	if s.cfg.Bans == nil {
+		return s.bans.list(s.now()), nil
+	}
+	ctx, cancel := brokerContext(ctx)
+	defer cancel()
+	stored, err := s.cfg.Bans.LoadBans(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bans: %w: %w", ErrUnavailable, err)
+	}
+	now := s.now()
+	out := slices.DeleteFunc(stored, func(b broker.Ban) bool { return !b.Until.After(now) })
+	slices.SortFunc(out, func(a, b broker.Ban) int { return cmp.Compare(a.User, b.User) })
+	return out, nil
+}
+
+// loadBans fills the ban table from Config.Bans, at start.
+func (s *Server) loadBans(ctx context.Context) error {
+	stored, err := s.cfg.Bans.LoadBans(ctx)
+	if err != nil {
+		return fmt.Errorf("load bans: %w", err)
+	}
+	now := s.now()
+	for _, b := range stored {
+		if b.Until.After(now) {
+			s.bans.add(b.User, ban{until: b.Until, reason: b.Reason}, now)
+		}
+	}
+	return nil
 }
 
 // Banned returns when the ban of user ends and its reason, if the user is

@@ -178,6 +178,12 @@ type Config struct {
 	// with memory.Config's defaults (one node; rooms are lost when the
 	// process stops), which Shutdown closes.
 	Broker broker.Broker
+	// Bans keeps the bans (Kick with a ban, Unban) where a restart and the other
+	// nodes find them: New loads them, each ban and unban is stored before
+	// it is applied. broker/nats's Broker is one (a NATS KV bucket),
+	// FileBans another (one node, a file). Nil means in this process only:
+	// a restart lifts them, and a node started later does not know them.
+	Bans broker.BanStore
 
 	// Observer receives the server's events, for metrics. Nil means none.
 	Observer Observer

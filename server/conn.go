@@ -34,6 +34,10 @@ type Conn struct {
 	limiter      *rate.Limiter
 	refusals     int
 	refusedSince time.Time
+	// heldRound holds back the connection's ordered sends (ordered.go):
+	// those whose round is not above it are refused. Used where the
+	// connection's messages are handled, one at a time, as the limiter.
+	heldRound uint64
 
 	ctx    context.Context    // cancelled when the connection starts closing
 	cancel context.CancelFunc // cancels ctx

@@ -16,14 +16,29 @@ var (
 	// ErrNotJoined means the operation needs the room to be joined first.
 	// Returned from a handler, it reaches the client as code not_joined.
 	ErrNotJoined = errors.New("room not joined")
+	// ErrUnavailable means a dependency of the server (the broker: in a
+	// cluster NATS, the rooms stream or one of its buckets) could not be
+	// reached, so the operation was not done. Publish and PublishEphemeral
+	// wrap it around the broker's error. Returned from a handler (wrapped or
+	// not), it reaches the client as code unavailable with a fixed sentence,
+	// never the dependency's text, and a keyed request's key is released so
+	// that the client may send it again (docs/protocol.md §3, §4).
+	ErrUnavailable = errors.New("unavailable")
 )
+
+// unavailableMessage is the sentence of an unavailable answer: the
+// dependency's own error stays in the server log.
+const unavailableMessage = "the request was not applied: the server could not reach its message store; send it again (with the same key)"
 
 // wireError turns a handler's error into the error message sent to the
 // client: a *shared.Error passes through as is, the sentinels map to their
-// codes, anything else is "rejected" with the error's text.
+// codes (ErrUnavailable with a fixed sentence: a dependency's text never
+// reaches a client), anything else is "rejected" with the error's text.
 func wireError(err error) *shared.Error {
 	var se *shared.Error
 	switch {
+	case errors.Is(err, ErrUnavailable):
+		return &shared.Error{Code: shared.CodeUnavailable, Message: unavailableMessage}
 	case errors.As(err, &se):
 		return se
 	case errors.Is(err, ErrNotJoined):

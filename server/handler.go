@@ -33,7 +33,9 @@ func isSystemType(typ string) bool {
 // Handle registers fn as the handler of client messages of type T. Handlers
 // of one connection run one at a time, in the order the messages arrived, on
 // a goroutine its reader starts and waits for; ctx is cancelled when the
-// connection closes. When the message carried a request id and fn returns nil, the
+// connection closes. Pass ctx to Publish: for a keyed request it makes the
+// handler's publications safe to run again (docs/protocol.md §3). When the
+// message carried a request id and fn returns nil, the
 // client gets reply{ok:true}; an error reaches it as an error message (see
 // HandleRequest). While a handler runs its connection is not read, so long
 // work belongs in a goroutine of its own.
@@ -120,10 +122,15 @@ func (s *Server) dispatchFrame(c *Conn, typ int, frame []byte) {
 	var m shared.Message
 	if err == nil {
 		if !c.allow(env.ID) {
+			c.holdOrdered(env, shared.CodeRateLimited)
 			return // refused before its data is decoded: a flood costs less
 		}
 		if kerr := validKey(env.Key); kerr != nil {
 			c.sendError(env.ID, &shared.Error{Code: shared.CodeMalformed, Message: kerr.Error(), Field: "key"})
+			return
+		}
+		if env.Round != 0 && env.Key == "" {
+			c.sendError(env.ID, &shared.Error{Code: shared.CodeMalformed, Message: "round is only for keyed requests (with a key)", Field: "round"})
 			return
 		}
 		if m, err = s.cfg.Registry.Decode(env); err == nil {
@@ -235,8 +242,10 @@ func (s *Server) dispatch(c *Conn, env shared.Envelope, m shared.Message) {
 // so that in a cluster the window spans every node): a key
 // already claimed gets the first run's answer, waiting at most KeyWait for
 // it, and the handler does not run again. When the window cannot be
-// consulted the request is not run and is answered internal (fail closed:
-// a request never runs twice because its store was unreachable).
+// consulted the request is not run and is answered unavailable (fail
+// closed: a request never runs twice because its store was unreachable).
+// A run answered unavailable (a dependency failed under the handler) is not
+// a final answer: its key is released instead of recorded.
 func (s *Server) runHandler(c *Conn, env shared.Envelope, m shared.Message) {
 	h := s.handler(env.Type)
 	if h == nil {
@@ -244,7 +253,11 @@ func (s *Server) runHandler(c *Conn, env shared.Envelope, m shared.Message) {
 		return
 	}
 	if env.Key == "" {
-		s.answer(c, env, s.runOnce(c, env, h, m))
+		s.answer(c, env, s.runOnce(c.ctx, c, env, h, m))
+		return
+	}
+	if c.orderedHeld(env) {
+		c.sendError(env.ID, &shared.Error{Code: shared.CodeUnavailable, Message: orderedHeldMessage})
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, KeyWait)
@@ -256,11 +269,13 @@ func (s *Server) runHandler(c *Conn, env shared.Envelope, m shared.Message) {
 		return // closing
 	case err != nil && waited:
 		s.log.Warn("keyed request: the first run has not finished", "conn", c.id, "user", c.user, "key", env.Key, "wait", KeyWait)
+		c.holdOrdered(env, shared.CodeUnavailable)
 		c.sendError(env.ID, &shared.Error{Code: shared.CodeUnavailable,
 			Message: fmt.Sprintf("a request with this key is still running after %s: send it again later for its answer", KeyWait)})
 		return
 	case err != nil:
 		s.onError(c, fmt.Errorf("claim key of %s from %s: %w", env.Type, c.id, err))
+		c.holdOrdered(env, shared.CodeUnavailable)
 		c.sendError(env.ID, &shared.Error{Code: shared.CodeUnavailable,
 			Message: "the request was not run: its idempotency key could not be checked; try again"})
 		return
@@ -270,23 +285,34 @@ func (s *Server) runHandler(c *Conn, env shared.Envelope, m shared.Message) {
 		s.answer(c, env, out)
 		return
 	}
-	out = s.runOnce(c, env, h, m)
-	// Recorded even when the connection closed meanwhile: its client
-	// sends the key again, most likely to another node.
+	out = s.runOnce(withKeyedRun(c.ctx, c.user, env.Key), c, env, h, m)
+	// Recorded (or released) even when the connection closed meanwhile: its
+	// client sends the key again, most likely to another node.
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(c.ctx), brokerTimeout)
-	if err := run.Finish(fctx, out); err != nil {
+	if out.Err != nil && out.Err.Code == shared.CodeUnavailable {
+		// Not a final answer: the same key sent again runs the request
+		// again (its publications are not kept twice: Publish).
+		if err := run.Release(fctx, out); err != nil {
+			s.log.Warn("keyed request: release of its key failed", "conn", c.id, "user", c.user, "id", env.ID, "key", env.Key, "err", err)
+		}
+	} else if err := run.Finish(fctx, out); err != nil {
 		s.onError(c, fmt.Errorf("record outcome of %s from %s: %w", env.Type, c.id, err))
 	}
 	fcancel()
 	s.answer(c, env, out)
 }
 
-// runOnce runs the handler h of m and returns its outcome as the client is
-// to see it, the reply encoded.
-func (s *Server) runOnce(c *Conn, env shared.Envelope, h handlerFunc, m shared.Message) broker.Outcome {
-	reply, err := s.call(c, h, m)
+// runOnce runs the handler h of m with ctx and returns its outcome as the
+// client is to see it, the reply encoded. A dependency's failure
+// (ErrUnavailable) is logged with the request's id and key: the client sees
+// a fixed sentence.
+func (s *Server) runOnce(ctx context.Context, c *Conn, env shared.Envelope, h handlerFunc, m shared.Message) broker.Outcome {
+	reply, err := s.call(ctx, c, h, m)
 	if err != nil {
-		s.onError(c, fmt.Errorf("handle %s from %s: %w", env.Type, c.id, err))
+		if errors.Is(err, ErrUnavailable) {
+			s.log.Warn("request not applied: a dependency is unavailable", "conn", c.id, "user", c.user, "type", env.Type, "id", env.ID, "key", env.Key, "err", err)
+		}
+		s.onError(c, fmt.Errorf("handle %s (id %d) from %s: %w", env.Type, env.ID, c.id, err))
 		return broker.Outcome{Err: wireError(err)}
 	}
 	if reply == nil {
@@ -305,6 +331,7 @@ func (s *Server) runOnce(c *Conn, env shared.Envelope, h handlerFunc, m shared.M
 func (s *Server) answer(c *Conn, env shared.Envelope, out broker.Outcome) {
 	switch {
 	case out.Err != nil:
+		c.holdOrdered(env, out.Err.Code)
 		c.sendError(env.ID, out.Err)
 	case out.Type != "":
 		if err := c.sendEnv(shared.Envelope{ID: env.ID}, rawReply{typ: out.Type, data: out.Data}); err != nil && !errors.Is(err, ErrClosed) {
@@ -318,14 +345,14 @@ func (s *Server) answer(c *Conn, env shared.Envelope, out broker.Outcome) {
 
 // call runs h, turning a panic into an internal error so that one bad
 // message does not take the server down.
-func (s *Server) call(c *Conn, h handlerFunc, m shared.Message) (reply shared.Message, err error) {
+func (s *Server) call(ctx context.Context, c *Conn, h handlerFunc, m shared.Message) (reply shared.Message, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("handler panicked", "conn", c.id, "type", m.MessageType(), "panic", p)
 			reply, err = nil, &shared.Error{Code: shared.CodeInternal, Message: "internal error"}
 		}
 	}()
-	return h(c.ctx, c, m)
+	return h(ctx, c, m)
 }
 
 // replyOK acknowledges a request that has no reply message.

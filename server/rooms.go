@@ -80,6 +80,13 @@ func (s *Server) releaseRoomLocked(r *room) {
 // how many connections of this node it reached (in a cluster: 0 when the
 // message had not reached this node's members when Publish returned). A ctx
 // without a deadline is bounded by 5s.
+//
+// Called with the ctx a handler got for a keyed request (docs/protocol.md
+// §3), the publication carries an id made of the user, the key and its
+// place among the run's publications, and the broker keeps it at most once:
+// when the request runs again after an unavailable answer, a message the
+// first run published after all is not published twice. A broker failure
+// is returned wrapped in ErrUnavailable.
 func (s *Server) Publish(ctx context.Context, room string, m shared.Message) (seq uint64, reached int, err error) {
 	if err := shared.ValidRoom(room); err != nil {
 		return 0, 0, fmt.Errorf("publish to %q: %w", room, err)
@@ -91,11 +98,14 @@ func (s *Server) Publish(ctx context.Context, room string, m shared.Message) (se
 	}
 	ctx, cancel := brokerContext(ctx)
 	defer cancel()
+	if id := nextPublishID(ctx); id != "" {
+		ctx = broker.WithPublishID(ctx, id)
+	}
 	res, err := s.broker.Publish(ctx, room, typ, func(seq uint64) ([]byte, error) {
 		return shared.EncodeEnvelope(shared.Envelope{Type: typ, Room: room, Seq: seq, Data: data})
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("publish %s: %w", typ, err)
+		return 0, 0, fmt.Errorf("publish %s: %w: %w", typ, ErrUnavailable, err)
 	}
 	if _, ok := s.lastValueOf(room, typ); ok {
 		if payload, err := shared.EncodeEnvelope(shared.Envelope{Type: typ, Room: room, Seq: res.Seq, Data: data}); err == nil {
@@ -108,7 +118,8 @@ func (s *Server) Publish(ctx context.Context, room string, m shared.Message) (se
 // PublishEphemeral sends m to the members of room on every node now, with
 // no seq and without keeping it in history ("is typing" and the like): a
 // member that is not connected at that moment never gets it. A ctx without
-// a deadline is bounded by 5s.
+// a deadline is bounded by 5s. A broker failure is returned wrapped in
+// ErrUnavailable.
 func (s *Server) PublishEphemeral(ctx context.Context, room string, m shared.Message) error {
 	if err := shared.ValidRoom(room); err != nil {
 		return fmt.Errorf("publish to %q: %w", room, err)
@@ -120,7 +131,7 @@ func (s *Server) PublishEphemeral(ctx context.Context, room string, m shared.Mes
 	ctx, cancel := brokerContext(ctx)
 	defer cancel()
 	if err := s.broker.PublishEphemeral(ctx, room, b); err != nil {
-		return fmt.Errorf("publish %s: %w", m.MessageType(), err)
+		return fmt.Errorf("publish %s: %w: %w", m.MessageType(), ErrUnavailable, err)
 	}
 	return nil
 }
@@ -198,8 +209,9 @@ func (s *Server) join(c *Conn, reqID uint64, j shared.Join) {
 	ctx, cancel := context.WithTimeout(c.ctx, brokerTimeout)
 	defer cancel()
 	fail := func(err error) {
+		s.log.Warn("join not done: the broker is unavailable", "conn", c.id, "user", c.user, "room", j.Room, "id", reqID, "err", err)
 		s.onError(c, fmt.Errorf("join %q: %w", j.Room, err))
-		c.sendError(reqID, &shared.Error{Code: shared.CodeInternal, Message: "the room is not available, try again"})
+		c.sendError(reqID, &shared.Error{Code: shared.CodeUnavailable, Message: "the room is not available now: join again"})
 	}
 	r, err := s.acquireRoom(ctx, j.Room)
 	if err != nil {

@@ -128,6 +128,15 @@ func New(cfg Config) (*Server, error) {
 		mb := memory.New(memory.Config{})
 		s.broker, s.closeBroker = mb, mb.Close
 	}
+	if cfg.Bans != nil {
+		lctx, lcancel := context.WithTimeout(ctx, 10*time.Second)
+		err := s.loadBans(lctx)
+		lcancel()
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("server: %w", err)
+		}
+	}
 	s.broker.Register(nodeHandler{s})
 	s.upgrader.WriteBufferPool = &s.pools.frame
 	s.poll.srv = s

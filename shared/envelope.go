@@ -22,6 +22,15 @@ type Envelope struct {
 	// at most one request per key and user within its window and answers a
 	// repeat with the first one's answer (docs/protocol.md §3). Empty: none.
 	Key string `json:"key,omitempty"`
+	// Round marks a keyed request as one of the connection's ordered sends
+	// (a client's outbox written ahead of its answers) and numbers the
+	// client's attempt at them, from 1 up. After the server answered an
+	// ordered send rate_limited or unavailable (not run), it refuses the
+	// ordered sends that follow on the connection with unavailable, without
+	// running them, as long as their round is not above the refused one's:
+	// what it runs of them is always in the order they were written
+	// (docs/protocol.md §3). Zero: not an ordered send. Only with Key.
+	Round uint64 `json:"round,omitempty"`
 	// Room is the room a server-published message belongs to.
 	Room string `json:"room,omitempty"`
 	// Seq is the server-assigned, per-room sequence number (1, 2, 3, ...) of a

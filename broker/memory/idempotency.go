@@ -38,6 +38,20 @@ func (r *keyedRun) Finish(_ context.Context, out broker.Outcome) error {
 	return nil
 }
 
+// claim is a first run's claim in the window.
+type claim struct {
+	*keyedRun
+	d    *idempotency
+	user string
+}
+
+// Release implements broker.KeyedRun: the key is forgotten, and the
+// repeats waiting for this run get out.
+func (c claim) Release(ctx context.Context, out broker.Outcome) error {
+	c.d.forget(c.user, c.keyedRun)
+	return c.Finish(ctx, out)
+}
+
 // wait returns the outcome of an earlier run, or ctx's error when ctx ends
 // first.
 func (r *keyedRun) wait(ctx context.Context) (broker.Outcome, error) {
@@ -75,7 +89,7 @@ func newIdempotency(size int, now func() time.Time) *idempotency {
 func (d *idempotency) Claim(ctx context.Context, user, key string, window time.Duration) (broker.KeyedRun, broker.Outcome, error) {
 	run, first := d.start(user, key, d.now(), window)
 	if first {
-		return run, broker.Outcome{}, nil
+		return claim{keyedRun: run, d: d, user: user}, broker.Outcome{}, nil
 	}
 	out, err := run.wait(ctx)
 	return nil, out, err
@@ -112,6 +126,23 @@ func (d *idempotency) start(user, key string, now time.Time, window time.Duratio
 	w.byKey[key] = r
 	w.order = append(w.order, r)
 	return r, true
+}
+
+// forget removes run r of user from the window, if it is still there.
+func (d *idempotency) forget(user string, r *keyedRun) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	w := d.users[user]
+	if w == nil || w.byKey[r.key] != r {
+		return
+	}
+	delete(w.byKey, r.key)
+	for i, x := range w.order {
+		if x == r {
+			w.order = append(w.order[:i], w.order[i+1:]...)
+			break
+		}
+	}
 }
 
 // expire drops the oldest runs whose window ended, and the oldest beyond

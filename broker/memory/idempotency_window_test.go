@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tetherkit/tether/broker"
+	"github.com/tetherkit/tether/shared"
 )
 
 func TestIdempotencyWindow(t *testing.T) {
@@ -102,5 +103,32 @@ func TestKeysOff(t *testing.T) {
 		if err != nil || run == nil {
 			t.Fatalf("claim %d with keys off: run %v, err %v; want a new run", i, run, err)
 		}
+	}
+}
+
+// TestIdempotencyRelease: a released key is not an answer: a repeat waiting
+// for the run gets the run's unavailable answer, and the key sent again
+// afterwards runs again.
+func TestIdempotencyRelease(t *testing.T) {
+	d := newIdempotency(10, time.Now)
+	ctx := context.Background()
+	run, _, err := d.Claim(ctx, "u", "k", time.Minute)
+	if err != nil || run == nil {
+		t.Fatalf("first claim: run %v, err %v", run, err)
+	}
+	pending, first := d.start("u", "k", time.Now(), time.Minute) // a repeat, before the release
+	if first {
+		t.Fatal("a repeat of a claimed key is a first run")
+	}
+	unavailable := broker.Outcome{Err: &shared.Error{Code: shared.CodeUnavailable, Message: "not applied"}}
+	if err := run.Release(ctx, unavailable); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := pending.wait(ctx); out.Err == nil || out.Err.Code != shared.CodeUnavailable {
+		t.Fatalf("a repeat waiting for a released run got %+v, want unavailable", out)
+	}
+	again, _, err := d.Claim(ctx, "u", "k", time.Minute)
+	if err != nil || again == nil {
+		t.Fatalf("claim after release: run %v, err %v; want a new run", again, err)
 	}
 }

@@ -15,12 +15,14 @@ func TestParseAck(t *testing.T) {
 		name    string
 		data    string
 		seq     uint64
+		dup     bool
 		errCode jetstream.ErrorCode // an API error with this code
 		invalid bool                // jetstream.ErrInvalidJSAck
 	}{
 		{name: "usual", data: `{"stream":"TETHER_ROOMS","seq":42}`, seq: 42},
 		{name: "with domain", data: `{"stream":"TETHER_ROOMS","seq":7,"domain":"hub"}`, seq: 7},
-		{name: "duplicate", data: `{"stream":"TETHER_ROOMS","seq":9,"duplicate":true}`, seq: 9},
+		{name: "duplicate", data: `{"stream":"TETHER_ROOMS","seq":9,"duplicate":true}`, seq: 9, dup: true},
+		{name: "duplicate as nats-server writes it", data: `{"stream":"TETHER_ROOMS","seq":11,"duplicate": true}`, seq: 11, dup: true},
 		{name: "other order", data: `{"seq":5,"stream":"TETHER_ROOMS"}`, seq: 5},
 		{name: "max uint64", data: `{"stream":"TETHER_ROOMS","seq":18446744073709551615}`, seq: 18446744073709551615},
 		{name: "overflow", data: `{"stream":"TETHER_ROOMS","seq":184467440737095516150}`, invalid: true},
@@ -34,7 +36,7 @@ func TestParseAck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			seq, err := parseAck([]byte(tt.data))
+			seq, dup, err := parseAck([]byte(tt.data))
 			switch {
 			case tt.invalid:
 				if !errors.Is(err, jetstream.ErrInvalidJSAck) {
@@ -46,8 +48,8 @@ func TestParseAck(t *testing.T) {
 					t.Fatalf("parseAck = %d, %v; want API error %d", seq, err, tt.errCode)
 				}
 			default:
-				if err != nil || seq != tt.seq {
-					t.Fatalf("parseAck = %d, %v; want %d", seq, err, tt.seq)
+				if err != nil || seq != tt.seq || dup != tt.dup {
+					t.Fatalf("parseAck = %d, %v, %v; want %d, duplicate %v", seq, dup, err, tt.seq, tt.dup)
 				}
 			}
 		})

@@ -3,6 +3,7 @@ package natsbroker_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -68,5 +69,66 @@ func TestBanAcrossNodes(t *testing.T) {
 			t.Fatalf("node %s: bob's handshake after the unban: %v (%v)", nd.name, err, res)
 		}
 		ws.Close()
+	}
+}
+
+// refused reports whether node nd refuses user's handshake as banned.
+func refused(t *testing.T, nd *node, user string) bool {
+	t.Helper()
+	ws, res, err := websocket.DefaultDialer.Dial(nd.wsURL(user), nil)
+	if err == nil {
+		ws.Close()
+		return false
+	}
+	if res == nil {
+		t.Fatalf("node %s: %s's handshake: %v", nd.name, user, err)
+	}
+	defer res.Body.Close()
+	var body shared.Error
+	_ = json.NewDecoder(res.Body).Decode(&body)
+	return res.StatusCode == http.StatusForbidden && body.Code == "banned"
+}
+
+// TestBansAreDurable is issue 17's durable bans in a cluster: a ban taken on
+// node a is kept in the TETHER_BANS bucket, so node c, started after the
+// kick, and node a, restarted, refuse the user too; the bans are listed on
+// any node; an unban on any node lifts it on every node, and a node started
+// after the unban does not know the ban.
+func TestBansAreDurable(t *testing.T) {
+	ns, nodes := startCluster(t, 2, natsbroker.Config{}, server.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	if _, err := nodes[0].srv.Kick(ctx, "mallory", server.KickOptions{Reason: "spam", Ban: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	late := startNode(t, ns, "c", natsbroker.Config{}, server.Config{})
+	if !refused(t, late, "mallory") {
+		t.Fatal("node c, started after the kick, lets mallory in")
+	}
+	nodes[0].close()
+	again := startNode(t, ns, "a", natsbroker.Config{}, server.Config{})
+	if !refused(t, again, "mallory") {
+		t.Fatal("node a, restarted, lets mallory in")
+	}
+	bans, err := late.srv.Bans(ctx)
+	if err != nil || len(bans) != 1 || bans[0].User != "mallory" || bans[0].Reason != "spam" || time.Until(bans[0].Until) < 59*time.Minute {
+		t.Fatalf("node c lists bans %+v, %v; want mallory's, for an hour, reason spam", bans, err)
+	}
+	if lifted, err := late.srv.Unban(ctx, "mallory"); err != nil || !lifted {
+		t.Fatalf("Unban on node c = %v, %v; want true", lifted, err)
+	}
+	for _, nd := range []*node{nodes[1], late, again} {
+		tethertest.Poll(t, "node "+nd.name+" lets mallory in after the unban", func() error {
+			if refused(t, nd, "mallory") {
+				return errors.New("still refused")
+			}
+			return nil
+		})
+	}
+	if bans, err := again.srv.Bans(ctx); err != nil || len(bans) != 0 {
+		t.Fatalf("bans after the unban: %+v, %v; want none", bans, err)
+	}
+	if refused(t, startNode(t, ns, "d", natsbroker.Config{}, server.Config{}), "mallory") {
+		t.Fatal("node d, started after the unban, refuses mallory")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -56,6 +57,12 @@ const (
 	DefaultCheckInterval = 2 * time.Second
 	DefaultEpochTTL      = 24 * time.Hour
 	DefaultReplicas      = 1
+	// MaxReplicas is the most copies JetStream keeps of a stream.
+	MaxReplicas = 5
+	// DefaultDuplicates is the rooms stream's duplicate window: a
+	// publication with an id (broker.WithPublishID) sent again within it is
+	// not kept twice. It is the server's default idempotency window.
+	DefaultDuplicates = 5 * time.Minute
 )
 
 // Config configures a Broker. Every node of a cluster must use the same
@@ -76,8 +83,12 @@ type Config struct {
 	// MaxBytes bounds the stream; the oldest messages go first. Zero means
 	// 1 GiB (DefaultMaxBytes).
 	MaxBytes int64
-	// Replicas is the stream's and buckets' replication. Zero means 1
-	// (DefaultReplicas).
+	// Replicas is how many copies of the rooms stream and of every bucket
+	// the NATS cluster keeps (JetStream's replicas): 3 on a 3-server cluster
+	// keeps everything through the loss of any one server. Zero means 1
+	// (DefaultReplicas); at most 5 (MaxReplicas). New checks it against the
+	// cluster it is connected to and refuses, with an error that says so, a
+	// count the cluster cannot place.
 	Replicas int
 	// NodeTTL is how long a node that stopped refreshing its liveness key
 	// (it died, or lost NATS) keeps its members in presence. Zero means 5s
@@ -129,7 +140,7 @@ type Broker struct {
 	pubLocks [256]sync.Mutex
 
 	stats struct {
-		published, retries, headReads, filled, resets atomic.Uint64
+		published, retries, headReads, filled, resets, duplicates atomic.Uint64
 	}
 
 	lastMu sync.Mutex
@@ -140,6 +151,7 @@ type Broker struct {
 
 	pres    *presence
 	keys    *keyStore
+	bans    jetstream.KeyValue
 	control *nats.Subscription
 	query   *nats.Subscription
 }
@@ -195,6 +207,9 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.KeysBytes == 0 {
 		cfg.KeysBytes = DefaultKeysBytes
 	}
+	if err := checkReplicas(cfg.Conn, cfg.Replicas); err != nil {
+		return nil, err
+	}
 	js, err := jetstream.New(cfg.Conn)
 	if err != nil {
 		return nil, fmt.Errorf("natsbroker: %w", err)
@@ -210,9 +225,15 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		Storage:           jetstream.FileStorage,
 		Replicas:          cfg.Replicas,
 		AllowDirect:       true,
-		RePublish:         &jetstream.RePublish{Source: roomPrefix + ">", Destination: livePrefix + ">"},
+		// A keyed request's publications carry an id (server.PublishID):
+		// a repeat within the idempotency window is not kept twice.
+		Duplicates: DefaultDuplicates,
+		RePublish:  &jetstream.RePublish{Source: roomPrefix + ">", Destination: livePrefix + ">"},
 	})
 	if err != nil {
+		if cfg.Replicas > 1 {
+			return nil, fmt.Errorf("natsbroker: stream %s with %d replicas: the NATS cluster could not place them (are %d of its JetStream servers up?): %w", StreamName, cfg.Replicas, cfg.Replicas, err)
+		}
 		return nil, fmt.Errorf("natsbroker: stream %s: %w", StreamName, err)
 	}
 	epochs, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
@@ -236,6 +257,10 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		maps:     make(map[*natsMap]struct{}),
 	}
 	if b.keys, err = newKeyStore(ctx, b); err != nil {
+		cancel()
+		return nil, err
+	}
+	if b.bans, err = newBansBucket(ctx, b); err != nil {
 		cancel()
 		return nil, err
 	}
@@ -274,6 +299,24 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	return b, nil
 }
 
+// checkReplicas refuses a replication that the NATS cluster nc is connected
+// to cannot give: more than MaxReplicas, more than one on a server that is
+// not in a cluster, more than the cluster's servers.
+func checkReplicas(nc *nats.Conn, n int) error {
+	switch {
+	case n > MaxReplicas:
+		return fmt.Errorf("natsbroker: Replicas %d: JetStream keeps at most %d copies", n, MaxReplicas)
+	case n <= 1:
+		return nil
+	case nc.ConnectedClusterName() == "":
+		return fmt.Errorf("natsbroker: Replicas %d: the NATS server at %s is not in a cluster, so it keeps one copy: use 1 replica, or a JetStream cluster of at least %d servers", n, nc.ConnectedUrlRedacted(), n)
+	}
+	if servers := len(nc.Servers()); servers < n {
+		return fmt.Errorf("natsbroker: Replicas %d: the NATS cluster %q has %d servers: use at most %d replicas, or add servers", n, nc.ConnectedClusterName(), servers, servers)
+	}
+	return nil
+}
+
 // Stats are a broker's counters.
 type Stats struct {
 	// Published counts the messages this node published.
@@ -291,6 +334,9 @@ type Stats struct {
 	// Resets counts the rooms whose members had to resume because a gap
 	// could not be filled or the room's epoch changed.
 	Resets uint64
+	// Duplicates counts the publications the stream had kept already (a
+	// keyed request run again after its answer was lost): not kept twice.
+	Duplicates uint64
 }
 
 // Stats returns the broker's counters.
@@ -301,6 +347,8 @@ func (b *Broker) Stats() Stats {
 		HeadReads: b.stats.headReads.Load(),
 		Filled:    b.stats.filled.Load(),
 		Resets:    b.stats.resets.Load(),
+
+		Duplicates: b.stats.duplicates.Load(),
 	}
 }
 
@@ -475,6 +523,7 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 	b.mu.Lock()
 	h, known := b.heads[room]
 	b.mu.Unlock()
+	msgID := dedupID(broker.PublishID(ctx))
 	start := time.Now()
 	try := 0
 	for ; try < publishTries || time.Since(start) < publishContention; try++ {
@@ -499,7 +548,16 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 			hdrType:                             {typ},
 			jetstream.ExpectedLastSubjSeqHeader: {strconv.FormatUint(h.sseq, 10)},
 		}}
-		sseq, err := b.publishCAS(ctx, msg)
+		if msgID != "" {
+			msg.Header.Set(jetstream.MsgIDHeader, msgID)
+		}
+		sseq, dup, err := b.publishCAS(ctx, msg)
+		if err == nil && dup {
+			// Kept already, by an earlier run whose answer was lost: its
+			// position is the answer.
+			b.stats.duplicates.Add(1)
+			return b.storedPosition(ctx, room, sseq)
+		}
 		if err != nil {
 			if isWrongLastSeq(err) {
 				b.stats.retries.Add(1)
@@ -528,12 +586,42 @@ func (b *Broker) Publish(ctx context.Context, room, typ string, encode func(seq 
 	return broker.PublishResult{}, fmt.Errorf("publish to %q: gave up after %d tries in %v: too much contention", room, try, time.Since(start).Round(time.Millisecond))
 }
 
+// dedupID is the stream's message id of a publication with id (""
+// without): a hash, so that any user id and key make one short header value.
+func dedupID(id string) string {
+	if id == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "t1-" + base64.RawURLEncoding.EncodeToString(sum[:18])
+}
+
+// storedPosition is the position of the room message at stream sequence
+// sseq: the answer to a publication the stream had kept already. When it is
+// gone from the stream the position is unknown (zero), not an error: the
+// message was published.
+func (b *Broker) storedPosition(ctx context.Context, room string, sseq uint64) (broker.PublishResult, error) {
+	m, err := b.stream.GetMsg(ctx, sseq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return broker.PublishResult{}, nil
+	}
+	if err != nil {
+		return broker.PublishResult{}, fmt.Errorf("publish to %q: read the message kept already: %w", room, err)
+	}
+	p, err := decode(m.Header, m.Data, m.Time)
+	if err != nil {
+		return broker.PublishResult{}, fmt.Errorf("publish to %q: read the message kept already: %w", room, err)
+	}
+	return broker.PublishResult{Position: broker.Position{Epoch: p.Epoch, Seq: p.Seq}}, nil
+}
+
 // publishCAS stores msg, whose headers carry the expected last subject
-// sequence, and returns its stream sequence. It is jetstream's PublishMsg
+// sequence, and returns its stream sequence and whether the stream had it
+// already (its message id is a duplicate). It is jetstream's PublishMsg
 // without its per-call costs: the usual ack is read without encoding/json,
 // only an error or an unusual ack is decoded in full. Like PublishMsg it
 // retries a "no responders" (a JetStream leader change) twice, 250ms apart.
-func (b *Broker) publishCAS(ctx context.Context, msg *nats.Msg) (uint64, error) {
+func (b *Broker) publishCAS(ctx context.Context, msg *nats.Msg) (uint64, bool, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, publishTimeout)
@@ -545,16 +633,16 @@ func (b *Broker) publishCAS(ctx context.Context, msg *nats.Msg) (uint64, error) 
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return 0, ctx.Err()
+			return 0, false, ctx.Err()
 		case <-t.C:
 		}
 		resp, err = b.nc.RequestMsgWithContext(ctx, msg)
 	}
 	if errors.Is(err, nats.ErrNoResponders) {
-		return 0, jetstream.ErrNoStreamResponse
+		return 0, false, jetstream.ErrNoStreamResponse
 	}
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	return parseAck(resp.Data)
 }
@@ -564,33 +652,36 @@ func (b *Broker) publishCAS(ctx context.Context, msg *nats.Msg) (uint64, error) 
 const ackPrefix = `{"stream":"` + StreamName + `","seq":`
 
 // parseAck reads a JetStream publish ack: the stored message's stream
-// sequence, or the API error.
-func parseAck(data []byte) (uint64, error) {
+// sequence and whether it was a duplicate (kept already), or the API error.
+func parseAck(data []byte) (uint64, bool, error) {
 	if rest, ok := bytes.CutPrefix(data, []byte(ackPrefix)); ok {
 		var seq uint64
 		n := 0
 		for ; n < len(rest) && n < 20 && rest[n] >= '0' && rest[n] <= '9'; n++ {
 			seq = seq*10 + uint64(rest[n]-'0')
 		}
-		if n > 0 && n < 20 && n < len(rest) && (rest[n] == ',' || rest[n] == '}') && seq > 0 {
-			return seq, nil
+		// Only the plain ack ends here: anything after the seq (a domain,
+		// a duplicate flag) is read in full below.
+		if n > 0 && n < 20 && n < len(rest) && rest[n] == '}' && seq > 0 {
+			return seq, false, nil
 		}
 	}
 	var ack struct {
-		Error  *jetstream.APIError `json:"error"`
-		Stream string              `json:"stream"`
-		Seq    uint64              `json:"seq"`
+		Error     *jetstream.APIError `json:"error"`
+		Stream    string              `json:"stream"`
+		Seq       uint64              `json:"seq"`
+		Duplicate bool                `json:"duplicate"`
 	}
 	if err := json.Unmarshal(data, &ack); err != nil {
-		return 0, jetstream.ErrInvalidJSAck
+		return 0, false, jetstream.ErrInvalidJSAck
 	}
 	if ack.Error != nil {
-		return 0, fmt.Errorf("nats: %w", ack.Error)
+		return 0, false, fmt.Errorf("nats: %w", ack.Error)
 	}
 	if ack.Stream == "" || ack.Seq == 0 {
-		return 0, jetstream.ErrInvalidJSAck
+		return 0, false, jetstream.ErrInvalidJSAck
 	}
-	return ack.Seq, nil
+	return ack.Seq, ack.Duplicate, nil
 }
 
 // maxHeads bounds the head cache: past it, it starts again empty.

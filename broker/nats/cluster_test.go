@@ -85,7 +85,7 @@ func startNodeVia(t testing.TB, natsURL, name string, cfg natsbroker.Config, scf
 		nc.Close()
 		t.Fatal(err)
 	}
-	scfg.Broker, scfg.Logger = b, quiet
+	scfg.Broker, scfg.Bans, scfg.Logger = b, b, quiet
 	if scfg.MessageRate == 0 {
 		scfg.MessageRate = -1
 	}

@@ -30,9 +30,17 @@ type keyStore struct {
 	kv   jetstream.KeyValue
 	life string // this Broker's life: a claim by an earlier life of this node is stale
 
-	mu   sync.Mutex
-	held map[string]int       // keys this life is claiming or running: its other claims are orphans
-	kept map[string]time.Time // keys whose run ended but whose outcome was not recorded, until their window ends
+	mu       sync.Mutex
+	held     map[string]int         // keys this life is claiming or running: its other claims are orphans
+	kept     map[string]time.Time   // keys whose run ended but whose outcome was not recorded, until their window ends
+	released map[string]releasedKey // keys given up whose purge failed: retried (retryReleases)
+}
+
+// releasedKey is a claim given up (KeyedRun.Release) whose purge is still
+// to be written.
+type releasedKey struct {
+	rev   uint64    // the claim's revision: a newer claim is not purged
+	until time.Time // the end of its window: after it there is nothing to purge
 }
 
 // keyEntry is the value of an entry of TETHER_KEYS.
@@ -56,7 +64,8 @@ func newKeyStore(ctx context.Context, b *Broker) (*keyStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsbroker: bucket %s: %w", KeysKV, err)
 	}
-	return &keyStore{b: b, kv: kv, life: randomID(8), held: make(map[string]int), kept: make(map[string]time.Time)}, nil
+	return &keyStore{b: b, kv: kv, life: randomID(8), held: make(map[string]int), kept: make(map[string]time.Time),
+		released: make(map[string]releasedKey)}, nil
 }
 
 // entryKey is the bucket key of user's key: both parts encoded, so that any
@@ -232,4 +241,60 @@ func (p *presence) nodeAlive(node string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.alive[node]
+}
+
+// Release implements server.KeyedRun: the claim is purged (if it is still
+// this node's), so that the key sent again, to any node, runs the request
+// again. When the purge cannot be written now (NATS is away, which is most
+// likely why the run was not applied) it is retried with the liveness
+// heartbeat until it is written or the window ends; meanwhile this node
+// takes the claim over at once (it holds the key no more), and another node
+// waits for the purge.
+func (r *keyRun) Release(ctx context.Context, _ broker.Outcome) error {
+	defer r.s.hold(r.key, -1)
+	if err := r.s.purge(ctx, r.key, r.rev, r.window); err != nil {
+		r.s.mu.Lock()
+		r.s.released[r.key] = releasedKey{rev: r.rev, until: time.Now().Add(r.window)}
+		r.s.mu.Unlock()
+		return fmt.Errorf("release key (retried): %w", err)
+	}
+	return nil
+}
+
+// purge removes claim rev of k, leaving a marker that expires with the
+// window. A claim that is no longer rev (taken over, or finished) is left.
+func (s *keyStore) purge(ctx context.Context, k string, rev uint64, window time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	err := s.kv.Purge(ctx, k, jetstream.LastRevision(rev), jetstream.PurgeTTL(window))
+	if err != nil && !isWrongLastSeq(err) && !errors.Is(err, jetstream.ErrKeyExists) {
+		return err
+	}
+	return nil
+}
+
+// retryReleases writes the purges that failed, oldest window first; it stops
+// at the first failure (NATS is still away).
+func (s *keyStore) retryReleases(ctx context.Context) {
+	now := time.Now()
+	s.mu.Lock()
+	todo := make(map[string]releasedKey, len(s.released))
+	for k, r := range s.released {
+		if now.After(r.until) {
+			delete(s.released, k)
+			continue
+		}
+		todo[k] = r
+	}
+	s.mu.Unlock()
+	for k, r := range todo {
+		if err := s.purge(ctx, k, r.rev, max(time.Until(r.until), time.Second)); err != nil {
+			return
+		}
+		s.mu.Lock()
+		if s.released[k] == r {
+			delete(s.released, k)
+		}
+		s.mu.Unlock()
+	}
 }

@@ -37,6 +37,7 @@ type presence struct {
 	alive   map[string]bool                 // nodes
 	own     map[string][]byte               // this node's room keys, to announce again
 	undone  map[string]bool                 // this node's keys whose delete failed, retried
+	ahead   map[string]uint64               // own writes applied before the watch brought them: key → revision
 }
 
 // presEntry is one connection in a room.
@@ -73,6 +74,7 @@ func newPresence(ctx context.Context, b *Broker) (*presence, error) {
 		alive:   make(map[string]bool),
 		own:     make(map[string][]byte),
 		undone:  make(map[string]bool),
+		ahead:   make(map[string]uint64),
 	}
 	rev, err := p.beat(ctx)
 	if err != nil {
@@ -120,6 +122,7 @@ func (p *presence) heartbeat() {
 				p.b.log.Warn("liveness refresh failed", "err", err)
 			}
 			p.retryDeletes(ctx)
+			p.b.keys.retryReleases(ctx)
 			cancel()
 		}
 	}
@@ -257,6 +260,15 @@ func (p *presence) apply(e jetstream.KeyValueEntry) {
 	var cleanup []string
 	reannounce := false
 	p.mu.Lock()
+	if r, ok := p.ahead[key]; ok {
+		if e.Revision() < r {
+			// Older than this node's own write, applied already: skip it.
+			p.bump(e.Revision())
+			p.mu.Unlock()
+			return
+		}
+		delete(p.ahead, key)
+	}
 	switch {
 	case strings.HasPrefix(key, "n."):
 		node := key[2:]
@@ -412,6 +424,55 @@ func (p *presence) waitRev(ctx context.Context, rev uint64) error {
 	}
 }
 
+// watchStall is how long the watch may take to bring this node's own
+// acknowledged write before it is thought stuck.
+const watchStall = 500 * time.Millisecond
+
+// waitOwn waits until this node's view has its own write of key (en; nil
+// for a delete), which the bucket acknowledged at revision rev. When the
+// watch has not brought it within watchStall, the write is applied to the
+// view at once (the watch skips the key's older revisions when it catches
+// up) and the watch is started again from where it was: its consumer may be
+// gone with a NATS server of the cluster while this node's connection (to
+// another server) never dropped, and the client library takes two missed
+// heartbeats (10 s and more) to notice, or the cluster may not take a new
+// consumer yet. Joins wait on this: they no longer fail for that long after
+// a server died or came back.
+func (p *presence) waitOwn(ctx context.Context, key string, rev uint64, en *presEntry) error {
+	wctx, cancel := context.WithTimeout(ctx, watchStall)
+	err := p.waitRev(wctx, rev)
+	cancel()
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	p.b.log.Warn("presence watch late: own write applied, watching again", "key", key, "want_rev", rev)
+	p.applyOwn(key, rev, en)
+	p.rewatch()
+	return nil
+}
+
+// applyOwn applies this node's own write of key at revision rev (en; nil
+// for a delete) to the view, unless the watch has brought it meanwhile.
+func (p *presence) applyOwn(key string, rev uint64, en *presEntry) {
+	p.mu.Lock()
+	if p.rev >= rev || p.ahead[key] > rev {
+		p.mu.Unlock()
+		return
+	}
+	p.ahead[key] = rev
+	var events []event
+	if en != nil {
+		events = p.addLocked(key, *en)
+	} else {
+		events = p.removeLocked(key)
+	}
+	synced := p.synced
+	p.mu.Unlock()
+	if synced {
+		p.deliver(events)
+	}
+}
+
 // nodes returns the live nodes other than this one.
 func (p *presence) otherNodes() int {
 	p.mu.Lock()
@@ -444,7 +505,8 @@ func (b *Broker) AddPresence(ctx context.Context, room, conn string, m shared.Me
 	if err != nil {
 		return fmt.Errorf("presence of %q: %w", room, err)
 	}
-	return b.pres.waitRev(ctx, ack.Sequence)
+	en := presEntry{Room: room, Conn: conn, Node: b.node, User: m.User, Name: m.Name}
+	return b.pres.waitOwn(ctx, key, ack.Sequence, &en)
 }
 
 // RemovePresence implements broker.Broker. It returns once this node's view
@@ -465,7 +527,7 @@ func (b *Broker) RemovePresence(ctx context.Context, room, conn string) error {
 	b.pres.mu.Lock()
 	delete(b.pres.undone, key)
 	b.pres.mu.Unlock()
-	return b.pres.waitRev(ctx, ack.Sequence)
+	return b.pres.waitOwn(ctx, key, ack.Sequence, nil)
 }
 
 // Presence implements broker.Broker: the members of room on every node, as

@@ -17,6 +17,7 @@ import (
 	"github.com/tetherkit/tether/broker"
 	"github.com/tetherkit/tether/broker/memory"
 	natsbroker "github.com/tetherkit/tether/broker/nats"
+	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/auth"
 )
 
@@ -138,14 +139,14 @@ func startCluster(ctx context.Context, o options, log *slog.Logger) (*cluster, e
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	c.broker, err = natsbroker.New(cctx, natsbroker.Config{
-		Conn: nc, Node: o.node, HistorySize: o.history, HistoryTTL: o.historyTTL, Logger: log,
+		Conn: nc, Node: o.node, HistorySize: o.history, HistoryTTL: o.historyTTL, Logger: log, Replicas: o.replicas,
 		MaxBytes: max(o.historyMemory, 0), // -history-memory bounds the stream (0: natsbroker's default)
 	})
 	if err != nil {
 		c.close()
 		return nil, err
 	}
-	log.Info("cluster mode", "nats", redactNATS(o.nats), "node", c.broker.Node())
+	log.Info("cluster mode", "nats", redactNATS(o.nats), "node", c.broker.Node(), "replicas", o.replicas)
 	return c, nil
 }
 
@@ -163,6 +164,32 @@ func (c *cluster) nodeBroker(o options) (b broker.Broker, mem *memory.Broker) {
 		HistoryMemory: o.historyMemory,
 	})
 	return mem, mem
+}
+
+// bansFile is the name of the bans kept in the data dir of a single node.
+const bansFile = "bans.json"
+
+// banStore is where the server keeps its bans: the cluster's bucket, else
+// the data dir's bans.json, else nowhere (nil: in memory). A data dir that
+// cannot hold them is logged and the bans stay in memory: the server still
+// serves, as with the signing secret.
+func banStore(c *cluster, o options, log *slog.Logger) broker.BanStore {
+	switch {
+	case c != nil:
+		return c.broker
+	case o.dataDir != "":
+		path := filepath.Join(o.dataDir, bansFile)
+		err := ensureDataDir(o.dataDir)
+		var fb *server.FileBans
+		if err == nil {
+			fb, err = server.NewFileBans(path)
+		}
+		if err == nil {
+			return fb
+		}
+		log.Warn("cannot keep bans in the data dir: they are kept in memory, a restart lifts them", "path", path, "err", err)
+	}
+	return nil
 }
 
 // close stops the broker, the connection and the embedded server, in that

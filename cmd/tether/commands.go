@@ -20,6 +20,8 @@ type call func(ctx context.Context) (any, error)
 var commands = map[string]func(c *api.Client, fs *flag.FlagSet, args []string) (call, error){
 	"push":        cmdPush,
 	"kick":        cmdKick,
+	"unban":       cmdUnban,
+	"bans":        cmdBans,
 	"presence":    cmdPresence,
 	"connections": cmdConnections,
 	"stats":       cmdStats,
@@ -120,6 +122,30 @@ func cmdKick(c *api.Client, fs *flag.FlagSet, args []string) (call, error) {
 	}
 	return func(ctx context.Context) (any, error) {
 		return c.Kick(ctx, req)
+	}, nil
+}
+
+func cmdUnban(c *api.Client, fs *flag.FlagSet, args []string) (call, error) {
+	user := fs.String("user", "", "user whose ban to lift")
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	if *user == "" {
+		return nil, errors.New("--user is required")
+	}
+	return func(ctx context.Context) (any, error) {
+		lifted, err := c.Unban(ctx, *user)
+		return api.UnbanResponse{Lifted: lifted}, err
+	}, nil
+}
+
+func cmdBans(c *api.Client, fs *flag.FlagSet, args []string) (call, error) {
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) (any, error) {
+		bans, err := c.Bans(ctx)
+		return api.BansResponse{Bans: bans}, err
 	}, nil
 }
 

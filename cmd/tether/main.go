@@ -114,6 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	srv, err := server.New(server.Config{
 		Broker:            nodeBroker,
+		Bans:              banStore(cl, o, log),
 		Registry:          types,
 		Logger:            log,
 		Observer:          met,

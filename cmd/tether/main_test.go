@@ -172,6 +172,8 @@ func TestCommandErrors(t *testing.T) {
 		{"kick", nil, "--user is required"},
 		{"kick", []string{"--user", "a", "--ban", "-1m"}, "--ban must not be negative"},
 		{"kick", []string{"--user", "a", "--ban", "soon"}, "invalid value"},
+		{"unban", nil, "--user is required"},
+		{"bans", []string{"extra"}, "unexpected arguments"},
 		{"presence", nil, "--room is required"},
 		{"stats", []string{"extra"}, "unexpected arguments"},
 	}
@@ -294,5 +296,57 @@ func TestDebugAddr(t *testing.T) {
 	}
 	if code, body := get(base + "/debug/pprof/"); code == 200 && strings.Contains(body, "profile") {
 		t.Errorf("the public listener serves pprof: %d %.200s", code, body)
+	}
+}
+
+// TestBansSurviveRestart: on one node with a data dir, a ban taken with
+// tether kick --ban is kept in the data dir: the restarted server lists it
+// (tether bans) and refuses the user's handshake; tether unban lifts it.
+func TestBansSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	first := startRun(t, "-data-dir", dir, "-guest", "true")
+	res, err := http.Post(first.base+"/auth/guest", "application/json", strings.NewReader(`{"name":"Mallory"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sess struct{ User string }
+	_ = json.NewDecoder(res.Body).Decode(&sess)
+	res.Body.Close()
+	if res.StatusCode != 200 || len(res.Cookies()) == 0 {
+		t.Fatalf("guest login: %d", res.StatusCode)
+	}
+	cookie := http.Header{"Cookie": {res.Cookies()[0].String()}}
+	cli := func(base, name string, args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := runCommand(context.Background(), name, args, env(map[string]string{"TETHER_URL": base}), &out, io.Discard); err != nil {
+			t.Fatalf("tether %s: %v", name, err)
+		}
+		return out.String()
+	}
+	cli(first.base, "kick", "--user", sess.User, "--reason", "spam", "--ban", "10m")
+	first.stop()
+
+	again := startRun(t, "-data-dir", dir, "-guest", "true")
+	if out := cli(again.base, "bans"); !strings.Contains(out, sess.User) || !strings.Contains(out, "spam") {
+		t.Fatalf("tether bans after the restart:\n%s\nwant %s's ban", out, sess.User)
+	}
+	ws := "ws" + strings.TrimPrefix(again.base, "http") + "/ws"
+	if c, res, err := websocket.DefaultDialer.Dial(ws, cookie); err == nil {
+		c.Close()
+		t.Fatal("the restarted server lets the banned user in")
+	} else if res == nil || res.StatusCode != http.StatusForbidden {
+		t.Fatalf("the banned user's handshake after the restart: %v, want 403", err)
+	}
+	if out := cli(again.base, "unban", "--user", sess.User); !strings.Contains(out, `"lifted": true`) {
+		t.Fatalf("tether unban:\n%s\nwant lifted", out)
+	}
+	c, _, err := websocket.DefaultDialer.Dial(ws, cookie)
+	if err != nil {
+		t.Fatalf("after tether unban the user's handshake fails: %v", err)
+	}
+	c.Close()
+	if out := cli(again.base, "bans"); strings.Contains(out, sess.User) {
+		t.Fatalf("tether bans after the unban:\n%s", out)
 	}
 }

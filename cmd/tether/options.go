@@ -57,14 +57,15 @@ type options struct {
 	apiBurst int
 	ticker   time.Duration
 
-	nats    string // "", a NATS URL, or "embedded"
-	node    string // this node's name in a cluster; "" → random
-	dataDir string // state: the signing secret, embedded JetStream; "" → none
+	nats     string // "", a NATS URL, or "embedded"
+	replicas int    // copies of the stream and buckets on a NATS cluster
+	node     string // this node's name in a cluster; "" → random
+	dataDir  string // state: the signing secret, embedded JetStream; "" → none
 }
 
 // serveUsage is printed by "tether -h".
 const serveUsage = `usage: tether [flags]            run the server
-       tether push|kick|presence|connections|stats [flags]   call a running server's HTTP API
+       tether push|kick|unban|bans|presence|connections|stats [flags]   call a running server's HTTP API
        tether token --user ID [--name NAME] [--ttl 24h]      print a connection token (needs -secret/TETHER_SECRET)
 
 Every flag has an environment variable fallback, shown in brackets.
@@ -122,6 +123,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.debugAddr, "debug-addr", env("TETHER_DEBUG_ADDR", ""), "serve net/http/pprof at http://ADDR/debug/pprof/ on this loopback address, e.g. 127.0.0.1:6060; empty → off [TETHER_DEBUG_ADDR]")
 	ticker := str("ticker", "TETHER_TICKER", backend.DefaultTickerInterval.String(), "demo ticker interval; negative → no ticker feed")
 	fs.StringVar(&o.nats, "nats", env("TETHER_NATS", ""), "cluster mode: a NATS URL (with JetStream) shared by every node, or \"embedded\" to run NATS in-process on -data-dir; empty → one node, rooms in memory [TETHER_NATS]")
+	replicas := str("nats-replicas", "TETHER_NATS_REPLICAS", "1", "cluster mode: copies of the rooms stream and of every bucket on the NATS cluster, 1 to 5, at most its JetStream servers (3 on a 3-server cluster: any one may die)")
 	fs.StringVar(&o.node, "node", env("TETHER_NODE", ""), "this node's name in a cluster ([A-Za-z0-9_-]); empty → random [TETHER_NODE]")
 	fs.StringVar(&o.dataDir, "data-dir", env("TETHER_DATA_DIR", defaultDataDir(getenv)), "directory for the generated signing secret and embedded NATS data, created 0700; empty → keep nothing [TETHER_DATA_DIR]")
 	if err := fs.Parse(args); err != nil {
@@ -169,6 +171,10 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	dur("http-idle-timeout", *httpIdle, &o.httpIdleTimeout)
 	num("max-http-conns-ip", *maxHTTPConnIP, &o.maxHTTPConnIP)
 	num("history", *history, &o.history)
+	num("nats-replicas", *replicas, &o.replicas)
+	if o.replicas < 1 || o.replicas > 5 {
+		errs = append(errs, fmt.Errorf("-nats-replicas: %d is not between 1 and 5", o.replicas))
+	}
 	if o.history == 0 {
 		o.history = -1 // 0 means "none" here; the brokers' 0 means the default
 	}

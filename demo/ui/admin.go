@@ -14,7 +14,8 @@ import (
 const adminRefresh = 3 * time.Second
 
 // AdminPage drives the server's HTTP API (docs/api.md): who is online,
-// statistics, kick, push. It needs no WebSocket connection.
+// statistics, kick, push, the bans in force and their lifting
+// (adminbans.go). It needs no WebSocket connection.
 type AdminPage struct {
 	app.Compo
 
@@ -34,6 +35,7 @@ type AdminPage struct {
 	pushKind  string
 	busyKick  bool
 	busyPush  bool
+	bans      bansState
 	zone      *time.Location
 	keyStored bool
 	// needKey: the API answered 401 or 403, so it has keys and the page
@@ -84,6 +86,7 @@ func (a *AdminPage) load(rctx context.Context, ctx app.Context) {
 	key := a.s.apiKey.get()
 	conns := callAPI(rctx, "GET", "/api/connections?limit=1000", key, nil)
 	stats := callAPI(rctx, "GET", "/api/stats", key, nil)
+	bans := loadBans(rctx, key)
 	if rctx.Err() != nil {
 		return
 	}
@@ -98,6 +101,7 @@ func (a *AdminPage) load(rctx context.Context, ctx app.Context) {
 			a.listErr = msg
 			return
 		}
+		bans(&a.bans)
 		var page struct {
 			Connections []connInfo `json:"connections"`
 		}
@@ -148,6 +152,7 @@ func (a *AdminPage) Render() app.UI {
 		a.renderStats(),
 		h("div", "grid-2", a.renderKick(), a.renderPush()),
 		a.renderOnline(),
+		a.renderBans(),
 		a.renderKey(false),
 	)
 }

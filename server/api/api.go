@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/tetherkit/tether/broker"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -29,6 +30,8 @@ type Hub interface {
 	PublishEphemeral(ctx context.Context, room string, m shared.Message) error
 	Broadcast(ctx context.Context, m shared.Message) (int, error)
 	Kick(ctx context.Context, user string, opts server.KickOptions) (int, error)
+	Unban(ctx context.Context, user string) (bool, error)
+	Bans(ctx context.Context) ([]broker.Ban, error)
 	Presence(ctx context.Context, room string) ([]shared.Member, error)
 	Connections(ctx context.Context) ([]server.ConnInfo, server.Coverage, error)
 	Stats(ctx context.Context) (server.Stats, server.Coverage, error)
@@ -113,6 +116,8 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), limiters: make(map[string]*rate.Limiter)}
 	h.mux.HandleFunc("POST /api/push", h.push)
 	h.mux.HandleFunc("POST /api/kick", h.kick)
+	h.mux.HandleFunc("POST /api/unban", h.unban)
+	h.mux.HandleFunc("GET /api/bans", h.bans)
 	h.mux.HandleFunc("GET /api/presence", h.presence)
 	h.mux.HandleFunc("GET /api/connections", h.connections)
 	h.mux.HandleFunc("GET /api/stats", h.stats)

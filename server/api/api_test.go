@@ -352,6 +352,42 @@ func TestKickBan(t *testing.T) {
 	}
 }
 
+// TestUnbanAndBans: GET /api/bans lists a ban with its end and reason;
+// POST /api/unban lifts it (lifted true, the handshake is accepted again),
+// a second unban finds nothing (lifted false), and a missing user is a 400
+// naming the field.
+func TestUnbanAndBans(t *testing.T) {
+	s := newStack(t, api.Config{})
+	ac := &api.Client{BaseURL: s.HTTP.URL}
+	ctx := context.Background()
+	if _, err := ac.Kick(ctx, api.KickRequest{User: "mallory-x1y2z3", Reason: "spam", Ban: "10m"}); err != nil {
+		t.Fatal(err)
+	}
+	bans, err := ac.Bans(ctx)
+	if err != nil || len(bans) != 1 || bans[0].User != "mallory-x1y2z3" || bans[0].Reason != "spam" || time.Until(bans[0].Until) < 9*time.Minute {
+		t.Fatalf("GET /api/bans = %+v, %v; want mallory's 10-minute ban for spam", bans, err)
+	}
+	if lifted, err := ac.Unban(ctx, "mallory-x1y2z3"); err != nil || !lifted {
+		t.Fatalf("POST /api/unban = %v, %v; want lifted", lifted, err)
+	}
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.HTTP.URL, "http")+"/ws?user=mallory-x1y2z3", nil)
+	if err != nil {
+		t.Fatalf("handshake after the unban: %v", err)
+	}
+	ws.Close()
+	if lifted, err := ac.Unban(ctx, "mallory-x1y2z3"); err != nil || lifted {
+		t.Fatalf("second unban = %v, %v; want not lifted", lifted, err)
+	}
+	if bans, err := ac.Bans(ctx); err != nil || len(bans) != 0 {
+		t.Fatalf("GET /api/bans after the unban = %+v, %v; want none", bans, err)
+	}
+	_, err = ac.Unban(ctx, "")
+	var ae *api.APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || ae.Body.Field != "user" {
+		t.Errorf("unban without user: %v, want 400 on field user", err)
+	}
+}
+
 // TestPushEphemeral: an ephemeral room push reaches a member now and takes
 // no seq (a later joiner's history does not hold it); only room pushes can
 // be ephemeral.

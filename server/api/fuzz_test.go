@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tetherkit/tether/broker"
 	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/server/api"
@@ -43,6 +44,11 @@ func (h *recordingHub) Kick(context.Context, string, server.KickOptions) (int, e
 	h.calls++
 	return 0, nil
 }
+func (h *recordingHub) Unban(context.Context, string) (bool, error) {
+	h.calls++
+	return false, nil
+}
+func (h *recordingHub) Bans(context.Context) ([]broker.Ban, error)                { return nil, nil }
 func (h *recordingHub) Presence(context.Context, string) ([]shared.Member, error) { return nil, nil }
 func (h *recordingHub) Connections(context.Context) ([]server.ConnInfo, server.Coverage, error) {
 	return nil, server.Coverage{Nodes: 1, Answered: 1}, nil

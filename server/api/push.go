@@ -249,6 +249,10 @@ func (h *Handler) kick(w http.ResponseWriter, r *http.Request) {
 		req.Reason = "kicked by an administrator"
 	}
 	closed, err := h.cfg.Hub.Kick(r.Context(), req.User, server.KickOptions{Reason: req.Reason, Ban: ban})
+	if errors.Is(err, server.ErrUnavailable) {
+		h.internalError(w, "kick", err) // the ban could not be stored: nothing was done
+		return
+	}
 	resp := KickResponse{Closed: closed, Partial: h.partial("kick", err)}
 	if ban > 0 {
 		until := time.Now().Add(ban).UTC().Truncate(time.Second)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -26,8 +27,16 @@ func writeError(w http.ResponseWriter, status int, err error) {
 }
 
 // internalError logs err (the client only learns "internal error") and
-// answers 500.
+// answers 500; a dependency's failure (server.ErrUnavailable) is 503
+// unavailable with Retry-After: 1, its text also kept in the log.
 func (h *Handler) internalError(w http.ResponseWriter, what string, err error) {
+	if errors.Is(err, server.ErrUnavailable) {
+		h.cfg.Logger.Warn("api: "+what+": unavailable", "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: shared.Error{Code: shared.CodeUnavailable,
+			Message: "not done: the server could not reach its message store; try again"}})
+		return
+	}
 	h.cfg.Logger.Error("api: "+what, "err", err)
 	writeError(w, http.StatusInternalServerError, err)
 }

@@ -265,6 +265,27 @@ func TestE2EKickBan(t *testing.T) {
 			t.Fatalf("banned Mallory is connected again: %+v", c)
 		}
 	}
+
+	// The Admin page lists the ban (GET /api/bans) and lifts it (POST
+	// /api/unban): Mallory's next attempt gets in.
+	row := fmt.Sprintf(`#admin-bans-table tr[data-user=%q]`, malloryID)
+	admin.waitJS("Mallory's ban in the bans list", stepTimeout, fmt.Sprintf(`!!document.querySelector(%q)`, row))
+	if s := admin.text(row); !strings.Contains(s, "spamming the stage") || !strings.Contains(s, malloryID) {
+		t.Errorf("the bans list's row says %q, want Mallory's id and the reason", s)
+	}
+	admin.screenshot("admin-bans")
+	admin.do("lift Mallory's ban", stepTimeout, chromedp.Click(chromedp.CSS(row+" .unban-row")))
+	admin.waitJS("the lift's result", stepTimeout, `(document.querySelector("#admin-unban-result")||{textContent:""}).textContent.includes("Lifted the ban")`)
+	admin.waitJS("the bans list without Mallory", stepTimeout, fmt.Sprintf(`!document.querySelector(%q)`, row))
+	bans, err := (&api.Client{BaseURL: srv.URL()}).Bans(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bans) != 0 {
+		t.Fatalf("GET /api/bans after the lift = %+v, want none", bans)
+	}
+	mallory.do("reload after the lift", loadTimeout, chromedp.Reload())
+	mallory.waitStatus("connected", loadTimeout)
 }
 
 // TestE2EAdmin: the Admin page against an open API. Kicking a user who is
