@@ -16,12 +16,6 @@ type roomTable struct {
 	m  map[string]*room
 }
 
-func (t *roomTable) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.m)
-}
-
 func (t *roomTable) get(name string) *room {
 	t.mu.Lock()
 	defer t.mu.Unlock()
