@@ -16,7 +16,12 @@ build_wasm() {
 	# No inlining outside the runtime: inlined copies of small functions make
 	# the bundle bigger and compress worse (about -70 KB brotli); the UI is
 	# not CPU-bound. WASM_GCFLAGS="" restores the compiler's defaults.
-	GOOS=js GOARCH=wasm go build -trimpath -gcflags="${WASM_GCFLAGS-all=-l}" -gcflags=runtime= \
+	# go-app without its server half (net/http, crypto/tls): a -modfile that
+	# replaces go-app v10.1.11 by a patched copy for this build only
+	# (internal/goappwasm); empty, with the reason on stderr, if not.
+	local modfile
+	modfile=$(go run ./internal/goappwasm/modfile)
+	GOOS=js GOARCH=wasm go build ${modfile:+-modfile="$modfile"} -trimpath -gcflags="${WASM_GCFLAGS-all=-l}" -gcflags=runtime= \
 		-ldflags="-s -w" -o web/app.wasm ./demo/cmd/tether-web
 	go build -o bin/compress ./cmd/compress
 	# compress skips the slow brotli pass when web/app.wasm did not change.

@@ -40,7 +40,3 @@ require (
 	golang.org/x/sys v0.50.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
-
-// The browser bundle links go-app without its server half (net/http and,
-// through it, crypto/tls): third_party/go-app/PATCHES.md.
-replace github.com/maxence-charriere/go-app/v10 v10.1.11 => ./third_party/go-app

@@ -1,8 +1,0 @@
-//go:build wasm
-// +build wasm
-
-package app
-
-func wasmExecJS() string {
-	return ""
-}
