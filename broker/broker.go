@@ -96,9 +96,10 @@ type PresenceManager interface {
 // single-node broker has no other node: Control reaches nobody and Gather
 // asks nobody, without error.
 type Nodes interface {
-	// Control delivers c to every other node (HandleControl) and returns how
-	// many connections it reached there, as far as the nodes answered before
-	// ctx was done.
+	// Control delivers c to every other node (HandleControl) and returns the
+	// sum of their counts (how many connections it reached there; for
+	// ControlUnban, how many nodes lifted a ban), as far as the nodes
+	// answered before ctx was done.
 	Control(ctx context.Context, c Control) (int, error)
 	// Gather asks every other node the query kind (HandleQuery) and returns
 	// their answers, and how many nodes were asked; fewer answers than nodes
@@ -119,7 +120,8 @@ type Handler interface {
 	// HandlePresence delivers a presence change of a subscribed room.
 	HandlePresence(room string, e PresenceEvent)
 	// HandleControl acts on a control message from another node and returns
-	// how many of this node's connections it reached.
+	// how many of this node's connections it reached (for ControlUnban: 1
+	// if it lifted a ban in force, else 0).
 	HandleControl(c Control) int
 	// HandleQuery answers another node's Gather.
 	HandleQuery(kind string) ([]byte, error)

@@ -69,9 +69,10 @@ const (
 	ControlSendUser  ControlKind = "user"      // send Payload to every connection of user Target
 	ControlBroadcast ControlKind = "broadcast" // send Payload to every connection
 	ControlKick      ControlKind = "kick"      // kick user Target with Reason
+	ControlUnban     ControlKind = "unban"     // lift the ban of user Target
 )
 
-// Control is a send or a kick for the connections of other nodes.
+// Control is a send, a kick or an unban for the other nodes.
 type Control struct {
 	// Kind is what to do.
 	Kind ControlKind `json:"kind"`

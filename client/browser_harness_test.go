@@ -40,7 +40,8 @@ func TestBrowserTransportInNode(t *testing.T) {
 	}
 
 	srv, err := server.New(server.Config{
-		Registry: testmsg.NewRegistry(),
+		Registry:     testmsg.NewRegistry(),
+		Authenticate: server.InsecureQueryIdentity,
 		OnConnect: func(_ context.Context, e server.ConnectEvent) error {
 			c := e.Conn
 			if c.User() == "rejected" {

@@ -56,6 +56,10 @@ type Client struct {
 	closed    bool          // Close was called
 	running   bool          // Run has not returned
 	conn      *conn         // the open connection; nil unless Open
+	hidden    bool          // the page is hidden (lifecycle.go): no connection until shown
+	scope     string        // of the stored outbox, once the server named the user (outboxstore.go)
+	joinedCh  chan struct{} // closed and replaced on every joined
+	endConn   context.CancelCauseFunc
 	rooms     map[string]*roomState
 	outbox    []*outgoing // Send's queue, oldest first; the head may be in flight
 	handlers  map[string][]handler
@@ -89,6 +93,7 @@ func New(cfg Config) (*Client, error) {
 		closeCtx:    closeCtx,
 		closeCancel: closeCancel,
 		changed:     make(chan struct{}),
+		joinedCh:    make(chan struct{}),
 		rooms:       make(map[string]*roomState),
 		handlers:    make(map[string][]handler),
 	}
@@ -130,17 +135,30 @@ func (c *Client) Run(ctx context.Context) error {
 	stop := context.AfterFunc(c.closeCtx, cancel)
 	defer stop()
 
+	stopWatch := c.watchPage(ctx)
+	defer stopWatch()
+
 	attempt := 0
 	for {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || !c.waitShown(ctx) {
 			c.setClosedByClient()
 			return nil
 		}
 		c.setState(StateInfo{State: Connecting, Attempt: attempt}, nil)
-		res := c.session(ctx)
+		sctx, done := c.startSession(ctx)
+		res := c.session(sctx)
+		done()
 		if ctx.Err() != nil {
 			c.setClosedByClient()
 			return nil
+		}
+		if errors.Is(context.Cause(sctx), errPageHidden) {
+			// Not a failure: the page went away with its connection closed
+			// on purpose. The next attempt is when it is shown again.
+			c.log.Info("tether client: page hidden; connection closed until it is shown again")
+			c.setState(StateInfo{State: Reconnecting, Attempt: attempt, Err: errPageHidden, Hidden: true,
+				CloseCode: shared.CloseGoingAway, Reason: pageHiddenReason}, nil)
+			continue
 		}
 		if res.refused != nil {
 			c.log.Error("tether client: the server refused the handshake; not reconnecting",
@@ -207,6 +225,7 @@ func (c *Client) Close() error {
 	c.closed = true
 	idle := !c.running && c.state.State != Closed
 	c.mu.Unlock()
+	c.releaseOutbox()
 	c.closeCancel()
 	if idle {
 		c.setClosedByClient()
@@ -255,6 +274,7 @@ func (c *Client) session(ctx context.Context) sessionResult {
 	}
 
 	cn := newConn(ctx, sock, c.opts.RequestTimeout)
+	cn.user = welcome.User
 	var rejoins []shared.Join
 	c.setState(StateInfo{State: Open, Welcome: welcome}, func() {
 		c.conn = cn
@@ -263,6 +283,11 @@ func (c *Client) session(ctx context.Context) sessionResult {
 		}
 	})
 	c.log.Debug("tether client: connected", "conn", welcome.Conn, "user", welcome.User, "rejoin", len(rejoins))
+	if askAppPing && welcome.AppPingMS > 0 {
+		// A browser page: the server's application pings tell a live page
+		// from a frozen one (docs/protocol.md §6).
+		_ = cn.write(cn.ctx, shared.Envelope{}, shared.Hello{Client: clientName, AppPing: true})
+	}
 	c.dispatch(shared.Envelope{Type: welcome.MessageType()}, welcome)
 
 	var wg sync.WaitGroup
@@ -291,9 +316,12 @@ func (c *Client) session(ctx context.Context) sessionResult {
 	}
 	c.mu.Unlock()
 	cause := cn.end(readErr)
-	if ctx.Err() != nil {
+	switch {
+	case errors.Is(context.Cause(ctx), errPageHidden):
+		_ = sock.Close(shared.CloseGoingAway, pageHiddenReason)
+	case ctx.Err() != nil:
 		_ = sock.Close(shared.CloseNormal, "client closed")
-	} else {
+	default:
 		_ = sock.Close(shared.CloseGoingAway, "reconnecting")
 	}
 	wg.Wait()
@@ -356,6 +384,13 @@ func (c *Client) handleFrame(cn *conn, frame []byte) {
 		// Before the reply is delivered and before the replayed messages
 		// that follow it on this socket are handled.
 		c.handleJoined(env)
+	case shared.TypeOf[shared.Ping]():
+		if env.ID == 0 {
+			// The server's application ping (docs/protocol.md §6): answer
+			// at once; the browser never blocks a write.
+			_ = cn.write(cn.ctx, shared.Envelope{}, shared.Pong{})
+			return
+		}
 	case shared.TypeOf[shared.Kicked]():
 		k, err := shared.Unmarshal[shared.Kicked](env)
 		if err != nil {

@@ -77,6 +77,14 @@ type Config struct {
 	// writes at once and fails with ErrNotConnected when the client is not
 	// Open.
 	Outbox int
+	// OutboxStore keeps the outbox beyond the client's life (see
+	// OutboxStore): what Send queued and the server has not answered is
+	// sent by the user's next client (the next page after a reload, Back,
+	// or a closed tab) within the server's key window. Nil means
+	// BrowserOutboxStore (localStorage) under js/wasm when the page has
+	// storage, and none natively: a native client's outbox lives in memory
+	// only.
+	OutboxStore OutboxStore
 	// Token, when set, returns a fresh token for the connection's user. When
 	// the server announced that the connection's token expires (welcome's
 	// expires_ms), the client calls it at four fifths of the token's time
@@ -124,6 +132,9 @@ func (o Config) withDefaults() Config {
 	}
 	if o.Registry == nil {
 		o.Registry = shared.NewRegistry()
+	}
+	if o.OutboxStore == nil {
+		o.OutboxStore = defaultOutboxStore()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

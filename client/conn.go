@@ -34,6 +34,7 @@ type conn struct {
 	lastRecv atomic.Int64  // when the last frame arrived, as nanoseconds since start
 
 	kickReason string // set by the read goroutine when a kicked message arrives
+	user       string // the user the server's welcome named
 
 	mu      sync.Mutex
 	pending map[uint64]replySlot // nil once ended

@@ -43,7 +43,21 @@
 // idempotency key, again after a reconnect when it was not answered, so the
 // server applies it exactly once, in the order of the Send calls; a full
 // outbox is [ErrOutboxFull]. [Request] does the same with [Retry]. See
-// docs/protocol.md §3.
+// docs/protocol.md §3. With an [OutboxStore] (in the browser by default:
+// localStorage) the outbox also survives the client: what a page queued
+// and never had answered is sent by the user's next page, and
+// [Client.DropOutbox] forgets it at sign-out.
+//
+// # The page's lifecycle
+//
+// Under js/wasm, [Client.Run] follows the Page Lifecycle by itself: when
+// the browser hides the page for good or freezes it (pagehide, freeze) the
+// client closes its connection at once ([Client.Hide]), so the page leaves
+// presence instead of lingering, frozen, in the back/forward cache; when the
+// page is shown again (pageshow from the cache, resume) it reconnects and
+// resumes its rooms ([Client.Show]). It also asks the server for
+// application pings, which a frozen page cannot answer (docs/protocol.md
+// §6).
 //
 // # Tokens
 //

@@ -44,7 +44,7 @@ func TestGapReportedAndFilled(t *testing.T) {
 	}
 	publish := func(from, to int) {
 		for i := from; i <= to; i++ {
-			if _, _, err := s.Server.Publish("gap", testmsg.Notification{Title: fmt.Sprint("n", i)}); err != nil {
+			if _, _, err := s.Server.Publish(context.Background(), "gap", testmsg.Notification{Title: fmt.Sprint("n", i)}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -244,7 +244,7 @@ func TestSlowConsumerResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 1; i <= total; i++ {
-		if _, _, err := s.Server.Publish("firehose", testmsg.Notification{Title: fmt.Sprintf("n%04d", i), Body: body}); err != nil {
+		if _, _, err := s.Server.Publish(context.Background(), "firehose", testmsg.Notification{Title: fmt.Sprintf("n%04d", i), Body: body}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -330,7 +330,7 @@ func TestFlakyNetworkLosesNothing(t *testing.T) {
 	tick := time.NewTicker(time.Second / rate)
 	for i := 1; i <= total; i++ {
 		<-tick.C
-		if _, _, err := s.Server.Publish("flaky", testmsg.ChatMessage{Room: "flaky", User: "pub", Name: "pub", Text: fmt.Sprintf("m%04d", i)}); err != nil {
+		if _, _, err := s.Server.Publish(context.Background(), "flaky", testmsg.ChatMessage{Room: "flaky", User: "pub", Name: "pub", Text: fmt.Sprintf("m%04d", i)}); err != nil {
 			t.Fatalf("publish %d: %v", i, err)
 		}
 	}

@@ -23,8 +23,13 @@ const sendAgainPause = 250 * time.Millisecond
 
 // outgoing is a message in the outbox.
 type outgoing struct {
-	msg shared.Message
-	key string
+	msg    shared.Message
+	key    string
+	stored StoredSend // its stored form (outboxstore.go)
+	saved  bool       // in the client's record of Config.OutboxStore
+	// adoptedAt is when the client took the message over from an earlier
+	// client of the user (zero: its own).
+	adoptedAt time.Time
 }
 
 // newKey returns a fresh idempotency key: the client's random prefix and a
@@ -44,7 +49,10 @@ func (c *Client) newKey() string {
 //
 // Exactly once holds while the client comes back within the server's
 // window (5 minutes by default); a message written before a longer outage
-// and never answered may be applied twice. Close drops what is still queued.
+// and never answered may be applied twice. Close stops sending what is
+// still queued; with an OutboxStore (in the browser: localStorage) the
+// user's next client sends it (docs/protocol.md §3), and DropOutbox
+// forgets it.
 //
 // With a negative Config.Outbox there is no outbox: Send writes m at once
 // and returns ErrNotConnected (possibly wrapped) when the client is not
@@ -55,7 +63,9 @@ func (c *Client) Send(ctx context.Context, m shared.Message) error {
 	if c.opts.Outbox < 0 {
 		return c.sendNow(ctx, m)
 	}
-	if _, err := shared.Encode(shared.Envelope{}, m); err != nil {
+	key := c.newKey()
+	stored, err := storedSend(key, m)
+	if err != nil {
 		return fmt.Errorf("send %s: %w", m.MessageType(), err)
 	}
 	c.mu.Lock()
@@ -67,7 +77,8 @@ func (c *Client) Send(ctx context.Context, m shared.Message) error {
 		c.mu.Unlock()
 		return fmt.Errorf("send %s: %d messages waiting: %w", m.MessageType(), len(c.outbox), ErrOutboxFull)
 	}
-	c.outbox = append(c.outbox, &outgoing{msg: m, key: c.newKey()})
+	c.outbox = append(c.outbox, &outgoing{msg: m, key: key, stored: stored})
+	c.storeOutboxLocked()
 	c.mu.Unlock()
 	select {
 	case c.outboxWake <- struct{}{}:
@@ -118,6 +129,7 @@ func (c *Client) outboxDone(o *outgoing) {
 	if len(c.outbox) > 0 && c.outbox[0] == o {
 		c.outbox[0] = nil
 		c.outbox = c.outbox[1:]
+		c.storeOutboxLocked()
 	}
 }
 
@@ -129,17 +141,34 @@ func (c *Client) flushOutbox(cn *conn) {
 	case <-cn.done:
 		return
 	}
+	c.adoptOutbox(cn.ctx, cn.user)
 	for {
 		o := c.outboxHead()
 		if o == nil {
 			select {
 			case <-c.outboxWake:
 				continue
+			case <-c.claimTick():
+				// What a page that died without pagehide left is free
+				// once its lease ran out.
+				c.adoptOutbox(cn.ctx, cn.user)
+				continue
 			case <-cn.done:
 				return
 			}
 		}
-		env, err := c.keyedRoundTrip(cn, o.msg, o.key, true)
+		if c.opts.OutboxStore != nil {
+			// Renew the lease, and make sure the line is still this
+			// client's to send: another page of the user may have taken
+			// it over while this one was frozen.
+			c.storeOutbox()
+			if c.outboxHead() != o {
+				continue
+			}
+		}
+		// An adopted send's error answer is not the handlers' news: the
+		// page that made it is gone (see adoptedNotJoined).
+		env, err := c.keyedRoundTrip(cn, o.msg, o.key, o.adoptedAt.IsZero())
 		switch {
 		case err != nil && cn.ctx.Err() != nil:
 			return // the connection ended: sent again on the next one
@@ -154,6 +183,8 @@ func (c *Client) flushOutbox(cn *conn) {
 			if !sleepCtx(cn.ctx, sendAgainPause) {
 				return
 			}
+			continue
+		case c.adoptedNotJoined(cn, o, env):
 			continue
 		}
 		c.outboxDone(o)

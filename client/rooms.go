@@ -164,6 +164,8 @@ func (c *Client) handleJoined(env shared.Envelope) {
 		rs.joined(j)
 	}
 	fns, gapFns := c.joinedFns, c.gapFns
+	close(c.joinedCh)
+	c.joinedCh = make(chan struct{})
 	c.mu.Unlock()
 	if rs == nil {
 		return // left meanwhile

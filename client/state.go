@@ -67,6 +67,11 @@ type StateInfo struct {
 	Reason string
 	// Welcome is the server's greeting on the current connection (Open).
 	Welcome shared.Welcome
+	// Hidden reports (Reconnecting) that the page was hidden or frozen
+	// (Hide): the connection was closed on purpose and the next attempt
+	// starts when the page is shown again (Show), not at RetryAt, which is
+	// zero.
+	Hidden bool
 }
 
 // State returns the client's current state.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -12,14 +13,14 @@ import (
 
 // Limits of bans.
 const (
-	// MaxBan is the longest ban KickWith accepts.
+	// MaxBan is the longest ban Kick accepts.
 	MaxBan = 30 * 24 * time.Hour
 	// maxBans bounds the ban table: a ban beyond it pushes out the one
 	// that ends first, so an API caller cannot grow the table without bound.
 	maxBans = 10000
 )
 
-// KickOptions say how KickWith disconnects a user.
+// KickOptions say how Kick disconnects a user.
 type KickOptions struct {
 	// Reason is shown to the user (in kicked and in the close frame).
 	Reason string
@@ -89,33 +90,49 @@ func (t *banTable) remove(user string, now time.Time) bool {
 	return ok && b.until.After(now)
 }
 
-// KickWith is Kick with options: with opts.Ban it also bans the user, so
-// that every handshake of theirs until the ban ends is refused before the
-// upgrade with HTTP 403 (code "banned") and the reason — on every node of a
-// cluster, which learn the ban with the kick (a node that starts later does
-// not know it). It returns how many connections it closed; a ban applies
-// even when that is 0.
-func (s *Server) KickWith(user string, opts KickOptions) (int, error) {
+// Kick sends kicked{reason} to every connection of user, on every node,
+// and then closes them with code 4000 and the reason. With opts.Ban it also
+// bans the user, so that every handshake of theirs until the ban ends is
+// refused before the upgrade with HTTP 403 (code "banned") and the reason —
+// on every node of a cluster, which learn the ban with the kick (a node that
+// starts later does not know it). It returns how many connections it
+// closed; a ban applies even when that is 0. With the broker's error (the
+// other nodes could not all be told) it returns how many it closed all the
+// same. A ctx without a deadline is bounded by 5s.
+func (s *Server) Kick(ctx context.Context, user string, opts KickOptions) (int, error) {
 	if opts.Ban < 0 || opts.Ban > MaxBan {
 		return 0, fmt.Errorf("kick %q: ban of %v is not between 0 and %v", user, opts.Ban, MaxBan)
 	}
-	if opts.Ban == 0 {
-		return s.Kick(user, opts.Reason), nil
+	c := broker.Control{Kind: broker.ControlKick, Target: user, Reason: opts.Reason}
+	if opts.Ban > 0 {
+		now := s.now()
+		c.BanUntil = now.Add(opts.Ban)
+		s.bans.add(user, ban{until: c.BanUntil, reason: opts.Reason}, now)
+		s.log.Info("banned", "user", user, "for", opts.Ban, "reason", opts.Reason)
 	}
-	now := s.now()
-	until := now.Add(opts.Ban)
-	s.bans.add(user, ban{until: until, reason: opts.Reason}, now)
-	s.log.Info("banned", "user", user, "for", opts.Ban, "reason", opts.Reason)
 	closed := s.kickLocal(user, opts.Reason)
-	n, err := s.control(broker.Control{Kind: broker.ControlKick, Target: user, Reason: opts.Reason, BanUntil: until}, nil)
+	n, err := s.control(ctx, c, nil)
 	if err != nil {
-		s.log.Warn("kick with ban on other nodes failed", "user", user, "err", err)
+		return closed + n, fmt.Errorf("kick %q on the other nodes: %w", user, err)
 	}
 	return closed + n, nil
 }
 
-// Unban lifts a ban of user early; it reports whether one was in force.
-func (s *Server) Unban(user string) bool { return s.bans.remove(user, s.now()) }
+// Unban lifts a ban of user early, on every node of a cluster; it reports
+// whether one was in force on some node. With the broker's error (the other
+// nodes could not all be told) the ban is lifted here all the same. A ctx
+// without a deadline is bounded by 5s.
+func (s *Server) Unban(ctx context.Context, user string) (bool, error) {
+	lifted := s.bans.remove(user, s.now())
+	if lifted {
+		s.log.Info("unbanned", "user", user)
+	}
+	n, err := s.control(ctx, broker.Control{Kind: broker.ControlUnban, Target: user}, nil)
+	if err != nil {
+		return lifted || n > 0, fmt.Errorf("unban %q on the other nodes: %w", user, err)
+	}
+	return lifted || n > 0, nil
+}
 
 // Banned returns when the ban of user ends and its reason, if the user is
 // banned now.

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -23,9 +24,9 @@ func TestKickWithBan(t *testing.T) {
 	mallory := e.dial("mallory")
 	e.dial("alice")
 
-	closed, err := srv.KickWith("mallory", server.KickOptions{Reason: "spamming the lobby", Ban: 10 * time.Minute})
+	closed, err := srv.Kick(context.Background(), "mallory", server.KickOptions{Reason: "spamming the lobby", Ban: 10 * time.Minute})
 	if err != nil || closed != 1 {
-		t.Fatalf("KickWith = %d, %v; want 1 connection closed", closed, err)
+		t.Fatalf("Kick = %d, %v; want 1 connection closed", closed, err)
 	}
 	waitFor[shared.Kicked](mallory, func(shared.Kicked, shared.Envelope) bool { return true })
 
@@ -52,8 +53,11 @@ func TestKickWithBan(t *testing.T) {
 	}
 	e.dial("alice") // others still get in
 
-	if !srv.Unban("mallory") {
-		t.Fatal("Unban found no ban")
+	if lifted, err := srv.Unban(context.Background(), "mallory"); !lifted || err != nil {
+		t.Fatalf("Unban = %v, %v; want the ban lifted", lifted, err)
+	}
+	if lifted, err := srv.Unban(context.Background(), "mallory"); lifted || err != nil {
+		t.Errorf("second Unban = %v, %v; want no ban in force", lifted, err)
 	}
 	e.dial("mallory")
 }
@@ -64,18 +68,18 @@ func TestKickWithBanLimits(t *testing.T) {
 	var srv *server.Server
 	e := startServer(t, server.Config{}, func(s *server.Server) { srv = s })
 	for _, d := range []time.Duration{-time.Second, server.MaxBan + time.Second} {
-		if _, err := srv.KickWith("x", server.KickOptions{Ban: d}); err == nil {
-			t.Errorf("KickWith(ban %v) accepted", d)
+		if _, err := srv.Kick(context.Background(), "x", server.KickOptions{Ban: d}); err == nil {
+			t.Errorf("Kick(ban %v) accepted", d)
 		}
 	}
-	closed, err := srv.KickWith("ghost", server.KickOptions{Reason: "pre-emptive", Ban: time.Hour})
+	closed, err := srv.Kick(context.Background(), "ghost", server.KickOptions{Reason: "pre-emptive", Ban: time.Hour})
 	if err != nil || closed != 0 {
-		t.Fatalf("KickWith(offline user) = %d, %v", closed, err)
+		t.Fatalf("Kick(offline user) = %d, %v", closed, err)
 	}
 	if _, res, err := websocket.DefaultDialer.Dial(e.wsURL("ghost"), nil); err == nil || res == nil || res.StatusCode != http.StatusForbidden {
 		t.Fatalf("handshake of a user banned while offline: %v, %v; want 403", err, res)
 	}
-	if n, err := srv.KickWith("nobody", server.KickOptions{Reason: "r"}); err != nil || n != 0 {
+	if n, err := srv.Kick(context.Background(), "nobody", server.KickOptions{Reason: "r"}); err != nil || n != 0 {
 		t.Fatalf("kick without ban of nobody = %d, %v", n, err)
 	}
 	if _, _, ok := srv.Banned("nobody"); ok {

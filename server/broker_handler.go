@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"time"
 
 	"github.com/tetherkit/tether/broker"
@@ -76,6 +77,11 @@ func (h nodeHandler) HandleControl(c broker.Control) int {
 			s.bans.add(c.Target, ban{until: c.BanUntil, reason: c.Reason}, s.now())
 		}
 		return s.kickLocal(c.Target, c.Reason)
+	case broker.ControlUnban:
+		if s.bans.remove(c.Target, s.now()) {
+			return 1
+		}
+		return 0
 	case broker.ControlSendConn, broker.ControlSendUser, broker.ControlBroadcast:
 	default:
 		s.log.Warn("unknown control message", "kind", c.Kind)
@@ -131,6 +137,15 @@ func enqueueAll(conns []*Conn, f *outFrame) int {
 	return reached
 }
 
-// brokerTimeout bounds a broker call made for a client request or an API
-// call that has no context of its own.
+// brokerTimeout bounds a broker call made for a client request, or for a
+// caller whose context has no deadline.
 const brokerTimeout = 5 * time.Second
+
+// brokerContext returns ctx, bounded by brokerTimeout when it has no
+// deadline of its own.
+func brokerContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, brokerTimeout)
+}

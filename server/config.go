@@ -22,10 +22,13 @@ const (
 	// DefaultHeartbeatGrace is what a zero HeartbeatTimeout adds to two
 	// Heartbeats.
 	DefaultHeartbeatGrace = 5 * time.Second
-	DefaultReadLimit      = 64 << 10
-	DefaultSendQueue      = 256
-	DefaultWriteTimeout   = 10 * time.Second
-	DefaultMaxReplay      = 1000
+	// DefaultAppPing is the application heartbeat offered to browser
+	// clients (Config.AppPing).
+	DefaultAppPing      = 10 * time.Second
+	DefaultReadLimit    = 64 << 10
+	DefaultSendQueue    = 256
+	DefaultWriteTimeout = 10 * time.Second
+	DefaultMaxReplay    = 1000
 
 	DefaultMaxRoomsPerConn = 100
 	DefaultIdempotencyTTL  = 5 * time.Minute
@@ -83,6 +86,15 @@ type Config struct {
 	// received this long. Zero means 2*Heartbeat + 5s
 	// (DefaultHeartbeatGrace).
 	HeartbeatTimeout time.Duration
+	// AppPing is the application heartbeat offered to clients that ask for
+	// it (hello's app_ping; browser clients do): after AppPing without a
+	// message from such a client the server sends it ping, and after
+	// another AppPing without one it closes the connection with 4003. A
+	// page the browser froze or cached with its socket open (it still
+	// answers WebSocket pings) thus leaves presence within 2*AppPing.
+	// Zero means 10s (DefaultAppPing); negative means no application pings
+	// (welcome's app_ping_ms is 0 and hello's app_ping is ignored).
+	AppPing time.Duration
 	// ReadLimit is the largest message accepted, in bytes; a larger one
 	// closes the connection with code 1009. Zero means 64 KiB
 	// (DefaultReadLimit).
@@ -114,7 +126,11 @@ type Config struct {
 	// 5m (DefaultIdempotencyTTL).
 	IdempotencyTTL time.Duration
 	// Authenticate establishes the identity of a handshake before the
-	// upgrade; an error refuses it with HTTP 401. Nil means QueryIdentity.
+	// upgrade; an error refuses it with HTTP 401. Required: New refuses a
+	// Config without it, so that no server trusts a claimed identity by
+	// accident. auth.Auth.Authenticate is one (signed tokens);
+	// InsecureQueryIdentity, which believes ?user=, is for tests only and is
+	// chosen by name.
 	Authenticate func(r *http.Request) (Identity, error)
 	// VerifyToken checks a token sent in-band by a refresh message
 	// (docs/protocol.md §4) the way Authenticate checks a handshake's, and
@@ -241,6 +257,9 @@ func (cfg Config) validate() error {
 			errs = append(errs, fmt.Errorf("%s is %d: want 0 (the default) or more", n.name, n.v))
 		}
 	}
+	if cfg.Authenticate == nil {
+		errs = append(errs, errors.New("Config.Authenticate is nil: set it to your authentication (auth.Auth.Authenticate for signed tokens); server.InsecureQueryIdentity trusts ?user= and is for tests only"))
+	}
 	if cfg.Heartbeat > 0 && cfg.HeartbeatTimeout > 0 && cfg.HeartbeatTimeout <= cfg.Heartbeat {
 		errs = append(errs, fmt.Errorf("HeartbeatTimeout %v is not longer than Heartbeat %v: every connection would time out between two pings", cfg.HeartbeatTimeout, cfg.Heartbeat))
 	}
@@ -276,6 +295,7 @@ func (cfg Config) withDefaults() Config {
 	}
 	positiveOr(&cfg.Heartbeat, DefaultHeartbeat)
 	positiveOr(&cfg.HeartbeatTimeout, 2*cfg.Heartbeat+DefaultHeartbeatGrace)
+	orDefault(&cfg.AppPing, DefaultAppPing)
 	positiveOr(&cfg.ReadLimit, DefaultReadLimit)
 	positiveOr(&cfg.SendQueue, DefaultSendQueue)
 	positiveOr(&cfg.WriteTimeout, DefaultWriteTimeout)
@@ -285,9 +305,6 @@ func (cfg Config) withDefaults() Config {
 	}
 	orDefault(&cfg.MaxRoomsPerConn, DefaultMaxRoomsPerConn)
 	positiveOr(&cfg.IdempotencyTTL, DefaultIdempotencyTTL)
-	if cfg.Authenticate == nil {
-		cfg.Authenticate = QueryIdentity
-	}
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
@@ -308,10 +325,12 @@ func (cfg Config) withDefaults() Config {
 	return cfg
 }
 
-// QueryIdentity is the placeholder authentication of docs/protocol.md §1: it
-// reads the user id from the query parameter "user" and the display name
-// from "name" (default: the user id).
-func QueryIdentity(r *http.Request) (Identity, error) {
+// InsecureQueryIdentity is the tests' authentication (docs/protocol.md §1):
+// it believes the user id in the query parameter "user" and the display
+// name in "name" (default: the user id), so anyone can connect as anyone.
+// Use it in tests and demos on a private machine, never where a user's id
+// matters: set Config.Authenticate to it by name.
+func InsecureQueryIdentity(r *http.Request) (Identity, error) {
 	q := r.URL.Query()
 	id := Identity{User: q.Get("user"), Name: q.Get("name")}
 	if err := ValidUser(id.User); err != nil {

@@ -18,8 +18,9 @@ func TestNewRefusesMeaninglessConfig(t *testing.T) {
 		cfg  server.Config
 		want string // in the error; "" means accepted
 	}{
-		{"zero value", server.Config{}, ""},
-		{"documented negatives", server.Config{MaxReplay: -1,
+		{"zero value but the identity, chosen by name", server.Config{Authenticate: server.InsecureQueryIdentity}, ""},
+		{"no Authenticate", server.Config{}, "Authenticate is nil"},
+		{"documented negatives", server.Config{Authenticate: server.InsecureQueryIdentity, MaxReplay: -1,
 			MaxRoomsPerConn: -1, MessageRate: -1, MaxConnsPerUser: -1, MaxConnsPerIP: -1, MaxHTTPConnsPerIP: -1}, ""},
 		{"negative heartbeat", server.Config{Heartbeat: -time.Second}, "Heartbeat is -1s"},
 		{"negative read limit", server.Config{ReadLimit: -1}, "ReadLimit is -1"},

@@ -70,6 +70,8 @@ type Conn struct {
 	closeMu sync.Mutex
 	closed  *closeRequest // the first close request; nil while open
 
+	app appPinger // the application heartbeat, when the client asked for it (liveness.go)
+
 	mu     sync.Mutex
 	rooms  map[string]struct{} // joined rooms; changed under the room's lock too
 	client string              // from hello

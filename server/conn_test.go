@@ -202,7 +202,7 @@ func TestSlowConsumerIsClosedOthersKeepReceiving(t *testing.T) {
 	if err := slow.WriteMessage(websocket.TextMessage, b); err != nil {
 		t.Fatal(err)
 	}
-	tethertest.WaitUntil(t, "slow joined", func() bool { return len(e.srv.Presence("feed")) == 1 })
+	tethertest.WaitUntil(t, "slow joined", func() bool { return len(tethertest.Presence(t, e.srv, "feed")) == 1 })
 	fast1, fast2 := e.dial("fast1"), e.dial("fast2")
 	fast1.join("feed", 0)
 	fast2.join("feed", 0)
@@ -213,7 +213,7 @@ func TestSlowConsumerIsClosedOthersKeepReceiving(t *testing.T) {
 		if published == 20000 {
 			t.Fatalf("no drop after %d messages of %d bytes", published, len(text))
 		}
-		if _, _, err := e.srv.Publish("feed", testmsg.Notification{Title: "tick", Body: text}); err != nil {
+		if _, _, err := e.srv.Publish(context.Background(), "feed", testmsg.Notification{Title: "tick", Body: text}); err != nil {
 			t.Fatal(err)
 		}
 		published++
@@ -228,7 +228,7 @@ func TestSlowConsumerIsClosedOthersKeepReceiving(t *testing.T) {
 	t.Logf("slow consumer read %d of %d messages before the close", n, published+4)
 
 	// The others keep receiving.
-	if _, reached, err := e.srv.Publish("feed", testmsg.Notification{Title: "after"}); err != nil || reached < 2 {
+	if _, reached, err := e.srv.Publish(context.Background(), "feed", testmsg.Notification{Title: "after"}); err != nil || reached < 2 {
 		t.Errorf("Publish after the drop reached %d, %v; want the 2 fast clients", reached, err)
 	}
 	for _, c := range []*testClient{fast1, fast2} {
@@ -311,7 +311,7 @@ func TestCloseCancelsHandlerContext(t *testing.T) {
 	c := e.dial("alice")
 	c.send(0, testmsg.ChatSend{Room: "lobby", Text: "wait for me"})
 	<-started
-	e.srv.Kick("alice", "enough")
+	_, _ = e.srv.Kick(context.Background(), "alice", server.KickOptions{Reason: "enough"})
 	select {
 	case err := <-handlerDone:
 		if err == nil {

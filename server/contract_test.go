@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -78,8 +79,8 @@ func TestCloseReasons(t *testing.T) {
 	e := startServer(t, server.Config{ReadLimit: 1024})
 	kicked := e.dial("mal")
 	long := strings.Repeat("é", 100) // 200 bytes
-	if n := e.srv.Kick("mal", long); n != 1 {
-		t.Fatalf("Kick closed %d connections, want 1", n)
+	if n, err := e.srv.Kick(context.Background(), "mal", server.KickOptions{Reason: long}); err != nil || n != 1 {
+		t.Fatalf("Kick closed %d connections (%v), want 1", n, err)
 	}
 	ce := kicked.waitClose()
 	if ce.Code != shared.CloseKicked || len(ce.Text) > 123 || !strings.HasPrefix(long, ce.Text) || len(ce.Text) < 120 {

@@ -12,7 +12,7 @@
 //	srv, err := server.New(server.Config{Registry: reg, Authenticate: a.Authenticate, Logger: logger})
 //	if err != nil { ... }
 //	server.Handle(srv, func(ctx context.Context, c *server.Conn, m chat.Send) error {
-//		_, _, err := srv.Publish(m.Room, chat.Message{Room: m.Room, User: c.User(), Text: m.Text})
+//		_, _, err := srv.Publish(ctx, m.Room, chat.Message{Room: m.Room, User: c.User(), Text: m.Text})
 //		return err
 //	})
 //	mux.Handle("/ws", srv)
@@ -39,6 +39,22 @@
 // Messages for several connections are framed once, as a
 // websocket.PreparedMessage, and the writer sends everything queued when it
 // wakes in one socket write, still one message per WebSocket frame.
+//
+// Who runs the broker's callbacks. The Broker (Config.Broker) calls the
+// server's broker.Handler for the events of the rooms this node has
+// members in. With the memory broker (broker/memory, the default) every
+// callback runs synchronously on the goroutine of the call that caused it
+// (Publish, PublishEphemeral, a join's or leave's presence change) with the
+// room's lock held; with the NATS broker (broker/nats) a room's publications
+// run on that room's live-subscription goroutine, presence on the broker's
+// presence watcher, sends and kicks from other nodes on its control
+// subscription. Either way the server's handler blocks on nothing but short
+// locks (the room's, a connection's queue): it frames a message once and
+// queues it to each member, closing a member whose queue is full (4002)
+// instead of waiting. So a room's delivery never waits for a slow client.
+// Your message handlers (Handle, HandleRequest) run on each connection's
+// reader goroutine, never inside a broker callback: they may call Publish
+// and the other sends, which may block on the broker (bounded by their ctx).
 //
 // Hardening. Before the upgrade a handshake is authenticated (an expired
 // Identity is refused), its Origin checked and its user's and IP's connection

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/tetherkit/tether/internal/testmsg"
@@ -17,7 +18,7 @@ func TestPublishEphemeral(t *testing.T) {
 	bob.join("lobby", 0)
 	expect[shared.PresenceJoin](alice)
 
-	if err := e.srv.PublishEphemeral("lobby", testmsg.Notification{Title: "bob is typing"}); err != nil {
+	if err := e.srv.PublishEphemeral(context.Background(), "lobby", testmsg.Notification{Title: "bob is typing"}); err != nil {
 		t.Fatalf("PublishEphemeral: %v", err)
 	}
 	for _, tc := range []*testClient{alice, bob} {
@@ -32,7 +33,7 @@ func TestPublishEphemeral(t *testing.T) {
 		t.Errorf("carol, not in the room, got %s %+v before her pong", r.env.Type, r.msg)
 	}
 
-	if _, _, err := e.srv.Publish("lobby", testmsg.Notification{Title: "kept"}); err != nil {
+	if _, _, err := e.srv.Publish(context.Background(), "lobby", testmsg.Notification{Title: "kept"}); err != nil {
 		t.Fatal(err)
 	}
 	if j := carol.join("lobby", 10); j.Replayed != 1 || j.Seq != 1 {
@@ -41,7 +42,7 @@ func TestPublishEphemeral(t *testing.T) {
 	if got := expect[testmsg.Notification](carol); got.msg.Title != "kept" || got.env.Seq != 1 {
 		t.Errorf("carol's replay = %+v seq %d, want the kept message at seq 1", got.msg, got.env.Seq)
 	}
-	if err := e.srv.PublishEphemeral("no such room!", testmsg.Notification{}); err == nil {
+	if err := e.srv.PublishEphemeral(context.Background(), "no such room!", testmsg.Notification{}); err == nil {
 		t.Error("PublishEphemeral to an invalid room name: no error")
 	}
 }

@@ -37,7 +37,7 @@ func Example() {
 	reg := shared.NewRegistry() // the protocol's own messages
 	shared.Register[Say](reg)
 	shared.Register[Said](reg) // the same registry goes to the app's clients
-	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := server.New(server.Config{Registry: reg, Authenticate: server.InsecureQueryIdentity, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func Example() {
 		if !c.Joined(m.Room) {
 			return server.ErrNotJoined // the client gets an error with code not_joined
 		}
-		_, _, err := srv.Publish(m.Room, Said{Room: m.Room, User: c.User(), Text: m.Text})
+		_, _, err := srv.Publish(ctx, m.Room, Said{Room: m.Room, User: c.User(), Text: m.Text})
 		return err
 	})
 
@@ -55,9 +55,9 @@ func Example() {
 	mux.Handle("/ws", srv)
 	// go http.ListenAndServe("127.0.0.1:8080", mux)
 
-	seq, reached, err := srv.Publish("lobby", Said{Room: "lobby", User: "bot", Text: "Welcome to the lobby"})
+	seq, reached, err := srv.Publish(context.Background(), "lobby", Said{Room: "lobby", User: "bot", Text: "Welcome to the lobby"})
 	fmt.Println(seq, reached, err)
-	seq, _, _ = srv.Publish("lobby", Said{Room: "lobby", User: "bot", Text: "Second"})
+	seq, _, _ = srv.Publish(context.Background(), "lobby", Said{Room: "lobby", User: "bot", Text: "Second"})
 	fmt.Println(seq)
 	// Output:
 	// 1 0 <nil>

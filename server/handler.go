@@ -22,8 +22,8 @@ type handlerFunc func(ctx context.Context, c *Conn, m shared.Message) (shared.Me
 func isSystemType(typ string) bool {
 	switch typ {
 	case shared.TypeOf[shared.Hello](), shared.TypeOf[shared.Join](), shared.TypeOf[shared.Leave](),
-		shared.TypeOf[shared.PresenceList](), shared.TypeOf[shared.Ping](), shared.TypeOf[shared.Refresh](),
-		shared.TypeOf[shared.History]():
+		shared.TypeOf[shared.PresenceList](), shared.TypeOf[shared.Ping](), shared.TypeOf[shared.Pong](),
+		shared.TypeOf[shared.Refresh](), shared.TypeOf[shared.History]():
 		return true
 	}
 	return false
@@ -189,18 +189,26 @@ func (c *Conn) refused() {
 // dispatch acts on a decoded message: system messages here, the others by
 // their handler.
 func (s *Server) dispatch(c *Conn, env shared.Envelope, m shared.Message) {
+	c.appAlive()
 	switch m := m.(type) {
 	case shared.Hello:
 		c.mu.Lock()
 		c.client = m.Client
 		c.mu.Unlock()
+		if m.AppPing {
+			c.startAppPing()
+		}
+		c.replyOK(env.ID)
+	case shared.Pong:
+		// The answer to the server's application ping (liveness.go):
+		// appAlive above took note.
 		c.replyOK(env.ID)
 	case shared.Join:
 		s.join(c, env.ID, m)
 	case shared.Leave:
 		s.leave(c, env.ID, m)
 	case shared.PresenceList:
-		_ = c.sendEnv(shared.Envelope{ID: env.ID}, shared.PresenceList{Room: m.Room, Members: s.Presence(m.Room)})
+		s.presenceList(c, env.ID, m)
 	case shared.History:
 		s.history(c, env.ID, m)
 	case shared.Ping:

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strings"
@@ -75,7 +76,7 @@ func TestHistoryMemoryBudget(t *testing.T) {
 	maxBytes := int64(0)
 	for i := range perRoom {
 		for r := range rooms {
-			if _, _, err := srv.Publish(fmt.Sprint("room-", r), testmsg.Notification{Title: fmt.Sprint(i), Body: body}); err != nil {
+			if _, _, err := srv.Publish(context.Background(), fmt.Sprint("room-", r), testmsg.Notification{Title: fmt.Sprint(i), Body: body}); err != nil {
 				t.Fatal(err)
 			}
 			hm := mb.Stats()
@@ -113,7 +114,7 @@ func TestTrimmedRoomIsNotRecoverable(t *testing.T) {
 	quiet := alice.join("quiet", 0)
 	publish := func(room string, n int) {
 		for range n {
-			if _, _, err := e.srv.Publish(room, testmsg.Notification{Title: "t", Body: strings.Repeat("y", 1000)}); err != nil {
+			if _, _, err := e.srv.Publish(context.Background(), room, testmsg.Notification{Title: "t", Body: strings.Repeat("y", 1000)}); err != nil {
 				t.Fatal(err)
 			}
 		}

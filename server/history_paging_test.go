@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -18,7 +19,7 @@ import (
 func TestHistoryRequest(t *testing.T) {
 	e := startServer(t, server.Config{Broker: tethertest.Memory(t, memory.Config{HistorySize: 10})})
 	for i := range 25 {
-		if _, _, err := e.srv.Publish("lobby", testmsg.Notification{Title: fmt.Sprint("n", i+1)}); err != nil {
+		if _, _, err := e.srv.Publish(context.Background(), "lobby", testmsg.Notification{Title: fmt.Sprint("n", i+1)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -59,7 +60,7 @@ func TestHistoryRequest(t *testing.T) {
 	}
 
 	// The history answers were the only traffic: the next message is live.
-	seq, _, err := e.srv.Publish("lobby", testmsg.Notification{Title: "live"})
+	seq, _, err := e.srv.Publish(context.Background(), "lobby", testmsg.Notification{Title: "live"})
 	if err != nil {
 		t.Fatal(err)
 	}

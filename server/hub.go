@@ -157,13 +157,14 @@ func (h *hub) counts() (conns, users int) {
 }
 
 // Send queues m for the connection connID, on this node or, in a cluster,
-// another one. It fails with ErrNotFound when there is no such connection
-// and ErrClosed when it is closing.
-func (s *Server) Send(connID string, m shared.Message) error {
+// another one. It fails with ErrNotFound when there is no such connection,
+// ErrClosed when it is closing, and with the broker's error when the other
+// nodes could not be asked. A ctx without a deadline is bounded by 5s.
+func (s *Server) Send(ctx context.Context, connID string, m shared.Message) error {
 	if c := s.hub.get(connID); c != nil {
 		return c.Send(m)
 	}
-	n, err := s.control(broker.Control{Kind: broker.ControlSendConn, Target: connID}, m)
+	n, err := s.control(ctx, broker.Control{Kind: broker.ControlSendConn, Target: connID}, m)
 	if err != nil {
 		return fmt.Errorf("send to connection %q: %w", connID, err)
 	}
@@ -174,38 +175,44 @@ func (s *Server) Send(connID string, m shared.Message) error {
 }
 
 // SendToUser queues m for every connection of user, on every node, and
-// returns how many it reached.
-func (s *Server) SendToUser(user string, m shared.Message) int {
-	return s.sendTo(s.hub.byUser(user), broker.Control{Kind: broker.ControlSendUser, Target: user}, m)
+// returns how many it reached. With an error it returns how many it reached
+// all the same: this node's connections and those of the nodes that
+// answered. A ctx without a deadline is bounded by 5s.
+func (s *Server) SendToUser(ctx context.Context, user string, m shared.Message) (int, error) {
+	n, err := s.sendTo(ctx, s.hub.byUser(user), broker.Control{Kind: broker.ControlSendUser, Target: user}, m)
+	if err != nil {
+		return n, fmt.Errorf("send to user %q: %w", user, err)
+	}
+	return n, nil
 }
 
 // Broadcast queues m for every connection, on every node, and returns how
-// many it reached.
-func (s *Server) Broadcast(m shared.Message) int {
-	return s.sendTo(s.hub.all(), broker.Control{Kind: broker.ControlBroadcast}, m)
+// many it reached, as SendToUser does.
+func (s *Server) Broadcast(ctx context.Context, m shared.Message) (int, error) {
+	n, err := s.sendTo(ctx, s.hub.all(), broker.Control{Kind: broker.ControlBroadcast}, m)
+	if err != nil {
+		return n, fmt.Errorf("broadcast: %w", err)
+	}
+	return n, nil
 }
 
 // sendTo frames m once and queues it for conns, and has the broker carry it
 // to the other nodes as c.
-func (s *Server) sendTo(conns []*Conn, c broker.Control, m shared.Message) int {
+func (s *Server) sendTo(ctx context.Context, conns []*Conn, c broker.Control, m shared.Message) (int, error) {
 	reached := 0
 	if len(conns) > 0 {
 		f, err := prepare(shared.Envelope{}, m)
 		if err != nil {
-			s.log.Error("send failed", "type", m.MessageType(), "err", err)
-			return 0
+			return 0, fmt.Errorf("%s: %w", m.MessageType(), err)
 		}
 		reached = enqueueAll(conns, f)
 	}
-	n, err := s.control(c, m)
-	if err != nil {
-		s.log.Warn("send to other nodes failed", "kind", c.Kind, "err", err)
-	}
-	return reached + n
+	n, err := s.control(ctx, c, m)
+	return reached + n, err
 }
 
 // control sends c, carrying m when it is not nil, to the other nodes.
-func (s *Server) control(c broker.Control, m shared.Message) (int, error) {
+func (s *Server) control(ctx context.Context, c broker.Control, m shared.Message) (int, error) {
 	if m != nil {
 		b, err := shared.Encode(shared.Envelope{}, m)
 		if err != nil {
@@ -213,21 +220,9 @@ func (s *Server) control(c broker.Control, m shared.Message) (int, error) {
 		}
 		c.Type, c.Payload = m.MessageType(), b
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, brokerTimeout)
+	ctx, cancel := brokerContext(ctx)
 	defer cancel()
 	return s.broker.Control(ctx, c)
-}
-
-// Kick sends kicked{reason} to every connection of user, on every node, and
-// then closes them with code 4000 and the reason. It returns how many it
-// closed.
-func (s *Server) Kick(user, reason string) int {
-	closed := s.kickLocal(user, reason)
-	n, err := s.control(broker.Control{Kind: broker.ControlKick, Target: user, Reason: reason}, nil)
-	if err != nil {
-		s.log.Warn("kick on other nodes failed", "user", user, "err", err)
-	}
-	return closed + n
 }
 
 // kickLocal kicks the connections of user on this node.

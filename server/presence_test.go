@@ -36,7 +36,7 @@ func TestPresenceJoinAndLeaveSeenByOthers(t *testing.T) {
 	if got := expectReply[shared.PresenceList](bob, id); members(got.Members) != "[alice/Alice]" {
 		t.Errorf("presence.list = %s, want [alice/Alice]", members(got.Members))
 	}
-	if got := members(e.srv.Presence("lobby")); got != "[alice/Alice]" {
+	if got := members(tethertest.Presence(t, e.srv, "lobby")); got != "[alice/Alice]" {
 		t.Errorf("Presence(lobby) = %s, want [alice/Alice]", got)
 	}
 

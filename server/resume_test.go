@@ -40,7 +40,7 @@ func TestJoinReplaysThenLive(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			room := fmt.Sprintf("room-%d", i)
 			for range 5 {
-				if _, _, err := e.srv.Publish(room, testmsg.Notification{Title: "old"}); err != nil {
+				if _, _, err := e.srv.Publish(context.Background(), room, testmsg.Notification{Title: "old"}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -61,7 +61,7 @@ func TestJoinReplaysThenLive(t *testing.T) {
 					t.Errorf("replayed seq %d in %q, want %d in %s", m.env.Seq, m.env.Room, want, room)
 				}
 			}
-			seq, _, _ := e.srv.Publish(room, testmsg.Notification{Title: "live"})
+			seq, _, _ := e.srv.Publish(context.Background(), room, testmsg.Notification{Title: "live"})
 			if m := expect[testmsg.Notification](bob); m.env.Seq != seq || m.msg.Title != "live" {
 				t.Errorf("after the replay got seq %d %q, want live seq %d", m.env.Seq, m.msg.Title, seq)
 			}
@@ -82,7 +82,7 @@ func TestRejoinAndCanJoin(t *testing.T) {
 		t.Errorf("bob joining vip: %+v, want forbidden %q", got, errNotVIP.Error())
 	}
 	alice.join("vip", 0)
-	if _, _, err := e.srv.Publish("vip", testmsg.Notification{Title: "one"}); err != nil {
+	if _, _, err := e.srv.Publish(context.Background(), "vip", testmsg.Notification{Title: "one"}); err != nil {
 		t.Fatal(err)
 	}
 	expect[testmsg.Notification](alice)
@@ -108,7 +108,7 @@ func TestRoomWithoutHistoryIsForgottenWhenEmpty(t *testing.T) {
 	e := startServer(t, server.Config{Broker: tethertest.Memory(t, memory.Config{HistorySize: -1})})
 	c := e.dial("alice")
 	first := c.join("quiet", 10)
-	if _, _, err := e.srv.Publish("quiet", testmsg.Notification{Title: "x"}); err != nil {
+	if _, _, err := e.srv.Publish(context.Background(), "quiet", testmsg.Notification{Title: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	expect[testmsg.Notification](c)

@@ -78,8 +78,9 @@ func (s *Server) releaseRoomLocked(r *room) {
 // Publish sends m to every member of room and keeps it in the room's
 // history, creating the room if needed. It returns the seq assigned to m and
 // how many connections of this node it reached (in a cluster: 0 when the
-// message had not reached this node's members when Publish returned).
-func (s *Server) Publish(room string, m shared.Message) (seq uint64, reached int, err error) {
+// message had not reached this node's members when Publish returned). A ctx
+// without a deadline is bounded by 5s.
+func (s *Server) Publish(ctx context.Context, room string, m shared.Message) (seq uint64, reached int, err error) {
 	if err := shared.ValidRoom(room); err != nil {
 		return 0, 0, fmt.Errorf("publish to %q: %w", room, err)
 	}
@@ -88,7 +89,7 @@ func (s *Server) Publish(room string, m shared.Message) (seq uint64, reached int
 	if err != nil {
 		return 0, 0, fmt.Errorf("publish %s to %q: %w", typ, room, err)
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, brokerTimeout)
+	ctx, cancel := brokerContext(ctx)
 	defer cancel()
 	res, err := s.broker.Publish(ctx, room, typ, func(seq uint64) ([]byte, error) {
 		return shared.EncodeEnvelope(shared.Envelope{Type: typ, Room: room, Seq: seq, Data: data})
@@ -101,8 +102,9 @@ func (s *Server) Publish(room string, m shared.Message) (seq uint64, reached int
 
 // PublishEphemeral sends m to the members of room on every node now, with
 // no seq and without keeping it in history ("is typing" and the like): a
-// member that is not connected at that moment never gets it.
-func (s *Server) PublishEphemeral(room string, m shared.Message) error {
+// member that is not connected at that moment never gets it. A ctx without
+// a deadline is bounded by 5s.
+func (s *Server) PublishEphemeral(ctx context.Context, room string, m shared.Message) error {
 	if err := shared.ValidRoom(room); err != nil {
 		return fmt.Errorf("publish to %q: %w", room, err)
 	}
@@ -110,7 +112,7 @@ func (s *Server) PublishEphemeral(room string, m shared.Message) error {
 	if err != nil {
 		return fmt.Errorf("publish %s to %q: %w", m.MessageType(), room, err)
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, brokerTimeout)
+	ctx, cancel := brokerContext(ctx)
 	defer cancel()
 	if err := s.broker.PublishEphemeral(ctx, room, b); err != nil {
 		return fmt.Errorf("publish %s: %w", m.MessageType(), err)
@@ -118,17 +120,32 @@ func (s *Server) PublishEphemeral(room string, m shared.Message) error {
 	return nil
 }
 
-// Presence returns the members of room, sorted by user; none when the room
-// does not exist.
-func (s *Server) Presence(room string) []shared.Member {
-	ctx, cancel := context.WithTimeout(s.ctx, brokerTimeout)
+// Presence returns the members of room on every node, sorted by user; none
+// when the room does not exist. When the broker cannot answer it returns
+// its error, never an empty list. A ctx without a deadline is bounded by
+// 5s.
+func (s *Server) Presence(ctx context.Context, room string) ([]shared.Member, error) {
+	ctx, cancel := brokerContext(ctx)
 	defer cancel()
 	members, err := s.broker.Presence(ctx, room)
 	if err != nil {
-		s.log.Warn("presence failed", "room", room, "err", err)
-		return nil
+		return nil, fmt.Errorf("presence of %q: %w", room, err)
 	}
-	return members
+	return members, nil
+}
+
+// presenceList answers a presence.list request from c: the room's members,
+// or unavailable when the broker cannot tell (docs/protocol.md §4).
+func (s *Server) presenceList(c *Conn, reqID uint64, req shared.PresenceList) {
+	ctx, cancel := context.WithTimeout(c.ctx, brokerTimeout)
+	defer cancel()
+	members, err := s.Presence(ctx, req.Room)
+	if err != nil {
+		s.onError(c, err)
+		c.sendError(reqID, &shared.Error{Code: shared.CodeUnavailable, Message: "the room's members are not known now, ask again later"})
+		return
+	}
+	_ = c.sendEnv(shared.Envelope{ID: reqID}, shared.PresenceList{Room: req.Room, Members: members})
 }
 
 // replay decides what a join gets after joined (docs/protocol.md §7):

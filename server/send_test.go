@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -25,20 +26,32 @@ func TestServerSends(t *testing.T) {
 		want  []*testClient
 	}{
 		{"Send to a connection", func() int {
-			if err := e.srv.Send(bob2.welcome.Conn, testmsg.Notification{Title: "conn"}); err != nil {
+			if err := e.srv.Send(context.Background(), bob2.welcome.Conn, testmsg.Notification{Title: "conn"}); err != nil {
 				t.Fatalf("Send: %v", err)
 			}
 			return 1
 		}, "conn", []*testClient{bob2}},
-		{"SendToUser", func() int { return e.srv.SendToUser("bob", testmsg.Notification{Title: "user"}) }, "user", []*testClient{bob1, bob2}},
+		{"SendToUser", func() int {
+			n, err := e.srv.SendToUser(context.Background(), "bob", testmsg.Notification{Title: "user"})
+			if err != nil {
+				t.Fatalf("SendToUser: %v", err)
+			}
+			return n
+		}, "user", []*testClient{bob1, bob2}},
 		{"Publish to a room", func() int {
-			seq, reached, err := e.srv.Publish("news", testmsg.Notification{Title: "room"})
+			seq, reached, err := e.srv.Publish(context.Background(), "news", testmsg.Notification{Title: "room"})
 			if err != nil || seq != 1 {
 				t.Fatalf("Publish = seq %d, %v; want seq 1", seq, err)
 			}
 			return reached
 		}, "room", []*testClient{alice, bob1}},
-		{"Broadcast", func() int { return e.srv.Broadcast(testmsg.Notification{Title: "all"}) }, "all", all},
+		{"Broadcast", func() int {
+			n, err := e.srv.Broadcast(context.Background(), testmsg.Notification{Title: "all"})
+			if err != nil {
+				t.Fatalf("Broadcast: %v", err)
+			}
+			return n
+		}, "all", all},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,13 +70,13 @@ func TestServerSends(t *testing.T) {
 		})
 	}
 
-	if err := e.srv.Send("nope", testmsg.Notification{Title: "x"}); !errors.Is(err, server.ErrNotFound) {
+	if err := e.srv.Send(context.Background(), "nope", testmsg.Notification{Title: "x"}); !errors.Is(err, server.ErrNotFound) {
 		t.Errorf("Send to an unknown connection = %v, want ErrNotFound", err)
 	}
-	if got := e.srv.SendToUser("nobody", testmsg.Notification{Title: "x"}); got != 0 {
-		t.Errorf("SendToUser(nobody) = %d, want 0", got)
+	if got, err := e.srv.SendToUser(context.Background(), "nobody", testmsg.Notification{Title: "x"}); err != nil || got != 0 {
+		t.Errorf("SendToUser(nobody) = %d, %v; want 0", got, err)
 	}
-	if _, _, err := e.srv.Publish("bad room", testmsg.Notification{Title: "x"}); err == nil {
+	if _, _, err := e.srv.Publish(context.Background(), "bad room", testmsg.Notification{Title: "x"}); err == nil {
 		t.Error("Publish to an invalid room name succeeded")
 	}
 
@@ -81,8 +94,8 @@ func TestKickClosesEveryConnectionOfTheUser(t *testing.T) {
 	e := startServer(t, server.Config{})
 	alice, bob1, bob2 := e.dial("alice"), e.dial("bob"), e.dial("bob")
 
-	if got := e.srv.Kick("bob", "spamming"); got != 2 {
-		t.Errorf("Kick = %d, want 2", got)
+	if got, err := e.srv.Kick(context.Background(), "bob", server.KickOptions{Reason: "spamming"}); err != nil || got != 2 {
+		t.Errorf("Kick = %d, %v; want 2", got, err)
 	}
 	for _, c := range []*testClient{bob1, bob2} {
 		if got := expect[shared.Kicked](c); got.msg.Reason != "spamming" {
@@ -97,7 +110,7 @@ func TestKickClosesEveryConnectionOfTheUser(t *testing.T) {
 		}
 	}
 	alice.ping()
-	if got := e.srv.Kick("bob", "again"); got != 0 {
-		t.Errorf("Kick of a gone user = %d, want 0", got)
+	if got, err := e.srv.Kick(context.Background(), "bob", server.KickOptions{Reason: "again"}); err != nil || got != 0 {
+		t.Errorf("Kick of a gone user = %d, %v; want 0", got, err)
 	}
 }

@@ -271,6 +271,7 @@ func (s *Server) serve(c *Conn) {
 		HeartbeatMS: s.cfg.Heartbeat.Milliseconds(),
 		Server:      Version,
 		ExpiresMS:   unixMS(c.Expires()),
+		AppPingMS:   max(s.cfg.AppPing.Milliseconds(), 0),
 	})
 	// Welcome is queued first, so that it is the first message; the writer
 	// is held until the connection is registered, so that whoever reads
@@ -284,6 +285,7 @@ func (s *Server) serve(c *Conn) {
 	c.qmu.Unlock()
 	c.startExpiry()
 	defer c.stopExpiry()
+	defer c.stopAppPing()
 	s.log.Debug("connected", "conn", c.id, "user", c.user, "remote", c.remote)
 	c.signal() // start the writer: welcome is queued
 	c.readLoop()

@@ -17,7 +17,7 @@ func TestShutdownSendsGoingAwayAndStopsEverything(t *testing.T) {
 	e := newEnv(t, server.Config{})
 	clients := []*testClient{e.dial("alice"), e.dial("bob"), e.dial("bob")}
 	clients[0].join("lobby", 10)
-	if _, _, err := e.srv.Publish("lobby", testmsg.Notification{Title: "bye soon"}); err != nil {
+	if _, _, err := e.srv.Publish(context.Background(), "lobby", testmsg.Notification{Title: "bye soon"}); err != nil {
 		t.Fatal(err)
 	}
 

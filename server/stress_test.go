@@ -83,6 +83,9 @@ func newStressEnv(t *testing.T, cfg server.Config, onDisconnect func(c *server.C
 		}
 		e.closes.add(d.Conn.ID(), d.Code)
 	}
+	if cfg.Authenticate == nil {
+		cfg.Authenticate = server.InsecureQueryIdentity
+	}
 	var err error
 	e.srv, err = server.New(cfg)
 	if err != nil {
@@ -411,6 +414,11 @@ func TestSlowConsumer(t *testing.T) {
 		SendQueue:    slowQueue,
 		Broker:       tethertest.Memory(t, memory.Config{HistorySize: -1}),
 		WriteTimeout: slowWriteTimeout,
+		// The stalled client never answers a ping: on a loaded machine
+		// the 8 s of publishing can outlast the default heartbeat
+		// timeout (55 s), which would close it with 4003 before its
+		// queue overflows. Heartbeats are not what this test is about.
+		Heartbeat: 10 * slowWriteTimeout,
 	}), func(c *server.Conn, _ int) {
 		stalledMu.Lock()
 		defer stalledMu.Unlock()
@@ -502,7 +510,7 @@ func TestSlowConsumer(t *testing.T) {
 	for i := 1; i <= slowMessages; i++ {
 		time.Sleep(time.Until(publishStart.Add(time.Duration(i) * time.Second / slowRate))) // pacing
 		now := time.Now()
-		_, reached, err := e.srv.Publish(room, testmsg.ChatMessage{Room: room, User: "publisher", Text: stampedText(now, slowMessageSize), Time: now.UnixMilli()})
+		_, reached, err := e.srv.Publish(context.Background(), room, testmsg.ChatMessage{Room: room, User: "publisher", Text: stampedText(now, slowMessageSize), Time: now.UnixMilli()})
 		if err != nil {
 			t.Fatalf("Publish %d: %v", i, err)
 		}
@@ -1027,12 +1035,12 @@ func TestConcurrentPushBroadcastHeartbeat(t *testing.T) {
 	})
 	run("publisher", 5*time.Millisecond, func(i int) error {
 		r := rooms[i%soakRooms]
-		_, _, err := e.srv.Publish(r, testmsg.ChatMessage{Room: r, User: "soak-bot", Text: "publish", Time: time.Now().UnixMilli()})
+		_, _, err := e.srv.Publish(context.Background(), r, testmsg.ChatMessage{Room: r, User: "soak-bot", Text: "publish", Time: time.Now().UnixMilli()})
 		return err
 	})
 	run("broadcaster", 20*time.Millisecond, func(int) error {
-		e.srv.Broadcast(testmsg.Notification{Title: sourceNames[fromBroadcast]})
-		return nil
+		_, err := e.srv.Broadcast(context.Background(), testmsg.Notification{Title: sourceNames[fromBroadcast]})
+		return err
 	})
 	var cuttable []*soakClient
 	for _, sc := range clients {
@@ -1077,10 +1085,12 @@ func TestConcurrentPushBroadcastHeartbeat(t *testing.T) {
 			t.Errorf("push to %s %q after the soak: %v", target.Kind, target.ID, err)
 		}
 	}
-	e.srv.Broadcast(testmsg.Notification{Title: sourceNames[fromBroadcast]})
+	if _, err := e.srv.Broadcast(context.Background(), testmsg.Notification{Title: sourceNames[fromBroadcast]}); err != nil {
+		t.Errorf("Broadcast after the soak: %v", err)
+	}
 	final(api.Target{Kind: api.TargetAll})
 	for _, r := range rooms {
-		if _, _, err := e.srv.Publish(r, testmsg.ChatMessage{Room: r, User: "soak-bot", Text: "publish", Time: time.Now().UnixMilli()}); err != nil {
+		if _, _, err := e.srv.Publish(context.Background(), r, testmsg.ChatMessage{Room: r, User: "soak-bot", Text: "publish", Time: time.Now().UnixMilli()}); err != nil {
 			t.Errorf("Publish to %s after the soak: %v", r, err)
 		}
 		final(api.Target{Kind: api.TargetRoom, ID: r})
@@ -1235,7 +1245,7 @@ func TestPushRacingCloses(t *testing.T) {
 								_ = tg.ws.NetConn().(*net.TCPConn).SetLinger(0)
 								_ = tg.ws.Close()
 							case 2:
-								e.srv.Kick(tg.user, "racing a push")
+								_, _ = e.srv.Kick(context.Background(), tg.user, server.KickOptions{Reason: "racing a push"})
 							}
 						}
 					}

@@ -68,6 +68,7 @@ func newFanOut(tb testing.TB, subscribers, sendQueue int, checkOrder bool, obs O
 	var err error
 	f.srv, err = New(Config{
 		Logger:          slog.New(slog.DiscardHandler),
+		Authenticate:    InsecureQueryIdentity,
 		SendQueue:       sendQueue,
 		MaxConnsPerUser: -1,
 		MaxConnsPerIP:   -1,
@@ -307,9 +308,10 @@ func (o *batchCounter) pongs() (frames, calls int) {
 func TestIdleWriterParks(t *testing.T) {
 	var conn atomic.Pointer[Conn]
 	srv, err := New(Config{
-		Logger:    slog.New(slog.DiscardHandler),
-		Heartbeat: 50 * time.Millisecond,
-		OnConnect: func(_ context.Context, e ConnectEvent) error { conn.Store(e.Conn); return nil },
+		Logger:       slog.New(slog.DiscardHandler),
+		Authenticate: InsecureQueryIdentity,
+		Heartbeat:    50 * time.Millisecond,
+		OnConnect:    func(_ context.Context, e ConnectEvent) error { conn.Store(e.Conn); return nil },
 	})
 	if err != nil {
 		t.Fatal(err)

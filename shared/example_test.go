@@ -42,7 +42,7 @@ func Example_ownMessageTypes() {
 	reg := shared.NewRegistry()
 	shared.Register[Vote](reg)
 
-	srv, err := server.New(server.Config{Registry: reg})
+	srv, err := server.New(server.Config{Registry: reg, Authenticate: server.InsecureQueryIdentity})
 	if err != nil {
 		log.Fatal(err)
 	}

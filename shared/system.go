@@ -44,6 +44,13 @@ type Member struct {
 type Hello struct {
 	// Client names the client library and version, e.g. "tether-go/0.1".
 	Client string `json:"client,omitempty"`
+	// AppPing asks the server to check with application pings that the
+	// client still runs (docs/protocol.md §6): after Welcome.AppPingMS
+	// without a message from the client the server sends ping, and it closes
+	// the connection (4003) when nothing arrives within another AppPingMS.
+	// Browser clients set it: a frozen or cached page still answers the
+	// WebSocket's own pings.
+	AppPing bool `json:"app_ping,omitempty"`
 }
 
 // MessageType implements Message.
@@ -66,6 +73,11 @@ type Welcome struct {
 	// milliseconds (the connection is then closed with 1008 unless a
 	// Refresh moved it); 0: never.
 	ExpiresMS int64 `json:"expires_ms,omitempty"`
+	// AppPingMS is the application ping interval in milliseconds for a
+	// client that asks for it (Hello.AppPing): silent this long, it gets a
+	// ping; silent twice this long, it is dropped. 0: the server does not
+	// offer application pings.
+	AppPingMS int64 `json:"app_ping_ms,omitempty"`
 }
 
 // MessageType implements Message.
@@ -216,20 +228,21 @@ const (
 	CodeRateLimited  = "rate_limited" // too many messages; slow down
 	CodeNotFound     = "not_found"    // no such connection, user or room
 	CodeInternal     = "internal"     // server-side failure; details are logged
-	CodeUnavailable  = "unavailable"  // not run now (its idempotency key could not be checked, or its first run has not finished): send it again later
+	CodeUnavailable  = "unavailable"  // not run or answered now (its idempotency key could not be checked, its first run has not finished, the room's presence is unknown): send it again later
 	CodeTimeout      = "timeout"      // client side: no reply in time
 	CodeClosed       = "closed"       // client side: the connection closed first
 	CodeRejected     = "rejected"     // the handler refused the request
 )
 
-// Ping is the client's application-level heartbeat. The server answers with
-// Pong carrying the same ID.
+// Ping is the application-level heartbeat. The server answers a client's
+// Ping with Pong carrying the same ID; a client that asked for application
+// pings (Hello.AppPing) answers the server's Ping with Pong.
 type Ping struct{}
 
 // MessageType implements Message.
 func (Ping) MessageType() string { return "ping" }
 
-// Pong answers Ping.
+// Pong answers Ping, in either direction.
 type Pong struct{}
 
 // MessageType implements Message.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/tetherkit/tether/broker"
-	"github.com/tetherkit/tether/internal/brokertest"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -49,22 +48,6 @@ func publishN(t *testing.T, b broker.Broker, room string, n int) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// TestHistoryPages pages a room's history forwards (HistorySince) and
-// backwards (HistoryBefore).
-func TestHistoryPages(t *testing.T) {
-	b := newTestBroker(t, Config{HistorySize: 20}, &fakeClock{t: time.Unix(1_700_000_000, 0)})
-	publishN(t, b, "lobby", 25) // keeps 6..25
-	brokertest.HistoryPages(t, context.Background(), brokertest.Pages[broker.History]{
-		Since: b.HistorySince, Before: b.HistoryBefore,
-		Read: func(h broker.History) (s []uint64, head uint64, epoch string) {
-			for _, p := range h.Publications {
-				s = append(s, p.Seq)
-			}
-			return s, h.Seq, h.Epoch
-		},
-	})
 }
 
 // TestExpiredRoomIsForgottenAndGetsANewEpoch: a room with no subscriber

@@ -1,7 +1,10 @@
 package natsbroker_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -102,5 +105,49 @@ func post(t *testing.T, url, body string, v any) {
 	}
 	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPresenceUnavailableWithoutNATS: with NATS stopped a node cannot tell
+// who is in a room: GET /api/presence answers 503 unavailable and a
+// client's presence.list gets the error unavailable, never an empty list.
+func TestPresenceUnavailableWithoutNATS(t *testing.T) {
+	ns, nodes := startCluster(t, 1, natsbroker.Config{}, server.Config{})
+	h, err := api.New(api.Config{Hub: nodes[0].srv, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	alice := newClient(t, nodes[0], "alice")
+	tethertest.Run(t, alice)
+	join(t, alice, "lobby", 0)
+	var pres api.PresenceResponse
+	get(t, ts.URL+"/api/presence?room=lobby", &pres)
+	if len(pres.Members) != 1 || pres.Members[0].User != "alice" {
+		t.Fatalf("presence with NATS up = %+v, want alice", pres.Members)
+	}
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	tethertest.Poll(t, "GET /api/presence answers 503 unavailable with NATS down", func() error {
+		res, err := http.Get(ts.URL + "/api/presence?room=lobby")
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		var body api.ErrorBody
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		if res.StatusCode != http.StatusServiceUnavailable || body.Error.Code != shared.CodeUnavailable {
+			return fmt.Errorf("answered %d %+v", res.StatusCode, body)
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	_, err = client.Request[shared.PresenceList](ctx, alice, shared.PresenceList{Room: "lobby"})
+	var e *shared.Error
+	if !errors.As(err, &e) || e.Code != shared.CodeUnavailable {
+		t.Fatalf("presence.list with NATS down: %v, want the error unavailable", err)
 	}
 }

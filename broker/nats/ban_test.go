@@ -1,6 +1,7 @@
 package natsbroker_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -18,7 +19,8 @@ import (
 
 // TestBanAcrossNodes: a kick with a ban taken by node a closes bob's
 // connection on node b, and node b then refuses bob's handshakes with 403
-// "banned" too: a banned user cannot come back through another node.
+// "banned" too: a banned user cannot come back through another node. An
+// Unban through node b lifts the ban on both nodes.
 func TestBanAcrossNodes(t *testing.T) {
 	_, nodes := startCluster(t, 2, natsbroker.Config{}, server.Config{})
 	bob := newClient(t, nodes[1], "bob")
@@ -27,9 +29,9 @@ func TestBanAcrossNodes(t *testing.T) {
 	tethertest.Run(t, bob)
 	join(t, bob, "lobby", 0)
 
-	n, err := nodes[0].srv.KickWith("bob", server.KickOptions{Reason: "spam", Ban: time.Hour})
+	n, err := nodes[0].srv.Kick(context.Background(), "bob", server.KickOptions{Reason: "spam", Ban: time.Hour})
 	if err != nil || n != 1 {
-		t.Fatalf("KickWith through node a = %d, %v; want bob's 1 connection on node b", n, err)
+		t.Fatalf("Kick through node a = %d, %v; want bob's 1 connection on node b", n, err)
 	}
 	select {
 	case got := <-kicked:
@@ -50,5 +52,21 @@ func TestBanAcrossNodes(t *testing.T) {
 		if body.Code != "banned" || !strings.Contains(body.Message, "spam") {
 			t.Errorf("node %s refuses bob with %+v, want code banned and the reason", nd.name, body)
 		}
+	}
+
+	// Unban through node b: on both nodes bob's handshake succeeds again.
+	lifted, err := nodes[1].srv.Unban(context.Background(), "bob")
+	if err != nil || !lifted {
+		t.Fatalf("Unban through node b = %v, %v; want the ban lifted", lifted, err)
+	}
+	for _, nd := range nodes {
+		if _, _, ok := nd.srv.Banned("bob"); ok {
+			t.Errorf("node %s still holds bob's ban after Unban through node b", nd.name)
+		}
+		ws, res, err := websocket.DefaultDialer.Dial(nd.wsURL("bob"), nil)
+		if err != nil {
+			t.Fatalf("node %s: bob's handshake after the unban: %v (%v)", nd.name, err, res)
+		}
+		ws.Close()
 	}
 }

@@ -1,6 +1,7 @@
 package natsbroker_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -31,7 +32,7 @@ func BenchmarkClusterPublish(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for i := range b.N {
-		if _, _, err := nodes[i%len(nodes)].srv.Publish("bench", testmsg.ChatMessage{Room: "bench", User: "x", Text: "a benchmark line"}); err != nil {
+		if _, _, err := nodes[i%len(nodes)].srv.Publish(context.Background(), "bench", testmsg.ChatMessage{Room: "bench", User: "x", Text: "a benchmark line"}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -99,7 +100,7 @@ func BenchmarkClusterPublishRooms(b *testing.B) {
 		for pb.Next() {
 			i := next.Add(1)
 			room := fmt.Sprintf("room%d", i%rooms)
-			if _, _, err := nodes[i%int64(len(nodes))].srv.Publish(room, testmsg.ChatMessage{Room: room, User: "x", Text: "a benchmark line"}); err != nil {
+			if _, _, err := nodes[i%int64(len(nodes))].srv.Publish(context.Background(), room, testmsg.ChatMessage{Room: room, User: "x", Text: "a benchmark line"}); err != nil {
 				b.Error(err)
 				return
 			}

@@ -6,55 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetherkit/tether/broker"
 	natsbroker "github.com/tetherkit/tether/broker/nats"
-	"github.com/tetherkit/tether/internal/brokertest"
 	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/internal/tethertest"
 	"github.com/tetherkit/tether/server"
-	"github.com/tetherkit/tether/shared"
 )
-
-// nopHandler is a BrokerHandler that ignores everything.
-type nopHandler struct{}
-
-func (nopHandler) HandlePublication(string, broker.Publication) int { return 0 }
-func (nopHandler) HandleEphemeral(string, []byte)                   {}
-func (nopHandler) HandlePresence(string, broker.PresenceEvent)      {}
-func (nopHandler) HandleControl(broker.Control) int                 { return 0 }
-func (nopHandler) HandleQuery(string) ([]byte, error)               { return nil, nil }
-func (nopHandler) HandleReset(string)                               {}
-
-// TestHistoryPages pages a room's history in the stream forwards
-// (HistorySince) and backwards (HistoryBefore).
-func TestHistoryPages(t *testing.T) {
-	nc := connectNATS(t)
-	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
-	defer cancel()
-	b, err := natsbroker.New(ctx, natsbroker.Config{Conn: nc, HistorySize: 20, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	b.Register(nopHandler{})
-	for i := range 25 { // keeps 6..25
-		_, err := b.Publish(ctx, "lobby", "notification", func(seq uint64) ([]byte, error) {
-			return shared.Encode(shared.Envelope{Room: "lobby", Seq: seq}, testmsg.Notification{Title: fmt.Sprint(i)})
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	brokertest.HistoryPages(t, ctx, brokertest.Pages[broker.History]{
-		Since: b.HistorySince, Before: b.HistoryBefore,
-		Read: func(h broker.History) (s []uint64, head uint64, epoch string) {
-			for _, p := range h.Publications {
-				s = append(s, p.Seq)
-			}
-			return s, h.Seq, h.Epoch
-		},
-	})
-}
 
 // TestEphemeralAcrossNodes: an ephemeral message published on node a reaches
 // the room's members on both nodes, without a seq, and is never replayed.
@@ -67,7 +23,7 @@ func TestEphemeralAcrossNodes(t *testing.T) {
 		tethertest.Run(t, c)
 		join(t, c, "typing", 0)
 	}
-	if err := nodes[0].srv.PublishEphemeral("typing", testmsg.Notification{Title: "u0 is typing"}); err != nil {
+	if err := nodes[0].srv.PublishEphemeral(context.Background(), "typing", testmsg.Notification{Title: "u0 is typing"}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {

@@ -92,6 +92,9 @@ func startNodeVia(t testing.TB, natsURL, name string, cfg natsbroker.Config, scf
 	if scfg.Registry == nil {
 		scfg.Registry = testmsg.NewRegistry()
 	}
+	if scfg.Authenticate == nil {
+		scfg.Authenticate = server.InsecureQueryIdentity
+	}
 	srv, err := server.New(scfg)
 	if err != nil {
 		t.Fatal(err)
@@ -311,7 +314,7 @@ func TestChatAcrossNodes(t *testing.T) {
 			t.Fatalf("line %d: alice has %q, bob %q, want %q", i, ta[i], tb[i], fmt.Sprintf("line %02d", i))
 		}
 	}
-	if got := nodes[0].srv.Presence("lobby"); len(got) != 2 {
+	if got := tethertest.Presence(t, nodes[0].srv, "lobby"); len(got) != 2 {
 		t.Errorf("node a's Presence(lobby) = %v, want alice and bob", got)
 	}
 	// A third node that has no member in the room answers too.

@@ -36,4 +36,25 @@
 //   - Sends to a connection, a user or everyone, and kicks, go to every node
 //     over core NATS, as a request whose answers count the connections
 //     reached.
+//
+// Who runs the handler (broker.Handler): nats.go delivers the messages of
+// each subscription on a goroutine of that subscription, in order.
+//
+//   - HandlePublication and HandleReset of a room run on the goroutine of
+//     the room's live subscription, or on the broker's position-check
+//     goroutine when it fills a lost tail, always under the room's feed
+//     lock: one call at a time per room, rooms in parallel.
+//   - HandleEphemeral runs on the goroutine of the room's ephemeral
+//     subscription.
+//   - HandlePresence runs on the goroutine that watches TETHER_PRESENCE, one
+//     for every room.
+//   - HandleControl and HandleQuery run on the goroutines of the control and
+//     query subscriptions, one each: a slow one delays the next.
+//
+// A handler must not block: while it runs, the room's (or every room's)
+// next events wait, and nats.go drops messages of a subscription whose
+// pending buffer fills (a lost tail is filled or reset later, at a cost).
+// It must not call the broker from HandlePublication or HandleReset (the
+// feed lock is held). The server's handler only queues frames to
+// connections and never waits for them.
 package natsbroker

@@ -6,3 +6,6 @@ func WithDropLive(cfg Config, drop func() bool) Config {
 	cfg.dropLive = drop
 	return cfg
 }
+
+// RoomSubject is the stream subject of room's messages.
+func RoomSubject(room string) string { return roomPrefix + token(room) }

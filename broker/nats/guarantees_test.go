@@ -185,7 +185,7 @@ func TestNodeDeath(t *testing.T) {
 	t.Logf("carol's leave seen %v after node a died (NodeTTL %v); alice resumed on b, recovered %v", took, ttl, rejoin.Recovered)
 	// Each node's view of the bucket catches up on its own.
 	tethertest.WaitUntil(t, "node b's presence without carol", func() bool {
-		return !strings.Contains(members(b.srv.Presence("room")), "carol")
+		return !strings.Contains(members(tethertest.Presence(t, b.srv, "room")), "carol")
 	})
 }
 
@@ -223,7 +223,7 @@ func TestFirstPublishesRace(t *testing.T) {
 				<-start
 				room := fmt.Sprintf("fresh%d", r)
 				for k := range perNode {
-					if _, _, err := n.srv.Publish(room, testmsg.ChatMessage{Room: room, User: n.name, Text: fmt.Sprint(k)}); err != nil {
+					if _, _, err := n.srv.Publish(context.Background(), room, testmsg.ChatMessage{Room: room, User: n.name, Text: fmt.Sprint(k)}); err != nil {
 						t.Errorf("publish to %s on %s: %v", room, n.name, err)
 						return
 					}

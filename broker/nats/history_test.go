@@ -22,7 +22,7 @@ func TestHistoryRequestAcrossNodes(t *testing.T) {
 	tethertest.Run(t, sub)
 	j := join(t, sub, "paged", 0)
 	for i := 1; i <= 25; i++ {
-		if _, _, err := nodes[1].srv.Publish("paged", testmsg.Notification{Title: fmt.Sprint("n", i)}); err != nil {
+		if _, _, err := nodes[1].srv.Publish(context.Background(), "paged", testmsg.Notification{Title: fmt.Sprint("n", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}

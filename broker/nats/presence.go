@@ -468,8 +468,14 @@ func (b *Broker) RemovePresence(ctx context.Context, room, conn string) error {
 	return b.pres.waitRev(ctx, ack.Sequence)
 }
 
-// Presence implements broker.Broker: the members of room on every node.
+// Presence implements broker.Broker: the members of room on every node, as
+// this node's watch of the bucket has them. Without a connection to NATS
+// that view is not kept up to date: Presence then fails rather than answer
+// with what may be stale.
 func (b *Broker) Presence(_ context.Context, room string) ([]shared.Member, error) {
+	if !b.nc.IsConnected() {
+		return nil, fmt.Errorf("presence of %q: %w", room, nats.ErrDisconnected)
+	}
 	p := b.pres
 	p.mu.Lock()
 	defer p.mu.Unlock()

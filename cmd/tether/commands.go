@@ -119,7 +119,7 @@ func cmdKick(c *api.Client, fs *flag.FlagSet, args []string) (call, error) {
 		req.Ban = ban.String()
 	}
 	return func(ctx context.Context) (any, error) {
-		return c.KickWith(ctx, req)
+		return c.Kick(ctx, req)
 	}, nil
 }
 

@@ -25,6 +25,7 @@ type options struct {
 	webDir           string
 	heartbeat        time.Duration
 	heartbeatTimeout time.Duration
+	appPing          time.Duration
 	history          int
 	historyTTL       time.Duration
 	historyBytes     int64 // per room; -1: no byte bound
@@ -93,6 +94,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.webDir, "web-dir", env("TETHER_WEB_DIR", ""), "directory of the built web app (make build); empty → no web app [TETHER_WEB_DIR]")
 	heartbeat := str("heartbeat", "TETHER_HEARTBEAT", server.DefaultHeartbeat.String(), "WebSocket ping interval")
 	heartbeatTimeout := str("heartbeat-timeout", "TETHER_HEARTBEAT_TIMEOUT", "0", "close a connection silent this long; 0 → 2*heartbeat+5s")
+	appPing := str("app-ping", "TETHER_APP_PING", server.DefaultAppPing.String(), "application ping interval for browser clients: a frozen page leaves within 2× this (docs/protocol.md §6); negative → off")
 	history := str("history", "TETHER_HISTORY", strconv.Itoa(memory.DefaultHistorySize), "messages kept per room for resume; 0 → none")
 	historyTTL := str("history-ttl", "TETHER_HISTORY_TTL", "2m", "how long room messages are kept for resume (a duration with its unit, e.g. 90s)")
 	historyBytes := str("history-bytes", "TETHER_HISTORY_BYTES", "1MiB", "history bytes kept per room (with a unit: B, KiB, MiB, GiB); the oldest messages go first; 0 → no byte bound")
@@ -159,6 +161,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	dur("heartbeat", *heartbeat, &o.heartbeat)
 	dur("heartbeat-timeout", *heartbeatTimeout, &o.heartbeatTimeout)
+	dur("app-ping", *appPing, &o.appPing)
 	dur("history-ttl", *historyTTL, &o.historyTTL)
 	dur("ticker", *ticker, &o.ticker)
 	dur("token-ttl", *tokenTTL, &o.tokenTTL)

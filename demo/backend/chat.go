@@ -13,11 +13,11 @@ import (
 // chatHandler publishes a chat line to its room, which the sender must have
 // joined.
 func chatHandler(s *server.Server, now func() time.Time) func(context.Context, *server.Conn, msg.ChatSend) error {
-	return func(_ context.Context, c *server.Conn, m msg.ChatSend) error {
+	return func(ctx context.Context, c *server.Conn, m msg.ChatSend) error {
 		if !c.Joined(m.Room) {
 			return notJoined(m.Room)
 		}
-		_, _, err := s.Publish(m.Room, msg.ChatMessage{
+		_, _, err := s.Publish(ctx, m.Room, msg.ChatMessage{
 			Room: m.Room,
 			User: c.User(),
 			Name: c.Name(),

@@ -38,7 +38,7 @@ func (d *danmaku) lane(room string) int {
 }
 
 // send is the danmaku.send handler.
-func (d *danmaku) send(_ context.Context, c *server.Conn, m msg.DanmakuSend) error {
+func (d *danmaku) send(ctx context.Context, c *server.Conn, m msg.DanmakuSend) error {
 	if !c.Joined(m.Room) {
 		return notJoined(m.Room)
 	}
@@ -46,7 +46,7 @@ func (d *danmaku) send(_ context.Context, c *server.Conn, m msg.DanmakuSend) err
 	if color == "" {
 		color = DefaultColor
 	}
-	_, _, err := d.srv.Publish(m.Room, msg.DanmakuComment{
+	_, _, err := d.srv.Publish(ctx, m.Room, msg.DanmakuComment{
 		Room:  m.Room,
 		User:  c.User(),
 		Name:  c.Name(),

@@ -12,7 +12,7 @@ import (
 // diceHandler rolls on the server, so that no client can fake a result, and
 // publishes it to the room (README: "Add your own message type", step 2).
 func diceHandler(s *server.Server) func(context.Context, *server.Conn, msg.DiceRoll) error {
-	return func(_ context.Context, c *server.Conn, m msg.DiceRoll) error {
+	return func(ctx context.Context, c *server.Conn, m msg.DiceRoll) error {
 		if !c.Joined(m.Room) {
 			return notJoined(m.Room)
 		}
@@ -20,7 +20,7 @@ func diceHandler(s *server.Server) func(context.Context, *server.Conn, msg.DiceR
 		if sides == 0 {
 			sides = 6
 		}
-		_, _, err := s.Publish(m.Room, msg.DiceRolled{
+		_, _, err := s.Publish(ctx, m.Room, msg.DiceRolled{
 			Room: m.Room, User: c.User(), Name: c.Name(),
 			Sides: sides, Result: 1 + rand.IntN(sides),
 		})

@@ -69,7 +69,7 @@ func (f *feed) run(ctx context.Context, s *server.Server, every time.Duration, n
 			return
 		case <-t.C:
 			for _, q := range f.step(now()) {
-				if _, _, err := s.Publish(TickerRoom, q); err != nil {
+				if _, _, err := s.Publish(ctx, TickerRoom, q); err != nil {
 					log.Error("ticker publish failed", "symbol", q.Symbol, "err", err)
 				}
 			}

@@ -92,10 +92,25 @@ func (s *Session) SignOut() {
 	cookie := !s.expires.IsZero()
 	user := s.user
 	s.mu.Unlock()
+	s.dropOutbox()
 	s.Logout()
 	s.tellTabs(tabEvent{Kind: tabSignedOut, User: user})
 	if cookie {
 		go s.call(context.Background(), "POST", pathLogout, nil)
+	}
+}
+
+// dropOutbox forgets the chat lines still waiting to be sent, also those
+// kept in the browser's storage for the next page: signing out drops them.
+func (s *Session) dropOutbox() {
+	s.mu.Lock()
+	cl := s.cl
+	s.mu.Unlock()
+	if cl == nil {
+		return
+	}
+	if err := cl.DropOutbox(); err != nil {
+		s.log.Warn("tether ui: cannot drop the stored outbox", "err", err)
 	}
 }
 

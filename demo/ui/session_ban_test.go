@@ -30,8 +30,8 @@ func TestReloginDuringBan(t *testing.T) {
 	s.Login("Mallory", socketURL(page, "mallory-x1y2z3", "Mallory"))
 	waitFor(t, s, "connected", func() bool { return s.Status().Info.State == client.Open })
 
-	if n, err := ts.Server.KickWith("mallory-x1y2z3", server.KickOptions{Reason: "spamming", Ban: time.Hour}); err != nil || n != 1 {
-		t.Fatalf("KickWith = %d, %v", n, err)
+	if n, err := ts.Server.Kick(context.Background(), "mallory-x1y2z3", server.KickOptions{Reason: "spamming", Ban: time.Hour}); err != nil || n != 1 {
+		t.Fatalf("Kick = %d, %v", n, err)
 	}
 	waitFor(t, s, "kicked", func() bool { return s.Status().Info.CloseCode == shared.CloseKicked })
 	if got := s.Ended(); got != "You were kicked: spamming." {
@@ -50,7 +50,9 @@ func TestReloginDuringBan(t *testing.T) {
 		t.Errorf("Relogin during the ban connected: %+v", conns)
 	}
 
-	ts.Server.Unban("mallory-x1y2z3")
+	if lifted, err := ts.Server.Unban(context.Background(), "mallory-x1y2z3"); !lifted || err != nil {
+		t.Fatalf("Unban = %v, %v; want the ban lifted", lifted, err)
+	}
 	s.Relogin(context.Background())
 	waitFor(t, s, "connected after the ban", func() bool { return s.Status().Info.State == client.Open })
 	if st := s.Status(); st.Banned != "" || s.Ended() != "" {

@@ -70,7 +70,7 @@ func TestSessionAgainstServer(t *testing.T) {
 	tethertest.WaitUntil(t, "bob has a quote of every symbol", func() bool { return len(bob.Quotes()) >= len(backend.Symbols()) })
 	bob.rooms.release(TickerRoom, forTicker)
 	tethertest.WaitUntil(t, "bob leaves the ticker room", func() bool {
-		return !slices.ContainsFunc(srv.Presence(TickerRoom), func(m shared.Member) bool { return m.User == "bob" })
+		return !slices.ContainsFunc(tethertest.Presence(t, srv, TickerRoom), func(m shared.Member) bool { return m.User == "bob" })
 	})
 
 	// Leaving the lobby is seen by alice.
@@ -78,8 +78,8 @@ func TestSessionAgainstServer(t *testing.T) {
 	waitFor(t, alice, "alice sees bob leave", func() bool { return memberIDs(alice.Chat().Members) == "alice" })
 
 	// Notifications become toasts and log entries.
-	if n := srv.SendToUser("alice", msg.Notification{Title: "Deploy done", Level: "success"}); n != 1 {
-		t.Fatalf("SendToUser reached %d connections", n)
+	if n, err := srv.SendToUser(context.Background(), "alice", msg.Notification{Title: "Deploy done", Level: "success"}); err != nil || n != 1 {
+		t.Fatalf("SendToUser reached %d connections (%v)", n, err)
 	}
 	waitFor(t, alice, "alice's toast", func() bool {
 		ts := alice.Toasts()
@@ -87,7 +87,9 @@ func TestSessionAgainstServer(t *testing.T) {
 	})
 
 	// A kick ends the session with the reason and no reconnection.
-	srv.Kick("alice", "spamming")
+	if _, err := srv.Kick(context.Background(), "alice", server.KickOptions{Reason: "spamming"}); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, alice, "alice kicked", func() bool {
 		_, text := statusLabel(alice.Status(), time.Now(), true)
 		return text == "kicked: spamming"

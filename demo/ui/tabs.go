@@ -36,6 +36,7 @@ func (s *Session) onTab(e tabEvent, page *url.URL) {
 	switch e.Kind {
 	case tabSignedOut:
 		if st.LoggedIn || st.SigningIn {
+			s.dropOutbox()
 			go s.Logout()
 		}
 	case tabSignedIn:

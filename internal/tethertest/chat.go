@@ -13,11 +13,11 @@ import (
 // InstallChat registers WithChat's handlers on s, a server of the
 // test's own making.
 func InstallChat(s *server.Server) {
-	server.Handle(s, func(_ context.Context, c *server.Conn, m testmsg.ChatSend) error {
+	server.Handle(s, func(ctx context.Context, c *server.Conn, m testmsg.ChatSend) error {
 		if !c.Joined(m.Room) {
 			return notJoined(m.Room)
 		}
-		_, _, err := s.Publish(m.Room, testmsg.ChatMessage{
+		_, _, err := s.Publish(ctx, m.Room, testmsg.ChatMessage{
 			Room: m.Room, User: c.User(), Name: c.Name(), Text: m.Text, Time: time.Now().UnixMilli(),
 		})
 		if err != nil {
@@ -25,11 +25,11 @@ func InstallChat(s *server.Server) {
 		}
 		return nil
 	})
-	server.Handle(s, func(_ context.Context, c *server.Conn, m testmsg.ChatTyping) error {
+	server.Handle(s, func(ctx context.Context, c *server.Conn, m testmsg.ChatTyping) error {
 		if !c.Joined(m.Room) {
 			return notJoined(m.Room)
 		}
-		if err := s.PublishEphemeral(m.Room, testmsg.ChatTyping{Room: m.Room, User: c.User(), Name: c.Name()}); err != nil {
+		if err := s.PublishEphemeral(ctx, m.Room, testmsg.ChatTyping{Room: m.Room, User: c.User(), Name: c.Name()}); err != nil {
 			return fmt.Errorf("typing in %q: %w", m.Room, err)
 		}
 		return nil

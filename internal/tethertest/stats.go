@@ -7,6 +7,7 @@ import (
 
 	"github.com/tetherkit/tether/broker/memory"
 	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/shared"
 )
 
 // Stats returns srv.Stats, failing the test when it fails (a single node's
@@ -41,4 +42,16 @@ func Memory(t testing.TB, cfg memory.Config) *memory.Broker {
 	b := memory.New(cfg)
 	t.Cleanup(func() { _ = b.Close() })
 	return b
+}
+
+// Presence returns srv.Presence of room, failing the test when it fails.
+func Presence(t testing.TB, srv *server.Server, room string) []shared.Member {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	members, err := srv.Presence(ctx, room)
+	if err != nil {
+		t.Fatalf("Presence: %v", err)
+	}
+	return members
 }

@@ -52,7 +52,9 @@ type Server struct {
 
 // NewServer starts a server with cfg and shuts it down when the test ends.
 // A nil cfg.Logger discards the logs; a nil cfg.Registry is
-// testmsg.NewRegistry() (the system messages and the test types). Each setup function runs before the server accepts
+// testmsg.NewRegistry() (the system messages and the test types); a nil
+// cfg.Authenticate is server.InsecureQueryIdentity (?user=, the tests'
+// identity). Each setup function runs before the server accepts
 // a connection (registering handlers, adding routes); cleanups it registers
 // run before the server shuts down.
 func NewServer(t testing.TB, cfg server.Config, setup ...func(*Server)) *Server {
@@ -90,6 +92,9 @@ func NewUnstartedServer(t testing.TB, cfg server.Config) *Server {
 	}
 	if cfg.Registry == nil {
 		cfg.Registry = testmsg.NewRegistry()
+	}
+	if cfg.Authenticate == nil {
+		cfg.Authenticate = server.InsecureQueryIdentity // the tests' identity: ?user=
 	}
 	srv, err := server.New(cfg)
 	if err != nil {

@@ -24,8 +24,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // the package, join one room on one server and see each other's chat.
 func TestRawAndNativeClientsMeet(t *testing.T) {
 	s := tethertest.NewServer(t, server.Config{}, func(s *tethertest.Server) {
-		server.Handle(s.Server, func(_ context.Context, c *server.Conn, m testmsg.ChatSend) error {
-			_, _, err := s.Publish(m.Room, testmsg.ChatMessage{Room: m.Room, User: c.User(), Name: c.Name(), Text: m.Text})
+		server.Handle(s.Server, func(ctx context.Context, c *server.Conn, m testmsg.ChatSend) error {
+			_, _, err := s.Publish(ctx, m.Room, testmsg.ChatMessage{Room: m.Room, User: c.User(), Name: c.Name(), Text: m.Text})
 			return err
 		})
 	})
@@ -41,7 +41,7 @@ func TestRawAndNativeClientsMeet(t *testing.T) {
 	if _, err := c.Join(context.Background(), "lobby", 0); err != nil {
 		t.Fatalf("bob joins: %v", err)
 	}
-	tethertest.WaitUntil(t, "two members in the lobby", func() bool { return len(s.Presence("lobby")) == 2 })
+	tethertest.WaitUntil(t, "two members in the lobby", func() bool { return len(tethertest.Presence(t, s.Server, "lobby")) == 2 })
 
 	frame, err := shared.Encode(shared.Envelope{ID: 7}, testmsg.ChatSend{Room: "lobby", Text: "hi bob"})
 	if err != nil {

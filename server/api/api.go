@@ -21,15 +21,15 @@ import (
 )
 
 // Hub is what the API needs from the server. *server.Server implements it.
+// Every call gets the HTTP request's context.
 type Hub interface {
-	Send(connID string, m shared.Message) error
-	SendToUser(user string, m shared.Message) int
-	Publish(room string, m shared.Message) (seq uint64, reached int, err error)
-	PublishEphemeral(room string, m shared.Message) error
-	Broadcast(m shared.Message) int
-	Kick(user, reason string) int
-	KickWith(user string, opts server.KickOptions) (int, error)
-	Presence(room string) []shared.Member
+	Send(ctx context.Context, connID string, m shared.Message) error
+	SendToUser(ctx context.Context, user string, m shared.Message) (int, error)
+	Publish(ctx context.Context, room string, m shared.Message) (seq uint64, reached int, err error)
+	PublishEphemeral(ctx context.Context, room string, m shared.Message) error
+	Broadcast(ctx context.Context, m shared.Message) (int, error)
+	Kick(ctx context.Context, user string, opts server.KickOptions) (int, error)
+	Presence(ctx context.Context, room string) ([]shared.Member, error)
 	Connections(ctx context.Context) ([]server.ConnInfo, server.Coverage, error)
 	Stats(ctx context.Context) (server.Stats, server.Coverage, error)
 	// Registry is the server's message registry: pushed messages are

@@ -69,15 +69,10 @@ func (c *Client) PushRaw(ctx context.Context, target Target, typ string, data js
 	return resp, err
 }
 
-// Kick disconnects every connection of user with reason.
-func (c *Client) Kick(ctx context.Context, user, reason string) (int, error) {
-	resp, err := c.KickWith(ctx, KickRequest{User: user, Reason: reason})
-	return resp.Closed, err
-}
-
-// KickWith is Kick with every option of POST /api/kick, such as a ban:
+// Kick disconnects every connection of req.User, on every node, with
+// req.Reason, and with req.Ban also bans the user (POST /api/kick):
 // KickRequest{User: "mallory-x1y2z3", Reason: "spam", Ban: "10m"}.
-func (c *Client) KickWith(ctx context.Context, req KickRequest) (KickResponse, error) {
+func (c *Client) Kick(ctx context.Context, req KickRequest) (KickResponse, error) {
 	var resp KickResponse
 	err := c.do(ctx, http.MethodPost, "/api/kick", req, &resp)
 	return resp, err

@@ -19,23 +19,31 @@ type recordingHub struct{ calls int }
 
 func (h *recordingHub) Registry() *shared.Registry { return testmsg.NewRegistry() }
 
-func (h *recordingHub) Send(string, shared.Message) error     { h.calls++; return server.ErrNotFound }
-func (h *recordingHub) SendToUser(string, shared.Message) int { h.calls++; return 0 }
-func (h *recordingHub) Publish(string, shared.Message) (uint64, int, error) {
+func (h *recordingHub) Send(context.Context, string, shared.Message) error {
 	h.calls++
-	return 1, 0, nil
+	return server.ErrNotFound
 }
-func (h *recordingHub) Broadcast(shared.Message) int { h.calls++; return 0 }
-func (h *recordingHub) Kick(string, string) int      { h.calls++; return 0 }
-func (h *recordingHub) PublishEphemeral(string, shared.Message) error {
-	h.calls++
-	return nil
-}
-func (h *recordingHub) KickWith(string, server.KickOptions) (int, error) {
+func (h *recordingHub) SendToUser(context.Context, string, shared.Message) (int, error) {
 	h.calls++
 	return 0, nil
 }
-func (h *recordingHub) Presence(string) []shared.Member { return nil }
+func (h *recordingHub) Publish(context.Context, string, shared.Message) (uint64, int, error) {
+	h.calls++
+	return 1, 0, nil
+}
+func (h *recordingHub) Broadcast(context.Context, shared.Message) (int, error) {
+	h.calls++
+	return 0, nil
+}
+func (h *recordingHub) PublishEphemeral(context.Context, string, shared.Message) error {
+	h.calls++
+	return nil
+}
+func (h *recordingHub) Kick(context.Context, string, server.KickOptions) (int, error) {
+	h.calls++
+	return 0, nil
+}
+func (h *recordingHub) Presence(context.Context, string) ([]shared.Member, error) { return nil, nil }
 func (h *recordingHub) Connections(context.Context) ([]server.ConnInfo, server.Coverage, error) {
 	return nil, server.Coverage{Nodes: 1, Answered: 1}, nil
 }

@@ -54,6 +54,9 @@ type PushResponse struct {
 	// Ephemeral is true for an ephemeral room push, whose deliveries are
 	// not counted (Delivered is 0): the room may span several servers.
 	Ephemeral bool `json:"ephemeral,omitempty"`
+	// Partial is true when some node of a cluster did not answer in time:
+	// it may still deliver, but its count is missing from Delivered.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // KickRequest is the body of POST /api/kick.
@@ -75,6 +78,9 @@ type KickResponse struct {
 	Closed int `json:"closed"`
 	// BannedUntil is when the ban ends, for a kick with a ban.
 	BannedUntil *time.Time `json:"banned_until,omitempty"`
+	// Partial is true when some node of a cluster did not answer in time:
+	// it may still kick (and ban), but its count is missing from Closed.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // ErrorBody is the JSON shape of every API error.
@@ -181,7 +187,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 				Message: "only a room push can be ephemeral"})
 			return
 		}
-		if err := h.cfg.Hub.PublishEphemeral(req.Target.ID, m); err != nil {
+		if err := h.cfg.Hub.PublishEphemeral(r.Context(), req.Target.ID, m); err != nil {
 			h.internalError(w, "ephemeral push to room", err)
 			return
 		}
@@ -190,7 +196,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 	}
 	switch req.Target.Kind {
 	case TargetConn:
-		if err := h.cfg.Hub.Send(req.Target.ID, m); err != nil {
+		if err := h.cfg.Hub.Send(r.Context(), req.Target.ID, m); err != nil {
 			if errors.Is(err, server.ErrNotFound) || errors.Is(err, server.ErrClosed) {
 				writeJSON(w, http.StatusOK, resp) // not delivered: reported as 0, not an error
 				return
@@ -200,16 +206,18 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 		}
 		resp.Delivered = 1
 	case TargetUser:
-		resp.Delivered = h.cfg.Hub.SendToUser(req.Target.ID, m)
+		resp.Delivered, err = h.cfg.Hub.SendToUser(r.Context(), req.Target.ID, m)
+		resp.Partial = h.partial("push to user", err)
 	case TargetRoom:
-		seq, n, err := h.cfg.Hub.Publish(req.Target.ID, m)
+		seq, n, err := h.cfg.Hub.Publish(r.Context(), req.Target.ID, m)
 		if err != nil {
 			h.internalError(w, "push to room", err)
 			return
 		}
 		resp.Seq, resp.Delivered = seq, n
 	case TargetAll:
-		resp.Delivered = h.cfg.Hub.Broadcast(m)
+		resp.Delivered, err = h.cfg.Hub.Broadcast(r.Context(), m)
+		resp.Partial = h.partial("push to all", err)
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -240,12 +248,8 @@ func (h *Handler) kick(w http.ResponseWriter, r *http.Request) {
 	if req.Reason == "" {
 		req.Reason = "kicked by an administrator"
 	}
-	closed, err := h.cfg.Hub.KickWith(req.User, server.KickOptions{Reason: req.Reason, Ban: ban})
-	if err != nil {
-		h.internalError(w, "kick", err)
-		return
-	}
-	resp := KickResponse{Closed: closed}
+	closed, err := h.cfg.Hub.Kick(r.Context(), req.User, server.KickOptions{Reason: req.Reason, Ban: ban})
+	resp := KickResponse{Closed: closed, Partial: h.partial("kick", err)}
 	if ban > 0 {
 		until := time.Now().Add(ban).UTC().Truncate(time.Second)
 		resp.BannedUntil = &until

@@ -51,7 +51,11 @@ func (h *Handler) presence(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, &shared.Error{Code: shared.CodeBadData, Field: "room", Message: err.Error()})
 		return
 	}
-	members := h.cfg.Hub.Presence(room)
+	members, err := h.cfg.Hub.Presence(r.Context(), room)
+	if err != nil {
+		h.unavailable(w, "presence of "+room, err)
+		return
+	}
 	if members == nil {
 		members = []shared.Member{}
 	}

@@ -31,3 +31,22 @@ func (h *Handler) internalError(w http.ResponseWriter, what string, err error) {
 	h.cfg.Logger.Error("api: "+what, "err", err)
 	writeError(w, http.StatusInternalServerError, err)
 }
+
+// partial logs err, a failure to reach every node of a cluster after this
+// node did its part, and reports whether there was one: the answer is then
+// partial, not an error.
+func (h *Handler) partial(what string, err error) bool {
+	if err == nil {
+		return false
+	}
+	h.cfg.Logger.Warn("api: "+what+": not every node answered", "err", err)
+	return true
+}
+
+// unavailable logs err and answers 503 with code unavailable: the server
+// cannot answer now (in a cluster, NATS is unreachable), and an empty answer
+// would be a lie.
+func (h *Handler) unavailable(w http.ResponseWriter, what string, err error) {
+	h.cfg.Logger.Warn("api: "+what, "err", err)
+	writeError(w, http.StatusServiceUnavailable, &shared.Error{Code: shared.CodeUnavailable, Message: "the server cannot answer this now, try again"})
+}

@@ -13,7 +13,7 @@
 //	m, err := metrics.New(metrics.Config{Logger: logger})
 //	...
 //	mb := memory.New(memory.Config{})
-//	srv, err := server.New(server.Config{Registry: reg, Observer: m, Broker: mb})
+//	srv, err := server.New(server.Config{Registry: reg, Observer: m, Broker: mb, Authenticate: a.Authenticate})
 //	if err != nil { ... }
 //	if err := m.WatchServer(srv); err != nil { ... }
 //	if err := m.WatchMemory(mb); err != nil { ... }

@@ -30,7 +30,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Registry: types, Observer: m})
+	srv, err := server.New(server.Config{Registry: types, Observer: m, Authenticate: server.InsecureQueryIdentity})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func TestHistoryMemoryMetrics(t *testing.T) {
 	const budget = 256 << 10
 	mb := memory.New(memory.Config{HistoryMemory: budget, HistoryBytes: 32 << 10})
 	t.Cleanup(func() { _ = mb.Close() })
-	srv, err := server.New(server.Config{Broker: mb})
+	srv, err := server.New(server.Config{Broker: mb, Authenticate: server.InsecureQueryIdentity})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestHistoryMemoryMetrics(t *testing.T) {
 	}
 	text := strings.Repeat("x", 1000)
 	for i := range 1000 { // 1 MB into 50 rooms: four times the budget
-		if _, _, err := srv.Publish(fmt.Sprint("room-", i%50), testmsg.Notification{Title: "t", Body: text}); err != nil {
+		if _, _, err := srv.Publish(context.Background(), fmt.Sprint("room-", i%50), testmsg.Notification{Title: "t", Body: text}); err != nil {
 			t.Fatal(err)
 		}
 	}

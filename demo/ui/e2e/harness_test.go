@@ -317,13 +317,35 @@ func (p *page) do(what string, timeout time.Duration, actions ...chromedp.Action
 	}
 }
 
-// waitJS waits until the JavaScript expression is true.
+// waitJS waits until the JavaScript expression is true. It evaluates the
+// expression from here, every 50 ms, rather than with chromedp.Poll: Poll
+// runs its loop on the page's own timers, which Chromium throttles in a tab
+// that is not in front and which never fire again in a page restored from
+// the back/forward cache, so on a loaded machine a true condition could go
+// unseen until the deadline.
 func (p *page) waitJS(what string, timeout time.Duration, expr string) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, timeout)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
-		p.t.Fatalf("%s: waiting for %s: %v", p.name, what, err)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		if err == nil && ok {
+			return
+		}
+		if err != nil && ctx.Err() == nil {
+			last = err // a page still loading answers nothing yet: try again
+		}
+		select {
+		case <-ctx.Done():
+			if last != nil {
+				p.t.Fatalf("%s: waiting for %s: %v (last evaluation: %v)", p.name, what, ctx.Err(), last)
+			}
+			p.t.Fatalf("%s: waiting for %s: %v", p.name, what, ctx.Err())
+		case <-tick.C:
+		}
 	}
 }
 
