@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: all build wasm run test lint e2e bench bench-peers size clean vet-wasm cluster
+.PHONY: all build wasm run test lint e2e bench bench-peers bench-idle size clean vet-wasm cluster
 
 # STATICCHECK is the staticcheck release `make lint` runs (through the Go
 # module proxy); v0.8.2 (2026.1.2) supports Go 1.26.
@@ -30,7 +30,7 @@ cluster: build
 ## test: lint, then every test with the race detector; the wasm bundle is
 ## built first because the browser tests load it
 test: lint wasm
-	$(GO) test -race ./...
+	$(GO) test -race -timeout 30m ./...
 
 ## lint: fails on unformatted code, an untidy go.mod, go vet (native and
 ## wasm) and staticcheck findings
@@ -65,6 +65,13 @@ bench-peers:
 	else \
 		"$(PEERBENCH)/run.sh" .; \
 	fi
+
+## bench-idle: memory per idle connection (.ci/bench-idle): CLIENTS (15000)
+## idle connections over ROOMS (150), held IDLE (60s); RSS, goroutines, heap
+## and stacks per connection, and beside centrifuge when ../shared/peerbench
+## is present
+bench-idle:
+	.ci/bench-idle
 
 ## size: the bundle's sizes, raw, gzip and brotli, and its code by package
 ## group against each group's budget (fails when one is over)

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"weak"
 
 	"github.com/gorilla/websocket"
 	"github.com/tetherkit/tether/shared"
@@ -24,9 +23,10 @@ type Conn struct {
 	remote string
 	since  time.Time
 
-	expMu   sync.Mutex
-	expires time.Time   // Identity.Expires, moved by refresh; zero: never
-	expiry  *time.Timer // closes the connection at expires; nil when zero
+	expMu     sync.Mutex
+	expires   time.Time    // Identity.Expires, moved by refresh; zero: never
+	expiresAt atomic.Int64 // expires in Unix ns, 0: never; read by the node's timers
+	pingedAt  atomic.Int64 // when the node's timers last had a ping sent, in Unix ns
 
 	// limiter is the message rate limit (nil: unlimited); refusals and
 	// refusedSince count the refusals of the current RateLimitWindow. All
@@ -38,30 +38,24 @@ type Conn struct {
 	ctx    context.Context    // cancelled when the connection starts closing
 	cancel context.CancelFunc // cancels ctx
 
-	bc *batchConn // the socket under ws, which buffers the writer's batches
+	bc *batchConn  // the socket under ws: buffers every write until the writer flushes
+	rb *readBuffer // ws's read buffer, held while a frame arrives (reader only)
+	q  sendQueue   // the frames for the writer, and when it runs
 
-	// The send queue: frames queued and not yet taken by the writer, and the
-	// count of items not yet written (queued or in the writer's batch),
-	// bounded by Config.SendQueue. The slice grows as needed, so an idle
-	// connection holds no queue buffer; spare is the writer's other buffer.
-	qmu       sync.Mutex
-	queued    []*outFrame
-	unwritten int
-	spare     []*outFrame   // writer only
-	wake      chan struct{} // capacity 1: the writer has something to do
-	pingDue   atomic.Bool   // the heartbeat timer fired: send a ping
+	// The reader (reader.go). readMu guards rstate, sockClosed and the
+	// poller's token and fd; midMessage belongs to the reader.
+	readMu     sync.Mutex
+	rstate     readerState
+	sockClosed bool   // closeSocket has run
+	pollToken  uint64 // the poller's token for the socket; 0: not watched
+	pollFD     int
+	polled     atomic.Bool  // watched by the poller: read by runs, not a goroutine
+	midMessage bool         // a message was left unread (too big): no control frame can be next
+	lastRead   atomic.Int64 // when something was last received, in Unix ns (alive)
 
-	// The writer goroutine runs while there is something to write (see
-	// writeLoop): writerRuns and writerGone (it closed the socket) are
-	// guarded by qmu; wrote (something was written since the last ping)
-	// belongs to the running writer.
-	writerRuns, writerGone bool
-	// held keeps the writer from starting until serve has registered the
-	// connection: a client that has read welcome can then be reached by
-	// Kick and the sends to its user.
-	held      bool
-	wrote     bool
-	heartbeat *time.Timer // startHeartbeat's
+	registered bool         // in the hub (serve)
+	ip         string       // the client IP whose slot the connection holds (hub.begin)
+	ends       atomic.Int32 // the reader and the writer that have ended: at 2, finish
 
 	closing    chan struct{} // closed by startClose
 	readerDone chan struct{} // closed when the reader stops reading
@@ -77,15 +71,7 @@ type Conn struct {
 	client string              // from hello
 }
 
-// closeRequest is how a connection is to be closed. The first request wins.
-type closeRequest struct {
-	code   int
-	reason string
-	send   bool // send a close frame (false when the peer or gorilla already did)
-	flush  bool // write the queued frames first
-}
-
-func newConn(s *Server, ws *websocket.Conn, bc *batchConn, id Identity, remote string) *Conn {
+func newConn(s *Server, ws *websocket.Conn, bc *batchConn, rb *readBuffer, id Identity, remote, ip string) *Conn {
 	ctx, cancel := context.WithCancel(s.ctx)
 	var limiter *rate.Limiter
 	if s.cfg.MessageRate != rate.Inf {
@@ -95,23 +81,25 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, id Identity, remote s
 		srv:        s,
 		ws:         ws,
 		bc:         bc,
+		rb:         rb,
 		id:         randomID(8),
 		user:       id.User,
 		name:       id.Name,
 		remote:     remote,
+		ip:         ip,
 		since:      s.now(),
 		expires:    id.Expires,
 		limiter:    limiter,
 		ctx:        ctx,
 		cancel:     cancel,
-		wake:       make(chan struct{}, 1),
-		held:       true,
 		closing:    make(chan struct{}),
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
 		rooms:      make(map[string]struct{}),
 	}
-	c.startHeartbeat()
+	c.q.init(s.cfg.SendQueue, c.writeLoop)
+	c.expiresAt.Store(unixNano(id.Expires))
+	c.pingedAt.Store(time.Now().UnixNano())
 	return c
 }
 
@@ -133,43 +121,6 @@ func (c *Conn) Expires() time.Time {
 	return c.expires
 }
 
-// startExpiry arms the 1008 "token expired" close at the connection's
-// expiry.
-func (c *Conn) startExpiry() {
-	c.expMu.Lock()
-	defer c.expMu.Unlock()
-	if !c.expires.IsZero() {
-		c.expiry = time.AfterFunc(time.Until(c.expires), c.weakly((*Conn).expire))
-	}
-}
-
-// stopExpiry disarms it when the connection has ended, so an expiry far in
-// the future holds nothing once the connection is gone. (The connection is
-// closing by then, so moveExpiry arms nothing new.)
-func (c *Conn) stopExpiry() {
-	c.expMu.Lock()
-	defer c.expMu.Unlock()
-	if c.expiry != nil {
-		c.expiry.Stop()
-	}
-}
-
-// weakly returns a timer function that calls fn with c without keeping c
-// reachable. Go stops a timer lazily: a stopped timer stays in the runtime's
-// timer heap, with its function, until its old due time comes round (or the
-// heap is tidied), so a timer function holding c would keep a closed
-// connection (its socket, gorilla's buffers, its queue) in memory for up to
-// a heartbeat interval or a token's lifetime. While the connection is open
-// its goroutines hold it, so fn runs whenever it matters.
-func (c *Conn) weakly(fn func(*Conn)) func() {
-	w := weak.Make(c)
-	return func() {
-		if c := w.Value(); c != nil {
-			fn(c)
-		}
-	}
-}
-
 // expire closes the connection for an expired token.
 func (c *Conn) expire() {
 	if c.startClose(closeRequest{code: shared.ClosePolicyViolation, reason: "token expired", send: true, flush: true}) {
@@ -178,23 +129,28 @@ func (c *Conn) expire() {
 }
 
 // moveExpiry sets the connection's expiry to exp (zero: never), unless the
-// old one has already passed and closed the connection. It reports whether
-// it moved.
+// old one has already passed (the node's timers close the connection for
+// it). It reports whether it moved.
 func (c *Conn) moveExpiry(exp time.Time) bool {
 	c.expMu.Lock()
 	defer c.expMu.Unlock()
 	if c.isClosing() {
 		return false
 	}
-	if c.expiry != nil && !c.expiry.Stop() {
-		return false // fired: the connection is closing for the old token
+	if old := c.expiresAt.Load(); old != 0 && time.Now().UnixNano() >= old {
+		return false // passed: the connection is closing for the old token
 	}
 	c.expires = exp
-	c.expiry = nil
-	if !exp.IsZero() {
-		c.expiry = time.AfterFunc(time.Until(exp), c.weakly((*Conn).expire))
-	}
+	c.expiresAt.Store(unixNano(exp))
 	return true
+}
+
+// unixNano is t in Unix ns, 0 for the zero time.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // RemoteAddr returns the client's network address as seen by the HTTP server.
@@ -260,22 +216,21 @@ func (c *Conn) sendEnv(env shared.Envelope, m shared.Message) error {
 // client does not keep up: the frame is dropped and the connection closed
 // with 4002.
 func (c *Conn) enqueue(f *outFrame) error {
-	select {
-	case <-c.closing:
-		c.srv.obs.Dropped("closed")
-		return fmt.Errorf("send to %s: %w", c.id, ErrClosed)
-	default:
+	if !c.isClosing() {
+		switch c.q.push(f) {
+		case pushed:
+			return nil
+		case pushFull:
+			c.overflowed()
+			return fmt.Errorf("send to %s: queue full: %w", c.id, ErrClosed)
+		}
 	}
-	c.qmu.Lock()
-	if c.unwritten < c.srv.cfg.SendQueue {
-		c.queued = append(c.queued, f)
-		c.unwritten++
-		start := c.claimWriter()
-		c.qmu.Unlock()
-		c.wakeWriter(start)
-		return nil
-	}
-	c.qmu.Unlock()
+	c.srv.obs.Dropped("closed")
+	return fmt.Errorf("send to %s: %w", c.id, ErrClosed)
+}
+
+// overflowed closes the connection whose send queue is full, with 4002.
+func (c *Conn) overflowed() {
 	c.srv.stats.dropped.Add(1)
 	c.srv.obs.Dropped("slow_consumer")
 	if c.startClose(closeRequest{code: shared.CloseSlowConsumer, reason: "slow consumer", send: true}) {
@@ -287,75 +242,6 @@ func (c *Conn) enqueue(f *outFrame) error {
 		// it, so the connection and its queue are freed within a second,
 		// not after the write timeout.
 		c.bc.expire(time.Now().Add(min(closeGrace, c.srv.cfg.WriteTimeout)))
-	}
-	return fmt.Errorf("send to %s: queue full: %w", c.id, ErrClosed)
-}
-
-// takeQueued takes the queued frames, at most maxBatchFrames of them, for
-// the writer; more reports whether some were left queued.
-func (c *Conn) takeQueued() (batch []*outFrame, more bool) {
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
-	if len(c.queued) <= maxBatchFrames {
-		batch, c.queued = c.queued, c.spare
-		c.spare = nil
-		return batch, false
-	}
-	batch = append(c.spare, c.queued[:maxBatchFrames]...)
-	c.spare = nil
-	n := copy(c.queued, c.queued[maxBatchFrames:])
-	clear(c.queued[n:])
-	c.queued = c.queued[:n]
-	return batch, true
-}
-
-// maxSpare is the largest queue buffer the writer keeps for reuse once a
-// batch is written: a burst's larger one is left to the garbage collector,
-// so that an idle connection goes back to holding a small one.
-const maxSpare = 64
-
-// recycle keeps batch, emptied, as the writer's spare queue buffer.
-func (c *Conn) recycle(batch []*outFrame) {
-	clear(batch)
-	if cap(batch) > maxSpare {
-		return
-	}
-	c.spare = batch[:0]
-}
-
-// startClose records how the connection closes and wakes the writer, which
-// performs it. Only the first request counts; it reports whether this one did.
-func (c *Conn) startClose(req closeRequest) bool {
-	c.closeMu.Lock()
-	defer c.closeMu.Unlock()
-	if c.closed != nil {
-		return false
-	}
-	req.reason = closeReason(req.reason)
-	c.closed = &req
-	close(c.closing)
-	c.signal()
-	c.cancel()
-	return true
-}
-
-// closeState returns the first close request, or false while open.
-func (c *Conn) closeState() (closeRequest, bool) {
-	c.closeMu.Lock()
-	defer c.closeMu.Unlock()
-	if c.closed == nil {
-		return closeRequest{}, false
-	}
-	return *c.closed, true
-}
-
-// isClosing reports whether the connection has started closing.
-func (c *Conn) isClosing() bool {
-	select {
-	case <-c.closing:
-		return true
-	default:
-		return false
 	}
 }
 

@@ -28,15 +28,26 @@
 // error. Handle and HandleRequest panic at setup, naming the type, when the
 // type is not in Config.Registry, as client.On does on the client.
 //
-// Concurrency model. Every connection has a reader goroutine, which decodes
-// frames and runs handlers in order, and a writer goroutine, which owns every
-// data write to the socket and sends the heartbeat pings; the writer runs
-// while there is something to write (an idle connection's returns after a
-// heartbeat interval and is started again by the next message or ping).
-// Everything else (handlers of other connections, Publish, Broadcast, Kick)
-// hands frames to the writer through a bounded queue and never blocks: a
-// connection whose queue overflows is closed with code 4002 (slow consumer).
-// Messages for several connections are framed once, as a
+// Concurrency model. One goroutine writes to a connection's socket, its
+// writer: data, the heartbeat pings, the pongs to the client's pings and
+// every close frame (the reader hands those to the writer, and they go ahead
+// of queued data). The writer runs while there is something to write: an
+// idle connection's returns after a heartbeat interval with nothing written,
+// and the next message or ping starts another. A connection is read one
+// message at a time, and its handlers run one at a time in the order the
+// messages arrived, each on a short-lived goroutine of its own, so that the
+// reader's stack stays small. On Linux, for a plain TCP socket, an idle
+// connection has no reader goroutine at all: the node's epoll poller starts
+// a reader when the socket has bytes, and the reader returns at a message
+// boundary with nothing buffered; elsewhere (TLS served by the Server
+// itself, other systems) every connection has a reader goroutine waiting in
+// a read. The read buffer (1 KiB, pooled) is held only while a frame
+// arrives. Heartbeat pings and timeouts, token expiries and application
+// pings are the node's timers: one goroutine ticks while the node has
+// connections. Everything else (handlers of other connections, Publish,
+// Broadcast, Kick) hands frames to the writer through a bounded queue and
+// never blocks: a connection whose queue overflows is closed with code 4002
+// (slow consumer). Messages for several connections are framed once, as a
 // websocket.PreparedMessage, and the writer sends everything queued when it
 // wakes in one socket write, still one message per WebSocket frame.
 //
@@ -52,9 +63,10 @@
 // locks (the room's, a connection's queue): it frames a message once and
 // queues it to each member, closing a member whose queue is full (4002)
 // instead of waiting. So a room's delivery never waits for a slow client.
-// Your message handlers (Handle, HandleRequest) run on each connection's
-// reader goroutine, never inside a broker callback: they may call Publish
-// and the other sends, which may block on the broker (bounded by their ctx).
+// Your message handlers (Handle, HandleRequest) run for each connection's
+// reader (one at a time, in order), never inside a broker callback: they may
+// call Publish and the other sends, which may block on the broker (bounded by
+// their ctx).
 //
 // Hardening. Before the upgrade a handshake is authenticated (an expired
 // Identity is refused), its Origin checked and its user's and IP's connection

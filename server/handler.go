@@ -31,8 +31,8 @@ func isSystemType(typ string) bool {
 
 // Handle registers fn as the handler of client messages of type T. Handlers
 // of one connection run one at a time, in the order the messages arrived, on
-// that connection's reader goroutine; ctx is cancelled when the connection
-// closes. When the message carried a request id and fn returns nil, the
+// a goroutine its reader starts and waits for; ctx is cancelled when the
+// connection closes. When the message carried a request id and fn returns nil, the
 // client gets reply{ok:true}; an error reaches it as an error message (see
 // HandleRequest). While a handler runs its connection is not read, so long
 // work belongs in a goroutine of its own.

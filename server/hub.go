@@ -12,10 +12,12 @@ import (
 // hub is the registry of open connections, by id and by user, and the
 // counter of connection slots per user and per client IP.
 type hub struct {
-	mu     sync.RWMutex
-	closed bool // set by Shutdown: no new connections
-	conns  map[string]*Conn
-	users  map[string]map[*Conn]struct{}
+	mu      sync.RWMutex
+	closed  bool          // set by Shutdown: no new connections
+	ticking bool          // the node's timer goroutine runs (Server.tickLoop)
+	emptied chan struct{} // capacity 1: the last connection was removed
+	conns   map[string]*Conn
+	users   map[string]map[*Conn]struct{}
 	// slotsByUser and slotsByIP count the admitted handshakes whose
 	// ServeHTTP has not returned: upgrades under way and open connections.
 	slotsByUser map[string]int
@@ -28,6 +30,7 @@ func newHub() hub {
 		users:       make(map[string]map[*Conn]struct{}),
 		slotsByUser: make(map[string]int),
 		slotsByIP:   make(map[string]int),
+		emptied:     make(chan struct{}, 1),
 	}
 }
 
@@ -96,7 +99,34 @@ func (h *hub) add(c *Conn) bool {
 		h.users[c.user] = set
 	}
 	set[c] = struct{}{}
+	if !h.ticking {
+		h.ticking = true
+		c.srv.wg.Add(1) // within the connection's own count: Shutdown cannot be past its Wait
+		go c.srv.tickLoop()
+	}
 	return true
+}
+
+// tick calls fn for every connection, and reports whether there are any:
+// when there are none the timer goroutine returns, and the next add starts
+// another.
+func (h *hub) tick(fn func(*Conn)) bool {
+	h.mu.RLock()
+	for _, c := range h.conns {
+		fn(c)
+	}
+	n := len(h.conns)
+	h.mu.RUnlock()
+	if n > 0 {
+		return true
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.conns) > 0 {
+		return true
+	}
+	h.ticking = false
+	return false
 }
 
 // remove unregisters c.
@@ -108,6 +138,12 @@ func (h *hub) remove(c *Conn) {
 		delete(set, c)
 		if len(set) == 0 {
 			delete(h.users, c.user)
+		}
+	}
+	if len(h.conns) == 0 {
+		select {
+		case h.emptied <- struct{}{}: // the timer goroutine can return now
+		default:
 		}
 	}
 }

@@ -65,3 +65,71 @@ func (nopObserver) Dropped(string)                      {}
 func (nopObserver) SlowConsumer()                       {}
 func (nopObserver) HeartbeatTimeout()                   {}
 func (nopObserver) RateLimited()                        {}
+
+// written counts the frames of items, which reached the socket: once in
+// Stats, and by runs of one message type for a BatchObserver (a fan-out
+// batch is mostly one type) or frame by frame for another Observer.
+func (c *Conn) written(items []*outFrame) {
+	if len(items) == 0 {
+		return
+	}
+	s := c.srv
+	if bo, ok := s.obs.(BatchObserver); ok {
+		var run batchRun
+		n := run.count(items, bo)
+		run.report(bo)
+		s.stats.messagesOut.Add(uint64(n))
+		return
+	}
+	n := 0
+	forEachFrame(items, func(f *outFrame) {
+		n++
+		s.obs.MessageOut(f.typ, f.size)
+	})
+	s.stats.messagesOut.Add(uint64(n))
+}
+
+// batchRun is a run of consecutive frames of one type, for a BatchObserver.
+type batchRun struct {
+	typ           string
+	frames, bytes int
+}
+
+// count adds items' frames to the run, reporting each finished run to bo,
+// and returns how many frames there were; the last run is left to report.
+func (r *batchRun) count(items []*outFrame, bo BatchObserver) int {
+	n := 0
+	for _, f := range items {
+		if f.batch != nil {
+			n += r.count(f.batch, bo)
+			continue
+		}
+		n++
+		if r.frames > 0 && r.typ != f.typ {
+			r.report(bo)
+		}
+		r.typ = f.typ
+		r.frames++
+		r.bytes += f.size
+	}
+	return n
+}
+
+// report hands the run to bo and empties it.
+func (r *batchRun) report(bo BatchObserver) {
+	if r.frames > 0 {
+		bo.MessagesOut(r.typ, r.frames, r.bytes)
+	}
+	*r = batchRun{}
+}
+
+// forEachFrame calls fn for each frame of items, batch items flattened.
+func forEachFrame(items []*outFrame, fn func(*outFrame)) {
+	for _, f := range items {
+		if f.batch != nil {
+			forEachFrame(f.batch, fn)
+			continue
+		}
+		fn(f)
+	}
+}

@@ -31,6 +31,8 @@ type Server struct {
 	obs      Observer // cfg.Observer, never nil
 	upgrader websocket.Upgrader
 	pools    writePools       // the connections' write buffers
+	reads    readPool         // the read buffers of the connections reading a frame
+	poll     poller           // tells parked connections their sockets have bytes (reader.go)
 	now      func() time.Time // the clock of history and presence; tests replace it
 
 	ctx    context.Context    // parent of every connection's context
@@ -106,7 +108,9 @@ func New(cfg Config) (*Server, error) {
 			// error and to tell the Observer why.
 			CheckOrigin:       func(*http.Request) bool { return true },
 			EnableCompression: cfg.Compression,
-			ReadBufferSize:    readBufferSize,
+			// 0: gorilla reads through the reader Hijack hands it, the
+			// connection's readBuffer, held only while a frame arrives.
+			ReadBufferSize: 0,
 		},
 		now:      time.Now,
 		ctx:      ctx,
@@ -122,6 +126,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.broker.Register(nodeHandler{s})
 	s.upgrader.WriteBufferPool = &s.pools.frame
+	s.poll.srv = s
 	return s, nil
 }
 
@@ -170,7 +175,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("too many connections from this address (at most %d)", s.cfg.MaxConnsPerIP))
 		return
 	}
-	hw := &hijackWriter{ResponseWriter: w, pools: &s.pools, slack: s.cfg.WriteTimeout / 64}
+	hw := &hijackWriter{ResponseWriter: w, pools: &s.pools, reads: &s.reads, slack: s.cfg.WriteTimeout / 64}
 	ws, err := s.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
 		s.hub.end(id.User, ip)
@@ -181,16 +186,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.obs.HandshakeDone("ok", time.Since(start))
-	c := newConn(s, ws, hw.bc, id, r.RemoteAddr)
+	hw.bc.attach() // from now on only the connection's writer writes to the socket
+	hw.rb.release()
+	c := newConn(s, ws, hw.bc, hw.rb, id, r.RemoteAddr, ip)
 	// The connection is served by goroutines of its own, and this handler
 	// returns: net/http's goroutine, its deep stack and the buffers it held
 	// for the request are freed instead of being kept for the connection's
-	// lifetime. Shutdown waits for them through s.wg.
-	go func() {
-		defer s.wg.Done()
-		defer s.hub.end(id.User, ip)
-		s.serve(c)
-	}()
+	// lifetime. The connection holds its slots and its count in s.wg
+	// (Shutdown waits for it) until finish.
+	go s.serve(c)
 }
 
 // codeUnauthorized is the error code of a handshake refused with HTTP 401,
@@ -262,7 +266,10 @@ func equalASCIIFold(s, t string) bool {
 	return true
 }
 
-// serve runs a connection: welcome, the two goroutines, and the clean-up.
+// serve starts a connection: welcome, registration, the writer and the
+// reader. It returns when the reader has ended, or at once when the poller
+// watches the connection; finish cleans up when the reader and the writer
+// have both ended.
 func (s *Server) serve(c *Conn) {
 	_ = c.Send(shared.Welcome{
 		Conn:        c.id,
@@ -276,22 +283,28 @@ func (s *Server) serve(c *Conn) {
 	// Welcome is queued first, so that it is the first message; the writer
 	// is held until the connection is registered, so that whoever reads
 	// welcome can be kicked or sent to at once.
-	registered := s.hub.add(c)
-	if !registered {
+	c.registered = s.hub.add(c)
+	if !c.registered {
 		c.startClose(closeRequest{code: shared.CloseGoingAway, reason: "going away", send: true, flush: true})
 	}
-	c.qmu.Lock()
-	c.held = false
-	c.qmu.Unlock()
-	c.startExpiry()
-	defer c.stopExpiry()
-	defer c.stopAppPing()
 	s.log.Debug("connected", "conn", c.id, "user", c.user, "remote", c.remote)
-	c.signal() // start the writer: welcome is queued
-	c.readLoop()
-	<-c.writerDone
+	c.q.release() // start the writer: welcome is queued
+	c.startReading()
+}
 
-	if registered {
+// ended counts the end of the connection's reader or writer; the second
+// finishes the connection.
+func (c *Conn) ended() {
+	if c.ends.Add(1) == 2 {
+		c.srv.finish(c)
+	}
+}
+
+// finish forgets an ended connection, tells the hooks, and gives back its
+// slots and its count in s.wg. It runs on whichever of the reader and the
+// writer ended last.
+func (s *Server) finish(c *Conn) {
+	if c.registered {
 		s.hub.remove(c)
 	}
 	s.leaveAll(c)
@@ -301,6 +314,8 @@ func (s *Server) serve(c *Conn) {
 	if s.cfg.OnDisconnect != nil {
 		s.cfg.OnDisconnect(DisconnectEvent{Conn: c, Code: req.code, Reason: req.reason})
 	}
+	s.hub.end(c.user, c.ip)
+	s.wg.Done()
 }
 
 // Shutdown stops accepting connections, closes every connection with 1001
@@ -326,7 +341,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.cancel()
 		for _, c := range conns {
-			_ = c.ws.Close()
+			c.closeSocket()
 		}
 		return fmt.Errorf("shutdown: %w", ctx.Err())
 	}

@@ -240,16 +240,13 @@ func TestWriterCoalesces(t *testing.T) {
 	writes0 := f.writes.Load()
 	out0 := f.srv.localStats().Stats.MessagesOut
 	f.want.Add(n)
-	c.qmu.Lock() // hold the writer off while all n are queued
+	c.q.mu.Lock() // hold the writer off while all n are queued
 	for _, fr := range frames {
-		c.queued = append(c.queued, fr)
-		c.unwritten++
+		c.q.data = append(c.q.data, fr)
+		c.q.unwritten++
 	}
-	c.qmu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.q.mu.Unlock()
+	c.q.signal()
 	select {
 	case <-f.done:
 	case <-time.After(10 * time.Second):
@@ -369,11 +366,7 @@ func TestIdleWriterParks(t *testing.T) {
 	}
 	wait("the connection is registered", func() bool { return conn.Load() != nil })
 	c := conn.Load()
-	running := func() bool {
-		c.qmu.Lock()
-		defer c.qmu.Unlock()
-		return c.writerRuns
-	}
+	running := c.q.runs
 	wait("the idle connection's writer parked", func() bool { return !running() })
 	p0 := pings.Load()
 	wait("two more pings reach the parked connection", func() bool { return pings.Load() >= p0+2 })

@@ -371,25 +371,32 @@ func (l *load) close(members []*member) {
 		m.closing.Store(true)
 		_ = m.ws.WriteControl(websocket.CloseMessage, msg, deadline)
 	}
-	wait := time.NewTimer(time.Until(deadline))
-	defer wait.Stop()
+	// Done at the deadline and after: with thousands of clients some close
+	// frames are not even written by then, and their answers never come.
+	wait, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
 	for _, m := range members {
 		select {
 		case <-m.done:
-		case <-wait.C:
+		case <-wait.Done():
 		}
 		_ = m.ws.Close()
 		<-m.done
 	}
 }
 
-// print writes the report.
-func (r *report) print(w io.Writer) {
+// printConnect writes the report's connection lines.
+func (r *report) printConnect(w io.Writer) {
 	fmt.Fprintf(w, "connected %d of %d clients in %v (%d rooms of about %d)\n",
 		r.connected, r.clients, r.connectTook.Round(time.Millisecond), r.rooms, max(r.connected/r.rooms, 1))
 	if len(r.refused) > 0 {
 		fmt.Fprintf(w, "refused   %s\n", summarise(r.refused, 3))
 	}
+}
+
+// print writes the report.
+func (r *report) print(w io.Writer) {
+	r.printConnect(w)
 	if r.connected == 0 {
 		return
 	}

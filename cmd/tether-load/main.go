@@ -36,6 +36,11 @@
 //
 //	go run ./cmd/tether-load -clients 1000 -source 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4
 //
+// With -idle, the clients connect and join, send nothing, and after -idle
+// the tool prints the server's memory per connection (make bench-idle):
+//
+//	go run ./cmd/tether-load -clients 15000 -rooms 150 -idle 30s -server-pid $PID -debug-url http://127.0.0.1:6060
+//
 // Against the nodes of a cluster (docs/cluster.md), give -url several
 // endpoints, comma-separated: client i connects to the (i mod n)th.
 // .ci/bench-cluster compares one node with a 3-node cluster this way.
@@ -86,6 +91,8 @@ type options struct {
 	sources  []net.IP      // local addresses to connect from, in turn; none: the system's choice
 	pubs     int           // members of each room that send; 0: every member
 	token    string        // bearer token for every handshake; "": none
+	idle     time.Duration // >0: hold the connections idle this long and measure the server instead of sending
+	probe    probe         // how to read the server's memory (-server-pid, -debug-url)
 }
 
 // defaultMessageRate is the server's default per-connection message rate
@@ -106,6 +113,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.token, "token", "", "token sent as Authorization: Bearer on every handshake, for a server that requires one (cmd/tether: POST /auth/guest returns one; all clients are then one user, so start it with -max-conns-user -1)")
 	fs.IntVar(&o.pubs, "publishers", 0, "members of each room that send, in turn (0: every member); e.g. 1 for one publisher per room")
 	fs.IntVar(&o.dialers, "dialers", 32, "WebSocket handshakes under way at once")
+	fs.DurationVar(&o.idle, "idle", 0, "instead of sending: hold the connections idle this long, then print the server's memory per connection (with -server-pid and/or -debug-url)")
+	fs.IntVar(&o.probe.pid, "server-pid", 0, "with -idle: the server's process id, to read its RSS from /proc (same machine)")
+	fs.StringVar(&o.probe.debug, "debug-url", "", "with -idle: the server's pprof endpoint (cmd/tether -debug-addr), e.g. http://127.0.0.1:6060, for goroutines, heap and stacks")
 	sources := fs.String("source", "", "comma-separated local IP addresses to connect from, in turn, e.g. 127.0.0.1,127.0.0.2 (default: the system's choice)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: tether-load [flags]\n\nConnects clients to a Tether server, has them chat, and prints throughput and latency.\n\n")
@@ -160,6 +170,12 @@ func (o options) check() error {
 		return fmt.Errorf("-size %d: want %d to %d bytes", o.size, minSize, msg.MaxTextLen)
 	case o.dialers < 1:
 		return fmt.Errorf("-dialers %d: want at least 1", o.dialers)
+	case o.idle < 0:
+		return fmt.Errorf("-idle %v: want 0 (send) or more", o.idle)
+	case o.idle > 0 && o.probe.pid == 0 && o.probe.debug == "":
+		return fmt.Errorf("-idle measures the server: give -server-pid, -debug-url or both")
+	case o.probe.pid < 0:
+		return fmt.Errorf("-server-pid %d: want a process id", o.probe.pid)
 	}
 	return nil
 }
@@ -184,6 +200,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	r, err := newLoad(o, hex.EncodeToString(id))
 	if err != nil {
 		return err
+	}
+	if o.idle > 0 {
+		return r.runIdle(ctx, stdout)
 	}
 	rep := r.run(ctx)
 	rep.print(stdout)

@@ -107,6 +107,11 @@ func TestOptions(t *testing.T) {
 		{"extra", "unexpected arguments"},
 		{"-source 127.0.0.1,127.0.0.2", ""},
 		{"-source 127.0.0.1,localhost", "-source"},
+		{"-idle 30s", "give -server-pid, -debug-url or both"},
+		{"-idle 30s -server-pid 1", ""},
+		{"-idle 30s -debug-url http://127.0.0.1:6060", ""},
+		{"-idle -1s -server-pid 1", "-idle -1s"},
+		{"-server-pid -2", "-server-pid -2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.args, func(t *testing.T) {

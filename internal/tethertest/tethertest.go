@@ -140,7 +140,8 @@ func (s *Server) Dial(t testing.TB, user string) (*websocket.Conn, shared.Welcom
 }
 
 // Dial connects a raw client to rawURL, reads its welcome within Wait and
-// closes the connection when the test ends.
+// closes the connection when the test ends. While read, the connection
+// answers pings (raw.AnswerPings).
 func Dial(t testing.TB, rawURL string) (*websocket.Conn, shared.Welcome) {
 	t.Helper()
 	d := websocket.Dialer{HandshakeTimeout: Wait}
@@ -149,6 +150,7 @@ func Dial(t testing.TB, rawURL string) (*websocket.Conn, shared.Welcome) {
 		t.Fatalf("tethertest: dial %s: %v", rawURL, raw.HandshakeError(resp, err))
 	}
 	t.Cleanup(func() { _ = ws.Close() })
+	raw.AnswerPings(ws)
 	_ = ws.SetReadDeadline(time.Now().Add(Wait))
 	w, err := raw.ReadWelcome(ws)
 	if err != nil {

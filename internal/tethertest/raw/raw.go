@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -29,12 +30,13 @@ var ErrJoinRefused = errors.New("join refused")
 // DialJoin connects to url with d and the handshake header h (nil: none), reads the welcome, joins room without
 // history and waits for joined. ctx bounds the whole exchange. On an error
 // the connection is closed; a handshake the server refused is described by
-// HandshakeError.
+// HandshakeError. The connection answers pings as AnswerPings says.
 func DialJoin(ctx context.Context, d *websocket.Dialer, url string, h http.Header, room string) (*websocket.Conn, shared.Welcome, error) {
 	ws, resp, err := d.DialContext(ctx, url, h)
 	if err != nil {
 		return nil, shared.Welcome{}, HandshakeError(resp, err)
 	}
+	AnswerPings(ws)
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = ws.SetReadDeadline(deadline)
 	}
@@ -48,6 +50,28 @@ func DialJoin(ctx context.Context, d *websocket.Dialer, url string, h http.Heade
 	}
 	_ = ws.SetReadDeadline(time.Time{})
 	return ws, w, nil
+}
+
+// PongTimeout bounds the write of the pong that answers a server's ping.
+// gorilla's own ping handler gives it one second and, when that passes,
+// fails the read: on a starved machine (the race detector, thousands of
+// goroutines on two cores) a reader that was merely late then stopped
+// reading for good while the server still served it.
+const PongTimeout = 10 * time.Second
+
+// AnswerPings has ws answer the server's pings (while something reads it)
+// with a pong written within PongTimeout. A pong that could not be written
+// in time does not stop the reading: the server's heartbeat timeout judges
+// a peer that does not answer.
+func AnswerPings(ws *websocket.Conn) {
+	ws.SetPingHandler(func(data string) error {
+		err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(PongTimeout))
+		var ne net.Error
+		if err == nil || errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &ne) && ne.Timeout() {
+			return nil
+		}
+		return fmt.Errorf("answer ping: %w", err)
+	})
 }
 
 // ReadWelcome reads the first frame of a connection, which must be welcome.
