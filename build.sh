@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds Tether: the browser app (web/app.wasm, precompressed to .br and .gz
-# for server/webapp) and the server binary (bin/tether). Prints the bundle's
-# sizes.
+# for server/webapp, by cmd/tether-build) and the server binary (bin/tether).
+# Prints the bundle's sizes.
 #
 #   ./build.sh          everything
 #   ./build.sh wasm     the browser app only
@@ -12,21 +12,14 @@ cd "$(dirname "$0")"
 what="${1:-all}"
 
 build_wasm() {
-	echo "» web/app.wasm (GOOS=js GOARCH=wasm)"
-	# No inlining outside the runtime: inlined copies of small functions make
-	# the bundle bigger and compress worse (about -70 KB brotli); the UI is
-	# not CPU-bound. WASM_GCFLAGS="" restores the compiler's defaults.
-	# go-app without its server half (net/http, crypto/tls): a -modfile that
-	# replaces go-app v10.1.11 by a patched copy for this build only
-	# (internal/goappwasm); empty, with the reason on stderr, if not.
-	local modfile
-	modfile=$(go run ./internal/goappwasm/modfile)
-	GOOS=js GOARCH=wasm go build ${modfile:+-modfile="$modfile"} -trimpath -gcflags="${WASM_GCFLAGS-all=-l}" -gcflags=runtime= \
-		-ldflags="-s -w" -o web/app.wasm ./demo/cmd/tether-web
-	go build -o bin/compress ./cmd/compress
-	# compress skips the slow brotli pass when web/app.wasm did not change.
-	bin/compress web/app.wasm >/dev/null
-	print_sizes
+	# cmd/tether-build compiles any go-app wasm main with the size flags and
+	# writes the precompressed copies (.br, .gz) server/webapp serves; it
+	# skips the slow brotli pass when web/app.wasm did not change. Its
+	# default -gcflags=all=-l (no inlining outside the runtime) makes the
+	# bundle about 70 KB (brotli) smaller; the UI is not CPU-bound.
+	# WASM_GCFLAGS="" restores the compiler's defaults.
+	go build -o bin/tether-build ./cmd/tether-build
+	bin/tether-build -gcflags="${WASM_GCFLAGS-all=-l}" -o web/app.wasm ./demo/cmd/tether-web
 }
 
 build_server() {

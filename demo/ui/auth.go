@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/shared"
 )
 
 // Signing in with the server's login endpoints (docs/security.md §3): POST
@@ -233,3 +234,25 @@ func (s *Session) probe(ctx context.Context, cl *client.Client, nick string) {
 		cl.Reconnect()
 	}
 }
+
+// banCheck asks the WebSocket endpoint at wsURL, over plain HTTP, whether it
+// would refuse this user as banned, and returns the server's sentence if so.
+func (s *Session) banCheck(ctx context.Context, wsURL string) string {
+	u, err := url.Parse(wsURL)
+	if err != nil {
+		return ""
+	}
+	r := s.call(ctx, "GET", u.RequestURI(), nil)
+	if r.Err != nil || r.Status != 403 {
+		return ""
+	}
+	var e shared.Error
+	if json.Unmarshal(r.Body, &e) != nil || e.Code != codeBanned {
+		return ""
+	}
+	return orDefault(e.Message, "banned")
+}
+
+// codeBanned is the error code of a handshake refused to a banned user
+// (docs/protocol.md §1).
+const codeBanned = "banned"

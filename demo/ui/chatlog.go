@@ -16,11 +16,15 @@ const maxChatLines = 200
 // DefaultRooms are the chat rooms always listed.
 func DefaultRooms() []string { return []string{"lobby", "go", "random"} }
 
-// chatLog is the chat page's model: the messages of each room, the rooms the
-// user created, the room on screen and the unread counts. Which rooms are
-// joined is the roomStore's.
+// chatLog is the chat feature: the chat page's model (the messages of each
+// room, the rooms the user created, the room on screen and the unread
+// counts) and its chat.message handler. Which rooms are joined is the
+// roomStore's; the lines not yet echoed are the outbox's (pendingStore).
 type chatLog struct {
 	changes
+
+	joins   *roomStore
+	pending *pendingStore
 
 	mu      sync.Mutex
 	rooms   map[string]*chatRoom
@@ -50,8 +54,13 @@ type ChatLine struct {
 	Failed string
 }
 
-func newChatLog() *chatLog {
-	return &chatLog{rooms: make(map[string]*chatRoom), current: "lobby"}
+func newChatLog(rooms *roomStore, pending *pendingStore) *chatLog {
+	return &chatLog{joins: rooms, pending: pending, rooms: make(map[string]*chatRoom), current: "lobby"}
+}
+
+// wire implements feature.
+func (l *chatLog) wire(lg login) {
+	handleMeta(lg, func(m msg.ChatMessage, meta client.Meta) { l.onChat(m, meta, lg.user()) })
 }
 
 // roomLocked returns the chat data of name, creating it. l.mu must be held.
@@ -154,30 +163,20 @@ func (l *chatLog) room(name string) chatRoom {
 	return chatRoom{lines: slices.Clone(r.lines), notice: r.notice, unread: r.unread}
 }
 
-// onChat appends a chat message to its room, if the app is in it.
-func (s *Session) onChat(m msg.ChatMessage, meta client.Meta) {
-	name := meta.Room
-	if name == "" {
-		name = m.Room
-	}
-	info := s.rooms.info(name)
+// onChat appends a chat message to its room, if the app is in it; user is
+// the signed-in user's id.
+func (l *chatLog) onChat(m msg.ChatMessage, meta client.Meta, user string) {
+	name := orDefault(meta.Room, m.Room)
+	info := l.joins.info(name)
 	if !info.known {
 		return
 	}
-	mine := m.User == s.Status().User
+	mine := m.User == user
 	if mine {
-		s.pending.confirm(name, m.Text)
+		l.pending.confirm(name, m.Text)
 	}
-	s.pending.stopped(name, m.User)
-	s.chat.add(name, ChatLine{Seq: meta.Seq, User: m.User, Name: m.Name, Text: m.Text, Time: m.Time, Mine: mine}, info.forChat)
-}
-
-// onJoined applies a joined reply: members, and whether the messages on
-// screen still hold.
-func (s *Session) onJoined(j shared.Joined) {
-	if kind, ok := s.rooms.onJoined(j); ok {
-		s.chat.onJoined(j.Room, kind)
-	}
+	l.pending.stopped(name, m.User)
+	l.add(name, ChatLine{Seq: meta.Seq, User: m.User, Name: m.Name, Text: m.Text, Time: m.Time, Mine: mine}, info.forChat)
 }
 
 // SelectRoom shows room in the chat page, joining it if needed.

@@ -20,6 +20,16 @@ const (
 	danmakuSeconds = 9 // time to cross the stage
 )
 
+// danmakuFeed is the danmaku feature: comments as they arrive, to the
+// stage that watches them (a comment flies once and is not kept).
+type danmakuFeed struct {
+	observable[msg.DanmakuComment]
+	noReset
+}
+
+// wire implements feature.
+func (f *danmakuFeed) wire(l login) { handle(l, f.publish) }
+
 // danmakuColors are the colour picker's presets.
 func danmakuColors() []string {
 	return []string{"#ffffff", "#ffd166", "#ef476f", "#06d6a0", "#4cc9f0", "#b388ff"}
@@ -106,10 +116,15 @@ func (d *DanmakuPage) fly(c msg.DanmakuComment) {
 	if lane < 0 {
 		lane = 0
 	}
-	// One style string: custom properties for the CSS animation, and the
-	// colour, checked so that a comment cannot inject other styles.
-	el.Set("style", "--lane:"+strconv.Itoa(lane)+";--stage-w:"+strconv.Itoa(stage.Get("clientWidth").Int())+
-		"px;--fly:"+strconv.Itoa(danmakuSeconds)+"s;color:"+safeColor(c.Color))
+	// Custom properties for the CSS animation, and the colour, checked so
+	// that a comment cannot inject other styles. Through the CSSOM, which
+	// the page's Content-Security-Policy allows (a style attribute it
+	// refuses).
+	style := el.Get("style")
+	style.Call("setProperty", "--lane", strconv.Itoa(lane))
+	style.Call("setProperty", "--stage-w", strconv.Itoa(stage.Get("clientWidth").Int())+"px")
+	style.Call("setProperty", "--fly", strconv.Itoa(danmakuSeconds)+"s")
+	style.Call("setProperty", "color", safeColor(c.Color))
 	el.Call("addEventListener", "animationend", d.done, map[string]any{"once": true})
 	stage.Call("appendChild", el)
 }
@@ -121,7 +136,7 @@ func (d *DanmakuPage) Render() app.UI {
 	swatches := make([]app.UI, 0, 6)
 	for _, c := range danmakuColors() {
 		swatches = append(swatches, button(cls("swatch", on(strings.EqualFold(c, d.color), "selected")), "", d.pick,
-			"data-color", c, "style", "background:"+c, "title", c, "aria-label", "Colour "+c))
+			"data-color", c, "title", c, "aria-label", "Colour "+c)) // coloured by web/app.css
 	}
 	sub := "Joining…"
 	ended := d.s.Ended()
@@ -146,7 +161,7 @@ func (d *DanmakuPage) Render() app.UI {
 			),
 		),
 		h("div", "stage-wrap",
-			ha("div", "stage", []string{"id", "danmaku-stage", "style", "--lanes:" + strconv.Itoa(danmakuLanes)}),
+			ha("div", "stage", []string{"id", "danmaku-stage"}), // --lanes: web/app.css
 			app.Raw(`<div class="stage-hint">Comments fly across here — type one below</div>`),
 		),
 		form("danmaku-form", "danmaku-composer", d.send,

@@ -12,7 +12,20 @@ import (
 
 // This file is step 3 of README's "Add your own message type": the chat
 // page's dice button sends msg.DiceRoll, and the msg.DiceRolled the
-// server publishes becomes a line in the room (wired in Session.wire).
+// server publishes becomes a line in the room (the dice feature's wire).
+
+// dice is the dice feature: a roll published to a room the app is in
+// becomes a line of the chat, drawn with the die icon.
+type dice struct {
+	noReset
+	chat  *chatLog
+	rooms *roomStore
+}
+
+// wire implements feature.
+func (d *dice) wire(l login) {
+	handleMeta(l, func(m msg.DiceRolled, meta client.Meta) { d.onRolled(m, meta, l.user()) })
+}
 
 // diceSides is the die the button rolls.
 const diceSides = 20
@@ -37,18 +50,16 @@ func (c *ChatPage) roll(app.Context, app.Event) {
 	}
 }
 
-// onDice shows a roll as a line of its room, drawn with the die icon.
-func (s *Session) onDice(m msg.DiceRolled, meta client.Meta) {
-	room := meta.Room
-	if room == "" {
-		room = m.Room
-	}
-	info := s.rooms.info(room)
+// onRolled shows a roll as a line of its room; user is the signed-in
+// user's id.
+func (d *dice) onRolled(m msg.DiceRolled, meta client.Meta, user string) {
+	room := orDefault(meta.Room, m.Room)
+	info := d.rooms.info(room)
 	if !info.known {
 		return
 	}
-	s.chat.add(room, ChatLine{Seq: meta.Seq, User: m.User, Name: m.Name,
+	d.chat.add(room, ChatLine{Seq: meta.Seq, User: m.User, Name: m.Name,
 		Text: "rolled " + strconv.Itoa(m.Result) + " (d" + strconv.Itoa(m.Sides) + ")",
 		Time: time.Now().UnixMilli(), // a roll carries no time: show when it arrived
-		Mine: m.User == s.Status().User, Dice: true}, info.forChat)
+		Mine: m.User == user, Dice: true}, info.forChat)
 }

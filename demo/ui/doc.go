@@ -9,10 +9,13 @@
 //
 // Every page shares one connection, a [Session] holding a *client.Client:
 // the client core is the only path to the server. What the pages show lives
-// in one small store per feature, each the only owner of its data: the rooms
-// joined and why (rooms.go), the chat's messages (chatlog.go), toasts
-// (toasts.go), the notification log (notifications.go) and the ticker's
-// quotes (ticker.go). Components watch the stores they render (a tiny
+// in features (feature.go), each the only owner of its store and the one to
+// register its handlers on every login's client: the rooms joined and why,
+// with presence (rooms.go), the chat's messages (chatlog.go), dice rolls
+// (dice.go), the outbox's pending lines and "… is typing" (outbox.go), the
+// notification log (notifications.go), the ticker's quotes (ticker.go),
+// danmaku comments (danmaku.go) and gap filling (gap.go); NewSession lists
+// them once. Toasts (toasts.go) are shown by several. Components watch the stores they render (a tiny
 // generic observable, observable.go) and re-render through go-app's
 // Context.Dispatch.
 package ui

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"context"
+	"errors"
 	"hash/fnv"
 	"math"
 	"strconv"
@@ -10,6 +12,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"github.com/tetherkit/tether/client"
+	"github.com/tetherkit/tether/shared"
 )
 
 // initial is the avatar letter of a name.
@@ -21,11 +26,17 @@ func initial(name string) string {
 	return string(unicode.ToUpper(r))
 }
 
-// avatarColor is a stable colour for a user id.
-func avatarColor(user string) string {
+// hueBuckets is how many hues avatars are drawn in: web/app.css has a
+// class hue-0 … hue-23 for each (15° apart).
+const hueBuckets = 24
+
+// hueClass is a stable colour class for a user id (or a ticker symbol).
+// A class, not a style attribute: the page's Content-Security-Policy
+// allows no inline style.
+func hueClass(user string) string {
 	h := fnv.New32a()
 	h.Write([]byte(user))
-	return "hsl(" + strconv.Itoa(int(h.Sum32()%360)) + " 62% 48%)"
+	return "hue-" + strconv.Itoa(int(h.Sum32()%360)*hueBuckets/360)
 }
 
 // plural says "1 member", "2 members".
@@ -104,4 +115,28 @@ func sparkline(values []float64, w, h int, up bool) string {
 	return `<svg class="` + class + `" width="` + strconv.Itoa(w) + `" height="` + strconv.Itoa(h) +
 		`" viewBox="0 0 ` + strconv.Itoa(w) + ` ` + strconv.Itoa(h) + `" aria-hidden="true"><polyline fill="none" stroke-width="1.5" points="` +
 		pts.String() + `"/></svg>`
+}
+
+// errorText turns a client error into a sentence for the user.
+func errorText(err error) string {
+	var se *shared.Error
+	if errors.As(err, &se) {
+		switch se.Code {
+		case shared.CodeTimeout:
+			return "No answer from the server in time."
+		case shared.CodeClosed:
+			return "The connection closed before the server answered."
+		}
+		if se.Message != "" {
+			return se.Message
+		}
+		return se.Code
+	}
+	if errors.Is(err, client.ErrNotConnected) {
+		return "Not connected; wait for the connection to come back."
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "No answer from the server in time."
+	}
+	return err.Error()
 }

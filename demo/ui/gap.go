@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"log/slog"
 	"slices"
 
 	"github.com/tetherkit/tether/client"
@@ -20,36 +21,44 @@ const (
 	noticeFillFail = "Reconnected — some messages may have been missed (they could not be fetched)."
 )
 
-// onGap fills a chat room's gap after a rejoin that did not recover: it
-// pages back the room's history (client.FillGap) on a goroutine of the
-// login, and shows the messages still kept, in seq order, or says that
-// older ones were dropped.
-func (s *Session) onGap(cl *client.Client, g client.Gap) {
-	if !s.rooms.info(g.Room).forChat {
+// gapFiller is the gap handling feature: after a rejoin of a chat room
+// that did not recover, it pages back the room's history (client.FillGap)
+// on a goroutine of the login, and shows the messages still kept, in seq
+// order, or says that older ones were dropped.
+type gapFiller struct {
+	noReset
+	chat  *chatLog
+	rooms *roomStore
+	log   *slog.Logger
+}
+
+// wire implements feature.
+func (f *gapFiller) wire(l login) {
+	l.cl.OnGap(only(l.mine, func(g client.Gap) { f.onGap(l, g) }))
+}
+
+// onGap fills g, a gap of a room of the login l.
+func (f *gapFiller) onGap(l login, g client.Gap) {
+	if !f.rooms.info(g.Room).forChat {
 		return
 	}
-	s.mu.Lock()
-	ctx := s.ctx
-	s.mu.Unlock()
-	if ctx == nil {
-		return
-	}
+	ctx, cl := l.ctx, l.cl
 	want := g
 	if !want.Empty() && want.To-want.From+1 > maxChatLines {
 		want.From = want.To - maxChatLines + 1 // older ones would not be shown
 	}
-	s.chat.setNotice(g.Room, noticeFilling)
+	f.chat.setNotice(g.Room, noticeFilling)
 	go func() {
 		pubs, dropped, err := client.FillGap(ctx, cl, want, gapPages)
 		if ctx.Err() != nil {
 			return // logged out
 		}
 		if err != nil {
-			s.log.Warn("tether ui: filling a gap failed", "room", g.Room, "err", err)
-			s.chat.setNotice(g.Room, noticeFillFail)
+			f.log.Warn("tether ui: filling a gap failed", "room", g.Room, "err", err)
+			f.chat.setNotice(g.Room, noticeFillFail)
 			return
 		}
-		user := s.Status().User
+		user := l.user()
 		lines := make([]ChatLine, 0, len(pubs))
 		for _, p := range pubs {
 			if m, ok := p.Message.(msg.ChatMessage); ok {
@@ -60,7 +69,7 @@ func (s *Session) onGap(cl *client.Client, g client.Gap) {
 		if dropped || (g.From < want.From) {
 			notice = noticeDropped
 		}
-		s.chat.fill(g.Room, lines, notice)
+		f.chat.fill(g.Room, lines, notice)
 	}()
 }
 

@@ -28,7 +28,7 @@ func TestChatFill(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := newChatLog()
+			l := newChatLog(newRoomStore(), nil)
 			l.roomLocked("r").lines = tt.have
 			l.fill("r", tt.add, noticeDropped)
 			r := l.room("r")
@@ -41,7 +41,7 @@ func TestChatFill(t *testing.T) {
 			}
 		})
 	}
-	l := newChatLog()
+	l := newChatLog(newRoomStore(), nil)
 	var many []ChatLine
 	for s := range uint64(maxChatLines + 10) {
 		many = append(many, ChatLine{Seq: s + 1})

@@ -102,8 +102,7 @@ func srLabel(forID, text string) app.UI {
 
 // avatar is a round initial in the user's colour.
 func avatar(user, name, class string) app.UI {
-	return ht("span", cls("avatar", class), initial(orDefault(name, user)),
-		"style", "background:"+avatarColor(user), "aria-hidden", "true")
+	return ht("span", cls("avatar", class, hueClass(user)), initial(orDefault(name, user)), "aria-hidden", "true")
 }
 
 // count is a small number badge after a title.

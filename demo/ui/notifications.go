@@ -20,9 +20,13 @@ type Note struct {
 	At time.Time
 }
 
-// noteStore is the log of the notifications received.
+// noteStore is the notifications feature: the log of the notifications
+// received, each also shown as a toast. The log outlives a login.
 type noteStore struct {
 	changes
+	noReset
+
+	toasts *toastStore
 
 	mu    sync.Mutex
 	notes []Note
@@ -56,13 +60,16 @@ func (ns *noteStore) clear() {
 	ns.changed()
 }
 
+// wire implements feature.
+func (ns *noteStore) wire(l login) { handle(l, ns.onNotification) }
+
 // onNotification logs a notification and shows it as a toast.
-func (s *Session) onNotification(n msg.Notification) {
+func (ns *noteStore) onNotification(n msg.Notification) {
 	if n.Level == "" {
 		n.Level = "info"
 	}
-	s.notes.add(n)
-	s.toasts.show(n.Title, n.Body, n.Level)
+	ns.add(n)
+	ns.toasts.show(n.Title, n.Body, n.Level)
 }
 
 // Notes returns the notification log, newest first.

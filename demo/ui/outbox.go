@@ -26,10 +26,15 @@ const (
 	typingShown = 5 * time.Second // how long "… is typing" stays after the last
 )
 
-// pendingStore holds, per room, the lines given to the outbox that the
-// server has not echoed yet, and who is typing where.
+// pendingStore is the outbox and typing feature: per room, the lines given
+// to the outbox that the server has not echoed yet, and who is typing
+// where. An error the server sends outside any request is the answer to a
+// line of the outbox, or else a toast.
 type pendingStore struct {
 	changes
+
+	rooms  *roomStore
+	toasts *toastStore
 
 	mu      sync.Mutex
 	lines   map[string][]ChatLine // room → pending lines, oldest first
@@ -43,8 +48,8 @@ type typist struct {
 	until time.Time
 }
 
-func newPendingStore() *pendingStore {
-	return &pendingStore{lines: make(map[string][]ChatLine), typists: make(map[string]map[string]typist),
+func newPendingStore(rooms *roomStore, toasts *toastStore) *pendingStore {
+	return &pendingStore{rooms: rooms, toasts: toasts, lines: make(map[string][]ChatLine), typists: make(map[string]map[string]typist),
 		sentAt: make(map[string]time.Time)}
 }
 
@@ -209,11 +214,26 @@ func (s *Session) Typing(room string) {
 	}()
 }
 
-// onTyping shows that another user is typing.
-func (s *Session) onTyping(m msg.ChatTyping, meta client.Meta) {
+// wire implements feature.
+func (p *pendingStore) wire(l login) {
+	handleMeta(l, func(m msg.ChatTyping, meta client.Meta) { p.onTyping(m, meta, l.user()) })
+	handle(l, p.onServerError)
+}
+
+// onServerError shows an error the server sent outside any request.
+func (p *pendingStore) onServerError(e shared.Error) {
+	if p.fail(orDefault(e.Message, e.Code)) {
+		return // it was the answer to a chat line of the outbox: shown there
+	}
+	p.toasts.show("Server error", e.Message, "error")
+}
+
+// onTyping shows that another user is typing; user is the signed-in
+// user's id.
+func (p *pendingStore) onTyping(m msg.ChatTyping, meta client.Meta, user string) {
 	room := orDefault(meta.Room, m.Room)
-	if m.User == "" || m.User == s.Status().User || !s.rooms.info(room).known {
+	if m.User == "" || m.User == user || !p.rooms.info(room).known {
 		return
 	}
-	s.pending.typing(room, m.User, m.Name, time.Now())
+	p.typing(room, m.User, m.Name, time.Now())
 }

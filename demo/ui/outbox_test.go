@@ -26,7 +26,7 @@ func TestTypingText(t *testing.T) {
 // (the oldest of equal texts first), an error marks the oldest, and typing
 // shows for typingShown and is sent at most every typingEvery per room.
 func TestPendingStore(t *testing.T) {
-	p := newPendingStore()
+	p := newPendingStore(newRoomStore(), &toastStore{})
 	p.add("lobby", ChatLine{Text: "hi", Time: 1, Pending: true})
 	p.add("lobby", ChatLine{Text: "hi", Time: 2, Pending: true})
 	p.add("go", ChatLine{Text: "yo", Time: 3, Pending: true})

@@ -30,6 +30,10 @@ type roomStore struct {
 	// gone is called (without the lock) when a room is forgotten, so the
 	// stores that keep per-room data drop theirs.
 	gone func(name string)
+	// joined is called (without the lock) with what a joined reply means
+	// for the messages of a room the app is in, so the chat keeps or drops
+	// the lines on screen.
+	joined func(name string, kind joinedKind)
 
 	mu    sync.Mutex
 	cl    *client.Client // of the current login; nil while logged out
@@ -68,6 +72,26 @@ func (rs *roomStore) roomLocked(name string) *room {
 		rs.rooms[name] = r
 	}
 	return r
+}
+
+// wire implements feature: the store follows the login's connection and
+// its joined replies and presence events, and joins the rooms wanted.
+func (rs *roomStore) wire(l login) {
+	l.cl.OnState(only(l.mine, func(st client.StateInfo) { rs.onState(l.cl, st) }))
+	l.cl.OnJoined(only(l.mine, rs.onJoinedReply))
+	handle(l, func(m shared.PresenceJoin) { rs.onPresence(m.Room, m.Member, true) })
+	handle(l, func(m shared.PresenceLeave) { rs.onPresence(m.Room, m.Member, false) })
+	rs.attach(l.ctx, l.cl)
+}
+
+// reset implements feature: see detach.
+func (rs *roomStore) reset() { rs.detach() }
+
+// onJoinedReply applies a joined reply and tells the chat what it means.
+func (rs *roomStore) onJoinedReply(j shared.Joined) {
+	if kind, ok := rs.onJoined(j); ok && rs.joined != nil {
+		rs.joined(j.Room, kind)
+	}
 }
 
 // attach starts using cl, the client of a new login: the lobby is wanted
@@ -290,4 +314,14 @@ func sortMembers(ms []shared.Member) {
 			ms[j], ms[j-1] = ms[j-1], ms[j]
 		}
 	}
+}
+
+// Members returns the members of any room the session is in.
+func (s *Session) Members(name string) []shared.Member { return s.rooms.info(name).members }
+
+// RoomState reports whether the session is joined to name, and the last
+// join error.
+func (s *Session) RoomState(name string) (ready bool, failed string) {
+	r := s.rooms.info(name)
+	return r.joined, r.failed
 }

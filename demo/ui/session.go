@@ -2,10 +2,8 @@ package ui
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"net/url"
 	"sync"
 	"time"
 
@@ -14,13 +12,15 @@ import (
 	"github.com/tetherkit/tether/shared"
 )
 
-// Session is the app's one connection to the server: the login and the
-// connection's state. What the pages show lives in one store per feature,
-// each with its own lock and change events: rooms (which rooms are joined,
-// and why), chat (the chat page's messages), toasts, notes (the
-// notification log), ticker (quotes) and danmaku (comments as they
-// arrive). The client's handlers update the stores on the client's
-// goroutine; components read them on go-app's UI goroutine.
+// Session is the app's one connection to the server: the login, the
+// connection's status and the client. What the pages show lives in the
+// features (feature.go), each with its own store, lock and change events
+// and its own handlers: rooms (which rooms are joined, and why; presence),
+// chat (the chat page's messages), dice, pending (the outbox's lines and
+// "… is typing"), notes (the notification log), ticker (quotes), danmaku
+// (comments as they arrive) and gap filling; toasts are shown by several.
+// The client's handlers update the stores on the client's goroutine;
+// components read them on go-app's UI goroutine.
 type Session struct {
 	log *slog.Logger
 
@@ -34,15 +34,16 @@ type Session struct {
 	// browser; tests replace it.
 	call func(ctx context.Context, method, path string, body any) apiResult
 
-	rooms   *roomStore
-	chat    *chatLog
-	toasts  *toastStore
-	notes   *noteStore
-	ticker  *tickerStore
-	danmaku observable[msg.DanmakuComment]
-	apiKey  apiKey // the HTTP API key typed on the Admin page, in memory only
-	tabs    *tabLink
-	pending *pendingStore // chat lines in the outbox, and who is typing (outbox.go)
+	rooms    *roomStore
+	chat     *chatLog
+	toasts   *toastStore
+	notes    *noteStore
+	ticker   *tickerStore
+	danmaku  *danmakuFeed
+	pending  *pendingStore // chat lines in the outbox, and who is typing (outbox.go)
+	features []feature     // all of the above but toasts, and dice and gap filling
+	apiKey   apiKey        // the HTTP API key typed on the Admin page, in memory only
+	tabs     *tabLink
 
 	// status tells watchers that Status changed.
 	status changes
@@ -75,14 +76,21 @@ func NewSession() *Session {
 			return callAPI(ctx, method, path, "", body)
 		},
 		rooms:   newRoomStore(),
-		chat:    newChatLog(),
 		toasts:  &toastStore{},
-		notes:   &noteStore{},
 		ticker:  newTickerStore(),
-		pending: newPendingStore(),
+		danmaku: &danmakuFeed{},
 		state:   client.StateInfo{State: client.Closed},
 	}
-	s.rooms.gone = s.chat.drop
+	s.pending = newPendingStore(s.rooms, s.toasts)
+	s.chat = newChatLog(s.rooms, s.pending)
+	s.notes = &noteStore{toasts: s.toasts}
+	s.rooms.gone, s.rooms.joined = s.chat.drop, s.chat.onJoined
+	// The features, listed once: each wires its own handlers (in this
+	// order) on every login's client and forgets its login at logout.
+	s.features = []feature{
+		s.rooms, s.chat, &dice{chat: s.chat, rooms: s.rooms}, s.pending, s.notes, s.ticker, s.danmaku,
+		&gapFiller{chat: s.chat, rooms: s.rooms, log: s.log},
+	}
 	return s
 }
 
@@ -109,7 +117,11 @@ func (s *Session) login(nick, wsURL string, expires time.Time) {
 		s.status.changed()
 		return
 	}
-	s.wire(cl)
+	l := login{cl: cl, ctx: ctx, mine: s.mine(cl), user: func() string { return s.Status().User }}
+	cl.OnState(only(l.mine, func(st client.StateInfo) { s.onState(cl, st) }))
+	for _, f := range s.features {
+		f.wire(l)
+	}
 
 	done := make(chan struct{})
 	s.mu.Lock()
@@ -132,27 +144,17 @@ func (s *Session) login(nick, wsURL string, expires time.Time) {
 		go s.keepToken(ctx, nick, expires)
 	}
 	s.watchBrowser(ctx, cl)
-	s.rooms.attach(ctx, cl)
 	s.status.changed()
 }
 
-// linkTabs starts listening to the app's other tabs in this browser, once
-// per tab (the Shell calls it when it mounts), so that a sign-in or a
-// sign-out in one reaches all (tabs.go).
-func (s *Session) linkTabs() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.tabs == nil {
-		s.tabs = openTabs(s.onTab)
+// mine returns whether cl is (still) the session's client: handlers guarded
+// by it do nothing after a logout, whatever the old client still delivers.
+func (s *Session) mine(cl *client.Client) func() bool {
+	return func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.cl == cl
 	}
-}
-
-// tellTabs tells the app's other tabs in this browser about e.
-func (s *Session) tellTabs(e tabEvent) {
-	s.mu.Lock()
-	tabs := s.tabs
-	s.mu.Unlock()
-	tabs.tell(e)
 }
 
 // Relogin connects again the way the last login did, after a kick or a
@@ -178,28 +180,6 @@ func (s *Session) Relogin(ctx context.Context) {
 	}
 	s.login(nick, wsURL, expires)
 }
-
-// banCheck asks the WebSocket endpoint at wsURL, over plain HTTP, whether it
-// would refuse this user as banned, and returns the server's sentence if so.
-func (s *Session) banCheck(ctx context.Context, wsURL string) string {
-	u, err := url.Parse(wsURL)
-	if err != nil {
-		return ""
-	}
-	r := s.call(ctx, "GET", u.RequestURI(), nil)
-	if r.Err != nil || r.Status != 403 {
-		return ""
-	}
-	var e shared.Error
-	if json.Unmarshal(r.Body, &e) != nil || e.Code != codeBanned {
-		return ""
-	}
-	return orDefault(e.Message, "banned")
-}
-
-// codeBanned is the error code of a handshake refused to a banned user
-// (docs/protocol.md §1).
-const codeBanned = "banned"
 
 // Ended says why the session's connection ended for good and will not come
 // back by itself (a kick, a rejection, a ban), as a sentence for the pages;
@@ -243,56 +223,15 @@ func (s *Session) Logout() {
 	s.nick, s.user, s.expires, s.banned = "", "", time.Time{}, ""
 	s.state = client.StateInfo{State: client.Closed}
 	s.mu.Unlock()
-	s.rooms.detach()
-	s.chat.reset()
-	s.pending.reset()
+	for _, f := range s.features {
+		f.reset()
+	}
 	if cl == nil {
 		return
 	}
 	stop()
 	_ = cl.Close()
 	s.status.changed()
-}
-
-// wire registers the session's handlers on a new client. Each handler runs
-// only while cl is the session's client: after a logout, the old client's
-// late events change nothing.
-func (s *Session) wire(cl *client.Client) {
-	mine := func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.cl == cl
-	}
-	cl.OnState(only(mine, func(st client.StateInfo) { s.onState(cl, st) }))
-	cl.OnJoined(only(mine, s.onJoined))
-	cl.OnGap(only(mine, func(g client.Gap) { s.onGap(cl, g) }))
-	client.OnMeta(cl, onlyMeta(mine, s.onChat))
-	client.OnMeta(cl, onlyMeta(mine, s.onDice))
-	client.On(cl, only(mine, func(m shared.PresenceJoin) { s.rooms.onPresence(m.Room, m.Member, true) }))
-	client.On(cl, only(mine, func(m shared.PresenceLeave) { s.rooms.onPresence(m.Room, m.Member, false) }))
-	client.On(cl, only(mine, s.onNotification))
-	client.On(cl, only(mine, s.ticker.onQuote))
-	client.On(cl, only(mine, s.danmaku.publish))
-	client.On(cl, only(mine, s.onServerError))
-	client.OnMeta(cl, onlyMeta(mine, s.onTyping))
-}
-
-// only returns h guarded by mine: it does nothing once mine is false.
-func only[T any](mine func() bool, h func(T)) func(T) {
-	return func(v T) {
-		if mine() {
-			h(v)
-		}
-	}
-}
-
-// onlyMeta is only for handlers that take the message's Meta too.
-func onlyMeta[T any](mine func() bool, h func(T, client.Meta)) func(T, client.Meta) {
-	return func(v T, meta client.Meta) {
-		if mine() {
-			h(v, meta)
-		}
-	}
 }
 
 // onState records a connection state change, and starts a probe of the
@@ -310,16 +249,7 @@ func (s *Session) onState(cl *client.Client, st client.StateInfo) {
 		go s.probe(s.ctx, cl, s.nick)
 	}
 	s.mu.Unlock()
-	s.rooms.onState(cl, st)
 	s.status.changed()
-}
-
-// onServerError shows an error the server sent outside any request.
-func (s *Session) onServerError(e shared.Error) {
-	if s.pending.fail(orDefault(e.Message, e.Code)) {
-		return // it was the answer to a chat line of the outbox: shown there
-	}
-	s.toasts.show("Server error", e.Message, "error")
 }
 
 // Send sends m as a request and returns the server's verdict as a sentence
@@ -364,38 +294,4 @@ func (s *Session) Status() Status {
 	defer s.mu.Unlock()
 	return Status{LoggedIn: s.cl != nil, SigningIn: s.signingIn, Problem: s.problem, Nick: s.nick, User: s.user,
 		Banned: s.banned, Info: s.state}
-}
-
-// Members returns the members of any room the session is in.
-func (s *Session) Members(name string) []shared.Member { return s.rooms.info(name).members }
-
-// RoomState reports whether the session is joined to name, and the last
-// join error.
-func (s *Session) RoomState(name string) (ready bool, failed string) {
-	r := s.rooms.info(name)
-	return r.joined, r.failed
-}
-
-// errorText turns a client error into a sentence for the user.
-func errorText(err error) string {
-	var se *shared.Error
-	if errors.As(err, &se) {
-		switch se.Code {
-		case shared.CodeTimeout:
-			return "No answer from the server in time."
-		case shared.CodeClosed:
-			return "The connection closed before the server answered."
-		}
-		if se.Message != "" {
-			return se.Message
-		}
-		return se.Code
-	}
-	if errors.Is(err, client.ErrNotConnected) {
-		return "Not connected; wait for the connection to come back."
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return "No answer from the server in time."
-	}
-	return err.Error()
 }

@@ -47,3 +47,22 @@ func (s *Session) onTab(e tabEvent, page *url.URL) {
 		go s.SignIn(context.Background(), nick, page, true)
 	}
 }
+
+// linkTabs starts listening to the app's other tabs in this browser, once
+// per tab (the Shell calls it when it mounts), so that a sign-in or a
+// sign-out in one reaches all (tabs.go).
+func (s *Session) linkTabs() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tabs == nil {
+		s.tabs = openTabs(s.onTab)
+	}
+}
+
+// tellTabs tells the app's other tabs in this browser about e.
+func (s *Session) tellTabs(e tabEvent) {
+	s.mu.Lock()
+	tabs := s.tabs
+	s.mu.Unlock()
+	tabs.tell(e)
+}

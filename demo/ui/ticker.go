@@ -33,10 +33,13 @@ type Quote struct {
 	Spark   []float64
 }
 
-// tickerStore holds the latest quote of each symbol. It has no change
-// events: the ticker page polls its version once per tickerFrame, so a
-// burst of quotes costs one render.
+// tickerStore is the ticker feature: the latest quote of each symbol. It
+// has no change events: the ticker page polls its version once per
+// tickerFrame, so a burst of quotes costs one render. The quotes outlive a
+// login.
 type tickerStore struct {
+	noReset
+
 	mu      sync.Mutex
 	quotes  map[string]*Quote
 	symbols []string // in order of first appearance
@@ -44,6 +47,9 @@ type tickerStore struct {
 }
 
 func newTickerStore() *tickerStore { return &tickerStore{quotes: make(map[string]*Quote)} }
+
+// wire implements feature.
+func (ts *tickerStore) wire(l login) { handle(l, ts.onQuote) }
 
 // onQuote records a ticker quote.
 func (ts *tickerStore) onQuote(q msg.TickerQuote) {
@@ -160,7 +166,7 @@ func (t *TickerPage) Render() app.UI {
 			trend, arrow = "neg", "▼"
 		}
 		rows = append(rows, ha("tr", "ticker-row", []string{"data-symbol", q.Symbol},
-			h("td", "", h("div", "sym", ht("span", "sym-badge", q.Symbol[:1], "style", "background:"+avatarColor(q.Symbol)), app.Text(q.Symbol))),
+			h("td", "", h("div", "sym", ht("span", cls("sym-badge", hueClass(q.Symbol)), q.Symbol[:1]), app.Text(q.Symbol))),
 			h("td", "num", ht("span", cls("price", flash), price(q.Price))),
 			ht("td", "num change "+trend, arrow+" "+percent(q.Change)),
 			h("td", "spark-cell", app.Raw(sparkline(q.Spark, 120, 28, q.Change >= 0))),

@@ -188,8 +188,8 @@ func TestSessionModel(t *testing.T) {
 		t.Fatalf("before joined: %+v", v)
 	}
 
-	s.onJoined(shared.Joined{Room: "lobby", Epoch: "e1", Seq: 2, Members: []shared.Member{{User: "zed"}, {User: "amy"}}})
-	s.onChat(msg.ChatMessage{Room: "lobby", User: "amy", Text: "hi"}, client.Meta{Room: "lobby", Seq: 1})
+	s.rooms.onJoinedReply(shared.Joined{Room: "lobby", Epoch: "e1", Seq: 2, Members: []shared.Member{{User: "zed"}, {User: "amy"}}})
+	s.chat.onChat(msg.ChatMessage{Room: "lobby", User: "amy", Text: "hi"}, client.Meta{Room: "lobby", Seq: 1}, "")
 	s.rooms.onPresence("lobby", shared.Member{User: "bob", Name: "Bob"}, true)
 	s.rooms.onPresence("lobby", shared.Member{User: "bob", Name: "Bob"}, true) // a second tab: still one member
 	s.rooms.onPresence("lobby", shared.Member{User: "zed"}, false)
@@ -202,18 +202,18 @@ func TestSessionModel(t *testing.T) {
 	}
 
 	// A rejoin that could not replay everything keeps the lines and warns.
-	s.onJoined(shared.Joined{Room: "lobby", Epoch: "e1", Seq: 9, Recovered: false, Members: []shared.Member{{User: "amy"}}})
+	s.rooms.onJoinedReply(shared.Joined{Room: "lobby", Epoch: "e1", Seq: 9, Recovered: false, Members: []shared.Member{{User: "amy"}}})
 	if v := s.Chat(); len(v.Lines) != 1 || !strings.Contains(v.Notice, "missed") {
 		t.Errorf("rejoin without recovery: lines %d, notice %q", len(v.Lines), v.Notice)
 	}
 	// A new epoch (server restart) drops the old lines.
-	s.onJoined(shared.Joined{Room: "lobby", Epoch: "e2", Seq: 0, Recovered: false})
+	s.rooms.onJoinedReply(shared.Joined{Room: "lobby", Epoch: "e2", Seq: 0, Recovered: false})
 	if v := s.Chat(); len(v.Lines) != 0 || v.Notice == "" {
 		t.Errorf("new epoch: lines %d, notice %q", len(v.Lines), v.Notice)
 	}
 
 	// Messages of rooms the session is not in are ignored.
-	s.onChat(msg.ChatMessage{Room: "elsewhere", Text: "x"}, client.Meta{Room: "elsewhere", Seq: 1})
+	s.chat.onChat(msg.ChatMessage{Room: "elsewhere", Text: "x"}, client.Meta{Room: "elsewhere", Seq: 1}, "")
 	if s.rooms.info("elsewhere").known || len(s.chat.room("elsewhere").lines) != 0 {
 		t.Error("a message created a room")
 	}
@@ -221,7 +221,7 @@ func TestSessionModel(t *testing.T) {
 	// Unread counts for rooms not on screen.
 	s.CreateRoom("side")
 	s.SelectRoom("lobby")
-	s.onChat(msg.ChatMessage{Room: "side", Text: "psst"}, client.Meta{Room: "side", Seq: 1})
+	s.chat.onChat(msg.ChatMessage{Room: "side", Text: "psst"}, client.Meta{Room: "side", Seq: 1}, "")
 	for _, r := range s.Chat().Rooms {
 		if r.Name == "side" && r.Unread != 1 {
 			t.Errorf("side unread = %d, want 1", r.Unread)
@@ -239,7 +239,7 @@ func TestSessionModel(t *testing.T) {
 func TestSessionToastsAndQuotes(t *testing.T) {
 	s := NewSession()
 	for i := range maxToasts + 2 {
-		s.onNotification(msg.Notification{Title: "n" + string(rune('0'+i))})
+		s.notes.onNotification(msg.Notification{Title: "n" + string(rune('0'+i))})
 	}
 	toasts := s.Toasts()
 	if len(toasts) != maxToasts || toasts[len(toasts)-1].Title != "n6" || toasts[0].Level != "info" {
@@ -307,8 +307,8 @@ func TestLeftRoomForgetsItsMessages(t *testing.T) {
 	s.CreateRoom("side")
 	s.SelectRoom("lobby")
 	s.rooms.acquire("lobby", forChat)
-	s.onJoined(shared.Joined{Room: "side", Epoch: "e"})
-	s.onChat(msg.ChatMessage{Room: "side", Text: "old"}, client.Meta{Room: "side", Seq: 1})
+	s.rooms.onJoinedReply(shared.Joined{Room: "side", Epoch: "e"})
+	s.chat.onChat(msg.ChatMessage{Room: "side", Text: "old"}, client.Meta{Room: "side", Seq: 1}, "")
 	if r := s.chat.room("side"); len(r.lines) != 1 || r.unread != 1 {
 		t.Fatalf("before leaving: %d lines, %d unread; want 1 and 1", len(r.lines), r.unread)
 	}

@@ -15,7 +15,7 @@
 // -modfile. The module's go.mod keeps requiring upstream go-app v10.1.11:
 // native builds (the server) and builds without -modfile use it as it is,
 // and a module that imports the kit gets the same lighter bundle by
-// building with the kit's build step. The copy is made only when the build
+// building with cmd/tether-build (which calls Modfile). The copy is made only when the build
 // list has go-app at exactly v10.1.11, not replaced, and its three patched
 // files have v10.1.11's exact contents; otherwise Modfile returns an error
 // wrapping ErrSkipped that says why, and the build goes on with go-app as it

@@ -4,9 +4,9 @@
 // routes and go-app settings (Config.Routes, Config.Handler); webapp knows
 // nothing of any particular app.
 //
-// The build writes DIR/app.wasm and its precompressed copies app.wasm.br and
-// app.wasm.gz (build.sh does, with cmd/compress); New reads them once. The
-// bundle goes out in the best encoding the browser accepts, as
+// The build writes DIR/app.wasm and its precompressed copies app.wasm.br
+// and app.wasm.gz (cmd/tether-build does, for any wasm main); New reads them
+// once. The bundle goes out in the best encoding the browser accepts, as
 // application/wasm. Its content hash is the app version: it names the
 // service worker's cache, so every rebuild makes browsers install the new
 // bundle, and it is the bundle's ETag, so a revalidation never returns a
@@ -17,6 +17,16 @@
 // the fetched response itself to WebAssembly.instantiateStreaming, so
 // Chromium keeps the compiled module in its wasm code cache, keyed by the
 // bundle's URL and validated by its ETag.
+//
+// Every response carries the headers a public web app needs: a
+// Content-Security-Policy (Config.ContentSecurityPolicy; by default the
+// app's own origin only, the wasm allowed by 'wasm-unsafe-eval', nothing
+// inline, no framing), X-Frame-Options DENY, X-Content-Type-Options nosniff
+// and a Referrer-Policy. go-app's generated page has no inline script; an
+// app that styles elements must do it with classes or the CSSOM
+// (element.style), not with style attributes. An app that names no icon
+// gets Tether's, served under DefaultIconPrefix, rather than go-app's
+// default on GitHub, which that policy refuses.
 package webapp
 
 import (
@@ -42,6 +52,22 @@ import (
 // DefaultDir is the directory New serves when Config.Dir is empty.
 const DefaultDir = "web"
 
+// DefaultContentSecurityPolicy is the policy New sends when
+// Config.ContentSecurityPolicy is empty: scripts, styles, images, fonts,
+// the manifest, the service worker and connections (the app's WebSocket
+// included) from the app's own origin only; WebAssembly compiled from
+// there ('wasm-unsafe-eval', which allows no JavaScript eval); nothing
+// inline; no plugins; no page may frame the app (frame-ancestors 'none');
+// forms and <base> stay on the origin.
+const DefaultContentSecurityPolicy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; " +
+	"style-src 'self'; img-src 'self'; font-src 'self'; connect-src 'self'; manifest-src 'self'; " +
+	"worker-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+
+// DefaultReferrerPolicy is the Referrer-Policy New sends: the full URL to
+// the app's own origin, only the origin to others over HTTPS, nothing over
+// HTTP.
+const DefaultReferrerPolicy = "strict-origin-when-cross-origin"
+
 // Config configures the web app handler. Every zero field has the default
 // documented on it; Handler is required.
 type Config struct {
@@ -62,6 +88,10 @@ type Config struct {
 	// app.wasm.gz) and the app's static files, served under /web/. Empty
 	// means "web" (DefaultDir).
 	Dir string
+	// ContentSecurityPolicy is the Content-Security-Policy header of every
+	// response. Empty means DefaultContentSecurityPolicy; an app that
+	// loads from other origins (a CDN, an API elsewhere) widens it here.
+	ContentSecurityPolicy string
 	// Logger receives start-up warnings (e.g. a stale precompressed copy).
 	// Nil means slog.Default().
 	Logger *slog.Logger
@@ -85,6 +115,9 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.ContentSecurityPolicy == "" {
+		cfg.ContentSecurityPolicy = DefaultContentSecurityPolicy
+	}
 	b, err := loadBundle(cfg.Dir, cfg.Logger)
 	if err != nil {
 		return nil, err
@@ -96,6 +129,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 
 	pages := cfg.Handler
+	defaultIcon(&pages.Icon)
 	pages.Resources = staticDir{dir: cfg.Dir, files: http.FileServer(noDirFS{http.Dir(cfg.Dir)})}
 	pages.Version = b.version
 	// The bundle travels compressed: Content-Length is the compressed size,
@@ -106,6 +140,7 @@ func New(cfg Config) (http.Handler, error) {
 	mux.Handle("GET "+WasmPath, b)
 	mux.Handle("GET /app.wasm", b)
 	mux.Handle("GET /goapp.wasm", b)
+	mux.Handle("GET "+DefaultIconPrefix, iconFiles())
 	mux.Handle("/", pages)
 	if js, err := newLoader(pages); err != nil {
 		cfg.Logger.Warn("webapp: serving go-app's own app.js, with which the browser compiles the bundle on every visit", "err", err)
@@ -115,7 +150,23 @@ func New(cfg Config) (http.Handler, error) {
 		mux.Handle("GET /app.js", js)
 		mux.Handle("GET /goapp.js", js)
 	}
-	return mux, nil
+	return secured{next: mux, csp: cfg.ContentSecurityPolicy}, nil
+}
+
+// secured adds the security headers to every response of next.
+type secured struct {
+	next http.Handler
+	csp  string
+}
+
+// ServeHTTP implements http.Handler.
+func (s secured) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", s.csp)
+	h.Set("X-Frame-Options", "DENY") // frame-ancestors for browsers without CSP 2
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", DefaultReferrerPolicy)
+	s.next.ServeHTTP(w, r)
 }
 
 // check refuses a Config New cannot serve, naming the field.
@@ -239,7 +290,7 @@ func sameContent(compressed, raw []byte, open func(io.Reader) (io.Reader, error)
 		return fmt.Errorf("decompress: %w", err)
 	}
 	if !bytes.Equal(got, raw) {
-		return errors.New("stale: does not match app.wasm (run build.sh again)")
+		return errors.New("stale: does not match app.wasm (build again with cmd/tether-build)")
 	}
 	return nil
 }

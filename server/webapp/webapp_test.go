@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -382,6 +383,114 @@ func TestServiceWorkerFollowsBundle(t *testing.T) {
 	}
 	if a == b {
 		t.Error("a new bundle leaves the service worker unchanged: browsers would keep the old app")
+	}
+}
+
+// TestSecurityHeaders: every response (page, script, static file, bundle,
+// 404) carries the CSP, the framing and sniffing refusals and the
+// referrer policy; Config.ContentSecurityPolicy replaces the default.
+func TestSecurityHeaders(t *testing.T) {
+	dir := fakeBundle(t, wasmContent("secure"))
+	h := newHandler(t, dir)
+	for _, path := range []string{"/", "/other", "/app.js", "/wasm_exec.js", "/app-worker.js", "/manifest.webmanifest",
+		"/web/app.css", WasmPath, "/no-such-page"} {
+		w := get(h, path, "Accept-Encoding", "br")
+		for name, want := range map[string]string{
+			"Content-Security-Policy": DefaultContentSecurityPolicy,
+			"X-Frame-Options":         "DENY",
+			"X-Content-Type-Options":  "nosniff",
+			"Referrer-Policy":         DefaultReferrerPolicy,
+		} {
+			if got := w.Header().Get(name); got != want {
+				t.Errorf("GET %s: %s = %q, want %q", path, name, got, want)
+			}
+		}
+	}
+	for _, want := range []string{"frame-ancestors 'none'", "script-src 'self' 'wasm-unsafe-eval'", "style-src 'self';"} {
+		if !strings.Contains(DefaultContentSecurityPolicy, want) {
+			t.Errorf("the default policy lacks %s", want)
+		}
+	}
+	if strings.Contains(DefaultContentSecurityPolicy, "unsafe-inline") || strings.Contains(DefaultContentSecurityPolicy, "'unsafe-eval'") {
+		t.Error("the default policy allows inline code or eval")
+	}
+
+	own := "default-src 'self' https://cdn.example"
+	h2, err := New(Config{Handler: testApp(), Routes: testRoutes, Dir: dir, Logger: quietLogger(), ContentSecurityPolicy: own})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := get(h2, "/").Header().Get("Content-Security-Policy"); got != own {
+		t.Errorf("with Config.ContentSecurityPolicy the header is %q, want %q", got, own)
+	}
+}
+
+// TestPageHasNoInlineCode: go-app's generated page loads its scripts from
+// files and has no inline handler or style, so the default policy (no
+// 'unsafe-inline') runs it. (go-app writes attributes in map order.)
+func TestPageHasNoInlineCode(t *testing.T) {
+	body := get(newHandler(t, fakeBundle(t, wasmContent("inline"))), "/").Body.String()
+	scripts := regexp.MustCompile(`<script[^>]*>`).FindAllString(body, -1)
+	if len(scripts) == 0 {
+		t.Fatalf("the page has no script:\n%s", body)
+	}
+	app := false
+	for _, tag := range scripts {
+		if !strings.Contains(tag, ` src="/`) {
+			t.Errorf("inline script %s (every script must come from a file of the origin)", tag)
+		}
+		app = app || strings.Contains(tag, ` src="/app.js"`)
+	}
+	if !app {
+		t.Errorf("the page does not load /app.js from a file:\n%s", body)
+	}
+	for _, bad := range []string{" onload=", " onclick=", " onerror=", " style=", "javascript:"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("the page has inline code %q:\n%s", bad, body)
+		}
+	}
+}
+
+// TestDefaultIcon: an app that names no icon gets icons on its own origin
+// (go-app's default points at GitHub, which the policy refuses), served by
+// webapp; an app's own PNG stays, and is its SVG too when it has none.
+func TestDefaultIcon(t *testing.T) {
+	dir := fakeBundle(t, wasmContent("icon"))
+	h := newHandler(t, dir) // testApp names no icon
+	for _, path := range []string{"/", "/manifest.webmanifest", "/app-worker.js"} {
+		body := get(h, path).Body.String()
+		if strings.Contains(body, "githubusercontent") || strings.Contains(body, "https://raw.") {
+			t.Errorf("GET %s points at an icon elsewhere:\n%s", path, body)
+		}
+	}
+	if page := get(h, "/").Body.String(); !strings.Contains(page, DefaultIconPrefix+"icon.svg") || !strings.Contains(page, DefaultIconPrefix+"icon-192.png") {
+		t.Errorf("the page does not use the default icons:\n%s", page)
+	}
+	for name, ctype := range map[string]string{"icon-192.png": "image/png", "icon-512.png": "image/png", "icon.svg": "image/svg+xml"} {
+		w := get(h, DefaultIconPrefix+name)
+		if w.Code != http.StatusOK || !strings.HasPrefix(w.Header().Get("Content-Type"), ctype) || w.Body.Len() == 0 {
+			t.Errorf("GET %s%s: %d %q, %d B; want 200 %s", DefaultIconPrefix, name, w.Code, w.Header().Get("Content-Type"), w.Body.Len(), ctype)
+		}
+	}
+	if w := get(h, DefaultIconPrefix); w.Code != http.StatusNotFound {
+		t.Errorf("GET %s: %d, want 404 (no listing)", DefaultIconPrefix, w.Code)
+	}
+
+	for _, tc := range []struct {
+		name string
+		in   app.Icon
+		want app.Icon
+	}{
+		{"none", app.Icon{}, app.Icon{Default: "/webapp/icon-192.png", Large: "/webapp/icon-512.png", Maskable: "/webapp/icon-512.png", SVG: "/webapp/icon.svg"}},
+		{"own png", app.Icon{Default: "/web/me.png"}, app.Icon{Default: "/web/me.png", SVG: "/web/me.png"}},
+		{"own set", app.Icon{Default: "/web/a.png", Large: "/web/b.png", SVG: "/web/c.svg", Maskable: "/web/d.png"},
+			app.Icon{Default: "/web/a.png", Large: "/web/b.png", SVG: "/web/c.svg", Maskable: "/web/d.png"}},
+	} {
+		got := tc.in
+		defaultIcon(&got)
+		if got != tc.want {
+			t.Errorf("%s: defaultIcon = %+v, want %+v", tc.name, got, tc.want)
+		}
 	}
 }
 

@@ -60,7 +60,7 @@ var budgets = []wasmsize.Group{
 // dataBudget is the most the data section may hold.
 const dataBudget = 2_810_000
 
-// TestBundleBudget links the browser app as build.sh does (but keeping the
+// TestBundleBudget links the browser app as cmd/tether-build does (but keeping the
 // function names, -ldflags=-w instead of -s -w: the code is the same), sums
 // its code by package group and fails when a group outgrows its budget.
 // `make size` runs it with -v, which prints the table.
@@ -71,7 +71,7 @@ func TestBundleBudget(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	out := filepath.Join(t.TempDir(), "app.wasm")
-	// The flags and the go-app of build.sh, so the figures are the bundle's.
+	// The flags and the go-app of cmd/tether-build, so the figures are the bundle's.
 	var flags []string
 	modfile, err := goappwasm.Modfile(ctx, goappwasm.Config{})
 	switch {
