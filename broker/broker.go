@@ -48,6 +48,8 @@ type Broker interface {
 	PresenceManager
 	Nodes
 	IdempotencyStore
+	Maps
+	LastValues
 }
 
 // Stream is the room stream: publication with consecutive seqs, history,

@@ -61,7 +61,8 @@ type Client struct {
 	joinedCh  chan struct{} // closed and replaced on every joined
 	endConn   context.CancelCauseFunc
 	rooms     map[string]*roomState
-	outbox    []*outgoing // Send's queue, oldest first; the head may be in flight
+	maps      map[string]mapCopy // subscribed maps, by name
+	outbox    []*outgoing        // Send's queue, oldest first; the head may be in flight
 	handlers  map[string][]handler
 	stateFns  []func(StateInfo)
 	joinedFns []func(shared.Joined)
@@ -95,6 +96,7 @@ func New(cfg Config) (*Client, error) {
 		changed:     make(chan struct{}),
 		joinedCh:    make(chan struct{}),
 		rooms:       make(map[string]*roomState),
+		maps:        make(map[string]mapCopy),
 		handlers:    make(map[string][]handler),
 	}
 	return c, nil
@@ -275,11 +277,17 @@ func (c *Client) session(ctx context.Context) sessionResult {
 
 	cn := newConn(ctx, sock, c.opts.RequestTimeout)
 	cn.user = welcome.User
-	var rejoins []shared.Join
+	var (
+		rejoins []shared.Join
+		resubs  []shared.MapSub
+	)
 	c.setState(StateInfo{State: Open, Welcome: welcome}, func() {
 		c.conn = cn
 		for room, rs := range c.rooms {
 			rejoins = append(rejoins, rs.joinMsg(room))
+		}
+		for _, m := range c.maps {
+			resubs = append(resubs, m.resume())
 		}
 	})
 	c.log.Debug("tether client: connected", "conn", welcome.Conn, "user", welcome.User, "rejoin", len(rejoins))
@@ -293,9 +301,11 @@ func (c *Client) session(ctx context.Context) sessionResult {
 	var wg sync.WaitGroup
 	var rejoined atomic.Bool
 	wg.Go(func() { c.heartbeat(cn, c.opts.pingInterval(welcome)) })
-	if len(rejoins) > 0 {
+	if len(rejoins) > 0 || len(resubs) > 0 {
 		wg.Go(func() {
-			rejoined.Store(c.rejoin(cn, rejoins))
+			ok := c.rejoin(cn, rejoins)
+			ok = c.resubscribe(cn, resubs) && ok
+			rejoined.Store(ok)
 			close(cn.ready)
 		})
 	} else {
@@ -314,7 +324,14 @@ func (c *Client) session(ctx context.Context) sessionResult {
 	if c.conn == cn {
 		c.conn = nil
 	}
+	lostMaps := make([]mapCopy, 0, len(c.maps))
+	for _, m := range c.maps {
+		lostMaps = append(lostMaps, m)
+	}
 	c.mu.Unlock()
+	for _, m := range lostMaps {
+		m.lost() // a snapshot cut short is dropped; the next connection resumes
+	}
 	cause := cn.end(readErr)
 	switch {
 	case errors.Is(context.Cause(ctx), errPageHidden):
@@ -384,6 +401,13 @@ func (c *Client) handleFrame(cn *conn, frame []byte) {
 		// Before the reply is delivered and before the replayed messages
 		// that follow it on this socket are handled.
 		c.handleJoined(env)
+	case shared.TypeOf[shared.MapSubscribed](), shared.TypeOf[shared.MapSnapshot](), shared.TypeOf[shared.MapChange]():
+		// Before the reply is delivered, so that Subscribe finds the copy
+		// collecting its snapshot.
+		c.handleMapFrame(env)
+	case shared.TypeOf[shared.Last]():
+		c.handleLast(env)
+		return
 	case shared.TypeOf[shared.Ping]():
 		if env.ID == 0 {
 			// The server's application ping (docs/protocol.md §6): answer

@@ -13,6 +13,11 @@ type Meta struct {
 	// Seq is the room's sequence number of the message; 0 outside rooms and
 	// for presence events.
 	Seq uint64
+	// Last is set on a room's last value, handed over on join
+	// (docs/protocol.md §10): the room's current state, not a message that
+	// just happened nor a replay. Its Seq does not move the room's resume
+	// position.
+	Last bool
 }
 
 // handler is a registered typed handler, adapted to any message.
@@ -79,8 +84,51 @@ func (c *Client) dispatch(env shared.Envelope, m shared.Message) {
 			return
 		}
 	}
-	meta := Meta{Room: env.Room, Seq: env.Seq}
+	c.callHandlers(hs, m, Meta{Room: env.Room, Seq: env.Seq})
+}
+
+// callHandlers calls hs with m.
+func (c *Client) callHandlers(hs []handler, m shared.Message, meta Meta) {
 	for _, h := range hs {
 		h(m, meta)
+	}
+}
+
+// handleLast hands a room's last values (docs/protocol.md §10) to the
+// handlers of their types, marked Last, without moving the room's resume
+// position. It runs on the read goroutine.
+func (c *Client) handleLast(env shared.Envelope) {
+	l, err := shared.Unmarshal[shared.Last](env)
+	if err != nil {
+		c.log.Warn("tether client: undecodable last", "err", err)
+		return
+	}
+	c.mu.Lock()
+	_, joined := c.rooms[l.Room]
+	c.mu.Unlock()
+	if !joined {
+		return // left meanwhile
+	}
+	for _, raw := range l.Publications {
+		pub, err := shared.DecodeEnvelope(raw)
+		if err != nil || pub.Room != l.Room {
+			c.log.Warn("tether client: dropping a malformed last value", "room", l.Room, "err", err)
+			continue
+		}
+		if !c.reg.Known(pub.Type) {
+			continue
+		}
+		c.mu.Lock()
+		hs := c.handlers[pub.Type]
+		c.mu.Unlock()
+		if len(hs) == 0 {
+			continue
+		}
+		m, err := c.reg.Decode(pub)
+		if err != nil {
+			c.log.Warn("tether client: dropping undecodable last value", "type", pub.Type, "err", err)
+			continue
+		}
+		c.callHandlers(hs, m, Meta{Room: pub.Room, Seq: pub.Seq, Last: true})
 	}
 }

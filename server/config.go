@@ -115,6 +115,12 @@ type Config struct {
 	// natsbroker.Config.HistorySize). Zero means 1000 (DefaultMaxReplay);
 	// negative means no replay.
 	MaxReplay int
+	// LastValues names the rooms and message types whose latest
+	// publication (per type, or per value of a key field) the server keeps
+	// and hands to every joiner as the room's state (docs/protocol.md
+	// §10), independent of the history's size, age and memory bounds. None
+	// by default.
+	LastValues []LastValue
 	// MaxRoomsPerConn bounds the rooms one connection may have joined at
 	// once; a join over it is refused with code too_many_rooms. Zero means
 	// 100 (DefaultMaxRoomsPerConn); negative means unlimited.
@@ -262,6 +268,11 @@ func (cfg Config) validate() error {
 	}
 	if cfg.Heartbeat > 0 && cfg.HeartbeatTimeout > 0 && cfg.HeartbeatTimeout <= cfg.Heartbeat {
 		errs = append(errs, fmt.Errorf("HeartbeatTimeout %v is not longer than Heartbeat %v: every connection would time out between two pings", cfg.HeartbeatTimeout, cfg.Heartbeat))
+	}
+	for i, lv := range cfg.LastValues {
+		if err := lv.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("LastValues[%d]: %w", i, err))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("server config: %w", err)

@@ -68,6 +68,7 @@ type Conn struct {
 
 	mu     sync.Mutex
 	rooms  map[string]struct{} // joined rooms; changed under the room's lock too
+	maps   map[string]struct{} // subscribed maps
 	client string              // from hello
 }
 
@@ -96,6 +97,7 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, rb *readBuffer, id Id
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
 		rooms:      make(map[string]struct{}),
+		maps:       make(map[string]struct{}),
 	}
 	c.q.init(s.cfg.SendQueue, c.writeLoop)
 	c.expiresAt.Store(unixNano(id.Expires))

@@ -2,11 +2,13 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"log/slog"
 	"net/http"
 
+	"github.com/tetherkit/tether/internal/testmsg"
 	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
 )
@@ -62,4 +64,61 @@ func Example() {
 	// Output:
 	// 1 0 <nil>
 	// 2
+}
+
+// A keyed-state room: a scoreboard every client holds a copy of
+// (client.Map on the other end). The server writes to it; clients write
+// through the handler, which decides who may write what.
+func ExampleNewMap() {
+	srv, err := server.New(server.Config{Authenticate: server.InsecureQueryIdentity, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+
+	type Score struct {
+		Points int `json:"points"`
+	}
+	ctx := context.Background()
+	scores, err := server.NewMap[string, Score](ctx, srv, "scores", server.MapOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// A client may set its own line only, and only upwards.
+	scores.OnWrite(func(ctx context.Context, w server.ClientWrite[string, Score]) (Score, error) {
+		if w.Key != w.Conn.User() || w.Delete {
+			return Score{}, &shared.Error{Code: shared.CodeForbidden, Message: "You may write your own score only."}
+		}
+		return w.Value, nil
+	})
+
+	rev, _ := scores.Set(ctx, "alice", Score{Points: 3})
+	_, err = scores.Set(ctx, "alice", Score{Points: 5}, server.IfRev(rev))
+	fmt.Println(err)
+	_, err = scores.Set(ctx, "alice", Score{Points: 9}, server.IfRev(rev)) // rev is stale now
+	fmt.Println(errors.Is(err, server.ErrConflict))
+	v, _, _ := scores.Get("alice")
+	fmt.Println(v.Points)
+	// Output:
+	// <nil>
+	// true
+	// 5
+}
+
+// Last values: a fresh joiner of "ticker" gets the latest quote of every
+// symbol at once, however slow the feed and whatever the history keeps.
+func ExampleLastValue() {
+	srv, err := server.New(server.Config{
+		Authenticate: server.InsecureQueryIdentity,
+		Logger:       slog.New(slog.DiscardHandler),
+		LastValues:   []server.LastValue{{Rooms: "ticker", Type: "ticker.quote", Key: "symbol"}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	_, _, err = srv.Publish(context.Background(), "ticker", testmsg.TickerQuote{Symbol: "BTC", Price: 64000})
+	fmt.Println(err)
+	// Output:
+	// <nil>
 }

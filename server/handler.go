@@ -23,7 +23,8 @@ func isSystemType(typ string) bool {
 	switch typ {
 	case shared.TypeOf[shared.Hello](), shared.TypeOf[shared.Join](), shared.TypeOf[shared.Leave](),
 		shared.TypeOf[shared.PresenceList](), shared.TypeOf[shared.Ping](), shared.TypeOf[shared.Pong](),
-		shared.TypeOf[shared.Refresh](), shared.TypeOf[shared.History]():
+		shared.TypeOf[shared.Refresh](), shared.TypeOf[shared.History](), shared.TypeOf[shared.MapSub](),
+		shared.TypeOf[shared.MapUnsub](), shared.TypeOf[shared.MapSet](), shared.TypeOf[shared.MapDelete]():
 		return true
 	}
 	return false
@@ -216,6 +217,14 @@ func (s *Server) dispatch(c *Conn, env shared.Envelope, m shared.Message) {
 		_ = c.sendEnv(shared.Envelope{ID: env.ID}, shared.Pong{})
 	case shared.Refresh:
 		s.refresh(c, env.ID, m)
+	case shared.MapSub:
+		s.mapSub(c, env.ID, m)
+	case shared.MapUnsub:
+		s.mapUnsub(c, env.ID, m)
+	case shared.MapSet:
+		s.mapWrite(c, env.ID, m.Map, m.Key, m.Value, false, m.IfRev, m.TTLMS)
+	case shared.MapDelete:
+		s.mapWrite(c, env.ID, m.Map, m.Key, nil, true, m.IfRev, 0)
 	default:
 		s.runHandler(c, env, m)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"sync"
 
 	"github.com/tetherkit/tether/broker"
@@ -86,7 +87,7 @@ func (r *room) deliver(f *outFrame, epoch string, seq uint64, except string, lim
 // that the first live message follows the replay without gap or repeat.
 // It reports false when c's buffer overflowed (c is then closed as a slow
 // consumer).
-func (r *room) finishJoin(c *Conn, reqID uint64, joined shared.Joined, replay []broker.Publication) (bool, error) {
+func (r *room) finishJoin(c *Conn, reqID uint64, joined shared.Joined, last []json.RawMessage, replay []broker.Publication) (bool, error) {
 	m := r.members[c]
 	if m == nil {
 		return true, nil // left meanwhile
@@ -101,7 +102,14 @@ func (r *room) finishJoin(c *Conn, reqID uint64, joined shared.Joined, replay []
 	if err := c.sendEnv(shared.Envelope{ID: reqID}, joined); err != nil {
 		return true, err
 	}
-	batch := make([]*outFrame, 0, len(replay)+len(buf))
+	batch := make([]*outFrame, 0, 1+len(replay)+len(buf))
+	if len(last) > 0 {
+		f, err := encode(shared.Envelope{Room: r.name}, shared.Last{Room: r.name, Publications: last})
+		if err != nil {
+			return true, err
+		}
+		batch = append(batch, f)
+	}
 	for _, p := range replay {
 		batch = append(batch, &outFrame{raw: p.Payload, typ: p.Type, size: len(p.Payload)})
 	}

@@ -97,6 +97,11 @@ func (s *Server) Publish(ctx context.Context, room string, m shared.Message) (se
 	if err != nil {
 		return 0, 0, fmt.Errorf("publish %s: %w", typ, err)
 	}
+	if _, ok := s.lastValueOf(room, typ); ok {
+		if payload, err := shared.EncodeEnvelope(shared.Envelope{Type: typ, Room: room, Seq: res.Seq, Data: data}); err == nil {
+			s.keepLast(ctx, room, typ, data, payload, res)
+		}
+	}
 	return res.Seq, res.Reached, nil
 }
 
@@ -223,6 +228,14 @@ func (s *Server) join(c *Conn, reqID uint64, j shared.Join) {
 		fail(err)
 		return
 	}
+	var last []json.RawMessage
+	if !recovered {
+		if last, err = s.lastFor(ctx, j.Room, h); err != nil {
+			s.removeMember(r, c)
+			fail(err)
+			return
+		}
+	}
 	members, err := s.broker.Presence(ctx, j.Room)
 	if err != nil {
 		s.removeMember(r, c)
@@ -235,10 +248,11 @@ func (s *Server) join(c *Conn, reqID uint64, j shared.Join) {
 		Seq:       h.Seq,
 		Recovered: recovered,
 		Replayed:  len(h.Publications),
+		Last:      len(last),
 		Members:   members,
 	}
 	r.mu.Lock()
-	_, err = r.finishJoin(c, reqID, joined, h.Publications)
+	_, err = r.finishJoin(c, reqID, joined, last, h.Publications)
 	r.mu.Unlock()
 	if err != nil {
 		s.onError(c, fmt.Errorf("join %q: %w", j.Room, err))

@@ -49,6 +49,9 @@ type Server struct {
 	handlersMu sync.RWMutex
 	handlers   map[string]handlerFunc
 
+	mapsMu sync.Mutex
+	maps   map[string]*mapRoom // declared by NewMap
+
 	stats struct {
 		messagesIn, messagesOut, dropped atomic.Uint64
 	}
@@ -119,6 +122,7 @@ func New(cfg Config) (*Server, error) {
 		rooms:    roomTable{m: make(map[string]*room)},
 		handlers: make(map[string]handlerFunc),
 		broker:   cfg.Broker,
+		maps:     make(map[string]*mapRoom),
 	}
 	if s.broker == nil {
 		mb := memory.New(memory.Config{})
@@ -308,6 +312,7 @@ func (s *Server) finish(c *Conn) {
 		s.hub.remove(c)
 	}
 	s.leaveAll(c)
+	s.unsubscribeMaps(c)
 	req, _ := c.closeState()
 	s.obs.ConnClosed(req.code)
 	s.log.Debug("disconnected", "conn", c.id, "user", c.user, "code", req.code, "why", closeCodeText(req.code), "reason", req.reason)
@@ -336,9 +341,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		s.closeMaps()
 		s.cancel()
 		return nil
 	case <-ctx.Done():
+		s.closeMaps()
 		s.cancel()
 		for _, c := range conns {
 			c.closeSocket()

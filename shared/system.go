@@ -27,6 +27,8 @@ func registerSystem(r *Registry) {
 	Register[Refresh](r)
 	Register[Refreshed](r)
 	Register[History](r)
+	Register[Last](r)
+	registerMaps(r)
 }
 
 // Member is one user present in a room. A user with several connections is
@@ -119,6 +121,10 @@ type Joined struct {
 	Recovered bool `json:"recovered"`
 	// Replayed is how many messages follow this one as replay or history.
 	Replayed int `json:"replayed"`
+	// Last is how many last values the Last message right after this one
+	// carries (docs/protocol.md §10); 0: no Last message follows. They are
+	// state, not replay, and not counted in Replayed.
+	Last int `json:"last,omitempty"`
 	// Members is the room's current presence, including the joiner.
 	Members []Member `json:"members"`
 }
@@ -232,6 +238,7 @@ const (
 	CodeTimeout      = "timeout"      // client side: no reply in time
 	CodeClosed       = "closed"       // client side: the connection closed first
 	CodeRejected     = "rejected"     // the handler refused the request
+	CodeConflict     = "conflict"     // a conditional map write lost: the key's revision moved; read and retry
 )
 
 // Ping is the application-level heartbeat. The server answers a client's

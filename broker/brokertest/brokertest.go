@@ -66,6 +66,10 @@ type Suite struct {
 	// (broker.NoIdempotency): the idempotency test then checks that every
 	// claim is a run of its own.
 	KeysOff bool
+	// Elapse makes d pass on the clock of brokers that run on a fake one
+	// (a map key's TTL is then due). Nil: the brokers run on real time,
+	// and the suite waits.
+	Elapse func(t *testing.T, nodes []broker.Broker, d time.Duration)
 }
 
 // Run runs every test of the suite as a subtest of t.
@@ -85,6 +89,11 @@ func Run(t *testing.T, s Suite) {
 	t.Run("SubscriptionsCounted", s.subscriptions)
 	t.Run("Idempotency", s.idempotency)
 	t.Run("Nodes", s.nodes)
+	t.Run("MapSnapshotThenChanges", s.mapSnapshotThenChanges)
+	t.Run("MapConditionalWrites", s.mapConditionalWrites)
+	t.Run("MapRaceOneWinnerPerRevision", s.mapRace)
+	t.Run("MapKeyTTL", s.mapKeyTTL)
+	t.Run("LastValues", s.lastValues)
 }
 
 // start makes n nodes (at most MaxNodes) keeping size messages per room and

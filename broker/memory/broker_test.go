@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -9,11 +10,25 @@ import (
 	"github.com/tetherkit/tether/shared"
 )
 
-// fakeClock is a manual clock for the history TTL.
-type fakeClock struct{ t time.Time }
+// fakeClock is a manual clock for the history TTL and map keys' TTL: a
+// broker's clock that moves when the test says. Safe for
+// concurrent use: a map's expiry timer reads it.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
 
-func (c *fakeClock) now() time.Time          { return c.t }
-func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
 
 // nopHandler is a broker.Handler that ignores everything.
 type nopHandler struct{}

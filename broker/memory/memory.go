@@ -36,6 +36,8 @@ type Broker struct {
 	mu    sync.Mutex
 	rooms map[string]*memRoom
 
+	maps *memoryMaps // maps and last values (maps.go)
+
 	stop     chan struct{} // closed by Close: stops the sweeper
 	stopOnce sync.Once
 	swept    sync.WaitGroup
@@ -76,6 +78,7 @@ func New(cfg Config) *Broker {
 		rooms:     make(map[string]*memRoom),
 		stop:      make(chan struct{}),
 	}
+	b.maps = newMemoryMaps(func() time.Time { return b.now() })
 	if cfg.IdempotencyKeys > 0 {
 		b.keys = newIdempotency(cfg.IdempotencyKeys, cfg.Clock)
 	}
@@ -90,7 +93,7 @@ func New(cfg Config) *Broker {
 // working, without forgetting expired rooms on its own. Calling it again
 // does nothing.
 func (b *Broker) Close() error {
-	b.stopOnce.Do(func() { close(b.stop) })
+	b.stopOnce.Do(func() { close(b.stop); b.maps.close() })
 	b.swept.Wait()
 	return nil
 }

@@ -132,6 +132,12 @@ type Broker struct {
 		published, retries, headReads, filled, resets atomic.Uint64
 	}
 
+	lastMu sync.Mutex
+	last   jetstream.KeyValue // TETHER_LAST, opened on first use
+
+	mapsMu sync.Mutex
+	maps   map[*natsMap]struct{} // open maps, rewatched when NATS reconnects
+
 	pres    *presence
 	keys    *keyStore
 	control *nats.Subscription
@@ -227,6 +233,7 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		feeds:    make(map[string]*feed),
 		heads:    make(map[string]head),
 		checkNow: make(chan struct{}, 1),
+		maps:     make(map[*natsMap]struct{}),
 	}
 	if b.keys, err = newKeyStore(ctx, b); err != nil {
 		cancel()
@@ -249,6 +256,7 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	b.nc.SetReconnectHandler(func(*nats.Conn) {
 		b.pres.rewatch()
+		b.rewatchMaps()
 		b.wakeCheck()
 	})
 	prevErr := b.nc.ErrorHandler()

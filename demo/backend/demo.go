@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/tetherkit/tether/demo/msg"
 	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/shared"
 )
 
 // DefaultTickerInterval is the ticker feed's period when
@@ -30,8 +32,15 @@ type Config struct {
 // TickerRoom is the room the ticker feed publishes to.
 const TickerRoom = "ticker"
 
-// Register installs the demo's handlers (chat.send, chat.typing, danmaku.send, dice.roll) on s and
-// starts the ticker feed, which runs until ctx is done. The returned channel
+// LastValues is the server configuration (server.Config.LastValues) the
+// demo needs: the ticker room keeps the last quote of every symbol, so a
+// fresh Ticker page shows every price at once however slow the feed.
+func LastValues() []server.LastValue {
+	return []server.LastValue{{Rooms: TickerRoom, Type: shared.TypeOf[msg.TickerQuote](), Key: "symbol"}}
+}
+
+// Register installs the demo's handlers (chat.send, chat.typing, danmaku.send, dice.roll) and
+// its who-is-where board (msg.WhereMap) on s and starts the ticker feed, which runs until ctx is done. The returned channel
 // is closed when the feed has stopped.
 func Register(ctx context.Context, s *server.Server, cfg Config) <-chan struct{} {
 	if cfg.TickerInterval == 0 {
@@ -50,6 +59,9 @@ func Register(ctx context.Context, s *server.Server, cfg Config) <-chan struct{}
 	server.Handle(s, newDanmaku(s).send)
 	server.Handle(s, diceHandler(s))
 	server.Handle(s, typingHandler(s))
+	if _, err := newWhere(ctx, s); err != nil {
+		cfg.Logger.Error(errNoWhere.Error(), "err", err)
+	}
 
 	done := make(chan struct{})
 	if cfg.TickerInterval < 0 {

@@ -59,20 +59,21 @@ func (f *feed) step(now time.Time) []msg.TickerQuote {
 	return quotes
 }
 
-// run publishes a quote per symbol every interval until ctx is done.
+// run publishes a quote per symbol at once and then every interval until
+// ctx is done.
 func (f *feed) run(ctx context.Context, s *server.Server, every time.Duration, now func() time.Time, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
+		for _, q := range f.step(now()) {
+			if _, _, err := s.Publish(ctx, TickerRoom, q); err != nil {
+				log.Error("ticker publish failed", "symbol", q.Symbol, "err", err)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			for _, q := range f.step(now()) {
-				if _, _, err := s.Publish(ctx, TickerRoom, q); err != nil {
-					log.Error("ticker publish failed", "symbol", q.Symbol, "err", err)
-				}
-			}
 		}
 	}
 }

@@ -21,6 +21,9 @@ func NewServer(t testing.TB, cfg server.Config, demo backend.Config, setup ...fu
 	if cfg.Registry == nil {
 		cfg.Registry = msg.NewRegistry()
 	}
+	if cfg.LastValues == nil {
+		cfg.LastValues = backend.LastValues()
+	}
 	return tethertest.NewServer(t, cfg, append([]func(*tethertest.Server){WithDemo(demo)}, setup...)...)
 }
 

@@ -235,6 +235,33 @@ func (s *Session) probe(ctx context.Context, cl *client.Client, nick string) {
 	}
 }
 
+// signInAgain gets a fresh login cookie after the server refused the old
+// one at the handshake (401), which ended cl's Run, and connects again with
+// it, unless the session moved on (a logout, another login) meanwhile.
+func (s *Session) signInAgain(ctx context.Context, cl *client.Client, nick string) {
+	sess, err := s.renewToken(ctx, nick)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("tether ui: the login cookie was refused and signing in again failed", "err", err)
+			s.mu.Lock()
+			if s.cl == cl {
+				s.problem = err.Error()
+			}
+			s.mu.Unlock()
+			s.status.changed()
+		}
+		return
+	}
+	s.mu.Lock()
+	mine := s.cl == cl && s.ctx == ctx
+	wsURL := s.wsURL
+	s.mu.Unlock()
+	if !mine {
+		return
+	}
+	s.login(orDefault(sess.Name, nick), wsURL, sess.Expires)
+}
+
 // banCheck asks the WebSocket endpoint at wsURL, over plain HTTP, whether it
 // would refuse this user as banned, and returns the server's sentence if so.
 func (s *Session) banCheck(ctx context.Context, wsURL string) string {

@@ -12,6 +12,16 @@ import (
 // historyOnJoin is how many chat messages are asked for when joining a room.
 const historyOnJoin = 50
 
+// historyFor is how many messages a join of room asks for: the chat's
+// recent lines; none for the ticker, whose state (every symbol's last
+// quote) comes with the join as last values (docs/protocol.md §10).
+func historyFor(room string) int {
+	if room == TickerRoom {
+		return 0
+	}
+	return historyOnJoin
+}
+
 // purpose is why a room is joined. A room is left when its last purpose goes.
 type purpose int
 
@@ -139,7 +149,7 @@ func (rs *roomStore) detach() {
 
 // join joins name on cl; r.joining was set by the caller.
 func (rs *roomStore) join(ctx context.Context, cl *client.Client, name string) {
-	_, err := cl.Join(ctx, name, historyOnJoin)
+	_, err := cl.Join(ctx, name, historyFor(name))
 	rs.mu.Lock()
 	r := rs.rooms[name]
 	leave := err == nil // unless a page still wants the room

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -44,6 +45,7 @@ type Session struct {
 	features []feature     // all of the above but toasts, and dice and gap filling
 	apiKey   apiKey        // the HTTP API key typed on the Admin page, in memory only
 	tabs     *tabLink
+	where    *whereStore // who is on which page (where.go)
 
 	// status tells watchers that Status changed.
 	status changes
@@ -79,6 +81,7 @@ func NewSession() *Session {
 		toasts:  &toastStore{},
 		ticker:  newTickerStore(),
 		danmaku: &danmakuFeed{},
+		where:   newWhereStore(slog.Default()),
 		state:   client.StateInfo{State: client.Closed},
 	}
 	s.pending = newPendingStore(s.rooms, s.toasts)
@@ -89,7 +92,7 @@ func NewSession() *Session {
 	// order) on every login's client and forgets its login at logout.
 	s.features = []feature{
 		s.rooms, s.chat, &dice{chat: s.chat, rooms: s.rooms}, s.pending, s.notes, s.ticker, s.danmaku,
-		&gapFiller{chat: s.chat, rooms: s.rooms, log: s.log},
+		&gapFiller{chat: s.chat, rooms: s.rooms, log: s.log}, s.where,
 	}
 	return s
 }
@@ -136,7 +139,14 @@ func (s *Session) login(nick, wsURL string, expires time.Time) {
 		defer close(done)
 		err := cl.Run(ctx)
 		var ce *client.CloseError
-		if err != nil && !errors.As(err, &ce) {
+		var he *client.HandshakeError
+		switch {
+		case errors.As(err, &he) && he.Status == http.StatusUnauthorized && !expires.IsZero() && ctx.Err() == nil:
+			// The login cookie is no good any more (expired, or the server
+			// restarted with another secret): the client stopped for good,
+			// so sign in anew rather than wait for a probe's Reconnect.
+			go s.signInAgain(ctx, cl, nick)
+		case err != nil && !errors.As(err, &ce):
 			s.log.Warn("tether ui: client stopped", "err", err)
 		}
 	}()

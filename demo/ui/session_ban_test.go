@@ -38,6 +38,10 @@ func TestReloginDuringBan(t *testing.T) {
 		t.Errorf("Ended after the kick = %q", got)
 	}
 
+	// The kicked connection leaves the server's table a moment after its
+	// close frame reached the client: wait for that, so that a connection
+	// seen after Relogin can only be a new one.
+	tethertest.WaitUntil(t, "the kicked connection gone", func() bool { return len(tethertest.Connections(t, ts.Server)) == 0 })
 	s.Relogin(context.Background())
 	st := s.Status()
 	if !strings.HasPrefix(st.Banned, "banned for ") || !strings.Contains(st.Banned, "spamming") {

@@ -45,6 +45,7 @@ func (sh *Shell) OnMount(ctx app.Context) {
 	// restarted server may serve a new build.
 	app.TryUpdate()
 	sh.s.linkTabs()
+	sh.s.where.at(sh.Page)
 	wasDown := false
 	sh.stop = sh.s.status.watch(func(struct{}) {
 		switch sh.s.Status().Info.State {
@@ -68,6 +69,9 @@ func (sh *Shell) OnMount(ctx app.Context) {
 		go sh.s.SignIn(context.Background(), nick, page, true)
 	}
 }
+
+// OnNav tells the who-is-where board the page changed.
+func (sh *Shell) OnNav(ctx app.Context) { sh.s.where.at(sh.Page) }
 
 // OnDismount stops watching the session.
 func (sh *Shell) OnDismount() {
@@ -111,6 +115,7 @@ func (sh *Shell) Render() app.UI {
 			button("btn btn-sm btn-primary", "Reload", sh.reload, "id", "update-reload"),
 		)),
 		sh.renderEnded(st),
+		when(st.LoggedIn, &WhereBoard{s: sh.s}),
 		h("main", "content", sh.page(st)),
 		&ToastStack{s: sh.s},
 	)

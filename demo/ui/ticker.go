@@ -9,6 +9,7 @@ import (
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
+	"github.com/tetherkit/tether/client"
 	"github.com/tetherkit/tether/demo/msg"
 )
 
@@ -29,6 +30,7 @@ type Quote struct {
 	Change  float64
 	Dir     int    // +1 up, -1 down, 0 unchanged since the previous quote
 	Updates uint64 // quotes received; its parity restarts the flash animation
+	Last    bool   // the price is the room's last value, handed over on join, not a live quote
 	Time    int64
 	Spark   []float64
 }
@@ -49,10 +51,11 @@ type tickerStore struct {
 func newTickerStore() *tickerStore { return &tickerStore{quotes: make(map[string]*Quote)} }
 
 // wire implements feature.
-func (ts *tickerStore) wire(l login) { handle(l, ts.onQuote) }
+func (ts *tickerStore) wire(l login) { handleMeta(l, ts.onQuote) }
 
-// onQuote records a ticker quote.
-func (ts *tickerStore) onQuote(q msg.TickerQuote) {
+// onQuote records a ticker quote: a live one, or (meta.Last) the symbol's
+// last price, handed over on join.
+func (ts *tickerStore) onQuote(q msg.TickerQuote, meta client.Meta) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	cur := ts.quotes[q.Symbol]
@@ -69,7 +72,7 @@ func (ts *tickerStore) onQuote(q msg.TickerQuote) {
 	default:
 		cur.Dir = -1
 	}
-	cur.Price, cur.Change, cur.Time = q.Price, q.Change, q.Time
+	cur.Price, cur.Change, cur.Time, cur.Last = q.Price, q.Change, q.Time, meta.Last
 	cur.Updates++
 	cur.Spark = append(cur.Spark, q.Price)
 	if len(cur.Spark) > maxSpark {
@@ -165,7 +168,7 @@ func (t *TickerPage) Render() app.UI {
 		case q.Change < 0:
 			trend, arrow = "neg", "▼"
 		}
-		rows = append(rows, ha("tr", "ticker-row", []string{"data-symbol", q.Symbol},
+		rows = append(rows, ha("tr", "ticker-row", []string{"data-symbol", q.Symbol, "data-last", strconv.FormatBool(q.Last)},
 			h("td", "", h("div", "sym", ht("span", cls("sym-badge", hueClass(q.Symbol)), q.Symbol[:1]), app.Text(q.Symbol))),
 			h("td", "num", ht("span", cls("price", flash), price(q.Price))),
 			ht("td", "num change "+trend, arrow+" "+percent(q.Change)),

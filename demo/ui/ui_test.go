@@ -254,10 +254,10 @@ func TestSessionToastsAndQuotes(t *testing.T) {
 	}
 
 	v0 := s.ticker.seen()
-	s.ticker.onQuote(msg.TickerQuote{Symbol: "ACME", Price: 10})
-	s.ticker.onQuote(msg.TickerQuote{Symbol: "ACME", Price: 11})
-	s.ticker.onQuote(msg.TickerQuote{Symbol: "HOOLI", Price: 5})
-	s.ticker.onQuote(msg.TickerQuote{Symbol: "HOOLI", Price: 4})
+	s.ticker.onQuote(msg.TickerQuote{Symbol: "ACME", Price: 10}, client.Meta{})
+	s.ticker.onQuote(msg.TickerQuote{Symbol: "ACME", Price: 11}, client.Meta{})
+	s.ticker.onQuote(msg.TickerQuote{Symbol: "HOOLI", Price: 5}, client.Meta{})
+	s.ticker.onQuote(msg.TickerQuote{Symbol: "HOOLI", Price: 4}, client.Meta{})
 	q := s.Quotes()
 	if len(q) != 2 || q[0].Symbol != "ACME" || q[0].Dir != 1 || q[1].Dir != -1 || q[0].Updates != 2 || len(q[0].Spark) != 2 {
 		t.Errorf("quotes = %+v", q)
