@@ -90,8 +90,10 @@ bench-peers:
 bench-idle:
 	.ci/bench-idle
 
-## size: the bundle's sizes, raw, gzip and brotli
+## size: the bundle's sizes, raw, gzip and brotli, and its code by package
+## group against each group's budget (fails when one is over)
 size: wasm
+	$(GO) test -count=1 -run TestBundleBudget -v ./demo/cmd/tether-web/
 
 ## clean: remove build outputs
 clean:

@@ -36,6 +36,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tetherkit/tether/internal/goappwasm"
 	"github.com/tetherkit/tether/internal/precompress"
 )
 
@@ -73,6 +74,11 @@ type options struct {
 	tags    string
 	force   bool   // compress even when the copies are up to date
 	goCmd   string // the go command
+	// keepGoApp links go-app as it is, its HTTP handler included.
+	keepGoApp bool
+	// modfile is go build's -modfile: go-app without its server half
+	// (internal/goappwasm); empty when go-app stays as it is.
+	modfile string
 }
 
 // usageError is a bad command line; the usage is printed already.
@@ -89,6 +95,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.tags, "tags", "", "go build -tags")
 	fs.BoolVar(&o.force, "f", false, "compress even when the compressed copies are up to date")
 	fs.StringVar(&o.goCmd, "go", goCommand(), "the go `command`; $GO when set")
+	fs.BoolVar(&o.keepGoApp, "keep-goapp-server", false, "link go-app v10.1.11 as it is, with its HTTP handler (net/http, crypto/tls: about 2 MB raw, 0.36 MB brotli); by default the build leaves it out")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: tether-build [flags] [PACKAGE]\n\n"+
 			"Compiles the main PACKAGE (default .) to WebAssembly with the size flags\n"+
@@ -131,6 +138,9 @@ func buildArgs(o options, out string) []string {
 	if o.tags != "" {
 		args = append(args, "-tags="+o.tags)
 	}
+	if o.modfile != "" {
+		args = append(args, "-modfile="+o.modfile)
+	}
 	return append(args, "-o", out, o.pkg)
 }
 
@@ -141,6 +151,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := checkMain(ctx, o); err != nil {
+		return err
+	}
+	if o.modfile, err = leanGoApp(ctx, o, stderr); err != nil {
 		return err
 	}
 	dir := filepath.Dir(o.out)
@@ -173,6 +186,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "bundle %s: %s%s\n", o.out, sizes, note)
 	return nil
+}
+
+// leanGoApp returns the -modfile with which the bundle links go-app v10.1.11
+// without its HTTP handler and, through it, net/http and crypto/tls
+// (package goappwasm), or "" when go-app stays as it is (-keep-goapp-server,
+// another go-app version, go-app replaced in go.mod, a go.work), saying why
+// on stderr.
+func leanGoApp(ctx context.Context, o options, stderr io.Writer) (string, error) {
+	if o.keepGoApp {
+		return "", nil
+	}
+	modfile, err := goappwasm.Modfile(ctx, goappwasm.Config{Go: o.goCmd})
+	if errors.Is(err, goappwasm.ErrSkipped) {
+		fmt.Fprintf(stderr, "tether-build: note: %v\n", err)
+		return "", nil
+	}
+	return modfile, err
 }
 
 // checkMain refuses a package that is not a main package for js/wasm, with

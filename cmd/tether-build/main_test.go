@@ -70,6 +70,8 @@ func TestBuildArgs(t *testing.T) {
 			[]string{"build", "-trimpath", "-ldflags=-s -w", "-gcflags=", "-o", "out.wasm", "."}},
 		{"tags", options{pkg: ".", gcflags: DefaultGCFlags, ldflags: "", tags: "a,b"},
 			[]string{"build", "-trimpath", "-ldflags=", "-gcflags=all=-l", "-gcflags=runtime=", "-tags=a,b", "-o", "out.wasm", "."}},
+		{"go-app without its server half", options{pkg: ".", gcflags: DefaultGCFlags, ldflags: DefaultLDFlags, modfile: "/c/go.mod"},
+			[]string{"build", "-trimpath", "-ldflags=-s -w", "-gcflags=all=-l", "-gcflags=runtime=", "-modfile=/c/go.mod", "-o", "out.wasm", "."}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := buildArgs(tc.o, "out.wasm"); !slices.Equal(got, tc.want) {

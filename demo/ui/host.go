@@ -1,3 +1,5 @@
+//go:build !wasm
+
 package ui
 
 import "github.com/maxence-charriere/go-app/v10/pkg/app"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
@@ -141,7 +140,7 @@ func (s *Session) login(nick, wsURL string, expires time.Time) {
 		var ce *client.CloseError
 		var he *client.HandshakeError
 		switch {
-		case errors.As(err, &he) && he.Status == http.StatusUnauthorized && !expires.IsZero() && ctx.Err() == nil:
+		case errors.As(err, &he) && he.Status == statusUnauthorized && !expires.IsZero() && ctx.Err() == nil:
 			// The login cookie is no good any more (expired, or the server
 			// restarted with another secret): the client stopped for good,
 			// so sign in anew rather than wait for a probe's Reconnect.
@@ -305,3 +304,8 @@ func (s *Session) Status() Status {
 	return Status{LoggedIn: s.cl != nil, SigningIn: s.signingIn, Problem: s.problem, Nick: s.nick, User: s.user,
 		Banned: s.banned, Info: s.state}
 }
+
+// statusUnauthorized is HTTP 401, spelled out: naming net/http's constant
+// would link net/http, crypto/tls and x509 into the browser bundle (0.35 MB
+// brotli; demo/cmd/tether-web's TestBundleBudget fails on it).
+const statusUnauthorized = 401

@@ -12,6 +12,12 @@
 // bundle, and it is the bundle's ETag, so a revalidation never returns a
 // stale one. The loader's progress bar gets the uncompressed size.
 //
+// A returning visit does not compile the bundle again: the loader (go-app's
+// app.js, served with its fetchWithProgress replaced, see loader.go) hands
+// the fetched response itself to WebAssembly.instantiateStreaming, so
+// Chromium keeps the compiled module in its wasm code cache, keyed by the
+// bundle's URL and validated by its ETag.
+//
 // Every response carries the headers a public web app needs: a
 // Content-Security-Policy (Config.ContentSecurityPolicy; by default the
 // app's own origin only, the wasm allowed by 'wasm-unsafe-eval', nothing
@@ -136,6 +142,14 @@ func New(cfg Config) (http.Handler, error) {
 	mux.Handle("GET /goapp.wasm", b)
 	mux.Handle("GET "+DefaultIconPrefix, iconFiles())
 	mux.Handle("/", pages)
+	if js, err := newLoader(pages); err != nil {
+		cfg.Logger.Warn("webapp: serving go-app's own app.js, with which the browser compiles the bundle on every visit", "err", err)
+	} else {
+		// go-app's loader with one function replaced (loader.go), so that
+		// the browser keeps the compiled bundle.
+		mux.Handle("GET /app.js", js)
+		mux.Handle("GET /goapp.js", js)
+	}
 	return secured{next: mux, csp: cfg.ContentSecurityPolicy}, nil
 }
 

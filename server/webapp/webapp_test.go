@@ -493,3 +493,63 @@ func TestDefaultIcon(t *testing.T) {
 		}
 	}
 }
+
+// TestLoaderKeepsFetchedResponse: /app.js is go-app's loader with the
+// fetchWithProgress that hands WebAssembly.instantiateStreaming the fetched
+// response (which the browser's wasm code cache can key by its URL), not a
+// Response rebuilt from a stream; the rest of go-app's script is unchanged,
+// and a revalidation gets 304.
+func TestLoaderKeepsFetchedResponse(t *testing.T) {
+	h := newHandler(t, fakeBundle(t, wasmContent("loader")))
+	for _, path := range []string{"/app.js", "/goapp.js"} {
+		w := get(h, path)
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s: status %d", path, w.Code)
+		}
+		if ct := w.Header().Get("Content-Type"); !strings.Contains(ct, "javascript") {
+			t.Errorf("%s: Content-Type %q, want JavaScript", path, ct)
+		}
+		js := w.Body.String()
+		for _, want := range []string{
+			"response.clone().body.getReader()",                                // the progress bar reads a clone
+			"  return response;\n}",                                            // the fetched response goes on
+			"instantiateStreaming(\n      fetchWithProgress(\"/web/app.wasm\"", // go-app's caller, unchanged
+			"goappInitServiceWorker();",                                        // and the rest of go-app's script
+		} {
+			if !strings.Contains(js, want) {
+				t.Errorf("%s has no %q", path, want)
+			}
+		}
+		if strings.Contains(js, "new ReadableStream") {
+			t.Errorf("%s still rebuilds the wasm response from a stream (no code cache)", path)
+		}
+		if c := strings.Count(js, "function fetchWithProgress("); c != 1 {
+			t.Errorf("%s defines fetchWithProgress %d times, want 1", path, c)
+		}
+		etag := w.Header().Get("ETag")
+		if etag == "" {
+			t.Fatalf("%s: no ETag", path)
+		}
+		if w := get(h, path, "If-None-Match", etag); w.Code != http.StatusNotModified {
+			t.Errorf("%s with If-None-Match %s: status %d, want 304", path, etag, w.Code)
+		}
+	}
+}
+
+// TestLoaderOtherGoAppRelease: a go-app whose app.js has another
+// fetchWithProgress keeps its own loader, with a warning, rather than a
+// spliced script.
+func TestLoaderOtherGoAppRelease(t *testing.T) {
+	other := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "async function fetchWithProgress(url) { return fetch(url); }\n")
+	})
+	if _, err := newLoader(other); err == nil || !strings.Contains(err.Error(), "v10.1.11") {
+		t.Errorf("newLoader on another release's app.js: err = %v, want one naming v10.1.11", err)
+	}
+	failing := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusInternalServerError)
+	})
+	if _, err := newLoader(failing); err == nil || !strings.Contains(err.Error(), "500") {
+		t.Errorf("newLoader on a failing go-app: err = %v, want one naming the status", err)
+	}
+}

@@ -238,9 +238,10 @@ func TestE2EDanmaku(t *testing.T) {
 }
 
 // TestE2EBundleSize builds the bundle (TestMain did) and fails when its
-// brotli size exceeds 2.0 MB.
+// brotli size exceeds 1.4 MB (issue 19; 1.24 MB when set). The budget of
+// each package group is demo/cmd/tether-web's TestBundleBudget.
 func TestE2EBundleSize(t *testing.T) {
-	const limit = 2_000_000
+	const limit = 1_400_000
 	sizes := map[string]int64{}
 	for _, name := range []string{"app.wasm", "app.wasm.gz", "app.wasm.br"} {
 		fi, err := os.Stat(filepath.Join(repoRoot, "web", name))
