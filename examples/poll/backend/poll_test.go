@@ -1,10 +1,17 @@
 package backend
 
 import (
+	"context"
 	"errors"
+	"log/slog"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/tetherkit/tether/server"
 	"github.com/tetherkit/tether/shared"
+
+	"github.com/tetherkit/tether/examples/poll/msg"
 )
 
 // TestMove: a first vote adds one, a changed vote moves one, a reset's
@@ -41,5 +48,45 @@ func TestMove(t *testing.T) {
 	}
 	if err := optionOf(fresh, "Rust"); err != nil {
 		t.Fatalf("optionOf(Rust): %v", err)
+	}
+}
+
+// TestUpdateTallyRetries: writers racing on the tally without the vote
+// lock (as nodes of a cluster do) conflict, retry, and lose no vote.
+func TestUpdateTallyRetries(t *testing.T) {
+	hub, err := server.New(server.Config{Authenticate: server.InsecureQueryIdentity, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := server.NewMap[string, msg.Tally](ctx, hub, msg.Map, server.MapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Set(ctx, msg.TallyKey, freshTally("Best?", []string{"Go", "Rust"}, 0), server.IfRev(0)); err != nil {
+		t.Fatal(err)
+	}
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			if _, err := updateTally(ctx, m, func(t msg.Tally) (msg.Tally, bool, error) { return move(t, "", "Go"), true, nil }); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if tl, _, _ := m.Get(msg.TallyKey); tl.Votes("Go") != n {
+		t.Fatalf("%d votes counted, want %d", tl.Votes("Go"), n)
+	}
+	if _, err := updateTally(ctx, m, func(t msg.Tally) (msg.Tally, bool, error) { return t, false, optionOf(t, "Cobol") }); err == nil {
+		t.Fatal("updateTally kept no error of fn")
 	}
 }
