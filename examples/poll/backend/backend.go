@@ -3,20 +3,24 @@
 // resets the poll (POST /admin/reset), /metrics, /healthz, and the page
 // with its wasm bundle everywhere else.
 //
-// Every change of the counts is published to msg.Room as a msg.Tally; a
-// page that joins asks for the current one with msg.Look, so a late joiner
-// shows the counts at once, and a page that reconnects gets the tallies it
-// missed replayed by the room's resume.
+// The counts live in a keyed-state room, the map msg.Map (docs/protocol.md
+// §11), as one msg.Tally at msg.TallyKey: the vote handler and the admin
+// reset change it by compare-and-set, every page subscribes to it, so a
+// late joiner gets the counts in the map's snapshot and a page that
+// reconnects resumes from the changes it missed. Who voted for what stays
+// on the server (each page asks for its own vote with msg.Look).
 package backend
 
 import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tetherkit/tether/server"
@@ -55,14 +59,20 @@ type Config struct {
 
 // App is the running backend.
 type App struct {
-	hub     *server.Server
-	poll    *poll
-	log     *slog.Logger
-	handler http.Handler
+	hub      *server.Server
+	tally    *server.Map[string, msg.Tally]
+	question string
+	options  []string
+	log      *slog.Logger
+	handler  http.Handler
+
+	mu    sync.Mutex      // one vote or reset at a time on this node
+	votes map[string]vote // user → their vote
 }
 
-// New builds the backend. It fails when the page was not built.
-func New(cfg Config) (*App, error) {
+// New builds the backend and creates the poll's map, empty, unless the
+// broker has it already. It fails when the page was not built.
+func New(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -103,7 +113,19 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{hub: hub, poll: newPoll(cfg.Question, cfg.Options), log: cfg.Logger}
+	a := &App{hub: hub, question: cfg.Question, options: cfg.Options, log: cfg.Logger, votes: make(map[string]vote)}
+	// No OnWrite: pages may read the map, not write it.
+	if a.tally, err = server.NewMap[string, msg.Tally](ctx, hub, msg.Map, server.MapOptions{}); err != nil {
+		_ = hub.Shutdown(context.Background())
+		return nil, err
+	}
+	if _, _, ok := a.tally.Get(msg.TallyKey); !ok {
+		_, err := a.tally.Set(ctx, msg.TallyKey, freshTally(cfg.Question, cfg.Options, 0), server.IfRev(0))
+		if err != nil && !errors.Is(err, server.ErrConflict) { // a conflict: another node made it
+			_ = hub.Shutdown(context.Background())
+			return nil, fmt.Errorf("create the tally: %w", err)
+		}
+	}
 	server.HandleRequest(hub, a.vote)
 	server.HandleRequest(hub, a.look)
 	if err := met.WatchServer(hub); err != nil {
@@ -145,36 +167,62 @@ func (a *App) ConfigureHTTPServer(hs *http.Server) { a.hub.ConfigureHTTPServer(h
 // for their goroutines, until ctx is done.
 func (a *App) Shutdown(ctx context.Context) error { return a.hub.Shutdown(ctx) }
 
-// vote counts a page's vote and publishes the new tally. The sender must
-// have joined the room, so it sees the tallies that follow.
+// vote counts a page's vote in the map's tally: a first vote adds one, a
+// changed vote moves one from the old option to the new, the same vote
+// again changes nothing. Every page sees the change through the map.
 func (a *App) vote(ctx context.Context, c *server.Conn, v msg.Vote) (msg.Ballot, error) {
-	b, changed, err := a.poll.vote(c.User(), v.Option)
-	if err != nil || !changed {
-		return b, err
-	}
-	if err := a.publish(ctx, b.Tally); err != nil {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	user := c.User()
+	t, err := updateTally(ctx, a.tally, func(t msg.Tally) (msg.Tally, bool, error) {
+		if err := optionOf(t, v.Option); err != nil {
+			return t, false, err
+		}
+		from := ""
+		if old, ok := a.votes[user]; ok && old.round == t.Round {
+			from = old.option
+		}
+		if from == v.Option {
+			return t, false, nil
+		}
+		return move(t, from, v.Option), true, nil
+	})
+	if err != nil {
 		return msg.Ballot{}, err
+	}
+	a.votes[user] = vote{option: v.Option, round: t.Round}
+	return msg.Ballot{Mine: v.Option, Round: t.Round}, nil
+}
+
+// look answers a page with its own vote in the current round.
+func (a *App) look(_ context.Context, c *server.Conn, _ msg.Look) (msg.Ballot, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, _, _ := a.tally.Get(msg.TallyKey)
+	b := msg.Ballot{Round: t.Round}
+	if v, ok := a.votes[c.User()]; ok && v.round == t.Round {
+		b.Mine = v.option
 	}
 	return b, nil
 }
 
-// look answers a page that joined with the tally and its own vote.
-func (a *App) look(_ context.Context, c *server.Conn, _ msg.Look) (msg.Ballot, error) {
-	return a.poll.look(c.User()), nil
-}
-
-// publish sends t to every page in the room. Two publications may race: a
-// page shows the one with the higher Rev.
-func (a *App) publish(ctx context.Context, t msg.Tally) error {
-	if _, _, err := a.hub.Publish(ctx, msg.Room, t); err != nil {
-		return fmt.Errorf("publish tally: %w", err)
+// reset forgets every vote and writes the empty tally of the next round.
+func (a *App) reset(ctx context.Context) (msg.Tally, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, err := updateTally(ctx, a.tally, func(t msg.Tally) (msg.Tally, bool, error) {
+		return freshTally(a.question, a.options, t.Round+1), true, nil
+	})
+	if err != nil {
+		return msg.Tally{}, err
 	}
-	return nil
+	clear(a.votes)
+	return t, nil
 }
 
 // adminReset is POST /admin/reset with Authorization: Bearer key: every
 // vote is forgotten, a new round starts, and every page sees the empty
-// tally at once. It answers the new tally as JSON.
+// tally at once (a change of the map). It answers the new tally as JSON.
 func (a *App) adminReset(key string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if key == "" {
@@ -187,10 +235,10 @@ func (a *App) adminReset(key string) http.Handler {
 			http.Error(w, "admin key required (Authorization: Bearer KEY)", http.StatusUnauthorized)
 			return
 		}
-		t := a.poll.reset()
-		if err := a.publish(r.Context(), t); err != nil {
+		t, err := a.reset(r.Context())
+		if err != nil {
 			a.log.Error("admin reset", "err", err)
-			http.Error(w, "the poll was reset but the pages were not told: try again", http.StatusServiceUnavailable)
+			http.Error(w, "the poll was not reset: try again", http.StatusServiceUnavailable)
 			return
 		}
 		a.log.Info("admin reset", "round", t.Round)

@@ -1,13 +1,17 @@
+//go:build !js
+
 package backend
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,7 +32,7 @@ func start(t *testing.T) *httptest.Server {
 	if err := os.WriteFile(filepath.Join(dir, "app.wasm"), []byte("\x00asm"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Config{WebDir: dir, AdminKey: adminKey, Options: []string{"Go", "Rust", "Zig"}})
+	a, err := New(context.Background(), Config{WebDir: dir, AdminKey: adminKey, Options: []string{"Go", "Rust", "Zig"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,11 +46,11 @@ func start(t *testing.T) *httptest.Server {
 	return ts
 }
 
-// voter is a signed-in guest's client, joined to the poll's room, with
-// the tallies it received.
+// voter is a signed-in guest's client, subscribed to the poll's map.
 type voter struct {
 	c       *client.Client
-	tallies chan msg.Tally
+	poll    *client.Map[string, msg.Tally]
+	changed chan struct{} // a change of the map's copy
 }
 
 func join(t *testing.T, ctx context.Context, base, name string) *voter {
@@ -68,12 +72,21 @@ func join(t *testing.T, ctx context.Context, base, name string) *voter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &voter{c: c, tallies: make(chan msg.Tally, 64)}
-	client.On(c, func(tl msg.Tally) { v.tallies <- tl })
+	m, err := client.NewMap[string, msg.Tally](c, msg.Map)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &voter{c: c, poll: m, changed: make(chan struct{}, 1)}
+	m.OnChange(func(client.Change[string, msg.Tally]) {
+		select {
+		case v.changed <- struct{}{}:
+		default:
+		}
+	})
 	go c.Run(ctx)
 	t.Cleanup(func() { _ = c.Close() })
-	if _, err := c.Join(ctx, msg.Room, 0); err != nil {
-		t.Fatalf("%s joins: %v", name, err)
+	if err := m.Subscribe(ctx); err != nil {
+		t.Fatalf("%s subscribes: %v", name, err)
 	}
 	return v
 }
@@ -87,17 +100,24 @@ func (v *voter) vote(t *testing.T, ctx context.Context, option string) msg.Ballo
 	return b
 }
 
-// waitTally waits for a published tally with rev.
-func (v *voter) waitTally(t *testing.T, ctx context.Context, rev uint64) msg.Tally {
+// tally is the voter's copy of the tally.
+func (v *voter) tally() msg.Tally {
+	e, _, _ := v.poll.Get(msg.TallyKey)
+	return e
+}
+
+// waitCounts waits until the voter's copy of the map shows want in round.
+func (v *voter) waitCounts(t *testing.T, ctx context.Context, want [3]int, round uint64) msg.Tally {
 	t.Helper()
 	for {
+		if tl := v.tally(); counts(tl) == want && tl.Round == round {
+			return tl
+		}
 		select {
-		case tl := <-v.tallies:
-			if tl.Rev == rev {
-				return tl
-			}
+		case <-v.changed:
 		case <-ctx.Done():
-			t.Fatalf("no tally with rev %d", rev)
+			tl := v.tally()
+			t.Fatalf("the copy shows %v in round %d, want %v in round %d", counts(tl), tl.Round, want, round)
 		}
 	}
 }
@@ -105,44 +125,54 @@ func (v *voter) waitTally(t *testing.T, ctx context.Context, rev uint64) msg.Tal
 func counts(tl msg.Tally) [3]int { return [3]int{tl.Votes("Go"), tl.Votes("Rust"), tl.Votes("Zig")} }
 
 // TestPoll: votes count once per user, a changed vote moves, a late joiner
-// sees the counts at once, an unknown option is refused, and the admin
-// reset empties the poll for everyone.
+// gets the counts in the map's snapshot, an unknown option is refused,
+// pages may not write the map, and the admin reset empties the poll for
+// everyone.
 func TestPoll(t *testing.T) {
 	ts := start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	alice, bob := join(t, ctx, ts.URL, "Alice"), join(t, ctx, ts.URL, "Bob")
+	if tl := alice.tally(); tl.Question != DefaultQuestion || counts(tl) != [3]int{} {
+		t.Fatalf("Alice's snapshot: %+v, want the question and no votes", tl)
+	}
 
-	b := alice.vote(t, ctx, "Go")
-	if b.Mine != "Go" || counts(b.Tally) != [3]int{1, 0, 0} {
-		t.Fatalf("Alice's ballot %+v, want her vote for Go counted", b)
+	if b := alice.vote(t, ctx, "Go"); b.Mine != "Go" || b.Round != 0 {
+		t.Fatalf("Alice's ballot %+v, want her vote for Go in round 0", b)
 	}
-	if tl := bob.waitTally(t, ctx, b.Tally.Rev); counts(tl) != [3]int{1, 0, 0} {
-		t.Fatalf("Bob sees %v, want [1 0 0]", counts(tl))
-	}
+	bob.waitCounts(t, ctx, [3]int{1, 0, 0}, 0)
 	bob.vote(t, ctx, "Rust")
-	if again := alice.vote(t, ctx, "Go"); again.Tally.Rev != b.Tally.Rev+1 || counts(again.Tally) != [3]int{1, 1, 0} {
-		t.Fatalf("Alice votes Go twice: %+v, want one vote, no new rev", again)
+	alice.waitCounts(t, ctx, [3]int{1, 1, 0}, 0)
+	_, revBefore, _ := alice.poll.Get(msg.TallyKey)
+	alice.vote(t, ctx, "Go") // the same vote again: no change of the map
+	alice.vote(t, ctx, "Zig")
+	alice.waitCounts(t, ctx, [3]int{0, 1, 1}, 0)
+	if _, rev, _ := alice.poll.Get(msg.TallyKey); rev <= revBefore {
+		t.Fatalf("the tally's revision %d after Alice's change, want above %d", rev, revBefore)
 	}
-	changed := alice.vote(t, ctx, "Zig")
-	if counts(changed.Tally) != [3]int{0, 1, 1} {
-		t.Fatalf("Alice changes to Zig: %v, want [0 1 1]", counts(changed.Tally))
-	}
-	if tl := bob.waitTally(t, ctx, changed.Tally.Rev); counts(tl) != [3]int{0, 1, 1} {
-		t.Fatalf("Bob sees %v after Alice's change, want [0 1 1]", counts(tl))
-	}
+	bob.waitCounts(t, ctx, [3]int{0, 1, 1}, 0)
 
-	// A late joiner: the counts at once, and no vote of its own.
+	// A late joiner: the counts at once from the snapshot, and no vote of
+	// its own.
 	carol := join(t, ctx, ts.URL, "Carol")
-	look, err := client.Request[msg.Ballot](ctx, carol.c, msg.Look{})
-	if err != nil || look.Mine != "" || counts(look.Tally) != [3]int{0, 1, 1} || look.Tally.Question != DefaultQuestion {
-		t.Fatalf("Carol's look: %+v %v, want [0 1 1], the question and no vote", look, err)
+	if tl := carol.tally(); counts(tl) != [3]int{0, 1, 1} || tl.Question != DefaultQuestion {
+		t.Fatalf("Carol's snapshot: %+v, want [0 1 1] and the question", tl)
+	}
+	if look, err := client.Request[msg.Ballot](ctx, carol.c, msg.Look{}); err != nil || look.Mine != "" {
+		t.Fatalf("Carol's look: %+v %v, want no vote", look, err)
+	}
+	if look, err := client.Request[msg.Ballot](ctx, alice.c, msg.Look{}); err != nil || look.Mine != "Zig" {
+		t.Fatalf("Alice's look: %+v %v, want Zig", look, err)
 	}
 
-	_, err = client.Request[msg.Ballot](ctx, carol.c, msg.Vote{Option: "Cobol"})
+	_, err := client.Request[msg.Ballot](ctx, carol.c, msg.Vote{Option: "Cobol"})
 	var se *shared.Error
 	if !errors.As(err, &se) || se.Code != shared.CodeBadData {
 		t.Fatalf("a vote for Cobol: %v, want bad_data", err)
+	}
+	// The map is the server's: a page's write is refused.
+	if _, err := carol.poll.Set(ctx, msg.TallyKey, msg.Tally{}); !errors.As(err, &se) || se.Code != shared.CodeForbidden {
+		t.Fatalf("a page writes the tally: %v, want forbidden", err)
 	}
 
 	// The admin reset: refused without the key, then everyone sees zeros.
@@ -154,13 +184,45 @@ func TestPoll(t *testing.T) {
 	if code := reset(t, ts.URL, adminKey); code != http.StatusOK {
 		t.Fatalf("reset: %d, want 200", code)
 	}
-	tl := bob.waitTally(t, ctx, changed.Tally.Rev+1)
-	if counts(tl) != [3]int{} || tl.Round != 1 {
-		t.Fatalf("after the reset Bob sees %v round %d, want zeros in round 1", counts(tl), tl.Round)
+	bob.waitCounts(t, ctx, [3]int{}, 1)
+	carol.waitCounts(t, ctx, [3]int{}, 1)
+	if look, err := client.Request[msg.Ballot](ctx, alice.c, msg.Look{}); err != nil || look.Mine != "" || look.Round != 1 {
+		t.Fatalf("Alice's vote after the reset: %+v %v, want none in round 1", look, err)
 	}
-	if look, err := client.Request[msg.Ballot](ctx, alice.c, msg.Look{}); err != nil || look.Mine != "" {
-		t.Fatalf("Alice's vote after the reset: %+v %v, want none", look, err)
+	// A vote after the reset counts once, in the new round.
+	alice.vote(t, ctx, "Zig")
+	bob.waitCounts(t, ctx, [3]int{0, 0, 1}, 1)
+}
+
+// TestConcurrentVotes: many voters at once, every vote counted once (the
+// compare-and-set retries on conflict).
+func TestConcurrentVotes(t *testing.T) {
+	ts := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const n = 8
+	voters := make([]*voter, n)
+	for i := range voters {
+		voters[i] = join(t, ctx, ts.URL, fmt.Sprintf("V%d", i))
 	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i, v := range voters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			opt := []string{"Go", "Rust", "Zig"}[i%3]
+			if _, err := client.Request[msg.Ballot](ctx, v.c, msg.Vote{Option: opt}); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("vote: %v", err)
+	}
+	voters[0].waitCounts(t, ctx, [3]int{3, 3, 2}, 0)
 }
 
 func reset(t *testing.T, base, key string) int {
@@ -192,7 +254,7 @@ func TestAdminOff(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "app.wasm"), []byte("\x00asm"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Config{WebDir: dir})
+	a, err := New(context.Background(), Config{WebDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +269,7 @@ func TestAdminOff(t *testing.T) {
 // TestConfigRefused: options must be distinct and non-empty.
 func TestConfigRefused(t *testing.T) {
 	for _, opts := range [][]string{{"Go", "Go"}, {"Go", " "}} {
-		if _, err := New(Config{Options: opts, WebDir: t.TempDir()}); err == nil {
+		if _, err := New(context.Background(), Config{Options: opts, WebDir: t.TempDir()}); err == nil {
 			t.Errorf("New with options %q: no error", opts)
 		}
 	}

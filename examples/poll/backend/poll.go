@@ -1,75 +1,84 @@
 package backend
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
-	"sync"
+	"time"
+
+	"github.com/tetherkit/tether/server"
+	"github.com/tetherkit/tether/shared"
 
 	"github.com/tetherkit/tether/examples/poll/msg"
-	"github.com/tetherkit/tether/shared"
 )
 
-// poll counts one vote per user. Its methods return the Tally after the
-// change, with a Rev that orders it among all the others.
-type poll struct {
-	question string
-	options  []string
-
-	mu    sync.Mutex
-	votes map[string]int // user → index in options
-	round uint64
-	rev   uint64
+// vote is a user's vote: the option and the round it was cast in.
+type vote struct {
+	option string
+	round  uint64
 }
 
-func newPoll(question string, options []string) *poll {
-	return &poll{question: question, options: options, votes: make(map[string]int)}
-}
-
-// vote sets user's vote to option, replacing the one they had; changed
-// is false when it was that already.
-func (p *poll) vote(user, option string) (b msg.Ballot, changed bool, err error) {
-	i := slices.Index(p.options, option)
-	if i < 0 {
-		return msg.Ballot{}, false, &shared.Error{Code: shared.CodeBadData, Message: fmt.Sprintf("%q is not an option of this poll", option)}
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if old, ok := p.votes[user]; !ok || old != i {
-		p.votes[user] = i
-		p.rev++
-		changed = true
-	}
-	return msg.Ballot{Mine: option, Tally: p.tallyLocked()}, changed, nil
-}
-
-// look returns the tally and user's vote.
-func (p *poll) look(user string) msg.Ballot {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	b := msg.Ballot{Tally: p.tallyLocked()}
-	if i, ok := p.votes[user]; ok {
-		b.Mine = p.options[i]
-	}
-	return b
-}
-
-// reset forgets every vote and starts a new round.
-func (p *poll) reset() msg.Tally {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	clear(p.votes)
-	p.round++
-	p.rev++
-	return p.tallyLocked()
-}
-
-func (p *poll) tallyLocked() msg.Tally {
-	t := msg.Tally{Question: p.question, Options: make([]msg.Option, len(p.options)), Round: p.round, Rev: p.rev}
-	for i, name := range p.options {
+// freshTally is the poll with no vote, in round.
+func freshTally(question string, options []string, round uint64) msg.Tally {
+	t := msg.Tally{Question: question, Options: make([]msg.Option, len(options)), Round: round}
+	for i, name := range options {
 		t.Options[i].Name = name
 	}
-	for _, i := range p.votes {
-		t.Options[i].Votes++
+	return t
+}
+
+// move returns t with one vote moved from option from ("" for none) to
+// option to. It leaves t as it was.
+func move(t msg.Tally, from, to string) msg.Tally {
+	t.Options = slices.Clone(t.Options)
+	for i := range t.Options {
+		switch t.Options[i].Name {
+		case from:
+			t.Options[i].Votes = max(0, t.Options[i].Votes-1)
+		case to:
+			t.Options[i].Votes++
+		}
 	}
 	return t
+}
+
+// optionOf checks that option is one of t's.
+func optionOf(t msg.Tally, option string) error {
+	if !slices.ContainsFunc(t.Options, func(o msg.Option) bool { return o.Name == option }) {
+		return &shared.Error{Code: shared.CodeBadData, Message: fmt.Sprintf("%q is not an option of this poll", option)}
+	}
+	return nil
+}
+
+// updateTally changes the map's tally with fn by compare-and-set: it reads
+// the tally and its revision, writes fn's result only if the revision has
+// not moved (server.IfRev), and on server.ErrConflict (another write won:
+// another node's, in a cluster) reads again and retries, until ctx is done.
+// fn returning changed false leaves the map alone. It returns the tally
+// written (or read, when unchanged).
+func updateTally(ctx context.Context, m *server.Map[string, msg.Tally], fn func(msg.Tally) (next msg.Tally, changed bool, err error)) (msg.Tally, error) {
+	wait := time.Millisecond
+	for {
+		cur, rev, ok := m.Get(msg.TallyKey)
+		if !ok {
+			return msg.Tally{}, fmt.Errorf("poll: the map has no %q entry", msg.TallyKey)
+		}
+		next, changed, err := fn(cur)
+		if err != nil || !changed {
+			return next, err
+		}
+		if _, err := m.Set(ctx, msg.TallyKey, next, server.IfRev(rev)); err == nil {
+			return next, nil
+		} else if !errors.Is(err, server.ErrConflict) {
+			return msg.Tally{}, fmt.Errorf("poll: write the tally: %w", err)
+		}
+		// The winning change reaches this node's copy within milliseconds.
+		select {
+		case <-ctx.Done():
+			return msg.Tally{}, fmt.Errorf("poll: write the tally: %w", ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+	}
 }

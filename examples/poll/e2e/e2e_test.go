@@ -37,7 +37,7 @@ func TestE2EPoll(t *testing.T) {
 		t.Skip("builds the wasm bundle and runs Chromium")
 	}
 	web := buildPage(t)
-	a, err := backend.New(backend.Config{WebDir: web, AdminKey: adminKey, Options: []string{"Go", "Rust", "Zig"}})
+	a, err := backend.New(context.Background(), backend.Config{WebDir: web, AdminKey: adminKey, Options: []string{"Go", "Rust", "Zig"}})
 	if err != nil {
 		t.Fatal(err)
 	}

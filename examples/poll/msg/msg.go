@@ -10,9 +10,16 @@ import (
 	"github.com/tetherkit/tether/shared"
 )
 
-// Room is the room every page joins: the server publishes each new Tally
-// there.
-const Room = "poll"
+// Map is the keyed-state room (docs/protocol.md §11) that holds the poll:
+// the server owns it (server.NewMap), every page subscribes to it
+// (client.NewMap) and shows its TallyKey entry. Pages only read it: the
+// server refuses their writes, a vote goes through Vote.
+const Map = "poll"
+
+// TallyKey is the key of the map's one entry, the Tally. One entry for all
+// the counts makes a changed vote one write: its count moves from one
+// option to the other at the same revision.
+const TallyKey = "tally"
 
 // Vote asks the server to count the sender's vote for Option (page →
 // server, a request answered with a Ballot). A second Vote changes the
@@ -34,38 +41,34 @@ func (v Vote) Validate() error {
 	return nil
 }
 
-// Look asks for the current Tally and the sender's own vote (page → server,
-// a request answered with a Ballot): a page that joins late shows the
-// counts at once.
+// Look asks for the sender's own vote (page → server, a request answered
+// with a Ballot): a page that signs in again shows which option it voted
+// for. The counts come from the map, not from Look.
 type Look struct{}
 
 // MessageType implements shared.Message.
 func (Look) MessageType() string { return "poll.look" }
 
-// Ballot answers a Vote or a Look: the sender's own vote ("" when none in
-// this round) and the tally.
+// Ballot answers a Vote or a Look: the sender's own vote ("" when none)
+// and the round it counts in; a vote of a round before the Tally's was
+// taken away by a reset.
 type Ballot struct {
 	Mine  string `json:"mine,omitempty"`
-	Tally Tally  `json:"tally"`
+	Round uint64 `json:"round"`
 }
 
 // MessageType implements shared.Message.
 func (Ballot) MessageType() string { return "poll.ballot" }
 
-// Tally is the poll's state as everyone sees it (server → room, after
-// every change).
+// Tally is the poll's state as everyone sees it: the value of the map's
+// TallyKey entry. The map's revisions order its changes, so it carries no
+// revision of its own.
 type Tally struct {
 	Question string   `json:"question"`
 	Options  []Option `json:"options"`
 	// Round counts the resets: a vote cast in an earlier round is gone.
 	Round uint64 `json:"round"`
-	// Rev increases with every change: of two tallies the page shows the
-	// one with the higher Rev, whatever order they arrived in.
-	Rev uint64 `json:"rev"`
 }
-
-// MessageType implements shared.Message.
-func (Tally) MessageType() string { return "poll.tally" }
 
 // Votes returns the votes for option, 0 when it is not one of the poll's.
 func (t Tally) Votes(option string) int {
@@ -97,6 +100,5 @@ func NewRegistry() *shared.Registry {
 	shared.Register[Vote](r)
 	shared.Register[Look](r)
 	shared.Register[Ballot](r)
-	shared.Register[Tally](r)
 	return r
 }

@@ -17,6 +17,7 @@ import (
 type board struct {
 	app.Compo
 	live *live
+	stop func() // stops the map's OnChange
 
 	state   client.StateInfo
 	tally   msg.Tally
@@ -24,11 +25,30 @@ type board struct {
 	problem string
 }
 
-// OnMount watches the session's values with the board's own context.
+// OnMount watches the session's values with the board's own context, and
+// renders the map's tally again on every change of the map's copy (a
+// snapshot, after a subscribe or a resume that needed one, included).
 func (b *board) OnMount(ctx app.Context) {
 	b.live.status.Watch(ctx, func(s client.StateInfo) { b.state = s })
-	b.live.tally.Watch(ctx, func(t msg.Tally) { b.tally = t })
 	b.live.mine.Watch(ctx, func(m mine) { b.mine = m })
+	b.stop = b.live.poll.OnChange(func(client.Change[string, msg.Tally]) {
+		ctx.Dispatch(func(app.Context) { b.load() })
+	})
+	b.load()
+}
+
+// OnDismount stops the board's OnChange.
+func (b *board) OnDismount() {
+	if b.stop != nil {
+		b.stop()
+	}
+}
+
+// load takes the tally from the map's copy.
+func (b *board) load() {
+	if e, ok := b.live.poll.All()[msg.TallyKey]; ok {
+		b.tally = e.Value
+	}
 }
 
 func (b *board) Render() app.UI {
@@ -69,8 +89,8 @@ func (b *board) Render() app.UI {
 	)
 }
 
-// vote sends the page's vote; the answer shows it at once, before the
-// room's publication of the same tally arrives.
+// vote sends the page's vote; the answer shows it as the page's own, and
+// the new counts arrive as a change of the map.
 func (b *board) vote(ctx app.Context, option string) {
 	l := b.live
 	ctx.Async(func() {

@@ -31,7 +31,7 @@ type live struct {
 	c      *client.Client
 	cancel context.CancelFunc
 	status *goapp.Value[client.StateInfo]
-	tally  *goapp.Value[msg.Tally]
+	poll   *client.Map[string, msg.Tally] // the server's map msg.Map
 	mine   *goapp.Value[mine]
 }
 
@@ -40,15 +40,6 @@ type live struct {
 type mine struct {
 	Option string
 	Round  uint64
-}
-
-// newer keeps the tally with the higher Rev: the answer to a Look and the
-// room's publications may arrive in any order.
-func newer(cur, t msg.Tally) msg.Tally {
-	if t.Rev < cur.Rev || (t.Rev == cur.Rev && cur.Options != nil) {
-		return cur
-	}
-	return t
 }
 
 // OnMount resumes a login that is still valid (a reload, a second tab).
@@ -111,8 +102,9 @@ func (p *Page) signIn(ctx app.Context, e app.Event) {
 }
 
 // connect starts the client on the page's WebSocket (the login cookie goes
-// with the handshake), joins the poll's room, asks for the current tally
-// and shows the poll.
+// with the handshake), subscribes to the poll's map (its snapshot holds the
+// counts; after a reconnect the client resumes it from the changes missed),
+// asks for the page's own vote and shows the poll.
 func (p *Page) connect(ctx app.Context) {
 	c, err := client.New(client.Config{
 		URL:      p.login.WebSocketURL(),
@@ -123,15 +115,16 @@ func (p *Page) connect(ctx app.Context) {
 		p.problem = err.Error()
 		return
 	}
-	// The Values before Run, so no tally is missed; the board watches them
-	// with its own context.
-	l := &live{c: c, status: goapp.State(c), mine: &goapp.Value[mine]{}}
-	l.tally = goapp.Fold(c, &goapp.Value[msg.Tally]{}, newer)
+	poll, err := client.NewMap[string, msg.Tally](c, msg.Map)
+	if err != nil {
+		p.problem = err.Error()
+		return
+	}
+	// The board watches these with its own context.
+	l := &live{c: c, status: goapp.State(c), poll: poll, mine: &goapp.Value[mine]{}}
 	runCtx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
 	p.live = l
-	// More tallies were missed than the room replays: ask again.
-	c.OnGap(func(client.Gap) { go l.look(runCtx) })
 	client.WatchBrowser(runCtx, c) // reconnect at once when the network or the tab comes back
 	ctx.Async(func() {
 		err := c.Run(runCtx)
@@ -140,10 +133,11 @@ func (p *Page) connect(ctx app.Context) {
 		}
 	})
 	ctx.Async(func() {
-		// History 1: the last tally published, if the room still has it.
-		if _, err := c.Join(runCtx, msg.Room, 1); err != nil {
+		// Subscribe waits for the connection; the client keeps the
+		// subscription across reconnects.
+		if err := poll.Subscribe(runCtx); err != nil {
 			if runCtx.Err() == nil {
-				ctx.Dispatch(func(app.Context) { p.problem = "Could not join: " + err.Error() })
+				ctx.Dispatch(func(app.Context) { p.problem = "Could not load the poll: " + err.Error() })
 			}
 			return
 		}
@@ -151,25 +145,25 @@ func (p *Page) connect(ctx app.Context) {
 	})
 }
 
-// look asks for the current tally and the page's own vote.
+// look asks for the page's own vote.
 func (l *live) look(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	b, err := client.Request[msg.Ballot](ctx, l.c, msg.Look{}, client.Retry())
 	if err != nil {
-		return // the next publication or reconnect shows the counts
+		return // the page shows no vote of its own until it votes
 	}
 	l.show(b)
 }
 
-// show shows a Ballot: its tally, if newer, and the page's own vote.
+// show shows the page's own vote from a Ballot, unless the page knows a
+// later round's.
 func (l *live) show(b msg.Ballot) {
-	l.tally.Update(func(t msg.Tally) msg.Tally { return newer(t, b.Tally) })
 	l.mine.Update(func(m mine) mine {
-		if b.Tally.Round < m.Round {
+		if b.Round < m.Round {
 			return m
 		}
-		return mine{Option: b.Mine, Round: b.Tally.Round}
+		return mine{Option: b.Mine, Round: b.Round}
 	})
 }
 

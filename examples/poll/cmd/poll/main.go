@@ -59,7 +59,7 @@ func main() {
 // run serves until ctx is done, then shuts down: WebSockets first (closed
 // with 1001), then the HTTP server.
 func run(ctx context.Context, addr string, cfg backend.Config, log *slog.Logger) error {
-	a, err := backend.New(cfg)
+	a, err := backend.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
