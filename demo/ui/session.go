@@ -145,6 +145,18 @@ func (s *Session) login(nick, wsURL string, expires time.Time) {
 			// restarted with another secret): the client stopped for good,
 			// so sign in anew rather than wait for a probe's Reconnect.
 			go s.signInAgain(ctx, cl, nick)
+		case errors.As(err, &he) && he.Code == codeBanned:
+			// Refused as banned (a reload or a reconnect during a ban):
+			// show the server's sentence, as Relogin's check does.
+			s.mu.Lock()
+			mine := s.cl == cl
+			if mine {
+				s.banned = orDefault(he.Message, "banned")
+			}
+			s.mu.Unlock()
+			if mine {
+				s.status.changed()
+			}
 		case err != nil && !errors.As(err, &ce):
 			s.log.Warn("tether ui: client stopped", "err", err)
 		}

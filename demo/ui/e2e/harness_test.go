@@ -91,12 +91,16 @@ type tetherProc struct {
 	t    *testing.T
 	addr string
 	args []string
+	data string // the -data-dir: the test's own, kept across restarts
 	cmd  *exec.Cmd
 	log  *tethertest.Buffer
 	done chan struct{}
 }
 
-// startTether runs the server binary on a free 127.0.0.1 port.
+// startTether runs the server binary on a free 127.0.0.1 port, with a data
+// dir of the test's own (bans and the like would otherwise land in the
+// user's ~/.local/state/tether and outlive the test); args may name
+// another -data-dir, which wins.
 func startTether(t *testing.T, args ...string) *tetherProc {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -105,7 +109,7 @@ func startTether(t *testing.T, args ...string) *tetherProc {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	p := &tetherProc{t: t, addr: addr, args: args, log: &tethertest.Buffer{}}
+	p := &tetherProc{t: t, addr: addr, args: args, data: t.TempDir(), log: &tethertest.Buffer{}}
 	p.start()
 	t.Cleanup(func() {
 		p.stop()
@@ -122,7 +126,7 @@ func (p *tetherProc) URL() string { return "http://" + p.addr }
 func (p *tetherProc) start() {
 	p.t.Helper()
 	args := append([]string{"-addr", p.addr, "-web-dir", filepath.Join(repoRoot, "web"),
-		"-secret", testSecret, "-guest", "true", "-log-level", "debug"}, p.args...)
+		"-secret", testSecret, "-guest", "true", "-log-level", "debug", "-data-dir", p.data}, p.args...)
 	p.cmd = exec.Command(serverBin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
