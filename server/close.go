@@ -47,15 +47,20 @@ func (r closeRequest) frame() []byte {
 // performs it. Only the first request counts; it reports whether this one did.
 func (c *Conn) startClose(req closeRequest) bool {
 	c.closeMu.Lock()
-	defer c.closeMu.Unlock()
 	if c.closed != nil {
+		c.closeMu.Unlock()
 		return false
 	}
 	req.reason = closeReason(req.reason)
 	c.closed = &req
-	close(c.closing)
+	close(c.closing) // the connection's context is done
+	afters := c.afters
+	c.afters = nil
+	c.closeMu.Unlock()
 	c.q.signal()
-	c.cancel()
+	for _, a := range afters {
+		go a.f()
+	}
 	return true
 }
 
@@ -95,8 +100,7 @@ func (c *Conn) finishClose() {
 	req, _ := c.closeState()
 	ok := true
 	if req.flush {
-		_, _, err := c.writeQueued()
-		ok = err == nil
+		ok = c.writeQueued() == nil
 	}
 	deadline := time.Now().Add(min(c.srv.cfg.WriteTimeout, closeGrace))
 	if ok && req.send {

@@ -39,9 +39,6 @@ type Conn struct {
 	// connection's messages are handled, one at a time, as the limiter.
 	heldRound uint64
 
-	ctx    context.Context    // cancelled when the connection starts closing
-	cancel context.CancelFunc // cancels ctx
-
 	bc *batchConn  // the socket under ws: buffers every write until the writer flushes
 	rb *readBuffer // ws's read buffer, held while a frame arrives (reader only)
 	q  sendQueue   // the frames for the writer, and when it runs
@@ -67,6 +64,7 @@ type Conn struct {
 
 	closeMu sync.Mutex
 	closed  *closeRequest // the first close request; nil while open
+	afters  []*afterFunc  // run when the connection starts closing (Context's AfterFunc)
 
 	app appPinger // the application heartbeat, when the client asked for it (liveness.go)
 
@@ -77,7 +75,6 @@ type Conn struct {
 }
 
 func newConn(s *Server, ws *websocket.Conn, bc *batchConn, rb *readBuffer, id Identity, remote, ip string) *Conn {
-	ctx, cancel := context.WithCancel(s.ctx)
 	var limiter *rate.Limiter
 	if s.cfg.MessageRate != rate.Inf {
 		limiter = rate.NewLimiter(s.cfg.MessageRate, s.cfg.MessageBurst)
@@ -95,8 +92,6 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, rb *readBuffer, id Id
 		since:      s.now(),
 		expires:    id.Expires,
 		limiter:    limiter,
-		ctx:        ctx,
-		cancel:     cancel,
 		closing:    make(chan struct{}),
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
@@ -199,7 +194,7 @@ func (c *Conn) Close(code int, reason string) {
 }
 
 // Context returns a context cancelled when the connection starts closing.
-func (c *Conn) Context() context.Context { return c.ctx }
+func (c *Conn) Context() context.Context { return (*connContext)(c) }
 
 // info returns the connection's public description.
 func (c *Conn) info() ConnInfo {

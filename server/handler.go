@@ -253,19 +253,19 @@ func (s *Server) runHandler(c *Conn, env shared.Envelope, m shared.Message) {
 		return
 	}
 	if env.Key == "" {
-		s.answer(c, env, s.runOnce(c.ctx, c, env, h, m))
+		s.answer(c, env, s.runOnce(c.Context(), c, env, h, m))
 		return
 	}
 	if c.orderedHeld(env) {
 		c.sendError(env.ID, &shared.Error{Code: shared.CodeUnavailable, Message: orderedHeldMessage})
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, KeyWait)
+	ctx, cancel := context.WithTimeout(c.Context(), KeyWait)
 	run, out, err := s.broker.Claim(ctx, c.user, env.Key, s.cfg.IdempotencyTTL)
 	waited := ctx.Err() != nil
 	cancel()
 	switch {
-	case err != nil && c.ctx.Err() != nil:
+	case err != nil && c.Context().Err() != nil:
 		return // closing
 	case err != nil && waited:
 		s.log.Warn("keyed request: the first run has not finished", "conn", c.id, "user", c.user, "key", env.Key, "wait", KeyWait)
@@ -285,10 +285,10 @@ func (s *Server) runHandler(c *Conn, env shared.Envelope, m shared.Message) {
 		s.answer(c, env, out)
 		return
 	}
-	out = s.runOnce(withKeyedRun(c.ctx, c.user, env.Key), c, env, h, m)
+	out = s.runOnce(withKeyedRun(c.Context(), c.user, env.Key), c, env, h, m)
 	// Recorded (or released) even when the connection closed meanwhile: its
 	// client sends the key again, most likely to another node.
-	fctx, fcancel := context.WithTimeout(context.WithoutCancel(c.ctx), brokerTimeout)
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(c.Context()), brokerTimeout)
 	if out.Err != nil && out.Err.Code == shared.CodeUnavailable {
 		// Not a final answer: the same key sent again runs the request
 		// again (its publications are not kept twice: Publish).

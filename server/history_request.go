@@ -56,7 +56,7 @@ func (s *Server) history(c *Conn, reqID uint64, req shared.History) {
 			Message: fmt.Sprintf("join the room %q before asking for its history", req.Room), Field: "data.room"})
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, brokerTimeout)
+	ctx, cancel := context.WithTimeout(c.Context(), brokerTimeout)
 	defer cancel()
 	page, err := historyPage(ctx, s.broker, req)
 	if err != nil {

@@ -455,7 +455,7 @@ func (s *Server) mapSub(c *Conn, reqID uint64, m shared.MapSub) {
 	canSub := r.canSub
 	r.mu.Unlock()
 	if canSub != nil {
-		if err := canSub(c.ctx, c); err != nil {
+		if err := canSub(c.Context(), c); err != nil {
 			e := wireError(err)
 			if e.Code == shared.CodeRejected {
 				e.Code = shared.CodeForbidden
@@ -540,7 +540,7 @@ func (s *Server) mapWrite(c *Conn, reqID uint64, name, key string, value json.Ra
 		c.sendError(reqID, &shared.Error{Code: shared.CodeForbidden, Message: fmt.Sprintf("Map %q takes no writes from clients.", name)})
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, brokerTimeout)
+	ctx, cancel := context.WithTimeout(c.Context(), brokerTimeout)
 	defer cancel()
 	w, err := onWrite(ctx, c, key, value, del, ifRev, time.Duration(ttlMS)*time.Millisecond)
 	if err != nil {

@@ -55,7 +55,7 @@ func (c *Conn) startReading() {
 	c.ws.SetCloseHandler(c.onPeerClose)
 	if s.cfg.OnConnect != nil && !c.isClosing() {
 		offReader(func() {
-			if err := s.cfg.OnConnect(c.ctx, ConnectEvent{Conn: c}); err != nil {
+			if err := s.cfg.OnConnect(c.Context(), ConnectEvent{Conn: c}); err != nil {
 				c.startClose(closeRequest{code: shared.CloseRejected, reason: err.Error(), send: true, flush: true})
 			}
 		})

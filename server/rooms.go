@@ -153,7 +153,7 @@ func (s *Server) Presence(ctx context.Context, room string) ([]shared.Member, er
 // presenceList answers a presence.list request from c: the room's members,
 // or unavailable when the broker cannot tell (docs/protocol.md §4).
 func (s *Server) presenceList(c *Conn, reqID uint64, req shared.PresenceList) {
-	ctx, cancel := context.WithTimeout(c.ctx, brokerTimeout)
+	ctx, cancel := context.WithTimeout(c.Context(), brokerTimeout)
 	defer cancel()
 	members, err := s.Presence(ctx, req.Room)
 	if err != nil {
@@ -192,7 +192,7 @@ func (s *Server) replay(ctx context.Context, j shared.Join) (bool, broker.Histor
 // the replay and what the feed brought meanwhile.
 func (s *Server) join(c *Conn, reqID uint64, j shared.Join) {
 	if s.cfg.CanJoin != nil {
-		if err := s.cfg.CanJoin(c.ctx, JoinEvent{Conn: c, Room: j.Room}); err != nil {
+		if err := s.cfg.CanJoin(c.Context(), JoinEvent{Conn: c, Room: j.Room}); err != nil {
 			e := wireError(err)
 			if e.Code == shared.CodeRejected {
 				e.Code = shared.CodeForbidden
@@ -206,7 +206,7 @@ func (s *Server) join(c *Conn, reqID uint64, j shared.Join) {
 			Message: fmt.Sprintf("This connection is in %d rooms, the most allowed: leave one before joining another.", limit)})
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, brokerTimeout)
+	ctx, cancel := context.WithTimeout(c.Context(), brokerTimeout)
 	defer cancel()
 	fail := func(err error) {
 		s.log.Warn("join not done: the broker is unavailable", "conn", c.id, "user", c.user, "room", j.Room, "id", reqID, "err", err)

@@ -23,10 +23,6 @@ type sendQueue struct {
 	limit int    // the most items unwritten (Config.SendQueue)
 	start func() // runs a writer; called in a new goroutine
 
-	// wake has capacity 1: a wake-up of the running writer is pending. It
-	// is sent to with mu held, so that park sees every wake-up.
-	wake chan struct{}
-
 	mu        sync.Mutex
 	data      []*outFrame // pushed, not yet taken by the writer
 	unwritten int         // pushed and not yet done: queued, or in the writer's batch
@@ -34,6 +30,7 @@ type sendQueue struct {
 	ping      bool        // a heartbeat ping is due
 	pongs     [][]byte    // the payloads of the pongs due, at most maxPongs
 	running   bool        // a writer runs: started, and neither parked nor ended
+	kicked    bool        // something came for the running writer since it last tried to park (a signal)
 	held      bool        // no writer starts until release
 	ended     bool        // the writer ended for good: none starts again
 }
@@ -64,7 +61,6 @@ const maxSpare = 64
 // is start.
 func (q *sendQueue) init(limit int, start func()) {
 	q.limit, q.start = limit, start
-	q.wake = make(chan struct{}, 1)
 	q.held = true
 }
 
@@ -128,17 +124,12 @@ func (q *sendQueue) release() {
 	q.notifyLocked()
 }
 
-// notifyLocked wakes the running writer (unless a wake-up is pending
-// already), or starts one when none runs and the queue is neither held nor
-// ended. It is called with mu held, and unlocks it.
+// notifyLocked tells the running writer that something came (it will not
+// park before looking), or starts one when none runs and the queue is
+// neither held nor ended. It is called with mu held, and unlocks it.
 func (q *sendQueue) notifyLocked() {
 	if q.running || q.held || q.ended {
-		if q.running {
-			select {
-			case q.wake <- struct{}{}:
-			default:
-			}
-		}
+		q.kicked = q.kicked || q.running
 		q.mu.Unlock()
 		return
 	}
@@ -146,9 +137,6 @@ func (q *sendQueue) notifyLocked() {
 	q.mu.Unlock()
 	go q.start()
 }
-
-// wait blocks the writer until it is woken.
-func (q *sendQueue) wait() { <-q.wake }
 
 // controlFrames are the control frames due: pongs, a heartbeat ping.
 type controlFrames struct {
@@ -201,13 +189,18 @@ func (q *sendQueue) done(batch []*outFrame) {
 	}
 }
 
-// park ends the running writer of an idle connection, unless something is
-// due or a wake-up is pending; it reports whether the writer is to return.
-// The next push or signal starts a new one.
+// park ends the running writer once it has done what was due, unless
+// something came meanwhile (due, or a signal since its last try); it
+// reports whether the writer is to return. The next push or signal starts
+// a new one. A writer that cannot park goes round again: it never waits,
+// so a connection holds a writer goroutine (and its stack) only while it
+// has something to write.
 func (q *sendQueue) park() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.data) > 0 || q.ping || len(q.pongs) > 0 || len(q.wake) > 0 {
+	kicked := q.kicked
+	q.kicked = false
+	if kicked || len(q.data) > 0 || q.ping || len(q.pongs) > 0 {
 		return false
 	}
 	q.running = false

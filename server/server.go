@@ -35,9 +35,6 @@ type Server struct {
 	poll     poller           // tells parked connections their sockets have bytes (reader.go)
 	now      func() time.Time // the clock of history and presence; tests replace it
 
-	ctx    context.Context    // parent of every connection's context
-	cancel context.CancelFunc // cancels ctx, at the end of Shutdown
-
 	wg sync.WaitGroup // every goroutine the server started
 
 	hub         hub
@@ -100,7 +97,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	cfg.Observer.Types(cfg.Registry)
-	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg: cfg,
 		log: cfg.Logger,
@@ -116,8 +112,6 @@ func New(cfg Config) (*Server, error) {
 			ReadBufferSize: 0,
 		},
 		now:      time.Now,
-		ctx:      ctx,
-		cancel:   cancel,
 		hub:      newHub(),
 		rooms:    roomTable{m: make(map[string]*room)},
 		handlers: make(map[string]handlerFunc),
@@ -129,11 +123,10 @@ func New(cfg Config) (*Server, error) {
 		s.broker, s.closeBroker = mb, mb.Close
 	}
 	if cfg.Bans != nil {
-		lctx, lcancel := context.WithTimeout(ctx, 10*time.Second)
+		lctx, lcancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := s.loadBans(lctx)
 		lcancel()
 		if err != nil {
-			cancel()
 			return nil, fmt.Errorf("server: %w", err)
 		}
 	}
@@ -351,11 +344,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 		s.closeMaps()
-		s.cancel()
 		return nil
 	case <-ctx.Done():
 		s.closeMaps()
-		s.cancel()
 		for _, c := range conns {
 			c.closeSocket()
 		}

@@ -9,16 +9,17 @@ import (
 // writeLoop is the connection's writer goroutine, the only one that writes
 // to its socket (see batchConn): data frames, heartbeat pings, pongs and the
 // close. The send queue starts it when there is something to do and none
-// runs; it returns after closing the socket, or when the connection has been
-// idle (nothing written) for a whole heartbeat interval, so that an idle
-// connection holds no writer and its stack.
+// runs; it returns after closing the socket, or as soon as it has written
+// everything due and nothing more came meanwhile, so that a connection holds
+// a writer and its stack only while it writes (the next message, ping or
+// pong starts another).
 //
-// Each wake-up writes the control frames due and then everything queued,
+// Each round writes the control frames due and then everything queued,
 // maxBatchFrames items at a time, as one batch: gorilla frames them one by
 // one into the batch buffer, and they reach the socket in one write, under
-// one write deadline, and are counted once.
+// one write deadline, and are counted once. What is queued while a batch is
+// written goes out in the next round's batch.
 func (c *Conn) writeLoop() {
-	wrote := false // data was written since the last ping
 	for {
 		// A close request goes before whatever is queued: a slow consumer
 		// must not be fed its backlog first.
@@ -27,22 +28,14 @@ func (c *Conn) writeLoop() {
 			c.writerEnded()
 			return
 		}
-		pinged, n, err := c.writeQueued()
-		if err != nil {
+		if err := c.writeQueued(); err != nil {
 			c.writeFailed(err)
 			c.writerEnded()
 			return
 		}
-		if pinged {
-			idle := !wrote && n == 0
-			wrote = n > 0
-			if idle && c.q.park() {
-				return
-			}
-		} else if n > 0 {
-			wrote = true
+		if c.q.park() {
+			return
 		}
-		c.q.wait()
 	}
 }
 
@@ -56,29 +49,23 @@ func (c *Conn) writerEnded() {
 }
 
 // writeQueued writes the control frames due and what is queued, in batches
-// of at most maxBatchFrames items, until nothing is due; it reports whether
-// it sent a ping and how many items it wrote. It stops early when the
-// connection starts closing without asking for a flush.
-func (c *Conn) writeQueued() (pinged bool, wrote int, err error) {
+// of at most maxBatchFrames items, until nothing is due. It stops early
+// when the connection starts closing without asking for a flush.
+func (c *Conn) writeQueued() error {
 	for {
 		ctl := c.q.control()
 		batch, more := c.q.take()
 		if !ctl.any() && len(batch) == 0 {
-			return pinged, wrote, nil
+			return nil
 		}
-		pinged = pinged || ctl.ping
-		wrote += len(batch)
 		err := c.writeBatch(ctl, batch)
 		c.q.done(batch)
-		if err != nil {
-			return pinged, wrote, err
-		}
-		if !more {
-			return pinged, wrote, nil
+		if err != nil || !more {
+			return err
 		}
 		if c.isClosing() {
 			if req, _ := c.closeState(); !req.flush {
-				return pinged, wrote, nil
+				return nil
 			}
 		}
 	}

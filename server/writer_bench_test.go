@@ -378,3 +378,68 @@ func TestIdleWriterParks(t *testing.T) {
 	}
 	t.Logf("%d pings; writer running after the send: %v", pings.Load(), running())
 }
+
+// TestWriterParksWhenDone: the writer returns as soon as it has written what
+// was queued, not a heartbeat later (the heartbeat here is an hour), so that
+// a connection storm leaves no writer goroutine per connection behind; the
+// next message starts another, and a burst queued while one writes still
+// arrives whole and in order.
+func TestWriterParksWhenDone(t *testing.T) {
+	var conn atomic.Pointer[Conn]
+	srv, err := New(Config{
+		Logger:       slog.New(slog.DiscardHandler),
+		Authenticate: InsecureQueryIdentity,
+		Heartbeat:    time.Hour,
+		OnConnect:    func(_ context.Context, e ConnectEvent) error { conn.Store(e.Conn); return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	}()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http")+"/ws?user=w", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, b, err := ws.ReadMessage(); err != nil || !strings.Contains(string(b), `"welcome"`) {
+		t.Fatalf("first frame %s, %v; want welcome", b, err)
+	}
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s", what)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	wait("the connection is registered", func() bool { return conn.Load() != nil })
+	c := conn.Load()
+	wait("the writer parked after welcome", func() bool { return !c.q.runs() })
+	const n = 50
+	for i := range n {
+		if err := c.sendEnv(shared.Envelope{ID: uint64(i + 1)}, shared.Pong{}); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	for i := range n {
+		_, b, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+		if want := fmt.Sprintf(`"id":%d,`, i+1); !strings.Contains(string(b), want) {
+			t.Fatalf("frame %d is %s, want id %d", i, b, i+1)
+		}
+	}
+	wait("the writer parked after the burst", func() bool { return !c.q.runs() })
+}

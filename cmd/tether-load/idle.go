@@ -27,19 +27,51 @@ type sample struct {
 	goroutines int64
 	heap       int64 // bytes of heap in use, after a GC
 	stacks     int64 // bytes of goroutine stacks in use
+	// Where the rest of the RSS lies, from the runtime.MemStats of the
+	// heap profile: heap memory the runtime holds free and has not
+	// released to the system (HeapIdle - HeapReleased), the runtime's own
+	// metadata (MSpanSys, MCacheSys, BuckHashSys, GCSys, OtherSys: span
+	// structures, GC bitmaps, the poll descriptors of the sockets, ...)
+	// and the heap goal of the next GC (NextGC), which bounds what the
+	// runtime keeps: its scavenger returns only the free memory above
+	// about 1.1 times the goal.
+	heapFree int64
+	meta     int64
+	goal     int64
 }
 
-// read takes a sample; gc has the server collect first (the heap figures
-// are taken after a GC anyway).
+// read takes a sample, after having the server collect its garbage.
 func (p probe) read(ctx context.Context) (sample, error) {
-	s := sample{rss: -1, goroutines: -1, heap: -1, stacks: -1}
+	return p.readGC(ctx, true)
+}
+
+// readGC takes a sample; gc has the server collect first.
+func (p probe) readGC(ctx context.Context, gc bool) (sample, error) {
+	s := sample{rss: -1, goroutines: -1, heap: -1, stacks: -1, heapFree: -1, meta: -1, goal: -1}
 	if p.debug != "" {
-		body, err := p.get(ctx, "/debug/pprof/heap?debug=1&gc=1")
+		path := "/debug/pprof/heap?debug=1"
+		if gc {
+			path += "&gc=1"
+		}
+		body, err := p.get(ctx, path)
 		if err != nil {
 			return s, err
 		}
 		s.heap = memStat(body, "HeapInuse")
 		s.stacks = memStat(body, "Stack")
+		if idle, released := memStat(body, "HeapIdle"), memStat(body, "HeapReleased"); idle >= 0 && released >= 0 {
+			s.heapFree = idle - released
+		}
+		s.meta = 0
+		for _, name := range []string{"MSpan", "MCache", "BuckHashSys", "GCSys", "OtherSys"} {
+			n := memStatSys(body, name)
+			if n < 0 {
+				s.meta = -1
+				break
+			}
+			s.meta += n
+		}
+		s.goal = memStat(body, "NextGC")
 		body, err = p.get(ctx, "/debug/pprof/goroutine?debug=1")
 		if err != nil {
 			return s, err
@@ -98,6 +130,26 @@ func memStat(profile, name string) int64 {
 	return -1
 }
 
+// memStatSys reads the system figure of "# name = N / M" (M), or N when
+// the line has one figure; -1 when absent.
+func memStatSys(profile, name string) int64 {
+	for line := range strings.Lines(profile) {
+		v, ok := strings.CutPrefix(line, "# "+name+" = ")
+		if !ok {
+			continue
+		}
+		if _, sys, ok := strings.Cut(v, " / "); ok {
+			v = sys
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return -1
+		}
+		return n
+	}
+	return -1
+}
+
 // procRSS returns the resident set of process pid, in bytes.
 func procRSS(pid int) (int64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
@@ -146,6 +198,17 @@ func (r *idleReport) print(w io.Writer, conns int) {
 	fmt.Fprintf(w, "server    per connection after %v idle: goroutines %s, heap in use %s, stacks %s\n",
 		r.idle, perConn(r.before.goroutines, r.after.goroutines, conns, false),
 		perConn(r.before.heap, r.after.heap, conns, true), perConn(r.before.stacks, r.after.stacks, conns, true))
+	b, a := r.before, r.after
+	rest := func(s sample) int64 {
+		if s.rss < 0 || s.heap < 0 || s.heapFree < 0 || s.stacks < 0 || s.meta < 0 {
+			return -1
+		}
+		return s.rss - s.heap - s.heapFree - s.stacks - s.meta
+	}
+	fmt.Fprintf(w, "server    RSS per connection after %v idle by class: heap in use %s, heap free kept by the runtime %s, stacks %s, runtime metadata %s, rest %s; heap goal %s\n",
+		r.idle, perConn(b.heap, a.heap, conns, true), perConn(b.heapFree, a.heapFree, conns, true),
+		perConn(b.stacks, a.stacks, conns, true), perConn(b.meta, a.meta, conns, true),
+		perConn(rest(b), rest(a), conns, true), perConn(b.goal, a.goal, conns, true))
 }
 
 // runIdle connects the clients, holds them idle for -idle, measures the
@@ -181,11 +244,12 @@ func (l *load) runIdle(ctx context.Context, w io.Writer) error {
 	if r.after, err = l.o.probe.read(ctx); err != nil {
 		return err
 	}
-	if r.after.rss >= 0 { // the GC the heap profile asked for may have given memory back
-		time.Sleep(time.Second)
-		if rss, err := procRSS(l.o.probe.pid); err == nil {
-			r.after.rss = rss
-		}
+	// The GC the heap profile asked for may have given memory back: the
+	// figures are read again a second later, without another GC (the heap
+	// in use, goroutines and stacks stay those read after the GC).
+	time.Sleep(time.Second)
+	if later, err := l.o.probe.readGC(ctx, false); err == nil {
+		r.after.rss, r.after.heapFree, r.after.meta = later.rss, later.heapFree, later.meta
 	}
 	for _, m := range members {
 		select {
