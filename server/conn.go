@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,19 +20,33 @@ type Conn struct {
 	user   string
 	name   string
 	remote string
+	ip     string // the client IP whose slot the connection holds (hub.begin)
 	since  time.Time
 
-	expMu     sync.Mutex
-	expires   time.Time    // Identity.Expires, moved by refresh; zero: never
-	expiresAt atomic.Int64 // expires in Unix ns, 0: never; read by the node's timers
+	expMu     sync.Mutex   // orders moveExpiry against the node's timers
+	expiresAt atomic.Int64 // Identity.Expires in Unix ns, moved by refresh; 0: never; read by the node's timers
 	pingedAt  atomic.Int64 // when the node's timers last had a ping sent, in Unix ns
 
 	// limiter is the message rate limit (nil: unlimited); refusals and
-	// refusedSince count the refusals of the current RateLimitWindow. All
-	// three are used by the reader goroutine only.
+	// refusedSince (Unix ns) count the refusals of the current
+	// RateLimitWindow. All three are used where the connection's messages
+	// are handled, one at a time.
 	limiter      *rate.Limiter
-	refusals     int
-	refusedSince time.Time
+	refusedSince int64
+	refusals     int32
+	// The reader (reader.go). readMu guards rstate, sockClosed and the
+	// poller's token and fd; midMessage belongs to the reader.
+	rstate     readerState
+	sockClosed bool         // closeSocket has run
+	midMessage bool         // a message was left unread (too big): no control frame can be next
+	registered bool         // in the hub (serve)
+	polled     atomic.Bool  // watched by the poller: read by runs, not a goroutine
+	ends       atomic.Int32 // the reader and the writer that have ended: at 2, finish
+	pollFD     int32
+	readMu     sync.Mutex
+	pollToken  uint64       // the poller's token for the socket; 0: not watched
+	lastRead   atomic.Int64 // when something was last received, in Unix ns (alive)
+
 	// heldRound holds back the connection's ordered sends (ordered.go):
 	// those whose round is not above it are refused. Used where the
 	// connection's messages are handled, one at a time, as the limiter.
@@ -43,24 +56,8 @@ type Conn struct {
 	rb *readBuffer // ws's read buffer, held while a frame arrives (reader only)
 	q  sendQueue   // the frames for the writer, and when it runs
 
-	// The reader (reader.go). readMu guards rstate, sockClosed and the
-	// poller's token and fd; midMessage belongs to the reader.
-	readMu     sync.Mutex
-	rstate     readerState
-	sockClosed bool   // closeSocket has run
-	pollToken  uint64 // the poller's token for the socket; 0: not watched
-	pollFD     int
-	polled     atomic.Bool  // watched by the poller: read by runs, not a goroutine
-	midMessage bool         // a message was left unread (too big): no control frame can be next
-	lastRead   atomic.Int64 // when something was last received, in Unix ns (alive)
-
-	registered bool         // in the hub (serve)
-	ip         string       // the client IP whose slot the connection holds (hub.begin)
-	ends       atomic.Int32 // the reader and the writer that have ended: at 2, finish
-
-	closing    chan struct{} // closed by startClose
+	closing    chan struct{} // closed by startClose: the connection's context is done
 	readerDone chan struct{} // closed when the reader stops reading
-	writerDone chan struct{} // closed when the writer has closed the socket
 
 	closeMu sync.Mutex
 	closed  *closeRequest // the first close request; nil while open
@@ -69,9 +66,9 @@ type Conn struct {
 	app appPinger // the application heartbeat, when the client asked for it (liveness.go)
 
 	mu     sync.Mutex
-	rooms  map[string]struct{} // joined rooms; changed under the room's lock too
-	maps   map[string]struct{} // subscribed maps
-	client string              // from hello
+	rooms  nameSet // joined rooms; changed under the room's lock too
+	maps   nameSet // subscribed maps
+	client string  // from hello
 }
 
 func newConn(s *Server, ws *websocket.Conn, bc *batchConn, rb *readBuffer, id Identity, remote, ip string) *Conn {
@@ -90,13 +87,9 @@ func newConn(s *Server, ws *websocket.Conn, bc *batchConn, rb *readBuffer, id Id
 		remote:     remote,
 		ip:         ip,
 		since:      s.now(),
-		expires:    id.Expires,
 		limiter:    limiter,
 		closing:    make(chan struct{}),
 		readerDone: make(chan struct{}),
-		writerDone: make(chan struct{}),
-		rooms:      make(map[string]struct{}),
-		maps:       make(map[string]struct{}),
 	}
 	c.q.init(s.cfg.SendQueue, c.writeLoop)
 	c.expiresAt.Store(unixNano(id.Expires))
@@ -117,9 +110,10 @@ func (c *Conn) Name() string { return c.name }
 // connection is closed with 1008); zero means never. A refresh message
 // moves it.
 func (c *Conn) Expires() time.Time {
-	c.expMu.Lock()
-	defer c.expMu.Unlock()
-	return c.expires
+	if ns := c.expiresAt.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // expire closes the connection for an expired token.
@@ -141,7 +135,6 @@ func (c *Conn) moveExpiry(exp time.Time) bool {
 	if old := c.expiresAt.Load(); old != 0 && time.Now().UnixNano() >= old {
 		return false // passed: the connection is closing for the old token
 	}
-	c.expires = exp
 	c.expiresAt.Store(unixNano(exp))
 	return true
 }
@@ -164,20 +157,14 @@ func (c *Conn) Member() shared.Member { return shared.Member{User: c.user, Name:
 func (c *Conn) Rooms() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rooms := make([]string, 0, len(c.rooms))
-	for r := range c.rooms {
-		rooms = append(rooms, r)
-	}
-	slices.Sort(rooms)
-	return rooms
+	return c.rooms.list()
 }
 
 // Joined reports whether the connection has joined room.
 func (c *Conn) Joined(room string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.rooms[room]
-	return ok
+	return c.rooms.has(room)
 }
 
 // Send queues m for the connection. It never blocks: it fails with ErrClosed
@@ -251,15 +238,11 @@ func (c *Conn) overflowed() {
 func (c *Conn) addRoom(room string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, had := c.rooms[room]
-	c.rooms[room] = struct{}{}
-	return !had
+	return c.rooms.add(room)
 }
 
 func (c *Conn) dropRoom(room string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, had := c.rooms[room]
-	delete(c.rooms, room)
-	return had
+	return c.rooms.remove(room)
 }

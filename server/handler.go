@@ -183,11 +183,11 @@ func (c *Conn) refused() {
 	s := c.srv
 	s.obs.RateLimited()
 	now := time.Now()
-	if c.refusals == 0 || now.Sub(c.refusedSince) > RateLimitWindow {
-		c.refusals, c.refusedSince = 0, now
+	if c.refusals == 0 || now.Sub(time.Unix(0, c.refusedSince)) > RateLimitWindow {
+		c.refusals, c.refusedSince = 0, now.UnixNano()
 	}
 	c.refusals++
-	if c.refusals > s.cfg.MessageBurst {
+	if int(c.refusals) > s.cfg.MessageBurst {
 		if c.startClose(closeRequest{code: shared.ClosePolicyViolation, reason: "rate limit exceeded", send: true, flush: true}) {
 			s.log.Warn("rate limit exceeded: closed", "conn", c.id, "user", c.user, "refused", c.refusals)
 		}

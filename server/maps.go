@@ -429,7 +429,7 @@ func (r *mapRoom) unsubscribe(c *Conn) {
 	delete(r.subs, c)
 	r.mu.Unlock()
 	c.mu.Lock()
-	delete(c.maps, r.name)
+	c.maps.remove(r.name)
 	c.mu.Unlock()
 }
 
@@ -465,10 +465,9 @@ func (s *Server) mapSub(c *Conn, reqID uint64, m shared.MapSub) {
 		}
 	}
 	c.mu.Lock()
-	_, already := c.maps[m.Map]
-	full := !already && s.cfg.MaxRoomsPerConn > 0 && len(c.maps) >= s.cfg.MaxRoomsPerConn
+	full := !c.maps.has(m.Map) && s.cfg.MaxRoomsPerConn > 0 && len(c.maps) >= s.cfg.MaxRoomsPerConn
 	if !full {
-		c.maps[m.Map] = struct{}{}
+		c.maps.add(m.Map)
 	}
 	c.mu.Unlock()
 	if full {
@@ -506,10 +505,7 @@ func (s *Server) mapUnsub(c *Conn, reqID uint64, m shared.MapUnsub) {
 // unsubscribeMaps takes a closed connection out of its maps.
 func (s *Server) unsubscribeMaps(c *Conn) {
 	c.mu.Lock()
-	names := make([]string, 0, len(c.maps))
-	for name := range c.maps {
-		names = append(names, name)
-	}
+	names := c.maps.list()
 	c.mu.Unlock()
 	for _, name := range names {
 		s.mapsMu.Lock()

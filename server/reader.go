@@ -24,7 +24,7 @@ import (
 // (readerEnded).
 
 // readerState is where a connection's reader is. Guarded by Conn.readMu.
-type readerState int
+type readerState uint8
 
 const (
 	readerRunning readerState = iota // a goroutine reads (readLoop, or a readRun)
@@ -198,7 +198,7 @@ func (c *Conn) watch() bool {
 		c.srv.log.Debug("connection not polled: it has a reader goroutine", "conn", c.id, "err", err)
 		return false
 	}
-	c.pollToken, c.pollFD = token, fd
+	c.pollToken, c.pollFD = token, int32(fd)
 	c.polled.Store(true)
 	return true
 }
@@ -216,7 +216,7 @@ func (c *Conn) park() bool {
 		return false
 	}
 	c.rstate = readerParked
-	if err := c.srv.poll.arm(c.pollToken, c.pollFD); err != nil {
+	if err := c.srv.poll.arm(c.pollToken, int(c.pollFD)); err != nil {
 		c.rstate = readerRunning
 		return false
 	}
@@ -265,7 +265,7 @@ func (c *Conn) closeSocket() {
 		c.rstate = readerEnded
 	}
 	if c.pollToken != 0 {
-		c.srv.poll.unwatch(c.pollToken, c.pollFD)
+		c.srv.poll.unwatch(c.pollToken, int(c.pollFD))
 		c.pollToken = 0
 	}
 	_ = c.ws.Close()

@@ -40,11 +40,9 @@ func (c *Conn) writeLoop() {
 }
 
 // writerEnded records that the writer closed the socket: no writer starts
-// again, writerDone is closed, and the connection finishes once its reader
-// has ended too.
+// again, and the connection finishes once its reader has ended too.
 func (c *Conn) writerEnded() {
 	c.q.end()
-	close(c.writerDone)
 	c.ended()
 }
 
