@@ -845,19 +845,18 @@ type storedPub struct {
 // batchGet reads up to n messages of subj from stream sequence from on, in
 // one batched direct get.
 func (b *Broker) batchGet(ctx context.Context, subj string, from uint64, n int) ([]storedPub, error) {
-	inbox := b.nc.NewRespInbox()
-	sub, err := b.nc.SubscribeSync(inbox)
+	replies, err := b.newReplies(n + 1) // the batch and its end-of-batch status
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = sub.Unsubscribe() }()
+	defer replies.close()
 	req := fmt.Sprintf(`{"seq":%d,"next_by_subj":%q,"batch":%d}`, from, subj, n)
-	if err := b.nc.PublishRequest("$JS.API.DIRECT.GET."+StreamName, inbox, []byte(req)); err != nil {
+	if err := b.nc.PublishRequest("$JS.API.DIRECT.GET."+StreamName, replies.inbox, []byte(req)); err != nil {
 		return nil, err
 	}
 	var out []storedPub
 	for range n + 1 {
-		m, err := sub.NextMsgWithContext(ctx)
+		m, err := replies.next(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -882,6 +881,47 @@ func (b *Broker) batchGet(ctx context.Context, subj string, from uint64, n int) 
 	}
 	return out, nil
 }
+
+// replies is a subscription to a new reply inbox whose messages are read in
+// turn (next), for a request with several answers: a batched direct get,
+// Control, Gather. Its channel has room for the answers expected: nats.go's
+// SubscribeSync would allocate one of 65,536 messages (512 KiB) for each
+// request, which a connection storm (a history read for each join) turns
+// into gigabytes of garbage and a process that keeps the memory it grew to.
+type replies struct {
+	inbox string
+	sub   *nats.Subscription
+	ch    chan *nats.Msg
+}
+
+// repliesSlack is the room a replies channel has beyond the answers
+// expected (an answer beyond would be dropped, and counted by NATS as a
+// slow consumer).
+const repliesSlack = 8
+
+// newReplies subscribes to a new reply inbox for about n answers.
+func (b *Broker) newReplies(n int) (*replies, error) {
+	r := &replies{inbox: b.nc.NewRespInbox(), ch: make(chan *nats.Msg, n+repliesSlack)}
+	sub, err := b.nc.ChanSubscribe(r.inbox, r.ch)
+	if err != nil {
+		return nil, err
+	}
+	r.sub = sub
+	return r, nil
+}
+
+// next returns the next answer, or ctx's error.
+func (r *replies) next(ctx context.Context) (*nats.Msg, error) {
+	select {
+	case m := <-r.ch:
+		return m, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// close unsubscribes.
+func (r *replies) close() { _ = r.sub.Unsubscribe() }
 
 // wakeCheck asks the position check to run now.
 func (b *Broker) wakeCheck() {

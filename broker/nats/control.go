@@ -32,20 +32,19 @@ func (b *Broker) Control(ctx context.Context, c broker.Control) (int, error) {
 	if want == 0 {
 		return 0, nil
 	}
-	inbox := b.nc.NewRespInbox()
-	sub, err := b.nc.SubscribeSync(inbox)
+	replies, err := b.newReplies(want)
 	if err != nil {
 		return 0, fmt.Errorf("control %s: %w", c.Kind, err)
 	}
-	defer func() { _ = sub.Unsubscribe() }()
-	if err := b.nc.PublishRequest(controlSubj, inbox, data); err != nil {
+	defer replies.close()
+	if err := b.nc.PublishRequest(controlSubj, replies.inbox, data); err != nil {
 		return 0, fmt.Errorf("control %s: %w", c.Kind, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, controlTimeout)
 	defer cancel()
 	total := 0
 	for range want {
-		m, err := sub.NextMsgWithContext(ctx)
+		m, err := replies.next(ctx)
 		if err != nil {
 			return total, fmt.Errorf("control %s: %w", c.Kind, errNoAnswer)
 		}
@@ -92,20 +91,19 @@ func (b *Broker) Gather(ctx context.Context, kind string) ([][]byte, int, error)
 	if err != nil {
 		return nil, want, fmt.Errorf("gather %s: %w", kind, err)
 	}
-	inbox := b.nc.NewRespInbox()
-	sub, err := b.nc.SubscribeSync(inbox)
+	replies, err := b.newReplies(want)
 	if err != nil {
 		return nil, want, fmt.Errorf("gather %s: %w", kind, err)
 	}
-	defer func() { _ = sub.Unsubscribe() }()
-	if err := b.nc.PublishRequest(querySubj, inbox, data); err != nil {
+	defer replies.close()
+	if err := b.nc.PublishRequest(querySubj, replies.inbox, data); err != nil {
 		return nil, want, fmt.Errorf("gather %s: %w", kind, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, controlTimeout)
 	defer cancel()
 	var answers [][]byte
 	for len(answers) < want {
-		m, err := sub.NextMsgWithContext(ctx)
+		m, err := replies.next(ctx)
 		if err != nil {
 			return answers, want, fmt.Errorf("gather %s: %w", kind, errNoAnswer)
 		}
