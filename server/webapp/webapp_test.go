@@ -553,3 +553,45 @@ func TestLoaderOtherGoAppRelease(t *testing.T) {
 		t.Errorf("newLoader on a failing go-app: err = %v, want one naming the status", err)
 	}
 }
+
+// TestPagePreloadsBundle: every page asks for the bundle in its <head>, as
+// the loader fetches it (the same URL, a CORS request: crossorigin), so the
+// download starts with the page and the loader takes the preloaded
+// response; an app's own raw headers stay.
+func TestPagePreloadsBundle(t *testing.T) {
+	dir := fakeBundle(t, wasmContent("preload"))
+	own := `<meta name="app-own" content="kept">`
+	handler := testApp()
+	handler.RawHeaders = []string{own}
+	h, err := New(Config{Handler: handler, Routes: testRoutes, Dir: dir, Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	body := get(h, "/").Body.String()
+	head, _, ok := strings.Cut(body, "</head>")
+	if !ok {
+		t.Fatalf("the page has no </head>:\n%s", body)
+	}
+	links := regexp.MustCompile(`<link[^>]* rel="preload"[^>]*>`).FindAllString(head, -1)
+	var wasm []string
+	for _, l := range links {
+		if strings.Contains(l, `href="`+WasmPath+`"`) {
+			wasm = append(wasm, l)
+		}
+	}
+	if len(wasm) != 1 {
+		t.Fatalf("the page's head preloads %s %d times, want once: %q", WasmPath, len(wasm), links)
+	}
+	for _, attr := range []string{`as="fetch"`, `crossorigin="anonymous"`, `type="application/wasm"`} {
+		if !strings.Contains(wasm[0], attr) {
+			t.Errorf("preload %s has no %s (the loader's fetch would not take it)", wasm[0], attr)
+		}
+	}
+	if !strings.Contains(head, own) {
+		t.Errorf("the app's own raw header %s is gone:\n%s", own, head)
+	}
+	js := get(h, "/app.js").Body.String()
+	if !strings.Contains(js, `fetchWithProgress("`+WasmPath+`"`) {
+		t.Errorf("the loader does not fetch %s, the preloaded URL", WasmPath)
+	}
+}

@@ -20,7 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -246,47 +245,6 @@ func (p *page) text(sel string) string {
 		p.t.Fatalf("%s: text of %s: %v", p.name, sel, err)
 	}
 	return s
-}
-
-// TestE2EFirstPaint measures, in five fresh Chromium processes, the time
-// from navigation to the status pill saying "connected": a cold load (a new
-// profile: empty HTTP cache, no service worker, no compiled wasm) with the
-// login, then, once go-app's service worker controls the page (it has
-// cached the app), a returning visit in a new tab (the login cookie resumes
-// the session). Pages are in the browser's own profile, on disk, as a
-// user's are (an isolated browser context is off the record: no code
-// cache). It logs each and the medians, and asserts nothing about the
-// figures: they depend on the machine.
-func TestE2EFirstPaint(t *testing.T) {
-	srv := startTether(t)
-	const loads = 5
-	var cold, warm []time.Duration
-	for i := range loads {
-		t.Run(fmt.Sprint("load", i+1), func(t *testing.T) {
-			p := openPage(t, newBrowser(t), fmt.Sprint("cold", i+1))
-			d := p.login(srv.URL(), fmt.Sprint("Cold", i+1))
-			t.Logf("cold load %d: navigation to connected in %v", i+1, d.Round(time.Millisecond))
-			cold = append(cold, d)
-			p.waitJS("the service worker", loadTimeout, `!!(navigator.serviceWorker && navigator.serviceWorker.controller)`)
-			w := p.newTab(fmt.Sprint("warm", i+1))
-			start := time.Now()
-			w.do("open the app again", loadTimeout, chromedp.Navigate(srv.URL()+"/"))
-			w.waitStatus("connected", loadTimeout)
-			d = time.Since(start)
-			t.Logf("returning visit %d: navigation to connected in %v", i+1, d.Round(time.Millisecond))
-			warm = append(warm, d)
-		})
-	}
-	for _, m := range []struct {
-		what string
-		took []time.Duration
-	}{{"cold page load", cold}, {"returning visit", warm}} {
-		if len(m.took) == loads {
-			slices.Sort(m.took)
-			t.Logf("%s to connected: median of %d %v (min %v, max %v)", m.what, loads,
-				m.took[loads/2].Round(time.Millisecond), m.took[0].Round(time.Millisecond), m.took[loads-1].Round(time.Millisecond))
-		}
-	}
 }
 
 // TestE2EWasmCodeCache: the loader hands the fetched bundle to
