@@ -511,8 +511,7 @@ func TestLoaderKeepsFetchedResponse(t *testing.T) {
 		}
 		js := w.Body.String()
 		for _, want := range []string{
-			"response.clone().body.getReader()",                                // the progress bar reads a clone
-			"  return response;\n}",                                            // the fetched response goes on
+			"  return fetch(url);\n}", // the fetched response goes on, untouched
 			"instantiateStreaming(\n      fetchWithProgress(\"/web/app.wasm\"", // go-app's caller, unchanged
 			"goappInitServiceWorker();",                                        // and the rest of go-app's script
 		} {
@@ -522,6 +521,9 @@ func TestLoaderKeepsFetchedResponse(t *testing.T) {
 		}
 		if strings.Contains(js, "new ReadableStream") {
 			t.Errorf("%s still rebuilds the wasm response from a stream (no code cache)", path)
+		}
+		if strings.Contains(js, ".clone()") {
+			t.Errorf("%s tees the wasm response (every chunk through the page's thread)", path)
 		}
 		if c := strings.Count(js, "function fetchWithProgress("); c != 1 {
 			t.Errorf("%s defines fetchWithProgress %d times, want 1", path, c)
@@ -593,5 +595,34 @@ func TestPagePreloadsBundle(t *testing.T) {
 	js := get(h, "/app.js").Body.String()
 	if !strings.Contains(js, `fetchWithProgress("`+WasmPath+`"`) {
 		t.Errorf("the loader does not fetch %s, the preloaded URL", WasmPath)
+	}
+}
+
+// TestLoadingLabel: the loader counts no bytes, so the label loses its
+// "{progress}" (with the % after it); an app without a label gets one.
+func TestLoadingLabel(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", "Loading…"},
+		{"{progress}%", "Loading…"},
+		{"Loading Tether… {progress}%", "Loading Tether…"},
+		{"{progress} percent of the poll", "percent of the poll"},
+		{"Starting the poll", "Starting the poll"},
+	} {
+		if got := loadingLabel(tc.in); got != tc.want {
+			t.Errorf("loadingLabel(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	handler := testApp()
+	handler.LoadingLabel = "Loading the test app… {progress}%"
+	h, err := New(Config{Handler: handler, Routes: testRoutes, Dir: fakeBundle(t, wasmContent("label")), Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	page := get(h, "/").Body.String()
+	if !strings.Contains(page, "Loading the test app…") || strings.Contains(page, "0%") {
+		t.Errorf("the page's loader label is not %q:\n%s", "Loading the test app…", page)
+	}
+	if js := get(h, "/app.js").Body.String(); !strings.Contains(js, `const goappLoadingLabel = "Loading the test app…";`) {
+		t.Errorf("app.js has not the label without {progress}")
 	}
 }
