@@ -222,3 +222,44 @@ func (cn *conn) wait(ctx context.Context, cl *call) (shared.Envelope, error) {
 		return shared.Envelope{}, ctxError(ctx, cl.typ)
 	}
 }
+
+// resend sends reqs again on a new connection cn (the remembered rooms or
+// maps after a reconnect): every request is written at once, then each reply
+// is awaited and decoded as Resp, all within one Config.RequestTimeout. The
+// first request that cannot be written stops the writing; calls never
+// waited for are unregistered when cn ends. Every failure is logged as op,
+// with the request's name under key; a request the server refuses for good
+// (a permanent error code) is handed to dropped. resend reports whether
+// every request was answered with Resp.
+func resend[Resp, Req shared.Message](c *Client, cn *conn, op, key string, reqs []Req,
+	name func(Req) string, dropped func(Req)) bool {
+	ctx, cancel := context.WithTimeout(cn.ctx, c.opts.RequestTimeout)
+	defer cancel()
+	calls := make([]*call, 0, len(reqs))
+	for _, r := range reqs {
+		cl, err := cn.send(ctx, c.nextID.Add(1), r)
+		if err != nil {
+			c.log.Warn("tether client: "+op+" failed", key, name(r), "err", err)
+			break
+		}
+		calls = append(calls, cl)
+	}
+	ok := len(calls) == len(reqs)
+	for i, cl := range calls {
+		env, err := cn.wait(ctx, cl)
+		if err != nil {
+			c.log.Warn("tether client: "+op+" failed", key, name(reqs[i]), "err", err)
+			ok = false
+			continue
+		}
+		if _, err := decodeReply[Resp](cl.typ, env); err != nil {
+			ok = false
+			c.log.Warn("tether client: "+op+" refused", key, name(reqs[i]), "err", err)
+			var se *shared.Error
+			if errors.As(err, &se) && permanent(se.Code) {
+				dropped(reqs[i])
+			}
+		}
+	}
+	return ok
+}

@@ -591,38 +591,16 @@ func (c *Client) handleMapFrame(env shared.Envelope) {
 // resubscribe subscribes the remembered maps again on a new connection, all
 // requests written at once, then waits for the answers (the snapshots and
 // catch-ups that follow are applied by the read goroutine). It reports
-// whether every map answered.
+// whether every map answered. A map the server refuses for good is lost.
 func (c *Client) resubscribe(cn *conn, subs []shared.MapSub) bool {
-	ctx, cancel := context.WithTimeout(cn.ctx, c.opts.RequestTimeout)
-	defer cancel()
-	calls := make([]*call, 0, len(subs))
-	for _, s := range subs {
-		cl, err := cn.send(ctx, c.nextID.Add(1), s)
-		if err != nil {
-			c.log.Warn("tether client: resubscribe failed", "map", s.Map, "err", err)
-			break
-		}
-		calls = append(calls, cl)
-	}
-	ok := len(calls) == len(subs)
-	for i, cl := range calls {
-		env, err := cn.wait(ctx, cl)
-		if err == nil {
-			_, err = decodeReply[shared.MapSubscribed](cl.typ, env)
-		}
-		if err != nil {
-			ok = false
-			c.log.Warn("tether client: resubscribe refused", "map", subs[i].Map, "err", err)
-			var se *shared.Error
-			if errors.As(err, &se) && permanent(se.Code) {
-				c.mu.Lock()
-				m := c.maps[subs[i].Map]
-				c.mu.Unlock()
-				if m != nil {
-					m.lost()
-				}
+	return resend[shared.MapSubscribed](c, cn, "resubscribe", "map", subs,
+		func(s shared.MapSub) string { return s.Map },
+		func(s shared.MapSub) {
+			c.mu.Lock()
+			m := c.maps[s.Map]
+			c.mu.Unlock()
+			if m != nil {
+				m.lost()
 			}
-		}
-	}
-	return ok
+		})
 }

@@ -192,40 +192,16 @@ func (c *Client) forget(room string, rs *roomState) {
 // rejoin joins the remembered rooms again on a new connection, all requests
 // written at once, then waits for the replies. It reports whether every room
 // answered joined (recovered or not): the session is then healthy, and the
-// reconnect backoff starts over.
+// reconnect backoff starts over. A room the server refuses for good is
+// forgotten.
 func (c *Client) rejoin(cn *conn, joins []shared.Join) bool {
-	ctx, cancel := context.WithTimeout(cn.ctx, c.opts.RequestTimeout)
-	defer cancel()
-	calls := make([]*call, 0, len(joins))
-	for _, j := range joins {
-		cl, err := cn.send(ctx, c.nextID.Add(1), j)
-		if err != nil {
-			c.log.Warn("tether client: rejoin failed", "room", j.Room, "err", err)
-			break
-		}
-		calls = append(calls, cl)
-	}
-	ok := len(calls) == len(joins)
-	for i, cl := range calls {
-		env, err := cn.wait(ctx, cl)
-		if err != nil {
-			c.log.Warn("tether client: rejoin failed", "room", joins[i].Room, "err", err)
-			ok = false
-			continue
-		}
-		if _, err := decodeReply[shared.Joined](cl.typ, env); err != nil {
-			ok = false
-			c.log.Warn("tether client: rejoin refused", "room", joins[i].Room, "err", err)
-			var se *shared.Error
-			if errors.As(err, &se) && permanent(se.Code) {
-				c.mu.Lock()
-				delete(c.rooms, joins[i].Room)
-				c.mu.Unlock()
-			}
-		}
-	}
-	// Calls never waited for (after a failed send) are unregistered by end.
-	return ok
+	return resend[shared.Joined](c, cn, "rejoin", "room", joins,
+		func(j shared.Join) string { return j.Room },
+		func(j shared.Join) {
+			c.mu.Lock()
+			delete(c.rooms, j.Room)
+			c.mu.Unlock()
+		})
 }
 
 // permanent reports whether a join refused with code will be refused again.

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,28 +125,6 @@ func benchFill(b *testing.B, nodes []benchNode) {
 	}
 }
 
-// countingTransport counts the bytes of the frames its sockets read.
-type countingTransport struct{ read atomic.Int64 }
-
-func (t *countingTransport) Dial(ctx context.Context, url string) (client.Socket, error) {
-	s, err := client.NativeTransport{}.Dial(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	return countingSocket{Socket: s, t: t}, nil
-}
-
-type countingSocket struct {
-	client.Socket
-	t *countingTransport
-}
-
-func (s countingSocket) Read(ctx context.Context) ([]byte, error) {
-	f, err := s.Socket.Read(ctx)
-	s.t.read.Add(int64(len(f)))
-	return f, err
-}
-
 // subscribeClient connects a client to url and subscribes it to the map;
 // it returns the copy and the client's cancel.
 func subscribeClient(b *testing.B, url string, tr client.Transport) (*client.Map[string, benchValue], func()) {
@@ -177,7 +154,7 @@ func BenchmarkMapSnapshot(b *testing.B) {
 			nodes := benchCluster(b, kind, 1)
 			var bytes int64
 			for i := 0; b.Loop(); i++ {
-				tr := &countingTransport{}
+				tr := &probeTransport{}
 				m, stop := subscribeClient(b, nodes[0].url+fmt.Sprintf("s%d", i), tr)
 				if m.Len() != benchKeys {
 					b.Fatalf("snapshot of %d keys, want %d", m.Len(), benchKeys)
@@ -198,7 +175,7 @@ func BenchmarkMapChanges(b *testing.B) {
 			writer := nodes[len(nodes)-1].m // in a cluster, the changes are made on another node
 			var snapBytes, allBytes int64
 			for i := 0; b.Loop(); i++ {
-				tr := &countingTransport{}
+				tr := &probeTransport{}
 				m, stop := subscribeClient(b, nodes[0].url+fmt.Sprintf("c%d", i), tr)
 				snapBytes += tr.read.Load()
 				var last uint64

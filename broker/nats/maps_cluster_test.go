@@ -1,14 +1,10 @@
 package natsbroker_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,40 +71,6 @@ func plainServer(m *server.Map[string, int]) map[string]int {
 	return out
 }
 
-// cutOnSnapshot is a client Transport whose connections fail, once, right
-// after the first map.snapshot page has been read: a node dying in the
-// middle of a snapshot, as its client sees it. cut is called then.
-type cutOnSnapshot struct {
-	cut  func()
-	done atomic.Bool
-}
-
-func (c *cutOnSnapshot) Dial(ctx context.Context, url string) (client.Socket, error) {
-	s, err := client.NativeTransport{}.Dial(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	return &cutSocket{Socket: s, c: c}, nil
-}
-
-type cutSocket struct {
-	client.Socket
-	c    *cutOnSnapshot
-	dead bool
-}
-
-func (s *cutSocket) Read(ctx context.Context) ([]byte, error) {
-	if s.dead {
-		return nil, errors.New("test: the node died")
-	}
-	f, err := s.Socket.Read(ctx)
-	if err == nil && bytes.Contains(f, []byte(`"type":"map.snapshot"`)) && bytes.Contains(f, []byte(`"more":true`)) && s.c.done.CompareAndSwap(false, true) {
-		s.dead = true
-		s.c.cut()
-	}
-	return f, err
-}
-
 // TestMapNodeDeathDuringSnapshot: a client subscribes through node b to a
 // map of 3,000 keys; b dies after the first page of the snapshot. The
 // client drops the partial snapshot, reconnects to node c, gets a full one
@@ -121,7 +83,7 @@ func TestMapNodeDeathDuringSnapshot(t *testing.T) {
 	fill(t, ms[0], 0, 3000)
 
 	proxy := tethertest.NewCutProxy(t, b.addr(), c.addr())
-	tr := &cutOnSnapshot{}
+	tr := &probeTransport{}
 	tr.cut = func() { go b.kill() }
 	cl := tethertest.NewClient(t, client.Config{URL: proxy.URL("zed"), Transport: tr, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	tethertest.Run(t, cl)
@@ -156,7 +118,6 @@ func TestMapNodeDeathDuringSnapshot(t *testing.T) {
 func TestMapNATSRestartBetweenSnapshotAndChanges(t *testing.T) {
 	dir := t.TempDir()
 	ns := startNATS(t, dir)
-	port := ns.Addr().(*net.TCPAddr).Port
 	a := startNode(t, ns, "a", natsbroker.Config{}, server.Config{})
 	b := startNode(t, ns, "b", natsbroker.Config{}, server.Config{})
 	ms := declareMap(t, []*node{a, b}, "board")
@@ -174,9 +135,7 @@ func TestMapNATSRestartBetweenSnapshotAndChanges(t *testing.T) {
 		t.Fatalf("snapshot of %d keys, want 200", copyOf.Len())
 	}
 
-	ns.Shutdown()
-	ns.WaitForShutdown()
-	natstest.Start(t, dir, port)
+	natstest.Restart(t, ns, dir)
 	for i := 200; i < 300; i++ { // writes fail until node a has reconnected
 		tethertest.WaitUntil(t, fmt.Sprintf("write %d after the NATS restart", i), func() bool {
 			wctx, wcancel := context.WithTimeout(context.Background(), time.Second)

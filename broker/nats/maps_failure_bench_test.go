@@ -1,11 +1,8 @@
 package natsbroker_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -39,47 +36,6 @@ import (
 // from NATS back (memory: the network back) to the equal copy; after-B:
 // what the client read after it; resnapshots: snapshots the client needed
 // beyond its first (0: it caught up by changes).
-
-// probeTransport is a client Transport that counts the bytes its sockets
-// read and, when cut is set, fails its connection once right after the
-// first map.snapshot page that has more to come, calling cut then.
-type probeTransport struct {
-	read  atomic.Int64
-	cut   func()
-	done  atomic.Bool
-	cutAt time.Time // set before done
-	atCut int64     // read bytes at the cut; set before done
-}
-
-func (p *probeTransport) Dial(ctx context.Context, url string) (client.Socket, error) {
-	s, err := client.NativeTransport{}.Dial(ctx, url)
-	if err != nil {
-		return nil, err
-	}
-	return &probeSocket{Socket: s, p: p}, nil
-}
-
-type probeSocket struct {
-	client.Socket
-	p    *probeTransport
-	dead bool
-}
-
-func (s *probeSocket) Read(ctx context.Context) ([]byte, error) {
-	if s.dead {
-		return nil, errors.New("bench: the connection was cut")
-	}
-	f, err := s.Socket.Read(ctx)
-	n := s.p.read.Add(int64(len(f)))
-	if err == nil && s.p.cut != nil && !s.p.done.Load() &&
-		bytes.Contains(f, []byte(`"type":"map.snapshot"`)) && bytes.Contains(f, []byte(`"more":true`)) {
-		s.dead = true
-		s.p.cutAt, s.p.atCut = time.Now(), n
-		s.p.done.Store(true)
-		s.p.cut()
-	}
-	return f, err
-}
 
 // probeClient runs a client of url on tr with a short reconnect backoff and
 // makes its copy of the map "bench" (not subscribed yet). lastChange
@@ -226,15 +182,12 @@ func BenchmarkMapRestartBetweenSnapshotAndChanges(b *testing.B) {
 				} else {
 					dir := b.TempDir()
 					ns := startNATS(b, dir)
-					port := ns.Addr().(*net.TCPAddr).Port
 					a := startNode(b, ns, "a", natsbroker.Config{}, server.Config{})
 					bn := startNode(b, ns, "b", natsbroker.Config{}, server.Config{})
 					nodes = benchNodes(b, []*node{a, bn})
 					url = nodes[1].url + fmt.Sprintf("r%d", i)
 					restart = func() {
-						ns.Shutdown()
-						ns.WaitForShutdown()
-						natstest.Start(b, dir, port)
+						natstest.Restart(b, ns, dir)
 						back, before = time.Now(), tr.read.Load()
 					}
 				}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -110,7 +109,6 @@ func TestNATSConnectionLoss(t *testing.T) {
 func TestNATSRestart(t *testing.T) {
 	dir := t.TempDir()
 	ns := startNATS(t, dir)
-	port := ns.Addr().(*net.TCPAddr).Port
 	cfg := natsbroker.Config{CheckInterval: 200 * time.Millisecond}
 	a := startNode(t, ns, "a", cfg, server.Config{})
 	b := startNode(t, ns, "b", cfg, server.Config{})
@@ -121,9 +119,7 @@ func TestNATSRestart(t *testing.T) {
 	}
 	rec.wait(t, "the first 10", func(r *recorder) bool { return len(r.texts) >= 10 })
 
-	ns.Shutdown()
-	ns.WaitForShutdown()
-	natstest.Start(t, dir, port) // the restart: same store, same port
+	natstest.Restart(t, ns, dir) // same store, same port
 	// Publishing fails until the nodes have reconnected; retry each line.
 	for i := 10; i < 20; i++ {
 		text := fmt.Sprintf("m%02d", i)

@@ -29,29 +29,17 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/tetherkit/tether/internal/loadtool"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
-		}
-		fmt.Fprintln(os.Stderr, "tether-flap:", err)
-		os.Exit(1)
-	}
-}
+func main() { loadtool.Main("tether-flap", run) }
 
 // options are the command's settings.
 type options struct {
@@ -69,8 +57,7 @@ type options struct {
 // parseOptions reads and checks the flags.
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
-	fs := flag.NewFlagSet("tether-flap", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := loadtool.NewFlagSet("tether-flap", "Measures how the Go client's outbox drains behind a link that is cut every few hundred milliseconds.", stderr)
 	rawURL := fs.String("url", "ws://127.0.0.1:8080/ws", "the server's WebSocket endpoint (the development login: each client adds ?user=)")
 	fs.IntVar(&o.sends, "sends", 1000, "chat.send messages per window")
 	fs.Float64Var(&o.rate, "rate", 40, "chat.send messages per second (at most the server's per-connection rate, 50 by default)")
@@ -80,19 +67,12 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.wait, "wait", 2*time.Minute, "how long after the last send a window may take to drain before it counts as failed")
 	fs.BoolVar(&o.verbose, "v", false, "print the clients' logs")
 	fs.StringVar(&o.token, "token", "", "bearer token for both clients (default: each gets one from the server's guest login, POST /auth/guest; a server without one takes ?user=)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: tether-flap [flags]\n\nMeasures how the Go client's outbox drains behind a link that is cut every few hundred milliseconds.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := loadtool.Parse(fs, args); err != nil {
 		return options{}, err
 	}
-	if fs.NArg() > 0 {
-		return options{}, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	u, err := url.Parse(*rawURL)
-	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		return options{}, fmt.Errorf("-url %q: want a ws:// or wss:// URL", *rawURL)
+	u, err := loadtool.WebSocketURL("url", *rawURL)
+	if err != nil {
+		return options{}, err
 	}
 	o.url = u
 	if o.cutMin, o.cutMax, err = parseSpan(*cut); err != nil {

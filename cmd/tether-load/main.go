@@ -52,32 +52,19 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
-	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/tetherkit/tether/demo/msg"
+	"github.com/tetherkit/tether/internal/loadtool"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
-		}
-		fmt.Fprintln(os.Stderr, "tether-load:", err)
-		os.Exit(1)
-	}
-}
+func main() { loadtool.Main("tether-load", run) }
 
 // options are the command's settings.
 type options struct {
@@ -102,8 +89,7 @@ const defaultMessageRate = 50
 // parseOptions reads and checks the flags.
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
-	fs := flag.NewFlagSet("tether-load", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := loadtool.NewFlagSet("tether-load", "Connects clients to a Tether server, has them chat, and prints throughput and latency.", stderr)
 	fs.StringVar(&o.url, "url", "ws://127.0.0.1:8080/ws", "the server's WebSocket endpoint; each client adds its own ?user=. Several, comma-separated (the nodes of a cluster): client i connects to the (i mod n)th")
 	fs.IntVar(&o.clients, "clients", 100, "WebSocket connections to open, one user each")
 	fs.IntVar(&o.rooms, "rooms", 10, "rooms to spread the clients over (client i joins room i mod rooms)")
@@ -117,15 +103,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.probe.pid, "server-pid", 0, "with -idle: the server's process id, to read its RSS from /proc (same machine)")
 	fs.StringVar(&o.probe.debug, "debug-url", "", "with -idle: the server's pprof endpoint (cmd/tether -debug-addr), e.g. http://127.0.0.1:6060, for goroutines, heap and stacks")
 	sources := fs.String("source", "", "comma-separated local IP addresses to connect from, in turn, e.g. 127.0.0.1,127.0.0.2 (default: the system's choice)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: tether-load [flags]\n\nConnects clients to a Tether server, has them chat, and prints throughput and latency.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := loadtool.Parse(fs, args); err != nil {
 		return options{}, err
-	}
-	if fs.NArg() > 0 {
-		return options{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	for _, s := range strings.FieldsFunc(*sources, func(r rune) bool { return r == ',' || r == ' ' }) {
 		ip := net.ParseIP(s)
@@ -147,12 +126,8 @@ func (o options) check() error {
 		return fmt.Errorf("-url %q: want a ws:// or wss:// URL", o.url)
 	}
 	for _, raw := range urls {
-		u, err := url.Parse(raw)
-		if err != nil {
-			return fmt.Errorf("-url: %w", err)
-		}
-		if u.Scheme != "ws" && u.Scheme != "wss" {
-			return fmt.Errorf("-url %q: want a ws:// or wss:// URL", raw)
+		if _, err := loadtool.WebSocketURL("url", raw); err != nil {
+			return err
 		}
 	}
 	switch {

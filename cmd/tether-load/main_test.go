@@ -93,6 +93,7 @@ func TestOptions(t *testing.T) {
 		{"-url http://127.0.0.1:8080/ws", "want a ws:// or wss:// URL"},
 		{"-url ws://127.0.0.1:8081/ws,ws://127.0.0.1:8082/ws", ""},
 		{"-url ws://127.0.0.1:8081/ws,http://127.0.0.1:8082/ws", "want a ws:// or wss:// URL"},
+		{"-url ws:///ws", "want a ws:// or wss:// URL"},
 		{"-clients 0", "-clients 0"},
 		{"-clients 5 -rooms 6", "-rooms 6"},
 		{"-rooms 0", "-rooms 0"},

@@ -17,7 +17,7 @@ func Handler() *app.Handler {
 		Lang:               "en",
 		BackgroundColor:    "#0f172a",
 		ThemeColor:         "#4f46e5",
-		LoadingLabel:       "Loading Tether… {progress}%",
+		LoadingLabel:       "Loading Tether…",
 		Styles:             []string{"/web/app.css"},
 		Icon:               app.Icon{Default: "/web/icon-192.png", Large: "/web/icon-512.png", Maskable: "/web/icon-512.png", SVG: "/web/icon.svg"},
 		CacheableResources: []string{"/web/icon.svg"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -161,6 +162,11 @@ func (s *Session) login(nick, wsURL string, expires time.Time) {
 			s.log.Warn("tether ui: client stopped", "err", err)
 		}
 	}()
+	// Let Run open the socket before this goroutine wakes the page: the
+	// handshake then travels while go-app renders the signed-in page. In
+	// the browser one thread runs every goroutine, and the render woken
+	// below would otherwise run first (some 0.1–0.2 s on a small machine).
+	runtime.Gosched()
 	if !expires.IsZero() {
 		go s.keepToken(ctx, nick, expires)
 	}

@@ -40,6 +40,18 @@ func Start(t testing.TB, storeDir string, port int) *natsserver.Server {
 	return ns
 }
 
+// Restart shuts ns down, waits until it has stopped, and runs a new
+// nats-server on the same port with the store under storeDir (the one ns
+// was started with): a NATS restart as its clients see it, the same URL and
+// the same streams. The new server is shut down when the test ends.
+func Restart(t testing.TB, ns *natsserver.Server, storeDir string) *natsserver.Server {
+	t.Helper()
+	port := ns.Addr().(*net.TCPAddr).Port
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	return Start(t, storeDir, port)
+}
+
 // Cluster is an in-process cluster of nats-servers with JetStream, joined
 // by routes on 127.0.0.1, for the tests of what a cluster survives: kill a
 // server (Kill) and bring it back (Restart) with its store, name and ports.

@@ -54,17 +54,9 @@ func Parse(wasm []byte) (*Binary, error) {
 	r := reader{buf: wasm, off: 8}
 	for !r.done() {
 		begin := r.off
-		id, err := r.byte()
+		id, body, err := r.section()
 		if err != nil {
-			return nil, err
-		}
-		size, err := r.uleb()
-		if err != nil {
-			return nil, err
-		}
-		body, err := r.bytes(int(size))
-		if err != nil {
-			return nil, fmt.Errorf("wasmsize: section %d: %w", id, err)
+			return nil, fmt.Errorf("wasmsize: %w", err)
 		}
 		total := r.off - begin // with the id and the size prefix
 		sec := reader{buf: body}
@@ -115,42 +107,34 @@ type nameRef struct {
 	name  string
 }
 
+// funcBodies returns the size of each body in the code section, with its
+// length prefix.
 func funcBodies(r *reader) ([]int, error) {
-	n, err := r.uleb()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]int, 0, n)
-	for range n {
+	var out []int
+	err := r.vector(func() error {
 		before := r.off
-		size, err := r.uleb()
-		if err != nil {
-			return nil, err
-		}
-		if _, err := r.bytes(int(size)); err != nil {
-			return nil, err
+		if _, err := r.sized(); err != nil {
+			return err
 		}
 		out = append(out, r.off-before)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
+// importedFuncs counts the functions among the import section's entries.
 func importedFuncs(r *reader) (int, error) {
-	n, err := r.uleb()
-	if err != nil {
-		return 0, err
-	}
 	funcs := 0
-	for range n {
+	err := r.vector(func() error {
 		if _, err := r.name(); err != nil { // module
-			return 0, err
+			return err
 		}
 		if _, err := r.name(); err != nil { // field
-			return 0, err
+			return err
 		}
 		kind, err := r.byte()
 		if err != nil {
-			return 0, err
+			return err
 		}
 		switch kind {
 		case 0: // function: type index
@@ -167,25 +151,20 @@ func importedFuncs(r *reader) (int, error) {
 		default:
 			err = fmt.Errorf("import kind %d", kind)
 		}
-		if err != nil {
-			return 0, err
-		}
+		return err
+	})
+	if err != nil {
+		return 0, err
 	}
 	return funcs, nil
 }
 
+// funcNames reads the function names of the name section (after its own
+// name): its subsections have the layout of the binary's sections.
 func funcNames(r *reader) ([]nameRef, error) {
 	var out []nameRef
 	for !r.done() {
-		sub, err := r.byte()
-		if err != nil {
-			return nil, err
-		}
-		size, err := r.uleb()
-		if err != nil {
-			return nil, err
-		}
-		body, err := r.bytes(int(size))
+		sub, body, err := r.section()
 		if err != nil {
 			return nil, err
 		}
@@ -193,20 +172,20 @@ func funcNames(r *reader) ([]nameRef, error) {
 			continue
 		}
 		s := reader{buf: body}
-		n, err := s.uleb()
-		if err != nil {
-			return nil, err
-		}
-		for range n {
+		err = s.vector(func() error {
 			idx, err := s.uleb()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			name, err := s.name()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			out = append(out, nameRef{index: int(idx), name: name})
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	if out == nil {
@@ -250,12 +229,44 @@ func (r *reader) bytes(n int) ([]byte, error) {
 	return r.buf[r.off-n : r.off], nil
 }
 
-func (r *reader) name() (string, error) {
+// sized reads a length in bytes, then that many bytes.
+func (r *reader) sized() ([]byte, error) {
 	n, err := r.uleb()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	b, err := r.bytes(int(n))
+	return r.bytes(int(n))
+}
+
+// section reads a section (or a name subsection): its id byte, then its
+// sized body.
+func (r *reader) section() (id byte, body []byte, err error) {
+	if id, err = r.byte(); err != nil {
+		return 0, nil, err
+	}
+	if body, err = r.sized(); err != nil {
+		return 0, nil, fmt.Errorf("section %d: %w", id, err)
+	}
+	return id, body, nil
+}
+
+// vector reads a count, then calls item that many times, stopping at the
+// first error.
+func (r *reader) vector(item func() error) error {
+	n, err := r.uleb()
+	if err != nil {
+		return err
+	}
+	for range n {
+		if err := item(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *reader) name() (string, error) {
+	b, err := r.sized()
 	return string(b), err
 }
 

@@ -17,7 +17,8 @@ import (
 // keeps a compiled module in its wasm code cache only for a response fetched
 // from a URL: every visit compiled the whole bundle again. webapp serves
 // go-app's app.js with that one function replaced by cachingFetch, which
-// counts the bytes of a clone and hands over the fetched response itself.
+// hands over the fetched response itself and counts no bytes (counting
+// those of a clone tees the body through the page's thread: see fetch.js).
 var (
 	//go:embed loader/upstream.js
 	upstreamFetch string

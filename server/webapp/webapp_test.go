@@ -511,8 +511,7 @@ func TestLoaderKeepsFetchedResponse(t *testing.T) {
 		}
 		js := w.Body.String()
 		for _, want := range []string{
-			"response.clone().body.getReader()",                                // the progress bar reads a clone
-			"  return response;\n}",                                            // the fetched response goes on
+			"  return fetch(url);\n}", // the fetched response goes on, untouched
 			"instantiateStreaming(\n      fetchWithProgress(\"/web/app.wasm\"", // go-app's caller, unchanged
 			"goappInitServiceWorker();",                                        // and the rest of go-app's script
 		} {
@@ -522,6 +521,9 @@ func TestLoaderKeepsFetchedResponse(t *testing.T) {
 		}
 		if strings.Contains(js, "new ReadableStream") {
 			t.Errorf("%s still rebuilds the wasm response from a stream (no code cache)", path)
+		}
+		if strings.Contains(js, ".clone()") {
+			t.Errorf("%s tees the wasm response (every chunk through the page's thread)", path)
 		}
 		if c := strings.Count(js, "function fetchWithProgress("); c != 1 {
 			t.Errorf("%s defines fetchWithProgress %d times, want 1", path, c)
@@ -551,5 +553,76 @@ func TestLoaderOtherGoAppRelease(t *testing.T) {
 	})
 	if _, err := newLoader(failing); err == nil || !strings.Contains(err.Error(), "500") {
 		t.Errorf("newLoader on a failing go-app: err = %v, want one naming the status", err)
+	}
+}
+
+// TestPagePreloadsBundle: every page asks for the bundle in its <head>, as
+// the loader fetches it (the same URL, a CORS request: crossorigin), so the
+// download starts with the page and the loader takes the preloaded
+// response; an app's own raw headers stay.
+func TestPagePreloadsBundle(t *testing.T) {
+	dir := fakeBundle(t, wasmContent("preload"))
+	own := `<meta name="app-own" content="kept">`
+	handler := testApp()
+	handler.RawHeaders = []string{own}
+	h, err := New(Config{Handler: handler, Routes: testRoutes, Dir: dir, Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	body := get(h, "/").Body.String()
+	head, _, ok := strings.Cut(body, "</head>")
+	if !ok {
+		t.Fatalf("the page has no </head>:\n%s", body)
+	}
+	links := regexp.MustCompile(`<link[^>]* rel="preload"[^>]*>`).FindAllString(head, -1)
+	var wasm []string
+	for _, l := range links {
+		if strings.Contains(l, `href="`+WasmPath+`"`) {
+			wasm = append(wasm, l)
+		}
+	}
+	if len(wasm) != 1 {
+		t.Fatalf("the page's head preloads %s %d times, want once: %q", WasmPath, len(wasm), links)
+	}
+	for _, attr := range []string{`as="fetch"`, `crossorigin="anonymous"`, `type="application/wasm"`} {
+		if !strings.Contains(wasm[0], attr) {
+			t.Errorf("preload %s has no %s (the loader's fetch would not take it)", wasm[0], attr)
+		}
+	}
+	if !strings.Contains(head, own) {
+		t.Errorf("the app's own raw header %s is gone:\n%s", own, head)
+	}
+	js := get(h, "/app.js").Body.String()
+	if !strings.Contains(js, `fetchWithProgress("`+WasmPath+`"`) {
+		t.Errorf("the loader does not fetch %s, the preloaded URL", WasmPath)
+	}
+}
+
+// TestLoadingLabel: the loader counts no bytes, so the label loses its
+// "{progress}" (with the % after it); an app without a label gets one.
+func TestLoadingLabel(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", "Loading…"},
+		{"{progress}%", "Loading…"},
+		{"Loading Tether… {progress}%", "Loading Tether…"},
+		{"{progress} percent of the poll", "percent of the poll"},
+		{"Starting the poll", "Starting the poll"},
+	} {
+		if got := loadingLabel(tc.in); got != tc.want {
+			t.Errorf("loadingLabel(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	handler := testApp()
+	handler.LoadingLabel = "Loading the test app… {progress}%"
+	h, err := New(Config{Handler: handler, Routes: testRoutes, Dir: fakeBundle(t, wasmContent("label")), Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	page := get(h, "/").Body.String()
+	if !strings.Contains(page, "Loading the test app…") || strings.Contains(page, "0%") {
+		t.Errorf("the page's loader label is not %q:\n%s", "Loading the test app…", page)
+	}
+	if js := get(h, "/app.js").Body.String(); !strings.Contains(js, `const goappLoadingLabel = "Loading the test app…";`) {
+		t.Errorf("app.js has not the label without {progress}")
 	}
 }

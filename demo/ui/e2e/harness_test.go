@@ -20,15 +20,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/tetherkit/tether/internal/browsertest"
 	"github.com/tetherkit/tether/internal/tethertest"
 )
 
@@ -50,8 +48,8 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		repoRoot = root
-		if _, err := os.Stat(chromiumPath()); err != nil {
-			fmt.Fprintf(os.Stderr, "e2e: Chromium not found at %s: install it (apt-get install -y chromium) or set TETHER_CHROMIUM\n", chromiumPath())
+		if _, err := browsertest.Chromium(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
 			return 1
 		}
 		// build.sh is incremental: go build is cached and compression is
@@ -77,13 +75,6 @@ func TestMain(m *testing.M) {
 		}
 		return m.Run()
 	}())
-}
-
-func chromiumPath() string {
-	if p := os.Getenv("TETHER_CHROMIUM"); p != "" {
-		return p
-	}
-	return "/usr/bin/chromium"
 }
 
 // tetherProc is a running server binary.
@@ -180,35 +171,23 @@ func newBrowser(t *testing.T) context.Context {
 // extra options.
 func newBrowserIn(t *testing.T, dir string, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath()),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
+	opts := append([]chromedp.ExecAllocatorOption{
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(dir),
 		chromedp.WindowSize(1280, 900),
-	)
-	opts = append(opts, extra...)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return browser
+	}, extra...)
+	return browsertest.NewBrowser(t, dir, opts...)
 }
 
 // page is one isolated browser context (its own cookies and storage) with
-// its console log.
+// its console log (browsertest.Page), and the fields the tests read.
 type page struct {
+	*browsertest.Page
 	t    *testing.T
 	name string
 	ctx  context.Context
-	mu   sync.Mutex
-	logs []string
 }
 
 // newPage opens an isolated page; on failure its screenshot and console log
@@ -225,132 +204,35 @@ func (p *page) newTab(name string) *page {
 	return openPage(p.t, p.ctx, name)
 }
 
-// openPage opens a page under parent with opts.
+// openPage opens a page under parent with opts; on failure its screenshot,
+// HTML and console log are saved under test-artifacts/<test>/.
 func openPage(t *testing.T, parent context.Context, name string, opts ...chromedp.ContextOption) *page {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(parent, opts...)
-	p := &page{t: t, name: name, ctx: ctx}
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("open page %s: %v", name, err)
-	}
-	console := chromedp.Events(ctx, cdpruntime.ConsoleAPICalled)
-	exceptions := chromedp.Events(ctx, cdpruntime.ExceptionThrown)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for ev, err := range console {
-			if err != nil {
-				return
-			}
-			var args []string
-			for _, a := range ev.Args {
-				if a.Value != nil {
-					args = append(args, string(a.Value))
-				} else {
-					args = append(args, a.Description)
-				}
-			}
-			p.addLog(fmt.Sprintf("console.%s: %s", ev.Type, strings.Join(args, " ")))
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		for ev, err := range exceptions {
-			if err != nil {
-				return
-			}
-			p.addLog("exception: " + (&chromedp.ExceptionError{ExceptionDetails: ev.ExceptionDetails}).Error())
-		}
-	}()
-	t.Cleanup(func() {
-		if t.Failed() {
-			p.saveArtifacts()
-		}
-		cancel()
-		wg.Wait()
-	})
-	return p
+	bp := browsertest.OpenPage(t, parent, name, opts...)
+	bp.KeepArtifacts(artifactDir(t))
+	return &page{Page: bp, t: t, name: name, ctx: bp.Ctx}
 }
 
-func (p *page) addLog(line string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.logs = append(p.logs, time.Now().Format("15:04:05.000 ")+line)
-}
-
-func (p *page) saveArtifacts() {
-	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
-	defer cancel()
-	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
-		saveArtifact(p.t, p.name+".png", png)
-	} else {
-		p.addLog("screenshot failed: " + err.Error())
-	}
-	if html, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html"))); err == nil {
-		saveArtifact(p.t, p.name+".html", []byte(html))
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	saveArtifact(p.t, p.name+".console.log", []byte(strings.Join(p.logs, "\n")+"\n"))
-}
+// artifactDir is test-artifacts/<test> at the repository root.
+func artifactDir(t *testing.T) string { return browsertest.ArtifactDir(repoRoot, t) }
 
 // saveArtifact writes test-artifacts/<test>/<name> at the repository root.
 func saveArtifact(t *testing.T, name string, data []byte) {
-	dir := filepath.Join(repoRoot, "test-artifacts", strings.ReplaceAll(t.Name(), "/", "_"))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Logf("artifact %s: %v", name, err)
-		return
-	}
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Logf("artifact %s: %v", name, err)
-		return
-	}
-	t.Logf("saved %s", path)
+	browsertest.SaveArtifact(t, artifactDir(t), name, data)
 }
 
 // do runs actions on the page within timeout, failing the test with what
 // was being attempted.
 func (p *page) do(what string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, timeout)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		p.t.Fatalf("%s: %s: %v", p.name, what, err)
-	}
+	p.Do(what, timeout, actions...)
 }
 
-// waitJS waits until the JavaScript expression is true. It evaluates the
-// expression from here, every 50 ms, rather than with chromedp.Poll: Poll
-// runs its loop on the page's own timers, which Chromium throttles in a tab
-// that is not in front and which never fire again in a page restored from
-// the back/forward cache, so on a loaded machine a true condition could go
-// unseen until the deadline.
+// waitJS waits until the JavaScript expression is true, evaluating it from
+// the test every 50 ms (browsertest.Page.WaitJS says why not chromedp.Poll).
 func (p *page) waitJS(what string, timeout time.Duration, expr string) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	var last error
-	for {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
-		if err == nil && ok {
-			return
-		}
-		if err != nil && ctx.Err() == nil {
-			last = err // a page still loading answers nothing yet: try again
-		}
-		select {
-		case <-ctx.Done():
-			if last != nil {
-				p.t.Fatalf("%s: waiting for %s: %v (last evaluation: %v)", p.name, what, ctx.Err(), last)
-			}
-			p.t.Fatalf("%s: waiting for %s: %v", p.name, what, ctx.Err())
-		case <-tick.C:
-		}
-	}
+	p.WaitJS(what, timeout, expr)
 }
 
 // text returns the text content of the first element matching sel, or "".
@@ -363,47 +245,6 @@ func (p *page) text(sel string) string {
 		p.t.Fatalf("%s: text of %s: %v", p.name, sel, err)
 	}
 	return s
-}
-
-// TestE2EFirstPaint measures, in five fresh Chromium processes, the time
-// from navigation to the status pill saying "connected": a cold load (a new
-// profile: empty HTTP cache, no service worker, no compiled wasm) with the
-// login, then, once go-app's service worker controls the page (it has
-// cached the app), a returning visit in a new tab (the login cookie resumes
-// the session). Pages are in the browser's own profile, on disk, as a
-// user's are (an isolated browser context is off the record: no code
-// cache). It logs each and the medians, and asserts nothing about the
-// figures: they depend on the machine.
-func TestE2EFirstPaint(t *testing.T) {
-	srv := startTether(t)
-	const loads = 5
-	var cold, warm []time.Duration
-	for i := range loads {
-		t.Run(fmt.Sprint("load", i+1), func(t *testing.T) {
-			p := openPage(t, newBrowser(t), fmt.Sprint("cold", i+1))
-			d := p.login(srv.URL(), fmt.Sprint("Cold", i+1))
-			t.Logf("cold load %d: navigation to connected in %v", i+1, d.Round(time.Millisecond))
-			cold = append(cold, d)
-			p.waitJS("the service worker", loadTimeout, `!!(navigator.serviceWorker && navigator.serviceWorker.controller)`)
-			w := p.newTab(fmt.Sprint("warm", i+1))
-			start := time.Now()
-			w.do("open the app again", loadTimeout, chromedp.Navigate(srv.URL()+"/"))
-			w.waitStatus("connected", loadTimeout)
-			d = time.Since(start)
-			t.Logf("returning visit %d: navigation to connected in %v", i+1, d.Round(time.Millisecond))
-			warm = append(warm, d)
-		})
-	}
-	for _, m := range []struct {
-		what string
-		took []time.Duration
-	}{{"cold page load", cold}, {"returning visit", warm}} {
-		if len(m.took) == loads {
-			slices.Sort(m.took)
-			t.Logf("%s to connected: median of %d %v (min %v, max %v)", m.what, loads,
-				m.took[loads/2].Round(time.Millisecond), m.took[0].Round(time.Millisecond), m.took[loads-1].Round(time.Millisecond))
-		}
-	}
 }
 
 // TestE2EWasmCodeCache: the loader hands the fetched bundle to
@@ -447,14 +288,7 @@ func TestE2EWasmCodeCache(t *testing.T) {
 // the visual steps are checked by looking at them too.
 func (p *page) screenshot(name string) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		p.t.Logf("%s: screenshot %s: %v", p.name, name, err)
-		return
-	}
-	saveArtifact(p.t, p.name+"-"+name+".png", png)
+	p.Screenshot(name)
 }
 
 // eval evaluates a JavaScript expression on the page and returns its value.

@@ -14,13 +14,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/tetherkit/tether/internal/browsertest"
 	"github.com/tetherkit/tether/internal/tethertest"
 
 	"github.com/tetherkit/tether/examples/poll/backend"
@@ -119,131 +118,35 @@ func buildPage(t *testing.T) string {
 	return dir
 }
 
-// chromium finds the browser as the kit's other browser tests do:
-// $TETHER_CHROMIUM, else chromium on PATH (make test checks it is there).
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("TETHER_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no Chromium: install it (sudo apt-get install -y chromium) or set TETHER_CHROMIUM")
-	return ""
-}
-
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return browser
+	return browsertest.NewBrowser(t, t.TempDir())
 }
 
 // page is one browser context of its own (its own cookies) with its
-// console log, which a failed step prints.
+// console log, which a failed step prints (browsertest.Page.Fatalf).
 type page struct {
-	t    *testing.T
-	name string
-	ctx  context.Context
-	mu   sync.Mutex
-	logs []string
+	*browsertest.Page
+	t *testing.T
 }
 
 func open(t *testing.T, browser context.Context, name string) *page {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("open %s's page: %v", name, err)
-	}
-	p := &page{t: t, name: name, ctx: ctx}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ev, err := range chromedp.Events(ctx, cdpruntime.ConsoleAPICalled) {
-			if err != nil {
-				return
-			}
-			var args []string
-			for _, a := range ev.Args {
-				if a.Value != nil {
-					args = append(args, string(a.Value))
-				} else {
-					args = append(args, a.Description)
-				}
-			}
-			p.mu.Lock()
-			p.logs = append(p.logs, fmt.Sprintf("console.%s: %s", ev.Type, strings.Join(args, " ")))
-			p.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return p
+	return &page{Page: browsertest.OpenPage(t, browser, name, chromedp.WithNewBrowserContext()), t: t}
 }
 
-// fail ends the test with what the page showed and logged.
-func (p *page) fail(format string, args ...any) {
-	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
-	defer cancel()
-	html, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.outerHTML`))
-	if err != nil {
-		html = err.Error()
-	}
-	p.mu.Lock()
-	logs := strings.Join(p.logs, "\n")
-	p.mu.Unlock()
-	p.t.Fatalf("%s: %s\npage: %s\nconsole:\n%s", p.name, fmt.Sprintf(format, args...), html, logs)
-}
-
-func (p *page) do(what string, d time.Duration, actions ...chromedp.Action[chromedp.Void]) {
-	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, d)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		p.fail("%s: %v", what, err)
-	}
-}
-
-// waitJS waits until the JavaScript expression is true, evaluating it from
-// the test every 50 ms: an in-page polling loop runs on the page's timers,
-// which the browser throttles in a background tab.
+// waitJS waits up to a minute until the JavaScript expression is true,
+// evaluating it from the test every 50 ms: an in-page polling loop runs on
+// the page's timers, which the browser throttles in a background tab.
 func (p *page) waitJS(what, expr string) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, time.Minute)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	var last error
-	for {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
-		if err == nil && ok {
-			return
-		}
-		if err != nil && ctx.Err() == nil {
-			last = err // a page still loading answers nothing yet: try again
-		}
-		select {
-		case <-ctx.Done():
-			p.fail("waiting for %s: %v (last evaluation: %v)", what, ctx.Err(), last)
-		case <-tick.C:
-		}
-	}
+	p.WaitJS(what, time.Minute, expr)
 }
 
 func (p *page) signIn(url, name string) {
 	p.t.Helper()
 	// The first load compiles the wasm bundle: give it time on a slow machine.
-	p.do("open the page and sign in", 90*time.Second,
+	p.Do("open the page and sign in", 90*time.Second,
 		chromedp.Navigate(url),
 		chromedp.WaitVisible(chromedp.CSS("#name:not([disabled])")), // the login cookie was checked
 		chromedp.SendKeys(chromedp.CSS("#name"), name),
@@ -254,7 +157,7 @@ func (p *page) signIn(url, name string) {
 
 func (p *page) vote(option string) {
 	p.t.Helper()
-	p.do("vote "+option, time.Minute, chromedp.Click(chromedp.CSS(`.option[data-option=`+strconv.Quote(option)+`] .vote`)))
+	p.Do("vote "+option, time.Minute, chromedp.Click(chromedp.CSS(`.option[data-option=`+strconv.Quote(option)+`] .vote`)))
 }
 
 // waitCounts waits until the page shows go, rust and zig votes.

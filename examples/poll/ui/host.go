@@ -15,7 +15,7 @@ func Handler() *app.Handler {
 		Title:        "Live poll",
 		Description:  "A live poll, built with Tether.",
 		Lang:         "en",
-		LoadingLabel: "Loading the poll… {progress}%",
+		LoadingLabel: "Loading the poll…",
 		Styles:       []string{"/web/app.css"},
 	}
 }
