@@ -180,7 +180,9 @@ func (c *Conn) Close(code int, reason string) {
 	c.startClose(closeRequest{code: code, reason: reason, send: true, flush: true})
 }
 
-// Context returns a context cancelled when the connection starts closing.
+// Context returns a context cancelled (context.Canceled) when the
+// connection starts closing. It has no deadline and carries no values;
+// contexts derived from it cost no goroutine.
 func (c *Conn) Context() context.Context { return (*connContext)(c) }
 
 // info returns the connection's public description.

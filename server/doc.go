@@ -31,9 +31,9 @@
 // Concurrency model. One goroutine writes to a connection's socket, its
 // writer: data, the heartbeat pings, the pongs to the client's pings and
 // every close frame (the reader hands those to the writer, and they go ahead
-// of queued data). The writer runs while there is something to write: an
-// idle connection's returns after a heartbeat interval with nothing written,
-// and the next message or ping starts another. A connection is read one
+// of queued data). The writer runs while there is something to write: it
+// returns as soon as it has written what was due, and the next message,
+// ping or pong starts another, so that an idle connection has no writer. A connection is read one
 // message at a time, and its handlers run one at a time in the order the
 // messages arrived, each on a short-lived goroutine of its own, so that the
 // reader's stack stays small. On Linux, for a plain TCP socket, an idle
