@@ -17,6 +17,11 @@ import (
 	"github.com/tetherkit/tether/internal/tethertest"
 )
 
+// readyTimeout is how long a server may take to accept connections. A
+// JetStream server with a store starts in well under a second on a quiet
+// machine; on a loaded 2-core CI machine one took more than 10 s.
+const readyTimeout = 30 * time.Second
+
 // Start runs a nats-server with JetStream on 127.0.0.1:port (0: a free
 // port) that stores under storeDir, waits up to 10s for it to accept
 // connections, and shuts it down when the test ends.
@@ -34,8 +39,8 @@ func Start(t testing.TB, storeDir string, port int) *natsserver.Server {
 	}
 	ns.Start()
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready within 10s")
+	if !ns.ReadyForConnections(readyTimeout) {
+		t.Fatalf("nats-server not ready within %v", readyTimeout)
 	}
 	return ns
 }
@@ -136,8 +141,8 @@ func (c *Cluster) start(i int) {
 	}
 	ns.Start()
 	c.Servers[i] = ns
-	if !ns.ReadyForConnections(10 * time.Second) {
-		c.t.Fatalf("nats-server %s not ready within 10s", c.opts[i].ServerName)
+	if !ns.ReadyForConnections(readyTimeout) {
+		c.t.Fatalf("nats-server %s not ready within %v", c.opts[i].ServerName, readyTimeout)
 	}
 }
 
