@@ -16,9 +16,12 @@ type LoginCard struct {
 	stop func()
 }
 
-// OnMount follows the sign-in.
+// OnMount follows the sign-in, and builds the message registry the
+// login will need while the name is being typed rather than after the
+// click.
 func (l *LoginCard) OnMount(ctx app.Context) {
 	l.stop = l.s.status.watch(redraw(ctx))
+	ctx.Async(func() { l.s.registry() })
 }
 
 // OnDismount stops following the sign-in.

@@ -27,6 +27,8 @@ type Session struct {
 
 	// dial creates the client for a login; tests replace it.
 	dial func(client.Config) (*client.Client, error)
+	// registry is the demo's message registry, built once.
+	registry func() *shared.Registry
 	// watchBrowser is client.WatchBrowser in the browser, a no-op elsewhere.
 	watchBrowser func(ctx context.Context, c *client.Client)
 	// zone is the browser's time zone, for message times.
@@ -70,6 +72,10 @@ type Session struct {
 // NewSession returns a session that is not logged in.
 func NewSession() *Session {
 	s := &Session{
+		// One registry for every login: it is read-only once built, and
+		// building it costs the page tens of milliseconds (LoginCard
+		// builds it ahead, while the name is being typed).
+		registry:     sync.OnceValue(msg.NewRegistry),
 		log:          slog.Default(),
 		dial:         client.New,
 		watchBrowser: watchBrowser,
@@ -110,7 +116,7 @@ func (s *Session) Login(nick, wsURL string) {
 func (s *Session) login(nick, wsURL string, expires time.Time) {
 	s.Logout()
 	ctx, cancel := context.WithCancel(context.Background())
-	cl, err := s.dial(client.Config{URL: wsURL, Registry: msg.NewRegistry(), Logger: s.log})
+	cl, err := s.dial(client.Config{URL: wsURL, Registry: s.registry(), Logger: s.log})
 	if err != nil {
 		cancel()
 		s.log.Error("tether ui: cannot make the client", "err", err)
