@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -303,30 +304,7 @@ func (o *batchCounter) pongs() (frames, calls int) {
 // interval has no writer goroutine, yet keeps getting pings, and a message
 // queued later still arrives.
 func TestIdleWriterParks(t *testing.T) {
-	var conn atomic.Pointer[Conn]
-	srv, err := New(Config{
-		Logger:       slog.New(slog.DiscardHandler),
-		Authenticate: InsecureQueryIdentity,
-		Heartbeat:    50 * time.Millisecond,
-		OnConnect:    func(_ context.Context, e ConnectEvent) error { conn.Store(e.Conn); return nil },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	}()
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http")+"/ws?user=idle", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
+	ws, conn := serveOne(t, 50*time.Millisecond, "idle")
 	var pings atomic.Int64
 	ws.SetPingHandler(func(string) error { pings.Add(1); return nil })
 	frames := make(chan []byte, 8)
@@ -385,30 +363,7 @@ func TestIdleWriterParks(t *testing.T) {
 // next message starts another, and a burst queued while one writes still
 // arrives whole and in order.
 func TestWriterParksWhenDone(t *testing.T) {
-	var conn atomic.Pointer[Conn]
-	srv, err := New(Config{
-		Logger:       slog.New(slog.DiscardHandler),
-		Authenticate: InsecureQueryIdentity,
-		Heartbeat:    time.Hour,
-		OnConnect:    func(_ context.Context, e ConnectEvent) error { conn.Store(e.Conn); return nil },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	}()
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http")+"/ws?user=w", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
+	ws, conn := serveOne(t, time.Hour, "w")
 	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, b, err := ws.ReadMessage(); err != nil || !strings.Contains(string(b), `"welcome"`) {
 		t.Fatalf("first frame %s, %v; want welcome", b, err)
@@ -442,4 +397,36 @@ func TestWriterParksWhenDone(t *testing.T) {
 		}
 	}
 	wait("the writer parked after the burst", func() bool { return !c.q.runs() })
+}
+
+// serveOne starts a server with the given heartbeat that keeps the
+// connection it accepts, and dials it as user (?user=). The socket, then
+// the server, close when the test ends.
+func serveOne(t *testing.T, heartbeat time.Duration, user string) (*websocket.Conn, *atomic.Pointer[Conn]) {
+	t.Helper()
+	conn := new(atomic.Pointer[Conn])
+	srv, err := New(Config{
+		Logger:       slog.New(slog.DiscardHandler),
+		Authenticate: InsecureQueryIdentity,
+		Heartbeat:    heartbeat,
+		OnConnect:    func(_ context.Context, e ConnectEvent) error { conn.Store(e.Conn); return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http")+"/ws?user="+url.QueryEscape(user), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return ws, conn
 }
