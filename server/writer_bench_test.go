@@ -332,22 +332,12 @@ func TestIdleWriterParks(t *testing.T) {
 		return nil
 	}
 	next("welcome")
-	wait := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting until %s", what)
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
-	wait("the connection is registered", func() bool { return conn.Load() != nil })
+	waitUntil(t, "the connection is registered", func() bool { return conn.Load() != nil })
 	c := conn.Load()
 	running := c.q.runs
-	wait("the idle connection's writer parked", func() bool { return !running() })
+	waitUntil(t, "the idle connection's writer parked", func() bool { return !running() })
 	p0 := pings.Load()
-	wait("two more pings reach the parked connection", func() bool { return pings.Load() >= p0+2 })
+	waitUntil(t, "two more pings reach the parked connection", func() bool { return pings.Load() >= p0+2 })
 	if err := c.Send(shared.Pong{}); err != nil {
 		t.Fatalf("Send after parking: %v", err)
 	}
@@ -368,19 +358,9 @@ func TestWriterParksWhenDone(t *testing.T) {
 	if _, b, err := ws.ReadMessage(); err != nil || !strings.Contains(string(b), `"welcome"`) {
 		t.Fatalf("first frame %s, %v; want welcome", b, err)
 	}
-	wait := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting until %s", what)
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
-	wait("the connection is registered", func() bool { return conn.Load() != nil })
+	waitUntil(t, "the connection is registered", func() bool { return conn.Load() != nil })
 	c := conn.Load()
-	wait("the writer parked after welcome", func() bool { return !c.q.runs() })
+	waitUntil(t, "the writer parked after welcome", func() bool { return !c.q.runs() })
 	const n = 50
 	for i := range n {
 		if err := c.sendEnv(shared.Envelope{ID: uint64(i + 1)}, shared.Pong{}); err != nil {
@@ -396,7 +376,7 @@ func TestWriterParksWhenDone(t *testing.T) {
 			t.Fatalf("frame %d is %s, want id %d", i, b, i+1)
 		}
 	}
-	wait("the writer parked after the burst", func() bool { return !c.q.runs() })
+	waitUntil(t, "the writer parked after the burst", func() bool { return !c.q.runs() })
 }
 
 // serveOne starts a server with the given heartbeat that keeps the
