@@ -83,7 +83,13 @@ func testApp() *app.Handler {
 
 func newHandler(t *testing.T, dir string) http.Handler {
 	t.Helper()
-	h, err := New(Config{Handler: testApp(), Routes: testRoutes, Dir: dir, Logger: quietLogger()})
+	return newAppHandler(t, testApp(), dir)
+}
+
+// newAppHandler is newHandler for an app's own go-app settings.
+func newAppHandler(t *testing.T, settings *app.Handler, dir string) http.Handler {
+	t.Helper()
+	h, err := New(Config{Handler: settings, Routes: testRoutes, Dir: dir, Logger: quietLogger()})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -565,10 +571,7 @@ func TestPagePreloadsBundle(t *testing.T) {
 	own := `<meta name="app-own" content="kept">`
 	handler := testApp()
 	handler.RawHeaders = []string{own}
-	h, err := New(Config{Handler: handler, Routes: testRoutes, Dir: dir, Logger: quietLogger()})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	h := newAppHandler(t, handler, dir)
 	body := get(h, "/").Body.String()
 	head, _, ok := strings.Cut(body, "</head>")
 	if !ok {
@@ -614,10 +617,7 @@ func TestLoadingLabel(t *testing.T) {
 	}
 	handler := testApp()
 	handler.LoadingLabel = "Loading the test app… {progress}%"
-	h, err := New(Config{Handler: handler, Routes: testRoutes, Dir: fakeBundle(t, wasmContent("label")), Logger: quietLogger()})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	h := newAppHandler(t, handler, fakeBundle(t, wasmContent("label")))
 	page := get(h, "/").Body.String()
 	if !strings.Contains(page, "Loading the test app…") || strings.Contains(page, "0%") {
 		t.Errorf("the page's loader label is not %q:\n%s", "Loading the test app…", page)
