@@ -23,6 +23,7 @@ type ChatPage struct {
 	stop    func()
 	cancel  context.CancelFunc
 	queue   chan shared.Message // chat lines and dice rolls, sent in order
+	pin     scrollPin           // keeps the messages at their end
 	sendErr string
 	roomErr string
 }
@@ -30,10 +31,11 @@ type ChatPage struct {
 // OnMount follows the chat and starts the sender, which sends the typed
 // messages one at a time so they arrive in the order they were typed.
 func (c *ChatPage) OnMount(ctx app.Context) {
+	c.pin.start("chat-messages")
 	c.stop = watchAll(func() {
 		update(ctx, func(ctx app.Context) {
-			if nearBottom("chat-messages") {
-				ctx.Defer(func(app.Context) { scrollToBottom("chat-messages") })
+			if c.pin.atEnd() {
+				ctx.Defer(func(app.Context) { c.pin.toEnd() })
 			}
 		})
 	}, &c.s.chat.changes, &c.s.rooms.changes, &c.s.status, &c.s.pending.changes)
@@ -57,12 +59,13 @@ func (c *ChatPage) OnMount(ctx app.Context) {
 			}
 		}
 	}()
-	ctx.Defer(func(app.Context) { scrollToBottom("chat-messages") })
+	ctx.Defer(func(app.Context) { c.pin.toEnd() })
 }
 
 // OnDismount stops following the chat and the sender.
 func (c *ChatPage) OnDismount() {
 	c.stop()
+	c.pin.stop()
 	c.cancel()
 }
 
@@ -326,7 +329,7 @@ func (c *ChatPage) send(ctx app.Context, e app.Event) {
 	}
 	setInputValue("chat-input", "")
 	c.sendErr = ""
-	ctx.Defer(func(app.Context) { scrollToBottom("chat-messages") })
+	ctx.Defer(func(app.Context) { c.pin.toEnd() })
 }
 
 // typing tells the room, now and then, that the user is typing.
@@ -372,22 +375,5 @@ func tooLong(what, text string, limit int) string {
 func restoreInput(id, text string) {
 	if inputValue(id) == "" {
 		setInputValue(id, text)
-	}
-}
-
-// nearBottom reports whether the element with id is scrolled to (almost) its
-// end, so that a new message should keep it there.
-func nearBottom(id string) bool {
-	el := app.Window().GetElementByID(id)
-	if !el.Truthy() {
-		return true
-	}
-	return el.Get("scrollHeight").Float()-el.Get("scrollTop").Float()-el.Get("clientHeight").Float() < 80
-}
-
-// scrollToBottom scrolls the element with id to its end.
-func scrollToBottom(id string) {
-	if el := app.Window().GetElementByID(id); el.Truthy() {
-		el.Set("scrollTop", el.Get("scrollHeight"))
 	}
 }
