@@ -48,7 +48,7 @@ func (p *scrollPin) start(id string) {
 		if el := app.Window().GetElementByID(p.id); el.Truthy() {
 			// Instantly: the box's smooth scroll-behavior would animate
 			// the move, and the next render could stop it half-way.
-			el.Call("scrollTo", map[string]any{"top": el.Get("scrollHeight"), "behavior": "instant"})
+			el.Call("scrollTo", map[string]any{"top": el.Get("scrollHeight").Float(), "behavior": "instant"})
 		}
 		return nil
 	})
