@@ -49,9 +49,12 @@ type firstPaint struct {
 	Downloads int     `json:"downloads"` // of the bundle: 1, the preload the loader took
 }
 
-// readFirstPaint returns what the probe recorded on p.
+// readFirstPaint returns what the probe recorded on p, once it has seen
+// "connected": the test polls the page's text, so it can see the status
+// change before the next frame shows it to the probe.
 func readFirstPaint(p *page) firstPaint {
 	p.t.Helper()
+	p.waitJS("the probe to see the page connected", stepTimeout, `'connected' in (window.__firstPaint || {})`)
 	return eval[firstPaint](p, `(() => {
   const b = performance.getEntriesByType('resource').filter(e => new URL(e.name).pathname === '/web/app.wasm');
   return Object.assign({}, window.__firstPaint, {bundle: b.length ? b[0].responseEnd : 0, downloads: b.length});
