@@ -35,7 +35,7 @@ func (c *ChatPage) OnMount(ctx app.Context) {
 	c.stop = watchAll(func() {
 		update(ctx, func(ctx app.Context) {
 			if c.pin.atEnd() {
-				ctx.Defer(func(app.Context) { c.pin.toEnd() })
+				ctx.Defer(c.pin.toEnd)
 			}
 		})
 	}, &c.s.chat.changes, &c.s.rooms.changes, &c.s.status, &c.s.pending.changes)
@@ -59,7 +59,7 @@ func (c *ChatPage) OnMount(ctx app.Context) {
 			}
 		}
 	}()
-	ctx.Defer(func(app.Context) { c.pin.toEnd() })
+	ctx.Defer(c.pin.toEnd)
 }
 
 // OnDismount stops following the chat and the sender.
@@ -329,7 +329,7 @@ func (c *ChatPage) send(ctx app.Context, e app.Event) {
 	}
 	setInputValue("chat-input", "")
 	c.sendErr = ""
-	ctx.Defer(func(app.Context) { c.pin.toEnd() })
+	ctx.Defer(c.pin.toEnd)
 }
 
 // typing tells the room, now and then, that the user is typing.

@@ -88,10 +88,11 @@ func (p *scrollPin) stop() {
 // scroll; true before any).
 func (p *scrollPin) atEnd() bool { return !p.away }
 
-// toEnd moves the box to its end in the next animation frame. Call it from
-// ctx.Defer, after go-app has rendered what the move is for: go-app renders
-// on a timer of its own, so a frame asked for earlier could come first.
-func (p *scrollPin) toEnd() {
+// toEnd moves the box to its end in the next animation frame. It has
+// ctx.Defer's signature because that is where to call it from: after go-app
+// has rendered what the move is for (go-app renders on a timer of its own,
+// so a frame asked for earlier could come first).
+func (p *scrollPin) toEnd(app.Context) {
 	p.away = false
 	if p.onFrame == nil || p.frame != 0 {
 		return

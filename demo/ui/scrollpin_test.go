@@ -1,6 +1,10 @@
 package ui
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+)
 
 // TestScrollPinScrolled: only the reader's move up leaves the end; lines
 // arriving under a reader at the end, or a move back near the end, keep or
@@ -39,7 +43,7 @@ func TestScrollPinScrolled(t *testing.T) {
 func TestScrollPinOffBrowser(t *testing.T) {
 	var p scrollPin
 	p.start("chat-messages")
-	p.toEnd()
+	p.toEnd(app.Context{})
 	if !p.atEnd() {
 		t.Error("atEnd() = false after toEnd")
 	}
