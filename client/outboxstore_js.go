@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall/js"
 	"time"
+
+	"github.com/tetherkit/tether/internal/jsexc"
 )
 
 // defaultOutboxStore is a BrowserOutboxStore when the page has
@@ -44,7 +46,7 @@ type BrowserOutboxStore struct {
 // when the page has none (or may not use it).
 func NewBrowserOutboxStore() *BrowserOutboxStore {
 	var storage js.Value
-	if err := jsCall(func() { storage = js.Global().Get("localStorage") }); err != nil || !storage.Truthy() {
+	if err := jsexc.Catch(func() { storage = js.Global().Get("localStorage") }); err != nil || !storage.Truthy() {
 		return nil
 	}
 	return &BrowserOutboxStore{storage: storage, mine: make(map[string]bool)}
@@ -63,7 +65,7 @@ func recordPrefix(scope string) string { return "tether.outbox|" + scope + "|" }
 // record).
 func (s *BrowserOutboxStore) get(key string) (rec storedRecord, ok bool, err error) {
 	var v js.Value
-	if err := jsCall(func() { v = s.storage.Call("getItem", key) }); err != nil {
+	if err := jsexc.Catch(func() { v = s.storage.Call("getItem", key) }); err != nil {
 		return rec, false, fmt.Errorf("localStorage.getItem: %w", err)
 	}
 	if v.Type() != js.TypeString {
@@ -80,21 +82,21 @@ func (s *BrowserOutboxStore) put(key string, rec storedRecord) error {
 	if err != nil {
 		return err
 	}
-	if err := jsCall(func() { s.storage.Call("setItem", key, string(b)) }); err != nil {
+	if err := jsexc.Catch(func() { s.storage.Call("setItem", key, string(b)) }); err != nil {
 		return fmt.Errorf("localStorage.setItem: %w", err) // QuotaExceededError
 	}
 	return nil
 }
 
 func (s *BrowserOutboxStore) remove(key string) {
-	_ = jsCall(func() { s.storage.Call("removeItem", key) })
+	_ = jsexc.Catch(func() { s.storage.Call("removeItem", key) })
 }
 
 // keys returns the items of scope.
 func (s *BrowserOutboxStore) keys(scope string) []string {
 	prefix := recordPrefix(scope)
 	var out []string
-	_ = jsCall(func() {
+	_ = jsexc.Catch(func() {
 		n := s.storage.Get("length").Int()
 		for i := range n {
 			if k := s.storage.Call("key", i); k.Type() == js.TypeString && strings.HasPrefix(k.String(), prefix) {
@@ -230,7 +232,7 @@ func (s *BrowserOutboxStore) Drop(scope string) error {
 // a JavaScript event handler: the lock's callback runs as a later task.
 func withWebLock(ctx context.Context, name string, fn func()) error {
 	var locks js.Value
-	_ = jsCall(func() { locks = js.Global().Get("navigator").Get("locks") })
+	_ = jsexc.Catch(func() { locks = js.Global().Get("navigator").Get("locks") })
 	if !locks.Truthy() {
 		fn()
 		return nil
@@ -263,7 +265,7 @@ func withWebLock(ctx context.Context, name string, fn func()) error {
 		finish()
 		return nil
 	})
-	if err := jsCall(func() { locks.Call("request", name, granted).Call("catch", failed) }); err != nil {
+	if err := jsexc.Catch(func() { locks.Call("request", name, granted).Call("catch", failed) }); err != nil {
 		granted.Release()
 		failed.Release()
 		return fmt.Errorf("web lock %s: %w", name, err)

@@ -10,6 +10,7 @@ import (
 	"syscall/js"
 	"unicode/utf8"
 
+	"github.com/tetherkit/tether/internal/jsexc"
 	"github.com/tetherkit/tether/shared"
 )
 
@@ -35,7 +36,7 @@ func (BrowserTransport) Dial(ctx context.Context, url string) (Socket, error) {
 		return nil, err
 	}
 	s := &browserSocket{signal: make(chan struct{}, 1), opened: make(chan struct{}), done: make(chan struct{})}
-	if err := jsCall(func() {
+	if err := jsexc.Catch(func() {
 		ctor := js.Global().Get("WebSocket")
 		if ctor.IsUndefined() {
 			panic("this browser has no WebSocket")
@@ -118,7 +119,7 @@ func (s *browserSocket) attach() {
 			s.finish(&CloseError{Code: 1006})
 			// After finish detached the handlers: close may dispatch events
 			// synchronously.
-			_ = jsCall(func() { s.ws.Call("close") })
+			_ = jsexc.Catch(func() { s.ws.Call("close") })
 		}
 	})
 	on("close", func(ev js.Value) {
@@ -197,7 +198,7 @@ func (s *browserSocket) Write(ctx context.Context, frame []byte) error {
 	default:
 	}
 	// A JS string makes a text frame; a Uint8Array would make a binary one.
-	if err := jsCall(func() { s.ws.Call("send", string(frame)) }); err != nil {
+	if err := jsexc.Catch(func() { s.ws.Call("send", string(frame)) }); err != nil {
 		return fmt.Errorf("websocket write: %w", err)
 	}
 	return nil
@@ -213,7 +214,7 @@ func (s *browserSocket) Close(code int, reason string) error {
 	}
 	reason = truncateUTF8(reason, 123)
 	s.finish(errLocalClose) // first: close may dispatch events synchronously
-	err := jsCall(func() { s.ws.Call("close", code, reason) })
+	err := jsexc.Catch(func() { s.ws.Call("close", code, reason) })
 	if err != nil {
 		return fmt.Errorf("websocket close: %w", err)
 	}
@@ -229,20 +230,4 @@ func truncateUTF8(s string, n int) string {
 		n--
 	}
 	return s[:n]
-}
-
-// jsCall runs fn and turns a JavaScript exception (a panic with js.Error)
-// into an error.
-func jsCall(fn func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if e, ok := r.(error); ok {
-				err = e
-				return
-			}
-			err = fmt.Errorf("%v", r)
-		}
-	}()
-	fn()
-	return nil
 }

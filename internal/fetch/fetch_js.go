@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"syscall/js"
+
+	"github.com/tetherkit/tether/internal/jsexc"
 )
 
 // do calls the browser's fetch with the page's cookies (same origin) and no
@@ -71,7 +73,7 @@ func do(ctx context.Context, r Request) (Response, error) {
 		onErr.Release()
 	}()
 	var p js.Value
-	if err := catch(func() { p = global.Call("fetch", r.URL, init) }); err != nil {
+	if err := jsexc.Catch(func() { p = global.Call("fetch", r.URL, init) }); err != nil {
 		return Response{}, fmt.Errorf("%s %s: %w", r.Method, r.URL, err)
 	}
 	p.Call("then", onResp, onErr)
@@ -87,15 +89,4 @@ func do(ctx context.Context, r Request) (Response, error) {
 		<-done
 		return Response{}, fmt.Errorf("%s %s: %w", r.Method, r.URL, ctx.Err())
 	}
-}
-
-// catch runs fn and turns a JavaScript exception into an error.
-func catch(fn func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%v", r)
-		}
-	}()
-	fn()
-	return nil
 }

@@ -41,9 +41,9 @@ var budgets = []wasmsize.Group{
 		"weak", "unique", "iter", "math", "cmp", "context", "path"}},
 	{Name: "go-app (with uuid)", Budget: 355_000, Prefixes: []string{
 		"github.com/maxence-charriere/go-app/v10", "github.com/google/uuid", "database/sql/driver"}},
-	{Name: "tether kit (client, shared, internal/fetch)", Budget: 475_000, Prefixes: []string{
+	{Name: "tether kit (client, shared, internal/fetch, internal/jsexc)", Budget: 475_000, Prefixes: []string{
 		"github.com/tetherkit/tether/client", "github.com/tetherkit/tether/shared",
-		"github.com/tetherkit/tether/internal/fetch"}},
+		"github.com/tetherkit/tether/internal/fetch", "github.com/tetherkit/tether/internal/jsexc"}},
 	{Name: "demo (ui, msg)", Budget: 465_000, Prefixes: []string{
 		"github.com/tetherkit/tether/demo"}},
 	{Name: "encoding, reflect", Budget: 412_000, Prefixes: []string{
