@@ -66,6 +66,7 @@ func (s *Session) SignIn(ctx context.Context, nick string, page *url.URL, resume
 	}
 	switch {
 	case errors.Is(err, errNoAuth):
+		s.forgetLogin()
 		s.Login(nick, socketURL(page, userID(nick), nick))
 		sess.User = userID(nick)
 	case err != nil:
@@ -78,6 +79,7 @@ func (s *Session) SignIn(ctx context.Context, nick string, page *url.URL, resume
 		if sess.Expires.IsZero() {
 			sess.Expires = time.Now().Add(time.Hour)
 		}
+		s.saveLogin(savedLogin{Nick: orDefault(sess.Name, nick), User: sess.User, Expires: sess.Expires})
 		s.login(orDefault(sess.Name, nick), base, sess.Expires)
 	}
 	if !resume { // a sign-in of the user's own: the other tabs follow
@@ -94,6 +96,7 @@ func (s *Session) SignOut() {
 	user := s.user
 	s.mu.Unlock()
 	s.dropOutbox()
+	s.forgetLogin()
 	s.Logout()
 	s.tellTabs(tabEvent{Kind: tabSignedOut, User: user})
 	if cookie {
@@ -145,10 +148,14 @@ func (s *Session) renewToken(ctx context.Context, nick string) (authSession, err
 		return authSession{}, err
 	}
 	s.mu.Lock()
-	if s.ctx == ctx {
+	mine := s.ctx == ctx
+	if mine {
 		s.expires = sess.Expires
 	}
 	s.mu.Unlock()
+	if mine && !sess.Expires.IsZero() {
+		s.saveLogin(savedLogin{Nick: orDefault(sess.Name, nick), User: sess.User, Expires: sess.Expires})
+	}
 	return sess, nil
 }
 

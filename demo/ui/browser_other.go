@@ -11,3 +11,6 @@ import (
 // watchBrowser does nothing outside the browser (server-side rendering and
 // tests never log in).
 func watchBrowser(context.Context, *client.Client) {}
+
+// browserStorage is memory outside the browser.
+func browserStorage() keyValue { return &memoryKV{} }

@@ -36,6 +36,9 @@ type Session struct {
 	// call calls the server's HTTP endpoints (/auth/): callAPI in the
 	// browser; tests replace it.
 	call func(ctx context.Context, method, path string, body any) apiResult
+	// storage keeps the last cookie sign-in for the next page (resume.go):
+	// the browser's localStorage; memory elsewhere.
+	storage keyValue
 
 	rooms    *roomStore
 	chat     *chatLog
@@ -80,6 +83,7 @@ func NewSession() *Session {
 		dial:         client.New,
 		watchBrowser: watchBrowser,
 		zone:         localZone(),
+		storage:      browserStorage(),
 		call: func(ctx context.Context, method, path string, body any) apiResult {
 			return callAPI(ctx, method, path, "", body)
 		},

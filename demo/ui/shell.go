@@ -33,8 +33,17 @@ func (sh *Shell) OnAppUpdate(ctx app.Context) { sh.newVersion = ctx.AppUpdateAva
 
 func (sh *Shell) reload(ctx app.Context, e app.Event) { ctx.Reload() }
 
-// OnMount marks the page ready and signs in again with the stored
-// nickname.
+// OnInit connects with the login this browser saved (Session.Resume)
+// before go-app first renders the page: the first render is then the
+// signed-in page, and the WebSocket handshake travels while it is drawn.
+func (sh *Shell) OnInit() {
+	if app.IsClient {
+		sh.s.Resume(app.Window().URL())
+	}
+}
+
+// OnMount marks the page ready and, when OnInit could not resume, signs in
+// again with the stored nickname.
 func (sh *Shell) OnMount(ctx app.Context) {
 	// The server-rendered page looks like the app but is replaced when the
 	// wasm starts; browser tests wait for body[data-ready] before touching

@@ -21,6 +21,14 @@ type StatusPill struct {
 	cancel context.CancelFunc
 }
 
+// OnInit reads navigator.onLine before the first render, which comes
+// before OnMount: a pill drawn with the page must not say "offline".
+func (p *StatusPill) OnInit() {
+	if app.IsClient {
+		p.online = navigatorOnline()
+	}
+}
+
 // OnMount follows the session state and, four times a second, the clock
 // (for the countdown) and the browser's navigator.onLine.
 func (p *StatusPill) OnMount(ctx app.Context) {

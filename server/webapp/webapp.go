@@ -16,11 +16,16 @@
 // percentage: "{progress}" is taken out of the label, because counting the
 // bytes would copy the whole bundle through the page's thread (loader.go).
 //
-// A returning visit does not compile the bundle again: the loader (go-app's
-// app.js, served with its fetchWithProgress replaced, see loader.go) hands
-// the fetched response itself to WebAssembly.instantiateStreaming, so
-// Chromium keeps the compiled module in its wasm code cache, keyed by the
-// bundle's URL and validated by its ETag.
+// The loader (go-app's app.js, served with its fetchWithProgress replaced,
+// see loader.go) hands the fetched response itself to
+// WebAssembly.instantiateStreaming, so that Chromium can keep the compiled
+// module in its wasm code cache, keyed by the bundle's URL and validated by
+// its ETag; a response rebuilt from a stream, as go-app's own loader makes,
+// can never be kept. Whether Chromium writes that cache is its own
+// heuristic: Chromium 148 writes it only once a megabyte of optimised code
+// has piled up, which a page that mostly waits for messages may never reach,
+// so a returning visit usually compiles the functions it runs again (the
+// README's "Bundle size" has the measurements).
 //
 // Every response carries the headers a public web app needs: a
 // Content-Security-Policy (Config.ContentSecurityPolicy; by default the
