@@ -129,3 +129,31 @@ func TestPageFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestNewBrowserStartsAgain: a browser that dies while it starts is started
+// once more. The "browser" here is a script that fails on its first run and
+// runs Chromium on its second.
+func TestNewBrowserStartsAgain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Chromium")
+	}
+	chromium, err := Chromium()
+	if err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "started-once")
+	exe := filepath.Join(dir, "flaky-chromium")
+	script := fmt.Sprintf("#!/bin/sh\nif [ ! -e %q ]; then touch %q; echo 'crashed at launch' >&2; exit 1; fi\nexec %q \"$@\"\n", marker, marker, chromium)
+	if err := os.WriteFile(exe, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	browser := NewBrowser(t, t.TempDir(), chromedp.ExecPath(exe))
+	v, err := chromedp.Run(browser, chromedp.Evaluate[int](`6 * 7`))
+	if err != nil || v != 42 {
+		t.Fatalf("the browser started the second time does not answer: %v, %v", v, err)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("the first start did not run: %v", err)
+	}
+}
