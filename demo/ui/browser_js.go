@@ -42,3 +42,24 @@ func (l localStorage) Set(key, value string) {
 }
 
 func (l localStorage) Del(key string) { _ = jsexc.Catch(func() { l.v.Call("removeItem", key) }) }
+
+// watchOnline calls fn with navigator.onLine whenever the browser fires
+// online or offline, until the returned stop is called. fn runs on a
+// goroutine of its own: a JavaScript event handler must not block.
+func watchOnline(fn func(online bool)) (stop func()) {
+	window := js.Global()
+	if !window.Get("addEventListener").Truthy() {
+		return func() {}
+	}
+	changed := js.FuncOf(func(js.Value, []js.Value) any {
+		go fn(navigatorOnline())
+		return nil
+	})
+	window.Call("addEventListener", "online", changed)
+	window.Call("addEventListener", "offline", changed)
+	return func() {
+		window.Call("removeEventListener", "online", changed)
+		window.Call("removeEventListener", "offline", changed)
+		changed.Release()
+	}
+}

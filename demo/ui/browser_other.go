@@ -14,3 +14,6 @@ func watchBrowser(context.Context, *client.Client) {}
 
 // browserStorage is memory outside the browser.
 func browserStorage() keyValue { return &memoryKV{} }
+
+// watchOnline does nothing outside the browser: it is always online.
+func watchOnline(func(online bool)) (stop func()) { return func() {} }

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -17,8 +18,8 @@ type StatusPill struct {
 
 	s      *Session
 	online bool
-	stop   func()
-	cancel context.CancelFunc
+	stop   func()         // stops following the session and the browser
+	clock  countdownClock // redraws the countdown while reconnecting
 }
 
 // OnInit reads navigator.onLine before the first render, which comes
@@ -29,36 +30,76 @@ func (p *StatusPill) OnInit() {
 	}
 }
 
-// OnMount follows the session state and, four times a second, the clock
-// (for the countdown) and the browser's navigator.onLine.
+// OnMount follows the session and the browser (follow).
 func (p *StatusPill) OnMount(ctx app.Context) {
 	p.online = navigatorOnline()
-	p.stop = p.s.status.watch(redraw(ctx))
-	tctx, cancel := context.WithCancel(context.Background())
-	p.cancel = cancel
-	last := p.online
-	go func() {
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-tctx.Done():
-				return
-			case <-t.C:
-				online := navigatorOnline()
-				if online != last || p.s.Status().Info.State == client.Reconnecting {
-					last = online
-					update(ctx, func(app.Context) { p.online = online })
-				}
-			}
-		}
-	}()
+	p.stop = p.follow(func() { update(ctx, nil) }, func(online bool) {
+		update(ctx, func(app.Context) { p.online = online })
+	})
 }
 
 // OnDismount stops following.
-func (p *StatusPill) OnDismount() {
-	p.stop()
-	p.cancel()
+func (p *StatusPill) OnDismount() { p.stop() }
+
+// follow calls redraw whenever the session's state changes and, while the
+// session waits to reconnect, four times a second for the countdown; and
+// setOnline at the browser's online and offline events. A connected page
+// wakes for nothing. It returns the function that stops all of it.
+func (p *StatusPill) follow(redraw func(), setOnline func(bool)) (stop func()) {
+	p.clock.tick = redraw
+	reconnecting := func() bool { return p.s.Status().Info.State == client.Reconnecting }
+	stopStatus := p.s.status.watch(func(struct{}) {
+		p.clock.run(reconnecting())
+		redraw()
+	})
+	stopOnline := watchOnline(setOnline)
+	p.clock.run(reconnecting())
+	return func() {
+		stopStatus()
+		stopOnline()
+		p.clock.run(false)
+	}
+}
+
+// countdownClock calls tick four times a second while it runs.
+type countdownClock struct {
+	tick func()
+
+	mu   sync.Mutex
+	stop context.CancelFunc // nil while it does not run
+}
+
+// run starts or stops the clock.
+func (c *countdownClock) run(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case on && c.stop == nil:
+		ctx, cancel := context.WithCancel(context.Background())
+		c.stop = cancel
+		go func() {
+			t := time.NewTicker(250 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					c.tick()
+				}
+			}
+		}()
+	case !on && c.stop != nil:
+		c.stop()
+		c.stop = nil
+	}
+}
+
+// running reports whether the clock runs.
+func (c *countdownClock) running() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stop != nil
 }
 
 // Render draws the pill.
