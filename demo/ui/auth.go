@@ -79,7 +79,7 @@ func (s *Session) SignIn(ctx context.Context, nick string, page *url.URL, resume
 		if sess.Expires.IsZero() {
 			sess.Expires = time.Now().Add(time.Hour)
 		}
-		s.saveLogin(savedLogin{Nick: orDefault(sess.Name, nick), User: sess.User, Expires: sess.Expires})
+		s.saveLogin(nick, sess)
 		s.login(orDefault(sess.Name, nick), base, sess.Expires)
 	}
 	if !resume { // a sign-in of the user's own: the other tabs follow
@@ -154,7 +154,7 @@ func (s *Session) renewToken(ctx context.Context, nick string) (authSession, err
 	}
 	s.mu.Unlock()
 	if mine && !sess.Expires.IsZero() {
-		s.saveLogin(savedLogin{Nick: orDefault(sess.Name, nick), User: sess.User, Expires: sess.Expires})
+		s.saveLogin(nick, sess)
 	}
 	return sess, nil
 }

@@ -70,9 +70,10 @@ func (kv *memoryKV) Del(key string) {
 	delete(kv.m, key)
 }
 
-// saveLogin keeps l for the next page.
-func (s *Session) saveLogin(l savedLogin) {
-	b, err := json.Marshal(l)
+// saveLogin keeps the cookie login sess, signed in as nick, for the next
+// page: under the server's name for the user when it gave one.
+func (s *Session) saveLogin(nick string, sess authSession) {
+	b, err := json.Marshal(savedLogin{Nick: orDefault(sess.Name, nick), User: sess.User, Expires: sess.Expires})
 	if err != nil {
 		s.log.Warn("tether ui: cannot save the login", "err", err)
 		return

@@ -30,9 +30,9 @@ func (p *StatusPill) OnInit() {
 	}
 }
 
-// OnMount follows the session and the browser (follow).
+// OnMount follows the session and the browser (follow); OnInit, which
+// go-app calls on every mount, has read navigator.onLine.
 func (p *StatusPill) OnMount(ctx app.Context) {
-	p.online = navigatorOnline()
 	p.stop = p.follow(func() { update(ctx, nil) }, func(online bool) {
 		update(ctx, func(app.Context) { p.online = online })
 	})
