@@ -111,19 +111,8 @@ func TestResumeDecides(t *testing.T) {
 // nickname, and saves that login; a sign-out forgets it; a server
 // without login endpoints leaves nothing saved.
 func TestResumeWithSavedLogin(t *testing.T) {
-	newAuth := func() *auth.Auth {
-		secret, err := auth.RandomSecret()
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := auth.New(auth.Config{Secret: secret, Guest: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
 	var current atomic.Pointer[auth.Auth]
-	current.Store(newAuth())
+	current.Store(newGuestAuth(t))
 	var authOn atomic.Bool
 	authOn.Store(true)
 	ts := tethertest.NewServer(t, server.Config{
@@ -154,24 +143,15 @@ func TestResumeWithSavedLogin(t *testing.T) {
 		return append([]string(nil), calls...)
 	}
 	browser := func() *Session {
-		s := NewSession()
+		s := jarSession(t, ts.HTTP.URL, jar)
 		s.storage = storage
-		call := jarCall(ts.HTTP.URL, jar)
+		call := s.call
 		s.call = func(ctx context.Context, method, path string, body any) apiResult {
 			mu.Lock()
 			calls = append(calls, method+" "+path)
 			mu.Unlock()
 			return call(ctx, method, path, body)
 		}
-		s.dial = func(o client.Config) (*client.Client, error) {
-			o.Transport = jarTransport{jar: jar, site: page}
-			o.MinBackoff, o.MaxBackoff = 10*time.Millisecond, 100*time.Millisecond
-			return client.New(o)
-		}
-		t.Cleanup(func() {
-			s.Logout()
-			<-s.stopped()
-		})
 		return s
 	}
 	open := func(s *Session) func() bool {
@@ -209,7 +189,7 @@ func TestResumeWithSavedLogin(t *testing.T) {
 
 	// The server's secret changed: the saved login still looks valid, the
 	// handshake fails, and the page signs in again under the same name.
-	current.Store(newAuth())
+	current.Store(newGuestAuth(t))
 	stale := browser()
 	if !stale.Resume(page) {
 		t.Fatal("Resume did not use the saved login")

@@ -28,19 +28,8 @@ import (
 // resume from the cookie, and a new login when the server's secret changes
 // (a restart without a configured secret).
 func TestSignInWithLoginCookie(t *testing.T) {
-	newAuth := func() *auth.Auth {
-		secret, err := auth.RandomSecret()
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := auth.New(auth.Config{Secret: secret, Guest: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
 	var current atomic.Pointer[auth.Auth]
-	current.Store(newAuth())
+	current.Store(newGuestAuth(t))
 	var mu sync.Mutex
 	var conns []*server.Conn
 	ts := tethertest.NewServer(t, server.Config{
@@ -62,22 +51,7 @@ func TestSignInWithLoginCookie(t *testing.T) {
 
 	// A browser: one cookie jar for fetch and for the WebSocket handshake.
 	jar, _ := cookiejar.New(nil)
-	browser := func() *Session {
-		s := NewSession()
-		s.call = jarCall(hs.URL, jar)
-		s.dial = func(o client.Config) (*client.Client, error) {
-			o.Transport = jarTransport{jar: jar, site: page}
-			// After the 1001 below the reconnect policy waits up to
-			// 16·MinBackoff (8 s by default): longer than waitFor's 5 s.
-			o.MinBackoff, o.MaxBackoff = 10*time.Millisecond, 100*time.Millisecond
-			return client.New(o)
-		}
-		t.Cleanup(func() {
-			s.SignOut()
-			<-s.stopped()
-		})
-		return s
-	}
+	browser := func() *Session { return jarSession(t, hs.URL, jar) }
 
 	tab1 := browser()
 	if msg := tab1.SignIn(context.Background(), "Alice", page, false); msg != "" {
@@ -102,7 +76,7 @@ func TestSignInWithLoginCookie(t *testing.T) {
 
 	// The server "restarts" with a new secret: the cookie is no good any
 	// more, so reconnecting fails until the session signs in again.
-	current.Store(newAuth())
+	current.Store(newGuestAuth(t))
 	mu.Lock()
 	for _, c := range conns {
 		c.Close(shared.CloseGoingAway, "restart")
@@ -112,6 +86,47 @@ func TestSignInWithLoginCookie(t *testing.T) {
 		st := tab1.Status()
 		return st.Info.State == client.Open && st.User != first && strings.HasPrefix(st.User, "alice-")
 	})
+}
+
+// newGuestAuth returns login endpoints that give guests tokens, under a
+// secret of their own: another one is a server restarted without a
+// configured secret.
+func newGuestAuth(t *testing.T) *auth.Auth {
+	t.Helper()
+	secret, err := auth.RandomSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := auth.New(auth.Config{Secret: secret, Guest: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// jarSession is a Session of a page of the server at base, in a browser
+// whose cookies are jar: its fetches and its WebSocket handshakes share
+// them. It reconnects within 100 ms (after a 1001 the default policy waits
+// up to 16·MinBackoff, 8 s: longer than waitFor's 5 s) and signs out when
+// the test ends.
+func jarSession(t *testing.T, base string, jar http.CookieJar) *Session {
+	t.Helper()
+	page, err := url.Parse(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSession()
+	s.call = jarCall(base, jar)
+	s.dial = func(o client.Config) (*client.Client, error) {
+		o.Transport = jarTransport{jar: jar, site: page}
+		o.MinBackoff, o.MaxBackoff = 10*time.Millisecond, 100*time.Millisecond
+		return client.New(o)
+	}
+	t.Cleanup(func() {
+		s.SignOut()
+		<-s.stopped()
+	})
+	return s
 }
 
 // jarCall is callAPI for tests: net/http with the browser's cookie jar.
