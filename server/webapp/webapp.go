@@ -21,11 +21,16 @@
 // WebAssembly.instantiateStreaming, so that Chromium can keep the compiled
 // module in its wasm code cache, keyed by the bundle's URL and validated by
 // its ETag; a response rebuilt from a stream, as go-app's own loader makes,
-// can never be kept. Whether Chromium writes that cache is its own
-// heuristic: Chromium 148 writes it only once a megabyte of optimised code
-// has piled up, which a page that mostly waits for messages may never reach,
-// so a returning visit usually compiles the functions it runs again (the
-// README's "Bundle size" has the measurements).
+// can never be kept. When Chromium writes that cache is V8's choice, and
+// in Chromium 148 it is rarely within a visit: at once past a megabyte of
+// optimised code, which a page that mostly waits for messages does not
+// reach, or 2 s after the first optimised code if nothing more was
+// optimised meanwhile, and otherwise minutes later (V8 re-arms that timer
+// with milliseconds read as seconds). A page the service worker serves
+// finds the cached code beside the Cache Storage entry, which the <head>'s
+// preload does not consult; and even a hit leaves the functions that run to
+// be compiled on first call. So a returning visit compiles the functions it
+// runs again (the README's "Bundle size" has the measurements).
 //
 // Every response carries the headers a public web app needs: a
 // Content-Security-Policy (Config.ContentSecurityPolicy; by default the
